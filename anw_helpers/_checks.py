@@ -1,0 +1,101 @@
+"""Input validation shared by every helper: clear errors, nothing silently changed."""
+from __future__ import annotations
+
+import math
+from typing import Union
+
+import torch
+from torch import Tensor
+
+Number = Union[float, int]
+
+
+def check_float_images(images: object, name: str = "images") -> Tensor:
+    """Return ``images`` unchanged after checking it is a float tensor (..., 3, H, W) in [0, 1].
+
+    Raises TypeError for non-tensors and integer (e.g. uint8) tensors, ValueError for a wrong
+    rank or channel count, NaN/inf values, or values outside [0, 1]. The message says what was
+    given and what is expected.
+    """
+    if not isinstance(images, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of floats in [0, 1] with shape (..., 3, H, W); "
+            f"got {type(images).__name__}."
+        )
+    if not torch.is_floating_point(images):
+        hint = " Convert with `images.float() / 255`." if images.dtype == torch.uint8 else ""
+        raise TypeError(
+            f"{name} must be a float tensor with values in [0, 1]; got dtype {images.dtype}.{hint}"
+        )
+    if images.dim() < 3:
+        raise ValueError(
+            f"{name} must have shape (..., 3, H, W) (at least 3 dimensions); "
+            f"got shape {tuple(images.shape)}."
+        )
+    if images.shape[-3] != 3:
+        raise ValueError(
+            f"{name} must have 3 colour channels (RGB) at dimension -3, shape (..., 3, H, W); "
+            f"got shape {tuple(images.shape)} with {images.shape[-3]} channels."
+        )
+    if images.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(images.shape)}); expected at least one pixel.")
+    finite = torch.isfinite(images)
+    if not bool(finite.all()):
+        bad = int((~finite).sum())
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite values in [0, 1].")
+    lo, hi = float(images.min()), float(images.max())
+    if lo < 0.0 or hi > 1.0:
+        raise ValueError(
+            f"{name} must have values in [0, 1]; got values in [{lo:.4g}, {hi:.4g}]. "
+            "If these are 0-255 pixel values, divide by 255."
+        )
+    return images
+
+
+def check_uint8_images(images: object, name: str = "images") -> Tensor:
+    """Return ``images`` after checking it is a uint8 tensor of shape (N, 3, H, W)."""
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8:
+        got = images.dtype if isinstance(images, Tensor) else type(images).__name__
+        raise TypeError(f"{name} must be a uint8 tensor of shape (N, 3, H, W); got {got}.")
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (N, 3, H, W); got {tuple(images.shape)}.")
+    return images
+
+
+def check_color_space(matrix: object, name: str = "color_space", max_condition: float = 1e6) -> Tensor:
+    """Return ``matrix`` as a float tensor after checking it is a finite, invertible 3x3 matrix."""
+    if not isinstance(matrix, Tensor):
+        try:
+            matrix = torch.as_tensor(matrix, dtype=torch.float64)
+        except Exception as exc:  # noqa: BLE001 - re-raised with a clear message
+            raise TypeError(f"{name} must be a 3x3 matrix (tensor or nested list); got {type(matrix).__name__}.") from exc
+    if not torch.is_floating_point(matrix):
+        matrix = matrix.double()
+    if tuple(matrix.shape) != (3, 3):
+        raise ValueError(f"{name} must be a 3x3 matrix; got shape {tuple(matrix.shape)}.")
+    if not bool(torch.isfinite(matrix).all()):
+        raise ValueError(f"{name} contains NaN or infinite entries: {matrix.tolist()}.")
+    cond = float(torch.linalg.cond(matrix.double()))
+    if not math.isfinite(cond) or cond > max_condition:
+        raise ValueError(
+            f"{name} must be invertible (a colour space maps RGB one-to-one); got a singular or "
+            f"near-singular matrix with condition number {cond:.3g} (limit {max_condition:.0e}): {matrix.tolist()}."
+        )
+    return matrix
+
+
+def check_signature(k: object, name: str = "k") -> Tensor:
+    """Return the signature ``k`` (degrees) as a 0-d float tensor, keeping its autograd graph."""
+    if isinstance(k, Tensor):
+        if k.numel() != 1:
+            raise ValueError(f"{name} must be a single angle in degrees (a number or 0-d tensor); got shape {tuple(k.shape)}.")
+        k = k.reshape(())
+        if not torch.is_floating_point(k):
+            k = k.double()
+    elif isinstance(k, (int, float)) and not isinstance(k, bool):
+        k = torch.tensor(float(k), dtype=torch.float64)
+    else:
+        raise TypeError(f"{name} must be an angle in degrees (int, float or 0-d tensor); got {type(k).__name__}.")
+    if not bool(torch.isfinite(k)):
+        raise ValueError(f"{name} must be a finite angle in degrees; got {float(k)}.")
+    return k

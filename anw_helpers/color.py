@@ -1,0 +1,214 @@
+"""Colour as linear algebra, and the LCT watermark (paper Sec. 4.1, eq. 3-5).
+
+A pixel is an RGB column vector v = [r, g, b]^T. A colour space is an invertible 3x3 matrix T
+that maps RGB to new coordinates; YIQ (eq. 3) separates luma Y from the chroma plane (I, Q), where
+hue is an angle. Watermarking with signature k rotates hue by theta_k = k*pi/180 (eq. 4):
+
+    g_k = T^-1 . R(theta_k) . T        (RGB -> YIQ, rotate the I-Q plane, YIQ -> RGB)
+
+The paper prints eq. 5 as g_k = T . R . T^-1; acting on RGB column vectors that order would treat
+RGB values as if they were YIQ coordinates, and it does not preserve luma. The order here converts
+RGB to YIQ first, as the paper's own code does (``_changeHue``: M^-1 . Th . M); the test suite proves
+that g_k leaves Y unchanged.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import torch
+from torch import Tensor
+
+from ._checks import check_color_space, check_float_images, check_signature
+
+__all__ = [
+    "YIQ",
+    "SIGNATURE_SLOTS",
+    "hue_rotation",
+    "lct_matrix",
+    "apply_color_matrix",
+    "rgb_to_yiq",
+    "yiq_to_rgb",
+    "watermark",
+    "remove_watermark",
+    "clipped_fraction",
+    "random_color_space",
+    "blue_pixel_positions",
+    "blue_channel_watermark",
+    "luma",
+    "psnr",
+]
+
+#: The RGB -> YIQ matrix of eq. 3, exactly the paper's numbers (rows: Y, I, Q).
+YIQ: Tensor = torch.tensor(
+    [
+        [0.299, 0.587, 0.114],
+        [0.596, -0.275, -0.321],
+        [0.212, -0.523, 0.311],
+    ],
+    dtype=torch.float64,
+)
+
+#: The paper's N = 12 signature slots, 0, 30, ..., 330 degrees (Sec. 5.1); 0 means "no watermark".
+SIGNATURE_SLOTS: tuple[float, ...] = tuple(float(k) for k in range(0, 360, 30))
+
+Signature = Union[float, int, Tensor]
+
+
+def hue_rotation(k: Signature) -> Tensor:
+    """The hue rotation T_k of eq. 4: identity on Y, a rotation by theta_k = k*pi/180 in the I-Q plane.
+
+    ``k`` is in degrees, a number or a 0-d tensor; the result is differentiable in ``k``.
+    """
+    k = check_signature(k)
+    theta = k * (math.pi / 180.0)
+    c, s = torch.cos(theta), torch.sin(theta)
+    one, zero = torch.ones_like(c), torch.zeros_like(c)
+    return torch.stack(
+        [
+            torch.stack([one, zero, zero]),
+            torch.stack([zero, c, -s]),
+            torch.stack([zero, s, c]),
+        ]
+    )
+
+
+def lct_matrix(k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
+    """The linear colour transformation g_k = T^-1 . R(theta_k) . T of eq. 5, acting on RGB columns.
+
+    Args:
+        k: signature in degrees (float, int or 0-d tensor; differentiable when it requires grad).
+        color_space: the invertible 3x3 RGB -> colour-space matrix T; default ``YIQ`` (eq. 3). A user
+            may pick their own T (Sec. 4.1 "Making LCT more versatile", Sec. 5.4).
+
+    Returns:
+        A 3x3 float tensor (float32, or float64 when ``k`` is a float64 tensor).
+
+    Note: the paper prints eq. 5 as T . R . T^-1. For RGB column vectors the order that converts to
+    YIQ first, rotates, and converts back is T^-1 . R . T; it leaves luma unchanged (tested).
+    """
+    k = check_signature(k)
+    T = YIQ if color_space is None else check_color_space(color_space)
+    T = T.to(dtype=torch.float64, device=k.device)
+    g = torch.linalg.inv(T) @ hue_rotation(k.to(torch.float64)) @ T
+    out_dtype = k.dtype if (k.requires_grad and k.dtype == torch.float64) else torch.float32
+    return g.to(out_dtype)
+
+
+def apply_color_matrix(images: Tensor, matrix: Tensor, clip: bool = False) -> Tensor:
+    """Apply a 3x3 matrix to every pixel's RGB column vector: v' = M v, for images (..., 3, H, W).
+
+    The images are not range-checked (YIQ coordinates leave [0, 1]); ``clip=True`` clamps to [0, 1].
+    """
+    if not isinstance(images, Tensor) or not torch.is_floating_point(images):
+        got = images.dtype if isinstance(images, Tensor) else type(images).__name__
+        raise TypeError(f"images must be a float tensor of shape (..., 3, H, W); got {got}.")
+    if images.dim() < 3 or images.shape[-3] != 3:
+        raise ValueError(f"images must have shape (..., 3, H, W); got {tuple(images.shape)}.")
+    if tuple(matrix.shape) != (3, 3):
+        raise ValueError(f"matrix must be 3x3; got shape {tuple(matrix.shape)}.")
+    m = matrix.to(device=images.device, dtype=images.dtype)
+    out = torch.einsum("ij,...jhw->...ihw", m, images)
+    return out.clamp(0.0, 1.0) if clip else out
+
+
+def rgb_to_yiq(images: Tensor) -> Tensor:
+    """Convert RGB images in [0, 1] to YIQ coordinates with eq. 3 (Y in [0, 1]; I, Q signed)."""
+    return apply_color_matrix(check_float_images(images), YIQ)
+
+
+def yiq_to_rgb(images: Tensor) -> Tensor:
+    """Convert YIQ coordinates back to RGB with the inverse of eq. 3 (no clipping)."""
+    return apply_color_matrix(images, torch.linalg.inv(YIQ))
+
+
+def watermark(images: Tensor, k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
+    """Watermark images with signature ``k``: v' = g_k v for every pixel, then clip to [0, 1] (eq. 5, Sec. 5.1).
+
+    Args:
+        images: float images in [0, 1], shape (..., 3, H, W), on any device.
+        k: signature in degrees; differentiable when a tensor that requires grad (gradient search).
+        color_space: the user's 3x3 colour space T (default ``YIQ``).
+
+    Returns:
+        Watermarked images, same shape, dtype and device, clipped to [0, 1].
+    """
+    check_float_images(images)
+    return apply_color_matrix(images, lct_matrix(k, color_space), clip=True)
+
+
+def remove_watermark(images: Tensor, k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
+    """Undo ``watermark`` with g_k^-1 = g_(-k); exact for pixels that were not clipped."""
+    if isinstance(k, Tensor):
+        return watermark(images, -k, color_space)
+    return watermark(images, -float(check_signature(k)), color_space)
+
+
+def clipped_fraction(images: Tensor, k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
+    """Share of pixels (per image) that g_k maps outside the RGB cube, so ``watermark`` clips them.
+
+    Clipped pixels are where the watermark is not invertible (Sec. 5.1 clips to [0, 1]).
+    Returns a tensor of shape images.shape[:-3].
+    """
+    check_float_images(images)
+    raw = apply_color_matrix(images, lct_matrix(k, color_space))
+    outside = ((raw < 0) | (raw > 1)).any(dim=-3)
+    return outside.float().mean(dim=(-2, -1))
+
+
+def random_color_space(generator: Optional[torch.Generator] = None, max_condition: float = 50.0) -> Tensor:
+    """A user-specific colour space: a 3x3 matrix with U(-1, 1) entries (Sec. 5.4), float64.
+
+    Badly conditioned draws (condition number above ``max_condition``) are redrawn, so the matrix is
+    safely invertible and the hue rotation inside it is well defined.
+    """
+    for _ in range(1000):
+        m = torch.rand(3, 3, generator=generator, dtype=torch.float64) * 2 - 1
+        if float(torch.linalg.cond(m)) <= max_condition:
+            return m
+    raise RuntimeError(f"could not draw a colour space with condition number <= {max_condition} in 1000 tries")
+
+
+def blue_pixel_positions(height: int, width: int, n: int = 512, seed: int = 0) -> Tensor:
+    """The seeded pixel positions (flat indices into H*W) of the less-noticeable watermark (Sec. 5.3)."""
+    if n <= 0 or n > height * width:
+        raise ValueError(f"n must be in 1..{height * width} for {height}x{width} images; got {n}.")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(height * width, generator=g)[:n]
+
+
+def blue_channel_watermark(images: Tensor, intensity: float, positions: Optional[Tensor] = None, seed: int = 0) -> Tensor:
+    """The less-noticeable watermark of Sec. 5.3 / Fig. 4: set the blue channel to ``intensity`` on 512 seeded pixels.
+
+    The signature is the intensity (the paper uses 0.1, 0.3, 0.5 with tau = 0.1). ``positions`` are flat
+    pixel indices (default ``blue_pixel_positions(H, W, 512, seed)``, or fewer when the image is smaller).
+    """
+    check_float_images(images)
+    if not 0.0 <= float(intensity) <= 1.0:
+        raise ValueError(f"intensity must be in [0, 1]; got {intensity}.")
+    h, w = images.shape[-2:]
+    if positions is None:
+        positions = blue_pixel_positions(h, w, min(512, h * w // 2), seed)
+    out = images.clone()
+    blue = out[..., 2, :, :].reshape(*out.shape[:-3], h * w)
+    blue[..., positions.to(images.device)] = float(intensity)
+    out[..., 2, :, :] = blue.reshape(*out.shape[:-3], h, w)
+    return out
+
+
+def luma(images: Tensor) -> Tensor:
+    """Luma Y of eq. 3 (the first row of ``YIQ``), shape (..., H, W)."""
+    return rgb_to_yiq(images)[..., 0, :, :]
+
+
+def psnr(reference: Tensor, test: Tensor) -> Tensor:
+    """Peak signal-to-noise ratio in dB between images in [0, 1], one value per image (Sec. 4.1: content preserved).
+
+    Identical images give +inf.
+    """
+    check_float_images(reference, "reference")
+    check_float_images(test, "test")
+    if reference.shape != test.shape:
+        raise ValueError(f"reference and test must have the same shape; got {tuple(reference.shape)} and {tuple(test.shape)}.")
+    mse = ((reference - test) ** 2).mean(dim=(-3, -2, -1))
+    return 10 * torch.log10(1.0 / mse)

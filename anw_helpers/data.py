@@ -1,0 +1,427 @@
+"""Datasets and users: CIFAR-10 from an offline copy or torchvision, a person's own photos, and user splits.
+
+The paper's setting (Sec. 3, 5.1): a user owns a small set D_u of images, watermarks them with a
+secret signature k*, and a learner builds a training set D that contains the watermarked D_u* in
+place of the originals. A held-out user, drawn from images the learner never sees, is the innocent
+control (Sec. 5.4).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ._checks import check_uint8_images
+from .color import SIGNATURE_SLOTS, random_color_space, watermark
+from .paths import cache_dir, data_root
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "ImageSet",
+    "User",
+    "LearnerData",
+    "load_cifar10",
+    "load_image_folder",
+    "to_float",
+    "to_uint8",
+    "watermark_uint8",
+    "make_users",
+    "split_among_users",
+    "watermarked_training_set",
+    "build_learner_data",
+]
+
+#: torchvision's CIFAR10 label order (also the sorted ImageFolder order of the offline copy).
+CIFAR10_CLASSES: tuple[str, ...] = (
+    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+)
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class ImageSet:
+    """Images as a uint8 tensor (N, 3, H, W), int64 labels (N,), and the class names."""
+
+    images: Tensor
+    labels: Tensor
+    classes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        check_uint8_images(self.images, "ImageSet.images")
+        if self.labels.dtype != torch.int64 or self.labels.shape != (self.images.shape[0],):
+            raise ValueError(
+                f"ImageSet.labels must be int64 of shape ({self.images.shape[0]},); "
+                f"got {self.labels.dtype} {tuple(self.labels.shape)}."
+            )
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def subset(self, indices: Tensor) -> "ImageSet":
+        """The images at ``indices`` (a new ImageSet; the original is unchanged)."""
+        return ImageSet(self.images[indices].clone(), self.labels[indices].clone(), self.classes)
+
+    def fingerprint(self) -> str:
+        """A short hash of the pixels and labels: the data's identity in model-cache keys."""
+        h = hashlib.sha1()
+        h.update(self.images.contiguous().numpy().tobytes())
+        h.update(self.labels.numpy().tobytes())
+        h.update(",".join(self.classes).encode())
+        return h.hexdigest()[:16]
+
+
+@dataclass
+class User:
+    """One user: their clean images and labels, their secret key (None: does not watermark), colour space.
+
+    ``indices`` are the positions of the user's images in the set they were drawn from.
+    """
+
+    name: str
+    images: Tensor
+    labels: Tensor
+    key: Optional[float]
+    color_space: Optional[Tensor] = None
+    indices: Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.int64))
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def clean(self) -> Tensor:
+        """The user's clean images as floats in [0, 1] (what the arbitrator receives)."""
+        return to_float(self.images)
+
+
+@dataclass
+class LearnerData:
+    """What a learner trains on, and who is checked afterwards (Sec. 5.1, 5.4)."""
+
+    train: ImageSet
+    users: list[User]
+    held_out: User
+    test: ImageSet
+
+
+def to_float(images: Tensor) -> Tensor:
+    """uint8 images (.., 3, H, W) -> float32 in [0, 1]."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 images; got {images.dtype}.")
+    return images.float().div_(255.0)
+
+
+def to_uint8(images: Tensor) -> Tensor:
+    """Float images in [0, 1] -> uint8, rounded (what a user saves and shares)."""
+    return images.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def watermark_uint8(images: Tensor, key: float, color_space: Optional[Tensor] = None) -> Tensor:
+    """Watermark uint8 images with ``key`` (eq. 5, clipped) and round back to uint8, as a shared photo is."""
+    return to_uint8(watermark(to_float(check_uint8_images(images)), key, color_space))
+
+
+# --------------------------------------------------------------------------------------------- loading
+def _atomic_save_npz(path: Path, **arrays: np.ndarray) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _load_cached(path: Path) -> Optional[tuple[np.ndarray, np.ndarray]]:
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        return z["images"], z["labels"]
+
+
+def _decode(path: Path, size: Optional[int]) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        if size is not None and im.size != (size, size):
+            w, h = im.size
+            s = min(w, h)
+            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+            im = im.resize((size, size), Image.BICUBIC)
+        return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def _decode_all(files: Sequence[Path], size: Optional[int], desc: str) -> np.ndarray:
+    from tqdm.auto import tqdm
+
+    arrays = [_decode(f, size) for f in tqdm(files, desc=desc, unit="img", mininterval=1.0)]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"images in {desc} have different sizes {sorted(shapes)[:3]}...; pass size= to resize them.")
+    return np.stack(arrays)
+
+
+def _folder_listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        for f in sorted((root / c).iterdir()):
+            if f.suffix.lower() in _IMAGE_SUFFIXES:
+                files.append(f)
+                labels.append(i)
+    return files, labels, classes
+
+
+def _cache_key(*parts: object) -> str:
+    return hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12]
+
+
+def _folder_signature(root: Path) -> str:
+    """Cheap identity of an ImageFolder (class names, file counts, folder times) without listing every file twice."""
+    parts = [str(root.resolve())]
+    for d in sorted((e for e in os.scandir(root) if e.is_dir()), key=lambda e: e.name):
+        parts.append(f"{d.name}:{sum(1 for _ in os.scandir(d.path))}:{d.stat().st_mtime_ns}")
+    return _cache_key(*parts)
+
+
+def _load_image_folder_split(root: Path, size: Optional[int], name: str) -> ImageSet:
+    cached = cache_dir("datasets") / f"{name}-{_folder_signature(root)}-{size}.npz"
+    hit = _load_cached(cached)
+    if hit is None:
+        files, labels, classes = _folder_listing(root)
+        if not files:
+            raise FileNotFoundError(f"no images found under {root} (expected <class>/<image> files).")
+        images = _decode_all(files, size, desc=f"decoding {name}")
+        hit = images, np.asarray(labels, dtype=np.int64)
+        _atomic_save_npz(cached, images=hit[0], labels=hit[1], classes=np.asarray(classes))
+    else:
+        with np.load(cached) as z:
+            classes = tuple(str(c) for c in z["classes"])
+    return ImageSet(torch.from_numpy(hit[0]), torch.from_numpy(hit[1]).long(), classes)
+
+
+def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, download: bool = True) -> ImageSet:
+    """CIFAR-10 as an ImageSet (uint8 N x 3 x 32 x 32, int64 labels in torchvision's order).
+
+    Sources, in order: an ImageFolder copy at ``<root>/cifar10-jpeg/<split>`` (or ``root`` itself when it
+    holds ``train/`` and ``test/``); torchvision's CIFAR10 in ``<root>``, downloaded when ``download``
+    and online. ``root`` defaults to :func:`anw_helpers.paths.data_root` (env ``ANW_DATA``). Decoded
+    arrays are cached under ``$ANW_CACHE``, so a second load takes well under a second.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
+    base = Path(root).expanduser() if root is not None else data_root()
+    for folder in (base / "cifar10-jpeg" / split, base / split):
+        if folder.is_dir() and any(folder.iterdir()):
+            data = _load_image_folder_split(folder, None, f"cifar10-jpeg-{split}")
+            if data.classes != CIFAR10_CLASSES:
+                raise ValueError(f"{folder} has classes {data.classes}; expected CIFAR-10's {CIFAR10_CLASSES}.")
+            return data
+    return _load_torchvision_cifar10(base, split, download)
+
+
+def _load_torchvision_cifar10(base: Path, split: str, download: bool) -> ImageSet:
+    cached = cache_dir("datasets") / f"cifar10-torchvision-{split}-{_cache_key(base.resolve())}.npz"
+    hit = _load_cached(cached)
+    if hit is None:
+        from torchvision.datasets import CIFAR10
+
+        try:
+            ds = CIFAR10(str(base), train=(split == "train"), download=False)
+        except RuntimeError:
+            if not download:
+                raise _missing_cifar(base, "download=False") from None
+            try:
+                base.mkdir(parents=True, exist_ok=True)
+                ds = CIFAR10(str(base), train=(split == "train"), download=True)
+            except Exception as exc:  # noqa: BLE001 - offline, permission, ...
+                raise _missing_cifar(base, f"the download failed: {exc}") from exc
+        hit = ds.data.transpose(0, 3, 1, 2).copy(), np.asarray(ds.targets, dtype=np.int64)
+        _atomic_save_npz(cached, images=hit[0], labels=hit[1])
+    return ImageSet(torch.from_numpy(hit[0]), torch.from_numpy(hit[1]).long(), CIFAR10_CLASSES)
+
+
+def _missing_cifar(base: Path, why: str) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"CIFAR-10 not found under data root {base} ({why}). Either (1) point ANW_DATA at a folder that "
+        f"holds an offline copy as cifar10-jpeg/{{train,test}}/<class>/*.jpg (e.g. ANW_DATA=../shared/data), "
+        f"or (2) connect to the internet so torchvision can download CIFAR-10 into {base}."
+    )
+
+
+def load_image_folder(
+    path: Union[str, Path], size: int = 32, labels_file: Optional[Union[str, Path]] = None
+) -> ImageSet:
+    """A person's own photos as an ImageSet, centre-cropped and resized to ``size`` x ``size``.
+
+    Either an ImageFolder (``path/<class>/<image>``), or a flat folder of images plus a CSV
+    ``labels_file`` with rows ``filename,class_name``. Unreadable images raise with the file named.
+    """
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"image folder {path} does not exist.")
+    if labels_file is None:
+        files, labels, classes = _folder_listing(path)
+        if not files:
+            raise FileNotFoundError(
+                f"no class sub-folders with images under {path}; for a flat folder pass labels_file= (CSV: filename,class)."
+            )
+    else:
+        rows = _read_labels(Path(labels_file))
+        classes = tuple(sorted(set(rows.values())))
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        missing = [f.name for f in files if f.name not in rows]
+        if missing:
+            raise ValueError(f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}.")
+        labels = [classes.index(rows[f.name]) for f in files]
+    images = []
+    for f in files:
+        try:
+            images.append(_decode(f, size))
+        except Exception as exc:  # noqa: BLE001
+            raise ValueError(f"cannot read image {f}: {exc}") from exc
+    return ImageSet(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes)
+
+
+def _read_labels(labels_file: Path) -> dict[str, str]:
+    if not labels_file.is_file():
+        raise FileNotFoundError(f"labels file {labels_file} does not exist (expected CSV rows: filename,class).")
+    with open(labels_file, newline="") as f:
+        rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
+    if rows and rows[0][0].lower() in ("filename", "file", "name"):
+        rows = rows[1:]
+    bad = [r for r in rows if len(r) < 2]
+    if bad or not rows:
+        raise ValueError(f"labels file {labels_file} must have rows 'filename,class'; got {bad[:2] or 'no rows'}.")
+    return {r[0].strip(): r[1].strip() for r in rows}
+
+
+# ----------------------------------------------------------------------------------------------- users
+def _resolve_size(size: Union[int, float], available: int) -> int:
+    if isinstance(size, float) and 0 < size < 1:
+        n = max(1, round(size * available))
+    elif isinstance(size, (int, np.integer)) or (isinstance(size, float) and size.is_integer()):
+        n = int(size)
+    else:
+        raise ValueError(f"a user's size must be a count >= 1 or a fraction in (0, 1); got {size!r}.")
+    if n < 1:
+        raise ValueError(f"a user needs at least one image; got size {size!r}.")
+    return n
+
+
+def make_users(
+    source: ImageSet,
+    sizes: Sequence[Union[int, float]],
+    keys: Sequence[Optional[float]],
+    color_spaces: Optional[Sequence[Optional[Tensor]]] = None,
+    seed: int = 0,
+    exclude: Optional[Tensor] = None,
+    prefix: str = "user",
+) -> list[User]:
+    """Draw disjoint users from ``source`` (any classes, seeded): sizes are counts or fractions of ``source``.
+
+    User u gets ``keys[u]`` (None: does not watermark) and ``color_spaces[u]`` (None: YIQ). Indices in
+    ``exclude`` are never drawn.
+    """
+    if len(sizes) == 0:
+        raise ValueError("make_users needs at least one user size; got an empty list.")
+    if len(keys) != len(sizes):
+        raise ValueError(f"need one key per user: got {len(sizes)} sizes and {len(keys)} keys.")
+    color_spaces = list(color_spaces) if color_spaces is not None else [None] * len(sizes)
+    if len(color_spaces) != len(sizes):
+        raise ValueError(f"need one colour space per user: got {len(sizes)} sizes and {len(color_spaces)}.")
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(source), generator=g)
+    if exclude is not None and len(exclude):
+        keep = torch.ones(len(source), dtype=torch.bool)
+        keep[exclude] = False
+        order = order[keep[order]]
+    counts = [_resolve_size(s, len(source)) for s in sizes]
+    if sum(counts) > len(order):
+        raise ValueError(f"users need {sum(counts)} images but only {len(order)} are available.")
+    users, start = [], 0
+    for u, (n, key, cs) in enumerate(zip(counts, keys, color_spaces)):
+        idx = order[start : start + n].sort().values
+        start += n
+        users.append(
+            User(f"{prefix}{u}", source.images[idx].clone(), source.labels[idx].clone(),
+                 None if key is None else float(key), cs, idx)
+        )
+    return users
+
+
+def split_among_users(
+    source: ImageSet,
+    n_users: int,
+    watermark_fraction: float,
+    seed: int = 0,
+    user_specific_color_space: bool = False,
+    slots: Sequence[float] = SIGNATURE_SLOTS[1:],
+) -> list[User]:
+    """Divide ``source`` among ``n_users`` equal users; a fraction of them watermark (Sec. 5.4, Fig. 5a).
+
+    Each watermarking user draws their own key uniformly from ``slots`` (default 30, ..., 330) and, with
+    ``user_specific_color_space``, their own U(-1, 1) colour space. Every image of user u carries user
+    u's key (the paper's release gave every image the first key when ratio x users < 1; tested).
+    """
+    if n_users < 1 or n_users > len(source):
+        raise ValueError(f"n_users must be in 1..{len(source)}; got {n_users}.")
+    if not 0.0 <= watermark_fraction <= 1.0:
+        raise ValueError(f"watermark_fraction must be in [0, 1]; got {watermark_fraction}.")
+    g = torch.Generator().manual_seed(seed + 7919)
+    n_marking = round(watermark_fraction * n_users)
+    marking = set(torch.randperm(n_users, generator=g)[:n_marking].tolist())
+    keys = [float(slots[int(torch.randint(len(slots), (1,), generator=g))]) if u in marking else None for u in range(n_users)]
+    spaces = [random_color_space(g) if (user_specific_color_space and u in marking) else None for u in range(n_users)]
+    return make_users(source, [len(source) // n_users] * n_users, keys, spaces, seed=seed)
+
+
+def watermarked_training_set(base: ImageSet, users: Sequence[User]) -> ImageSet:
+    """``base`` with each watermarking user's images replaced by their watermarked versions (D with D_u*)."""
+    images = base.images.clone()
+    for user in users:
+        if user.key is not None:
+            images[user.indices] = watermark_uint8(user.images, user.key, user.color_space)
+    return ImageSet(images, base.labels.clone(), base.classes)
+
+
+def build_learner_data(
+    train: ImageSet,
+    test: ImageSet,
+    n_train: Optional[int],
+    user_sizes: Sequence[Union[int, float]],
+    keys: Sequence[Optional[float]],
+    color_spaces: Optional[Sequence[Optional[Tensor]]] = None,
+    held_out_size: Optional[int] = None,
+    n_test: Optional[int] = None,
+    seed: int = 0,
+) -> LearnerData:
+    """The paper's single- or few-user setting (Sec. 5.1): a learner's training set with users inside it.
+
+    ``n_train`` images are drawn from ``train`` (all when None); the users are drawn from those and
+    watermarked in place. A held-out user of ``held_out_size`` images (default: the first user's size),
+    carrying the first user's key, is drawn from ``test``; the test set (``n_test`` images, default all)
+    excludes them.
+    """
+    g = torch.Generator().manual_seed(seed)
+    if n_train is not None and not 0 < n_train <= len(train):
+        raise ValueError(f"n_train must be in 1..{len(train)}; got {n_train}.")
+    base = train if n_train is None else train.subset(torch.randperm(len(train), generator=g)[:n_train].sort().values)
+    users = make_users(base, user_sizes, keys, color_spaces, seed=seed + 1)
+    held_size = held_out_size if held_out_size is not None else len(users[0])
+    held = make_users(test, [held_size], [users[0].key], [users[0].color_space], seed=seed + 2, prefix="held-out")[0]
+    rest = torch.ones(len(test), dtype=torch.bool)
+    rest[held.indices] = False
+    test_idx = rest.nonzero().squeeze(1)
+    if n_test is not None:
+        test_idx = test_idx[torch.randperm(len(test_idx), generator=g)[:n_test].sort().values]
+    return LearnerData(watermarked_training_set(base, users), users, held, test.subset(test_idx))
