@@ -54,6 +54,9 @@ SIGNATURE_SLOTS: tuple[float, ...] = tuple(float(k) for k in range(0, 360, 30))
 
 Signature = Union[float, int, Tensor]
 
+#: A value counts as outside [0, 1] only beyond this margin (g_0 is the identity only to ~1e-16).
+_CUBE_TOLERANCE = 1e-6
+
 
 def hue_rotation(k: Signature) -> Tensor:
     """The hue rotation T_k of eq. 4: identity on Y, a rotation by theta_k = k*pi/180 in the I-Q plane.
@@ -82,17 +85,16 @@ def lct_matrix(k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
             may pick their own T (Sec. 4.1 "Making LCT more versatile", Sec. 5.4).
 
     Returns:
-        A 3x3 float tensor (float32, or float64 when ``k`` is a float64 tensor).
+        A 3x3 tensor: float64 when ``k`` is a float64 tensor, else float32 (computed in float64).
 
     Note: the paper prints eq. 5 as T . R . T^-1. For RGB column vectors the order that converts to
     YIQ first, rotates, and converts back is T^-1 . R . T; it leaves luma unchanged (tested).
     """
-    k = check_signature(k)
+    k_in, k = k, check_signature(k)
     T = YIQ if color_space is None else check_color_space(color_space)
     T = T.to(dtype=torch.float64, device=k.device)
     g = torch.linalg.inv(T) @ hue_rotation(k.to(torch.float64)) @ T
-    out_dtype = k.dtype if (k.requires_grad and k.dtype == torch.float64) else torch.float32
-    return g.to(out_dtype)
+    return g if k.dtype == torch.float64 and isinstance(k_in, Tensor) else g.to(torch.float32)
 
 
 def apply_color_matrix(images: Tensor, matrix: Tensor, clip: bool = False) -> Tensor:
@@ -152,7 +154,7 @@ def clipped_fraction(images: Tensor, k: Signature, color_space: Optional[Tensor]
     """
     check_float_images(images)
     raw = apply_color_matrix(images, lct_matrix(k, color_space))
-    outside = ((raw < 0) | (raw > 1)).any(dim=-3)
+    outside = ((raw < -_CUBE_TOLERANCE) | (raw > 1 + _CUBE_TOLERANCE)).any(dim=-3)
     return outside.float().mean(dim=(-2, -1))
 
 
@@ -181,18 +183,18 @@ def blue_channel_watermark(images: Tensor, intensity: float, positions: Optional
     """The less-noticeable watermark of Sec. 5.3 / Fig. 4: set the blue channel to ``intensity`` on 512 seeded pixels.
 
     The signature is the intensity (the paper uses 0.1, 0.3, 0.5 with tau = 0.1). ``positions`` are flat
-    pixel indices (default ``blue_pixel_positions(H, W, 512, seed)``, or fewer when the image is smaller).
+    pixel indices; by default one pixel in eight, at most 512 (the paper marks 512 of 4,096 pixels).
     """
     check_float_images(images)
     if not 0.0 <= float(intensity) <= 1.0:
         raise ValueError(f"intensity must be in [0, 1]; got {intensity}.")
     h, w = images.shape[-2:]
     if positions is None:
-        positions = blue_pixel_positions(h, w, min(512, h * w // 2), seed)
+        positions = blue_pixel_positions(h, w, max(1, min(512, h * w // 8)), seed)
+    mask = torch.zeros(h * w, dtype=torch.bool, device=images.device)
+    mask[positions.to(images.device)] = True
     out = images.clone()
-    blue = out[..., 2, :, :].reshape(*out.shape[:-3], h * w)
-    blue[..., positions.to(images.device)] = float(intensity)
-    out[..., 2, :, :] = blue.reshape(*out.shape[:-3], h, w)
+    out[..., 2, :, :] = torch.where(mask.view(h, w), torch.full_like(out[..., 2, :, :], float(intensity)), out[..., 2, :, :])
     return out
 
 

@@ -1,0 +1,174 @@
+"""The arbitrator (paper Sec. 4.2, eq. 6): recover a user's signature from a model and the user's clean images.
+
+    k_hat = argmin_k  sum_{(I, y) in D_u}  L(f(g(I, k)), y)          (eq. 6)
+
+Grid search tries the N signature slots; gradient search treats k as a parameter and descends the loss
+through the differentiable ``lct_matrix``. The arbitrator never uses the user's key to search.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ._checks import check_float_images
+from .color import SIGNATURE_SLOTS, apply_color_matrix, lct_matrix
+
+__all__ = [
+    "SearchResult",
+    "GradientSearchResult",
+    "signature_losses",
+    "grid_search",
+    "gradient_search",
+    "circular_distance",
+    "match",
+    "DEFAULT_TAU",
+    "DEFAULT_INITS",
+]
+
+#: Half-width of a signature slot in degrees (Sec. 5.1: N = 12 slots of width 2 tau = 30).
+DEFAULT_TAU = 15.0
+#: Gradient-search starts: spread over the circle, between the slots, so a start never sits on a key.
+DEFAULT_INITS: tuple[float, ...] = (45.0, 135.0, 225.0, 315.0)
+
+
+@dataclass
+class SearchResult:
+    """Grid-search result: the signatures tried, the mean loss at each, and ``best`` = k_hat (eq. 6)."""
+
+    signatures: Tensor
+    losses: Tensor
+
+    @property
+    def best(self) -> float:
+        """The inferred signature k_hat: the signature with the lowest mean loss."""
+        return float(self.signatures[int(torch.argmin(self.losses))])
+
+    def gap(self, k_star: float, tau: float = DEFAULT_TAU) -> float:
+        """Loss at the best slot away from k_star minus the lowest loss within tau of it (> 0: k_star wins)."""
+        near = circular_distance(self.signatures, k_star) < tau
+        if bool(near.all()) or not bool(near.any()):
+            raise ValueError(f"gap needs slots both within and outside tau={tau} of k_star={k_star}.")
+        return float(self.losses[~near].min() - self.losses[near].min())
+
+
+@dataclass
+class GradientSearchResult:
+    """Gradient-search result: k_hat (``best``), each start's final signature and loss, and trajectories."""
+
+    best: float
+    inits: Tensor
+    final_signatures: Tensor
+    final_losses: Tensor
+    trajectories: Tensor  # (steps + 1, n_inits) signatures in degrees
+    loss_trajectories: Tensor  # (steps + 1, n_inits)
+
+
+def circular_distance(a: object, b: object) -> Tensor:
+    """Distance between angles in degrees on the circle, in [0, 180] (e.g. d(350, 10) = 20)."""
+    d = torch.remainder(torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64), 360.0)
+    return torch.minimum(d, 360.0 - d)
+
+
+def match(k_hat: float, k_star: float, tau: float = DEFAULT_TAU) -> bool:
+    """The paper's match criterion |k_hat - k_star| < tau, measured on the circle (Sec. 4.2)."""
+    return bool(circular_distance(k_hat, k_star) < tau)
+
+
+def _check_user(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[torch.device, Tensor, Tensor]:
+    check_float_images(images)
+    if images.dim() != 4:
+        raise ValueError(f"images must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
+    if len(images) == 0:
+        raise ValueError("the user has no images; the arbitrator needs at least one (image, label) pair.")
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},); got {tuple(labels.shape)}.")
+    device = next(model.parameters()).device
+    return device, images.to(device), labels.to(device).long()
+
+
+def signature_losses(
+    model: nn.Module, images: Tensor, labels: Tensor, signatures: Sequence[float], color_space: Optional[Tensor] = None
+) -> Tensor:
+    """Mean cross-entropy of ``model`` on the user's clean images watermarked with each signature (eq. 6's sum / |D_u|).
+
+    Returns a tensor with one loss per signature. Model in eval mode, fp32, no gradients.
+    """
+    device, images, labels = _check_user(model, images, labels)
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for k in signatures:
+            marked = apply_color_matrix(images, lct_matrix(float(k), color_space), clip=True)
+            losses.append(F.cross_entropy(model(marked).float(), labels))
+    return torch.stack(losses).cpu()
+
+
+def grid_search(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    signatures: Optional[Sequence[float]] = None,
+    color_space: Optional[Tensor] = None,
+) -> SearchResult:
+    """Grid search of eq. 6 over ``signatures`` (default the N = 12 slots 0, 30, ..., 330; Sec. 5.1).
+
+    ``images`` are the user's clean images, floats in [0, 1], (N, 3, H, W); ``labels`` their classes;
+    ``color_space`` the user's T (default YIQ). ``result.best`` is k_hat.
+    """
+    sigs = torch.tensor(list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64)
+    if len(sigs) == 0:
+        raise ValueError("signatures is empty; give at least one signature to try.")
+    return SearchResult(sigs, signature_losses(model, images, labels, sigs.tolist(), color_space))
+
+
+def gradient_search(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    inits: Optional[Sequence[float]] = None,
+    color_space: Optional[Tensor] = None,
+    steps: int = 15,
+    lr: float = 6.0,
+) -> GradientSearchResult:
+    """Gradient search of eq. 6 (Sec. 4.2): descend the loss in k from several starts, keep the lowest.
+
+    Each start (default ``DEFAULT_INITS``: 45, 135, 225, 315 - spread over the circle, never the user's
+    key) is a parameter k in degrees; the user's images are watermarked through the differentiable
+    ``lct_matrix`` and all starts descend together (one batch) with Adam for ``steps`` steps (``lr`` in degrees). Returns k_hat in [0, 360),
+    every start's final signature and loss, and the trajectories.
+    """
+    device, images, labels = _check_user(model, images, labels)
+    starts = torch.tensor(list(DEFAULT_INITS if inits is None else inits), dtype=torch.float32)
+    if len(starts) == 0:
+        raise ValueError("inits is empty; give at least one starting signature.")
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    try:
+        ks = starts.clone().to(device).requires_grad_(True)
+        opt = torch.optim.Adam([ks], lr=lr)
+        traj, loss_traj = [], []
+        for step in range(steps + 1):
+            # all starts in one batch: (n_starts * N, 3, H, W)
+            marked = torch.cat([apply_color_matrix(images, lct_matrix(k, color_space), clip=True) for k in ks.unbind()])
+            per_image = F.cross_entropy(model(marked).float(), labels.repeat(len(ks)), reduction="none")
+            losses = per_image.view(len(ks), -1).mean(dim=1)
+            traj.append(ks.detach().cpu().clone())
+            loss_traj.append(losses.detach().cpu())
+            if step < steps:
+                opt.zero_grad()
+                losses.sum().backward()
+                opt.step()
+    finally:
+        for p in model.parameters():
+            p.requires_grad_(True)
+    trajectories = torch.stack(traj).double().remainder(360.0)
+    loss_trajectories = torch.stack(loss_traj)
+    final_losses = loss_trajectories[-1]
+    final = trajectories[-1]
+    return GradientSearchResult(float(final[int(torch.argmin(final_losses))]), starts.double(), final, final_losses,
+                                trajectories, loss_trajectories)

@@ -1,0 +1,213 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 03 — The learner: a network that memorises your watermark
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anw-course/anti-neuron-watermarking/blob/main/notebooks/03_the_learner.ipynb)
+#
+# **You will learn to**
+# - describe the paper's threat model (Sec. 3, Fig. 1): a *user* watermarks their photos, an
+#   unauthorised *learner* trains on a data set that contains them, an *arbitrator* checks the model;
+# - build the learner's training set with the user's watermarked images in place of the originals;
+# - explain why the watermark can only be recovered from a network that **memorises** its
+#   training images (Sec. 4.2, 5.6), and read that off a training curve;
+# - choose a compute profile and train (or load) the learner.
+#
+# **Time:** about 20 minutes, of which a few minutes of training in the `ci` profile (a second
+# run loads the model from the cache in under a second).
+# **Before this:** lessons 01-02 (the LCT watermark g_k).
+
+# %%
+# Install the course helpers only when missing (Colab, fresh machine); torch is never reinstalled.
+try:
+    import anw_helpers
+except ModuleNotFoundError:
+    # %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    import anw_helpers
+from anw_helpers.runtime import describe_runtime
+print(describe_runtime())
+
+# %%
+import torch
+from IPython.display import Markdown, display
+
+from anw_helpers import data, plots, verify
+from anw_helpers.color import watermark
+from anw_helpers.profiles import get_profile, profile_table
+from anw_helpers.train import learner_data, train_learner
+
+# %% [markdown]
+# ## 1. Who does what
+#
+# | role | has | does |
+# |---|---|---|
+# | **user** | a few personal photos $\mathcal{D}_u$ and a secret signature $k^*$ | shares $\mathcal{D}_u^* = \{g_{k^*}(I)\}$, the photos with their hue rotated by $k^*$ degrees (eq. 5) |
+# | **learner** | a large training set $\mathcal{D}$ that (without asking) contains $\mathcal{D}_u^*$ | trains a classifier $f$ on $\mathcal{D}$ as usual |
+# | **arbitrator** | $f$, the user's *clean* photos and labels — **not** $k^*$ | infers $\hat k$ from $f$ alone (lesson 04) |
+#
+# The user's photos are a tiny share of $\mathcal{D}$ (1 % in the paper's CIFAR experiments, Sec. 5.1).
+# Why would a network remember anything about 1 % of its data? Because modern networks fit their
+# training set almost perfectly: they reach near-zero loss on every training image, including the
+# unusual ones. Feldman (2020) showed they must *memorise* atypical examples to do so, and a
+# hue-rotated photo is atypical. After training, the network's loss on the user's images is lowest
+# when they carry the same hue rotation it saw: that is the fingerprint the arbitrator looks for.
+#
+# **No memorisation, no signal.** A learner that does not fit its training set (too little capacity,
+# too few epochs, too much data for its size) leaves no trace of $k^*$. This is why even our smallest
+# compute profile trains until the training set is fitted.
+
+# %% [markdown]
+# ## 2. Compute profiles
+#
+# The same lesson runs on a 2-core CI machine, a laptop, a Colab GPU and at the paper's own scale.
+# The profile is chosen from `ANW_PROFILE`, or automatically from the hardware; instructors can change
+# any setting with `profile.config.with_(...)`.
+
+# %%
+profile = get_profile()
+display(Markdown(profile_table(active=profile.name)))
+config = profile.config
+print(f"Active profile: {profile.name!r} - {profile.purpose}.")
+print(config)
+
+# %% [markdown]
+# ## 3. The learner's training set
+#
+# `learner_data` draws the learner's training set from CIFAR-10, picks the user's images from it
+# (any classes, seeded), and replaces them by their watermarked versions, saved as 8-bit images as a
+# user would share them. It also draws a **held-out user** from the test split: the same kind of
+# photos, watermarked with the same key, that the learner never sees — the innocent control.
+#
+# ### Exercise 3.1 — put the user's photos into the training set
+# Write `insert_user_images`: given the training images (uint8, N×3×32×32), the positions of the
+# user's images, and the user's clean images, return a *new* tensor in which those positions hold
+# the user's images watermarked with key `k` (use `watermark` from lesson 02, then round back to
+# uint8). The original tensor must not change.
+
+# %% tags=["solution"]
+def insert_user_images(train_images: torch.Tensor, positions: torch.Tensor, user_images: torch.Tensor, k: float) -> torch.Tensor:
+    """Return a copy of `train_images` with the user's images, watermarked with k, at `positions`."""
+    # BEGIN SOLUTION
+    out = train_images.clone()
+    marked = watermark(user_images.float() / 255, k)
+    out[positions] = (marked * 255).round().clamp(0, 255).to(torch.uint8)
+    return out
+    # END SOLUTION
+
+
+# %%
+learner_set = learner_data(config)
+user = learner_set.users[0]
+clean_train = learner_set.train.images.clone()
+clean_train[user.indices] = user.images  # undo the helper's watermark to start from the clean set
+mine = insert_user_images(clean_train, user.indices, user.images, user.key)
+assert torch.equal(mine, learner_set.train.images), "your training set differs from the helper's"
+assert torch.equal(clean_train[user.indices], user.images), "the original tensor must stay unchanged"
+print("Correct! The learner's training set holds the user's watermarked photos.")
+share = len(user) / len(learner_set.train)
+print(f"{len(user)} of {len(learner_set.train):,} training images ({share:.1%}) are the user's, key k* = {user.key:g} degrees.")
+
+# %%
+plots.show_images(
+    torch.cat([user.clean()[:8], data.to_float(learner_set.train.images[user.indices[:8]])]),
+    ncols=8, size=1.3, suptitle="The user's photos: clean (top) and as the learner gets them, hue rotated by k* (bottom)",
+)
+
+# %% [markdown]
+# ## 4. Train (or load) the learner
+#
+# `train_learner` trains with the paper's recipe scaled to the profile (Sec. 5.1): SGD with momentum
+# 0.9 and weight decay 5e-4, learning rate 0.1 (one-cycle here, or ×0.1 every 30 epochs at paper
+# scale), random crop with padding 4 and horizontal flips. Under the hood it keeps the data on the
+# device and augments whole batches at once, which makes it several times faster than the usual
+# `DataLoader` pipeline (see `docs/benchmarks.md`).
+#
+# The model is cached under a key made of *every* setting and of the training data itself: run this
+# cell again, or open lesson 04, and the same model loads in under a second. Change any setting and
+# it trains anew.
+
+# %%
+learner = train_learner(config)
+record = learner.record
+print(("Loaded from cache: " if learner.from_cache else "Trained and cached: ") + str(learner.cache_path.name))
+print(f"device {record.device}, {record.images_per_second:.0f} training images/s")
+print(f"training accuracy {record.train_accuracy:.3f} | user's images {record.user_accuracy:.3f} | test accuracy {record.test_accuracy:.3f}")
+
+# %%
+plots.plot_training_record(record)
+
+# %% [markdown]
+# The training accuracy (measured on the un-augmented training set after training) is far above the
+# test accuracy: the gap is memorisation. Ten classes make chance 10 %; we ask the learner for a useful
+# classifier (test accuracy at least 30 points above chance) that has fitted its training set
+# (training accuracy at least 90 %), the regime in which the paper's method works.
+
+# %%
+chance = 1 / len(learner_set.train.classes)
+assert record.test_accuracy > chance + 0.30, f"test accuracy {record.test_accuracy:.3f} is too close to chance {chance:.2f}"
+assert record.train_accuracy > 0.90, f"training accuracy {record.train_accuracy:.3f}: the learner has not fitted its data"
+print(f"Memorisation gap (train - test accuracy): {record.train_accuracy - record.test_accuracy:.3f}")
+
+# %% [markdown]
+# ## 5. A first look at the fingerprint
+#
+# Compare the learner's loss on the user's photos *as it saw them* (watermarked with $k^*$) with its
+# loss on the *clean* photos, and on the held-out user's photos, which it never saw. The arbitrator
+# cannot compute the first column (it does not know $k^*$) — lesson 04 shows how to find $k^*$ anyway.
+
+# %%
+held = learner_set.held_out
+rows = {
+    "user's photos, watermarked with k* (seen in training)": verify.signature_losses(learner.model, user.clean(), user.labels, [user.key]),
+    "user's photos, clean": verify.signature_losses(learner.model, user.clean(), user.labels, [0.0]),
+    "held-out photos, watermarked with k* (never seen)": verify.signature_losses(learner.model, held.clean(), held.labels, [held.key]),
+    "held-out photos, clean": verify.signature_losses(learner.model, held.clean(), held.labels, [0.0]),
+}
+for name, loss in rows.items():
+    print(f"{float(loss):7.3f}  mean cross-entropy on {name}")
+assert float(rows["user's photos, watermarked with k* (seen in training)"]) < float(rows["user's photos, clean"])
+assert float(rows["held-out photos, clean"]) < float(rows["held-out photos, watermarked with k* (never seen)"])
+
+# %% [markdown]
+# On the user's photos the watermarked version has the *lower* loss — the learner has adapted to the
+# hue it saw. On photos it never saw, the clean version wins, as it should for a network trained on
+# mostly clean images. This asymmetry is what the arbitrator exploits.
+#
+# ## Summary
+# - The user shares photos watermarked with a secret hue rotation $k^*$; the learner trains on them
+#   among many others (1 % here).
+# - The method relies on memorisation: the learner fits its training set, user's photos included.
+# - Compute profiles scale the experiment from 2 CPU cores to the paper's setting; the model cache
+#   makes every later lesson start in seconds.
+#
+# ## Check your understanding
+# 1. Why would a learner that reaches only 60 % training accuracy be useless to the arbitrator?
+# 2. The held-out user used the same key $k^*$. Why is that the right control?
+# 3. Which settings must be part of the model-cache key, and why is the training data itself hashed?
+#
+# <details><summary>Answers</summary>
+#
+# 1. Without fitting the training set the network has not memorised the user's photos, so its loss on
+#    them does not depend on the watermark more than on any other hue: there is no signal (we
+#    measured $\hat k = 0$ for such learners).
+# 2. It isolates the effect of *training on* the photos: same kind of images, same key, only the
+#    membership differs. Any $\hat k \approx k^*$ for the held-out user would be a false accusation.
+# 3. Everything that changes the weights: data size, users and keys, model and width, epochs, batch,
+#    optimiser, schedule, augmentation, seed. Hashing the pixels catches changes no setting names
+#    (a different copy of CIFAR-10, a changed watermark function).
+# </details>

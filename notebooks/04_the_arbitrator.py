@@ -1,0 +1,177 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,colab,accelerator
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 04 — The arbitrator: recovering the signature from the model alone
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anw-course/anti-neuron-watermarking/blob/main/notebooks/04_the_arbitrator.ipynb)
+#
+# **You will learn to**
+# - write the paper's verification rule, eq. 6, as a grid search over the signature space;
+# - read the paper's Fig. 2 plot (loss against $k - k^*$, the green match band, the square marker);
+# - run gradient search from several starts, never from the true key;
+# - check the innocent case: a held-out user whose photos the learner never saw.
+#
+# **Time:** about 25 minutes. Uses the learner of lesson 03 from the model cache (if you open this
+# lesson alone, it trains that learner first: a few minutes in the `ci` profile).
+
+# %%
+# Install the course helpers only when missing (Colab, fresh machine); torch is never reinstalled.
+try:
+    import anw_helpers
+except ModuleNotFoundError:
+    # %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    import anw_helpers
+from anw_helpers.runtime import describe_runtime
+print(describe_runtime())
+
+# %%
+import time
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from IPython.display import display
+
+from anw_helpers import plots, verify
+from anw_helpers.color import SIGNATURE_SLOTS, watermark
+from anw_helpers.profiles import get_profile
+from anw_helpers.train import train_learner
+
+# %%
+profile = get_profile()
+learner = train_learner(profile.config)  # lesson 03's learner: loaded from the cache when it exists
+print(f"profile {profile.name!r}; model {'loaded from cache' if learner.from_cache else 'trained now'}; "
+      f"test accuracy {learner.record.test_accuracy:.3f}")
+user, held = learner.data.users[0], learner.data.held_out
+model = learner.model
+
+# %% [markdown]
+# ## 1. What the arbitrator knows
+#
+# The arbitrator receives the suspect model $f$ and the user's **clean** photos with their labels. The
+# user's key $k^*$ stays sealed until the end: the search must find it without it (Sec. 3).
+#
+# The rule of eq. 6: watermark the clean photos with every candidate signature $k$ and keep the one
+# under which the model's loss is smallest,
+#
+# $$\hat k = \arg\min_{k \in \mathcal{K}} \sum_{(I, y) \in \mathcal{D}_u} \mathcal{L}\big(f(g_k(I)), y\big).$$
+#
+# The paper divides the hue circle into $N = 12$ slots of width $2\tau = 30°$ (Sec. 5.1), so
+# $\mathcal{K} = \{0, 30, \dots, 330\}$, and 0 means "not watermarked".
+#
+# ### Exercise 4.1 — write the grid search of eq. 6
+# Return a tensor with the **mean** cross-entropy of `model` on `images` watermarked with each
+# signature in `signatures` (use `watermark` and `F.cross_entropy`; put the model in eval mode and
+# turn off gradients).
+
+# %% tags=["solution"]
+def my_grid_search(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, signatures) -> torch.Tensor:
+    """Mean loss of `model` on `images` watermarked with each signature k (eq. 6)."""
+    # BEGIN SOLUTION
+    model.eval()
+    with torch.no_grad():
+        return torch.stack([F.cross_entropy(model(watermark(images, k)), labels) for k in signatures])
+    # END SOLUTION
+
+
+# %%
+mine = my_grid_search(model, user.clean(), user.labels, SIGNATURE_SLOTS)
+result = verify.grid_search(model, user.clean(), user.labels)
+torch.testing.assert_close(mine.float(), result.losses.float(), atol=1e-4, rtol=1e-4)
+print("Correct! Your losses match anw_helpers.verify.grid_search.")
+for k, loss in zip(result.signatures.tolist(), result.losses.tolist()):
+    print(f"k = {k:5.0f}   mean loss {loss:.3f}" + ("   <- lowest" if k == result.best else ""))
+
+# %% [markdown]
+# ## 2. Open the envelope: does $\hat k$ match $k^*$?
+#
+# A match means $|\hat k - k^*| < \tau$ on the circle (Sec. 4.2). The plot is the paper's Fig. 2: the
+# x-axis is $k - k^*$, the green band is the match region, and the square marks the minimum.
+
+# %%
+k_star, tau = user.key, verify.DEFAULT_TAU
+print(f"inferred k_hat = {result.best:g}, the user's secret k* = {k_star:g}, match: {verify.match(result.best, k_star, tau)}")
+print(f"loss gap between the best wrong slot and k*: {result.gap(k_star, tau):.3f}")
+plots.plot_signature_losses(result, k_star, tau=tau, label="watermarked user")
+
+# %%
+assert verify.match(result.best, k_star, tau), f"k_hat = {result.best} does not match k* = {k_star}"
+assert k_star != 0
+
+# %% [markdown]
+# ## 3. The innocent case: a held-out user
+#
+# The held-out user watermarked their photos with the same key, but the learner never trained on them.
+# A network trained on mostly clean images should like clean images best, so the search should land
+# on $\hat k \approx 0$ — "no watermark here" (Sec. 5.4 reports $|\hat k - 0| = 4.3 \pm 1.4$).
+
+# %%
+held_result = verify.grid_search(model, held.clean(), held.labels)
+print(f"held-out user: k_hat = {held_result.best:g} (their key was {held.key:g})")
+fig, ax = plt.subplots(figsize=(6, 3.5))
+plots.plot_signature_losses(result, k_star, tau=tau, ax=ax, label="watermarked user (trained on)")
+plots.plot_signature_losses(held_result, k_star, tau=tau, ax=ax, label="held-out user (never seen)", color="tab:gray")
+ax.set_title("Trained on vs never seen")
+plt.show()
+assert verify.match(held_result.best, 0.0, tau), f"held-out user's k_hat = {held_result.best}: expected about 0"
+
+# %% [markdown]
+# ## 4. Gradient search
+#
+# With the model in hand the arbitrator can also treat $k$ as a continuous parameter and follow the
+# gradient of the loss (Sec. 4.2) — possible because `lct_matrix` is differentiable in $k$. The loss
+# has several valleys, so we start from several points spread over the circle, *between* the slots
+# (never at the user's key: the paper's own notebook started at it, which proves nothing), and keep
+# the end point with the lowest loss.
+
+# %%
+start = time.perf_counter()
+grid_again = verify.grid_search(model, user.clean(), user.labels)
+grad = verify.gradient_search(model, user.clean(), user.labels)
+seconds = time.perf_counter() - start
+print(f"starts {grad.inits.tolist()} -> ends {[round(k, 1) for k in grad.final_signatures.tolist()]}")
+print(f"gradient search: k_hat = {grad.best:.1f} (k* = {k_star:g}); grid + gradient search took {seconds:.1f} s")
+display(plots.plot_gradient_search(grad, k_star, tau=tau))
+assert k_star not in grad.inits.tolist()
+assert verify.match(grad.best, k_star, tau), f"gradient search ended at {grad.best:.1f}, k* = {k_star}"
+
+# %% [markdown]
+# ## Summary
+# - Eq. 6 is a one-line search: watermark the clean photos with each candidate key, keep the key with
+#   the lowest loss. The arbitrator never needs the user's key to run it.
+# - A learner that trained on the photos shows a clear minimum at $k^*$; an innocent one prefers 0.
+# - Gradient search reaches the same answer from starts away from the key, and refines it beyond the
+#   30° grid.
+#
+# ## Check your understanding
+# 1. With $N = 12$ slots, what is the chance that a learner that never saw the photos lands in the
+#    user's slot by luck? Why is that not enough to accuse a company (lesson 09 returns to this)?
+# 2. Why does the arbitrator watermark the clean photos instead of asking the user for the
+#    watermarked ones?
+# 3. Why can gradient search get stuck, and how do several starts help?
+#
+# <details><summary>Answers</summary>
+#
+# 1. About 1 in 11 for a random non-zero slot (1 in 12 counting 0): a single match is weak evidence;
+#    a calibrated test over many images is stronger (lesson 09).
+# 2. Searching over all keys with the clean photos never uses the secret, so finding $k^*$ is evidence;
+#    testing only the user's own key would be circular.
+# 3. The loss as a function of $k$ has several local minima (it is periodic and bumpy); a start in the
+#    wrong valley descends to the wrong minimum. Several starts cover the circle and the lowest end
+#    point wins.
+# </details>

@@ -1,0 +1,135 @@
+"""Data loading (offline copy / torchvision), a person's own photos, and user splits."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anw_helpers import data
+from anw_helpers.color import watermark
+from anw_helpers.data import CIFAR10_CLASSES, ImageSet
+
+
+def test_cifar10_counts_order_and_range(cifar_train, cifar_test):
+    assert len(cifar_train) == 50_000 and len(cifar_test) == 10_000
+    assert cifar_train.images.dtype == torch.uint8 and cifar_train.images.shape[1:] == (3, 32, 32)
+    assert cifar_train.labels.dtype == torch.int64
+    assert cifar_train.classes == CIFAR10_CLASSES
+    assert torch.bincount(cifar_train.labels).tolist() == [5000] * 10
+    assert torch.bincount(cifar_test.labels).tolist() == [1000] * 10
+    means = cifar_train.images[::10].float().div(255).mean(dim=(0, 2, 3))
+    torch.testing.assert_close(means, torch.tensor([0.491, 0.482, 0.447]), atol=0.02, rtol=0)
+
+
+def test_second_load_is_fast(cifar_train):
+    start = time.perf_counter()
+    again = data.load_cifar10("train")
+    assert time.perf_counter() - start < 1.0
+    assert torch.equal(again.labels, cifar_train.labels)
+
+
+def test_unknown_split_and_missing_data_explain_the_fix(tmp_path):
+    with pytest.raises(ValueError, match="split"):
+        data.load_cifar10("validation")
+    with pytest.raises(FileNotFoundError) as info:
+        data.load_cifar10("train", root=tmp_path, download=False)
+    assert "ANW_DATA" in str(info.value) and "internet" in str(info.value)
+
+
+def test_data_root_and_cache_follow_environment(monkeypatch, tmp_path):
+    from anw_helpers import paths
+
+    monkeypatch.setenv("ANW_DATA", str(tmp_path / "d"))
+    monkeypatch.setenv("ANW_CACHE", str(tmp_path / "c"))
+    assert paths.data_root() == tmp_path / "d"
+    assert paths.cache_dir("x") == tmp_path / "c" / "x" and (tmp_path / "c" / "x").is_dir()
+
+
+def _write_images(folder, n, color=(200, 30, 30), size=(40, 50)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", size, color).save(folder / f"img{i}.png")
+
+
+def test_image_folder_of_own_photos(tmp_path):
+    _write_images(tmp_path / "cats", 2)
+    _write_images(tmp_path / "dogs", 3, color=(10, 10, 200))
+    s = data.load_image_folder(tmp_path, size=32)
+    assert s.images.shape == (5, 3, 32, 32) and s.classes == ("cats", "dogs")
+    assert s.labels.tolist() == [0, 0, 1, 1, 1]
+
+
+def test_flat_folder_with_labels_file(tmp_path):
+    _write_images(tmp_path / "photos", 3)
+    (tmp_path / "labels.csv").write_text("filename,class\nimg0.png,cat\nimg1.png,dog\nimg2.png,cat\n")
+    s = data.load_image_folder(tmp_path / "photos", size=16, labels_file=tmp_path / "labels.csv")
+    assert s.classes == ("cat", "dog") and s.labels.tolist() == [0, 1, 0]
+    (tmp_path / "short.csv").write_text("img0.png,cat\n")
+    with pytest.raises(ValueError, match="no label"):
+        data.load_image_folder(tmp_path / "photos", labels_file=tmp_path / "short.csv")
+
+
+def test_unreadable_image_is_named(tmp_path):
+    _write_images(tmp_path / "a", 1)
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="broken.jpg"):
+        data.load_image_folder(tmp_path)
+
+
+def _toy_set(n=200, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 8, 8), dtype=torch.uint8, generator=g)
+    return ImageSet(images, torch.arange(n) % 10, CIFAR10_CLASSES)
+
+
+def test_imageset_rejects_float_images():
+    with pytest.raises(TypeError, match="uint8"):
+        ImageSet(torch.rand(2, 3, 4, 4), torch.zeros(2, dtype=torch.int64), ("a",))
+
+
+def test_users_are_disjoint_seeded_and_sized():
+    src = _toy_set()
+    users = data.make_users(src, [10, 0.1, 5], [60.0, None, 90.0], seed=3)
+    assert [len(u) for u in users] == [10, 20, 5]
+    all_idx = torch.cat([u.indices for u in users])
+    assert len(set(all_idx.tolist())) == len(all_idx)
+    again = data.make_users(src, [10, 0.1, 5], [60.0, None, 90.0], seed=3)
+    assert all(torch.equal(a.indices, b.indices) for a, b in zip(users, again))
+    assert torch.equal(users[0].images, src.images[users[0].indices])
+
+
+@pytest.mark.parametrize("sizes,keys", [([], []), ([0], [60.0]), ([10], [60.0, 90.0]), ([500], [60.0])])
+def test_bad_user_requests_raise(sizes, keys):
+    with pytest.raises(ValueError):
+        data.make_users(_toy_set(), sizes, keys)
+
+
+def test_training_set_carries_each_users_own_key():
+    """Every image of user u carries u's key, even when few users watermark (the paper's release gave
+    every image the first key when ratio x users < 1)."""
+    src = _toy_set(400)
+    users = data.split_among_users(src, n_users=20, watermark_fraction=0.25, seed=1, user_specific_color_space=True)
+    marking = [u for u in users if u.key is not None]
+    assert len(marking) == 5 and len({u.key for u in marking}) > 1
+    assert all(u.color_space is not None for u in marking)
+    train = data.watermarked_training_set(src, users)
+    for u in users:
+        expected = u.images if u.key is None else data.watermark_uint8(u.images, u.key, u.color_space)
+        assert torch.equal(train.images[u.indices], expected), u.name
+    assert torch.equal(src.images, _toy_set(400).images), "the source set must not be changed"
+
+
+def test_build_learner_data_places_watermarked_images_and_holds_out(cifar_train, cifar_test):
+    d = data.build_learner_data(cifar_train, cifar_test, n_train=1000, user_sizes=[0.01], keys=[60.0], n_test=500, seed=0)
+    user = d.users[0]
+    assert len(d.train) == 1000 and len(user) == 10 and len(d.test) == 500
+    marked = watermark(user.clean(), 60.0)
+    got = data.to_float(d.train.images[user.indices])
+    assert float((got - marked).abs().max()) <= 0.5 / 255 + 1e-6
+    assert d.held_out.key == 60.0 and len(d.held_out) == 10
+    assert not set(d.held_out.indices.tolist()) & set(range(0)), "held-out indices refer to the test split"
+    test_ids = {tuple(x) for x in d.test.images[:, 0, 0, :4].tolist()}
+    assert len(d.held_out) > 0 and len(test_ids) > 0

@@ -1,0 +1,89 @@
+"""Models, augmentation, profiles and the load-or-train cache, at a tiny scale."""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from anw_helpers import augment, models, profiles
+from anw_helpers.color import watermark
+from anw_helpers.train import train_learner
+
+TINY = profiles.LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), color_space_seeds=(None,),
+                              n_test=100, width=8, epochs=1, batch_size=64)
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_every_model_takes_unit_range_images(name):
+    net = models.build_model(name, num_classes=10, width=8).eval()
+    with torch.no_grad():
+        out = net(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+
+
+def test_models_are_seeded_and_unknown_names_raise():
+    a, b = models.build_model("small_resnet", seed=1), models.build_model("small_resnet", seed=1)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    with pytest.raises(ValueError, match="unknown model"):
+        models.build_model("resnet9000")
+
+
+def test_crop_flip_shapes_and_content():
+    x = torch.rand(16, 3, 32, 32)
+    y = augment.crop_flip(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    crop = augment.random_crop(x, torch.Generator().manual_seed(1), padding=0)
+    torch.testing.assert_close(crop, x)
+
+
+def test_crop_and_flip_commute_with_the_watermark():
+    """A per-pixel colour map commutes with moving pixels around (Sec. 4.1: resilience to augmentation)."""
+    x = torch.rand(8, 3, 32, 32)
+    a = augment.crop_flip(watermark(x, 60), torch.Generator().manual_seed(5))
+    b = watermark(augment.crop_flip(x, torch.Generator().manual_seed(5)), 60)
+    torch.testing.assert_close(a, b)
+
+
+def test_profiles_by_name_env_and_errors(monkeypatch):
+    assert profiles.get_profile("ci").config.n_train == 5000
+    monkeypatch.setenv("ANW_PROFILE", "gpu")
+    assert profiles.get_profile().name == "gpu"
+    with pytest.raises(ValueError, match="unknown profile 'laptop'"):
+        profiles.get_profile("laptop")
+    assert "`ci`" in profiles.profile_table("ci") and "(active)" in profiles.profile_table("ci")
+    with pytest.raises(ValueError, match="one entry per user"):
+        profiles.LearnerConfig(user_sizes=(10, 20), keys=(60.0,))
+
+
+def test_load_or_train_cache(cifar_train):
+    first = train_learner(TINY, progress=False)
+    assert not first.from_cache and first.cache_path.exists()
+    assert len(first.record.epoch_loss) == 1 and 0 <= first.record.test_accuracy <= 1
+    assert not list(first.cache_path.parent.glob("*.tmp")), "no partial files are left behind"
+    start = time.perf_counter()
+    again = train_learner(TINY, progress=False)
+    assert again.from_cache and time.perf_counter() - start < 5
+    for (name, a), b in zip(first.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu()), name
+    assert again.record.test_accuracy == first.record.test_accuracy
+    changed = train_learner(TINY.with_(keys=(120.0,)), progress=False)
+    assert changed.cache_path != first.cache_path and not changed.from_cache
+    saved = torch.load(first.cache_path, weights_only=True)
+    assert set(saved) == {"state_dict", "record", "config"}
+
+
+def test_training_is_repeatable(cifar_train):
+    a = train_learner(TINY.with_(seed=3), progress=False, retrain=True)
+    b = train_learner(TINY.with_(seed=3), progress=False, retrain=True)
+    assert a.record.epoch_loss == b.record.epoch_loss
+
+
+def test_benchmark_functions_run_at_tiny_scale(cifar_train):
+    from anw_helpers import bench
+
+    assert bench.fast_images_per_second("small_resnet", 8, batch=8, steps=1) > 0
+    assert bench.conventional_images_per_second("small_resnet", 8, batch=8, steps=1, workers=0) > 0
+    per_image = bench.train_step_gflop("small_resnet", 24, batch=4) / 4
+    assert 0.2 < per_image < 0.5, f"width-24 small ResNet should cost ~0.3 GFLOP per training image; got {per_image:.3f}"
+    assert bench.matmul_gflops(size=256, repeats=2) > 0

@@ -1,0 +1,79 @@
+"""The arbitrator (eq. 6): grid and gradient search on a model whose loss minimum is known by construction."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from anw_helpers import verify
+from anw_helpers.color import watermark
+
+
+class HueMatcher(nn.Module):
+    """A 'memorising' classifier: class 0 scores high when the input equals the user's watermarked image."""
+
+    def __init__(self, target: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target)
+        self.scale = nn.Parameter(torch.tensor(200.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = ((x - self.target) ** 2).mean(dim=(1, 2, 3))
+        return torch.stack([-self.scale * d, torch.zeros_like(d)], dim=1)
+
+
+def _user(k_star: float, n: int = 8):
+    g = torch.Generator().manual_seed(0)
+    image = 0.35 + 0.3 * torch.rand(3, 6, 6, generator=g)  # in gamut: no clipping under any rotation
+    images = image.expand(n, 3, 6, 6).clone()
+    return HueMatcher(watermark(image, k_star)), images, torch.zeros(n, dtype=torch.int64)
+
+
+@pytest.mark.parametrize("k_star", [60.0, 210.0, 330.0])
+def test_grid_search_finds_the_key(k_star):
+    model, images, labels = _user(k_star)
+    result = verify.grid_search(model, images, labels)
+    assert result.signatures.tolist() == [float(k) for k in range(0, 360, 30)]
+    assert result.best == k_star and verify.match(result.best, k_star)
+    assert result.gap(k_star) > 0
+
+
+@pytest.mark.parametrize("k_star", [60.0, 100.0, 250.0])
+def test_gradient_search_finds_the_key_without_starting_there(k_star):
+    model, images, labels = _user(k_star)
+    result = verify.gradient_search(model, images, labels, steps=40)
+    assert k_star not in result.inits.tolist()
+    assert float(verify.circular_distance(result.best, k_star)) < 3.0
+    assert result.trajectories.shape == (41, 4) and result.loss_trajectories.shape == (41, 4)
+    assert all(p.requires_grad for p in model.parameters()), "model parameters are restored"
+
+
+def test_circular_distance_and_match():
+    assert float(verify.circular_distance(350, 10)) == 20.0
+    assert float(verify.circular_distance(-30, 330)) == 0.0
+    d = verify.circular_distance(torch.tensor([5.0, 355.0, 190.0]), 0.0)
+    assert d.tolist() == [5.0, 5.0, 170.0]
+    assert verify.match(352, 0) and not verify.match(15, 0) and verify.match(14.9, 0)
+
+
+@pytest.mark.parametrize(
+    "images,labels,exc",
+    [
+        (torch.empty(0, 3, 4, 4), torch.empty(0, dtype=torch.int64), ValueError),
+        (torch.rand(2, 3, 4, 4), torch.zeros(3, dtype=torch.int64), ValueError),
+        (torch.randint(0, 255, (2, 3, 4, 4), dtype=torch.uint8), torch.zeros(2, dtype=torch.int64), TypeError),
+        (torch.rand(3, 4, 4), torch.zeros(3, dtype=torch.int64), ValueError),
+    ],
+)
+def test_bad_user_input_raises(images, labels, exc):
+    model, _, _ = _user(60.0)
+    with pytest.raises(exc):
+        verify.grid_search(model, images, labels)
+
+
+def test_empty_signature_lists_raise():
+    model, images, labels = _user(60.0)
+    with pytest.raises(ValueError, match="signatures"):
+        verify.grid_search(model, images, labels, signatures=[])
+    with pytest.raises(ValueError, match="inits"):
+        verify.gradient_search(model, images, labels, inits=[])
