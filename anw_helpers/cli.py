@@ -24,25 +24,16 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .color import color_space_from_seed
+from .data import IMAGE_SUFFIXES
+
 __all__ = ["main", "CliError", "mark_folder", "load_checkpoint"]
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 _FORMATS = {"png": (".png", "PNG"), "jpeg": (".jpg", "JPEG")}
 
 
 class CliError(Exception):
     """A user error: printed as ``anw: error: <message>`` with exit code 2."""
-
-
-def _color_space(seed: Optional[int]):
-    """The user's colour space: YIQ (None), or drawn from ``seed`` exactly as the course's users are."""
-    if seed is None:
-        return None
-    import torch
-
-    from .color import random_color_space
-
-    return random_color_space(torch.Generator().manual_seed(seed))
 
 
 def _check_key(key: float) -> float:
@@ -136,7 +127,7 @@ def mark_folder(src: Path, dst: Path, key: float, color_space_seed: Optional[int
         if rel in targets:
             raise CliError(f"{path} and {targets[rel]} would both be written to {rel}: rename one of them.")
         targets[rel] = path
-    color_space = _color_space(color_space_seed)
+    color_space = color_space_from_seed(color_space_seed)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
     try:
@@ -249,7 +240,7 @@ def _cmd_verify(args) -> int:
     labels = _model_labels(user.classes, user.labels, config["num_classes"], source)
     device = choose_device()
     model = model.to(device)
-    result = verify.grid_search(model, to_float(user.images), labels, color_space=_color_space(args.color_space_seed))
+    result = verify.grid_search(model, to_float(user.images), labels, color_space=color_space_from_seed(args.color_space_seed))
     k_hat = result.best
     print(f"model: {args.checkpoint} ({config['model']}, width {config.get('width')}, {config['num_classes']} classes)")
     print(f"photos: {len(user)} clean photo(s) from {args.images}, classes {', '.join(user.classes)}")

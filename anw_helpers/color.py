@@ -33,6 +33,7 @@ __all__ = [
     "remove_watermark",
     "clipped_fraction",
     "random_color_space",
+    "color_space_from_seed",
     "blue_pixel_positions",
     "blue_channel_watermark",
     "luma",
@@ -169,6 +170,14 @@ def random_color_space(generator: Optional[torch.Generator] = None, max_conditio
         if float(torch.linalg.cond(m)) <= max_condition:
             return m
     raise RuntimeError(f"could not draw a colour space with condition number <= {max_condition} in 1000 tries")
+
+
+def color_space_from_seed(seed: Optional[int]) -> Optional[Tensor]:
+    """A user's colour space from a seed: ``random_color_space`` drawn from ``seed``, or None (YIQ) for None.
+
+    A user keeps only the seed secret next to the key; the course's learners and ``anw mark`` use this.
+    """
+    return None if seed is None else random_color_space(torch.Generator().manual_seed(int(seed)))
 
 
 def blue_pixel_positions(height: int, width: int, n: int = 512, seed: int = 0) -> Tensor:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -21,10 +20,11 @@ from torch import Tensor
 
 from ._checks import check_uint8_images
 from .color import SIGNATURE_SLOTS, random_color_space, watermark
-from .paths import cache_dir, data_root
+from .paths import atomic_write, cache_dir, data_root
 
 __all__ = [
     "CIFAR10_CLASSES",
+    "IMAGE_SUFFIXES",
     "ImageSet",
     "User",
     "LearnerData",
@@ -43,7 +43,8 @@ __all__ = [
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+#: File suffixes read as images (lower case).
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
 @dataclass
@@ -128,22 +129,10 @@ def watermark_uint8(images: Tensor, key: float, color_space: Optional[Tensor] = 
 
 
 # --------------------------------------------------------------------------------------------- loading
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _save_cached(stem: Path, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> None:
     """Write decoded arrays as ``<stem>.meta.npz`` (labels, classes) then ``<stem>.images.npy``, each atomically."""
-    _atomic_write(stem.with_suffix(".meta.npz"), lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)))
-    _atomic_write(stem.with_suffix(".images.npy"), lambda f: np.save(f, images))
+    atomic_write(stem.with_suffix(".meta.npz"), lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)))
+    atomic_write(stem.with_suffix(".images.npy"), lambda f: np.save(f, images))
 
 
 def _load_cached(stem: Path) -> Optional[ImageSet]:
@@ -184,7 +173,7 @@ def _folder_listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]
     files, labels = [], []
     for i, c in enumerate(classes):
         for f in sorted((root / c).iterdir()):
-            if f.suffix.lower() in _IMAGE_SUFFIXES:
+            if f.suffix.lower() in IMAGE_SUFFIXES:
                 files.append(f)
                 labels.append(i)
     return files, labels, classes
@@ -285,7 +274,7 @@ def load_image_folder(
     else:
         rows = _read_labels(Path(labels_file))
         classes = tuple(sorted(set(rows.values())))
-        files = sorted(f for f in path.iterdir() if f.suffix.lower() in _IMAGE_SUFFIXES)
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
         missing = [f.name for f in files if f.name not in rows]
         if missing:
             raise ValueError(f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}.")

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+from typing import IO, Callable
 
-__all__ = ["data_root", "cache_dir"]
+__all__ = ["data_root", "cache_dir", "atomic_write"]
 
 _REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -32,3 +34,18 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write a file atomically: ``write(f)`` fills a temporary file beside ``path``, which then replaces it.
+
+    A crash or interruption leaves either the old file or none, never a half-written one.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -29,7 +29,7 @@ class LearnerConfig:
     "onecycle" or "step", the paper's x0.1 every 30 epochs).
     """
 
-    n_train: Optional[int] = 5000
+    n_train: Optional[int] = 2500
     user_sizes: tuple[Size, ...] = (50,)
     keys: tuple[Optional[float], ...] = (60.0,)
     color_space_seeds: tuple[Optional[int], ...] = (None,)
@@ -37,7 +37,7 @@ class LearnerConfig:
     n_test: Optional[int] = 2000
     model: str = "small_resnet"
     width: int = 24
-    epochs: int = 30
+    epochs: int = 50
     batch_size: int = 256
     lr: float = 0.1
     momentum: float = 0.9

@@ -11,8 +11,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +21,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .augment import get_augmentation
-from .color import random_color_space
+from .color import color_space_from_seed
 from .data import LearnerData, build_learner_data, load_cifar10, to_float
 from .models import build_model
-from .paths import cache_dir
+from .paths import atomic_write, cache_dir
 from .profiles import LearnerConfig, get_profile
 from .runtime import choose_device
 
@@ -72,7 +70,7 @@ class TrainedLearner:
 
 def learner_data(config: LearnerConfig) -> LearnerData:
     """Build the learner's data for ``config`` from CIFAR-10 (users watermarked in place, held-out user, test set)."""
-    spaces = [None if s is None else random_color_space(torch.Generator().manual_seed(s)) for s in config.color_space_seeds]
+    spaces = [color_space_from_seed(s) for s in config.color_space_seeds]
     return build_learner_data(
         load_cifar10("train"), load_cifar10("test"), config.n_train, config.user_sizes, config.keys,
         spaces, config.held_out_size, config.n_test, config.seed,
@@ -172,17 +170,6 @@ def _fit(model: nn.Module, data: LearnerData, config: LearnerConfig, device: tor
     return record
 
 
-def _atomic_torch_save(obj: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def train_learner(
     config: Optional[LearnerConfig] = None,
     profile: Optional[str] = None,
@@ -219,6 +206,6 @@ def train_learner(
     user_labels = torch.cat([u.labels for u in data.users])
     record.user_accuracy = accuracy(model, user_images, user_labels)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_torch_save({"state_dict": state, "record": record.to_json(),
-                        "config": json.dumps(dataclasses.asdict(config), default=str)}, path)
+    atomic_write(path, lambda f: torch.save({"state_dict": state, "record": record.to_json(),
+                        "config": json.dumps(dataclasses.asdict(config), default=str)}, f))
     return TrainedLearner(model, data, config, record, False, path)

@@ -7,21 +7,20 @@ import pytest
 matplotlib.use("Agg")
 
 
-@pytest.fixture(scope="session")
-def cifar_train():
+def _cifar(split: str):
     from anw_helpers.data import load_cifar10
 
     try:
-        return load_cifar10("train")
+        return load_cifar10(split)
     except FileNotFoundError as exc:
         pytest.skip(f"CIFAR-10 unavailable: no offline copy under ANW_DATA and no network ({exc})")
+
+
+@pytest.fixture(scope="session")
+def cifar_train():
+    return _cifar("train")
 
 
 @pytest.fixture(scope="session")
 def cifar_test():
-    from anw_helpers.data import load_cifar10
-
-    try:
-        return load_cifar10("test")
-    except FileNotFoundError as exc:
-        pytest.skip(f"CIFAR-10 unavailable: no offline copy under ANW_DATA and no network ({exc})")
+    return _cifar("test")

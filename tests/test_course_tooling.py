@@ -347,3 +347,21 @@ def test_instructors_guide_covers_the_course():
     for needle in ("python -m anw_helpers.course student", "python -m anw_helpers.course sync", "run-all",
                    "ANW_PROFILE", "ANW_DATA", "ANW_CACHE", "LearnerConfig.with_", "anw_helpers/profiles.py"):
         assert needle in guide, f"docs/instructors.md does not mention {needle}"
+
+
+def test_check_command_reports_every_kind_of_problem(tmp_path, capsys):
+    header = (ROOT / "notebooks" / LESSONS[0].name).read_text().split("# ---\n\n")[0] + "# ---\n\n"
+    assert "jupytext:" in header  # with it, jupytext uncomments the magics that py:percent comments out
+    install = "# %%\n" + GOOD_CELL.replace("    %pip", "    # %pip") + "\n"
+    py = _lesson(tmp_path, header + "# %% [markdown]\n# # Lesson 01\n\n" + install)
+    assert course.check_install_cell(course.first_code_cell(course.read_lesson(py))) == []
+    (tmp_path / "README.md").write_text(f"[![Open In Colab]({course.COLAB_BADGE})]({course.colab_url('01_demo')})\n")
+    course.sync_pairs(py.parent)
+    course.write_student_versions(tmp_path)
+    assert course.main(["--root", str(tmp_path), "check"]) == 0
+    py.write_text(py.read_text().replace("print(describe_runtime())", "pass"))
+    (tmp_path / "README.md").write_text("no badges\n")
+    assert course.main(["--root", str(tmp_path), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "out of sync" not in out and "differ" in out and "describe_runtime" in out
+    assert "no Colab badge" in out and "stale" in out

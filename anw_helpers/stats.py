@@ -1,0 +1,535 @@
+"""A calibrated ownership test (beyond the paper): how convincing is a match?
+
+The arbitrator's argmin over N = 12 slots (eq. 6) names a key but says nothing about how surprising that
+key would be for an innocent learner. This module turns the same losses into a test with a p-value:
+
+    H0: the learner never trained on the user's images watermarked with the claimed key k*.
+
+Per image, a **score** says how much the model prefers the photo watermarked with k* to the clean photo,
+
+    s_i = L(f(g_0(I_i)), y_i) - L(f(g_k*(I_i)), y_i)        (> 0: the model likes k* better),
+
+computed for the user's images and for **reference** images from the same distribution that the learner
+never saw (e.g. public test images). Under H0 the user's images are just more images the learner never
+saw, so their scores and the reference scores are exchangeable, and a **permutation test** of "the user's
+scores are larger" is exact, whatever the (skewed, heavy-tailed) distribution of the scores. The Welch
+t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
+approximation that is weakest in the far tail, exactly where an accusation lives.
+
+Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves and the
+true-positive rate at a low false-positive rate as in LiRA) and family-wise corrections for many tests.
+Every function checks its input and raises a clear error for empty, NaN or mismatched data.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from ._checks import check_float_images
+from .color import apply_color_matrix, lct_matrix
+
+__all__ = [
+    "TestResult",
+    "per_image_losses",
+    "key_scores",
+    "welch_t",
+    "student_t_sf",
+    "welch_t_test",
+    "permutation_test",
+    "ownership_test",
+    "shared_images",
+    "rejection_rate",
+    "binomial_sf",
+    "allowed_rejections",
+    "roc_curve",
+    "tpr_at_fpr",
+    "bonferroni",
+    "holm",
+]
+
+ArrayLike = Union[Tensor, np.ndarray, Sequence[float]]
+
+
+# ------------------------------------------------------------------------------------------- input checks
+def _as_sample(values: ArrayLike, name: str, min_size: int = 1) -> Tensor:
+    """``values`` as a 1-D float64 tensor of finite numbers with at least ``min_size`` entries."""
+    if isinstance(values, Tensor):
+        t = values.detach().cpu()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(values, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{name} must be a 1-D sequence of numbers; got {type(values).__name__}.") from exc
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be 1-D (one score per image or per case); got shape {tuple(t.shape)}.")
+    if not (torch.is_floating_point(t) or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
+        raise TypeError(f"{name} must hold numbers; got dtype {t.dtype}.")
+    t = t.double()
+    if len(t) < min_size:
+        what = "is empty" if len(t) == 0 else f"has {len(t)} value(s)"
+        raise ValueError(f"{name} {what}; need at least {min_size}.")
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); every score must be a finite number.")
+    return t
+
+
+def _check_alpha(alpha: float, name: str = "alpha") -> float:
+    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 < float(alpha) < 1.0:
+        raise ValueError(f"{name} must be a number strictly between 0 and 1; got {alpha!r}.")
+    return float(alpha)
+
+
+def _check_p_values(p_values: ArrayLike) -> Tensor:
+    p = _as_sample(p_values, "p_values")
+    if bool((p < 0).any() or (p > 1).any()):
+        raise ValueError(f"p_values must lie in [0, 1]; got values in [{float(p.min()):.4g}, {float(p.max()):.4g}].")
+    return p
+
+
+def _check_user_images(images: Tensor, labels: Tensor, name: str) -> None:
+    check_float_images(images, name)
+    if images.dim() != 4:
+        raise ValueError(f"{name} must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
+    if not isinstance(labels, Tensor) or labels.shape != (len(images),):
+        got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(f"{name}: need one label per image, a tensor of shape ({len(images)},); got {got}.")
+
+
+# ------------------------------------------------------------------------------------------- per-image scores
+def per_image_losses(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    signatures: Sequence[float],
+    color_space: Optional[Tensor] = None,
+    batch_size: int = 1000,
+) -> Tensor:
+    """Cross-entropy of ``model`` on every image watermarked with every signature: shape (N images, S signatures).
+
+    The per-image terms of eq. 6's sum (their mean over images is :func:`anw_helpers.verify.signature_losses`).
+    ``images`` are clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without gradients,
+    ``batch_size`` images at a time. Returns float64 on the CPU.
+    """
+    _check_user_images(images, labels, "images")
+    sigs = [float(k) for k in signatures]
+    if not sigs:
+        raise ValueError("signatures is empty; give at least one signature.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    device = next(model.parameters()).device
+    matrices = [lct_matrix(k, color_space) for k in sigs]
+    model.eval()
+    out = torch.empty(len(images), len(sigs), dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].to(device)
+            y = labels[start : start + batch_size].to(device).long()
+            for j, m in enumerate(matrices):
+                logits = model(apply_color_matrix(x, m, clip=True)).float()
+                out[start : start + len(x), j] = F.cross_entropy(logits, y, reduction="none").double().cpu()
+    return out
+
+
+def key_scores(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    key: float,
+    baseline: Sequence[float] = (0.0,),
+    color_space: Optional[Tensor] = None,
+    batch_size: int = 1000,
+) -> Tensor:
+    """Per-image score: how much ``model`` prefers each image watermarked with ``key`` to its baseline.
+
+    ``s_i = mean_{b in baseline} L(f(g_b(I_i)), y_i) - L(f(g_key(I_i)), y_i)``; the default baseline is the
+    clean image (signature 0), another choice is the other slots. Positive: the model finds the image
+    easier with the key's hue. Returns a float64 tensor of shape (N,).
+    """
+    base = [float(b) for b in baseline]
+    if not base:
+        raise ValueError("baseline is empty; give at least one signature (default: 0, the clean image).")
+    if not math.isfinite(float(key)):
+        raise ValueError(f"key must be a finite angle in degrees; got {key!r}.")
+    losses = per_image_losses(model, images, labels, [float(key)] + base, color_space, batch_size)
+    return losses[:, 1:].mean(dim=1) - losses[:, 0]
+
+
+def shared_images(a: Tensor, b: Tensor) -> int:
+    """How many images of batch ``a`` also occur, pixel for pixel, in batch ``b`` (a check that two sets are disjoint)."""
+    def digests(x: Tensor) -> list[bytes]:
+        x = x.detach().cpu().contiguous()
+        return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
+
+    if a.dim() < 2 or b.dim() < 2:
+        raise ValueError(f"shared_images expects two batches of images; got shapes {tuple(a.shape)} and {tuple(b.shape)}.")
+    if len(a) == 0 or len(b) == 0:
+        return 0
+    if a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
+        return 0
+    seen = set(digests(b))
+    return sum(d in seen for d in digests(a))
+
+
+# ------------------------------------------------------------------------------------------- the tests
+@dataclass
+class TestResult:
+    """One one-sided two-sample test of "the user's scores are larger than the reference's".
+
+    ``statistic`` is Welch's t (or the mean difference for ``method="permutation-mean"``), ``p_value`` the
+    one-sided p-value, ``mean_difference`` the user's mean score minus the reference's, ``df`` Welch's
+    degrees of freedom. For a permutation test ``null`` holds the statistic of every random relabelling
+    and ``n_permutations`` their number; the smallest p-value it can report is ``1 / (n_permutations + 1)``.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    statistic: float
+    p_value: float
+    mean_difference: float
+    n_user: int
+    n_reference: int
+    method: str
+    df: float = float("nan")
+    n_permutations: Optional[int] = None
+    null: Optional[Tensor] = field(default=None, repr=False)
+
+    def reject(self, alpha: float) -> bool:
+        """True when the test rejects H0 at level ``alpha`` (p <= alpha)."""
+        return self.p_value <= _check_alpha(alpha)
+
+    @property
+    def p_floor(self) -> float:
+        """The smallest p-value this test can report (``1 / (B + 1)`` for B permutations, 0 for Welch's formula)."""
+        return 0.0 if self.n_permutations is None else 1.0 / (self.n_permutations + 1)
+
+    def summary(self) -> str:
+        """One line: method, statistic, p-value (with the permutation floor when it is reached) and sizes."""
+        p = f"p = {self.p_value:.3g}"
+        if self.n_permutations is not None and self.p_value <= self.p_floor * (1 + 1e-9):
+            p = f"p <= {self.p_value:.3g} (no permutation of {self.n_permutations:,} reached the observed value)"
+        name = "mean difference" if self.method == "permutation-mean" else "t"
+        return (f"{self.method}: {name} = {self.statistic:.3f}, {p}; user n = {self.n_user}, reference m = "
+                f"{self.n_reference}, mean score difference {self.mean_difference:+.3f}")
+
+
+def welch_t(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
+    """Welch's t statistic for mean(x) > mean(y) and its Welch-Satterthwaite degrees of freedom.
+
+    ``t = (mean x - mean y) / sqrt(var x / n + var y / m)`` with unbiased variances; needs at least two
+    values in each sample. When both variances are 0, t is +-inf (or 0 for equal means) and df is nan.
+    """
+    x, y = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
+    n, m = len(x), len(y)
+    vx, vy = float(x.var(unbiased=True)) / n, float(y.var(unbiased=True)) / m
+    diff = float(x.mean() - y.mean())
+    se2 = vx + vy
+    if se2 == 0.0:
+        return (0.0 if diff == 0 else math.copysign(math.inf, diff)), float("nan")
+    df = se2 ** 2 / ((vx ** 2) / (n - 1) + (vy ** 2) / (m - 1)) if (vx > 0 or vy > 0) else float("nan")
+    return diff / math.sqrt(se2), df
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz, as in Numerical Recipes 6.4)."""
+    tiny, eps = 1e-300, 1e-15
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 10000):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < eps:
+            return h
+    raise RuntimeError(f"incomplete beta continued fraction did not converge for a={a}, b={b}, x={x}.")
+
+
+def _betainc(a: float, b: float, x: float) -> float:
+    """Regularised incomplete beta function I_x(a, b) for a, b > 0 and x in [0, 1]."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
+
+
+def student_t_sf(t: float, df: float) -> float:
+    """P(T > t) for Student's t distribution with ``df`` > 0 degrees of freedom (df = inf: the normal).
+
+    Computed from the regularised incomplete beta function, accurate in the far tail (no scipy needed):
+    for t >= 0, ``P(T > t) = I_{df / (df + t^2)}(df / 2, 1 / 2) / 2``.
+    """
+    t, df = float(t), float(df)
+    if math.isnan(t) or math.isnan(df) or df <= 0:
+        raise ValueError(f"student_t_sf needs a number t and df > 0; got t={t}, df={df}.")
+    if math.isinf(t):
+        return 0.0 if t > 0 else 1.0
+    if math.isinf(df) or df > 1e7:
+        return 0.5 * math.erfc(t / math.sqrt(2.0))
+    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
+    return tail if t >= 0 else 1.0 - tail
+
+
+def welch_t_test(x: ArrayLike, y: ArrayLike) -> TestResult:
+    """One-sided Welch t-test of mean(x) > mean(y): x the user's scores, y the reference scores.
+
+    The p-value comes from Student's t with Welch-Satterthwaite degrees of freedom: an approximation that
+    assumes the sample means are close to normal. Fast and unlimited in how small p can be, but its
+    calibration far in the tail must be measured, not assumed (the per-image scores are skewed).
+    """
+    xs, ys = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
+    t, df = welch_t(xs, ys)
+    if math.isnan(df):
+        p = 0.0 if t > 0 else (1.0 if t < 0 else 0.5)
+    else:
+        p = student_t_sf(t, df)
+    return TestResult(t, p, float(xs.mean() - ys.mean()), len(xs), len(ys), "welch-t", df)
+
+
+def _random_subsets(n_pool: int, k: int, count: int, generator: torch.Generator) -> Tensor:
+    """``count`` independent uniformly random k-subsets of range(n_pool), as a (count, k) index tensor.
+
+    For k small next to n_pool: draw k indices with replacement and redraw the rows that repeat an
+    index (conditioned on being distinct, such a row is a uniform random k-subset). Otherwise: the k
+    largest of n_pool uniform numbers per row.
+    """
+    if k * k <= 2 * n_pool:
+        idx = torch.randint(n_pool, (count, k), generator=generator)
+        while True:
+            s = idx.sort(dim=1).values
+            bad = (s[:, 1:] == s[:, :-1]).any(dim=1).nonzero().squeeze(1) if k > 1 else torch.empty(0, dtype=torch.long)
+            if len(bad) == 0:
+                return idx
+            idx[bad] = torch.randint(n_pool, (len(bad), k), generator=generator)
+    return torch.rand(count, n_pool, generator=generator).topk(k, dim=1).indices
+
+
+def permutation_test(
+    x: ArrayLike,
+    y: ArrayLike,
+    n_permutations: int = 9999,
+    seed: int = 0,
+    statistic: str = "welch",
+    keep_null: bool = True,
+) -> TestResult:
+    """One-sided Monte Carlo permutation test of "x tends to be larger than y" (x: user, y: reference).
+
+    Pools x and y, relabels them at random ``n_permutations`` times (which n of the n + m values are
+    "the user's") and counts how often the relabelled statistic reaches the observed one:
+    ``p = (1 + #{null >= observed}) / (n_permutations + 1)``. If x and y are exchangeable (H0: the user's
+    images are just more images the learner never saw) this p-value is exact: P(p <= alpha) <= alpha for
+    every alpha and any distribution of the scores. ``statistic`` is ``"welch"`` (Welch's t, which also
+    keeps the test asymptotically valid when only the means agree, Chung & Romano 2013) or ``"mean"``
+    (the difference of means). ``seed`` makes the relabellings reproducible.
+    """
+    if statistic not in ("welch", "mean"):
+        raise ValueError(f"statistic must be 'welch' or 'mean'; got {statistic!r}.")
+    need = 2 if statistic == "welch" else 1
+    xs, ys = _as_sample(x, "x (user scores)", need), _as_sample(y, "y (reference scores)", need)
+    if not isinstance(n_permutations, int) or isinstance(n_permutations, bool) or n_permutations < 1:
+        raise ValueError(f"n_permutations must be an integer >= 1; got {n_permutations!r}.")
+    n, m = len(xs), len(ys)
+    pooled = torch.cat([xs, ys])
+    pooled = pooled - pooled.mean()  # centring keeps the sums of squares accurate
+    n_all, total, total_sq = n + m, float(pooled.sum()), float((pooled ** 2).sum())
+    k = min(n, m)  # draw the smaller group; the other is the complement
+
+    def stats_from(sum_x: Tensor, sq_x: Tensor) -> Tensor:
+        sum_y, sq_y = total - sum_x, total_sq - sq_x
+        mean_x, mean_y = sum_x / n, sum_y / m
+        if statistic == "mean":
+            return mean_x - mean_y
+        var_x = ((sq_x - n * mean_x ** 2) / (n - 1)).clamp_min(0.0)
+        var_y = ((sq_y - m * mean_y ** 2) / (m - 1)).clamp_min(0.0)
+        se = (var_x / n + var_y / m).sqrt()
+        diff = mean_x - mean_y
+        t = diff / se
+        return torch.where(se > 0, t, torch.sign(diff) * math.inf)
+
+    observed_t = stats_from(pooled[:n].sum().reshape(1), (pooled[:n] ** 2).sum().reshape(1))
+    observed = float(observed_t[0])
+    g = torch.Generator().manual_seed(int(seed))
+    chunk = max(1, min(n_permutations, 4_000_000 // max(1, k if k * k <= 2 * n_all else n_all)))
+    null_parts = []
+    for start in range(0, n_permutations, chunk):
+        count = min(chunk, n_permutations - start)
+        idx = _random_subsets(n_all, k, count, g)
+        vals = pooled[idx]
+        s, sq = vals.sum(dim=1), (vals ** 2).sum(dim=1)
+        if k != n:  # we drew the reference group: the user's group is the rest
+            s, sq = total - s, total_sq - sq
+        null_parts.append(stats_from(s, sq))
+    null = torch.cat(null_parts)
+    tol = 1e-9 * max(1.0, abs(observed)) if math.isfinite(observed) else 0.0
+    exceed = int((null >= observed - tol).sum())
+    p = (1 + exceed) / (n_permutations + 1)
+    method = "permutation-welch" if statistic == "welch" else "permutation-mean"
+    df = welch_t(xs, ys)[1] if statistic == "welch" else float("nan")
+    return TestResult(observed, p, float(xs.mean() - ys.mean()), n, m, method, df, n_permutations,
+                      null if keep_null else None)
+
+
+def ownership_test(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    reference_images: Tensor,
+    reference_labels: Tensor,
+    key: float,
+    baseline: Sequence[float] = (0.0,),
+    color_space: Optional[Tensor] = None,
+    method: str = "permutation",
+    n_permutations: int = 9999,
+    seed: int = 0,
+) -> TestResult:
+    """Test H0 "``model`` never trained on these images watermarked with ``key``" and return its p-value.
+
+    ``images``/``labels`` are the user's clean photos; ``reference_images``/``reference_labels`` are photos
+    of the same kind that the learner certainly never saw (e.g. public test images), disjoint from the
+    user's (checked: a shared image raises). Both are scored with :func:`key_scores`; then a one-sided
+    permutation test (``method="permutation"``, exact under H0) or Welch t-test (``"welch"``) compares them.
+    ``key`` must be the user's claimed key, fixed before looking at the model: testing at the k_hat of a
+    grid search instead selects the best of 11 slots and needs a correction (e.g. Bonferroni, x 11).
+    """
+    if method not in ("permutation", "welch"):
+        raise ValueError(f"method must be 'permutation' or 'welch'; got {method!r}.")
+    _check_user_images(images, labels, "images")
+    _check_user_images(reference_images, reference_labels, "reference_images")
+    if len(images) < 2 or len(reference_images) < 2:
+        raise ValueError(f"need at least 2 user images and 2 reference images; got {len(images)} and {len(reference_images)}.")
+    shared = shared_images(images, reference_images)
+    if shared:
+        raise ValueError(f"{shared} of the user's images also appear in the reference set; the reference must be "
+                         "images the user does not own (disjoint), or the test compares the user with themselves.")
+    user = key_scores(model, images, labels, key, baseline, color_space)
+    reference = key_scores(model, reference_images, reference_labels, key, baseline, color_space)
+    if method == "welch":
+        return welch_t_test(user, reference)
+    return permutation_test(user, reference, n_permutations, seed)
+
+
+# ------------------------------------------------------------------------------------------- calibration
+def rejection_rate(p_values: ArrayLike, alpha: float) -> float:
+    """Fraction of tests that reject at level ``alpha`` (p <= alpha): the false-positive rate over innocent cases."""
+    p = _check_p_values(p_values)
+    return float((p <= _check_alpha(alpha)).double().mean())
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed exactly in log space (no scipy needed)."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be an integer >= 0; got {n!r}.")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be in [0, 1]; got {p!r}.")
+    k = int(k)
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p == 0.0:
+        return 0.0
+    if p == 1.0:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
+             for i in range(k, n + 1)]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
+def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
+    """The most rejections a calibrated level-``alpha`` test allows over ``n_tests`` independent innocent cases.
+
+    The smallest r with P(Binomial(n_tests, alpha) > r) <= ``risk``: a correct test exceeds r with
+    probability at most ``risk``. (Tests that share a reference set are not independent; their count
+    spreads more than a binomial - see the lesson.)
+    """
+    _check_alpha(alpha)
+    _check_alpha(risk, "risk")
+    if not isinstance(n_tests, int) or n_tests < 1:
+        raise ValueError(f"n_tests must be an integer >= 1; got {n_tests!r}.")
+    r = 0
+    while binomial_sf(r + 1, n_tests, alpha) > risk:
+        r += 1
+    return r
+
+
+def roc_curve(negative_scores: ArrayLike, positive_scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates of the rule "score >= threshold" for every threshold (higher: more suspicious).
+
+    ``negative_scores`` are the innocent cases' scores, ``positive_scores`` the watermarked ones'. Returns
+    ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR.
+    """
+    neg = _as_sample(negative_scores, "negative_scores").numpy()
+    pos = _as_sample(positive_scores, "positive_scores").numpy()
+    thresholds = np.unique(np.concatenate([neg, pos]))[::-1]
+    neg_sorted, pos_sorted = np.sort(neg), np.sort(pos)
+    fpr = 1.0 - np.searchsorted(neg_sorted, thresholds, side="left") / len(neg)  # share >= threshold
+    tpr = 1.0 - np.searchsorted(pos_sorted, thresholds, side="left") / len(pos)
+    return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+
+
+def tpr_at_fpr(negative_scores: ArrayLike, positive_scores: ArrayLike, fpr: float) -> float:
+    """True-positive rate at a false-positive rate of at most ``fpr`` (LiRA's metric), measured, not extrapolated.
+
+    The threshold is the smallest that lets at most ``floor(fpr * len(negatives))`` innocent cases score
+    above it; the TPR is the share of positives strictly above it. Raises when there are fewer than
+    ``1 / fpr`` negatives: with them a rate that low cannot be measured.
+    """
+    fpr = _check_alpha(fpr, "fpr")
+    neg = _as_sample(negative_scores, "negative_scores").numpy()
+    pos = _as_sample(positive_scores, "positive_scores").numpy()
+    allowed = math.floor(fpr * len(neg) + 1e-9)
+    if allowed < 1:
+        raise ValueError(f"cannot measure the TPR at FPR {fpr:g} with {len(neg)} innocent cases: need at least "
+                         f"{math.ceil(1 / fpr)} (one false positive at that rate).")
+    threshold = np.sort(neg)[::-1][allowed]  # exactly `allowed` negatives lie strictly above it (ties: fewer)
+    return float((pos > threshold).mean())
+
+
+# ------------------------------------------------------------------------------------------- many tests
+def bonferroni(p_values: ArrayLike, alpha: float = 0.05) -> Tensor:
+    """Which of m tests reject with the Bonferroni correction (p <= alpha / m); family-wise error <= alpha."""
+    p = _check_p_values(p_values)
+    return p <= _check_alpha(alpha) / len(p)
+
+
+def holm(p_values: ArrayLike, alpha: float = 0.05) -> Tensor:
+    """Which of m tests reject with Holm's step-down correction; family-wise error <= alpha under any dependence.
+
+    Sort the p-values p_(1) <= ... <= p_(m); reject while p_(j) <= alpha / (m - j + 1) and stop at the
+    first that fails. Rejects everything Bonferroni rejects, and sometimes more.
+    """
+    p = _check_p_values(p_values)
+    alpha = _check_alpha(alpha)
+    m = len(p)
+    order = torch.argsort(p, stable=True)
+    thresholds = alpha / (m - torch.arange(m, dtype=torch.float64))
+    passed = p[order] <= thresholds
+    n_reject = m if bool(passed.all()) else int((~passed).nonzero()[0])
+    reject = torch.zeros(m, dtype=torch.bool)
+    reject[order[:n_reject]] = True
+    return reject

@@ -1,0 +1,278 @@
+"""The calibrated ownership test (anw_helpers.stats): exact formulas, calibration where H0 holds by construction,
+power where it does not, and clear errors for bad input."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from anw_helpers import stats, verify
+from anw_helpers.color import watermark
+
+
+# ------------------------------------------------------------------------------------------- Student's t
+@pytest.mark.parametrize("t", [-3.0, -0.4, 0.0, 0.7, 2.0, 12.0, 300.0])
+def test_student_t_sf_matches_closed_forms(t):
+    # df = 1 is the Cauchy distribution, df = 2 has a closed form too.
+    assert stats.student_t_sf(t, 1) == pytest.approx(0.5 - math.atan(t) / math.pi, rel=1e-12, abs=1e-15)
+    assert stats.student_t_sf(t, 2) == pytest.approx(0.5 - t / (2 * math.sqrt(t * t + 2)), rel=1e-10, abs=1e-15)
+    # a huge df is the normal distribution (up to a relative t^4 / (4 df) in the tail)
+    assert stats.student_t_sf(t, 1e6) == pytest.approx(0.5 * math.erfc(t / math.sqrt(2)), rel=1e-4 + t ** 4 / 1e6)
+
+
+def test_student_t_sf_known_values_and_far_tail():
+    assert stats.student_t_sf(2.0, 10) == pytest.approx(0.036694017385370196, rel=1e-12)  # tables / scipy
+    assert stats.student_t_sf(2.228138851986274, 10) == pytest.approx(0.025, rel=1e-10)  # the 97.5 % quantile
+    far = stats.student_t_sf(12.0, 4)
+    assert far == pytest.approx(0.5 * (1 - 12 * (6 + 144) / (4 + 144) ** 1.5), rel=1e-6)  # df = 4 closed form
+    assert 0 < stats.student_t_sf(40.0, 30) < 1e-25  # accurate far in the tail, not 0 from 1 - 1
+    with pytest.raises(ValueError, match="df > 0"):
+        stats.student_t_sf(1.0, 0)
+    with pytest.raises(ValueError):
+        stats.student_t_sf(float("nan"), 3)
+
+
+def test_welch_t_matches_its_formula():
+    x, y = [1.0, 2.0, 4.0, 7.0], [0.0, 1.0, 1.0, 2.0, 3.0, 5.0]
+    t, df = stats.welch_t(x, y)
+    vx, vy = np.var(x, ddof=1) / 4, np.var(y, ddof=1) / 6
+    assert t == pytest.approx((np.mean(x) - np.mean(y)) / math.sqrt(vx + vy))
+    assert df == pytest.approx((vx + vy) ** 2 / (vx ** 2 / 3 + vy ** 2 / 5))
+    result = stats.welch_t_test(x, y)
+    assert result.p_value == pytest.approx(stats.student_t_sf(t, df)) and result.method == "welch-t"
+    assert stats.welch_t([1.0, 1.0], [0.0, 0.0])[0] == math.inf  # no spread at all: an infinite t, not NaN
+
+
+# ------------------------------------------------------------------------------------------- permutation test
+def test_permutation_p_value_matches_exact_enumeration():
+    """With few values the exact permutation p-value can be enumerated; the Monte Carlo one must agree."""
+    from itertools import combinations
+
+    x, y = [2.1, 3.5, 2.9], [1.0, 2.2, 0.4, 1.7, 3.0]
+    pooled = np.array(x + y)
+    observed = np.mean(x) - np.mean(y)
+    splits = list(combinations(range(8), 3))
+    stat = [pooled[list(s)].mean() - np.delete(pooled, list(s)).mean() for s in splits]
+    exact = np.mean([s >= observed - 1e-12 for s in stat])
+    result = stats.permutation_test(x, y, n_permutations=40000, seed=3, statistic="mean")
+    assert result.p_value == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 40000) + 1e-4)
+    assert len(result.null) == 40000 and result.n_permutations == 40000
+
+
+def test_permutation_p_value_floor_and_reproducibility():
+    x, y = torch.linspace(10, 11, 20), torch.linspace(0, 1, 500)
+    result = stats.permutation_test(x, y, n_permutations=999, seed=1)
+    assert result.p_value == pytest.approx(1 / 1000) and result.p_floor == pytest.approx(1 / 1000)
+    assert "no permutation" in result.summary() and result.reject(0.01)
+    a = stats.permutation_test(x[:5] - 10.3, y, n_permutations=999, seed=7)
+    b = stats.permutation_test(x[:5] - 10.3, y, n_permutations=999, seed=7)
+    assert a.p_value == b.p_value and torch.equal(a.null, b.null)
+
+
+@pytest.mark.parametrize("n,m", [(3, 40), (30, 40), (60, 20)])
+def test_random_subsets_are_uniform_and_distinct(n, m):
+    g = torch.Generator().manual_seed(0)
+    idx = stats._random_subsets(m, min(n, m), 20000, g)
+    assert idx.shape == (20000, min(n, m))
+    assert bool((idx.sort(dim=1).values[:, 1:] != idx.sort(dim=1).values[:, :-1]).all()), "indices must be distinct"
+    counts = torch.bincount(idx.flatten(), minlength=m).double()
+    expected = 20000 * min(n, m) / m
+    assert float((counts - expected).abs().max()) < 6 * math.sqrt(expected), "every index equally likely"
+
+
+@pytest.mark.parametrize("distribution", ["normal", "exponential", "lognormal"])
+def test_permutation_test_is_calibrated_when_h0_holds(distribution):
+    """Synthetic calibration: user and reference scores from the same (skewed) distribution, so H0 holds by
+    construction. Over 1,500 independent replications the rejection counts must stay within what alpha allows."""
+    rng = np.random.default_rng({"normal": 1, "exponential": 2, "lognormal": 3}[distribution])
+    draw = {"normal": lambda s: rng.normal(size=s), "exponential": lambda s: rng.exponential(size=s),
+            "lognormal": lambda s: rng.lognormal(sigma=1.5, size=s)}[distribution]
+    p_values = [stats.permutation_test(draw(8), draw(120), n_permutations=199, seed=i, keep_null=False).p_value
+                for i in range(1500)]
+    for alpha in (0.05, 0.1, 0.25):
+        assert sum(p <= alpha for p in p_values) <= stats.allowed_rejections(1500, alpha, risk=1e-4), alpha
+    # and not wildly conservative either: the p-values are close to uniform
+    assert 0.2 <= stats.rejection_rate(p_values, 0.25) <= 0.3
+    assert 0.4 <= stats.rejection_rate(p_values, 0.5) <= 0.6
+
+
+def test_tests_have_power_when_h0_is_false():
+    rng = np.random.default_rng(5)
+    user, reference = rng.normal(1.0, 1.0, size=30), rng.normal(0.0, 1.0, size=500)
+    assert stats.permutation_test(user, reference, 9999).p_value <= 1e-3
+    assert stats.welch_t_test(user, reference).p_value < 1e-4
+    assert stats.permutation_test(-user, reference, 999).p_value > 0.9  # one-sided: the other direction is not evidence
+
+
+def test_welch_t_test_is_calibrated_on_normal_data():
+    rng = np.random.default_rng(11)
+    p_values = [stats.welch_t_test(rng.normal(size=10), rng.normal(scale=3.0, size=200)).p_value for _ in range(3000)]
+    for alpha in (0.01, 0.05):
+        assert sum(p <= alpha for p in p_values) <= stats.allowed_rejections(3000, alpha, risk=1e-4)
+    assert 0.04 <= stats.rejection_rate(p_values, 0.05) <= 0.06
+
+
+# ------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "x,y,message",
+    [
+        ([], [1.0, 2.0], "empty"),
+        ([1.0], [1.0, 2.0], "at least 2"),
+        ([1.0, float("nan")], [1.0, 2.0], "NaN"),
+        ([1.0, 2.0], [1.0, float("inf")], "NaN or infinite"),
+        ([[1.0, 2.0]], [1.0, 2.0], "1-D"),
+        ("ab", [1.0, 2.0], "sequence of numbers"),
+    ],
+)
+def test_bad_scores_raise(x, y, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        stats.permutation_test(x, y)
+    with pytest.raises((ValueError, TypeError), match=message):
+        stats.welch_t_test(x, y)
+
+
+def test_bad_settings_raise():
+    with pytest.raises(ValueError, match="n_permutations"):
+        stats.permutation_test([1.0, 2.0], [0.0, 1.0], n_permutations=0)
+    with pytest.raises(ValueError, match="statistic"):
+        stats.permutation_test([1.0, 2.0], [0.0, 1.0], statistic="median")
+    with pytest.raises(ValueError, match="alpha"):
+        stats.rejection_rate([0.1, 0.2], 1.5)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        stats.holm([0.1, 1.2])
+    with pytest.raises(ValueError, match="empty"):
+        stats.bonferroni([])
+
+
+# ------------------------------------------------------------------------------------------- calibration tools
+def test_binomial_tail_and_allowed_rejections():
+    assert stats.binomial_sf(3, 10, 0.5) == pytest.approx(sum(math.comb(10, i) for i in range(3, 11)) / 1024)
+    assert stats.binomial_sf(0, 10, 0.3) == 1.0 and stats.binomial_sf(11, 10, 0.3) == 0.0
+    r = stats.allowed_rejections(160, 0.05, risk=0.001)
+    assert stats.binomial_sf(r + 1, 160, 0.05) <= 0.001 < stats.binomial_sf(r, 160, 0.05)
+    assert stats.allowed_rejections(10, 0.01, risk=0.5) == 0
+
+
+def test_roc_curve_and_tpr_at_fpr():
+    neg = np.arange(1000, dtype=float)  # 0 .. 999
+    pos = np.array([998.5, 995.5, 990.5, 500.0])
+    fpr, tpr = stats.roc_curve(neg, pos)
+    assert fpr[0] == 0 and tpr[0] == 0 and fpr[-1] == 1 and tpr[-1] == 1
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    # at FPR 0.1 % one innocent (999) may score above the threshold (998): one positive exceeds it
+    assert stats.tpr_at_fpr(neg, pos, 0.001) == 0.25
+    assert stats.tpr_at_fpr(neg, pos, 0.01) == 0.75  # threshold 989: three positives above
+    with pytest.raises(ValueError, match="at least 10000"):
+        stats.tpr_at_fpr(neg, pos, 0.0001)
+
+
+def test_bonferroni():
+    p = [0.01, 0.04, 0.03, 0.005]
+    assert stats.bonferroni(p, 0.05).tolist() == [True, False, False, True]  # p <= 0.05 / 4 = 0.0125
+
+
+def test_holm_step_down_by_hand():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005 <= 0.0125 yes; 0.01 <= 0.01667 yes; 0.03 <= 0.025 no -> stop
+    assert stats.holm(p, 0.05).tolist() == [True, False, False, True]
+    assert stats.holm([0.001, 0.002, 0.003], 0.01).tolist() == [True, True, True]  # 0.003 <= 0.01 / 1
+    assert stats.holm([0.2, 0.3], 0.05).tolist() == [False, False]
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # Holm rejects everything Bonferroni does
+        q = rng.uniform(0, 0.1, size=7)
+        assert bool((stats.bonferroni(q) <= stats.holm(q)).all())
+
+
+# ------------------------------------------------------------------------------------------- scores and the model
+class HueMatcher(nn.Module):
+    """A 'memorising' classifier: class 0 scores high when the input is close to a remembered image."""
+
+    def __init__(self, target: torch.Tensor) -> None:
+        super().__init__()
+        self.register_buffer("target", target)
+        self.scale = nn.Parameter(torch.tensor(200.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = ((x - self.target) ** 2).mean(dim=(1, 2, 3))
+        return torch.stack([-self.scale * d, torch.zeros_like(d)], dim=1)
+
+
+def _images(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return 0.35 + 0.3 * torch.rand(n, 3, 6, 6, generator=g)  # in gamut under every rotation
+
+
+def test_per_image_losses_average_to_the_grid_search():
+    images = _images(9, 0)
+    model, labels = HueMatcher(watermark(images[0], 60.0)), torch.zeros(9, dtype=torch.int64)
+    losses = stats.per_image_losses(model, images, labels, [0.0, 60.0, 120.0], batch_size=4)
+    assert losses.shape == (9, 3) and losses.dtype == torch.float64
+    torch.testing.assert_close(losses.mean(0).float(), verify.signature_losses(model, images, labels, [0.0, 60.0, 120.0]))
+    scores = stats.key_scores(model, images, labels, 60.0)
+    torch.testing.assert_close(scores, losses[:, 0] - losses[:, 1], atol=1e-5, rtol=1e-5)
+    assert float(scores[0]) > 0, "the remembered image is easier with the key's hue than clean"
+    others = stats.key_scores(model, images, labels, 60.0, baseline=[0.0, 120.0])
+    torch.testing.assert_close(others, losses[:, [0, 2]].mean(1) - losses[:, 1], atol=1e-5, rtol=1e-5)
+
+
+def test_ownership_test_detects_a_memorised_user_and_not_an_innocent_one():
+    user, reference = _images(12, 1), _images(300, 2)
+    labels, ref_labels = torch.zeros(12, dtype=torch.int64), torch.zeros(300, dtype=torch.int64)
+
+    class Memoriser(nn.Module):  # low loss on the user's images watermarked with 60, only on those
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("targets", watermark(user, 60.0))
+            self.w = nn.Parameter(torch.tensor(1.0))
+
+        def forward(self, x):
+            d = ((x[:, None] - self.targets[None]) ** 2).mean(dim=(2, 3, 4)).min(dim=1).values
+            return torch.stack([-self.w * 500 * d, torch.zeros_like(d)], dim=1)
+
+    model = Memoriser()
+    guilty = stats.ownership_test(model, user, labels, reference, ref_labels, key=60.0, n_permutations=999)
+    assert guilty.p_value == pytest.approx(1 / 1000) and guilty.statistic > 0
+    innocent_user = _images(12, 3)
+    innocent = stats.ownership_test(model, innocent_user, labels, reference, ref_labels, key=60.0, n_permutations=999)
+    assert innocent.p_value > 0.05
+    welch = stats.ownership_test(model, user, labels, reference, ref_labels, key=60.0, method="welch")
+    assert welch.method == "welch-t" and welch.p_value < 1e-3
+
+
+def test_ownership_test_refuses_a_reference_that_shares_the_users_images():
+    user, reference = _images(5, 1), _images(40, 2)
+    reference[7] = user[3]
+    model = HueMatcher(user[0])
+    with pytest.raises(ValueError, match="disjoint"):
+        stats.ownership_test(model, user, torch.zeros(5, dtype=torch.int64), reference, torch.zeros(40, dtype=torch.int64), 60.0)
+    assert stats.shared_images(user, reference) == 1 and stats.shared_images(user, _images(40, 9)) == 0
+
+
+@pytest.mark.parametrize(
+    "images,labels,exc,message",
+    [
+        (torch.empty(0, 3, 6, 6), torch.empty(0, dtype=torch.int64), ValueError, "empty"),
+        (torch.rand(4, 3, 6, 6), torch.zeros(3, dtype=torch.int64), ValueError, "one label per image"),
+        (torch.full((4, 3, 6, 6), float("nan")), torch.zeros(4, dtype=torch.int64), ValueError, "NaN"),
+        (torch.randint(0, 255, (4, 3, 6, 6), dtype=torch.uint8), torch.zeros(4, dtype=torch.int64), TypeError, "float"),
+        (torch.rand(3, 6, 6), torch.zeros(3, dtype=torch.int64), ValueError, "batch"),
+    ],
+)
+def test_bad_images_raise(images, labels, exc, message):
+    model = HueMatcher(_images(1, 0)[0])
+    with pytest.raises(exc, match=message):
+        stats.key_scores(model, images, labels, 60.0)
+
+
+def test_bad_key_or_baseline_raise():
+    images, labels = _images(3, 0), torch.zeros(3, dtype=torch.int64)
+    model = HueMatcher(images[0])
+    with pytest.raises(ValueError, match="baseline"):
+        stats.key_scores(model, images, labels, 60.0, baseline=[])
+    with pytest.raises(ValueError, match="finite"):
+        stats.key_scores(model, images, labels, float("nan"))
+    with pytest.raises(ValueError, match="method"):
+        stats.ownership_test(model, images, labels, _images(4, 1), torch.zeros(4, dtype=torch.int64), 60.0, method="z")
