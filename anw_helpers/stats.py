@@ -5,15 +5,17 @@ key would be for an innocent learner. This module turns the same losses into a t
 
     H0: the learner never trained on the user's images watermarked with the claimed key k*.
 
-Per image, a **score** says how much the model prefers the photo watermarked with k* to the clean photo,
+Per image, a **score** says how much the model prefers the photo watermarked with k* to the clean photo:
+the gain in the probability it gives the true class,
 
-    s_i = L(f(g_0(I_i)), y_i) - L(f(g_k*(I_i)), y_i)        (> 0: the model likes k* better),
+    s_i = P(y_i | f(g_k*(I_i))) - P(y_i | f(g_0(I_i)))        (in [-1, 1]; > 0: the model likes k* better),
 
 computed for the user's images and for **reference** images from the same distribution that the learner
 never saw (e.g. public test images). Under H0 the user's images are just more images the learner never
 saw, so their scores and the reference scores are exchangeable, and a **permutation test** of "the user's
-scores are larger" is exact, whatever the (skewed, heavy-tailed) distribution of the scores. The Welch
-t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
+scores are larger" is exact, whatever the (skewed, heavy-tailed) distribution of the scores. Relabelling
+within classes (strata) keeps it exact when the user's photos are not a random mix of classes. The
+Welch t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
 approximation that is weakest in the far tail, exactly where an accusation lives.
 
 Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves and the
@@ -42,9 +44,11 @@ __all__ = [
     "welch_t",
     "student_t_sf",
     "welch_t_test",
+    "random_subsets",
+    "centre_by_stratum",
     "permutation_test",
     "ownership_test",
-    "shared_images",
+    "appears_in",
     "rejection_rate",
     "binomial_sf",
     "allowed_rejections",
@@ -145,37 +149,47 @@ def key_scores(
     key: float,
     baseline: Sequence[float] = (0.0,),
     color_space: Optional[Tensor] = None,
+    kind: str = "probability",
     batch_size: int = 1000,
 ) -> Tensor:
     """Per-image score: how much ``model`` prefers each image watermarked with ``key`` to its baseline.
 
-    ``s_i = mean_{b in baseline} L(f(g_b(I_i)), y_i) - L(f(g_key(I_i)), y_i)``; the default baseline is the
-    clean image (signature 0), another choice is the other slots. Positive: the model finds the image
-    easier with the key's hue. Returns a float64 tensor of shape (N,).
+    ``kind="probability"`` (default): ``s_i = P(y_i | g_key(I_i)) - mean_b P(y_i | g_b(I_i))``, the gain in the
+    probability the model gives the true class, in [-1, 1], so no single odd image can dominate a mean.
+    ``kind="loss"``: ``s_i = mean_b L(g_b(I_i)) - L(g_key(I_i))`` with the cross-entropy L (unbounded).
+    The default baseline is the clean image (signature 0). Positive: the model finds the image easier with
+    the key's hue. Returns a float64 tensor of shape (N,).
     """
+    if kind not in ("probability", "loss"):
+        raise ValueError(f"kind must be 'probability' or 'loss'; got {kind!r}.")
     base = [float(b) for b in baseline]
     if not base:
         raise ValueError("baseline is empty; give at least one signature (default: 0, the clean image).")
     if not math.isfinite(float(key)):
         raise ValueError(f"key must be a finite angle in degrees; got {key!r}.")
     losses = per_image_losses(model, images, labels, [float(key)] + base, color_space, batch_size)
+    if kind == "probability":
+        probs = torch.exp(-losses)  # cross-entropy is -log P(true class)
+        return probs[:, 0] - probs[:, 1:].mean(dim=1)
     return losses[:, 1:].mean(dim=1) - losses[:, 0]
 
 
-def shared_images(a: Tensor, b: Tensor) -> int:
-    """How many images of batch ``a`` also occur, pixel for pixel, in batch ``b`` (a check that two sets are disjoint)."""
+def appears_in(a: Tensor, b: Tensor) -> Tensor:
+    """For each image of batch ``a``: does it occur, pixel for pixel, in batch ``b``? A (len(a),) bool tensor.
+
+    Use it to keep a reference set disjoint from the user's images (``appears_in(user, ref).any()`` must be
+    False) or to drop images a learner trained on.
+    """
     def digests(x: Tensor) -> list[bytes]:
         x = x.detach().cpu().contiguous()
         return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
 
-    if a.dim() < 2 or b.dim() < 2:
-        raise ValueError(f"shared_images expects two batches of images; got shapes {tuple(a.shape)} and {tuple(b.shape)}.")
-    if len(a) == 0 or len(b) == 0:
-        return 0
-    if a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
-        return 0
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.dim() < 2 or b.dim() < 2:
+        raise ValueError("appears_in expects two batches of images (tensors of shape (N, ...)).")
+    if len(a) == 0 or len(b) == 0 or a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
+        return torch.zeros(len(a), dtype=torch.bool)
     seen = set(digests(b))
-    return sum(d in seen for d in digests(a))
+    return torch.tensor([d in seen for d in digests(a)], dtype=torch.bool)
 
 
 # ------------------------------------------------------------------------------------------- the tests
@@ -183,10 +197,12 @@ def shared_images(a: Tensor, b: Tensor) -> int:
 class TestResult:
     """One one-sided two-sample test of "the user's scores are larger than the reference's".
 
-    ``statistic`` is Welch's t (or the mean difference for ``method="permutation-mean"``), ``p_value`` the
-    one-sided p-value, ``mean_difference`` the user's mean score minus the reference's, ``df`` Welch's
-    degrees of freedom. For a permutation test ``null`` holds the statistic of every random relabelling
-    and ``n_permutations`` their number; the smallest p-value it can report is ``1 / (n_permutations + 1)``.
+    ``method`` is ``"permutation"`` (statistic: the difference of mean scores), ``"permutation-stratified"``
+    (the class-matched mean difference), ``"permutation-welch"`` or ``"welch-t"`` (statistic: Welch's t).
+    ``p_value`` is the one-sided p-value; ``mean_difference`` the user's mean score minus the reference's
+    (class-matched when stratified); ``df`` Welch's degrees of freedom. For a permutation test ``null`` holds
+    the statistic of every random relabelling and ``n_permutations`` their number; the smallest p-value it
+    can report is ``1 / (n_permutations + 1)``.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -215,9 +231,8 @@ class TestResult:
         p = f"p = {self.p_value:.3g}"
         if self.n_permutations is not None and self.p_value <= self.p_floor * (1 + 1e-9):
             p = f"p <= {self.p_value:.3g} (no permutation of {self.n_permutations:,} reached the observed value)"
-        name = "mean difference" if self.method == "permutation-mean" else "t"
-        return (f"{self.method}: {name} = {self.statistic:.3f}, {p}; user n = {self.n_user}, reference m = "
-                f"{self.n_reference}, mean score difference {self.mean_difference:+.3f}")
+        name = "t" if "welch" in self.method else "mean score difference"
+        return f"{self.method}: {name} = {self.statistic:+.3f}, {p}; user n = {self.n_user}, reference m = {self.n_reference:,}"
 
 
 def welch_t(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
@@ -309,22 +324,68 @@ def welch_t_test(x: ArrayLike, y: ArrayLike) -> TestResult:
     return TestResult(t, p, float(xs.mean() - ys.mean()), len(xs), len(ys), "welch-t", df)
 
 
-def _random_subsets(n_pool: int, k: int, count: int, generator: torch.Generator) -> Tensor:
-    """``count`` independent uniformly random k-subsets of range(n_pool), as a (count, k) index tensor.
+def random_subsets(n_pool: int, size: int, count: int, seed: int = 0) -> Tensor:
+    """``count`` independent, uniformly random subsets of ``size`` distinct indices of range(``n_pool``): (count, size).
+
+    Each row is one random sub-user (rows may share indices with each other: they are not independent).
+    """
+    for name, v in (("n_pool", n_pool), ("size", size), ("count", count)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {v!r}.")
+    if size > n_pool:
+        raise ValueError(f"cannot draw {size} distinct indices from {n_pool}.")
+    return torch.from_numpy(_random_subsets(n_pool, size, count, np.random.default_rng(int(seed))))
+
+
+def _random_subsets(n_pool: int, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` independent uniformly random k-subsets of range(n_pool), as a (count, k) int64 array.
 
     For k small next to n_pool: draw k indices with replacement and redraw the rows that repeat an
-    index (conditioned on being distinct, such a row is a uniform random k-subset). Otherwise: the k
-    largest of n_pool uniform numbers per row.
+    index (conditioned on being distinct, such a row is a uniform random k-subset). Otherwise: the
+    positions of the k smallest of n_pool uniform numbers per row. NumPy, single-threaded: many small
+    steps, which a thread pool would only slow down on a busy machine.
     """
     if k * k <= 2 * n_pool:
-        idx = torch.randint(n_pool, (count, k), generator=generator)
+        idx = rng.integers(0, n_pool, size=(count, k), dtype=np.int64)
+        if k == 1:
+            return idx
         while True:
-            s = idx.sort(dim=1).values
-            bad = (s[:, 1:] == s[:, :-1]).any(dim=1).nonzero().squeeze(1) if k > 1 else torch.empty(0, dtype=torch.long)
+            srt = np.sort(idx, axis=1)
+            bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
             if len(bad) == 0:
                 return idx
-            idx[bad] = torch.randint(n_pool, (len(bad), k), generator=generator)
-    return torch.rand(count, n_pool, generator=generator).topk(k, dim=1).indices
+            idx[bad] = rng.integers(0, n_pool, size=(len(bad), k), dtype=np.int64)
+    if k == n_pool:
+        return np.tile(np.arange(n_pool, dtype=np.int64), (count, 1))
+    return np.argpartition(rng.random((count, n_pool)), k, axis=1)[:, :k].astype(np.int64)
+
+
+def _as_strata(strata: ArrayLike, n: int, name: str) -> Tensor:
+    t = strata.detach().cpu() if isinstance(strata, Tensor) else torch.as_tensor(np.asarray(strata))
+    if t.dim() != 1 or len(t) != n:
+        raise ValueError(f"{name} must give one stratum (e.g. class label) per score: shape ({n},); got {tuple(t.shape)}.")
+    if torch.is_floating_point(t) or t.dtype == torch.bool:
+        raise TypeError(f"{name} must hold integer labels; got dtype {t.dtype}.")
+    return t.long()
+
+
+def centre_by_stratum(x: ArrayLike, x_strata: ArrayLike, y: ArrayLike, y_strata: ArrayLike) -> Tensor:
+    """Each value of ``x`` minus the mean of the ``y`` values in its stratum: the user's scores, class-matched.
+
+    With class labels as strata, ``centre_by_stratum(user, user_labels, ref, ref_labels).mean()`` is the
+    statistic of the stratified :func:`permutation_test`: how far the user's scores lie above those of
+    reference images *of the same classes*. Raises when a stratum of ``x`` has no ``y`` value.
+    """
+    xs, ys = _as_sample(x, "x (user scores)"), _as_sample(y, "y (reference scores)")
+    xst, yst = _as_strata(x_strata, len(xs), "x_strata"), _as_strata(y_strata, len(ys), "y_strata")
+    out = torch.empty_like(xs)
+    for c in torch.unique(xst).tolist():
+        in_y = yst == c
+        if not bool(in_y.any()):
+            raise ValueError(f"stratum {c} has {int((xst == c).sum())} user value(s) but no reference value; "
+                             "the reference set must cover every class of the user's images.")
+        out[xst == c] = xs[xst == c] - ys[in_y].mean()
+    return out
 
 
 def permutation_test(
@@ -332,64 +393,110 @@ def permutation_test(
     y: ArrayLike,
     n_permutations: int = 9999,
     seed: int = 0,
-    statistic: str = "welch",
+    statistic: str = "mean",
+    x_strata: Optional[ArrayLike] = None,
+    y_strata: Optional[ArrayLike] = None,
     keep_null: bool = True,
 ) -> TestResult:
     """One-sided Monte Carlo permutation test of "x tends to be larger than y" (x: user, y: reference).
 
-    Pools x and y, relabels them at random ``n_permutations`` times (which n of the n + m values are
-    "the user's") and counts how often the relabelled statistic reaches the observed one:
+    Pools x and y, relabels them at random ``n_permutations`` times (which of the n + m values are "the
+    user's") and counts how often the relabelled statistic reaches the observed one:
     ``p = (1 + #{null >= observed}) / (n_permutations + 1)``. If x and y are exchangeable (H0: the user's
     images are just more images the learner never saw) this p-value is exact: P(p <= alpha) <= alpha for
-    every alpha and any distribution of the scores. ``statistic`` is ``"welch"`` (Welch's t, which also
-    keeps the test asymptotically valid when only the means agree, Chung & Romano 2013) or ``"mean"``
-    (the difference of means). ``seed`` makes the relabellings reproducible.
+    every alpha and any distribution of the scores, however skewed.
+
+    ``statistic``: ``"mean"`` (the difference of means) or ``"welch"`` (Welch's t; asymptotically valid
+    even when only the means agree, Chung & Romano 2013). With ``x_strata``/``y_strata`` (e.g. class
+    labels) the relabelling happens within each stratum and the statistic is the class-matched mean
+    difference ``mean_i (x_i - mean of y in x_i's stratum)``: exact under the weaker H0 that within each
+    class the user's images are exchangeable with the reference's (a user who photographs only cats is
+    compared with cats). ``seed`` makes the relabellings reproducible.
     """
     if statistic not in ("welch", "mean"):
-        raise ValueError(f"statistic must be 'welch' or 'mean'; got {statistic!r}.")
+        raise ValueError(f"statistic must be 'mean' or 'welch'; got {statistic!r}.")
+    if (x_strata is None) != (y_strata is None):
+        raise ValueError("give both x_strata and y_strata (one stratum per score), or neither.")
+    stratified = x_strata is not None
+    if stratified and statistic != "mean":
+        raise ValueError("a stratified test uses the class-matched mean difference: use statistic='mean'.")
     need = 2 if statistic == "welch" else 1
     xs, ys = _as_sample(x, "x (user scores)", need), _as_sample(y, "y (reference scores)", need)
     if not isinstance(n_permutations, int) or isinstance(n_permutations, bool) or n_permutations < 1:
         raise ValueError(f"n_permutations must be an integer >= 1; got {n_permutations!r}.")
     n, m = len(xs), len(ys)
-    pooled = torch.cat([xs, ys])
-    pooled = pooled - pooled.mean()  # centring keeps the sums of squares accurate
-    n_all, total, total_sq = n + m, float(pooled.sum()), float((pooled ** 2).sum())
-    k = min(n, m)  # draw the smaller group; the other is the complement
+    xst = _as_strata(x_strata, n, "x_strata") if stratified else torch.zeros(n, dtype=torch.long)
+    yst = _as_strata(y_strata, m, "y_strata") if stratified else torch.zeros(m, dtype=torch.long)
+    rng = np.random.default_rng(int(seed))
 
-    def stats_from(sum_x: Tensor, sq_x: Tensor) -> Tensor:
+    if statistic == "welch":
+        observed, null = _welch_null(xs.numpy(), ys.numpy(), n_permutations, rng)
+    else:
+        x_np, y_np, xst_np, yst_np = xs.numpy(), ys.numpy(), xst.numpy(), yst.numpy()
+        groups = []  # per stratum: pooled values (user's first), n_c, m_c, total
+        for c in np.unique(xst_np):
+            xc, yc = x_np[xst_np == c], y_np[yst_np == c]
+            if len(yc) == 0:
+                raise ValueError(f"stratum {int(c)} has {len(xc)} user value(s) but no reference value; "
+                                 "the reference set must cover every class of the user's images.")
+            pooled = np.concatenate([xc, yc])
+            pooled = pooled - pooled.mean()  # centring keeps the sums accurate
+            groups.append((pooled, len(xc), len(yc), float(pooled.sum())))
+
+        def excess(sum_x, n_c: int, m_c: int, total: float):
+            return sum_x - n_c * (total - sum_x) / m_c  # sum over the stratum of (x_i - mean of its y)
+
+        observed = sum(float(excess(p[:n_c].sum(), n_c, m_c, tot)) for p, n_c, m_c, tot in groups) / n
+        null = np.zeros(n_permutations)
+        widest = max(min(n_c, m_c) if min(n_c, m_c) ** 2 <= 2 * (n_c + m_c) else n_c + m_c for _, n_c, m_c, _ in groups)
+        chunk = max(1, min(n_permutations, 2_000_000 // widest))
+        for start in range(0, n_permutations, chunk):
+            count = min(chunk, n_permutations - start)
+            for pooled, n_c, m_c, total in groups:
+                k = min(n_c, m_c)  # draw the smaller group; the other is the complement
+                s = pooled[_random_subsets(n_c + m_c, k, count, rng)].sum(axis=1)
+                if k != n_c:
+                    s = total - s
+                null[start : start + count] += excess(s, n_c, m_c, total)
+        null /= n
+    tol = 1e-9 * max(1.0, abs(observed)) if math.isfinite(observed) else 0.0
+    p = (1 + int((null >= observed - tol).sum())) / (n_permutations + 1)
+    null = torch.from_numpy(null)
+    if statistic == "welch":
+        method, effect, df = "permutation-welch", float(xs.mean() - ys.mean()), welch_t(xs, ys)[1]
+    else:
+        method, effect, df = ("permutation-stratified" if stratified else "permutation"), observed, float("nan")
+    return TestResult(observed, p, effect, n, m, method, df, n_permutations, null if keep_null else None)
+
+
+def _welch_null(xs: np.ndarray, ys: np.ndarray, n_permutations: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """Observed Welch t of (xs, ys) and its permutation null (no strata)."""
+    n, m = len(xs), len(ys)
+    pooled = np.concatenate([xs, ys])
+    pooled = pooled - pooled.mean()
+    n_all, total, total_sq = n + m, float(pooled.sum()), float((pooled ** 2).sum())
+    k = min(n, m)
+
+    def t_from(sum_x: np.ndarray, sq_x: np.ndarray) -> np.ndarray:
         sum_y, sq_y = total - sum_x, total_sq - sq_x
         mean_x, mean_y = sum_x / n, sum_y / m
-        if statistic == "mean":
-            return mean_x - mean_y
-        var_x = ((sq_x - n * mean_x ** 2) / (n - 1)).clamp_min(0.0)
-        var_y = ((sq_y - m * mean_y ** 2) / (m - 1)).clamp_min(0.0)
-        se = (var_x / n + var_y / m).sqrt()
-        diff = mean_x - mean_y
-        t = diff / se
-        return torch.where(se > 0, t, torch.sign(diff) * math.inf)
+        var_x = np.maximum((sq_x - n * mean_x ** 2) / (n - 1), 0.0)
+        var_y = np.maximum((sq_y - m * mean_y ** 2) / (m - 1), 0.0)
+        se, diff = np.sqrt(var_x / n + var_y / m), mean_x - mean_y
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.sign(diff) * np.inf)
 
-    observed_t = stats_from(pooled[:n].sum().reshape(1), (pooled[:n] ** 2).sum().reshape(1))
-    observed = float(observed_t[0])
-    g = torch.Generator().manual_seed(int(seed))
-    chunk = max(1, min(n_permutations, 4_000_000 // max(1, k if k * k <= 2 * n_all else n_all)))
-    null_parts = []
+    observed = float(t_from(np.array([pooled[:n].sum()]), np.array([(pooled[:n] ** 2).sum()]))[0])
+    chunk = max(1, min(n_permutations, 2_000_000 // (k if k * k <= 2 * n_all else n_all)))
+    parts = []
     for start in range(0, n_permutations, chunk):
         count = min(chunk, n_permutations - start)
-        idx = _random_subsets(n_all, k, count, g)
-        vals = pooled[idx]
-        s, sq = vals.sum(dim=1), (vals ** 2).sum(dim=1)
+        vals = pooled[_random_subsets(n_all, k, count, rng)]
+        s, sq = vals.sum(axis=1), (vals ** 2).sum(axis=1)
         if k != n:  # we drew the reference group: the user's group is the rest
             s, sq = total - s, total_sq - sq
-        null_parts.append(stats_from(s, sq))
-    null = torch.cat(null_parts)
-    tol = 1e-9 * max(1.0, abs(observed)) if math.isfinite(observed) else 0.0
-    exceed = int((null >= observed - tol).sum())
-    p = (1 + exceed) / (n_permutations + 1)
-    method = "permutation-welch" if statistic == "welch" else "permutation-mean"
-    df = welch_t(xs, ys)[1] if statistic == "welch" else float("nan")
-    return TestResult(observed, p, float(xs.mean() - ys.mean()), n, m, method, df, n_permutations,
-                      null if keep_null else None)
+        parts.append(t_from(s, sq))
+    return observed, np.concatenate(parts)
 
 
 def ownership_test(
@@ -402,6 +509,7 @@ def ownership_test(
     baseline: Sequence[float] = (0.0,),
     color_space: Optional[Tensor] = None,
     method: str = "permutation",
+    stratify: bool = True,
     n_permutations: int = 9999,
     seed: int = 0,
 ) -> TestResult:
@@ -409,10 +517,11 @@ def ownership_test(
 
     ``images``/``labels`` are the user's clean photos; ``reference_images``/``reference_labels`` are photos
     of the same kind that the learner certainly never saw (e.g. public test images), disjoint from the
-    user's (checked: a shared image raises). Both are scored with :func:`key_scores`; then a one-sided
-    permutation test (``method="permutation"``, exact under H0) or Welch t-test (``"welch"``) compares them.
+    user's (checked: a shared image raises) and covering the user's classes. Both are scored with
+    :func:`key_scores`; then a one-sided permutation test (``method="permutation"``, exact under H0;
+    within classes when ``stratify``) or Welch t-test (``"welch"``, never stratified) compares them.
     ``key`` must be the user's claimed key, fixed before looking at the model: testing at the k_hat of a
-    grid search instead selects the best of 11 slots and needs a correction (e.g. Bonferroni, x 11).
+    grid search instead picks the best of 11 slots and needs a correction (Bonferroni: p x 11).
     """
     if method not in ("permutation", "welch"):
         raise ValueError(f"method must be 'permutation' or 'welch'; got {method!r}.")
@@ -420,7 +529,7 @@ def ownership_test(
     _check_user_images(reference_images, reference_labels, "reference_images")
     if len(images) < 2 or len(reference_images) < 2:
         raise ValueError(f"need at least 2 user images and 2 reference images; got {len(images)} and {len(reference_images)}.")
-    shared = shared_images(images, reference_images)
+    shared = int(appears_in(images, reference_images).sum())
     if shared:
         raise ValueError(f"{shared} of the user's images also appear in the reference set; the reference must be "
                          "images the user does not own (disjoint), or the test compares the user with themselves.")
@@ -428,7 +537,9 @@ def ownership_test(
     reference = key_scores(model, reference_images, reference_labels, key, baseline, color_space)
     if method == "welch":
         return welch_t_test(user, reference)
-    return permutation_test(user, reference, n_permutations, seed)
+    if stratify:
+        return permutation_test(user, reference, n_permutations, seed, "mean", labels, reference_labels)
+    return permutation_test(user, reference, n_permutations, seed, "mean")
 
 
 # ------------------------------------------------------------------------------------------- calibration

@@ -74,29 +74,68 @@ def test_permutation_p_value_floor_and_reproducibility():
 
 @pytest.mark.parametrize("n,m", [(3, 40), (30, 40), (60, 20)])
 def test_random_subsets_are_uniform_and_distinct(n, m):
-    g = torch.Generator().manual_seed(0)
-    idx = stats._random_subsets(m, min(n, m), 20000, g)
+    idx = stats.random_subsets(m, min(n, m), 20000, seed=0)
     assert idx.shape == (20000, min(n, m))
     assert bool((idx.sort(dim=1).values[:, 1:] != idx.sort(dim=1).values[:, :-1]).all()), "indices must be distinct"
     counts = torch.bincount(idx.flatten(), minlength=m).double()
     expected = 20000 * min(n, m) / m
     assert float((counts - expected).abs().max()) < 6 * math.sqrt(expected), "every index equally likely"
+    with pytest.raises(ValueError, match="distinct"):
+        stats.random_subsets(3, 4, 1)
 
 
-@pytest.mark.parametrize("distribution", ["normal", "exponential", "lognormal"])
-def test_permutation_test_is_calibrated_when_h0_holds(distribution):
+@pytest.mark.parametrize("distribution,statistic", [("normal", "mean"), ("exponential", "mean"),
+                                                    ("lognormal", "mean"), ("lognormal", "welch")])
+def test_permutation_test_is_calibrated_when_h0_holds(distribution, statistic):
     """Synthetic calibration: user and reference scores from the same (skewed) distribution, so H0 holds by
     construction. Over 1,500 independent replications the rejection counts must stay within what alpha allows."""
     rng = np.random.default_rng({"normal": 1, "exponential": 2, "lognormal": 3}[distribution])
     draw = {"normal": lambda s: rng.normal(size=s), "exponential": lambda s: rng.exponential(size=s),
             "lognormal": lambda s: rng.lognormal(sigma=1.5, size=s)}[distribution]
-    p_values = [stats.permutation_test(draw(8), draw(120), n_permutations=199, seed=i, keep_null=False).p_value
-                for i in range(1500)]
+    p_values = [stats.permutation_test(draw(8), draw(120), n_permutations=199, seed=i, statistic=statistic,
+                                       keep_null=False).p_value for i in range(1500)]
     for alpha in (0.05, 0.1, 0.25):
         assert sum(p <= alpha for p in p_values) <= stats.allowed_rejections(1500, alpha, risk=1e-4), alpha
     # and not wildly conservative either: the p-values are close to uniform
     assert 0.2 <= stats.rejection_rate(p_values, 0.25) <= 0.3
     assert 0.4 <= stats.rejection_rate(p_values, 0.5) <= 0.6
+
+
+def test_stratified_test_is_calibrated_when_only_classes_differ():
+    """Classes with very different score levels; each user photographs mostly one class. Within a class the
+    user's scores come from the reference's distribution (the stratified H0 holds by construction): the
+    stratified test stays calibrated, the unstratified one does not."""
+    rng = np.random.default_rng(21)
+    levels = np.array([-3.0, 0.0, 2.0])
+    ref_strata = rng.integers(0, 3, size=300)
+    stratified, pooled = [], []
+    for i in range(800):
+        y = levels[ref_strata] + rng.exponential(size=300)
+        x_strata = np.where(rng.uniform(size=10) < 0.8, 2, rng.integers(0, 3, size=10))  # mostly class 2
+        x = levels[x_strata] + rng.exponential(size=10)
+        stratified.append(stats.permutation_test(x, y, 199, seed=i, x_strata=x_strata, y_strata=ref_strata,
+                                                 keep_null=False).p_value)
+        pooled.append(stats.permutation_test(x, y, 199, seed=i, keep_null=False).p_value)
+    assert sum(p <= 0.05 for p in stratified) <= stats.allowed_rejections(800, 0.05, risk=1e-4)
+    assert 0.03 <= stats.rejection_rate(stratified, 0.05) and 0.2 <= stats.rejection_rate(stratified, 0.25) <= 0.3
+    assert stats.rejection_rate(pooled, 0.05) > 0.5, "ignoring the classes compares cats with the whole zoo"
+
+
+def test_stratified_statistic_is_the_class_matched_mean_difference():
+    x, xs = [1.0, 2.0, 10.0], [0, 0, 1]
+    y, ys = [0.0, 1.0, 8.0, 9.0, 5.0], [0, 0, 1, 1, 2]
+    centred = stats.centre_by_stratum(x, xs, y, ys)
+    assert centred.tolist() == [0.5, 1.5, 1.5]
+    result = stats.permutation_test(x, y, 999, x_strata=xs, y_strata=ys)
+    assert result.statistic == pytest.approx(float(centred.mean())) and result.method == "permutation-stratified"
+    with pytest.raises(ValueError, match="no reference value"):
+        stats.permutation_test(x, y, 99, x_strata=[0, 0, 3], y_strata=ys)
+    with pytest.raises(ValueError, match="both"):
+        stats.permutation_test(x, y, 99, x_strata=xs)
+    with pytest.raises(ValueError, match="one stratum"):
+        stats.permutation_test(x, y, 99, x_strata=[0, 1], y_strata=ys)
+    with pytest.raises(ValueError, match="statistic='mean'"):
+        stats.permutation_test(x, y, 99, statistic="welch", x_strata=xs, y_strata=ys)
 
 
 def test_tests_have_power_when_h0_is_false():
@@ -129,7 +168,7 @@ def test_welch_t_test_is_calibrated_on_normal_data():
 )
 def test_bad_scores_raise(x, y, message):
     with pytest.raises((ValueError, TypeError), match=message):
-        stats.permutation_test(x, y)
+        stats.permutation_test(x, y, statistic="welch")
     with pytest.raises((ValueError, TypeError), match=message):
         stats.welch_t_test(x, y)
 
@@ -211,11 +250,14 @@ def test_per_image_losses_average_to_the_grid_search():
     losses = stats.per_image_losses(model, images, labels, [0.0, 60.0, 120.0], batch_size=4)
     assert losses.shape == (9, 3) and losses.dtype == torch.float64
     torch.testing.assert_close(losses.mean(0).float(), verify.signature_losses(model, images, labels, [0.0, 60.0, 120.0]))
-    scores = stats.key_scores(model, images, labels, 60.0)
+    scores = stats.key_scores(model, images, labels, 60.0, kind="loss")
     torch.testing.assert_close(scores, losses[:, 0] - losses[:, 1], atol=1e-5, rtol=1e-5)
     assert float(scores[0]) > 0, "the remembered image is easier with the key's hue than clean"
-    others = stats.key_scores(model, images, labels, 60.0, baseline=[0.0, 120.0])
+    others = stats.key_scores(model, images, labels, 60.0, baseline=[0.0, 120.0], kind="loss")
     torch.testing.assert_close(others, losses[:, [0, 2]].mean(1) - losses[:, 1], atol=1e-5, rtol=1e-5)
+    probs = stats.key_scores(model, images, labels, 60.0)  # default: gain in P(true class)
+    torch.testing.assert_close(probs, (-losses[:, 1]).exp() - (-losses[:, 0]).exp(), atol=1e-5, rtol=1e-5)
+    assert float(probs[0]) > 0 and bool((probs.abs() <= 1).all())
 
 
 def test_ownership_test_detects_a_memorised_user_and_not_an_innocent_one():
@@ -248,7 +290,9 @@ def test_ownership_test_refuses_a_reference_that_shares_the_users_images():
     model = HueMatcher(user[0])
     with pytest.raises(ValueError, match="disjoint"):
         stats.ownership_test(model, user, torch.zeros(5, dtype=torch.int64), reference, torch.zeros(40, dtype=torch.int64), 60.0)
-    assert stats.shared_images(user, reference) == 1 and stats.shared_images(user, _images(40, 9)) == 0
+    assert stats.appears_in(user, reference).tolist() == [False, False, False, True, False]
+    assert not bool(stats.appears_in(user, _images(40, 9)).any())
+    assert stats.appears_in(user, reference[:, :2]).tolist() == [False] * 5  # other shapes: nothing shared
 
 
 @pytest.mark.parametrize(
@@ -274,5 +318,7 @@ def test_bad_key_or_baseline_raise():
         stats.key_scores(model, images, labels, 60.0, baseline=[])
     with pytest.raises(ValueError, match="finite"):
         stats.key_scores(model, images, labels, float("nan"))
+    with pytest.raises(ValueError, match="kind"):
+        stats.key_scores(model, images, labels, 60.0, kind="logit")
     with pytest.raises(ValueError, match="method"):
         stats.ownership_test(model, images, labels, _images(4, 1), torch.zeros(4, dtype=torch.int64), 60.0, method="z")
