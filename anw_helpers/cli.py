@@ -255,11 +255,35 @@ def _cmd_verify(args) -> int:
     else:
         print(f"k_hat is not 0: the model likes these photos best hue-rotated by {k_hat:g} degrees - a sign that it "
               f"was trained on copies watermarked with a key near {k_hat:g}. A single match is weak evidence "
-              "(about 1 chance in 12 by luck; see lesson 04).")
+              "(about 1 chance in 12 by luck; see lessons 04 and 09).")
     if args.key is not None:
         verdict = "matches" if verify.match(k_hat, args.key) else "does not match"
         print(f"your key {args.key:g} {verdict} k_hat (|k_hat - key| < {verify.DEFAULT_TAU:g} on the circle).")
+        if args.reference:
+            _print_ownership_test(args, model, user, labels, config)
+    elif args.reference:
+        raise CliError("--reference needs --key: the calibrated test checks the key you watermarked with.")
     return 0
+
+
+def _print_ownership_test(args, model, user, labels, config) -> None:
+    """The calibrated ownership test of lesson 09 (``stats.ownership_test``) against never-seen reference photos."""
+    from . import stats
+    from .data import load_image_folder, to_float
+
+    try:
+        reference = load_image_folder(Path(args.reference), size=32)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(f"reference photos: {exc}") from exc
+    ref_labels = _model_labels(reference.classes, reference.labels, config["num_classes"], f"the sub-folders of {args.reference}")
+    try:
+        test = stats.ownership_test(model, to_float(user.images), labels, to_float(reference.images), ref_labels,
+                                    key=args.key, color_space=color_space_from_seed(args.color_space_seed),
+                                    n_permutations=args.permutations)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"calibrated test of your key {args.key:g} against {len(reference):,} photos the model never saw: "
+          f"{test.summary()} (lesson 09)")
 
 
 # ------------------------------------------------------------------------------------------------ main
@@ -284,6 +308,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labels", default=None, metavar="CSV", help="CSV of filename,class for a flat folder")
     p.add_argument("--color-space-seed", type=int, default=None, metavar="S", help="the colour-space seed used with anw mark")
     p.add_argument("--key", type=float, default=None, metavar="K", help="your key, to say whether k_hat matches it")
+    p.add_argument("--reference", default=None, metavar="FOLDER",
+                   help="with --key: photos like yours that the model certainly never saw (ImageFolder), for the "
+                        "calibrated p-value of lesson 09")
+    p.add_argument("--permutations", type=int, default=9_999, metavar="B",
+                   help="relabellings for the p-value (smallest p = 1/(B+1); default 9,999)")
     p.set_defaults(func=_cmd_verify)
     return parser
 

@@ -35,7 +35,8 @@
 #
 # **Time:** about 35 minutes. Uses lesson 03's learner from the model cache (opened alone, this lesson
 # first trains it: a few minutes in the `ci` profile). **Compute budget:** everything else is forward
-# passes and permutations — in the `ci` profile about 1 minute on 2 CPU cores (CI allows 3).
+# passes and permutations — in the `ci` profile at most about 2 minutes on 2 CPU cores (its CI budget is
+# 3). In the larger profiles section 7 also trains a second learner: add lesson 03's training time.
 # **Before this:** lessons 03-04.
 
 # %%

@@ -184,6 +184,20 @@ def test_verify_prints_the_grid_search_of_eq6(checkpoint, clean_photos, capsys):
     assert "your key 60" in out
 
 
+def test_verify_reports_the_calibrated_p_value_with_a_reference(checkpoint, clean_photos, tmp_path, capsys):
+    reference = tmp_path / "reference"
+    for i, cls in enumerate(["cat", "dog", "ship"] * 4):
+        (reference / cls).mkdir(parents=True, exist_ok=True)
+        _photo(reference / cls / f"r{i}.png", (32, 32), seed=100 + i)
+    assert main(["verify", str(checkpoint), str(clean_photos), "--key", "60", "--reference", str(reference),
+                 "--permutations", "99"]) == 0
+    out = capsys.readouterr().out
+    p_value = float(re.search(r"p (?:=|<=) ([\d.e-]+)", out).group(1))
+    assert "calibrated test of your key 60 against 12 photos" in out and 0.01 <= p_value <= 1.0
+    assert main(["verify", str(checkpoint), str(clean_photos), "--reference", str(reference)]) == 2
+    assert "--reference needs --key" in capsys.readouterr().err
+
+
 def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys):
     flat = tmp_path / "flat"
     flat.mkdir()

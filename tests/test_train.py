@@ -46,7 +46,7 @@ def test_crop_and_flip_commute_with_the_watermark():
 
 
 def test_profiles_by_name_env_and_errors(monkeypatch):
-    assert profiles.get_profile("ci").config.n_train == 5000
+    assert profiles.get_profile("ci").config.n_train == 2500
     monkeypatch.setenv("ANW_PROFILE", "gpu")
     assert profiles.get_profile().name == "gpu"
     with pytest.raises(ValueError, match="unknown profile 'laptop'"):
