@@ -77,7 +77,7 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         "ci", "2 CPU cores (CI, Colab without GPU)", "smallest setting that still shows the effect",
-        "about 7 min on 2 idle cores (measured)",
+        "about 6 min on 2 CPU cores (measured in CI)",
         LearnerConfig(),
     ),
     "cpu": Profile(

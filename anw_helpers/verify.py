@@ -131,7 +131,7 @@ def gradient_search(
     labels: Tensor,
     inits: Optional[Sequence[float]] = None,
     color_space: Optional[Tensor] = None,
-    steps: int = 15,
+    steps: int = 12,
     lr: float = 6.0,
 ) -> GradientSearchResult:
     """Gradient search of eq. 6 (Sec. 4.2): descend the loss in k from several starts, keep the lowest.

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from toy_models import HueMatcher
 
 from anw_helpers import stats, verify
 from anw_helpers.color import watermark
@@ -226,17 +227,6 @@ def test_holm_step_down_by_hand():
 
 
 # ------------------------------------------------------------------------------------------- scores and the model
-class HueMatcher(nn.Module):
-    """A 'memorising' classifier: class 0 scores high when the input is close to a remembered image."""
-
-    def __init__(self, target: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("target", target)
-        self.scale = nn.Parameter(torch.tensor(200.0))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = ((x - self.target) ** 2).mean(dim=(1, 2, 3))
-        return torch.stack([-self.scale * d, torch.zeros_like(d)], dim=1)
 
 
 def _images(n: int, seed: int) -> torch.Tensor:

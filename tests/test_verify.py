@@ -3,23 +3,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from toy_models import HueMatcher
 
 from anw_helpers import verify
 from anw_helpers.color import watermark
 
 
-class HueMatcher(nn.Module):
-    """A 'memorising' classifier: class 0 scores high when the input equals the user's watermarked image."""
-
-    def __init__(self, target: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("target", target)
-        self.scale = nn.Parameter(torch.tensor(200.0))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = ((x - self.target) ** 2).mean(dim=(1, 2, 3))
-        return torch.stack([-self.scale * d, torch.zeros_like(d)], dim=1)
 
 
 def _user(k_star: float, n: int = 8):
