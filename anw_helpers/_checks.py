@@ -99,3 +99,13 @@ def check_signature(k: object, name: str = "k") -> Tensor:
     if not bool(torch.isfinite(k)):
         raise ValueError(f"{name} must be a finite angle in degrees; got {float(k)}.")
     return k
+
+
+def check_labelled_batch(images: object, labels: object, name: str = "images") -> None:
+    """Check a non-empty batch of float images (N, 3, H, W) in [0, 1] with one label per image."""
+    check_float_images(images, name)
+    if images.dim() != 4:
+        raise ValueError(f"{name} must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
+    if not isinstance(labels, Tensor) or labels.shape != (len(images),):
+        got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
+        raise ValueError(f"{name}: need one label per image, a tensor of shape ({len(images)},); got {got}.")

@@ -32,10 +32,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.nn import functional as F
 
-from ._checks import check_float_images
-from .color import apply_color_matrix, lct_matrix
+from ._checks import check_labelled_batch
+from .verify import per_image_losses  # re-exported: the per-image terms of eq. 6
 
 __all__ = [
     "TestResult",
@@ -98,50 +97,7 @@ def _check_p_values(p_values: ArrayLike) -> Tensor:
     return p
 
 
-def _check_user_images(images: Tensor, labels: Tensor, name: str) -> None:
-    check_float_images(images, name)
-    if images.dim() != 4:
-        raise ValueError(f"{name} must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
-    if not isinstance(labels, Tensor) or labels.shape != (len(images),):
-        got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
-        raise ValueError(f"{name}: need one label per image, a tensor of shape ({len(images)},); got {got}.")
-
-
 # ------------------------------------------------------------------------------------------- per-image scores
-def per_image_losses(
-    model: nn.Module,
-    images: Tensor,
-    labels: Tensor,
-    signatures: Sequence[float],
-    color_space: Optional[Tensor] = None,
-    batch_size: int = 1000,
-) -> Tensor:
-    """Cross-entropy of ``model`` on every image watermarked with every signature: shape (N images, S signatures).
-
-    The per-image terms of eq. 6's sum (their mean over images is :func:`anw_helpers.verify.signature_losses`).
-    ``images`` are clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without gradients,
-    ``batch_size`` images at a time. Returns float64 on the CPU.
-    """
-    _check_user_images(images, labels, "images")
-    sigs = [float(k) for k in signatures]
-    if not sigs:
-        raise ValueError("signatures is empty; give at least one signature.")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
-    device = next(model.parameters()).device
-    matrices = [lct_matrix(k, color_space) for k in sigs]
-    model.eval()
-    out = torch.empty(len(images), len(sigs), dtype=torch.float64)
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            x = images[start : start + batch_size].to(device)
-            y = labels[start : start + batch_size].to(device).long()
-            for j, m in enumerate(matrices):
-                logits = model(apply_color_matrix(x, m, clip=True)).float()
-                out[start : start + len(x), j] = F.cross_entropy(logits, y, reduction="none").double().cpu()
-    return out
-
-
 def key_scores(
     model: nn.Module,
     images: Tensor,
@@ -525,8 +481,8 @@ def ownership_test(
     """
     if method not in ("permutation", "welch"):
         raise ValueError(f"method must be 'permutation' or 'welch'; got {method!r}.")
-    _check_user_images(images, labels, "images")
-    _check_user_images(reference_images, reference_labels, "reference_images")
+    check_labelled_batch(images, labels, "images")
+    check_labelled_batch(reference_images, reference_labels, "reference_images")
     if len(images) < 2 or len(reference_images) < 2:
         raise ValueError(f"need at least 2 user images and 2 reference images; got {len(images)} and {len(reference_images)}.")
     shared = int(appears_in(images, reference_images).sum())

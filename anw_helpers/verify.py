@@ -14,12 +14,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._checks import check_float_images
+from ._checks import check_labelled_batch
 from .color import SIGNATURE_SLOTS, apply_color_matrix, lct_matrix
 
 __all__ = [
     "SearchResult",
     "GradientSearchResult",
+    "per_image_losses",
     "signature_losses",
     "grid_search",
     "gradient_search",
@@ -78,16 +79,38 @@ def match(k_hat: float, k_star: float, tau: float = DEFAULT_TAU) -> bool:
     return bool(circular_distance(k_hat, k_star) < tau)
 
 
-def _check_user(model: nn.Module, images: Tensor, labels: Tensor) -> tuple[torch.device, Tensor, Tensor]:
-    check_float_images(images)
-    if images.dim() != 4:
-        raise ValueError(f"images must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
-    if len(images) == 0:
-        raise ValueError("the user has no images; the arbitrator needs at least one (image, label) pair.")
-    if labels.shape != (len(images),):
-        raise ValueError(f"labels must have shape ({len(images)},); got {tuple(labels.shape)}.")
+def per_image_losses(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    signatures: Sequence[float],
+    color_space: Optional[Tensor] = None,
+    batch_size: int = 1000,
+) -> Tensor:
+    """Cross-entropy of ``model`` on every image watermarked with every signature: shape (N images, S signatures).
+
+    The per-image terms of eq. 6's sum (their mean over images is :func:`signature_losses`). ``images`` are
+    clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without gradients,
+    ``batch_size`` images at a time. Returns float64 on the CPU.
+    """
+    check_labelled_batch(images, labels)
+    sigs = [float(k) for k in signatures]
+    if not sigs:
+        raise ValueError("signatures is empty; give at least one signature.")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     device = next(model.parameters()).device
-    return device, images.to(device), labels.to(device).long()
+    matrices = [lct_matrix(k, color_space) for k in sigs]
+    model.eval()
+    out = torch.empty(len(images), len(sigs), dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = images[start : start + batch_size].to(device)
+            y = labels[start : start + batch_size].to(device).long()
+            for j, m in enumerate(matrices):
+                logits = model(apply_color_matrix(x, m, clip=True)).float()
+                out[start : start + len(x), j] = F.cross_entropy(logits, y, reduction="none").double().cpu()
+    return out
 
 
 def signature_losses(
@@ -95,16 +118,9 @@ def signature_losses(
 ) -> Tensor:
     """Mean cross-entropy of ``model`` on the user's clean images watermarked with each signature (eq. 6's sum / |D_u|).
 
-    Returns a tensor with one loss per signature. Model in eval mode, fp32, no gradients.
+    Returns a float32 tensor with one loss per signature. Model in eval mode, fp32, no gradients.
     """
-    device, images, labels = _check_user(model, images, labels)
-    model.eval()
-    losses = []
-    with torch.no_grad():
-        for k in signatures:
-            marked = apply_color_matrix(images, lct_matrix(float(k), color_space), clip=True)
-            losses.append(F.cross_entropy(model(marked).float(), labels))
-    return torch.stack(losses).cpu()
+    return per_image_losses(model, images, labels, signatures, color_space).mean(dim=0).float()
 
 
 def grid_search(
@@ -120,8 +136,6 @@ def grid_search(
     ``color_space`` the user's T (default YIQ). ``result.best`` is k_hat.
     """
     sigs = torch.tensor(list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64)
-    if len(sigs) == 0:
-        raise ValueError("signatures is empty; give at least one signature to try.")
     return SearchResult(sigs, signature_losses(model, images, labels, sigs.tolist(), color_space))
 
 
@@ -141,7 +155,9 @@ def gradient_search(
     ``lct_matrix`` and all starts descend together (one batch) with Adam for ``steps`` steps (``lr`` in degrees). Returns k_hat in [0, 360),
     every start's final signature and loss, and the trajectories.
     """
-    device, images, labels = _check_user(model, images, labels)
+    check_labelled_batch(images, labels)
+    device = next(model.parameters()).device
+    images, labels = images.to(device), labels.to(device).long()
     starts = torch.tensor(list(DEFAULT_INITS if inits is None else inits), dtype=torch.float32)
     if len(starts) == 0:
         raise ValueError("inits is empty; give at least one starting signature.")
