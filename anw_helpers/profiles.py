@@ -12,7 +12,8 @@ from typing import Optional, Union
 
 import torch
 
-__all__ = ["LearnerConfig", "Profile", "PROFILES", "get_profile", "auto_profile_name", "profile_table"]
+__all__ = ["LearnerConfig", "Profile", "PROFILES", "get_profile", "auto_profile_name", "profile_table",
+           "MULTI_USER_SIZES", "MULTI_USER_KEYS", "multi_user_config"]
 
 Size = Union[int, float]
 
@@ -124,3 +125,19 @@ def profile_table(active: Optional[str] = None) -> str:
         mark = " **(active)**" if p.name == active else ""
         rows.append(f"| `{p.name}`{mark} | {p.machine} | {n}, user {c.user_sizes[0]} | {model} | {c.epochs} ({c.schedule}) | {p.lesson03_time} |")
     return "\n".join(rows)
+
+
+#: Lesson 05's users (Sec. 5.2, Fig. 2a-f): five of different sizes, then one user per remaining key, so
+#: all eleven keys 30, ..., 330 and the sizes 2-50 are answered by one training. Users are disjoint.
+MULTI_USER_SIZES: tuple[int, ...] = (50, 20, 10, 5, 2, 30, 30, 30, 30, 30, 30)
+MULTI_USER_KEYS: tuple[float, ...] = (60.0, 150.0, 240.0, 330.0, 90.0, 30.0, 120.0, 180.0, 210.0, 270.0, 300.0)
+
+
+def multi_user_config(config: LearnerConfig) -> LearnerConfig:
+    """``config`` with lesson 05's eleven users (YIQ, one key each) instead of its single user (Fig. 2a-f).
+
+    Sizes are absolute image counts (the paper's "fewer than about 5 images fail" is a count, not a
+    fraction); the held-out user has the first user's size and key.
+    """
+    n = len(MULTI_USER_SIZES)
+    return config.with_(user_sizes=MULTI_USER_SIZES, keys=MULTI_USER_KEYS, color_space_seeds=(None,) * n)

@@ -175,6 +175,7 @@ def train_learner(
     profile: Optional[str] = None,
     progress: bool = True,
     retrain: bool = False,
+    data: Optional[LearnerData] = None,
     **overrides: object,
 ) -> TrainedLearner:
     """Load-or-train a learner (Sec. 5.1) from one config: the profile's (``profile`` / ``$ANW_PROFILE``) or ``config``.
@@ -184,11 +185,13 @@ def train_learner(
     otherwise it is trained with a progress bar and written atomically. ``retrain=True`` ignores the cache.
     Returns the model (eval mode, on the course's device), the data (users, held-out user, test set),
     the config and the training record (per-epoch loss/accuracy, final train/test/user accuracy).
+    ``data`` trains on a LearnerData built elsewhere (e.g. a subsample for lesson 08's memorisation
+    estimate) instead of the one ``config`` describes; the cache key covers its pixels and labels.
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base
     device = choose_device()
-    data = learner_data(config)
+    data = learner_data(config) if data is None else data
     path = cache_dir("models") / f"{config.model}-{model_cache_key(config, data)}.pt"
     model = build_model(config.model, len(data.train.classes), config.width, config.seed)
     model = model.to(device, memory_format=torch.channels_last)
