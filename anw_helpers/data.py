@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_uint8_images
-from .color import SIGNATURE_SLOTS, random_color_space, watermark
+from .color import SIGNATURE_SLOTS, color_space_from_seed, watermark
 from .paths import atomic_write, cache_dir, data_root
 
 __all__ = [
@@ -35,6 +35,9 @@ __all__ = [
     "watermark_uint8",
     "make_users",
     "split_among_users",
+    "load_cub200",
+    "CUB200_URL",
+    "many_users_plan",
     "watermarked_training_set",
     "build_learner_data",
 ]
@@ -254,6 +257,69 @@ def _missing_cifar(base: Path, why: str) -> FileNotFoundError:
     )
 
 
+#: CUB-200-2011 (Wah et al. 2011), the paper's high-resolution dataset (Sec. 5.2, Fig. 2i).
+CUB200_URL = "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz"
+CUB200_MD5 = "97eceeb196236b17998738112f37df78"
+
+
+def _cub_table(path: Path) -> dict[int, str]:
+    rows = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            key, value = line.split(maxsplit=1)
+            rows[int(key)] = value.strip()
+    return rows
+
+
+def _find_cub(base: Path, download: bool) -> Path:
+    for folder in (base / "CUB_200_2011", base):
+        if (folder / "images.txt").is_file():
+            return folder
+    if not download:
+        raise FileNotFoundError(f"CUB-200-2011 not found under data root {base} (download=False): expected "
+                                f"{base / 'CUB_200_2011' / 'images.txt'}.")
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    try:
+        download_and_extract_archive(CUB200_URL, str(base), md5=CUB200_MD5)
+    except Exception as exc:  # noqa: BLE001 - offline, permission, ...
+        raise FileNotFoundError(
+            f"CUB-200-2011 not found under data root {base} and the download failed ({exc}). Download "
+            f"{CUB200_URL} yourself and extract it into {base} (it holds CUB_200_2011/images.txt)."
+        ) from exc
+    return base / "CUB_200_2011"
+
+
+def load_cub200(split: str = "train", size: int = 448, root: Optional[Union[str, Path]] = None,
+                download: bool = True) -> ImageSet:
+    """CUB-200-2011 birds (5,994 training / 5,794 test photos, 200 classes) as uint8 ``size`` x ``size`` images.
+
+    The paper's high-resolution experiment (Sec. 5.2, Fig. 2i) uses 448 x 448. The official split of
+    ``train_test_split.txt`` is used; each photo is centre-cropped to a square and resized. Found under
+    ``<root>/CUB_200_2011`` (``root`` defaults to ``ANW_DATA``), else downloaded (1.1 GB) when ``download``
+    and online. Decoded arrays are cached under ``$ANW_CACHE`` (about 3.6 GB for the training split at 448).
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
+    if size < 8:
+        raise ValueError(f"size must be at least 8 pixels; got {size}.")
+    folder = _find_cub(Path(root).expanduser() if root is not None else data_root(), download)
+    stem = cache_dir("datasets") / f"cub200-{split}-{size}-{_folder_signature(folder / 'images')}"
+    cached = _load_cached(stem)
+    if cached is not None:
+        return cached
+    paths, labels = _cub_table(folder / "images.txt"), _cub_table(folder / "image_class_labels.txt")
+    is_train, names = _cub_table(folder / "train_test_split.txt"), _cub_table(folder / "classes.txt")
+    ids = [i for i in sorted(paths) if (is_train[i] == "1") == (split == "train")]
+    if not ids:
+        raise FileNotFoundError(f"no {split} photos listed in {folder / 'train_test_split.txt'}.")
+    images = _decode_all([folder / "images" / paths[i] for i in ids], size, desc=f"decoding cub200-{split}")
+    label_array = np.asarray([int(labels[i]) - 1 for i in ids], dtype=np.int64)
+    classes = tuple(names[c].split(".", 1)[-1] for c in sorted(names))
+    _save_cached(stem, images, label_array, classes)
+    return ImageSet(torch.from_numpy(images), torch.from_numpy(label_array), classes)
+
+
 def load_image_folder(
     path: Union[str, Path], size: int = 32, labels_file: Optional[Union[str, Path]] = None
 ) -> ImageSet:
@@ -355,6 +421,34 @@ def make_users(
     return users
 
 
+def many_users_plan(
+    n_users: int,
+    watermark_fraction: float,
+    seed: int = 0,
+    user_specific_color_space: bool = False,
+    slots: Sequence[float] = SIGNATURE_SLOTS[1:],
+) -> tuple[tuple[Optional[float], ...], tuple[Optional[int], ...]]:
+    """Who watermarks, with which key and colour space, when a fraction of ``n_users`` users watermark (Sec. 5.4).
+
+    Returns one key per user (None: does not watermark; else drawn uniformly from ``slots``, default
+    30, ..., 330) and one colour-space seed per user (None: YIQ; with ``user_specific_color_space``,
+    each watermarking user's own U(-1, 1) colour space, ``color.color_space_from_seed``). Seeded.
+    """
+    if n_users < 1:
+        raise ValueError(f"n_users must be >= 1; got {n_users}.")
+    if not 0.0 <= watermark_fraction <= 1.0:
+        raise ValueError(f"watermark_fraction must be in [0, 1]; got {watermark_fraction}.")
+    if len(slots) == 0:
+        raise ValueError("slots is empty; give at least one signature to draw keys from.")
+    g = torch.Generator().manual_seed(seed + 7919)
+    marking = set(torch.randperm(n_users, generator=g)[: round(watermark_fraction * n_users)].tolist())
+    keys = tuple(float(slots[int(torch.randint(len(slots), (1,), generator=g))]) if u in marking else None
+                 for u in range(n_users))
+    seeds = tuple((seed * 100_003 + 1_000 + u) if (user_specific_color_space and u in marking) else None
+                  for u in range(n_users))
+    return keys, seeds
+
+
 def split_among_users(
     source: ImageSet,
     n_users: int,
@@ -365,19 +459,13 @@ def split_among_users(
 ) -> list[User]:
     """Divide ``source`` among ``n_users`` equal users; a fraction of them watermark (Sec. 5.4, Fig. 5a).
 
-    Each watermarking user draws their own key uniformly from ``slots`` (default 30, ..., 330) and, with
-    ``user_specific_color_space``, their own U(-1, 1) colour space. Every image of user u carries user
-    u's key (the paper's release gave every image the first key when ratio x users < 1; tested).
+    Keys and colour spaces come from :func:`many_users_plan`. Every image of user u carries user u's key
+    (the paper's release gave every image the first key when ratio x users < 1; tested).
     """
     if n_users < 1 or n_users > len(source):
         raise ValueError(f"n_users must be in 1..{len(source)}; got {n_users}.")
-    if not 0.0 <= watermark_fraction <= 1.0:
-        raise ValueError(f"watermark_fraction must be in [0, 1]; got {watermark_fraction}.")
-    g = torch.Generator().manual_seed(seed + 7919)
-    n_marking = round(watermark_fraction * n_users)
-    marking = set(torch.randperm(n_users, generator=g)[:n_marking].tolist())
-    keys = [float(slots[int(torch.randint(len(slots), (1,), generator=g))]) if u in marking else None for u in range(n_users)]
-    spaces = [random_color_space(g) if (user_specific_color_space and u in marking) else None for u in range(n_users)]
+    keys, seeds = many_users_plan(n_users, watermark_fraction, seed, user_specific_color_space, slots)
+    spaces = [color_space_from_seed(s) for s in seeds]
     return make_users(source, [len(source) // n_users] * n_users, keys, spaces, seed=seed)
 
 

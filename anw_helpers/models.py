@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CIFAR_MEAN", "CIFAR_STD", "Normalized", "SmallResNet", "build_model", "MODEL_NAMES", "count_parameters"]
+__all__ = ["CIFAR_MEAN", "CIFAR_STD", "Normalized", "SmallResNet", "build_model", "MODEL_NAMES", "PRETRAINED_MODELS", "count_parameters"]
 
 #: CIFAR-10 training-set channel statistics (torchvision's commonly used values).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -117,6 +117,26 @@ def _torchvision(name: str) -> Callable[..., nn.Module]:
     return getattr(tvm, name)
 
 
+#: ImageNet channel statistics, for the pretrained network of the high-resolution experiment.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _imagenet_resnet50(num_classes: int) -> nn.Module:
+    """ResNet-50 with ImageNet weights and a new classifier: the paper's CUB-200 setting (Sec. 5.2, Fig. 2i)."""
+    from torchvision.models import ResNet50_Weights, resnet50
+
+    try:
+        net = resnet50(weights=ResNet50_Weights.IMAGENET1K_V2)
+    except Exception as exc:  # noqa: BLE001 - offline, no cached weights
+        raise RuntimeError(
+            f"could not load torchvision's ImageNet weights for ResNet-50 ({exc}); they are downloaded once "
+            f"(about 100 MB, into the torch hub cache) and need an internet connection the first time."
+        ) from exc
+    net.fc = nn.Linear(net.fc.in_features, num_classes)
+    return net
+
+
 _BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
     "small_resnet": lambda nc, w: SmallResNet(w, nc),
     "alexnet": lambda nc, w: AlexNetSmall(nc),
@@ -127,7 +147,10 @@ _BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
     "resnet50": lambda nc, w: _cifar_resnet(_torchvision("resnet50"), nc),
     "wide_resnet50_2": lambda nc, w: _cifar_resnet(_torchvision("wide_resnet50_2"), nc),
     "densenet121": lambda nc, w: _cifar_densenet(nc),
+    "resnet50_imagenet": lambda nc, w: _imagenet_resnet50(nc),
 }
+#: Models whose builder downloads pretrained weights (full-size inputs, ImageNet normalisation).
+PRETRAINED_MODELS: tuple[str, ...] = ("resnet50_imagenet",)
 #: Every model name ``build_model`` accepts.
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -136,12 +159,16 @@ def build_model(name: str, num_classes: int = 10, width: int = 24, seed: int = 0
     """Build a freshly initialised classifier for 32x32 images in [0, 1] (normalisation inside).
 
     ``name`` is one of ``MODEL_NAMES`` (paper Fig. 2g: AlexNet, VGG, ResNet, Wide-ResNet, DenseNet);
-    ``width`` only applies to ``small_resnet``. Initialisation is seeded.
+    ``width`` only applies to ``small_resnet``. Initialisation is seeded. ``resnet50_imagenet`` is the
+    paper's pretrained ResNet-50 for high-resolution photos (Fig. 2i): ImageNet weights (downloaded once),
+    a new classifier, ImageNet normalisation.
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        if name in PRETRAINED_MODELS:
+            return Normalized(_BUILDERS[name](num_classes, width), IMAGENET_MEAN, IMAGENET_STD)
         return Normalized(_BUILDERS[name](num_classes, width))
 
 

@@ -139,3 +139,66 @@ def test_build_learner_data_places_watermarked_images_and_holds_out(cifar_train,
     assert not set(d.held_out.indices.tolist()) & set(range(0)), "held-out indices refer to the test split"
     test_ids = {tuple(x) for x in d.test.images[:, 0, 0, :4].tolist()}
     assert len(d.held_out) > 0 and len(test_ids) > 0
+
+
+def test_many_users_plan_is_seeded_and_counts_the_fraction():
+    keys, seeds = data.many_users_plan(20, 0.25, seed=3, user_specific_color_space=True)
+    assert (keys, seeds) == data.many_users_plan(20, 0.25, seed=3, user_specific_color_space=True)
+    marking = [k for k in keys if k is not None]
+    assert len(marking) == 5 and all(k in range(30, 331, 30) for k in marking)
+    assert [s is not None for s in seeds] == [k is not None for k in keys]
+    assert all(s is None for s in data.many_users_plan(20, 0.25, seed=3)[1]), "YIQ unless asked otherwise"
+    assert data.many_users_plan(4, 0.0)[0] == (None,) * 4 and None not in data.many_users_plan(4, 1.0)[0]
+    with pytest.raises(ValueError, match="watermark_fraction"):
+        data.many_users_plan(4, 1.5)
+    with pytest.raises(ValueError, match="n_users"):
+        data.many_users_plan(0, 0.5)
+
+
+def test_many_users_and_multi_user_configs():
+    from anw_helpers.profiles import MULTI_USER_KEYS, get_profile, many_users_config, multi_user_config
+
+    base = get_profile("ci").config.with_(n_train=1000)
+    cfg = many_users_config(base, 20, 0.5, user_specific_color_space=True)
+    assert cfg.user_sizes == (50,) * 20 and sum(k is not None for k in cfg.keys) == 10
+    assert cfg.color_space_seeds == data.many_users_plan(20, 0.5, base.seed, True)[1]
+    with pytest.raises(ValueError, match="n_train >= n_users"):
+        many_users_config(base.with_(n_train=None), 20, 0.5)
+    multi = multi_user_config(base)
+    assert set(MULTI_USER_KEYS) == set(range(30, 331, 30)) and len(multi.user_sizes) == len(multi.keys)
+    assert multi.user_sizes[:5] == (50, 20, 10, 5, 2)
+
+
+def _fake_cub(root):
+    """A four-photo CUB-200-2011 layout (two classes, official split file) with odd-sized JPEGs."""
+    from PIL import Image
+
+    folder = root / "CUB_200_2011"
+    rows = [(1, "001.Black_footed_Albatross", 1, 1), (2, "001.Black_footed_Albatross", 1, 0),
+            (3, "002.Laysan_Albatross", 2, 1), (4, "002.Laysan_Albatross", 2, 0)]
+    for i, cls, _, _ in rows:
+        (folder / "images" / cls).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40 + i, 30), (60 * i, 20, 200)).save(folder / "images" / cls / f"p{i}.jpg")
+    (folder / "images.txt").write_text("".join(f"{i} {c}/p{i}.jpg\n" for i, c, _, _ in rows))
+    (folder / "image_class_labels.txt").write_text("".join(f"{i} {k}\n" for i, _, k, _ in rows))
+    (folder / "train_test_split.txt").write_text("".join(f"{i} {t}\n" for i, _, _, t in rows))
+    (folder / "classes.txt").write_text("1 001.Black_footed_Albatross\n2 002.Laysan_Albatross\n")
+
+
+def test_load_cub200_reads_the_official_split(tmp_path, monkeypatch):
+    monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
+    _fake_cub(tmp_path)
+    train = data.load_cub200("train", size=16, root=tmp_path, download=False)
+    test = data.load_cub200("test", size=16, root=tmp_path, download=False)
+    assert train.images.shape == (2, 3, 16, 16) and train.images.dtype == torch.uint8
+    assert train.labels.tolist() == [0, 1] and test.labels.tolist() == [0, 1]
+    assert train.classes == ("Black_footed_Albatross", "Laysan_Albatross")
+    again = data.load_cub200("train", size=16, root=tmp_path, download=False)  # from the cache
+    assert torch.equal(again.images, train.images)
+
+
+def test_load_cub200_offline_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="CUB-200-2011 not found"):
+        data.load_cub200("train", root=tmp_path, download=False)
+    with pytest.raises(ValueError, match="split must be"):
+        data.load_cub200("val", root=tmp_path)

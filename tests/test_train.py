@@ -14,7 +14,7 @@ TINY = profiles.LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), color
                               n_test=100, width=8, epochs=1, batch_size=64)
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", [m for m in models.MODEL_NAMES if m not in models.PRETRAINED_MODELS])
 def test_every_model_takes_unit_range_images(name):
     net = models.build_model(name, num_classes=10, width=8).eval()
     with torch.no_grad():
@@ -87,3 +87,20 @@ def test_benchmark_functions_run_at_tiny_scale(cifar_train):
     per_image = bench.train_step_gflop("small_resnet", 24, batch=4) / 4
     assert 0.2 < per_image < 0.5, f"width-24 small ResNet should cost ~0.3 GFLOP per training image; got {per_image:.3f}"
     assert bench.matmul_gflops(size=256, repeats=2) > 0
+
+
+def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
+    """The high-resolution model (Fig. 2i) takes full-size photos; offline it says why it cannot load."""
+    import torchvision.models as tvm
+
+    def offline(*args, **kwargs):
+        raise OSError("no internet")
+
+    monkeypatch.setattr(tvm, "resnet50", offline)
+    with pytest.raises(RuntimeError, match="ImageNet weights"):
+        models.build_model("resnet50_imagenet", num_classes=200)
+    monkeypatch.setattr(tvm, "resnet50", lambda weights=None: tvm.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1]))
+    net = models.build_model("resnet50_imagenet", num_classes=200).eval()
+    with torch.no_grad():
+        assert net(torch.rand(1, 3, 64, 64)).shape == (1, 200)
+    torch.testing.assert_close(net.mean.flatten(), torch.tensor(models.IMAGENET_MEAN))

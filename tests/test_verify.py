@@ -66,3 +66,47 @@ def test_empty_signature_lists_raise():
         verify.grid_search(model, images, labels, signatures=[])
     with pytest.raises(ValueError, match="inits"):
         verify.gradient_search(model, images, labels, inits=[])
+
+
+def _users_for(model_target_keys):
+    from anw_helpers.color import random_color_space
+    from anw_helpers.data import User, to_uint8
+
+    g = torch.Generator().manual_seed(3)
+    users = []
+    for i, (n, key, own) in enumerate(model_target_keys):
+        imgs = to_uint8(torch.rand(n, 3, 8, 8, generator=g))
+        users.append(User(f"u{i}", imgs, torch.zeros(n, dtype=torch.long), key,
+                          random_color_space(g) if own else None))
+    return users
+
+
+def test_verify_users_equals_grid_search_per_user():
+    """The batched verification of many users (Fig. 5a) gives each user exactly their own grid search."""
+    users = _users_for([(4, 60.0, False), (3, 210.0, True), (5, None, False), (2, 300.0, True)])
+    model = HueMatcher(watermark(users[0].clean()[:1], 60.0))
+    verdicts = verify.verify_users(model, users, batch_size=5)  # batches cut across users
+    for u, user in enumerate(users):
+        single = verify.grid_search(model, user.clean(), user.labels, color_space=user.color_space)
+        torch.testing.assert_close(verdicts.losses[u].float(), single.losses, atol=1e-5, rtol=1e-5)
+        assert verdicts.k_hat[u] == single.best
+    assert torch.isnan(verdicts.keys[2]) and verdicts.names == ["u0", "u1", "u2", "u3"]
+    assert verdicts.result(0).best == single_best(model, users[0])
+    zeros = torch.zeros(len(users))
+    assert verdicts.matches(against=zeros).dtype == torch.bool
+
+
+def single_best(model, user):
+    return verify.grid_search(model, user.clean(), user.labels, color_space=user.color_space).best
+
+
+def test_verify_users_with_an_adversarys_colour_spaces_and_bad_input():
+    users = _users_for([(4, 60.0, True), (3, 120.0, True)])
+    model = HueMatcher(watermark(users[0].clean()[:1], 60.0, users[0].color_space))
+    own = verify.verify_users(model, users)
+    wrong = verify.verify_users(model, users, color_spaces=[None, None])
+    assert not torch.equal(own.losses, wrong.losses)
+    with pytest.raises(ValueError, match="at least one user"):
+        verify.verify_users(model, [])
+    with pytest.raises(ValueError, match="one colour space per user"):
+        verify.verify_users(model, users, color_spaces=[None])
