@@ -1,23 +1,55 @@
-"""Batch-wise data augmentation on the device (Sec. 5.1: random crop with padding 4 and horizontal flip).
+"""Batch-wise data augmentation on the device (Sec. 5.1 and Sec. 5.3 "Resilience to Data Augmentation", Fig. 3).
 
-All functions take a float batch (B, 3, H, W) and a torch.Generator on the batch's device, and do
-one vectorised operation for the whole batch (no per-image PIL), so they run inside the fast loop.
+The learner's standard augmentation is random crop with padding 4 and horizontal flip (Sec. 5.1).
+Sec. 5.3 adds random cutout [6], Gaussian noise [4] and colour jitter [18] (brightness, contrast,
+saturation and the same hue rotation the watermark uses). Every function takes a float batch
+(B, 3, H, W) in [0, 1] and a ``torch.Generator`` on the batch's device, draws its random numbers
+from that generator only (repeatable), and transforms the whole batch in a few vectorised operations
+(no per-image PIL), so it runs inside the fast training loop of ``anw_helpers.train``.
+
+Names for ``LearnerConfig.augment``: any entry of ``AUGMENTATIONS`` or several joined by ``+``,
+applied left to right, e.g. ``"crop_flip+color_jitter"``.
 """
 from __future__ import annotations
 
+import math
+from functools import partial
 from typing import Callable, Optional
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-__all__ = ["random_crop", "random_flip", "crop_flip", "AUGMENTATIONS", "get_augmentation"]
+from .color import YIQ
+
+__all__ = [
+    "random_crop", "random_flip", "crop_flip", "rotate_hue", "color_jitter", "cutout", "gaussian_noise",
+    "compose", "AUGMENTATIONS", "get_augmentation", "check_augmentation_name",
+]
 
 Augmentation = Callable[[Tensor, Optional[torch.Generator]], Tensor]
 
+#: Colour-jitter strengths (torchvision ``ColorJitter(0.4, 0.4, 0.4, 0.1)``, the common CIFAR/ImageNet setting):
+#: brightness, contrast and saturation factors uniform in [0.6, 1.4]; hue angle uniform in +-0.1 turn = +-36 degrees.
+JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_SATURATION, JITTER_HUE = 0.4, 0.4, 0.4, 0.1
+#: Cutout [6] square side for CIFAR-10 (DeVries & Taylor use 16 pixels).
+CUTOUT_SIZE = 16
+#: Gaussian-noise standard deviation in [0, 1] pixel units (Cohen et al. [4] use 0.12-0.5; 0.1 keeps accuracy).
+NOISE_STD = 0.1
+
+
+def _check_batch(x: Tensor) -> None:
+    if not isinstance(x, Tensor) or not torch.is_floating_point(x) or x.dim() != 4 or x.shape[1] != 3:
+        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"expected a float batch of shape (B, 3, H, W); got {got}.")
+
+
+def _uniform(n: int, low: float, high: float, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+    return low + (high - low) * torch.rand(n, device=x.device, generator=generator, dtype=x.dtype)
+
 
 def random_crop(x: Tensor, generator: Optional[torch.Generator] = None, padding: int = 4) -> Tensor:
-    """Zero-pad each image by ``padding`` and crop a random H x W window, per image, in one gather."""
+    """Zero-pad each image by ``padding`` and crop a random H x W window, per image, in one gather (Sec. 5.1)."""
     b, _, h, w = x.shape
     padded = F.pad(x, (padding, padding, padding, padding))
     dy = torch.randint(0, 2 * padding + 1, (b,), device=x.device, generator=generator)
@@ -30,7 +62,7 @@ def random_crop(x: Tensor, generator: Optional[torch.Generator] = None, padding:
 
 
 def random_flip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-    """Flip each image horizontally with probability 1/2."""
+    """Flip each image horizontally with probability 1/2 (Sec. 5.1)."""
     flip = torch.rand(x.shape[0], device=x.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
@@ -40,16 +72,135 @@ def crop_flip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
     return random_flip(random_crop(x, generator), generator)
 
 
+def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
+    """Rotate each image's hue by its own angle in YIQ (eq. 4-5), clipped to [0, 1]: image i gets g_{degrees[i]}.
+
+    This is the watermark's own transformation (``color.watermark(x[i], degrees[i])``), one angle per
+    image and all images in one batched matrix product: the hue part of colour jitter (Sec. 5.3).
+    """
+    _check_batch(x)
+    if degrees.shape != (x.shape[0],):
+        raise ValueError(f"degrees needs one angle per image, shape ({x.shape[0]},); got {tuple(degrees.shape)}.")
+    theta = degrees.to(device=x.device, dtype=torch.float64) * (math.pi / 180.0)
+    c, s = torch.cos(theta), torch.sin(theta)
+    rot = torch.zeros(len(theta), 3, 3, dtype=torch.float64, device=x.device)
+    rot[:, 0, 0] = 1.0
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
+    T = YIQ.to(device=x.device, dtype=torch.float64)
+    g = (torch.linalg.inv(T) @ rot @ T).to(x.dtype)  # (B, 3, 3): T^-1 R(theta_i) T, as color.lct_matrix
+    return torch.einsum("bij,bjhw->bihw", g, x).clamp(0.0, 1.0)
+
+
+def _gray(x: Tensor) -> Tensor:
+    """Luma Y of eq. 3 per pixel, shape (B, 1, H, W)."""
+    return torch.einsum("j,bjhw->bhw", YIQ[0].to(device=x.device, dtype=x.dtype), x).unsqueeze(1)
+
+
+def color_jitter(
+    x: Tensor,
+    generator: Optional[torch.Generator] = None,
+    brightness: float = JITTER_BRIGHTNESS,
+    contrast: float = JITTER_CONTRAST,
+    saturation: float = JITTER_SATURATION,
+    hue: float = JITTER_HUE,
+) -> Tensor:
+    """Colour jitter [18] as in Sec. 5.3: brightness, contrast, saturation and hue, one random draw per image.
+
+    Factors are uniform in [1 - s, 1 + s] (torchvision's ``ColorJitter`` convention): brightness scales
+    the pixels, contrast blends with the image's mean luma, saturation blends with each pixel's luma;
+    hue rotates the I-Q plane by an angle uniform in +-``hue`` turns (``hue`` in [0, 0.5]; 0.1 = +-36
+    degrees) with :func:`rotate_hue` - the watermark's own transformation. Applied in that order,
+    each step clipped to [0, 1].
+    """
+    _check_batch(x)
+    for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1]; got {value}.")
+    if not 0.0 <= hue <= 0.5:
+        raise ValueError(f"hue must be in [0, 0.5] turns; got {hue}.")
+    b = x.shape[0]
+    fb = _uniform(b, 1 - brightness, 1 + brightness, x, generator).view(b, 1, 1, 1)
+    fc = _uniform(b, 1 - contrast, 1 + contrast, x, generator).view(b, 1, 1, 1)
+    fs = _uniform(b, 1 - saturation, 1 + saturation, x, generator).view(b, 1, 1, 1)
+    angles = _uniform(b, -360.0 * hue, 360.0 * hue, x, generator)
+    x = (x * fb).clamp(0.0, 1.0)
+    mean = _gray(x).mean(dim=(-3, -2, -1), keepdim=True)
+    x = ((x - mean) * fc + mean).clamp(0.0, 1.0)
+    gray = _gray(x)
+    x = ((x - gray) * fs + gray).clamp(0.0, 1.0)
+    return rotate_hue(x, angles)
+
+
+def cutout(x: Tensor, generator: Optional[torch.Generator] = None, size: int = CUTOUT_SIZE) -> Tensor:
+    """Cutout [6]: set one ``size`` x ``size`` square per image to 0 (black), centred anywhere (it may overhang).
+
+    Black is grey, which every hue rotation leaves unchanged: cutout commutes with the watermark.
+    """
+    _check_batch(x)
+    if size < 1:
+        raise ValueError(f"cutout size must be >= 1 pixel; got {size}.")
+    b, _, h, w = x.shape
+    cy = torch.randint(0, h, (b,), device=x.device, generator=generator)[:, None]
+    cx = torch.randint(0, w, (b,), device=x.device, generator=generator)[:, None]
+    rows, cols = torch.arange(h, device=x.device)[None], torch.arange(w, device=x.device)[None]
+    in_rows = (rows >= cy - size // 2) & (rows < cy - size // 2 + size)  # (B, H)
+    in_cols = (cols >= cx - size // 2) & (cols < cx - size // 2 + size)  # (B, W)
+    mask = (in_rows[:, :, None] & in_cols[:, None, :])[:, None]  # (B, 1, H, W)
+    return x.masked_fill(mask, 0.0)
+
+
+def gaussian_noise(x: Tensor, generator: Optional[torch.Generator] = None, std: float = NOISE_STD) -> Tensor:
+    """Gaussian-noise augmentation [4]: add N(0, std^2) independently to every pixel and channel (not clipped)."""
+    _check_batch(x)
+    if std < 0:
+        raise ValueError(f"noise std must be >= 0; got {std}.")
+    return x + std * torch.randn(x.shape, device=x.device, generator=generator, dtype=x.dtype)
+
+
 def _identity(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
     return x
 
 
-#: Named augmentations a training config can ask for.
-AUGMENTATIONS: dict[str, Augmentation] = {"none": _identity, "crop_flip": crop_flip}
+def compose(*augmentations: Augmentation) -> Augmentation:
+    """Apply ``augmentations`` left to right with the same generator."""
+    def composed(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+        for aug in augmentations:
+            x = aug(x, generator)
+        return x
+    return composed
+
+
+#: Named augmentations a training config can ask for; join names with "+" to combine them.
+AUGMENTATIONS: dict[str, Augmentation] = {
+    "none": _identity,
+    "crop_flip": crop_flip,
+    "color_jitter": color_jitter,
+    "hue_jitter_full": partial(color_jitter, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5),
+    "cutout": cutout,
+    "gaussian_noise": gaussian_noise,
+}
+for _name in ("color_jitter", "cutout", "gaussian_noise", "hue_jitter_full"):
+    AUGMENTATIONS[f"crop_flip+{_name}"] = compose(crop_flip, AUGMENTATIONS[_name])
+
+
+def check_augmentation_name(name: str) -> list[str]:
+    """The parts of an augmentation name (``"a+b"`` -> ``["a", "b"]``); ValueError naming the unknown part."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"augment must be a non-empty name such as 'crop_flip'; got {name!r}.")
+    if name in AUGMENTATIONS:
+        return [name]
+    parts = name.split("+")
+    base = [n for n in AUGMENTATIONS if "+" not in n]
+    for part in parts:
+        if part not in AUGMENTATIONS or "+" in part:
+            raise ValueError(f"unknown augmentation {part!r} in {name!r}; expected one of {', '.join(base)}, "
+                             f"or several joined by '+' (e.g. 'crop_flip+color_jitter').")
+    return parts
 
 
 def get_augmentation(name: str) -> Augmentation:
-    """The augmentation called ``name`` (one of ``AUGMENTATIONS``)."""
-    if name not in AUGMENTATIONS:
-        raise ValueError(f"unknown augmentation {name!r}; expected one of {', '.join(AUGMENTATIONS)}.")
-    return AUGMENTATIONS[name]
+    """The augmentation called ``name``: one of ``AUGMENTATIONS``, or several joined by ``+`` (applied left to right)."""
+    parts = check_augmentation_name(name)
+    if len(parts) == 1:
+        return AUGMENTATIONS[parts[0]]
+    return compose(*(AUGMENTATIONS[p] for p in parts))

@@ -71,7 +71,7 @@ def fast_images_per_second(model_name: str, width: int, batch: int, steps: int) 
     device = choose_device()
     images, labels = _images(batch * (steps + 2))
     x, y = images.to(device), labels.to(device)
-    config = get_profile("ci").config.with_(model=model_name, width=width, batch_size=batch, epochs=1)
+    config = get_profile("ci").config.with_(model=model_name, width=width, batch_size=batch, epochs=1, schedule="step")
     model = build_model(model_name, width=width).to(device, memory_format=torch.channels_last).train()
     step = make_train_step(model, config, device, steps + 2)
     for i in range(steps + 2):

@@ -13,9 +13,12 @@ from typing import Optional, Union
 import torch
 
 __all__ = ["LearnerConfig", "Profile", "PROFILES", "get_profile", "auto_profile_name", "profile_table",
-           "MULTI_USER_SIZES", "MULTI_USER_KEYS", "multi_user_config"]
+           "MULTI_USER_SIZES", "MULTI_USER_KEYS", "multi_user_config", "many_users_config"]
 
 Size = Union[int, float]
+
+#: Data sets a learner can train on (``LearnerConfig.dataset``).
+DATASETS: tuple[str, ...] = ("cifar10", "cub200")
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,12 @@ class LearnerConfig:
     first user's size); test accuracy on ``n_test`` test images (None: all).
     Model and optimisation: Sec. 5.1 (SGD, momentum 0.9, weight decay 5e-4, lr 0.1; ``schedule`` is
     "onecycle" or "step", the paper's x0.1 every 30 epochs).
+    Learner-side defences of Sec. 5.3 (Fig. 3), all off by default: ``augment`` names a batch-wise
+    augmentation of ``anw_helpers.augment`` (e.g. "crop_flip+color_jitter"); ``label_smoothing`` [34];
+    ``adversarial_eps`` > 0 trains on L-infinity adversarial examples [22] of that radius (pixels in
+    [0, 1]) found by ``adversarial_steps`` signed-gradient steps (1: FGSM with a random start; more: PGD);
+    ``dp_noise_multiplier`` set trains with DP-SGD [7] (Opacus: per-example gradients clipped to
+    ``dp_max_grad_norm``, Gaussian noise of that many times the clip norm; BatchNorm becomes GroupNorm).
     """
 
     n_train: Optional[int] = 2500
@@ -47,6 +56,12 @@ class LearnerConfig:
     label_smoothing: float = 0.0
     augment: str = "crop_flip"
     seed: int = 0
+    adversarial_eps: float = 0.0
+    adversarial_steps: int = 1
+    dp_noise_multiplier: Optional[float] = None
+    dp_max_grad_norm: float = 1.0
+    dataset: str = "cifar10"
+    image_size: Optional[int] = None
 
     def __post_init__(self) -> None:
         if not (len(self.user_sizes) == len(self.keys) == len(self.color_space_seeds)):
@@ -58,6 +73,28 @@ class LearnerConfig:
             raise ValueError(f"schedule must be 'onecycle' or 'step'; got {self.schedule!r}.")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1; got {self.epochs} and {self.batch_size}.")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}.")
+        if self.image_size is not None and self.image_size < 8:
+            raise ValueError(f"image_size must be at least 8 pixels (or None: the dataset's own); got {self.image_size}.")
+        if self.dataset == "cifar10" and self.image_size not in (None, 32):
+            raise ValueError(f"CIFAR-10 images are 32 x 32; got image_size={self.image_size}.")
+        from .augment import check_augmentation_name  # late import: augment does not need profiles
+
+        check_augmentation_name(self.augment)
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}.")
+        if not 0.0 <= self.adversarial_eps <= 1.0:
+            raise ValueError(f"adversarial_eps is an L-infinity radius in [0, 1] pixel units (e.g. 8/255); got {self.adversarial_eps}.")
+        if self.adversarial_steps < 1:
+            raise ValueError(f"adversarial_steps must be >= 1 (1: FGSM, more: PGD); got {self.adversarial_steps}.")
+        if self.dp_noise_multiplier is not None and self.dp_noise_multiplier < 0:
+            raise ValueError(f"dp_noise_multiplier must be >= 0 (or None: no DP-SGD); got {self.dp_noise_multiplier}.")
+        if not self.dp_max_grad_norm > 0:
+            raise ValueError(f"dp_max_grad_norm must be > 0; got {self.dp_max_grad_norm}.")
+        if self.dp_noise_multiplier is not None and self.adversarial_eps > 0:
+            raise ValueError("DP-SGD (dp_noise_multiplier) and adversarial training (adversarial_eps > 0) cannot be "
+                             "combined here; set one of them to its default.")
 
     def with_(self, **changes: object) -> "LearnerConfig":
         """A copy with some settings changed (e.g. ``cfg.with_(keys=(210.0,), seed=1)``)."""
@@ -127,17 +164,36 @@ def profile_table(active: Optional[str] = None) -> str:
     return "\n".join(rows)
 
 
-#: Lesson 05's users (Sec. 5.2, Fig. 2a-f): five of different sizes, then one user per remaining key, so
-#: all eleven keys 30, ..., 330 and the sizes 2-50 are answered by one training. Users are disjoint.
-MULTI_USER_SIZES: tuple[int, ...] = (50, 20, 10, 5, 2, 30, 30, 30, 30, 30, 30)
-MULTI_USER_KEYS: tuple[float, ...] = (60.0, 150.0, 240.0, 330.0, 90.0, 30.0, 120.0, 180.0, 210.0, 270.0, 300.0)
+#: Lesson 05's users (Sec. 5.2, Fig. 2a-f), all disjoint and in YIQ, in one training: five users of
+#: 50, 20, 10, 5 and 2 photos (how many photos are needed), then nine users of 30 photos whose keys,
+#: with the first two users', cover all eleven keys 30, ..., 330 (does every key work). The three
+#: smallest users share a key with a 30-photo user: sound, because memorising other photos at a key
+#: does not lower the loss of one's own photos at that key (the held-out user, same key, gets 0).
+MULTI_USER_SIZES: tuple[int, ...] = (50, 20, 10, 5, 2) + (30,) * 9
+MULTI_USER_KEYS: tuple[float, ...] = (60.0, 150.0, 240.0, 330.0, 90.0,
+                                      30.0, 90.0, 120.0, 180.0, 210.0, 240.0, 270.0, 300.0, 330.0)
 
 
 def multi_user_config(config: LearnerConfig) -> LearnerConfig:
-    """``config`` with lesson 05's eleven users (YIQ, one key each) instead of its single user (Fig. 2a-f).
+    """``config`` with lesson 05's fourteen users (YIQ) instead of its single user (Fig. 2a-f).
 
     Sizes are absolute image counts (the paper's "fewer than about 5 images fail" is a count, not a
     fraction); the held-out user has the first user's size and key.
     """
     n = len(MULTI_USER_SIZES)
     return config.with_(user_sizes=MULTI_USER_SIZES, keys=MULTI_USER_KEYS, color_space_seeds=(None,) * n)
+
+
+def many_users_config(config: LearnerConfig, n_users: int, watermark_fraction: float,
+                      user_specific_color_space: bool = False) -> LearnerConfig:
+    """``config``'s training set divided equally among ``n_users`` users, a fraction of whom watermark (Fig. 5a).
+
+    Keys (30, ..., 330) and colour spaces (YIQ, or each user's own U(-1, 1) space) come from
+    ``data.many_users_plan`` seeded by ``config.seed``; every training image belongs to one user.
+    """
+    from .data import many_users_plan
+
+    if config.n_train is None or config.n_train < n_users:
+        raise ValueError(f"many_users_config needs n_train >= n_users; got n_train={config.n_train}, n_users={n_users}.")
+    keys, seeds = many_users_plan(n_users, watermark_fraction, config.seed, user_specific_color_space)
+    return config.with_(user_sizes=(config.n_train // n_users,) * n_users, keys=keys, color_space_seeds=seeds)

@@ -7,6 +7,7 @@ and of the training data itself; the same settings load in well under a second.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -22,13 +23,14 @@ from torch.nn import functional as F
 
 from .augment import get_augmentation
 from .color import color_space_from_seed
-from .data import LearnerData, build_learner_data, load_cifar10, to_float
+from .data import LearnerData, build_learner_data, load_cifar10, load_cub200, to_float
 from .models import build_model
 from .paths import atomic_write, cache_dir
 from .profiles import LearnerConfig, get_profile
 from .runtime import choose_device
 
-__all__ = ["TrainRecord", "TrainedLearner", "learner_data", "train_learner", "predict_logits", "accuracy", "model_cache_key", "make_train_step"]
+__all__ = ["TrainRecord", "TrainedLearner", "learner_data", "train_learner", "predict_logits", "accuracy", "model_cache_key",
+           "make_train_step", "adversarial_batch", "make_dp_compatible", "dp_epsilon"]
 
 #: Bump when the training code changes in a way that changes the trained weights.
 _TRAINING_CODE_VERSION = 2
@@ -69,18 +71,37 @@ class TrainedLearner:
 
 
 def learner_data(config: LearnerConfig) -> LearnerData:
-    """Build the learner's data for ``config`` from CIFAR-10 (users watermarked in place, held-out user, test set)."""
+    """Build the learner's data for ``config`` (users watermarked in place, held-out user, test set).
+
+    CIFAR-10 by default; ``config.dataset == "cub200"`` loads CUB-200-2011 at ``config.image_size``
+    (default 448, the paper's Fig. 2i).
+    """
     spaces = [color_space_from_seed(s) for s in config.color_space_seeds]
-    return build_learner_data(
-        load_cifar10("train"), load_cifar10("test"), config.n_train, config.user_sizes, config.keys,
-        spaces, config.held_out_size, config.n_test, config.seed,
-    )
+    if config.dataset == "cub200":
+        size = config.image_size or 448
+        train, test = load_cub200("train", size), load_cub200("test", size)
+    else:
+        train, test = load_cifar10("train"), load_cifar10("test")
+    return build_learner_data(train, test, config.n_train, config.user_sizes, config.keys,
+                              spaces, config.held_out_size, config.n_test, config.seed)
+
+
+#: Settings added after version 2 whose default changes nothing: left out of the cache key while at their
+#: default, so models trained before they existed stay valid. Never change these defaults (or bump
+#: ``_TRAINING_CODE_VERSION`` if you must).
+_KEY_OMITS_AT_DEFAULT = ("adversarial_eps", "adversarial_steps", "dp_noise_multiplier", "dp_max_grad_norm",
+                         "dataset", "image_size")
 
 
 def model_cache_key(config: LearnerConfig, data: LearnerData) -> str:
     """Hash of every setting that shapes the model and of the training data's identity (pixels and labels)."""
+    settings = dataclasses.asdict(config)
+    defaults = LearnerConfig()
+    for name in _KEY_OMITS_AT_DEFAULT:
+        if name in settings and settings[name] == getattr(defaults, name):
+            del settings[name]
     payload = json.dumps(
-        {"config": dataclasses.asdict(config), "data": data.train.fingerprint(), "code": _TRAINING_CODE_VERSION},
+        {"config": settings, "data": data.train.fingerprint(), "code": _TRAINING_CODE_VERSION},
         sort_keys=True, default=str,
     )
     return hashlib.sha1(payload.encode()).hexdigest()[:20]
@@ -96,11 +117,16 @@ def predict_logits(model: nn.Module, images: Tensor, batch_size: int = 1000) -> 
 
 
 def accuracy(model: nn.Module, images_uint8: Tensor, labels: Tensor) -> float:
-    """Top-1 accuracy of ``model`` on uint8 images (converted to [0, 1] batch by batch)."""
+    """Top-1 accuracy of ``model`` on uint8 images (converted to [0, 1] batch by batch).
+
+    Batches hold about a thousand 32 x 32 images' worth of pixels (fewer, larger photos at high resolution).
+    """
+    pixels = int(images_uint8.shape[-1] * images_uint8.shape[-2]) if images_uint8.dim() == 4 else 1024
+    batch = max(8, 1000 * 1024 // max(1, pixels))
     correct = 0
-    for i in range(0, len(images_uint8), 1000):
-        logits = predict_logits(model, to_float(images_uint8[i : i + 1000]))
-        correct += int((logits.argmax(1) == labels[i : i + 1000]).sum())
+    for i in range(0, len(images_uint8), batch):
+        logits = predict_logits(model, to_float(images_uint8[i : i + batch]), batch_size=batch)
+        correct += int((logits.argmax(1) == labels[i : i + batch]).sum())
     return correct / max(1, len(images_uint8))
 
 
@@ -118,20 +144,108 @@ def _scheduler(opt: torch.optim.Optimizer, config: LearnerConfig, steps_per_epoc
     return torch.optim.lr_scheduler.StepLR(opt, step_size=30 * steps_per_epoch, gamma=0.1)
 
 
+def adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int = 1,
+                      generator: Optional[torch.Generator] = None, label_smoothing: float = 0.0) -> Tensor:
+    """Adversarial examples for adversarial training [22] (Sec. 5.3, Fig. 3): L-infinity radius ``eps``, pixels in [0, 1].
+
+    ``steps`` = 1 is FGSM with a random start (step 1.25 eps; Wong et al. 2020), more is PGD (Madry et al. [22]:
+    random start, step 2.5 eps / steps). The model stays in its current mode; its parameters get no gradient.
+    Returns detached images in [0, 1].
+    """
+    if eps < 0 or steps < 1:
+        raise ValueError(f"need eps >= 0 and steps >= 1; got eps={eps}, steps={steps}.")
+    if eps == 0:
+        return x
+    step_size = 1.25 * eps if steps == 1 else 2.5 * eps / steps
+    start = (2 * torch.rand(x.shape, device=x.device, generator=generator, dtype=x.dtype) - 1) * eps
+    delta = (x + start).clamp(0.0, 1.0) - x
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        with torch.enable_grad(), _autocast(x.device):
+            loss = F.cross_entropy(model(x + delta), y, label_smoothing=label_smoothing)
+            (grad,) = torch.autograd.grad(loss, delta)
+        delta = (delta.detach() + step_size * grad.sign()).clamp(-eps, eps)
+        delta = (x + delta).clamp(0.0, 1.0) - x
+    return (x + delta).detach()
+
+
+def make_dp_compatible(model: nn.Module) -> nn.Module:
+    """Prepare a course model (``models.Normalized``) for DP-SGD with Opacus, in place, and return it.
+
+    Per-example gradients are undefined with BatchNorm (it mixes the examples of a batch), so Opacus's
+    ``ModuleValidator.fix`` swaps every BatchNorm for GroupNorm; in-place ReLUs become out-of-place (Opacus's
+    backward hooks cannot see through them). A model that is already compatible is left as it is.
+    """
+    from opacus.validators import ModuleValidator
+
+    inner = getattr(model, "net", None)
+    if inner is None:
+        raise TypeError(f"expected a course model (models.Normalized with a .net); got {type(model).__name__}.")
+    if ModuleValidator.validate(inner, strict=False):
+        model.net = ModuleValidator.fix(inner)
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
+    return model
+
+
+def dp_epsilon(config: LearnerConfig, n_train: int, delta: float = 1e-5) -> float:
+    """The (epsilon, delta) privacy budget DP-SGD [7] spends in ``config``'s training, by Opacus's RDP accountant.
+
+    Sampling rate ``batch_size / n_train`` for ``epochs * ceil(n_train / batch_size)`` steps. The accountant
+    assumes Poisson sampling; the course shuffles fixed-size batches, so read epsilon as an approximation.
+    """
+    if config.dp_noise_multiplier is None:
+        raise ValueError("config trains without DP-SGD (dp_noise_multiplier is None); there is no epsilon.")
+    if config.dp_noise_multiplier == 0:
+        return float("inf")
+    from opacus.accountants import RDPAccountant
+
+    accountant = RDPAccountant()
+    steps = config.epochs * math.ceil(n_train / config.batch_size)
+    accountant.history = [(config.dp_noise_multiplier, min(1.0, config.batch_size / n_train), steps)]
+    return float(accountant.get_epsilon(delta))
+
+
 def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.device, steps_per_epoch: int) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
     """One optimisation step of the fast pipeline: uint8 batch on the device -> float, batch-wise augmentation,
-    channels_last, autocast (bf16 on CPU, fp16 AMP on CUDA), SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``."""
+    channels_last, autocast (bf16 on CPU, fp16 AMP on CUDA), SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``.
+
+    Sec. 5.3's learner-side defences: ``config.adversarial_eps`` > 0 replaces each augmented batch by
+    adversarial examples (:func:`adversarial_batch`); ``config.dp_noise_multiplier`` trains with DP-SGD
+    through Opacus (per-example clipping and noise, fp32; the model must have passed :func:`make_dp_compatible`).
+    ``step.close()`` removes what DP-SGD attached to the model (call it after the last step).
+    """
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay, nesterov=True)
+    dp = config.dp_noise_multiplier is not None
+    net = model
+    if dp:
+        from opacus import GradSampleModule
+        from opacus.optimizers import DPOptimizer
+        from opacus.validators import ModuleValidator
+
+        problems = ModuleValidator.validate(model, strict=False)
+        if problems:
+            raise ValueError(f"DP-SGD needs per-example gradients, which this model cannot give ({problems[0]}); "
+                             "pass it through make_dp_compatible first.")
+        net = GradSampleModule(model)
+        noise_gen = torch.Generator(device=device).manual_seed(config.seed + 2)
+        opt = DPOptimizer(opt, noise_multiplier=config.dp_noise_multiplier, max_grad_norm=config.dp_max_grad_norm,
+                          expected_batch_size=config.batch_size, generator=noise_gen)
     sched = _scheduler(opt, config, steps_per_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and not dp)
     augment = get_augmentation(config.augment)
     gen = torch.Generator(device=device).manual_seed(config.seed)
 
     def step(x_uint8: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        xb = augment(x_uint8.float().div_(255.0), gen).contiguous(memory_format=torch.channels_last)
-        with _autocast(device):
-            logits = model(xb)
+        xb = augment(x_uint8.float().div_(255.0), gen)
+        if config.adversarial_eps > 0:
+            xb = adversarial_batch(model, xb, y, config.adversarial_eps, config.adversarial_steps, gen,
+                                   config.label_smoothing)
+        xb = xb.contiguous(memory_format=torch.channels_last)
+        with contextlib.nullcontext() if dp else _autocast(device):
+            logits = net(xb)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -140,7 +254,13 @@ def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.devic
         sched.step()
         return loss.detach(), logits.detach()
 
+    def close() -> None:
+        if dp:
+            opt.zero_grad(set_to_none=True)
+            net._close()  # removes Opacus's hooks and per-example gradient attributes (opacus 1.4+)
+
     step.optimizer = opt  # type: ignore[attr-defined]
+    step.close = close  # type: ignore[attr-defined]
     return step
 
 
@@ -166,6 +286,7 @@ def _fit(model: nn.Module, data: LearnerData, config: LearnerConfig, device: tor
         record.epoch_accuracy.append(float(correct) / n)
         record.epoch_lr.append(step.optimizer.param_groups[0]["lr"])  # type: ignore[attr-defined]
         bar.set_postfix(loss=f"{record.epoch_loss[-1]:.3f}", train_acc=f"{record.epoch_accuracy[-1]:.3f}")
+    step.close()  # type: ignore[attr-defined]
     record.images_per_second = n * config.epochs / max(1e-9, sum(record.epoch_seconds))
     return record
 
@@ -194,6 +315,8 @@ def train_learner(
     data = learner_data(config) if data is None else data
     path = cache_dir("models") / f"{config.model}-{model_cache_key(config, data)}.pt"
     model = build_model(config.model, len(data.train.classes), config.width, config.seed)
+    if config.dp_noise_multiplier is not None:  # DP-SGD (Sec. 5.3): GroupNorm for BatchNorm, before loading or training
+        model = make_dp_compatible(model)
     model = model.to(device, memory_format=torch.channels_last)
     if path.exists() and not retrain:
         saved = torch.load(path, map_location=device, weights_only=True)

@@ -77,7 +77,7 @@ profile = get_profile()
 SETTINGS = {
     "ci": dict(n_train=1250, n_users=25, fractions=(0.4,), batch_size=128),
     "cpu": dict(n_train=10000, n_users=100, fractions=(0.2, 0.6, 1.0), batch_size=256),
-    "gpu": dict(n_train=50000, n_users=500, fractions=(0.2, 0.4, 0.6, 0.8, 1.0), batch_size=512),
+    "gpu": dict(n_train=50000, n_users=500, fractions=(0.2, 0.6, 1.0), batch_size=512),
     "paper": dict(n_train=50000, n_users=1000, fractions=(0.2, 0.4, 0.6, 0.8, 1.0), batch_size=128),
 }
 setting = SETTINGS[profile.name]

@@ -169,25 +169,9 @@ def test_many_users_and_multi_user_configs():
     assert multi.user_sizes[:5] == (50, 20, 10, 5, 2)
 
 
-def _fake_cub(root):
-    """A four-photo CUB-200-2011 layout (two classes, official split file) with odd-sized JPEGs."""
-    from PIL import Image
-
-    folder = root / "CUB_200_2011"
-    rows = [(1, "001.Black_footed_Albatross", 1, 1), (2, "001.Black_footed_Albatross", 1, 0),
-            (3, "002.Laysan_Albatross", 2, 1), (4, "002.Laysan_Albatross", 2, 0)]
-    for i, cls, _, _ in rows:
-        (folder / "images" / cls).mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (40 + i, 30), (60 * i, 20, 200)).save(folder / "images" / cls / f"p{i}.jpg")
-    (folder / "images.txt").write_text("".join(f"{i} {c}/p{i}.jpg\n" for i, c, _, _ in rows))
-    (folder / "image_class_labels.txt").write_text("".join(f"{i} {k}\n" for i, _, k, _ in rows))
-    (folder / "train_test_split.txt").write_text("".join(f"{i} {t}\n" for i, _, _, t in rows))
-    (folder / "classes.txt").write_text("1 001.Black_footed_Albatross\n2 002.Laysan_Albatross\n")
-
-
-def test_load_cub200_reads_the_official_split(tmp_path, monkeypatch):
+def test_load_cub200_reads_the_official_split(tmp_path, monkeypatch, fake_cub):
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
-    _fake_cub(tmp_path)
+    fake_cub(tmp_path)
     train = data.load_cub200("train", size=16, root=tmp_path, download=False)
     test = data.load_cub200("test", size=16, root=tmp_path, download=False)
     assert train.images.shape == (2, 3, 16, 16) and train.images.dtype == torch.uint8

@@ -104,3 +104,19 @@ def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
     with torch.no_grad():
         assert net(torch.rand(1, 3, 64, 64)).shape == (1, 200)
     torch.testing.assert_close(net.mean.flatten(), torch.tensor(models.IMAGENET_MEAN))
+
+
+def test_a_learner_trains_on_cub200_at_its_own_size(tmp_path, monkeypatch, fake_cub):
+    """The Fig. 2i path: LearnerConfig(dataset="cub200", image_size=...) loads CUB and trains at that size."""
+    fake_cub(tmp_path)
+    monkeypatch.setenv("ANW_DATA", str(tmp_path))
+    monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
+    cfg = profiles.LearnerConfig(dataset="cub200", image_size=16, n_train=None, user_sizes=(1,), keys=(60.0,),
+                                 color_space_seeds=(None,), n_test=None, width=8, epochs=1, batch_size=2)
+    learner = train_learner(cfg, progress=False)
+    assert learner.data.train.images.shape[1:] == (3, 16, 16) and learner.data.train.classes[0] == "Black_footed_Albatross"
+    assert 0.0 <= learner.record.test_accuracy <= 1.0
+    with pytest.raises(ValueError, match="unknown dataset"):
+        profiles.LearnerConfig(dataset="imagenet")
+    with pytest.raises(ValueError, match="32 x 32"):
+        profiles.LearnerConfig(image_size=64)

@@ -1,0 +1,97 @@
+"""Defences a learner can apply to a trained model to remove the watermark (paper Sec. 5.3, Fig. 3g-h).
+
+Pruning (global L1 unstructured magnitude pruning, ``torch.nn.utils.prune``) and fine-tuning on clean
+images, following the common settings the paper cites [45]. Both are pure: they return a new model
+and leave the one passed in untouched, so one trained learner can be attacked many ways.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils import prune
+
+from ._checks import check_uint8_images
+from .profiles import LearnerConfig
+
+__all__ = ["prunable_weights", "prune_global_l1", "sparsity", "fine_tune"]
+
+
+def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
+    """Every (module, "weight") of the model's convolutions and linear layers: what magnitude pruning removes."""
+    pairs = [(m, "weight") for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    if not pairs:
+        raise ValueError(f"{type(model).__name__} has no Conv2d or Linear layer to prune.")
+    return pairs
+
+
+def prune_global_l1(model: nn.Module, amount: float) -> nn.Module:
+    """A copy of ``model`` with the fraction ``amount`` of its conv/linear weights of smallest |w| set to 0 (Fig. 3g).
+
+    Global L1 unstructured pruning: one threshold over all layers together (``prune.global_unstructured``),
+    made permanent (``prune.remove``), so the copy is an ordinary model. ``amount`` in [0, 1).
+    Returned in eval mode; ``model`` is not changed.
+    """
+    if not 0.0 <= amount < 1.0:
+        raise ValueError(f"amount is the fraction of weights to remove, in [0, 1); got {amount}.")
+    pruned = copy.deepcopy(model).to(memory_format=torch.contiguous_format)  # prune flattens with .view
+    params = prunable_weights(pruned)
+    if amount > 0:
+        prune.global_unstructured(params, pruning_method=prune.L1Unstructured, amount=amount)
+        for module, name in params:
+            prune.remove(module, name)
+    return pruned.to(memory_format=torch.channels_last).eval()
+
+
+def sparsity(model: nn.Module) -> float:
+    """Fraction of the conv/linear weights that are exactly zero."""
+    weights = [getattr(m, n) for m, n in prunable_weights(model)]
+    zeros = sum(int((w == 0).sum()) for w in weights)
+    return zeros / sum(w.numel() for w in weights)
+
+
+def fine_tune(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    epochs: int = 5,
+    lr: float = 0.01,
+    batch_size: int = 256,
+    augment: str = "crop_flip",
+    seed: int = 0,
+    progress: bool = False,
+) -> nn.Module:
+    """A copy of ``model`` fine-tuned on clean uint8 ``images`` (Fig. 3h): ``epochs`` epochs of SGD at a constant ``lr``.
+
+    The learner's own fast step (``train.make_train_step``: batch-wise ``augment`` on the device, autocast,
+    SGD with momentum 0.9, weight decay 5e-4, Sec. 5.1) with the "step" schedule, whose first decay comes
+    after 30 epochs, so the learning rate stays ``lr``. BatchNorm statistics follow the new data.
+    Seeded; returned in eval mode; ``model`` is not changed.
+    """
+    from tqdm.auto import tqdm
+
+    from .train import make_train_step
+
+    check_uint8_images(images)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), one per image; got {tuple(labels.shape)}.")
+    if epochs < 1 or epochs > 30:
+        raise ValueError(f"fine-tuning epochs must be in 1..30 (a constant learning rate); got {epochs}.")
+    if not lr > 0:
+        raise ValueError(f"lr must be > 0; got {lr}.")
+    tuned = copy.deepcopy(model)
+    device = next(tuned.parameters()).device
+    config = LearnerConfig(epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, seed=seed, schedule="step")
+    x_all, y_all = images.to(device), labels.to(device)
+    step = make_train_step(tuned, config, device, math.ceil(len(y_all) / batch_size))
+    order = torch.Generator(device=device).manual_seed(seed + 1)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress):
+            tuned.train()
+            for idx in torch.randperm(len(y_all), device=device, generator=order).split(batch_size):
+                step(x_all[idx], y_all[idx])
+    step.close()  # type: ignore[attr-defined]
+    return tuned.eval()
