@@ -213,7 +213,11 @@ display(Markdown("| f | same LCT | own LCT | adversary (arbitrary LCT) |\n|---|-
 # $f = 1$; the arbitrary-LCT adversary gets about 10 %. The `ci` learner is small and sees few users,
 # so its single point has wide error bars (with $m$ watermarking users, one miss moves the accuracy
 # by $1/m$); the asserts below check what that point can show: the users are recovered in both
-# conditions well above chance, and the adversary sits near chance.
+# conditions well above chance, and the adversary sits near chance. Compare the two learners' training
+# accuracies printed in section 2 as well: photos rotated in random colour spaces are harder to fit than
+# YIQ rotations, and at `ci` scale a learner that fits less keeps fewer signatures (lesson 05) — which can
+# put the own-LCT condition *below* the same-LCT one at a single small $f$, the opposite of the paper's
+# trend at large $f$.
 
 # %%
 learner_same, verdicts_same, _ = runs[f0, False]
