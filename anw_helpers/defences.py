@@ -7,7 +7,6 @@ and leave the one passed in untouched, so one trained learner can be attacked ma
 from __future__ import annotations
 
 import copy
-import math
 
 import torch
 from torch import Tensor, nn
@@ -70,9 +69,7 @@ def fine_tune(
     after 30 epochs, so the learning rate stays ``lr``. BatchNorm statistics follow the new data.
     Seeded; returned in eval mode; ``model`` is not changed.
     """
-    from tqdm.auto import tqdm
-
-    from .train import make_train_step
+    from .train import fit
 
     check_uint8_images(images)
     if labels.shape != (len(images),):
@@ -84,14 +81,6 @@ def fine_tune(
     tuned = copy.deepcopy(model)
     device = next(tuned.parameters()).device
     config = LearnerConfig(epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, seed=seed, schedule="step")
-    x_all, y_all = images.to(device), labels.to(device)
-    step = make_train_step(tuned, config, device, math.ceil(len(y_all) / batch_size))
-    order = torch.Generator(device=device).manual_seed(seed + 1)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for _ in tqdm(range(epochs), desc="fine-tuning", unit="epoch", disable=not progress):
-            tuned.train()
-            for idx in torch.randperm(len(y_all), device=device, generator=order).split(batch_size):
-                step(x_all[idx], y_all[idx])
-    step.close()  # type: ignore[attr-defined]
+        fit(tuned, images, labels, config, device, progress, desc="fine-tuning")
     return tuned.eval()

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._checks import check_labelled_batch
-from .data import ImageSet, LearnerData, User, to_float
+from .data import ImageSet, LearnerData, User
 from .profiles import LearnerConfig
 from .train import TrainedLearner, predict_logits, train_learner
 

@@ -23,7 +23,6 @@ import copy
 import dataclasses
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -34,7 +33,7 @@ from .data import ImageSet, LearnerData, User, to_float
 from .paths import atomic_write, cache_dir
 from .profiles import LearnerConfig
 from .runtime import choose_device
-from .train import TrainedLearner, TrainRecord, accuracy, make_train_step, predict_logits, train_learner
+from .train import TrainedLearner, TrainRecord, accuracy, fit, predict_logits, train_learner
 
 __all__ = [
     "MemorisationPlan",
@@ -147,8 +146,6 @@ def fine_tune(base: nn.Module, data: LearnerData, config: LearnerConfig, progres
     pool, so that a few epochs fit the subset. Cached under ``$ANW_CACHE/models`` by the config, the data's
     pixels and the base's weights. Returns a ``TrainedLearner`` (training, test and tracked-photo accuracy).
     """
-    from tqdm.auto import tqdm
-
     device = choose_device()
     payload = json.dumps({"config": dataclasses.asdict(config), "data": data.train.fingerprint(),
                           "base": _state_digest(base), "kind": "fine_tune-1"}, sort_keys=True, default=str)
@@ -161,19 +158,7 @@ def fine_tune(base: nn.Module, data: LearnerData, config: LearnerConfig, progres
         return TrainedLearner(model, data, config, TrainRecord.from_json(saved["record"]), True, path)
     for p in model.parameters():
         p.requires_grad_(True)
-    torch.manual_seed(config.seed)
-    x_all, y_all = data.train.images.to(device), data.train.labels.to(device)
-    n = len(y_all)
-    step = make_train_step(model, config, device, math.ceil(n / config.batch_size))
-    order = torch.Generator(device=device).manual_seed(config.seed + 1)
-    record = TrainRecord(device=str(device))
-    for _ in tqdm(range(config.epochs), desc="fine-tuning", unit="epoch", disable=not progress):
-        model.train()
-        loss_sum = 0.0
-        for idx in torch.randperm(n, device=device, generator=order).split(config.batch_size):
-            loss, _ = step(x_all[idx], y_all[idx])
-            loss_sum += float(loss) * len(idx)
-        record.epoch_loss.append(loss_sum / n)
+    record = fit(model, data.train.images, data.train.labels, config, device, progress, desc="fine-tuning")
     model.eval()
     record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
     record.test_accuracy = accuracy(model, data.test.images, data.test.labels)

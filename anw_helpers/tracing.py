@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor, nn

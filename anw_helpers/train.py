@@ -264,16 +264,22 @@ def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.devic
     return step
 
 
-def _fit(model: nn.Module, data: LearnerData, config: LearnerConfig, device: torch.device, progress: bool) -> TrainRecord:
+def fit(model: nn.Module, images: Tensor, labels: Tensor, config: LearnerConfig, device: torch.device,
+        progress: bool = True, desc: Optional[str] = None) -> TrainRecord:
+    """The training loop of Sec. 5.1 on uint8 ``images``: ``config.epochs`` seeded epochs of :func:`make_train_step`.
+
+    Trains ``model`` in place (from scratch for the learner; from trained weights for the fine-tuning of
+    lesson 06 and the subsampled models of lesson 08) and returns the per-epoch record.
+    """
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
-    x_all, y_all = data.train.images.to(device), data.train.labels.to(device)
+    x_all, y_all = images.to(device), labels.to(device)
     n = len(y_all)
     step = make_train_step(model, config, device, math.ceil(n / config.batch_size))
     order_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     record = TrainRecord(device=str(device))
-    bar = tqdm(range(config.epochs), desc=f"training {config.model} on {device}", unit="epoch", disable=not progress)
+    bar = tqdm(range(config.epochs), desc=desc or f"training {config.model} on {device}", unit="epoch", disable=not progress)
     for _ in bar:
         model.train()
         start, loss_sum, correct = time.perf_counter(), torch.zeros((), device=device), torch.zeros((), device=device)
@@ -324,7 +330,7 @@ def train_learner(
         record = TrainRecord.from_json(saved["record"])
         model.eval()
         return TrainedLearner(model, data, config, record, True, path)
-    record = _fit(model, data, config, device, progress)
+    record = fit(model, data.train.images, data.train.labels, config, device, progress)
     model.eval()
     record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
     record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
