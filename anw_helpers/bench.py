@@ -1,18 +1,22 @@
 """Benchmark the training pipeline: ``python -m anw_helpers.bench train``.
 
-Trains the same model for the same number of steps two ways, in one run:
-- conventional: a torchvision Dataset of PIL images, RandomCrop(32, padding=4) + RandomHorizontalFlip +
-  ToTensor per image, a DataLoader, fp32, NCHW;
-- ours (``anw_helpers.train.make_train_step``): uint8 tensors on the device, batch-wise augmentation,
-  bf16 autocast on CPU / fp16 AMP on CUDA, channels_last.
-Prints images/s for each and their ratio, and our step's achieved GFLOP/s next to a matmul rate measured
-in the same run (bf16 on CPU, fp16 on CUDA). Record the output in docs/benchmarks.md.
+Trains the same model for the same number of steps, side by side in one run:
+- conventional: a torchvision Dataset of PIL images, RandomCrop(32, padding=4) +
+  RandomHorizontalFlip + ToTensor per image, a DataLoader, fp32, NCHW;
+- ours (``anw_helpers.train.make_train_step``): uint8 tensors on the device, batch-wise
+  augmentation, channels_last, in every precision the device offers (fp32 and bf16 on CPU; fp32,
+  fp16 and bf16 on CUDA).
+Prints images/s of each, the achieved GFLOP/s next to the matmul rate in the same precision, and
+the precision ``runtime.choose_precision`` picks on this machine. Record the output in
+docs/benchmarks.md with the CPU (``lscpu``: model name and the avx2 / avx512_bf16 / amx flags).
 """
+
 from __future__ import annotations
 
 import argparse
 import platform
 import time
+from typing import Optional
 
 import torch
 from torch.nn import functional as F
@@ -20,10 +24,16 @@ from torch.nn import functional as F
 from .data import load_cifar10
 from .models import build_model
 from .profiles import get_profile
-from .runtime import choose_device
+from .runtime import PRECISIONS, Precision, choose_device, choose_precision, cpu_has_native_bf16
 from .train import make_train_step
 
-__all__ = ["conventional_images_per_second", "fast_images_per_second", "matmul_gflops", "train_step_gflop", "main"]
+__all__ = [
+    "conventional_images_per_second",
+    "fast_images_per_second",
+    "matmul_gflops",
+    "train_step_gflop",
+    "main",
+]
 
 
 def _images(n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -31,8 +41,11 @@ def _images(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return data.images[:n], data.labels[:n]
 
 
-def conventional_images_per_second(model_name: str, width: int, batch: int, steps: int, workers: int) -> float:
-    """img/s of a textbook pipeline: PIL images + per-image transforms + DataLoader, fp32, NCHW (after 2 warm-up steps)."""
+def conventional_images_per_second(
+    model_name: str, width: int, batch: int, steps: int, workers: int
+) -> float:
+    """img/s of a textbook pipeline: PIL images + per-image transforms + DataLoader, fp32, NCHW
+    (after 2 warm-up steps)."""
     from PIL import Image
     from torch.utils.data import DataLoader, Dataset
     from torchvision import transforms as T
@@ -51,7 +64,9 @@ def conventional_images_per_second(model_name: str, width: int, batch: int, step
     device = choose_device()
     model = build_model(model_name, width=width).to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    loader = DataLoader(PilDataset(), batch_size=batch, shuffle=True, num_workers=workers, drop_last=True)
+    loader = DataLoader(
+        PilDataset(), batch_size=batch, shuffle=True, num_workers=workers, drop_last=True
+    )
     start, seen = 0.0, 0
     for i, (xb, yb) in enumerate(loader):
         if i == 2:
@@ -66,16 +81,29 @@ def conventional_images_per_second(model_name: str, width: int, batch: int, step
     return seen / (time.perf_counter() - start)
 
 
-def fast_images_per_second(model_name: str, width: int, batch: int, steps: int) -> float:
-    """img/s of the course's pipeline (``make_train_step``) on the same model, batch and step count."""
+def fast_images_per_second(
+    model_name: str,
+    width: int,
+    batch: int,
+    steps: int,
+    precision: Optional[Precision] = None,
+    warmup: int = 2,
+) -> float:
+    """img/s of the course's pipeline (``make_train_step``) on the same model, batch and step count,
+    in ``precision`` (default: the one the machine picks), timed after ``warmup`` steps (the first
+    steps of a narrow fp32 network on real images ran ten times slower than the rest here)."""
     device = choose_device()
-    images, labels = _images(batch * (steps + 2))
+    images, labels = _images(batch * (steps + warmup))
     x, y = images.to(device), labels.to(device)
-    config = get_profile("ci").config.with_(model=model_name, width=width, batch_size=batch, epochs=1, schedule="step")
-    model = build_model(model_name, width=width).to(device, memory_format=torch.channels_last).train()
-    step = make_train_step(model, config, device, steps + 2)
-    for i in range(steps + 2):
-        if i == 2:
+    config = get_profile("ci").config.with_(
+        model=model_name, width=width, batch_size=batch, epochs=1, schedule="step"
+    )
+    model = (
+        build_model(model_name, width=width).to(device, memory_format=torch.channels_last).train()
+    )
+    step = make_train_step(model, config, device, steps + warmup, precision)
+    for i in range(steps + warmup):
+        if i == warmup:
             _sync(device)
             start = time.perf_counter()
         step(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch])
@@ -84,7 +112,7 @@ def fast_images_per_second(model_name: str, width: int, batch: int, steps: int) 
 
 
 def train_step_gflop(model_name: str, width: int, batch: int) -> float:
-    """Floating-point operations (GFLOP) of one training step (forward + backward), counted by FlopCounterMode."""
+    """GFLOP of one training step (forward + backward), counted by FlopCounterMode."""
     from torch.utils.flop_counter import FlopCounterMode
 
     model = build_model(model_name, width=width).train()
@@ -94,10 +122,9 @@ def train_step_gflop(model_name: str, width: int, batch: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
-    """Measured dense matmul rate in GFLOP/s: bf16 on CPU, fp16 on CUDA (the ceiling our autocast step aims at)."""
+def matmul_gflops(dtype: torch.dtype = torch.float32, size: int = 2048, repeats: int = 10) -> float:
+    """Measured dense matmul rate in GFLOP/s in ``dtype`` (the ceiling a training step aims at)."""
     device = choose_device()
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(2):
@@ -115,31 +142,81 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+def precisions_to_compare(device: torch.device) -> list[str]:
+    """The precisions to compare: fp32 and bf16 on CPU; fp32, fp16 (and native bf16) on CUDA."""
+    if device.type == "cuda":
+        return ["fp32", "fp16"] + (
+            ["bf16"] if torch.cuda.get_device_capability(device)[0] >= 8 else []
+        )
+    return ["fp32", "bf16"]
+
+
+def cpu_flags() -> str:
+    """The CPU's model name and the flags that decide the precision (avx2, avx512_bf16, amx)."""
+    try:
+        info = open("/proc/cpuinfo").read()
+    except OSError:
+        return platform.processor() or platform.machine()
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")),
+        "?",
+    )
+    flags = next(
+        (ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []
+    )
+    keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
+    return f"{model}; flags: {' '.join(keep) or 'none of avx2/avx512/amx'}"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m anw_helpers.bench train [--model small_resnet --width 24 --batch 256 --steps 20]``."""
-    parser = argparse.ArgumentParser(prog="python -m anw_helpers.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """Command line: ``python -m anw_helpers.bench train [--model M --width W --batch B]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m anw_helpers.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("what", choices=["train"])
     parser.add_argument("--model", default="small_resnet")
     parser.add_argument("--width", type=int, default=24)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the conventional pipeline")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="DataLoader workers of the conventional pipeline"
+    )
     args = parser.parse_args(argv)
     device = choose_device()
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {torch.get_num_threads()} threads, device {device}, torch {torch.__version__}")
-    print(f"model {args.model} (width {args.width}), batch {args.batch}, {args.steps} timed steps after 2 warm-up steps")
-    conv = conventional_images_per_second(args.model, args.width, args.batch, args.steps, args.workers)
-    fast = fast_images_per_second(args.model, args.width, args.batch, args.steps)
-    gflop = train_step_gflop(args.model, args.width, args.batch)
-    achieved = gflop * fast / args.batch
-    peak = matmul_gflops()
-    print(f"{'pipeline':<44}{'img/s':>10}")
-    print(f"{'conventional (PIL + DataLoader, fp32, NCHW)':<44}{conv:>10.1f}")
-    print(f"{'ours (device tensors, batch aug, autocast, CL)':<44}{fast:>10.1f}")
-    print(f"speed-up: {fast / conv:.2f}x")
-    print(f"training step: {gflop / args.batch:.3f} GFLOP per image; achieved {achieved:.1f} GFLOP/s; "
-          f"matmul {'fp16' if device.type == 'cuda' else 'bf16'} {peak:.1f} GFLOP/s; ratio {achieved / peak:.0%}")
+    print(
+        f"machine: {platform.machine()}, {cpu_flags()}; {torch.get_num_threads()} threads, "
+        f"device {device}, torch {torch.__version__}; native bf16 on CPU: {cpu_has_native_bf16()}"
+    )
+    print(
+        f"model {args.model} (width {args.width}), batch {args.batch}, "
+        f"{args.steps} timed steps after 2 warm-up steps"
+    )
+    gflop = train_step_gflop(args.model, args.width, args.batch) / args.batch
+    conv = conventional_images_per_second(
+        args.model, args.width, args.batch, args.steps, args.workers
+    )
+    print(f"{'pipeline':<46}{'img/s':>9}{'vs conv.':>10}{'GFLOP/s':>10}{'matmul':>9}{'ratio':>7}")
+    print(
+        f"{'conventional (PIL + DataLoader, fp32, NCHW)':<46}{conv:>9.1f}{1:>9.2f}x"
+        f"{gflop * conv:>10.1f}"
+    )
+    for name in precisions_to_compare(device):
+        fast = fast_images_per_second(
+            args.model, args.width, args.batch, args.steps, Precision(name, "benchmark")
+        )
+        peak = matmul_gflops(PRECISIONS[name] or torch.float32)
+        label = f"ours ({name}, device tensors, batch aug, CL)"
+        print(
+            f"{label:<46}{fast:>9.1f}{fast / conv:>9.2f}x{gflop * fast:>10.1f}{peak:>9.1f}"
+            f"{gflop * fast / peak:>7.0%}"
+        )
+    picked = choose_precision()
+    print(
+        f"training step: {gflop:.3f} GFLOP per image; this machine trains in {picked.name}: "
+        f"{picked.reason}"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,10 @@
     python -m anw_helpers.course sync [--check]      write notebooks/NN_name.ipynb from NN_name.py (no outputs)
     python -m anw_helpers.course run-all [--profile ci] [--out build] [--only 01 03]
     python -m anw_helpers.course check               everything CI checks without executing a notebook
+    python -m anw_helpers.course set-repository [OWNER/NAME] [--branch B]
+                                                     install cells, Colab badges, .ipynb, student/
+                                                     from [tool.anw] of pyproject.toml
+    python -m anw_helpers.course wheel [--out dist]  a wheel of the helpers (Colab without GitHub)
 
 Conventions (see docs/instructors.md):
 
@@ -14,7 +18,9 @@ Conventions (see docs/instructors.md):
   ``raise NotImplementedError("Exercise: ...")`` at the block's indentation, naming the exercise by the
   first sentence of the enclosing function's docstring (else the text after ``BEGIN SOLUTION:``, else
   the nearest ``Exercise`` heading above the cell).
-* Every lesson's first code cell installs the helpers only when missing (``check_install_cell``).
+* Every lesson's first code cell installs the helpers only when missing (``check_install_cell``):
+  from a wheel named by ``ANW_WHEEL`` or lying in the working folder, else from the repository
+  ``[tool.anw] repository`` of pyproject.toml, the one place that names it (docs/publishing.md).
 """
 from __future__ import annotations
 
@@ -25,7 +31,10 @@ import json
 import os
 import platform
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -33,7 +42,16 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 __all__ = [
-    "REPO_SLUG",
+    "RepositorySetting",
+    "repository_setting",
+    "write_repository_setting",
+    "LESSON_EXTRAS",
+    "lesson_extra",
+    "install_cell_source",
+    "set_repository",
+    "colab_link_problems",
+    "build_wheel",
+    "wheel_instructions",
     "colab_url",
     "lesson_sources",
     "read_lesson",
@@ -56,17 +74,26 @@ __all__ = [
     "main",
 ]
 
-#: The course's GitHub repository (Colab badges, the install cell's pip URL).
-REPO_SLUG = "anw-course/anti-neuron-watermarking"
 SOLUTION_TAG = "solution"
 EXERCISE_TAG = "exercise"
 LESSON_GLOB = "[0-9][0-9]_*.py"
 STUDENT_DIR = "student"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+PYPROJECT = "pyproject.toml"
+SET_REPOSITORY = "python -m anw_helpers.course set-repository"
+#: Lessons whose install cell adds an extra of pyproject.toml: number -> (extra, what it adds).
+LESSON_EXTRAS: dict[str, tuple[str, str]] = {"06": ("dp", "Opacus, for DP-SGD")}
 
 _BEGIN = re.compile(r"^(?P<indent>[ \t]*)#[ \t]*BEGIN SOLUTION\b[ \t]*:?[ \t]*(?P<name>.*?)[ \t]*$")
 _END = re.compile(r"^[ \t]*#[ \t]*END SOLUTION\b.*$")
 _EXERCISE_HEADING = re.compile(r"^#+[ \t]*Exercise\b[ \t]*(?P<name>.*?)[ \t]*$", re.M)
+_OWNER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
+_BRANCH = re.compile(r"^(?![-/.])(?!.*\.\.)(?!.*//)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
+_COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/"
+                         r"(?P<repository>[^/\s]+/[^/\s]+)/blob/(?P<branch>\S+?)/"
+                         r"(?P<path>(?:notebooks|student)/[^\s)\"'<>]+)")
+_GIT_URL = re.compile(r"git\+https://github\.com/[^\s\"']+")
+_ANW_HEADER = re.compile(r"^\s*\[\s*tool\s*\.\s*anw\s*\]\s*(?:#.*)?$")
 
 
 def _default_root() -> Path:
@@ -75,9 +102,163 @@ def _default_root() -> Path:
     return here if (here / "notebooks").is_dir() else Path.cwd()
 
 
-def colab_url(name: str, folder: str = "notebooks", branch: str = "main") -> str:
-    """The Colab address that opens ``<folder>/<name>.ipynb`` of the course repository."""
-    return f"https://colab.research.google.com/github/{REPO_SLUG}/blob/{branch}/{folder}/{name}.ipynb"
+# -------------------------------------------------------------------- where the course is published
+@dataclass(frozen=True)
+class RepositorySetting:
+    """Where the course is published: ``[tool.anw] repository`` and ``branch`` of pyproject.toml.
+
+    Raises ValueError, in one line, for a repository that is not ``OWNER/NAME`` or a bad branch.
+    """
+
+    repository: str
+    branch: str = "main"
+
+    def __post_init__(self) -> None:
+        slug, branch = self.repository, self.branch
+        if not isinstance(slug, str) or not _OWNER_NAME.match(slug):
+            raise ValueError(f"malformed repository {slug!r}: expected OWNER/NAME as on GitHub, "
+                             "e.g. anw-course/anti-neuron-watermarking")
+        if slug.endswith(".git"):
+            raise ValueError(f"malformed repository {slug!r}: write OWNER/NAME without '.git'")
+        if not isinstance(branch, str) or not _BRANCH.match(branch) or branch.endswith(".lock"):
+            raise ValueError(f"malformed branch {branch!r}: expected a git branch such as main")
+
+    @property
+    def git_url(self) -> str:
+        """The pip address of the helpers: ``git+https://github.com/OWNER/NAME@BRANCH``."""
+        return f"git+https://github.com/{self.repository}@{self.branch}"
+
+    def colab_url(self, name: str, folder: str = "notebooks") -> str:
+        """The Colab address that opens ``<folder>/<name>.ipynb`` of this repository and branch."""
+        return self._colab(f"{folder}/{name}.ipynb")
+
+    def _colab(self, path: str) -> str:
+        repository, branch = self.repository, self.branch
+        return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{path}"
+
+
+def _anw_table_fallback(text: str, where: str) -> dict[str, str]:
+    """``[tool.anw]`` of a pyproject.toml text, read without a TOML library: ``key = "value"``."""
+    table: dict[str, str] = {}
+    inside = False
+    line_re = re.compile(r"""^(?P<key>[A-Za-z0-9_-]+)\s*=\s*"""
+                         r"""(?:"(?P<basic>(?:[^"\\]|\\.)*)"|'(?P<lit>[^']*)')\s*(?:#.*)?$""")
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.startswith("["):
+            inside = _ANW_HEADER.match(line) is not None
+        elif inside and line and not line.startswith("#"):
+            m = line_re.match(line)
+            if not m:
+                raise ValueError(f"{where}, line {number}: cannot read {line!r} in [tool.anw] "
+                                 '(expected key = "value")')
+            basic = m.group("basic")
+            table[m.group("key")] = m.group("lit") if basic is None else json.loads(f'"{basic}"')
+    return table
+
+
+def _anw_table(text: str, where: str) -> dict:
+    """The ``[tool.anw]`` table of a pyproject.toml text ({} when absent).
+
+    tomllib on Python >= 3.11, else ``tomli`` when installed, else a small reader of that one table.
+    """
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.9 and 3.10
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            return _anw_table_fallback(text, where)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{where} is not valid TOML: {exc}") from None
+    table = data.get("tool", {}).get("anw", {})
+    return table if isinstance(table, dict) else {}
+
+
+def repository_setting(root: Optional[Path] = None) -> RepositorySetting:
+    """The course's repository and branch, read from ``[tool.anw]`` of ``root``'s pyproject.toml.
+
+    Where ``root`` (default: this clone) has no pyproject.toml, e.g. a folder of made-up lessons in
+    a test, the pyproject.toml of the clone that holds this package is read.
+    """
+    folder = Path(root) if root is not None else _default_root()
+    candidates = [folder / PYPROJECT, Path(__file__).resolve().parent.parent / PYPROJECT]
+    path = next((p for p in candidates if p.is_file()), None)
+    if path is None:
+        raise FileNotFoundError(f"no {PYPROJECT} in {folder}: the course's repository is set in "
+                                "its [tool.anw] table (run from a clone of the course)")
+    table = _anw_table(path.read_text(encoding="utf-8"), str(path))
+    if not table.get("repository"):
+        raise ValueError(f'{path} has no [tool.anw] repository = "OWNER/NAME": add it, or run  '
+                         f"{SET_REPOSITORY} OWNER/NAME")
+    return RepositorySetting(str(table["repository"]), str(table.get("branch", "main")))
+
+
+def _set_toml_key(text: str, key: str, value: str) -> str:
+    """``text`` with ``key = "value"`` in its ``[tool.anw]`` table (replaced, else added)."""
+    lines = text.split("\n")
+    header = next((i for i, line in enumerate(lines) if _ANW_HEADER.match(line)), None)
+    entry = f'{key} = "{value}"'
+    if header is None:
+        while lines and not lines[-1].strip():
+            lines.pop()
+        return "\n".join(lines + ["", "[tool.anw]", entry, ""])
+    end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+               len(lines))
+    for i in range(header + 1, end):
+        m = re.match(rf"""^(\s*{re.escape(key)}\s*=\s*)("[^"]*"|'[^']*')(.*)$""", lines[i])
+        if m:
+            lines[i] = f'{m.group(1)}"{value}"{m.group(3)}'
+            return "\n".join(lines)
+    last = max([header] + [i for i in range(header + 1, end) if lines[i].strip()])
+    lines.insert(last + 1, entry)
+    return "\n".join(lines)
+
+
+def _wanted_setting(root: Path, repository: Optional[str],
+                    branch: Optional[str]) -> RepositorySetting:
+    """``root``'s setting with ``repository`` and ``branch`` (None: keep) applied, validated."""
+    if not repository and not branch:
+        return repository_setting(root)
+    path = Path(root) / PYPROJECT
+    current = _anw_table(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
+    if not repository and not current.get("repository"):
+        raise ValueError(f"{path} has no [tool.anw] repository yet: give OWNER/NAME")
+    return RepositorySetting(repository or str(current["repository"]),
+                             branch or str(current.get("branch", "main")))
+
+
+def write_repository_setting(root: Optional[Path] = None, repository: Optional[str] = None,
+                             branch: Optional[str] = None) -> RepositorySetting:
+    """Set ``[tool.anw] repository`` (and ``branch``) in ``root``'s pyproject.toml; returns it.
+
+    Only those two lines change; a value not given keeps its current one (branch: ``main``).
+    Raises ValueError for a malformed OWNER/NAME or branch, before anything is written.
+    """
+    path = (Path(root) if root is not None else _default_root()) / PYPROJECT
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the setting lives in the course's "
+                                f"{PYPROJECT}")
+    text = path.read_text(encoding="utf-8")
+    setting = _wanted_setting(path.parent, repository, branch)
+    new = _set_toml_key(text, "repository", setting.repository)
+    new = _set_toml_key(new, "branch", setting.branch)
+    if new != text:
+        path.write_text(new, encoding="utf-8")
+    if repository_setting(path.parent) != setting:  # pragma: no cover - the edit did not take
+        raise ValueError(f"could not set [tool.anw] in {path}: edit it by hand")
+    return setting
+
+
+def colab_url(name: str, folder: str = "notebooks", branch: Optional[str] = None,
+              root: Optional[Path] = None) -> str:
+    """The Colab address of ``<folder>/<name>.ipynb`` in the course repository (``[tool.anw]``)."""
+    setting = repository_setting(root)
+    if branch is not None:
+        setting = RepositorySetting(setting.repository, branch)
+    return setting.colab_url(name, folder)
 
 
 def lesson_sources(notebooks_dir: Optional[Path] = None) -> list[Path]:
@@ -200,7 +381,7 @@ def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
             new = nbformat.v4.new_code_cell(text)
         elif cell.cell_type == "markdown":
             markdown_seen.append(text)
-            text = text.replace(f"/blob/main/notebooks/{py_path.stem}.ipynb", f"/blob/main/{folder}/{py_path.stem}.ipynb")
+            text = _COLAB_LINK.sub(lambda m: _student_link(m, py_path.stem, folder), text)
             new = nbformat.v4.new_markdown_cell(text)
         else:
             new = nbformat.v4.new_raw_cell(text)
@@ -212,6 +393,13 @@ def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
     nb.metadata = {k: v for k, v in source_nb.metadata.items() if k in ("kernelspec", "colab", "accelerator")}
     nbformat.validate(nb)
     return nb, messages
+
+
+def _student_link(m: re.Match, stem: str, folder: str) -> str:
+    """A lesson's Colab link, pointed at its student copy in ``folder`` (other links unchanged)."""
+    if m.group("path") != f"notebooks/{stem}.ipynb":
+        return m.group(0)
+    return m.group(0)[: m.start("path") - m.start(0)] + f"{folder}/{stem}.ipynb"
 
 
 def stub_messages(py_path: Path) -> list[str]:
@@ -252,10 +440,12 @@ def student_files(notebooks_dir: Optional[Path] = None) -> dict[str, str]:
     import nbformat
 
     files, rows = {}, []
-    for py in lesson_sources(notebooks_dir):
+    lessons = lesson_sources(notebooks_dir)
+    setting = repository_setting(lessons[0].parent.parent) if lessons else None
+    for py in lessons:
         nb, messages = student_notebook(py)
         files[f"{py.stem}.ipynb"] = nbformat.writes(nb, version=4) + "\n"
-        badge = f"[![Open In Colab]({COLAB_BADGE})]({colab_url(py.stem, STUDENT_DIR)})"
+        badge = f"[![Open In Colab]({COLAB_BADGE})]({setting.colab_url(py.stem, STUDENT_DIR)})"
         rows.append(f"| [{_title(py)}]({py.stem}.ipynb) | {len(messages)} | {badge} |")
     files["README.md"] = _STUDENT_README.format(rows="\n".join(rows))
     files["jupytext.toml"] = _STUDENT_JUPYTEXT
@@ -384,46 +574,164 @@ def sync_pairs(notebooks_dir: Optional[Path] = None, check: bool = False) -> dic
     return found
 
 
-# ------------------------------------------------------------------------------------ install cell, badges
-def check_install_cell(source: str) -> list[str]:
+# ----------------------------------------------------------------------------- install cell, badges
+_INSTALL_HEAD = (
+    "# Install the course helpers only when missing (Colab, a fresh machine); "
+    "torch is never reinstalled.",
+    "# Or from a wheel your instructor gives you: set ANW_WHEEL to its path or URL, "
+    "or upload it here.",
+)
+_PIP = re.compile(r"\bpip\b.*\binstall\b")
+_UPGRADE = re.compile(r"(^|\s)(-U|--upgrade|--force-reinstall|--ignore-installed|-I)(\s|$)")
+_TORCH = re.compile(r"(?<![\w-])torch(vision|audio)?\b")
+
+
+def lesson_extra(name: str) -> Optional[tuple[str, str]]:
+    """The extra of pyproject.toml that a lesson's install cell adds, and what it brings (or None).
+
+    ``name`` is the lesson's file or stem, e.g. ``06_augmentations_and_defences.py``.
+    """
+    return LESSON_EXTRAS.get(Path(name).name[:2])
+
+
+def _install_block(setting: RepositorySetting, lesson: str = "") -> list[str]:
+    """The install part of a lesson's first code cell (magics as in the notebook, uncommented)."""
+    extra = lesson_extra(lesson) if lesson else None
+    pip = '    %pip install -q "{source}"'
+    lines = [*_INSTALL_HEAD, "try:", "    import anw_helpers", "except ModuleNotFoundError:",
+             "    import glob, os",
+             '    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), '
+             'default="")',
+             f'    source = wheel or "{setting.git_url}"']
+    if extra:
+        lines.append(f"    # anw-helpers[{extra[0]}] adds {extra[1]}")
+        pip += f' "anw-helpers[{extra[0]}]"'
+    return lines + [pip, "    import anw_helpers"]
+
+
+def install_cell_source(setting: Optional[RepositorySetting] = None, lesson: str = "") -> str:
+    """The canonical first code cell of ``lesson`` (file name or stem), as the notebook shows it.
+
+    It installs the helpers only when they are missing: from a wheel named by ``ANW_WHEEL`` (a path
+    or URL) or lying in the working folder (``anw_helpers-*.whl``), else from ``setting`` (default:
+    ``[tool.anw]`` of this clone); lessons in ``LESSON_EXTRAS`` add their extra. Then the banner.
+    """
+    setting = setting or repository_setting()
+    banner = ["from anw_helpers.runtime import describe_runtime", "print(describe_runtime())"]
+    return "\n".join(_install_block(setting, lesson) + banner)
+
+
+def _to_percent(line: str) -> str:
+    """A notebook line as jupytext's py:percent writes it: magics commented out (``# %pip``)."""
+    body = line.lstrip()
+    return f"{line[: len(line) - len(body)]}# {body}" if body.startswith("%") else line
+
+
+def _rewrite_install_cell(text: str, setting: RepositorySetting, lesson: str) -> str:
+    """A lesson's py:percent ``text`` with its first code cell's install block made canonical.
+
+    The block is the comment lines above ``try:`` and the ``try: import anw_helpers / except``
+    guard; the rest of the cell (the runtime banner) is kept. Raises ValueError without a guard.
+    """
+    lines = text.split("\n")
+    marker = re.compile(r"^# %%(?!\s*\[(?:markdown|md|raw)\])")
+    start = next((i for i, line in enumerate(lines) if marker.match(line)), None)
+    if start is None:
+        raise ValueError(f"{lesson}: no code cell; the first one must install the helpers")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# %%")), len(lines))
+    guard = next((i for i in range(start + 1, end - 1)
+                  if lines[i].rstrip() == "try:" and lines[i + 1].strip() == "import anw_helpers"),
+                 None)
+    handler = None
+    if guard is not None:
+        handler = next((i for i in range(guard + 1, end)
+                        if re.match(r"^except (?:ModuleNotFoundError|ImportError):", lines[i])),
+                       None)
+    if handler is None:
+        raise ValueError(f"{lesson}: the first code cell has no 'try: import anw_helpers / except "
+                         "ModuleNotFoundError:' guard; write it by hand as in docs/publishing.md")
+    stop = next((i for i in range(handler + 1, end)
+                 if lines[i].strip() and lines[i][0] not in " \t"), end)
+    first = guard
+    while first > start + 1 and lines[first - 1].startswith("#") \
+            and not lines[first - 1].startswith("# %"):
+        first -= 1
+    block = [_to_percent(line) for line in _install_block(setting, lesson)]
+    return "\n".join(lines[:first] + block + lines[stop:])
+
+
+def _rewrite_colab_links(text: str, setting: RepositorySetting) -> str:
+    """``text`` with every Colab link to a course notebook at ``setting``'s repository, branch."""
+    return _COLAB_LINK.sub(lambda m: setting._colab(m.group("path")), text)
+
+
+def check_install_cell(source: str, setting: Optional[RepositorySetting] = None,
+                       extra: Optional[str] = None) -> list[str]:
     """Problems with a lesson's first code cell (empty: fine). The expected shape::
 
         try:
             import anw_helpers
         except ModuleNotFoundError:
-            %pip install -q "anw-helpers @ git+https://github.com/<repo>"
+            import glob, os
+            wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
+            source = wheel or "git+https://github.com/<repository>@<branch>"
+            %pip install -q "{source}"
             import anw_helpers
         from anw_helpers.runtime import describe_runtime
         print(describe_runtime())
 
-    It installs the helpers only when missing, from the repository, never (re)installs torch, and the
-    runtime banner names the device and tells a Colab user without a GPU how to get one.
+    (or the git address straight in the ``%pip`` line, without the wheel). It installs the helpers
+    only when missing, from the repository and branch of ``setting`` (default: ``[tool.anw]`` of
+    pyproject.toml) or an instructor's wheel, never (re)installs torch, and installs ``extra``
+    (e.g. ``dp``) when given. The banner names the device and tells a Colab user how to get a GPU.
     """
+    setting = setting or repository_setting()
     problems = []
-    m = re.search(r"^try:[ \t]*\n[ \t]+import anw_helpers[ \t]*\n(?:[ \t]*#[^\n]*\n)*except (?:ModuleNotFoundError|ImportError):[ \t]*\n"
+    m = re.search(r"^try:[ \t]*\n[ \t]+import anw_helpers[ \t]*\n(?:[ \t]*#[^\n]*\n)*"
+                  r"except (?:ModuleNotFoundError|ImportError):[ \t]*\n"
                   r"(?P<block>(?:[ \t]+[^\n]*(?:\n|$)|[ \t]*(?:\n|$))+)", source, re.M)
-    pip_lines = [l.strip() for l in source.split("\n") if re.search(r"\bpip\b.*\binstall\b", l) and not l.lstrip().startswith("#")]
+
+    def code_lines(text: str) -> list[str]:
+        return [line.strip() for line in text.split("\n")
+                if line.strip() and not line.lstrip().startswith("#")]
+
+    code, block = code_lines(source), code_lines(m.group("block")) if m else []
+    pip_lines = [line for line in code if _PIP.search(line)]
+    block_pips = [line for line in block if _PIP.search(line)]
     if not m:
-        problems.append("no 'try: import anw_helpers / except ModuleNotFoundError:' guard around the install")
-        block_pips = []
-    else:
-        block_pips = [l.strip() for l in m.group("block").split("\n")
-                      if re.search(r"\bpip\b.*\binstall\b", l) and not l.lstrip().startswith("#")]
-        if not block_pips:
-            problems.append("the except branch does not '%pip install' the helpers")
+        problems.append("no 'try: import anw_helpers / except ModuleNotFoundError:' guard around "
+                        "the install")
+    elif not block_pips:
+        problems.append("the except branch does not '%pip install' the helpers")
     if len(pip_lines) != len(block_pips):
-        problems.append("a pip install runs outside the 'except ModuleNotFoundError' branch (it would run every time)")
+        problems.append("a pip install runs outside the 'except ModuleNotFoundError' branch "
+                        "(it would run every time)")
+    urls = sorted({u for line in code for u in _GIT_URL.findall(line)})
+    fix = (f"pyproject.toml [tool.anw] names {setting.repository}, branch {setting.branch}; "
+           f"run  {SET_REPOSITORY}")
+    if block_pips and not urls:
+        problems.append(f"the install names no repository: expected {setting.git_url} ({fix})")
+    for url in urls:
+        if url != setting.git_url:
+            problems.append(f"the install is from {url}, not the course repository "
+                            f"{setting.git_url} ({fix})")
     for line in pip_lines:
         if not line.startswith("%pip"):
             problems.append(f"use '%pip install' (installs into the running kernel), not: {line}")
-        if f"git+https://github.com/{REPO_SLUG}" not in line:
-            problems.append(f"the install is not from the course repository github.com/{REPO_SLUG}: {line}")
-        if re.search(r"(?<![\w-])torch(vision)?\b", line.replace(f"git+https://github.com/{REPO_SLUG}", "")):
-            problems.append(f"the install names torch (Colab ships its own; never reinstall it): {line}")
-        if re.search(r"(^|\s)(-U|--upgrade|--force-reinstall|--ignore-installed|-I)(\s|$)", line):
-            problems.append(f"the install upgrades or reinstalls packages (it would replace Colab's torch): {line}")
+        if _UPGRADE.search(line):
+            problems.append("the install upgrades or reinstalls packages (it would replace "
+                            f"Colab's torch): {line}")
+    for line in dict.fromkeys(pip_lines + block):
+        if _TORCH.search(_GIT_URL.sub("", line)):
+            problems.append(f"the install names torch (Colab ships its own; never reinstall it): "
+                            f"{line}")
+    wanted = re.compile(rf"anw[-_]helpers\[[^\]]*\b{re.escape(extra or '')}\b")
+    if extra and not any(wanted.search(line) for line in block_pips):
+        problems.append(f"the install does not add the [{extra}] extra this lesson needs: "
+                        f'expected "anw-helpers[{extra}]" in the %pip line (run  {SET_REPOSITORY})')
     if not re.search(r"^print\(describe_runtime\(\)\)", source, re.M):
-        problems.append("the cell does not print(describe_runtime()) (device banner, how to get a GPU in Colab)")
+        problems.append("the cell does not print(describe_runtime()) (device banner, how to get a "
+                        "GPU in Colab)")
     return problems
 
 
@@ -432,14 +740,135 @@ def first_code_cell(nb) -> str:
     return next((c.source for c in nb.cells if c.cell_type == "code"), "")
 
 
-def readme_badge_problems(readme_text: str, notebooks_dir: Optional[Path] = None) -> list[str]:
-    """Lessons without a Colab badge in the README (a badge image linking to the lesson's Colab address)."""
-    problems = []
-    for py in lesson_sources(notebooks_dir):
-        badge = f"[![Open In Colab]({COLAB_BADGE})]({colab_url(py.stem)})"
+def colab_link_problems(text: str, where: str,
+                        setting: Optional[RepositorySetting] = None) -> list[str]:
+    """Colab links in ``text`` (a lesson, the README) that open elsewhere than ``setting``."""
+    setting = setting or repository_setting()
+    wrong = [m for m in _COLAB_LINK.finditer(text)
+             if (m.group("repository"), m.group("branch")) != (setting.repository, setting.branch)]
+    if not wrong:
+        return []
+    seen = sorted({f"{m.group('repository')} (branch {m.group('branch')})" for m in wrong})
+    return [f"{where}: {len(wrong)} Colab link(s) open {', '.join(seen)}, not "
+            f"{setting.repository} (branch {setting.branch}) of pyproject.toml [tool.anw]; "
+            f"run  {SET_REPOSITORY}"]
+
+
+def readme_badge_problems(readme_text: str, notebooks_dir: Optional[Path] = None,
+                          setting: Optional[RepositorySetting] = None) -> list[str]:
+    """Lessons without a README Colab badge at the address of ``setting``, and links elsewhere.
+
+    ``setting`` defaults to the ``[tool.anw]`` of the repository holding ``notebooks_dir``.
+    """
+    lessons = lesson_sources(notebooks_dir)
+    if setting is None:
+        setting = repository_setting(lessons[0].parent.parent if lessons else None)
+    problems = colab_link_problems(readme_text, "README.md", setting)
+    for py in lessons:
+        badge = f"[![Open In Colab]({COLAB_BADGE})]({setting.colab_url(py.stem)})"
         if badge not in readme_text:
-            problems.append(f"README.md has no Colab badge for {py.stem}: expected {badge}")
+            problems.append(f"README.md has no Colab badge for {py.stem}: expected {badge} "
+                            f"(run  {SET_REPOSITORY}  when only the address differs)")
     return problems
+
+
+def set_repository(root: Optional[Path] = None, repository: Optional[str] = None,
+                   branch: Optional[str] = None) -> list[Path]:
+    """Make the course agree with ``[tool.anw]``, set first when ``repository`` or ``branch`` given.
+
+    Rewrites every lesson's install block and Colab links and the README's Colab links, then
+    re-syncs the .ipynb pairs (``sync_pairs``) and the student copies (``write_student_versions``).
+    Every lesson is read before anything is written: a lesson without an install guard
+    (ValueError) or a malformed setting leaves all files as they were. Returns the files changed.
+    """
+    root = Path(root) if root is not None else _default_root()
+    setting = _wanted_setting(root, repository, branch)
+    updates = {}
+    for py in lesson_sources(root / "notebooks"):
+        text = py.read_text(encoding="utf-8")
+        new = _rewrite_colab_links(_rewrite_install_cell(text, setting, py.name), setting)
+        updates[py] = (text, new)
+    readme = root / "README.md"
+    if readme.is_file():
+        text = readme.read_text(encoding="utf-8")
+        updates[readme] = (text, _rewrite_colab_links(text, setting))
+    if repository or branch:
+        write_repository_setting(root, setting.repository, setting.branch)
+    changed = []
+    for path, (old, new) in updates.items():
+        if new != old:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    found = sync_pairs(root / "notebooks")
+    changed += [py.with_suffix(".ipynb") for py, problems in found.items() if problems]
+    return changed + write_student_versions(root)
+
+
+# ---------------------------------------------------------------------------------------- the wheel
+def _can_build_offline() -> bool:
+    """Whether this environment's setuptools builds the wheel without a build environment."""
+    try:
+        from importlib.metadata import version
+
+        found = tuple(int(x) for x in re.findall(r"\d+", version("setuptools"))[:2])
+    except Exception:  # noqa: BLE001 - no setuptools, or an odd version string
+        return False
+    import importlib.util
+
+    has_wheel = importlib.util.find_spec("wheel") is not None
+    return found >= (64, 0) and (found >= (70, 1) or has_wheel)
+
+
+def build_wheel(out: Path = Path("dist"), root: Optional[Path] = None) -> Path:
+    """Build a wheel of the helper package into ``out`` with ``pip wheel --no-deps``; its path.
+
+    The package (``anw_helpers/``, pyproject.toml, README.md) is copied to a temporary folder
+    first, so the build writes nothing into the clone. With setuptools >= 64 installed here the
+    build needs no network (``--no-build-isolation``); otherwise pip fetches the build requirements.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    if not (root / PYPROJECT).is_file() or not (root / "anw_helpers").is_dir():
+        raise FileNotFoundError(f"{root} is not a clone of the course (no {PYPROJECT} and "
+                                "anw_helpers/)")
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    before = {p: p.stat().st_mtime_ns for p in out.glob("anw_helpers-*.whl")}
+    with tempfile.TemporaryDirectory(prefix="anw-wheel-") as tmp:
+        source = Path(tmp) / "src"
+        shutil.copytree(root / "anw_helpers", source / "anw_helpers",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for name in (PYPROJECT, "README.md", "LICENSE", "LICENSE.txt", "setup.cfg", "MANIFEST.in"):
+            if (root / name).is_file():
+                shutil.copy2(root / name, source / name)
+        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                   "--disable-pip-version-check"]
+        if _can_build_offline():
+            command.append("--no-build-isolation")
+        done = subprocess.run(command + [str(source), "-w", str(out)], capture_output=True,
+                              text=True, cwd=tmp)
+    if done.returncode != 0:
+        why = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise RuntimeError(f"pip wheel failed ({done.returncode}): {why}")
+    built = [p for p in out.glob("anw_helpers-*.whl") if before.get(p) != p.stat().st_mtime_ns]
+    if not built:
+        raise RuntimeError(f"pip wheel reported success but wrote no anw_helpers-*.whl into {out}")
+    return max(built, key=lambda p: p.stat().st_mtime_ns)
+
+
+def wheel_instructions(wheel: Path) -> str:
+    """How to use a built wheel in Colab and on a machine (printed by the ``wheel`` command)."""
+    size = wheel.stat().st_size / 1024
+    return "\n".join([
+        f"built {wheel} ({size:.0f} kB): the helper package, without its dependencies.",
+        "In Colab, each lesson's first cell installs this wheel instead of the GitHub repository",
+        f"  * when it lies in the working folder: Files pane (folder icon) -> Upload {wheel.name}",
+        "    (keep its name: delete an older copy first; Colab renames a duplicate 'x (1).whl'),",
+        "  * or when ANW_WHEEL names it: host the file at a URL (a GitHub release, a course page)",
+        "    and run this in a cell before the first one:",
+        f"        %env ANW_WHEEL=https://example.org/course/{wheel.name}",
+        f"On a machine:  pip install {wheel}  (pip adds torch and the rest only when missing).",
+        "More: docs/publishing.md",
+    ])
 
 
 # ---------------------------------------------------------------------------------------------- execution
@@ -677,18 +1106,43 @@ def _cmd_sync(args) -> int:
 
 def _cmd_check(args) -> int:
     root = Path(args.root) if args.root is not None else _default_root()
+    setting = repository_setting(root)
     problems = []
     for py in lesson_sources(root / "notebooks"):
         problems += [f"pair: {p}" for p in pair_problems(py)]
-        problems += [f"{py.name}, first code cell: {p}" for p in check_install_cell(first_code_cell(read_lesson(py)))]
+        extra = lesson_extra(py.name)
+        cell = first_code_cell(read_lesson(py))
+        problems += [f"{py.name}, first code cell: {p}"
+                     for p in check_install_cell(cell, setting, extra[0] if extra else None)]
+        problems += colab_link_problems(py.read_text(encoding="utf-8"), py.name, setting)
     readme = root / "README.md"
     if readme.is_file():
-        problems += readme_badge_problems(readme.read_text(encoding="utf-8"), root / "notebooks")
+        readme_text = readme.read_text(encoding="utf-8")
+        problems += readme_badge_problems(readme_text, root / "notebooks", setting)
     problems += [f"student: {p}" for p in check_student_versions(root)]
     for p in problems:
         print(p)
     print(f"{len(problems)} problem(s)." if problems else "all course checks pass.")
     return 1 if problems else 0
+
+
+def _cmd_set_repository(args) -> int:
+    root = Path(args.root) if args.root is not None else _default_root()
+    changed = set_repository(root, args.repository, args.branch)
+    setting = repository_setting(root)
+    for path in changed:
+        print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
+    print(f"the course installs from {setting.git_url} and opens in Colab from "
+          f"{setting.repository}, branch {setting.branch}: {len(changed)} file(s) changed.")
+    if changed:
+        print("review and commit them (git diff); check with  python -m anw_helpers.course check")
+    return 0
+
+
+def _cmd_wheel(args) -> int:
+    root = Path(args.root) if args.root is not None else None
+    print(wheel_instructions(build_wheel(Path(args.out), root)))
+    return 0
 
 
 def _cmd_run_all(args) -> int:
@@ -718,6 +1172,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.set_defaults(func=_cmd_sync)
     p = sub.add_parser("check", help="pairs in sync, install cells, README badges, student/ current (no execution)")
     p.set_defaults(func=_cmd_check)
+    p = sub.add_parser("set-repository", help="set [tool.anw] of pyproject.toml, then rewrite "
+                       "install cells, Colab badges, .ipynb pairs and student/ from it")
+    p.add_argument("repository", nargs="?", default=None, metavar="OWNER/NAME",
+                   help="the GitHub repository to publish from (default: keep the current setting)")
+    p.add_argument("--branch", default=None,
+                   help="the branch Colab opens (default: keep it; initially main)")
+    p.set_defaults(func=_cmd_set_repository)
+    p = sub.add_parser("wheel", help="build a wheel of the helpers, for Colab without a repository")
+    p.add_argument("--out", default="dist", help="folder for the .whl (default: dist)")
+    p.set_defaults(func=_cmd_wheel)
     p = sub.add_parser("run-all", help="execute every lesson into --out with HTML and a timing table")
     p.add_argument("--profile", default=None, help="ANW_PROFILE for the lessons (ci, cpu, gpu, paper)")
     p.add_argument("--out", default="build", help="output folder (default: build)")
@@ -730,7 +1194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args.argv = argv
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,7 +12,7 @@ from typing import Optional, Union
 
 import torch
 
-__all__ = ["LearnerConfig", "Profile", "PROFILES", "get_profile", "auto_profile_name", "profile_table",
+__all__ = ["LearnerConfig", "Profile", "PROFILES", "LessonSettings", "ManyUsersSetting", "DEFENCE_VARIANTS", "get_profile", "auto_profile_name", "profile_table",
            "MULTI_USER_SIZES", "MULTI_USER_KEYS", "multi_user_config", "many_users_config"]
 
 Size = Union[int, float]
@@ -46,8 +46,8 @@ class LearnerConfig:
     held_out_size: Optional[int] = None
     n_test: Optional[int] = 2000
     model: str = "small_resnet"
-    width: int = 24
-    epochs: int = 50
+    width: int = 16
+    epochs: int = 40
     batch_size: int = 256
     lr: float = 0.1
     momentum: float = 0.9
@@ -102,26 +102,84 @@ class LearnerConfig:
 
 
 @dataclass(frozen=True)
+class ManyUsersSetting:
+    """Lesson 07's data setting (Fig. 5a): ``n_train`` images shared equally by ``n_users`` users, one
+    training per watermarking fraction in ``fractions`` and condition, in batches of ``batch_size``."""
+
+    n_train: int
+    n_users: int
+    fractions: tuple[float, ...]
+    batch_size: int
+
+
+@dataclass(frozen=True)
+class LessonSettings:
+    """What lessons 05-07 train beyond lesson 03's learner, in one profile (instructors: edit here).
+
+    Lesson 05: ``capacity`` (model, width; width 0: the profile's) and ``architectures`` (Fig. 2g-h).
+    Lesson 06: ``defences`` names the entries of :data:`DEFENCE_VARIANTS` trained (Fig. 3) and
+    ``fine_tunes`` the (epochs, lr) fine-tunings on clean images. Lesson 07: ``many_users``.
+    """
+
+    capacity: tuple[tuple[str, int], ...]
+    architectures: tuple[str, ...]
+    defences: tuple[str, ...]
+    fine_tunes: tuple[tuple[int, float], ...]
+    many_users: ManyUsersSetting
+
+
+#: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the paper cites).
+DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
+    "colour jitter": (dict(augment="crop_flip+color_jitter"), "[18], Fig. 3"),
+    "cutout + noise + label smoothing": (dict(augment="crop_flip+cutout+gaussian_noise", label_smoothing=0.1),
+                                         "[6], [4], [34] together"),
+    "cutout": (dict(augment="crop_flip+cutout"), "[6]"),
+    "Gaussian noise (std 0.1)": (dict(augment="crop_flip+gaussian_noise"), "[4]"),
+    "label smoothing 0.1": (dict(label_smoothing=0.1), "[34]"),
+    "adversarial, FGSM 2/255": (dict(adversarial_eps=2 / 255), "[22]"),
+    "adversarial, PGD-3 4/255": (dict(adversarial_eps=4 / 255, adversarial_steps=3), "[22]"),
+    "DP-SGD, noise 1.0, clip 1.0": (dict(dp_noise_multiplier=1.0), "[7]"),
+    "full-circle hue jitter": (dict(augment="crop_flip+hue_jitter_full"), "beyond the paper"),
+}
+_CHEAP_DEFENCES = ("colour jitter", "cutout + noise + label smoothing", "cutout", "Gaussian noise (std 0.1)",
+                   "label smoothing 0.1", "adversarial, FGSM 2/255", "full-circle hue jitter")
+_GPU_LESSONS = LessonSettings(
+    capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
+    architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
+    defences=tuple(DEFENCE_VARIANTS), fine_tunes=((5, 0.01), (10, 0.05)),
+    many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512),
+)
+
+
+@dataclass(frozen=True)
 class Profile:
-    """A named configuration with the machine it is meant for and its measured (or estimated) cost."""
+    """A named configuration with the machine it is meant for, its measured (or estimated) cost, the
+    learner's recipe (``config``) and what each lesson trains beyond it (``lessons``)."""
 
     name: str
     machine: str
     purpose: str
     lesson03_time: str
     config: LearnerConfig = field(default_factory=LearnerConfig)
+    lessons: LessonSettings = _GPU_LESSONS
 
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
         "ci", "2 CPU cores (CI, Colab without GPU)", "smallest setting that still shows the effect",
-        "about 6 min on 2 CPU cores (measured in CI)",
+        "1.7 min in fp32 on 2 Xeon cores, about 6.5 min projected on 2 AVX2 cores (docs/benchmarks.md)",
         LearnerConfig(),
+        LessonSettings(capacity=(("small_resnet", 4), ("small_resnet", 0)),
+                       architectures=(), defences=("colour jitter",), fine_tunes=((5, 0.01),),
+                       many_users=ManyUsersSetting(1250, 25, (0.4,), 128)),
     ),
     "cpu": Profile(
         "cpu", "a laptop CPU, 4+ cores", "twice the data, a wider network",
         "under 20 min on 4-8 cores (estimated, not yet measured)",
         LearnerConfig(n_train=10000, user_sizes=(100,), width=32, epochs=40),
+        LessonSettings(capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 32)),
+                       architectures=("alexnet",), defences=_CHEAP_DEFENCES, fine_tunes=((5, 0.01), (10, 0.05)),
+                       many_users=ManyUsersSetting(10000, 100, (0.2, 0.6, 1.0), 256)),
     ),
     "gpu": Profile(
         "gpu", "one GPU (Colab T4 or better)", "full CIFAR-10, ResNet-18, 1 % user",
@@ -133,8 +191,22 @@ PROFILES: dict[str, Profile] = {
         "hours (paper scale)",
         LearnerConfig(n_train=None, user_sizes=(500,), n_test=None, model="resnet50", epochs=90,
                       batch_size=128, schedule="step"),
+        replace(_GPU_LESSONS, many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128)),
     ),
 }
+
+
+#: A tiny profile that runs every lesson's code paths in minutes, for ``python -m tools.smoke`` (a GPU
+#: smoke test): not meant to show the effect, so lessons' scientific checks may fail under it. Not in
+#: ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it.
+SMOKE = Profile(
+    "smoke", "any machine (smoke test)", "every code path at tiny size; results mean nothing",
+    "seconds",
+    LearnerConfig(n_train=512, user_sizes=(50,), n_test=256, width=8, epochs=2, batch_size=128),
+    LessonSettings(capacity=(("small_resnet", 4), ("small_resnet", 0)), architectures=("resnet18",),
+                   defences=tuple(DEFENCE_VARIANTS), fine_tunes=((1, 0.01),),
+                   many_users=ManyUsersSetting(500, 10, (0.4,), 128)),
+)
 
 
 def auto_profile_name() -> str:
@@ -147,6 +219,8 @@ def auto_profile_name() -> str:
 def get_profile(name: Optional[str] = None) -> Profile:
     """The profile called ``name``, else ``$ANW_PROFILE``, else the auto-chosen one."""
     chosen = name or os.environ.get("ANW_PROFILE") or auto_profile_name()
+    if chosen == SMOKE.name:
+        return SMOKE
     if chosen not in PROFILES:
         raise ValueError(f"unknown profile {chosen!r}; expected one of {', '.join(PROFILES)} (set ANW_PROFILE or pass name=).")
     return PROFILES[chosen]

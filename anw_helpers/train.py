@@ -1,7 +1,9 @@
 """The learner (paper Sec. 3, 5.1): train a classifier on a training set that contains a user's watermarked images.
 
 Fast on small machines: the whole training set stays on the device as uint8, augmentation runs
-batch-wise on the device, bf16 autocast on CPU / fp16 AMP on CUDA, channels_last memory layout.
+batch-wise on the device, autocast in the precision the machine runs natively (bf16 on CPUs with
+native bf16 and on recent GPUs, fp16 AMP on older GPUs, fp32 elsewhere: ``runtime.choose_precision``),
+channels_last memory layout.
 Load-or-train: a model is cached under ``$ANW_CACHE/models`` by a hash of every setting that shapes it
 and of the training data itself; the same settings load in well under a second.
 """
@@ -27,13 +29,13 @@ from .data import LearnerData, build_learner_data, load_cifar10, load_cub200, to
 from .models import build_model
 from .paths import atomic_write, cache_dir
 from .profiles import LearnerConfig, get_profile
-from .runtime import choose_device
+from .runtime import Precision, choose_device, choose_precision
 
 __all__ = ["TrainRecord", "TrainedLearner", "learner_data", "train_learner", "predict_logits", "accuracy", "model_cache_key",
            "make_train_step", "adversarial_batch", "make_dp_compatible", "dp_epsilon"]
 
 #: Bump when the training code changes in a way that changes the trained weights.
-_TRAINING_CODE_VERSION = 2
+_TRAINING_CODE_VERSION = 3
 
 
 @dataclass
@@ -49,6 +51,7 @@ class TrainRecord:
     user_accuracy: float = float("nan")
     images_per_second: float = float("nan")
     device: str = ""
+    precision: str = ""
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -131,9 +134,8 @@ def accuracy(model: nn.Module, images_uint8: Tensor, labels: Tensor) -> float:
 
 
 def _autocast(device: torch.device):
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.float16)
-    return torch.autocast("cpu", dtype=torch.bfloat16)
+    """Autocast in the precision chosen once for this machine (``runtime.choose_precision``)."""
+    return choose_precision().autocast(device)
 
 
 def _scheduler(opt: torch.optim.Optimizer, config: LearnerConfig, steps_per_epoch: int):
@@ -207,15 +209,18 @@ def dp_epsilon(config: LearnerConfig, n_train: int, delta: float = 1e-5) -> floa
     return float(accountant.get_epsilon(delta))
 
 
-def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.device, steps_per_epoch: int) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.device, steps_per_epoch: int,
+                    precision: Optional[Precision] = None) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
     """One optimisation step of the fast pipeline: uint8 batch on the device -> float, batch-wise augmentation,
-    channels_last, autocast (bf16 on CPU, fp16 AMP on CUDA), SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``.
+    channels_last, autocast in the machine's precision (``runtime.choose_precision``), SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``.
 
     Sec. 5.3's learner-side defences: ``config.adversarial_eps`` > 0 replaces each augmented batch by
     adversarial examples (:func:`adversarial_batch`); ``config.dp_noise_multiplier`` trains with DP-SGD
     through Opacus (per-example clipping and noise, fp32; the model must have passed :func:`make_dp_compatible`).
     ``step.close()`` removes what DP-SGD attached to the model (call it after the last step).
+    ``precision`` (default: the machine's, ``runtime.choose_precision``) is for benchmarks comparing them.
     """
+    precision = precision or choose_precision()
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                           weight_decay=config.weight_decay, nesterov=True)
     dp = config.dp_noise_multiplier is not None
@@ -234,7 +239,8 @@ def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.devic
         opt = DPOptimizer(opt, noise_multiplier=config.dp_noise_multiplier, max_grad_norm=config.dp_max_grad_norm,
                           expected_batch_size=config.batch_size, generator=noise_gen)
     sched = _scheduler(opt, config, steps_per_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and not dp)
+    scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and not dp
+                                                   and precision.needs_grad_scaler))
     augment = get_augmentation(config.augment)
     gen = torch.Generator(device=device).manual_seed(config.seed)
 
@@ -244,7 +250,7 @@ def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.devic
             xb = adversarial_batch(model, xb, y, config.adversarial_eps, config.adversarial_steps, gen,
                                    config.label_smoothing)
         xb = xb.contiguous(memory_format=torch.channels_last)
-        with contextlib.nullcontext() if dp else _autocast(device):
+        with contextlib.nullcontext() if dp else precision.autocast(device):
             logits = net(xb)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
         opt.zero_grad(set_to_none=True)
@@ -278,8 +284,9 @@ def fit(model: nn.Module, images: Tensor, labels: Tensor, config: LearnerConfig,
     n = len(y_all)
     step = make_train_step(model, config, device, math.ceil(n / config.batch_size))
     order_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    record = TrainRecord(device=str(device))
-    bar = tqdm(range(config.epochs), desc=desc or f"training {config.model} on {device}", unit="epoch", disable=not progress)
+    record = TrainRecord(device=str(device), precision=choose_precision().name)
+    where = f"{device}, {record.precision}"
+    bar = tqdm(range(config.epochs), desc=f"{desc or f'training {config.model}'} on {where}", unit="epoch", disable=not progress)
     for _ in bar:
         model.train()
         start, loss_sum, correct = time.perf_counter(), torch.zeros((), device=device), torch.zeros((), device=device)
@@ -303,6 +310,7 @@ def train_learner(
     progress: bool = True,
     retrain: bool = False,
     data: Optional[LearnerData] = None,
+    announce: Optional[str] = None,
     **overrides: object,
 ) -> TrainedLearner:
     """Load-or-train a learner (Sec. 5.1) from one config: the profile's (``profile`` / ``$ANW_PROFILE``) or ``config``.
@@ -314,6 +322,8 @@ def train_learner(
     the config and the training record (per-epoch loss/accuracy, final train/test/user accuracy).
     ``data`` trains on a LearnerData built elsewhere (e.g. a subsample for lesson 08's memorisation
     estimate) instead of the one ``config`` describes; the cache key covers its pixels and labels.
+    ``announce`` names the model for a message printed when it is not cached and must be trained
+    first (e.g. "lesson 03's learner (about 3 min on 2 CPU cores)", for a lesson opened on its own).
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base
@@ -330,6 +340,8 @@ def train_learner(
         record = TrainRecord.from_json(saved["record"])
         model.eval()
         return TrainedLearner(model, data, config, record, True, path)
+    if announce:
+        print(f"{announce} is not in the model cache yet: training it first.", flush=True)
     record = fit(model, data.train.images, data.train.labels, config, device, progress)
     model.eval()
     record.train_accuracy = accuracy(model, data.train.images, data.train.labels)

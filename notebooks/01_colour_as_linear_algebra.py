@@ -40,11 +40,15 @@
 # PyTorch tensors (shapes, indexing). No colour science: everything about colour is built here.
 
 # %%
-# Install the course helpers only when missing (Colab, fresh machine); torch is never reinstalled.
+# Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
+# Or from a wheel your instructor gives you: set ANW_WHEEL to its path or URL, or upload it here.
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    # %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    import glob, os
+    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
+    source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
+    # %pip install -q "{source}"
     import anw_helpers
 from anw_helpers.runtime import describe_runtime
 print(describe_runtime())

@@ -38,18 +38,24 @@
 #
 # **Time:** about 40 minutes of reading and exercises. **Compute budget:** the baseline is lesson 03's
 # learner from the model cache. In the `ci` profile the lesson trains one more learner of lesson 03's
-# size (colour jitter, about 6 minutes on 2 CPU cores), prunes, and fine-tunes once (about half a
-# minute): about 7 minutes in all, the lesson's CI budget. The other variants (the three cheap
+# size (colour jitter: 1.5 minutes in fp32 on the 2-core Xeon we developed on, about 6.5 projected on
+# a 2-core CPU without native bf16; `docs/benchmarks.md`), prunes, and fine-tunes once (a few
+# seconds to a minute): at most about 8 minutes in all, the lesson's CI budget. The other variants (the three cheap
 # regularisers together and alone, adversarial training, DP-SGD, a full-circle hue jitter)
 # are trained in the `cpu` and `gpu` profiles — section 2 lists which and why.
 # **Before this:** lessons 02-04 (the watermark, the learner, the arbitrator).
 
 # %%
-# Install the course helpers only when missing (Colab, fresh machine); torch is never reinstalled.
+# Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
+# Or from a wheel your instructor gives you: set ANW_WHEEL to its path or URL, or upload it here.
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    # %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    import glob, os
+    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
+    source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
+    # anw-helpers[dp] adds Opacus, for DP-SGD
+    # %pip install -q "{source}" "anw-helpers[dp]"
     import anw_helpers
 from anw_helpers.runtime import describe_runtime
 print(describe_runtime())
@@ -67,13 +73,14 @@ from anw_helpers import augment, defences, plots, verify
 from anw_helpers.color import watermark
 from anw_helpers.data import to_float
 from anw_helpers.models import build_model
-from anw_helpers.profiles import get_profile
+from anw_helpers.profiles import DEFENCE_VARIANTS, PROFILES, get_profile
 from anw_helpers.train import (accuracy, dp_epsilon, make_dp_compatible, make_train_step, train_learner)
 
 # %%
 lesson_start = time.perf_counter()
 profile = get_profile()
-learner = train_learner(profile.config)  # lesson 03's learner: loaded from the cache when it exists
+# lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
 model, data = learner.model, learner.data
 user = data.users[0]
 k_star, tau = user.key, verify.DEFAULT_TAU
@@ -169,7 +176,8 @@ display(plots.show_grid([list(col) for col in zip(*columns)], col_titles=["marke
 #
 # Every variant is lesson 03's learner with one or more settings changed (`LearnerConfig.with_`), so the
 # cache key, data and user are the same; only the defence differs. A training of lesson 03's size costs
-# about 6 minutes on 2 CPU cores, and the whole CI run (every lesson) must stay under 45 minutes, so the
+# up to about 6.5 minutes on 2 CPU cores, and the whole CI run (every lesson) must stay under 45 minutes on
+# the slowest of them, so the
 # `ci` profile trains one: colour jitter, the one the paper singles out. The three cheap regularisers
 # (cutout, noise, label smoothing) train together or one by one in the larger profiles. Adversarial training multiplies the cost by
 # (steps + 1), and DP-SGD computes a gradient *per example* (measured in section 3); they run on a GPU.
@@ -177,29 +185,24 @@ display(plots.show_grid([list(col) for col in zip(*columns)], col_titles=["marke
 
 # %%
 TRAIN_ALL = False
-VARIANTS = {  # name: (LearnerConfig changes, what the paper cites, profiles that train it)
-    "colour jitter": (dict(augment="crop_flip+color_jitter"), "[18], Fig. 3", ("ci", "cpu", "gpu", "paper")),
-    "cutout + noise + label smoothing": (dict(augment="crop_flip+cutout+gaussian_noise", label_smoothing=0.1),
-                                         "[6], [4], [34] together", ("cpu", "gpu", "paper")),
-    "cutout": (dict(augment="crop_flip+cutout"), "[6]", ("cpu", "gpu", "paper")),
-    "Gaussian noise (std 0.1)": (dict(augment="crop_flip+gaussian_noise"), "[4]", ("cpu", "gpu", "paper")),
-    "label smoothing 0.1": (dict(label_smoothing=0.1), "[34]", ("cpu", "gpu", "paper")),
-    "adversarial, FGSM 2/255": (dict(adversarial_eps=2 / 255), "[22]", ("cpu", "gpu", "paper")),
-    "adversarial, PGD-3 4/255": (dict(adversarial_eps=4 / 255, adversarial_steps=3), "[22]", ("gpu", "paper")),
-    "DP-SGD, noise 1.0, clip 1.0": (dict(dp_noise_multiplier=1.0), "[7]", ("gpu", "paper")),
-    "full-circle hue jitter": (dict(augment="crop_flip+hue_jitter_full"), "beyond the paper", ("cpu", "gpu", "paper")),
-}
-to_train = [n for n, (_, _, where) in VARIANTS.items() if TRAIN_ALL or profile.name in where]
+VARIANTS = DEFENCE_VARIANTS  # name: (LearnerConfig changes, what the paper cites), in anw_helpers/profiles.py
+TRAINED_IN = {name: [p.name for p in PROFILES.values() if name in p.lessons.defences] for name in VARIANTS}
+to_train = [n for n in VARIANTS if TRAIN_ALL or n in profile.lessons.defences]
+if importlib.util.find_spec("opacus") is None:  # DP-SGD needs Opacus: skip it before any training
+    skipped = [n for n in to_train if "dp_noise_multiplier" in VARIANTS[n][0]]
+    to_train = [n for n in to_train if n not in skipped]
+    if skipped:
+        print(f"Skipping {', '.join(skipped)}: Opacus is not installed (pip install opacus).")
 table = ["| variant | settings | paper | trained in | here |", "|---|---|---|---|---|"]
-for name, (changes, cite, where) in VARIANTS.items():
+for name, (changes, cite) in VARIANTS.items():
     here = "**trained**" if name in to_train else "skipped (see the profiles)"
-    table.append(f"| {name} | `{changes}` | {cite} | {', '.join(where)} | {here} |")
+    table.append(f"| {name} | `{changes}` | {cite} | {', '.join(TRAINED_IN[name])} | {here} |")
 display(Markdown("\n".join(table)))
 
 # %%
 trained = {}
 for name in to_train:
-    changes, _, _ = VARIANTS[name]
+    changes, _ = VARIANTS[name]
     run = train_learner(profile.config.with_(**changes))
     search = verify.grid_search(run.model, user.clean(), user.labels)
     trained[name] = (run, search)
@@ -396,7 +399,7 @@ assert learner.record.test_accuracy - pruned[SPARSITIES[0]][0] < ACCURACY_KEPT, 
 # the marked photos are no longer seen. `defences.fine_tune` reuses the learner's own fast training step.
 
 # %%
-FINE_TUNES = {"ci": [(5, 0.01)], "cpu": [(5, 0.01), (10, 0.05)]}.get(profile.name, [(5, 0.01), (10, 0.05)])
+FINE_TUNES = profile.lessons.fine_tunes  # (epochs, lr) per profile, in anw_helpers/profiles.py
 keep = torch.ones(len(data.train.labels), dtype=torch.bool)
 keep[user.indices] = False
 fig, ax = plt.subplots(figsize=(6.5, 3.6))

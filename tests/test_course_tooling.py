@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = course.lesson_sources(NOTEBOOKS)
 LESSON_IDS = [p.stem for p in LESSONS]
+SETTING = course.repository_setting(ROOT)  # [tool.anw] of pyproject.toml
 
 # This module registers itself as a pytest plugin, only to run the tests named in RUN_LAST after every
 # other test of the session (pytest offers no ordering without a plugin; the hook below is that plugin).
@@ -262,33 +264,76 @@ def test_sync_writes_the_ipynb_from_the_py_and_detects_drift(tmp_path):
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 def test_first_code_cell_is_the_colab_install_cell(lesson):
     source = course.first_code_cell(course.read_lesson(lesson))
-    assert course.check_install_cell(source) == [], f"{lesson.name}, first code cell:\n{source}"
+    extra = course.lesson_extra(lesson.name)
+    assert course.check_install_cell(source, SETTING, extra and extra[0]) == [], \
+        f"{lesson.name}, first code cell:\n{source}"
+    assert source == course.install_cell_source(SETTING, lesson.name), \
+        f"{lesson.name}: the install cell is not canonical; run  {course.SET_REPOSITORY}"
     student = nbformat.read(str(ROOT / "student" / f"{lesson.stem}.ipynb"), as_version=4)
     assert course.first_code_cell(student) == source
 
 
-GOOD_CELL = '''\
+# The shape without the wheel alternative: the git address straight in the %pip line.
+GOOD_CELL = f'''\
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    %pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"
+    %pip install -q "anw-helpers @ {SETTING.git_url}"
     import anw_helpers
 from anw_helpers.runtime import describe_runtime
 print(describe_runtime())'''
+WHEEL_CELL = course.install_cell_source(SETTING)  # the lessons' shape: a wheel, else git
 
 
 @pytest.mark.parametrize("bad, problem", [
-    (GOOD_CELL.replace("try:\n    import anw_helpers\nexcept ModuleNotFoundError:\n    %pip", "%pip"), "guard"),
-    (GOOD_CELL + '\n%pip install -q "anw-helpers @ git+https://github.com/anw-course/anti-neuron-watermarking"', "outside"),
+    (GOOD_CELL.replace("try:\n    import anw_helpers\nexcept ModuleNotFoundError:\n    %pip",
+                       "%pip"), "guard"),
+    (GOOD_CELL + f'\n%pip install -q "anw-helpers @ {SETTING.git_url}"', "outside"),
     (GOOD_CELL.replace('-q "anw', '-q torch "anw'), "torch"),
     (GOOD_CELL.replace("-q ", "-q --upgrade "), "reinstalls"),
     (GOOD_CELL.replace("%pip", "!pip"), "%pip"),
-    (GOOD_CELL.replace("anw-course/anti-neuron-watermarking", "someone/fork"), "course repository"),
+    (GOOD_CELL.replace(SETTING.repository, "someone/fork"), "course repository"),
+    (GOOD_CELL.replace(SETTING.git_url, SETTING.git_url.rsplit("@", 1)[0]), "course repository"),
     (GOOD_CELL.replace("print(describe_runtime())", ""), "describe_runtime"),
+    (WHEEL_CELL.replace('"{source}"', '"{source}" torchvision'), "torch"),
+    (WHEEL_CELL.replace('"{source}"', '"{source}" -U'), "reinstalls"),
+    (WHEEL_CELL.replace(f'"{SETTING.git_url}"', '"git+https://github.com/someone/fork@main"'),
+     "not the course repository"),
+    (WHEEL_CELL.replace(f'"{SETTING.git_url}"', '"anw-helpers"'), "names no repository"),
+    (WHEEL_CELL.replace("    %pip", "%pip"), "outside"),
 ])
 def test_install_cell_checker_catches_bad_cells(bad, problem):
     assert course.check_install_cell(GOOD_CELL) == []
     assert any(problem in p for p in course.check_install_cell(bad)), course.check_install_cell(bad)
+
+
+def test_install_cell_with_the_wheel_alternative_passes_the_checker():
+    assert "ANW_WHEEL" in WHEEL_CELL and 'glob.glob("anw_helpers-*.whl")' in WHEEL_CELL
+    assert course.check_install_cell(WHEEL_CELL) == []
+    assert course.check_install_cell(WHEEL_CELL, SETTING) == []
+    assert all(len(line) <= 100 for line in WHEEL_CELL.split("\n")), "short lines for students"
+    compile(WHEEL_CELL.replace("%pip", "pass  #"), "cell", "exec")
+    fork = course.RepositorySetting("someone/fork", "spring-2027")
+    assert any("someone/fork@spring-2027" in p for p in course.check_install_cell(WHEEL_CELL, fork))
+    dp = course.install_cell_source(SETTING, "06_augmentations_and_defences.py")
+    assert '"{source}" "anw-helpers[dp]"' in dp
+    assert course.check_install_cell(dp, SETTING, "dp") == []
+    assert any("[dp] extra" in p for p in course.check_install_cell(WHEEL_CELL, SETTING, "dp"))
+    assert course.lesson_extra("06_augmentations_and_defences") == ("dp", "Opacus, for DP-SGD")
+    assert course.lesson_extra("01_colour_as_linear_algebra.py") is None
+
+
+def test_install_cell_magic_expands_to_the_wheel_or_the_repository():
+    """IPython turns the %pip line into a pip command naming the wheel, else the git address."""
+    from IPython.core.inputtransformer2 import TransformerManager
+    from IPython.utils.text import DollarFormatter  # InteractiveShell.var_expand formats with it
+
+    code = TransformerManager().transform_cell(WHEEL_CELL)
+    assert "run_line_magic('pip', 'install -q \"{source}\"')" in code
+    for wheel in ("", "dist/anw_helpers-0.1.0-py3-none-any.whl", "https://example.org/a.whl"):
+        source = wheel or SETTING.git_url  # as the cell computes it
+        line = DollarFormatter().vformat('install -q "{source}"', [], {"source": source})
+        assert line == f'install -q "{wheel or SETTING.git_url}"'
 
 
 def test_runtime_banner_tells_a_colab_user_how_to_get_a_gpu(monkeypatch):
@@ -310,6 +355,223 @@ def test_readme_has_a_colab_badge_per_lesson():
         title = next(c.source for c in course.read_lesson(lesson).cells if c.cell_type == "markdown")
         assert course.colab_url(lesson.stem) in title, f"{lesson.name}: no Colab badge in the title cell"
 
+
+# ------------------------------------------------------------ [tool.anw]: where the course lives
+def test_the_repository_setting_is_read_from_pyproject(tmp_path):
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["anw"]
+    assert SETTING == course.RepositorySetting(table["repository"], table.get("branch", "main"))
+    assert SETTING.git_url == f"git+https://github.com/{SETTING.repository}@{SETTING.branch}"
+    assert course.colab_url("01_x") == SETTING.colab_url("01_x")
+    assert course.colab_url("01_x", "student", "dev").endswith(
+        f"{SETTING.repository}/blob/dev/student/01_x.ipynb")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "x"\n\n[tool.anw]\nrepository = "me/course"\n')
+    assert course.repository_setting(tmp_path) == course.RepositorySetting("me/course", "main")
+    pyproject.write_text('[project]\nname = "x"\n')
+    with pytest.raises(ValueError, match=r"no \[tool.anw\] repository"):
+        course.repository_setting(tmp_path)
+    assert course.repository_setting(tmp_path / "elsewhere") == SETTING, "this clone's, else"
+
+
+def test_the_fallback_reader_for_old_pythons_agrees_with_tomllib():
+    """Python 3.9/3.10 without tomli read [tool.anw] with a small parser of that one table."""
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+    for text in ((ROOT / "pyproject.toml").read_text(),
+                 "[tool.anw]  # where\nrepository = 'o/n'  # fork\n"
+                 'branch = "a\\"b"\n\n[[tool.x]]\ny = 1\n',
+                 '[tool.other]\nrepository = "not/this"\n'):
+        expected = tomllib.loads(text).get("tool", {}).get("anw", {})
+        assert course._anw_table_fallback(text, "t") == expected
+    with pytest.raises(ValueError, match="line 2: cannot read"):
+        course._anw_table_fallback("[tool.anw]\nrepository = [1, 2]\n", "t")
+
+
+@pytest.mark.parametrize("repository, branch, error", [
+    ("anti-neuron-watermarking", "main", "malformed repository"),
+    ("a/b/c", "main", "malformed repository"),
+    ("https://github.com/a/b", "main", "malformed repository"),
+    ("-a/b", "main", "malformed repository"),
+    ("a/b.git", "main", "without '.git'"),
+    ("a/b", "has space", "malformed branch"),
+    ("a/b", "../x", "malformed branch"),
+    ("a/b", "-x", "malformed branch"),
+])
+def test_malformed_settings_are_refused_in_one_line(tmp_path, capsys, repository, branch, error):
+    with pytest.raises(ValueError, match=re.escape(error)):
+        course.RepositorySetting(repository, branch)
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    before = (tmp_path / "pyproject.toml").read_text()
+    argv = ["--root", str(tmp_path), "set-repository", f"--branch={branch}", "--", repository]
+    code = course.main(argv)
+    err = capsys.readouterr().err
+    assert code == 2 and error in err and err.count("\n") == 1, err
+    assert (tmp_path / "pyproject.toml").read_text() == before, "nothing is written for bad input"
+
+
+def _course_copy(tmp_path: Path, lessons=("01", "06")) -> Path:
+    """A small copy of the course (real lessons, README, pyproject.toml) to rewrite in tests."""
+    (tmp_path / "notebooks").mkdir()
+    for name in ("pyproject.toml", "README.md", "jupytext.toml"):
+        (tmp_path / name).write_text((ROOT / name).read_text(encoding="utf-8"), encoding="utf-8")
+    for py in LESSONS:
+        if py.stem[:2] in lessons:
+            text = py.read_text(encoding="utf-8")
+            (tmp_path / "notebooks" / py.name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def test_set_repository_rewrites_lessons_readme_pairs_and_student_copies(tmp_path, capsys):
+    root = _course_copy(tmp_path)
+    originals = {p: p.read_text() for p in [root / "pyproject.toml", root / "README.md"]
+                 + sorted((root / "notebooks").glob("*.py"))}
+    argv = ["--root", str(root), "set-repository", "someone/fork", "--branch", "spring-2027"]
+    assert course.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "git+https://github.com/someone/fork@spring-2027" in out and "README.md" in out
+    fork = course.RepositorySetting("someone/fork", "spring-2027")
+    assert course.repository_setting(root) == fork
+
+    changed = {p: p.read_text() for p in originals}
+    old_lines = originals[root / "pyproject.toml"].split("\n")
+    new_lines = changed[root / "pyproject.toml"].split("\n")
+    assert [(a, b) for a, b in zip(old_lines, new_lines) if a != b] == [
+        (f'repository = "{SETTING.repository}"', 'repository = "someone/fork"'),
+        (f'branch = "{SETTING.branch}"', 'branch = "spring-2027"'),
+    ], "only the two setting lines change"
+    for py in sorted((root / "notebooks").glob("*.py")):
+        cell = course.first_code_cell(course.read_lesson(py))
+        assert cell == course.install_cell_source(fork, py.name)
+        title = next(c.source for c in course.read_lesson(py).cells if c.cell_type == "markdown")
+        assert fork.colab_url(py.stem) in title
+        assert SETTING.repository not in changed[py], f"{py.name} still names {SETTING.repository}"
+        kept = [line for line in originals[py].split("\n") if line in changed[py].split("\n")]
+        assert len(originals[py].split("\n")) - len(kept) <= 12, "only the install block and badge"
+        assert course.pair_problems(py) == []
+        student = (root / "student" / f"{py.stem}.ipynb").read_text()
+        assert fork.colab_url(py.stem, "student") in student
+        assert "someone/fork@spring-2027" in student
+    readme = changed[root / "README.md"]
+    links = originals[root / "README.md"].count("https://colab.research.google.com/github/")
+    new_address = "colab.research.google.com/github/someone/fork/blob/spring-2027/notebooks/"
+    assert readme.count(new_address) == links and SETTING.repository not in readme
+    assert course.readme_badge_problems(readme, root / "notebooks") == []
+    assert course.check_student_versions(root) == []
+    assert course.main(["--root", str(root), "check"]) == 0
+    assert course.set_repository(root) == [], "a second run changes nothing"
+
+
+def test_check_fails_and_says_what_to_run_when_a_file_disagrees_with_the_setting(tmp_path, capsys):
+    root = _course_copy(tmp_path, lessons=("01",))
+    course.set_repository(root)
+    assert course.main(["--root", str(root), "check"]) == 0
+    capsys.readouterr()
+    pyproject = root / "pyproject.toml"  # the setting changed by hand, the course not rewritten
+    pyproject.write_text(pyproject.read_text().replace(f'"{SETTING.repository}"', '"someone/fork"'))
+    assert course.main(["--root", str(root), "check"]) == 1
+    out = capsys.readouterr().out
+    lesson = LESSONS[0].name
+    assert f"{lesson}, first code cell: the install is from {SETTING.git_url}" in out
+    assert f"{lesson}: 1 Colab link(s) open {SETTING.repository}" in out
+    assert "README.md: " in out and f"README.md has no Colab badge for {LESSONS[0].stem}" in out
+    lines = [line for line in out.splitlines() if SETTING.repository in line]
+    assert lines and all(course.SET_REPOSITORY in line for line in lines), "each says what to run"
+    course.set_repository(root)
+    readme = root / "README.md"  # now only the README is behind
+    text = readme.read_text()
+    readme.write_text(text.replace("someone/fork/blob/main", "someone/old/blob/main", 1))
+    assert course.main(["--root", str(root), "check"]) == 1
+    assert "README.md: 1 Colab link(s) open someone/old (branch main)" in capsys.readouterr().out
+
+
+def test_set_repository_writes_nothing_when_a_lesson_has_no_install_guard(tmp_path):
+    root = _course_copy(tmp_path)
+    broken = sorted((root / "notebooks").glob("*.py"))[-1]
+    text = broken.read_text()
+    broken.write_text(text.replace("try:\n    import anw_helpers\n", "import anw_helpers\n", 1))
+    before = {p: p.read_text() for p in root.rglob("*") if p.is_file()}
+    error = f"{broken.name}: the first code cell has no 'try: import anw_helpers"
+    with pytest.raises(ValueError, match=re.escape(error)):
+        course.set_repository(root, "someone/fork")
+    assert {p: p.read_text() for p in root.rglob("*") if p.is_file()} == before
+
+
+def _dependencies_view(folder: Path) -> Path:
+    """This environment's site-packages as a folder of links, without anw_helpers itself.
+
+    A venv made with --system-site-packages sees the *base* interpreter's packages; when the tests
+    run in a venv, torch & co. are not there. The links give a new venv the dependencies while the
+    helpers can only come from the wheel.
+    """
+    import site
+    import sysconfig
+
+    folder.mkdir()
+    paths = sysconfig.get_paths()
+    for sp in dict.fromkeys([paths["purelib"], paths["platlib"], *site.getsitepackages()]):
+        for entry in Path(sp).iterdir() if Path(sp).is_dir() else ():
+            name = entry.name.lower()
+            if name.startswith(("anw_helpers", "anw-helpers", "__editable__")) \
+                    or name.endswith(".pth") or (folder / entry.name).exists():
+                continue
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+def _fresh_venv(path: Path, view: Path) -> Path:
+    """A new venv (--system-site-packages, no pip of its own) that also sees ``view``."""
+    command = [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(path)]
+    subprocess.run(command, check=True, timeout=120)
+    python = path / "bin" / "python"
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    purelib = subprocess.run([str(python), "-c", where], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    Path(purelib, "anw_test_dependencies.pth").write_text(f"{view}\n")
+    return python
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_and_imports_in_a_fresh_venv(tmp_path, capsys):
+    """`course wheel` builds a wheel a fresh venv installs offline; so does the install cell."""
+    start = time.perf_counter()
+    assert course.main(["wheel", "--out", str(tmp_path / "dist")]) == 0
+    out = capsys.readouterr().out
+    wheels = list((tmp_path / "dist").glob("anw_helpers-*.whl"))
+    assert len(wheels) == 1 and "ANW_WHEEL" in out and "Upload" in out
+    build = ROOT / "build" / "lib"
+    assert not build.exists() or build.stat().st_mtime < start, "nothing is built in the clone"
+    view = _dependencies_view(tmp_path / "deps")
+    hidden = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg",
+               IPYTHONDIR=str(tmp_path / "ipython"))
+    where = "import anw_helpers, anw_helpers.color; print(anw_helpers.__file__)"
+
+    def run(python: Path, code: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=cwd,
+                              env=env, timeout=180)
+
+    python = _fresh_venv(tmp_path / "venv", view)
+    assert run(python, "import anw_helpers").returncode != 0, "the helpers come only from the wheel"
+    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheels[0])],
+                   check=True, capture_output=True, cwd=tmp_path, env=env, timeout=120)
+    done = run(python, where)
+    assert done.returncode == 0, done.stderr
+    origin = Path(done.stdout.strip()).resolve()
+    assert origin.is_relative_to((tmp_path / "venv").resolve()), origin
+    assert not origin.is_relative_to(ROOT), origin
+
+    # The lessons' install cell, run by IPython in a second fresh venv, installs the wheel by it.
+    python = _fresh_venv(tmp_path / "venv2", view)
+    (tmp_path / "dist" / "cell.py").write_text(course.install_cell_source(SETTING))
+    cell = ("from IPython.core.interactiveshell import InteractiveShell\n"
+            "InteractiveShell.instance().run_cell(open('cell.py').read()).raise_error()\n")
+    done = run(python, cell, cwd=tmp_path / "dist")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = run(python, where)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).resolve().is_relative_to((tmp_path / "venv2").resolve())
+    assert time.perf_counter() - start < 60, "the wheel test should take well under a minute"
 
 # ------------------------------------------------------------------------------------------------ run-all
 def test_run_all_executes_lessons_in_order_with_html_and_timings(tmp_path, capsys):
@@ -339,7 +601,9 @@ def test_run_all_executes_lessons_in_order_with_html_and_timings(tmp_path, capsy
 
 def test_course_module_help():
     done = subprocess.run([sys.executable, "-m", "anw_helpers.course", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.returncode == 0 and all(c in done.stdout for c in ("student", "sync", "run-all", "check"))
+    assert done.returncode == 0
+    commands = ("student", "sync", "run-all", "check", "set-repository", "wheel")
+    assert all(c in done.stdout for c in commands)
 
 
 def test_instructors_guide_covers_the_course():

@@ -53,3 +53,20 @@ def test_requirements_are_ranges_never_pins():
     for req in project["dependencies"] + project["optional-dependencies"]["course"] + _conda_dependencies():
         assert "==" not in req, f"exact pin {req!r}: use a range (Colab ships its own torch)"
     assert any(r.startswith("torch>=") for r in project["dependencies"])
+
+
+def test_every_extra_is_in_the_course_extra():
+    """`pip install -e ".[course]"` (README, CI) gets what lessons' install cells add in Colab."""
+    extras = _pyproject()["project"]["optional-dependencies"]
+    course = set(extras["course"])
+    for name, requirements in extras.items():
+        missing = set(requirements) - course
+        assert not missing, f"the {name} extra has {missing}, which the course extra lacks"
+
+
+def test_runtime_dependencies_keep_colab_widgets():
+    """Colab ships ipywidgets 7.7.x; a floor above it would make the install cell replace them."""
+    floors = [r for r in _pyproject()["project"]["dependencies"] if _name(r) == "ipywidgets"]
+    assert len(floors) == 1
+    m = re.search(r">=\s*(\d+)(?:\.(\d+))?", floors[0])
+    assert m and (int(m.group(1)), int(m.group(2) or 0)) <= (7, 7), floors[0]

@@ -1,0 +1,1 @@
+"""Instructors' and maintainers' tools: not in the installed helper package (run from a clone)."""

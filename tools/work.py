@@ -1,0 +1,186 @@
+"""The training work of every lesson in a profile, and its projected time on a given machine.
+
+    python -m tools.work --profile ci                 # project for the slowest CPU CI must fit
+    python -m tools.work --profile ci --w24-rate 190  # a machine training width 24 at 190 img/s
+
+Each row is one training a lesson runs (from scratch or a fine-tune): images x epochs =
+presentations (one forward and backward pass of one image; adversarial training costs steps + 1 of
+them), and the GFLOP of one presentation counted by ``FlopCounterMode``. Trainings a lesson loads
+from lesson 03's cache are left out. The projection scales throughput measured on *this* machine,
+model by model and in fp32, to the target machine's rate for the width-24 small ResNet
+(``--w24-rate``): narrow networks use a CPU less efficiently than their FLOP count suggests, so a
+FLOP-only projection would flatter them. The default target, 130 img/s, is the fp32 rate of a
+2-core AVX2 CPU without native bf16 (developers' guide); docs/benchmarks.md records this table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+from anw_helpers.memorisation import memorisation_plan
+from anw_helpers.profiles import (
+    DEFENCE_VARIANTS,
+    LearnerConfig,
+    Profile,
+    get_profile,
+    multi_user_config,
+)
+
+__all__ = [
+    "Training",
+    "lesson_trainings",
+    "gflop_per_image",
+    "fp32_images_per_second",
+    "work_table",
+    "main",
+]
+
+#: Shadow models of lesson 08: one per watermarking user of lesson 05, on that user's photos only.
+_SHADOW_USERS = 10
+
+
+@dataclass(frozen=True)
+class Training:
+    """One training: ``images`` x ``epochs`` presentations, each ``passes`` forward-backward."""
+
+    lesson: str
+    what: str
+    model: str
+    width: int
+    images: int
+    epochs: int
+    passes: int = 1
+
+    @property
+    def presentations(self) -> int:
+        """Forward-and-backward passes of one image, in all."""
+        return self.images * self.epochs * self.passes
+
+
+def _of(
+    lesson: str, what: str, config: LearnerConfig, images: int, epochs: int = 0, passes: int = 1
+) -> Training:
+    return Training(
+        lesson, what, config.model, config.width, images, epochs or config.epochs, passes
+    )
+
+
+def lesson_trainings(profile: Profile) -> list[Training]:
+    """Every training lessons 03-09 run in ``profile``, read from the settings the lessons read."""
+    cfg, plans = profile.config, profile.lessons
+    n = cfg.n_train or 50000
+    rows = [
+        _of("03", "the learner (one user)", cfg, n),
+        _of("05", "fourteen users", multi_user_config(cfg), n),
+    ]
+    for model, width in plans.capacity:
+        variant = cfg.with_(model=model, width=width or cfg.width)
+        if variant != cfg:
+            rows.append(_of("05", f"capacity: {model} width {variant.width}", variant, n))
+    rows += [
+        _of("05", f"architecture: {name}", cfg.with_(model=name), n) for name in plans.architectures
+    ]
+    for name in plans.defences:
+        variant = cfg.with_(**DEFENCE_VARIANTS[name][0])
+        steps = variant.adversarial_steps + 1 if variant.adversarial_eps > 0 else 1
+        rows.append(_of("06", f"defence: {name}", variant, n, passes=steps))
+    user = int(cfg.user_sizes[0]) if cfg.user_sizes[0] >= 1 else int(cfg.user_sizes[0] * n)
+    rows += [_of("06", f"fine-tune {e} epochs", cfg, n - user, e) for e, _ in plans.fine_tunes]
+    many = plans.many_users
+    for f in many.fractions:
+        for condition in ("same LCT", "own LCT"):
+            rows.append(_of("07", f"f = {f}, {condition}", cfg, many.n_train))
+    shadow_photos = sum(multi_user_config(cfg).user_sizes[:_SHADOW_USERS])
+    rows.append(_of("08", f"{_SHADOW_USERS} shadow models", cfg, int(shadow_photos)))
+    plan = memorisation_plan(profile.name)
+    models = 2 * plan.n_models  # clean and watermarked pools, 2 * n_pairs models each
+    rows.append(
+        _of(
+            "08",
+            f"memorisation: {models} fine-tunes",
+            plan.config(cfg),
+            models * (plan.pool_size // 2),
+            plan.epochs,
+        )
+    )
+    return rows
+
+
+@lru_cache(maxsize=None)
+def gflop_per_image(model: str, width: int) -> float:
+    """GFLOP of one training presentation (forward + backward) of ``model`` (batch of 4)."""
+    from anw_helpers.bench import train_step_gflop
+
+    return train_step_gflop(model, width, batch=4) / 4
+
+
+@lru_cache(maxsize=None)
+def fp32_images_per_second(model: str, width: int, steps: int = 10, repeats: int = 2) -> float:
+    """Training images/s of ``model`` in fp32 on this machine (the course's pipeline, batch 256),
+    after 10 warm-up steps: the best of ``repeats`` runs, so a moment's contention won't skew it."""
+    from anw_helpers.bench import fast_images_per_second
+    from anw_helpers.runtime import Precision
+
+    fp32 = Precision("fp32", "work table")
+    return max(
+        fast_images_per_second(model, width, 256, steps, fp32, warmup=10) for _ in range(repeats)
+    )
+
+
+def work_table(profile: Profile, w24_rate: float) -> tuple[str, dict[str, float]]:
+    """A Markdown table of every training with its projected minutes, and the minutes per lesson."""
+    reference = fp32_images_per_second("small_resnet", 24)
+    lines = [
+        "| lesson | training | model | presentations | GFLOP each | projected min |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    minutes: dict[str, float] = {}
+    for t in lesson_trainings(profile):
+        rate = fp32_images_per_second(t.model, t.width) * w24_rate / reference
+        m = t.presentations / rate / 60
+        minutes[t.lesson] = minutes.get(t.lesson, 0.0) + m
+        model = f"{t.model} w{t.width}" if t.model == "small_resnet" else t.model
+        lines.append(
+            f"| {t.lesson} | {t.what} | {model} | {t.presentations:,} | "
+            f"{gflop_per_image(t.model, t.width):.3f} | {m:.1f} |"
+        )
+    return "\n".join(lines), minutes
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: print the work table and the projected training minutes per lesson."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.work",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--profile", default="ci")
+    parser.add_argument(
+        "--w24-rate",
+        type=float,
+        default=130.0,
+        help="target machine's fp32 training img/s for the width-24 small ResNet",
+    )
+    args = parser.parse_args(argv)
+    if not (args.w24_rate > 0 and math.isfinite(args.w24_rate)):
+        parser.error(
+            f"--w24-rate must be a positive number of images per second; got {args.w24_rate}"
+        )
+    profile = get_profile(args.profile)
+    table, minutes = work_table(profile, args.w24_rate)
+    here = fp32_images_per_second("small_resnet", 24)
+    print(
+        f"profile {profile.name!r}; this machine trains the width-24 small ResNet at {here:.0f} "
+        f"img/s in fp32; projected for a machine at {args.w24_rate:.0f} img/s:\n"
+    )
+    print(table)
+    print("\n| lesson | projected training min |\n|---|---:|")
+    print("\n".join(f"| {k} | {v:.1f} |" for k, v in minutes.items()))
+    print(f"| all | {sum(minutes.values()):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
