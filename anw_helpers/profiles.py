@@ -202,7 +202,7 @@ PROFILES: dict[str, Profile] = {
 SMOKE = Profile(
     "smoke", "any machine (smoke test)", "every code path at tiny size; results mean nothing",
     "seconds",
-    LearnerConfig(n_train=512, user_sizes=(50,), n_test=256, width=8, epochs=2, batch_size=128),
+    LearnerConfig(n_train=1024, user_sizes=(50,), n_test=256, width=8, epochs=2, batch_size=128),
     LessonSettings(capacity=(("small_resnet", 4), ("small_resnet", 0)), architectures=("resnet18",),
                    defences=tuple(DEFENCE_VARIANTS), fine_tunes=((1, 0.01),),
                    many_users=ManyUsersSetting(500, 10, (0.4,), 128)),

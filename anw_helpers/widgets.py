@@ -32,7 +32,7 @@ _colab_widgets_enabled = False
 
 
 def _enable_colab_widgets() -> None:
-    """In Colab, switch on its custom widget manager once (it renders ipywidgets 8); a no-op anywhere else."""
+    """In Colab, switch on its custom widget manager once (third-party widgets need it); a no-op elsewhere."""
     global _colab_widgets_enabled
     if _colab_widgets_enabled:
         return
