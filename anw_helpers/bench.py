@@ -24,7 +24,8 @@ from torch.nn import functional as F
 from .data import load_cifar10
 from .models import build_model
 from .profiles import get_profile
-from .runtime import PRECISIONS, Precision, choose_device, choose_precision, cpu_has_native_bf16
+from .runtime import (PRECISIONS, Precision, choose_device, choose_precision, cpu_has_native_bf16,
+                      gpu_has_native_bf16)
 from .train import make_train_step
 
 __all__ = [
@@ -145,9 +146,7 @@ def _sync(device: torch.device) -> None:
 def precisions_to_compare(device: torch.device) -> list[str]:
     """The precisions to compare: fp32 and bf16 on CPU; fp32, fp16 (and native bf16) on CUDA."""
     if device.type == "cuda":
-        return ["fp32", "fp16"] + (
-            ["bf16"] if torch.cuda.get_device_capability(device)[0] >= 8 else []
-        )
+        return ["fp32", "fp16"] + (["bf16"] if gpu_has_native_bf16(device) else [])
     return ["fp32", "bf16"]
 
 

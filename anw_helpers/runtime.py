@@ -21,6 +21,7 @@ __all__ = [
     "choose_device",
     "choose_precision",
     "cpu_has_native_bf16",
+    "gpu_has_native_bf16",
     "Precision",
     "in_colab",
     "describe_runtime",
@@ -88,6 +89,11 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+def gpu_has_native_bf16(device: torch.device) -> bool:
+    """True on GPUs of compute capability 8 (Ampere) and newer; a T4 (7.5) only emulates bf16."""
+    return torch.cuda.get_device_capability(device)[0] >= 8
+
+
 def precision_for(device: torch.device, forced: Optional[str] = None) -> Precision:
     """The precision for ``device``: ``forced`` (a name of PRECISIONS) if given, else by capability.
 
@@ -104,9 +110,7 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
             raise ValueError("ANW_PRECISION=fp16 is for GPUs; on a CPU use fp32 or bf16.")
         return Precision(forced, "set by ANW_PRECISION")
     if device.type == "cuda":
-        if (
-            torch.cuda.get_device_capability(device)[0] >= 8
-        ):  # Ampere and newer; a T4 only emulates bf16
+        if gpu_has_native_bf16(device):
             return Precision("bf16", "the GPU runs bf16 natively")
         return Precision("fp16", "the GPU has no bf16; fp16 with loss scaling")
     if cpu_has_native_bf16():

@@ -5,7 +5,7 @@
     ANW_DEVICE=cpu python -m tools.smoke  # the same paths on the CPU
 
 Each lesson runs from its .py source in a fresh kernel with ``ANW_PROFILE=smoke`` (a tiny profile,
-``anw_helpers.profiles.SMOKE``: two epochs, 1,024 images, every defence variant, a torchvision model)
+``anw_helpers.profiles.SMOKE``: two epochs, 1,024 images, every defence variant, a torchvision net)
 and keeps going after a failing cell. At that size the lessons' scientific checks are expected to
 fail (``AssertionError``: the learner has not memorised anything); every other error - a tensor on
 the wrong device, a missing package, a shape mismatch - is a defect, and the command exits 1.

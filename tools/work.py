@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+from anw_helpers.data import _resolve_size
 from anw_helpers.memorisation import memorisation_plan
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,
@@ -87,7 +88,7 @@ def lesson_trainings(profile: Profile) -> list[Training]:
         variant = cfg.with_(**DEFENCE_VARIANTS[name][0])
         steps = variant.adversarial_steps + 1 if variant.adversarial_eps > 0 else 1
         rows.append(_of("06", f"defence: {name}", variant, n, passes=steps))
-    user = int(cfg.user_sizes[0]) if cfg.user_sizes[0] >= 1 else int(cfg.user_sizes[0] * n)
+    user = _resolve_size(cfg.user_sizes[0], n)  # a count, or a fraction of the training set
     rows += [_of("06", f"fine-tune {e} epochs", cfg, n - user, e) for e, _ in plans.fine_tunes]
     many = plans.many_users
     for f in many.fractions:
