@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Union
 
 import torch
@@ -109,3 +110,36 @@ def check_labelled_batch(images: object, labels: object, name: str = "images") -
     if not isinstance(labels, Tensor) or labels.shape != (len(images),):
         got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
         raise ValueError(f"{name}: need one label per image, a tensor of shape ({len(images)},); got {got}.")
+
+
+#: Half-width of a signature slot in degrees (Sec. 5.1: N = 12 slots of width 2 tau = 30).
+SLOT_HALF_WIDTH = 15.0
+#: The grid that verification searches (Sec. 5.1): 0, 30, ..., 330.
+SLOT_STEP = 30.0
+
+
+def check_user_key(key: object, name: str = "key", tau: float = SLOT_HALF_WIDTH) -> float:
+    """A user's secret signature in degrees, refused when it cannot be told apart from "clean".
+
+    The arbitrator's match (eq. 6 with Sec. 5.1's tolerance) accepts |k_hat - k*| <= tau, and an
+    innocent model's k_hat is 0. A key within tau of 0 (mod 360) would therefore "match" every clean
+    model: such a key proves nothing, so it is refused here for every user-facing entry point.
+    """
+    if isinstance(key, bool) or not isinstance(key, numbers.Real):
+        raise ValueError(f"{name} must be an angle in degrees (a number); got {key!r}.")
+    key = float(key)
+    if not math.isfinite(key):
+        raise ValueError(f"{name} must be a finite angle in degrees; got {key}.")
+    distance_to_clean = min(key % 360.0, 360.0 - key % 360.0)
+    if distance_to_clean <= tau:
+        raise ValueError(
+            f"{name} {key:g} lies within {tau:g} degrees of 0 (mod 360), which verification cannot tell "
+            f"apart from 'no watermark' (a clean model gives k_hat = 0). Pick a signature such as "
+            f"30, 60, ..., 330.")
+    return key
+
+
+def key_is_off_grid(key: float, step: float = SLOT_STEP) -> bool:
+    """True when ``key`` is not one of the signatures 0, step, 2 step, ... that verification searches."""
+    remainder = float(key) % step
+    return min(remainder, step - remainder) > 1e-9
