@@ -5,10 +5,72 @@ import math
 import numbers
 from typing import Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
 Number = Union[float, int]
+
+
+def check_float_shape(images: object, name: str = "images", batch: bool = False) -> Tensor:
+    """Return ``images`` unchanged after checking it is a float tensor of shape (..., 3, H, W).
+
+    ``batch=True`` asks for exactly (B, 3, H, W). Values are not checked: colour coordinates (YIQ)
+    and augmented batches may leave [0, 1] (:func:`check_float_images` checks them too). Raises
+    TypeError for non-tensors and integer tensors, ValueError for a wrong shape.
+    """
+    shape = "(B, 3, H, W)" if batch else "(..., 3, H, W)"
+    if not isinstance(images, Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of floats in [0, 1] with shape {shape}; "
+            f"got {type(images).__name__}."
+        )
+    if not torch.is_floating_point(images):
+        hint = " Convert with `images.float() / 255`." if images.dtype == torch.uint8 else ""
+        raise TypeError(
+            f"{name} must be a float tensor with values in [0, 1]; got dtype {images.dtype}.{hint}"
+        )
+    if images.dim() < 3 or (batch and images.dim() != 4):
+        rank = "4 dimensions" if batch else "at least 3 dimensions"
+        raise ValueError(f"{name} must have shape {shape} ({rank}); got shape {tuple(images.shape)}.")
+    if images.shape[-3] != 3:
+        raise ValueError(
+            f"{name} must have 3 colour channels (RGB) at dimension -3, shape {shape}; "
+            f"got shape {tuple(images.shape)} with {images.shape[-3]} channels."
+        )
+    return images
+
+
+def check_sample(values: object, name: str, min_size: int = 1, what: str = "value") -> Tensor:
+    """``values`` (tensor, array or sequence) as a 1-D float64 tensor of finite numbers.
+
+    Needs at least ``min_size`` entries; ``what`` names one entry in the messages ("score",
+    "loss"). Raises TypeError for non-numbers, ValueError for a wrong shape, too few values, NaN
+    or infinity: no NaN passes silently into a statistic.
+    """
+    if isinstance(values, Tensor):
+        t = values.detach().cpu()
+    else:
+        try:
+            t = torch.as_tensor(np.asarray(values, dtype=np.float64))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"{name} must be a 1-D sequence of numbers; got {type(values).__name__}."
+            ) from exc
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be 1-D (one {what} per photo); got shape {tuple(t.shape)}.")
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold real numbers; got dtype {t.dtype}.")
+    t = t.double()
+    if len(t) < min_size:
+        size = "is empty" if len(t) == 0 else f"has {len(t)} value(s)"
+        raise ValueError(f"{name} {size}; need at least {min_size}.")
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); every {what} must be a finite number."
+        )
+    return t
 
 
 def check_float_images(images: object, name: str = "images") -> Tensor:
@@ -18,26 +80,7 @@ def check_float_images(images: object, name: str = "images") -> Tensor:
     rank or channel count, NaN/inf values, or values outside [0, 1]. The message says what was
     given and what is expected.
     """
-    if not isinstance(images, Tensor):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of floats in [0, 1] with shape (..., 3, H, W); "
-            f"got {type(images).__name__}."
-        )
-    if not torch.is_floating_point(images):
-        hint = " Convert with `images.float() / 255`." if images.dtype == torch.uint8 else ""
-        raise TypeError(
-            f"{name} must be a float tensor with values in [0, 1]; got dtype {images.dtype}.{hint}"
-        )
-    if images.dim() < 3:
-        raise ValueError(
-            f"{name} must have shape (..., 3, H, W) (at least 3 dimensions); "
-            f"got shape {tuple(images.shape)}."
-        )
-    if images.shape[-3] != 3:
-        raise ValueError(
-            f"{name} must have 3 colour channels (RGB) at dimension -3, shape (..., 3, H, W); "
-            f"got shape {tuple(images.shape)} with {images.shape[-3]} channels."
-        )
+    check_float_shape(images, name)
     if images.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(images.shape)}); expected at least one pixel.")
     finite = torch.isfinite(images)

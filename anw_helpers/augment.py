@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from ._checks import check_float_shape
 from .color import YIQ
 
 __all__ = [
@@ -36,12 +37,6 @@ JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_SATURATION, JITTER_HUE = 0.4, 0.4, 0.
 CUTOUT_SIZE = 16
 #: Gaussian-noise standard deviation in [0, 1] pixel units (Cohen et al. [4] use 0.12-0.5; 0.1 keeps accuracy).
 NOISE_STD = 0.1
-
-
-def _check_batch(x: Tensor) -> None:
-    if not isinstance(x, Tensor) or not torch.is_floating_point(x) or x.dim() != 4 or x.shape[1] != 3:
-        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"expected a float batch of shape (B, 3, H, W); got {got}.")
 
 
 def _uniform(n: int, low: float, high: float, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
@@ -78,7 +73,7 @@ def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
     This is the watermark's own transformation (``color.watermark(x[i], degrees[i])``), one angle per
     image and all images in one batched matrix product: the hue part of colour jitter (Sec. 5.3).
     """
-    _check_batch(x)
+    check_float_shape(x, "batch", batch=True)
     if degrees.shape != (x.shape[0],):
         raise ValueError(f"degrees needs one angle per image, shape ({x.shape[0]},); got {tuple(degrees.shape)}.")
     theta = degrees.to(device=x.device, dtype=torch.float64) * (math.pi / 180.0)
@@ -112,7 +107,7 @@ def color_jitter(
     degrees) with :func:`rotate_hue` - the watermark's own transformation. Applied in that order,
     each step clipped to [0, 1].
     """
-    _check_batch(x)
+    check_float_shape(x, "batch", batch=True)
     for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1]; got {value}.")
@@ -136,7 +131,7 @@ def cutout(x: Tensor, generator: Optional[torch.Generator] = None, size: int = C
 
     Black is grey, which every hue rotation leaves unchanged: cutout commutes with the watermark.
     """
-    _check_batch(x)
+    check_float_shape(x, "batch", batch=True)
     if size < 1:
         raise ValueError(f"cutout size must be >= 1 pixel; got {size}.")
     b, _, h, w = x.shape
@@ -151,7 +146,7 @@ def cutout(x: Tensor, generator: Optional[torch.Generator] = None, size: int = C
 
 def gaussian_noise(x: Tensor, generator: Optional[torch.Generator] = None, std: float = NOISE_STD) -> Tensor:
     """Gaussian-noise augmentation [4]: add N(0, std^2) independently to every pixel and channel (not clipped)."""
-    _check_batch(x)
+    check_float_shape(x, "batch", batch=True)
     if std < 0:
         raise ValueError(f"noise std must be >= 0; got {std}.")
     return x + std * torch.randn(x.shape, device=x.device, generator=generator, dtype=x.dtype)

@@ -289,7 +289,7 @@ def _print_ownership_test(args, model, user, labels, config) -> None:
 # ------------------------------------------------------------------------------------------------ main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="anw", description="Anti-neuron watermarking: protect your photos, check a model.",
-                                     epilog="Exit codes: 0 done, 2 bad input. Course tooling: python -m anw_helpers.course --help")
+                                     epilog="Exit codes: 0 done, 2 bad input. Course tooling (in a clone): python -m tools.course --help")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("mark", help="watermark a folder of photos into a new folder",
                        description="Watermark every photo under SRC with the secret signature K (hue rotation by K "

@@ -19,7 +19,7 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from ._checks import check_color_space, check_float_images, check_signature
+from ._checks import check_color_space, check_float_images, check_float_shape, check_signature
 
 __all__ = [
     "YIQ",
@@ -103,11 +103,7 @@ def apply_color_matrix(images: Tensor, matrix: Tensor, clip: bool = False) -> Te
 
     The images are not range-checked (YIQ coordinates leave [0, 1]); ``clip=True`` clamps to [0, 1].
     """
-    if not isinstance(images, Tensor) or not torch.is_floating_point(images):
-        got = images.dtype if isinstance(images, Tensor) else type(images).__name__
-        raise TypeError(f"images must be a float tensor of shape (..., 3, H, W); got {got}.")
-    if images.dim() < 3 or images.shape[-3] != 3:
-        raise ValueError(f"images must have shape (..., 3, H, W); got {tuple(images.shape)}.")
+    check_float_shape(images)
     if tuple(matrix.shape) != (3, 3):
         raise ValueError(f"matrix must be 3x3; got shape {tuple(matrix.shape)}.")
     m = matrix.to(device=images.device, dtype=images.dtype)

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._checks import check_labelled_batch
+from ._checks import check_labelled_batch, check_sample
 from .data import ImageSet, LearnerData, User
 from .profiles import LearnerConfig
 from .train import TrainedLearner, predict_logits, train_learner
@@ -55,21 +55,7 @@ ArrayLike = Union[Tensor, np.ndarray, Sequence[float]]
 
 def _losses(values: ArrayLike, name: str) -> Tensor:
     """``values`` as a non-empty 1-D float64 tensor of finite, non-negative losses."""
-    if isinstance(values, Tensor):
-        t = values.detach().cpu()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(values, dtype=np.float64))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a 1-D sequence of losses; got {type(values).__name__}.") from exc
-    if t.dim() != 1:
-        raise ValueError(f"{name} must be 1-D (one loss per photo); got shape {tuple(t.shape)}.")
-    if len(t) == 0:
-        raise ValueError(f"{name} is empty; need at least one photo's loss.")
-    t = t.double()
-    bad = int((~torch.isfinite(t)).sum())
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); every loss must be a finite number.")
+    t = check_sample(values, name, what="loss")
     if bool((t < 0).any()):
         raise ValueError(f"{name} contains negative values (min {float(t.min()):.4g}); a cross-entropy is >= 0.")
     return t

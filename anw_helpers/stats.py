@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
 import numpy as np
+import scipy.stats
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_labelled_batch
+from ._checks import check_labelled_batch, check_sample
 from .verify import per_image_losses  # re-exported: the per-image terms of eq. 6
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "per_image_losses",
     "key_scores",
     "welch_t",
-    "student_t_sf",
     "welch_t_test",
     "random_subsets",
     "centre_by_stratum",
@@ -49,7 +49,6 @@ __all__ = [
     "ownership_test",
     "appears_in",
     "rejection_rate",
-    "binomial_sf",
     "allowed_rejections",
     "roc_curve",
     "tpr_at_fpr",
@@ -62,26 +61,8 @@ ArrayLike = Union[Tensor, np.ndarray, Sequence[float]]
 
 # ------------------------------------------------------------------------------------------- input checks
 def _as_sample(values: ArrayLike, name: str, min_size: int = 1) -> Tensor:
-    """``values`` as a 1-D float64 tensor of finite numbers with at least ``min_size`` entries."""
-    if isinstance(values, Tensor):
-        t = values.detach().cpu()
-    else:
-        try:
-            t = torch.as_tensor(np.asarray(values, dtype=np.float64))
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a 1-D sequence of numbers; got {type(values).__name__}.") from exc
-    if t.dim() != 1:
-        raise ValueError(f"{name} must be 1-D (one score per image or per case); got shape {tuple(t.shape)}.")
-    if not (torch.is_floating_point(t) or t.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
-        raise TypeError(f"{name} must hold numbers; got dtype {t.dtype}.")
-    t = t.double()
-    if len(t) < min_size:
-        what = "is empty" if len(t) == 0 else f"has {len(t)} value(s)"
-        raise ValueError(f"{name} {what}; need at least {min_size}.")
-    bad = int((~torch.isfinite(t)).sum())
-    if bad:
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); every score must be a finite number.")
-    return t
+    """``values`` as a 1-D float64 tensor of finite scores (``_checks.check_sample``)."""
+    return check_sample(values, name, min_size, what="score")
 
 
 def _check_alpha(alpha: float, name: str = "alpha") -> float:
@@ -194,89 +175,32 @@ class TestResult:
 def welch_t(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """Welch's t statistic for mean(x) > mean(y) and its Welch-Satterthwaite degrees of freedom.
 
-    ``t = (mean x - mean y) / sqrt(var x / n + var y / m)`` with unbiased variances; needs at least two
-    values in each sample. When both variances are 0, t is +-inf (or 0 for equal means) and df is nan.
+    ``t = (mean x - mean y) / sqrt(var x / n + var y / m)`` with unbiased variances
+    (``scipy.stats.ttest_ind(equal_var=False)``); needs at least two values in each sample. When
+    both variances are 0, t is +-inf (or 0 for equal means) and df is nan.
     """
     x, y = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
-    n, m = len(x), len(y)
-    vx, vy = float(x.var(unbiased=True)) / n, float(y.var(unbiased=True)) / m
-    diff = float(x.mean() - y.mean())
-    se2 = vx + vy
-    if se2 == 0.0:
+    if float(x.var()) == 0.0 and float(y.var()) == 0.0:
+        diff = float(x.mean() - y.mean())
         return (0.0 if diff == 0 else math.copysign(math.inf, diff)), float("nan")
-    df = se2 ** 2 / ((vx ** 2) / (n - 1) + (vy ** 2) / (m - 1)) if (vx > 0 or vy > 0) else float("nan")
-    return diff / math.sqrt(se2), df
-
-
-def _betacf(a: float, b: float, x: float) -> float:
-    """Continued fraction of the incomplete beta function (modified Lentz, as in Numerical Recipes 6.4)."""
-    tiny, eps = 1e-300, 1e-15
-    qab, qap, qam = a + b, a + 1.0, a - 1.0
-    c, d = 1.0, 1.0 - qab * x / qap
-    d = 1.0 / (d if abs(d) > tiny else tiny)
-    h = d
-    for m in range(1, 10000):
-        m2 = 2 * m
-        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        h *= d * c
-        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
-        d = 1.0 + aa * d
-        d = 1.0 / (d if abs(d) > tiny else tiny)
-        c = 1.0 + aa / c
-        c = c if abs(c) > tiny else tiny
-        delta = d * c
-        h *= delta
-        if abs(delta - 1.0) < eps:
-            return h
-    raise RuntimeError(f"incomplete beta continued fraction did not converge for a={a}, b={b}, x={x}.")
-
-
-def _betainc(a: float, b: float, x: float) -> float:
-    """Regularised incomplete beta function I_x(a, b) for a, b > 0 and x in [0, 1]."""
-    if x <= 0.0:
-        return 0.0
-    if x >= 1.0:
-        return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
-    if x < (a + 1.0) / (a + b + 2.0):
-        return math.exp(log_front) * _betacf(a, b, x) / a
-    return 1.0 - math.exp(log_front) * _betacf(b, a, 1.0 - x) / b
-
-
-def student_t_sf(t: float, df: float) -> float:
-    """P(T > t) for Student's t distribution with ``df`` > 0 degrees of freedom (df = inf: the normal).
-
-    Computed from the regularised incomplete beta function, accurate in the far tail (no scipy needed):
-    for t >= 0, ``P(T > t) = I_{df / (df + t^2)}(df / 2, 1 / 2) / 2``.
-    """
-    t, df = float(t), float(df)
-    if math.isnan(t) or math.isnan(df) or df <= 0:
-        raise ValueError(f"student_t_sf needs a number t and df > 0; got t={t}, df={df}.")
-    if math.isinf(t):
-        return 0.0 if t > 0 else 1.0
-    if math.isinf(df) or df > 1e7:
-        return 0.5 * math.erfc(t / math.sqrt(2.0))
-    tail = 0.5 * _betainc(df / 2.0, 0.5, df / (df + t * t))
-    return tail if t >= 0 else 1.0 - tail
+    result = scipy.stats.ttest_ind(x.numpy(), y.numpy(), equal_var=False)
+    return float(result.statistic), float(result.df)
 
 
 def welch_t_test(x: ArrayLike, y: ArrayLike) -> TestResult:
     """One-sided Welch t-test of mean(x) > mean(y): x the user's scores, y the reference scores.
 
-    The p-value comes from Student's t with Welch-Satterthwaite degrees of freedom: an approximation that
-    assumes the sample means are close to normal. Fast and unlimited in how small p can be, but its
-    calibration far in the tail must be measured, not assumed (the per-image scores are skewed).
+    The p-value comes from Student's t with Welch-Satterthwaite degrees of freedom
+    (``scipy.stats.t.sf``): an approximation that assumes the sample means are close to normal. Fast
+    and unlimited in how small p can be, but its calibration far in the tail must be measured, not
+    assumed (the per-image scores are skewed).
     """
     xs, ys = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
     t, df = welch_t(xs, ys)
     if math.isnan(df):
         p = 0.0 if t > 0 else (1.0 if t < 0 else 0.5)
     else:
-        p = student_t_sf(t, df)
+        p = float(scipy.stats.t.sf(t, df))
     return TestResult(t, p, float(xs.mean() - ys.mean()), len(xs), len(ys), "welch-t", df)
 
 
@@ -296,24 +220,32 @@ def random_subsets(n_pool: int, size: int, count: int, seed: int = 0) -> Tensor:
 def _random_subsets(n_pool: int, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` independent uniformly random k-subsets of range(n_pool), as a (count, k) int64 array.
 
-    For k small next to n_pool: draw k indices with replacement and redraw the rows that repeat an
-    index (conditioned on being distinct, such a row is a uniform random k-subset). Otherwise: the
-    positions of the k smallest of n_pool uniform numbers per row. NumPy, single-threaded: many small
-    steps, which a thread pool would only slow down on a busy machine.
+    Few indices from a large pool (k * k <= n_pool): draw them one at a time, the j-th uniformly
+    among the n_pool - j indices not drawn yet (the r-th free index: r plus the drawn ones at or
+    below it), for all rows at once; O(count * k^2). Otherwise: the k smallest of n_pool uniform
+    keys per row; O(count * n_pool). Each row comes out sorted.
     """
-    if k * k <= 2 * n_pool:
-        idx = rng.integers(0, n_pool, size=(count, k), dtype=np.int64)
-        if k == 1:
-            return idx
-        while True:
-            srt = np.sort(idx, axis=1)
-            bad = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
-            if len(bad) == 0:
-                return idx
-            idx[bad] = rng.integers(0, n_pool, size=(len(bad), k), dtype=np.int64)
     if k == n_pool:
         return np.tile(np.arange(n_pool, dtype=np.int64), (count, 1))
-    return np.argpartition(rng.random((count, n_pool)), k, axis=1)[:, :k].astype(np.int64)
+    if k * k > n_pool:
+        return np.sort(np.argpartition(rng.random((count, n_pool)), k, axis=1)[:, :k], axis=1)
+    drawn = np.empty((count, 0), dtype=np.int64)
+    for j in range(k):
+        index = rng.integers(0, n_pool - j, size=count, dtype=np.int64)
+        for column in drawn.T:  # ascending: each drawn index at or below shifts it up by one
+            index += column <= index
+        drawn = np.sort(np.column_stack([drawn, index]), axis=1)
+    return drawn
+
+
+#: How many numbers one chunk of relabellings holds at once (16 MB of float64).
+_CHUNK_VALUES = 2_000_000
+
+
+def _rows_per_chunk(k: int, n_pool: int, total: int) -> int:
+    """Relabellings per chunk: as many as fit in ``_CHUNK_VALUES`` (see ``_random_subsets``'s cost)."""
+    width = k if k * k <= n_pool else n_pool
+    return max(1, min(total, _CHUNK_VALUES // width))
 
 
 def _as_strata(strata: ArrayLike, n: int, name: str) -> Tensor:
@@ -404,8 +336,7 @@ def permutation_test(
 
         observed = sum(float(excess(p[:n_c].sum(), n_c, m_c, tot)) for p, n_c, m_c, tot in groups) / n
         null = np.zeros(n_permutations)
-        widest = max(min(n_c, m_c) if min(n_c, m_c) ** 2 <= 2 * (n_c + m_c) else n_c + m_c for _, n_c, m_c, _ in groups)
-        chunk = max(1, min(n_permutations, 2_000_000 // widest))
+        chunk = min(_rows_per_chunk(min(n_c, m_c), n_c + m_c, n_permutations) for _, n_c, m_c, _ in groups)
         for start in range(0, n_permutations, chunk):
             count = min(chunk, n_permutations - start)
             for pooled, n_c, m_c, total in groups:
@@ -443,7 +374,7 @@ def _welch_null(xs: np.ndarray, ys: np.ndarray, n_permutations: int, rng: np.ran
             return np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.sign(diff) * np.inf)
 
     observed = float(t_from(np.array([pooled[:n].sum()]), np.array([(pooled[:n] ** 2).sum()]))[0])
-    chunk = max(1, min(n_permutations, 2_000_000 // (k if k * k <= 2 * n_all else n_all)))
+    chunk = _rows_per_chunk(k, n_all, n_permutations)
     parts = []
     for start in range(0, n_permutations, chunk):
         count = min(chunk, n_permutations - start)
@@ -505,28 +436,6 @@ def rejection_rate(p_values: ArrayLike, alpha: float) -> float:
     return float((p <= _check_alpha(alpha)).double().mean())
 
 
-def binomial_sf(k: int, n: int, p: float) -> float:
-    """P(X >= k) for X ~ Binomial(n, p), summed exactly in log space (no scipy needed)."""
-    if not isinstance(n, int) or n < 0:
-        raise ValueError(f"n must be an integer >= 0; got {n!r}.")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p must be in [0, 1]; got {p!r}.")
-    k = int(k)
-    if k <= 0:
-        return 1.0
-    if k > n:
-        return 0.0
-    if p == 0.0:
-        return 0.0
-    if p == 1.0:
-        return 1.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    terms = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q
-             for i in range(k, n + 1)]
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
-
-
 def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
     """The most rejections a calibrated level-``alpha`` test allows over ``n_tests`` independent innocent cases.
 
@@ -539,7 +448,7 @@ def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
     if not isinstance(n_tests, int) or n_tests < 1:
         raise ValueError(f"n_tests must be an integer >= 1; got {n_tests!r}.")
     r = 0
-    while binomial_sf(r + 1, n_tests, alpha) > risk:
+    while scipy.stats.binom.sf(r, n_tests, alpha) > risk:  # P(X > r)
         r += 1
     return r
 

@@ -52,7 +52,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from anw_helpers import bench, plots, verify
+from anw_helpers import plots, throughput, verify
 from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.profiles import MULTI_USER_KEYS, MULTI_USER_SIZES, get_profile, multi_user_config
 from anw_helpers.train import predict_logits, train_learner
@@ -248,7 +248,7 @@ cfg = profile.config
 images_per_training = (cfg.n_train or 50000) * cfg.epochs
 cost_rows = []
 for name in ["small_resnet", "alexnet", "vgg11_bn", "resnet18", "resnet50", "wide_resnet50_2", "densenet121"]:
-    ips = bench.fast_images_per_second(name, width=cfg.width, batch=16, steps=1)
+    ips = throughput.training_images_per_second(name, width=cfg.width, batch=16, steps=1)
     trained_here = name in ARCHITECTURES or any(name == m for m, _ in CAPACITY)
     cost_rows.append((name, ips, images_per_training / ips / 60, trained_here))
 display(Markdown(f"| model | training images/s here | one `{profile.name}` training | trained in this profile |\n|---|---|---|---|\n" +

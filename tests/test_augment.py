@@ -71,8 +71,10 @@ def test_unknown_names_and_bad_settings_raise_clear_errors():
         augment.get_augmentation("crop_flip+jitter")
     with pytest.raises(ValueError, match="unknown augmentation"):
         profiles.LearnerConfig(augment="colour_jitter")
-    with pytest.raises(ValueError, match="expected a float batch"):
+    with pytest.raises(TypeError, match="batch must be a float tensor"):
         augment.cutout(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"batch must have shape \(B, 3, H, W\)"):
+        augment.cutout(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="label_smoothing"):
         profiles.LearnerConfig(label_smoothing=1.0)
     with pytest.raises(ValueError, match="adversarial_eps"):

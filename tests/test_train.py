@@ -77,16 +77,6 @@ def test_training_is_repeatable(cifar_train):
     assert a.record.epoch_loss == b.record.epoch_loss
 
 
-def test_benchmark_functions_run_at_tiny_scale(cifar_train):
-    from anw_helpers import bench
-
-    assert bench.fast_images_per_second("small_resnet", 8, batch=8, steps=1) > 0
-    assert bench.conventional_images_per_second("small_resnet", 8, batch=8, steps=1, workers=0) > 0
-    per_image = bench.train_step_gflop("small_resnet", 24, batch=4) / 4
-    assert 0.2 < per_image < 0.5, f"width-24 small ResNet should cost ~0.3 GFLOP per training image; got {per_image:.3f}"
-    assert bench.matmul_gflops(size=256, repeats=2) > 0
-
-
 def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
     """The high-resolution model (Fig. 2i) takes full-size photos; offline it says why it cannot load."""
     import torchvision.models as tvm

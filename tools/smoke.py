@@ -40,7 +40,7 @@ def smoke_lesson(py: Path, timeout: int = 600) -> tuple[float, list[tuple[int, s
     """Execute one lesson under the smoke profile, errors allowed; returns (seconds, errors)."""
     from nbclient import NotebookClient
 
-    from anw_helpers.course import read_lesson
+    from tools.course import read_lesson
 
     nb = read_lesson(py)
     start = time.perf_counter()

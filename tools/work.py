@@ -113,7 +113,7 @@ def lesson_trainings(profile: Profile) -> list[Training]:
 @lru_cache(maxsize=None)
 def gflop_per_image(model: str, width: int) -> float:
     """GFLOP of one training presentation (forward + backward) of ``model`` (batch of 4)."""
-    from anw_helpers.bench import train_step_gflop
+    from tools.bench import train_step_gflop
 
     return train_step_gflop(model, width, batch=4) / 4
 
@@ -122,12 +122,12 @@ def gflop_per_image(model: str, width: int) -> float:
 def fp32_images_per_second(model: str, width: int, steps: int = 10, repeats: int = 2) -> float:
     """Training images/s of ``model`` in fp32 on this machine (the course's pipeline, batch 256),
     after 10 warm-up steps: the best of ``repeats`` runs, so a moment's contention won't skew it."""
-    from anw_helpers.bench import fast_images_per_second
+    from anw_helpers.throughput import training_images_per_second
     from anw_helpers.runtime import Precision
 
     fp32 = Precision("fp32", "work table")
     return max(
-        fast_images_per_second(model, width, 256, steps, fp32, warmup=10) for _ in range(repeats)
+        training_images_per_second(model, width, 256, steps, fp32, warmup=10) for _ in range(repeats)
     )
 
 

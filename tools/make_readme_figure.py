@@ -1,6 +1,6 @@
 """Draw the README's overview figure: a photo, its watermarked version, and the arbitrator's grid search.
 
-    ANW_PROFILE=ci python scripts/make_readme_figure.py   # writes docs/figures/overview.png
+    ANW_PROFILE=ci python -m tools.make_readme_figure   # writes docs/figures/overview.png
 
 Uses the `ci` learner (from the model cache when lesson 03 ran before; trains it otherwise).
 """

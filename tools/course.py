@@ -1,13 +1,13 @@
 """Course tooling for instructors: student versions, jupytext pairs, and running the whole course headless.
 
-    python -m anw_helpers.course student [--check]   write student/NN_name.ipynb (solutions replaced by stubs)
-    python -m anw_helpers.course sync [--check]      write notebooks/NN_name.ipynb from NN_name.py (no outputs)
-    python -m anw_helpers.course run-all [--profile ci] [--out build] [--only 01 03]
-    python -m anw_helpers.course check               everything CI checks without executing a notebook
-    python -m anw_helpers.course set-repository [OWNER/NAME] [--branch B]
+    python -m tools.course student [--check]   write student/NN_name.ipynb (solutions replaced by stubs)
+    python -m tools.course sync [--check]      write notebooks/NN_name.ipynb from NN_name.py (no outputs)
+    python -m tools.course run-all [--profile ci] [--out build] [--only 01 03]
+    python -m tools.course check               everything CI checks without executing a notebook
+    python -m tools.course set-repository [OWNER/NAME] [--branch B]
                                                      install cells, Colab badges, .ipynb, student/
                                                      from [tool.anw] of pyproject.toml
-    python -m anw_helpers.course wheel [--out dist]  a wheel of the helpers (Colab without GitHub)
+    python -m tools.course wheel [--out dist]  a wheel of the helpers (Colab without GitHub)
 
 Conventions (see docs/instructors.md):
 
@@ -80,7 +80,7 @@ LESSON_GLOB = "[0-9][0-9]_*.py"
 STUDENT_DIR = "student"
 COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
 PYPROJECT = "pyproject.toml"
-SET_REPOSITORY = "python -m anw_helpers.course set-repository"
+SET_REPOSITORY = "python -m tools.course set-repository"
 #: Lessons whose install cell adds an extra of pyproject.toml: number -> (extra, what it adds).
 LESSON_EXTRAS: dict[str, tuple[str, str]] = {"06": ("dp", "Opacus, for DP-SGD")}
 
@@ -419,7 +419,7 @@ def _title(py_path: Path) -> str:
 _STUDENT_README = """\
 # Student versions — generated, do not edit
 
-Written by `python -m anw_helpers.course student` from the lessons in [`../notebooks`](../notebooks):
+Written by `python -m tools.course student` from the lessons in [`../notebooks`](../notebooks):
 every solution is replaced by `raise NotImplementedError("Exercise: ...")`, so a cell fails loudly until
 the exercise is done. Change the lessons, never these files: CI fails when they are stale.
 Instructors: see [docs/instructors.md](../docs/instructors.md).
@@ -1006,7 +1006,7 @@ def _machine() -> str:
     try:
         import torch
 
-        from .runtime import choose_device
+        from anw_helpers.runtime import choose_device
 
         device = choose_device()
         where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{os.cpu_count()} CPU threads"
@@ -1017,7 +1017,7 @@ def _machine() -> str:
 
 def run_all(notebooks_dir: Optional[Path] = None, out_dir: Path = Path("build"), profile: Optional[str] = None,
             only: Optional[Iterable[str]] = None, cell_timeout: Optional[int] = 1800, html: bool = True,
-            command: str = "python -m anw_helpers.course run-all", echo=None) -> list[NotebookRun]:
+            command: str = "python -m tools.course run-all", echo=None) -> list[NotebookRun]:
     """Execute every lesson in order into ``out_dir``: executed .ipynb, .html, and ``timings.md``.
 
     Lessons run from their .py source in a fresh kernel each, with ``notebooks_dir`` as working directory
@@ -1043,7 +1043,7 @@ def run_all(notebooks_dir: Optional[Path] = None, out_dir: Path = Path("build"),
         env["ANW_PROFILE"] = profile
     active = profile or os.environ.get("ANW_PROFILE")
     if not active:
-        from .profiles import auto_profile_name
+        from anw_helpers.profiles import auto_profile_name
 
         active = f"{auto_profile_name()} (auto)"
     runs = []
@@ -1075,7 +1075,7 @@ def _cmd_student(args) -> int:
         for p in problems:
             print(p)
         if problems:
-            print("student/ is stale: run  python -m anw_helpers.course student")
+            print("student/ is stale: run  python -m tools.course student")
             return 1
         print("student/ is current.")
         return 0
@@ -1096,7 +1096,7 @@ def _cmd_sync(args) -> int:
             print(f"out of sync: {p}" if args.check else f"wrote {py.with_suffix('.ipynb').name} (it was out of sync: {p})")
     if args.check:
         if bad:
-            print("run  python -m anw_helpers.course sync  (the .py is the source of truth)")
+            print("run  python -m tools.course sync  (the .py is the source of truth)")
         else:
             print(f"all {len(found)} pairs in sync.")
         return 1 if bad else 0
@@ -1135,7 +1135,7 @@ def _cmd_set_repository(args) -> int:
     print(f"the course installs from {setting.git_url} and opens in Colab from "
           f"{setting.repository}, branch {setting.branch}: {len(changed)} file(s) changed.")
     if changed:
-        print("review and commit them (git diff); check with  python -m anw_helpers.course check")
+        print("review and commit them (git diff); check with  python -m tools.course check")
     return 0
 
 
@@ -1148,12 +1148,12 @@ def _cmd_wheel(args) -> int:
 def _cmd_run_all(args) -> int:
     root = Path(args.root) if args.root is not None else _default_root()
     if args.profile:
-        from .profiles import PROFILES
+        from anw_helpers.profiles import PROFILES
 
         if args.profile not in PROFILES:
             print(f"unknown profile {args.profile!r}; expected one of {', '.join(PROFILES)}", file=sys.stderr)
             return 2
-    command = "python -m anw_helpers.course " + " ".join(args.argv)
+    command = "python -m tools.course " + " ".join(args.argv)
     runs = run_all(Path(args.notebooks) if args.notebooks else root / "notebooks", Path(args.out), args.profile,
                    args.only, args.cell_timeout or None, html=not args.no_html, command=command.strip())
     return 0 if all(r.ok for r in runs) else 1
@@ -1161,7 +1161,7 @@ def _cmd_run_all(args) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m anw_helpers.course", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.course", description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=None, help="the course repository (default: this clone)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("student", help="write student/ (solutions replaced by NotImplementedError stubs)")

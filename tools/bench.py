@@ -1,11 +1,11 @@
-"""Benchmark the training pipeline: ``python -m anw_helpers.bench train``.
+"""Benchmark the training pipeline: ``python -m tools.bench train``.
 
 Trains the same model for the same number of steps, side by side in one run:
 - conventional: a torchvision Dataset of PIL images, RandomCrop(32, padding=4) +
   RandomHorizontalFlip + ToTensor per image, a DataLoader, fp32, NCHW;
-- ours (``anw_helpers.train.make_train_step``): uint8 tensors on the device, batch-wise
-  augmentation, channels_last, in every precision the device offers (fp32 and bf16 on CPU; fp32,
-  fp16 and bf16 on CUDA).
+- ours (``anw_helpers.throughput``, ``train.make_train_step``): uint8 tensors on the device,
+  batch-wise augmentation, channels_last, in every precision the device offers (fp32 and bf16 on
+  CPU; fp32, fp16 and bf16 on CUDA).
 Prints images/s of each, the achieved GFLOP/s next to the matmul rate in the same precision, and
 the precision ``runtime.choose_precision`` picks on this machine. Record the output in
 docs/benchmarks.md with the CPU (``lscpu``: model name and the avx2 / avx512_bf16 / amx flags).
@@ -16,21 +16,25 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-from typing import Optional
 
 import torch
 from torch.nn import functional as F
 
-from .data import load_cifar10
-from .models import build_model
-from .profiles import get_profile
-from .runtime import (PRECISIONS, Precision, choose_device, choose_precision, cpu_has_native_bf16,
-                      gpu_has_native_bf16)
-from .train import make_train_step
+from anw_helpers.data import load_cifar10
+from anw_helpers.models import build_model
+from anw_helpers.runtime import (
+    PRECISIONS,
+    Precision,
+    choose_device,
+    choose_precision,
+    cpu_has_native_bf16,
+    gpu_has_native_bf16,
+)
+from anw_helpers.throughput import training_images_per_second
 
 __all__ = [
     "conventional_images_per_second",
-    "fast_images_per_second",
+    "training_images_per_second",
     "matmul_gflops",
     "train_step_gflop",
     "main",
@@ -80,36 +84,6 @@ def conventional_images_per_second(
         seen += len(yb)
     _sync(device)
     return seen / (time.perf_counter() - start)
-
-
-def fast_images_per_second(
-    model_name: str,
-    width: int,
-    batch: int,
-    steps: int,
-    precision: Optional[Precision] = None,
-    warmup: int = 2,
-) -> float:
-    """img/s of the course's pipeline (``make_train_step``) on the same model, batch and step count,
-    in ``precision`` (default: the one the machine picks), timed after ``warmup`` steps (the first
-    steps of a narrow fp32 network on real images ran ten times slower than the rest here)."""
-    device = choose_device()
-    images, labels = _images(batch * (steps + warmup))
-    x, y = images.to(device), labels.to(device)
-    config = get_profile("ci").config.with_(
-        model=model_name, width=width, batch_size=batch, epochs=1, schedule="step"
-    )
-    model = (
-        build_model(model_name, width=width).to(device, memory_format=torch.channels_last).train()
-    )
-    step = make_train_step(model, config, device, steps + warmup, precision)
-    for i in range(steps + warmup):
-        if i == warmup:
-            _sync(device)
-            start = time.perf_counter()
-        step(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch])
-    _sync(device)
-    return batch * steps / (time.perf_counter() - start)
 
 
 def train_step_gflop(model_name: str, width: int, batch: int) -> float:
@@ -168,9 +142,9 @@ def cpu_flags() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m anw_helpers.bench train [--model M --width W --batch B]``."""
+    """Command line: ``python -m tools.bench train [--model M --width W --batch B]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m anw_helpers.bench",
+        prog="python -m tools.bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -202,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{gflop * conv:>10.1f}"
     )
     for name in precisions_to_compare(device):
-        fast = fast_images_per_second(
+        fast = training_images_per_second(
             args.model, args.width, args.batch, args.steps, Precision(name, "benchmark")
         )
         peak = matmul_gflops(PRECISIONS[name] or torch.float32)

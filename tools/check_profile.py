@@ -2,7 +2,7 @@
 
 Used to tune a compute profile (issue: the `ci` profile must recover every key it is tried on):
 
-    python scripts/check_profile.py --profile ci --pairs 0:60 1:210 2:300 3:120 4:30 5:330
+    python -m tools.check_profile --profile ci --pairs 0:60 1:210 2:300 3:120 4:30 5:330
 
 Prints, per pair: k_hat, match, the grid losses, held-out k_hat, train/test accuracy and minutes.
 Trained models land in the model cache, so a lesson with the same settings loads them.

@@ -1,0 +1,27 @@
+"""The installed package holds what the lessons teach; the course tooling stays in tools/ (issue 15).
+
+The slow tier also builds the wheel and inspects its file list
+(test_course_tooling.py::test_the_wheel_installs_and_imports_in_a_fresh_venv).
+"""
+from __future__ import annotations
+
+import pkgutil
+import re
+from pathlib import Path
+
+import anw_helpers
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLING = {"course", "bench", "check_profile", "make_readme_figure", "work", "smoke"}
+
+
+def test_the_package_has_no_course_tooling():
+    modules = {m.name for m in pkgutil.iter_modules(anw_helpers.__path__)}
+    assert not modules & TOOLING, f"tooling inside anw_helpers: {sorted(modules & TOOLING)}"
+
+
+def test_no_package_module_imports_the_tools():
+    uses = re.compile(r"^\s*(from|import)\s+tools\b", re.M)
+    offenders = [p.name for p in (ROOT / "anw_helpers").rglob("*.py") if uses.search(p.read_text())]
+    assert not offenders, f"the installed package cannot import tools/: {offenders}"
+
