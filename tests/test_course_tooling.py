@@ -22,6 +22,7 @@ import nbformat
 import pytest
 
 from tools import course
+from tools.course import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -194,6 +195,7 @@ def test_student_versions_contain_no_solution(lesson):
     assert not leaked, f"solution lines in the student copy: {leaked[:3]}"
 
 
+@pytest.mark.slow  # executes every student notebook (trains when the model cache is empty)
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 def test_student_notebook_runs_to_its_first_stub(lesson, tmp_path):
     """Execute student/<lesson>.ipynb cell by cell: the first error must be an exercise stub's NotImplementedError.
@@ -383,9 +385,9 @@ def test_the_fallback_reader_for_old_pythons_agrees_with_tomllib():
                  'branch = "a\\"b"\n\n[[tool.x]]\ny = 1\n',
                  '[tool.other]\nrepository = "not/this"\n'):
         expected = tomllib.loads(text).get("tool", {}).get("anw", {})
-        assert course._anw_table_fallback(text, "t") == expected
+        assert settings._anw_table_fallback(text, "t") == expected
     with pytest.raises(ValueError, match="line 2: cannot read"):
-        course._anw_table_fallback("[tool.anw]\nrepository = [1, 2]\n", "t")
+        settings._anw_table_fallback("[tool.anw]\nrepository = [1, 2]\n", "t")
 
 
 @pytest.mark.parametrize("repository, branch, error", [
