@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_uint8_images
-from .color import SIGNATURE_SLOTS, color_space_from_seed, watermark
+from .color import SIGNATURE_SLOTS, watermark
 from .paths import atomic_write, cache_dir, data_root
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "to_uint8",
     "watermark_uint8",
     "make_users",
-    "split_among_users",
     "load_cub200",
     "CUB200_URL",
     "many_users_plan",
@@ -447,26 +446,6 @@ def many_users_plan(
     seeds = tuple((seed * 100_003 + 1_000 + u) if (user_specific_color_space and u in marking) else None
                   for u in range(n_users))
     return keys, seeds
-
-
-def split_among_users(
-    source: ImageSet,
-    n_users: int,
-    watermark_fraction: float,
-    seed: int = 0,
-    user_specific_color_space: bool = False,
-    slots: Sequence[float] = SIGNATURE_SLOTS[1:],
-) -> list[User]:
-    """Divide ``source`` among ``n_users`` equal users; a fraction of them watermark (Sec. 5.4, Fig. 5a).
-
-    Keys and colour spaces come from :func:`many_users_plan`. Every image of user u carries user u's key
-    (the paper's release gave every image the first key when ratio x users < 1; tested).
-    """
-    if n_users < 1 or n_users > len(source):
-        raise ValueError(f"n_users must be in 1..{len(source)}; got {n_users}.")
-    keys, seeds = many_users_plan(n_users, watermark_fraction, seed, user_specific_color_space, slots)
-    spaces = [color_space_from_seed(s) for s in seeds]
-    return make_users(source, [len(source) // n_users] * n_users, keys, spaces, seed=seed)
 
 
 def watermarked_training_set(base: ImageSet, users: Sequence[User]) -> ImageSet:

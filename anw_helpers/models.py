@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CIFAR_MEAN", "CIFAR_STD", "Normalized", "SmallResNet", "build_model", "MODEL_NAMES", "PRETRAINED_MODELS", "count_parameters"]
+__all__ = ["CIFAR_MEAN", "CIFAR_STD", "Normalized", "SmallResNet", "build_model", "MODEL_NAMES", "PRETRAINED_MODELS"]
 
 #: CIFAR-10 training-set channel statistics (torchvision's commonly used values).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -170,8 +170,3 @@ def build_model(name: str, num_classes: int = 10, width: int = 24, seed: int = 0
         if name in PRETRAINED_MODELS:
             return Normalized(_BUILDERS[name](num_classes, width), IMAGENET_MEAN, IMAGENET_STD)
         return Normalized(_BUILDERS[name](num_classes, width))
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -4,6 +4,7 @@ Lesson 05 uses it to project what one training of each architecture would cost h
 instructors' benchmark, which compares this pipeline with a textbook one, is
 ``python -m tools.bench train`` (in a clone of the course repository).
 """
+
 from __future__ import annotations
 
 import time

@@ -259,8 +259,3 @@ def test_anw_command_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "anw_helpers.cli", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "mark" in done.stdout and "verify" in done.stdout
 
-
-def test_anw_is_the_packages_console_script():
-    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts["anw"] == "anw_helpers.cli:main"

@@ -3,6 +3,7 @@
 The slow tier also builds the wheel and inspects its file list
 (test_course_tooling.py::test_the_wheel_installs_and_imports_in_a_fresh_venv).
 """
+
 from __future__ import annotations
 
 import pkgutil
@@ -24,4 +25,3 @@ def test_no_package_module_imports_the_tools():
     uses = re.compile(r"^\s*(from|import)\s+tools\b", re.M)
     offenders = [p.name for p in (ROOT / "anw_helpers").rglob("*.py") if uses.search(p.read_text())]
     assert not offenders, f"the installed package cannot import tools/: {offenders}"
-

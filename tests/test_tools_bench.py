@@ -1,4 +1,5 @@
 """The instructors' benchmark (tools/bench.py) and the package's throughput helper (lesson 05)."""
+
 from anw_helpers import throughput
 from tools import bench
 

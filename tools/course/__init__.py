@@ -29,6 +29,7 @@ Conventions (see docs/instructors.md):
   from a wheel named by ``ANW_WHEEL`` or lying in the working folder, else from the repository
   ``[tool.anw] repository`` of pyproject.toml, the one place that names it (docs/publishing.md).
 """
+
 from __future__ import annotations
 
 from .cli import main

@@ -1,4 +1,5 @@
 """``python -m tools.course``: see tools/course/__init__.py."""
+
 import sys
 
 from .cli import main

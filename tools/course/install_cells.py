@@ -1,4 +1,5 @@
 """Every lesson's first cell (install the helpers only when missing) and Colab badges: writing and linting."""
+
 from __future__ import annotations
 
 import re
@@ -34,11 +35,16 @@ def _install_block(setting: RepositorySetting, lesson: str = "") -> list[str]:
     """The install part of a lesson's first code cell (magics as in the notebook, uncommented)."""
     extra = lesson_extra(lesson) if lesson else None
     pip = '    %pip install -q "{source}"'
-    lines = [*_INSTALL_HEAD, "try:", "    import anw_helpers", "except ModuleNotFoundError:",
-             "    import glob, os",
-             '    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), '
-             'default="")',
-             f'    source = wheel or "{setting.git_url}"']
+    lines = [
+        *_INSTALL_HEAD,
+        "try:",
+        "    import anw_helpers",
+        "except ModuleNotFoundError:",
+        "    import glob, os",
+        '    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), '
+        'default="")',
+        f'    source = wheel or "{setting.git_url}"',
+    ]
     if extra:
         lines.append(f"    # anw-helpers[{extra[0]}] adds {extra[1]}")
         pip += f' "anw-helpers[{extra[0]}]"'
@@ -75,22 +81,38 @@ def _rewrite_install_cell(text: str, setting: RepositorySetting, lesson: str) ->
     if start is None:
         raise ValueError(f"{lesson}: no code cell; the first one must install the helpers")
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("# %%")), len(lines))
-    guard = next((i for i in range(start + 1, end - 1)
-                  if lines[i].rstrip() == "try:" and lines[i + 1].strip() == "import anw_helpers"),
-                 None)
+    guard = next(
+        (
+            i
+            for i in range(start + 1, end - 1)
+            if lines[i].rstrip() == "try:" and lines[i + 1].strip() == "import anw_helpers"
+        ),
+        None,
+    )
     handler = None
     if guard is not None:
-        handler = next((i for i in range(guard + 1, end)
-                        if re.match(r"^except (?:ModuleNotFoundError|ImportError):", lines[i])),
-                       None)
+        handler = next(
+            (
+                i
+                for i in range(guard + 1, end)
+                if re.match(r"^except (?:ModuleNotFoundError|ImportError):", lines[i])
+            ),
+            None,
+        )
     if handler is None:
-        raise ValueError(f"{lesson}: the first code cell has no 'try: import anw_helpers / except "
-                         "ModuleNotFoundError:' guard; write it by hand as in docs/publishing.md")
-    stop = next((i for i in range(handler + 1, end)
-                 if lines[i].strip() and lines[i][0] not in " \t"), end)
+        raise ValueError(
+            f"{lesson}: the first code cell has no 'try: import anw_helpers / except "
+            "ModuleNotFoundError:' guard; write it by hand as in docs/publishing.md"
+        )
+    stop = next(
+        (i for i in range(handler + 1, end) if lines[i].strip() and lines[i][0] not in " \t"), end
+    )
     first = guard
-    while first > start + 1 and lines[first - 1].startswith("#") \
-            and not lines[first - 1].startswith("# %"):
+    while (
+        first > start + 1
+        and lines[first - 1].startswith("#")
+        and not lines[first - 1].startswith("# %")
+    ):
         first -= 1
     block = [_to_percent(line) for line in _install_block(setting, lesson)]
     return "\n".join(lines[:first] + block + lines[stop:])
@@ -101,8 +123,9 @@ def _rewrite_colab_links(text: str, setting: RepositorySetting) -> str:
     return _COLAB_LINK.sub(lambda m: setting._colab(m.group("path")), text)
 
 
-def check_install_cell(source: str, setting: Optional[RepositorySetting] = None,
-                       extra: Optional[str] = None) -> list[str]:
+def check_install_cell(
+    source: str, setting: Optional[RepositorySetting] = None, extra: Optional[str] = None
+) -> list[str]:
     """Problems with a lesson's first code cell (empty: fine). The expected shape::
 
         try:
@@ -123,51 +146,70 @@ def check_install_cell(source: str, setting: Optional[RepositorySetting] = None,
     """
     setting = setting or repository_setting()
     problems = []
-    m = re.search(r"^try:[ \t]*\n[ \t]+import anw_helpers[ \t]*\n(?:[ \t]*#[^\n]*\n)*"
-                  r"except (?:ModuleNotFoundError|ImportError):[ \t]*\n"
-                  r"(?P<block>(?:[ \t]+[^\n]*(?:\n|$)|[ \t]*(?:\n|$))+)", source, re.M)
+    m = re.search(
+        r"^try:[ \t]*\n[ \t]+import anw_helpers[ \t]*\n(?:[ \t]*#[^\n]*\n)*"
+        r"except (?:ModuleNotFoundError|ImportError):[ \t]*\n"
+        r"(?P<block>(?:[ \t]+[^\n]*(?:\n|$)|[ \t]*(?:\n|$))+)",
+        source,
+        re.M,
+    )
 
     def code_lines(text: str) -> list[str]:
-        return [line.strip() for line in text.split("\n")
-                if line.strip() and not line.lstrip().startswith("#")]
+        return [
+            line.strip()
+            for line in text.split("\n")
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
 
     code, block = code_lines(source), code_lines(m.group("block")) if m else []
     pip_lines = [line for line in code if _PIP.search(line)]
     block_pips = [line for line in block if _PIP.search(line)]
     if not m:
-        problems.append("no 'try: import anw_helpers / except ModuleNotFoundError:' guard around "
-                        "the install")
+        problems.append(
+            "no 'try: import anw_helpers / except ModuleNotFoundError:' guard around the install"
+        )
     elif not block_pips:
         problems.append("the except branch does not '%pip install' the helpers")
     if len(pip_lines) != len(block_pips):
-        problems.append("a pip install runs outside the 'except ModuleNotFoundError' branch "
-                        "(it would run every time)")
+        problems.append(
+            "a pip install runs outside the 'except ModuleNotFoundError' branch "
+            "(it would run every time)"
+        )
     urls = sorted({u for line in code for u in _GIT_URL.findall(line)})
-    fix = (f"pyproject.toml [tool.anw] names {setting.repository}, branch {setting.branch}; "
-           f"run  {SET_REPOSITORY}")
+    fix = (
+        f"pyproject.toml [tool.anw] names {setting.repository}, branch {setting.branch}; "
+        f"run  {SET_REPOSITORY}"
+    )
     if block_pips and not urls:
         problems.append(f"the install names no repository: expected {setting.git_url} ({fix})")
     for url in urls:
         if url != setting.git_url:
-            problems.append(f"the install is from {url}, not the course repository "
-                            f"{setting.git_url} ({fix})")
+            problems.append(
+                f"the install is from {url}, not the course repository {setting.git_url} ({fix})"
+            )
     for line in pip_lines:
         if not line.startswith("%pip"):
             problems.append(f"use '%pip install' (installs into the running kernel), not: {line}")
         if _UPGRADE.search(line):
-            problems.append("the install upgrades or reinstalls packages (it would replace "
-                            f"Colab's torch): {line}")
+            problems.append(
+                "the install upgrades or reinstalls packages (it would replace "
+                f"Colab's torch): {line}"
+            )
     for line in dict.fromkeys(pip_lines + block):
         if _TORCH.search(_GIT_URL.sub("", line)):
-            problems.append(f"the install names torch (Colab ships its own; never reinstall it): "
-                            f"{line}")
+            problems.append(
+                f"the install names torch (Colab ships its own; never reinstall it): {line}"
+            )
     wanted = re.compile(rf"anw[-_]helpers\[[^\]]*\b{re.escape(extra or '')}\b")
     if extra and not any(wanted.search(line) for line in block_pips):
-        problems.append(f"the install does not add the [{extra}] extra this lesson needs: "
-                        f'expected "anw-helpers[{extra}]" in the %pip line (run  {SET_REPOSITORY})')
+        problems.append(
+            f"the install does not add the [{extra}] extra this lesson needs: "
+            f'expected "anw-helpers[{extra}]" in the %pip line (run  {SET_REPOSITORY})'
+        )
     if not re.search(r"^print\(describe_runtime\(\)\)", source, re.M):
-        problems.append("the cell does not print(describe_runtime()) (device banner, how to get a "
-                        "GPU in Colab)")
+        problems.append(
+            "the cell does not print(describe_runtime()) (device banner, how to get a GPU in Colab)"
+        )
     return problems
 
 
@@ -176,22 +218,31 @@ def first_code_cell(nb) -> str:
     return next((c.source for c in nb.cells if c.cell_type == "code"), "")
 
 
-def colab_link_problems(text: str, where: str,
-                        setting: Optional[RepositorySetting] = None) -> list[str]:
+def colab_link_problems(
+    text: str, where: str, setting: Optional[RepositorySetting] = None
+) -> list[str]:
     """Colab links in ``text`` (a lesson, the README) that open elsewhere than ``setting``."""
     setting = setting or repository_setting()
-    wrong = [m for m in _COLAB_LINK.finditer(text)
-             if (m.group("repository"), m.group("branch")) != (setting.repository, setting.branch)]
+    wrong = [
+        m
+        for m in _COLAB_LINK.finditer(text)
+        if (m.group("repository"), m.group("branch")) != (setting.repository, setting.branch)
+    ]
     if not wrong:
         return []
     seen = sorted({f"{m.group('repository')} (branch {m.group('branch')})" for m in wrong})
-    return [f"{where}: {len(wrong)} Colab link(s) open {', '.join(seen)}, not "
-            f"{setting.repository} (branch {setting.branch}) of pyproject.toml [tool.anw]; "
-            f"run  {SET_REPOSITORY}"]
+    return [
+        f"{where}: {len(wrong)} Colab link(s) open {', '.join(seen)}, not "
+        f"{setting.repository} (branch {setting.branch}) of pyproject.toml [tool.anw]; "
+        f"run  {SET_REPOSITORY}"
+    ]
 
 
-def readme_badge_problems(readme_text: str, notebooks_dir: Optional[Path] = None,
-                          setting: Optional[RepositorySetting] = None) -> list[str]:
+def readme_badge_problems(
+    readme_text: str,
+    notebooks_dir: Optional[Path] = None,
+    setting: Optional[RepositorySetting] = None,
+) -> list[str]:
     """Lessons without a README Colab badge at the address of ``setting``, and links elsewhere.
 
     ``setting`` defaults to the ``[tool.anw]`` of the repository holding ``notebooks_dir``.
@@ -203,6 +254,8 @@ def readme_badge_problems(readme_text: str, notebooks_dir: Optional[Path] = None
     for py in lessons:
         badge = f"[![Open In Colab]({COLAB_BADGE})]({setting.colab_url(py.stem)})"
         if badge not in readme_text:
-            problems.append(f"README.md has no Colab badge for {py.stem}: expected {badge} "
-                            f"(run  {SET_REPOSITORY}  when only the address differs)")
+            problems.append(
+                f"README.md has no Colab badge for {py.stem}: expected {badge} "
+                f"(run  {SET_REPOSITORY}  when only the address differs)"
+            )
     return problems

@@ -1,4 +1,5 @@
 """The course's lessons: where they are, how they are read (jupytext), shared names."""
+
 from __future__ import annotations
 
 import hashlib

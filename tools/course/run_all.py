@@ -1,4 +1,5 @@
 """Run the whole course headless: every lesson in a fresh kernel, HTML and a timing table."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Optional
+from collections.abc import Iterable, Sequence
 
 from .lessons import LESSON_GLOB, _default_root, lesson_sources, read_lesson
 
@@ -50,8 +52,13 @@ def _first_line(source: str) -> str:
     return source.strip()[:60]
 
 
-def execute_notebook(nb, cwd: Path, env: Optional[dict] = None, cell_timeout: Optional[int] = 1800,
-                     name: str = "notebook") -> NotebookRun:
+def execute_notebook(
+    nb,
+    cwd: Path,
+    env: Optional[dict] = None,
+    cell_timeout: Optional[int] = 1800,
+    name: str = "notebook",
+) -> NotebookRun:
     """Execute ``nb`` cell by cell in a fresh kernel started in ``cwd``; stop at the first error.
 
     The notebook is executed in place (outputs added). ``env`` is the kernel's whole environment (default:
@@ -61,8 +68,14 @@ def execute_notebook(nb, cwd: Path, env: Optional[dict] = None, cell_timeout: Op
     from nbclient.exceptions import CellExecutionError
 
     kernel = (nb.metadata.get("kernelspec") or {}).get("name", "python3")
-    client = NotebookClient(nb, timeout=cell_timeout, kernel_name=kernel, allow_errors=False,
-                            resources={"metadata": {"path": str(cwd)}}, store_widget_state=True)
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name=kernel,
+        allow_errors=False,
+        resources={"metadata": {"path": str(cwd)}},
+        store_widget_state=True,
+    )
     run = NotebookRun(name, 0.0, notebook=nb)
     start = time.perf_counter()
     try:
@@ -76,7 +89,12 @@ def execute_notebook(nb, cwd: Path, env: Optional[dict] = None, cell_timeout: Op
                 except CellExecutionError as exc:
                     run.error = CellError(index, exc.ename, exc.evalue, _first_line(cell.source))
                 except Exception as exc:  # noqa: BLE001 - timeout, dead kernel: report, do not crash the run
-                    run.error = CellError(index, type(exc).__name__, str(exc).strip().split("\n")[0], _first_line(cell.source))
+                    run.error = CellError(
+                        index,
+                        type(exc).__name__,
+                        str(exc).strip().split("\n")[0],
+                        _first_line(cell.source),
+                    )
                 run.cell_seconds[index] = time.perf_counter() - t0
                 if run.error is not None:
                     break
@@ -86,7 +104,9 @@ def execute_notebook(nb, cwd: Path, env: Optional[dict] = None, cell_timeout: Op
                 pass
     except Exception as exc:  # noqa: BLE001 - the kernel did not start
         if run.error is None:
-            run.error = CellError(-1, type(exc).__name__, str(exc).strip().split("\n")[0], "(kernel start)")
+            run.error = CellError(
+                -1, type(exc).__name__, str(exc).strip().split("\n")[0], "(kernel start)"
+            )
     run.seconds = time.perf_counter() - start
     return run
 
@@ -99,14 +119,20 @@ def student_run_problem(run: NotebookRun, stubs: Sequence[str]) -> Optional[str]
     """
     where = f"{run.name}: " if run.name else ""
     if not stubs:
-        return None if run.ok else f"{where}failed in cell {run.error.index}: {run.error.ename}: {run.error.evalue}"
+        return (
+            None
+            if run.ok
+            else f"{where}failed in cell {run.error.index}: {run.error.ename}: {run.error.evalue}"
+        )
     if run.ok:
         return f"{where}ran to the end, so no cell calls its exercise stubs {list(stubs)}"
     err = run.error
     if err.ename == "NotImplementedError" and err.evalue in stubs:
         return None
-    return (f"{where}the first error (cell {err.index}, `{err.first_line}`) is {err.ename}: {err.evalue}, "
-            f"not an exercise stub ({list(stubs)})")
+    return (
+        f"{where}the first error (cell {err.index}, `{err.first_line}`) is {err.ename}: {err.evalue}, "
+        f"not an exercise stub ({list(stubs)})"
+    )
 
 
 def _say(message: str) -> None:
@@ -122,10 +148,15 @@ def timings_markdown(runs: Sequence[NotebookRun], profile: str, machine: str, co
     """The timing table of a course run, as Markdown (also printed by ``run-all``)."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        "# Course run: time per lesson", "",
-        f"- profile: `{profile}`", f"- machine: {machine}", f"- run: {now}, `{command}`",
-        "- time: wall clock of the whole notebook, kernel start included (m:ss)", "",
-        "| lesson | status | time | slowest cell |", "|---|---|---|---|",
+        "# Course run: time per lesson",
+        "",
+        f"- profile: `{profile}`",
+        f"- machine: {machine}",
+        f"- run: {now}, `{command}`",
+        "- time: wall clock of the whole notebook, kernel start included (m:ss)",
+        "",
+        "| lesson | status | time | slowest cell |",
+        "|---|---|---|---|",
     ]
     for r in runs:
         if r.ok:
@@ -138,7 +169,9 @@ def timings_markdown(runs: Sequence[NotebookRun], profile: str, machine: str, co
         if slow is not None and r.notebook is not None:
             slowest += f": `{_first_line(r.notebook.cells[slow[0]].source).replace('|', '/').replace('`', '')}`"
         lines.append(f"| {r.name} | {status} | {_clock(r.seconds)} | {slowest} |")
-    lines.append(f"| **total** | {sum(r.ok for r in runs)}/{len(runs)} ok | {_clock(sum(r.seconds for r in runs))} | |")
+    lines.append(
+        f"| **total** | {sum(r.ok for r in runs)}/{len(runs)} ok | {_clock(sum(r.seconds for r in runs))} | |"
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -149,15 +182,26 @@ def _machine() -> str:
         from anw_helpers.runtime import choose_device
 
         device = choose_device()
-        where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{os.cpu_count()} CPU threads"
+        where = (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"{os.cpu_count()} CPU threads"
+        )
         return f"{platform.system()} {platform.machine()}, {where}, torch {torch.__version__}, Python {platform.python_version()}"
     except Exception:  # noqa: BLE001
         return f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
 
-def run_all(notebooks_dir: Optional[Path] = None, out_dir: Path = Path("build"), profile: Optional[str] = None,
-            only: Optional[Iterable[str]] = None, cell_timeout: Optional[int] = 1800, html: bool = True,
-            command: str = "python -m tools.course run-all", echo=None) -> list[NotebookRun]:
+def run_all(
+    notebooks_dir: Optional[Path] = None,
+    out_dir: Path = Path("build"),
+    profile: Optional[str] = None,
+    only: Optional[Iterable[str]] = None,
+    cell_timeout: Optional[int] = 1800,
+    html: bool = True,
+    command: str = "python -m tools.course run-all",
+    echo=None,
+) -> list[NotebookRun]:
     """Execute every lesson in order into ``out_dir``: executed .ipynb, .html, and ``timings.md``.
 
     Lessons run from their .py source in a fresh kernel each, with ``notebooks_dir`` as working directory
@@ -167,7 +211,9 @@ def run_all(notebooks_dir: Optional[Path] = None, out_dir: Path = Path("build"),
     import nbformat
 
     echo = echo or _say
-    notebooks_dir = Path(notebooks_dir) if notebooks_dir is not None else _default_root() / "notebooks"
+    notebooks_dir = (
+        Path(notebooks_dir) if notebooks_dir is not None else _default_root() / "notebooks"
+    )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lessons = lesson_sources(notebooks_dir)
@@ -175,8 +221,10 @@ def run_all(notebooks_dir: Optional[Path] = None, out_dir: Path = Path("build"),
         wanted = set(only)
         lessons = [p for p in lessons if p.stem in wanted or p.stem[:2] in wanted]
     if not lessons:
-        raise FileNotFoundError(f"no lessons to run in {notebooks_dir} (expected {LESSON_GLOB}"
-                                + (f" matching {sorted(only)})" if only else ")"))
+        raise FileNotFoundError(
+            f"no lessons to run in {notebooks_dir} (expected {LESSON_GLOB}"
+            + (f" matching {sorted(only)})" if only else ")")
+        )
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     if profile:
@@ -197,7 +245,11 @@ def run_all(notebooks_dir: Optional[Path] = None, out_dir: Path = Path("build"),
 
             body, _ = HTMLExporter().from_notebook_node(nb)
             (out_dir / f"{py.stem}.html").write_text(body, encoding="utf-8")
-        status = "ok" if run.ok else f"FAILED in cell {run.error.index}: {run.error.ename}: {run.error.evalue[:200]}"
+        status = (
+            "ok"
+            if run.ok
+            else f"FAILED in cell {run.error.index}: {run.error.ename}: {run.error.evalue[:200]}"
+        )
         echo(f"[run-all] {py.stem}: {status} ({_clock(run.seconds)})")
         runs.append(run)
     table = timings_markdown(runs, active, _machine(), command)

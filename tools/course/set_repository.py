@@ -1,4 +1,5 @@
 """Make the lessons, the README, the .ipynb pairs and ``student/`` agree with ``[tool.anw]``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,9 @@ from .student import write_student_versions
 from .sync import sync_pairs
 
 
-def set_repository(root: Optional[Path] = None, repository: Optional[str] = None,
-                   branch: Optional[str] = None) -> list[Path]:
+def set_repository(
+    root: Optional[Path] = None, repository: Optional[str] = None, branch: Optional[str] = None
+) -> list[Path]:
     """Make the course agree with ``[tool.anw]``, set first when ``repository`` or ``branch`` given.
 
     Rewrites every lesson's install block and Colab links and the README's Colab links, then

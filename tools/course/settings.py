@@ -1,4 +1,5 @@
 """Where the course is published: ``[tool.anw]`` of pyproject.toml (docs/publishing.md)."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,11 @@ from .lessons import PYPROJECT, REPOSITORY_ROOT, SET_REPOSITORY, _default_root
 _OWNER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$")
 _BRANCH = re.compile(r"^(?![-/.])(?!.*\.\.)(?!.*//)[A-Za-z0-9._/+-]{1,200}(?<![/.])$")
 _ANW_HEADER = re.compile(r"^\s*\[\s*tool\s*\.\s*anw\s*\]\s*(?:#.*)?$")
-_COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/"
-                         r"(?P<repository>[^/\s]+/[^/\s]+)/blob/(?P<branch>\S+?)/"
-                         r"(?P<path>(?:notebooks|student)/[^\s)\"'<>]+)")
+_COLAB_LINK = re.compile(
+    r"https://colab\.research\.google\.com/github/"
+    r"(?P<repository>[^/\s]+/[^/\s]+)/blob/(?P<branch>\S+?)/"
+    r"(?P<path>(?:notebooks|student)/[^\s)\"'<>]+)"
+)
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,10 @@ class RepositorySetting:
     def __post_init__(self) -> None:
         slug, branch = self.repository, self.branch
         if not isinstance(slug, str) or not _OWNER_NAME.match(slug):
-            raise ValueError(f"malformed repository {slug!r}: expected OWNER/NAME as on GitHub, "
-                             "e.g. anw-course/anti-neuron-watermarking")
+            raise ValueError(
+                f"malformed repository {slug!r}: expected OWNER/NAME as on GitHub, "
+                "e.g. anw-course/anti-neuron-watermarking"
+            )
         if slug.endswith(".git"):
             raise ValueError(f"malformed repository {slug!r}: write OWNER/NAME without '.git'")
         if not isinstance(branch, str) or not _BRANCH.match(branch) or branch.endswith(".lock"):
@@ -56,8 +61,10 @@ def _anw_table_fallback(text: str, where: str) -> dict[str, str]:
     """``[tool.anw]`` of a pyproject.toml text, read without a TOML library: ``key = "value"``."""
     table: dict[str, str] = {}
     inside = False
-    line_re = re.compile(r"""^(?P<key>[A-Za-z0-9_-]+)\s*=\s*"""
-                         r"""(?:"(?P<basic>(?:[^"\\]|\\.)*)"|'(?P<lit>[^']*)')\s*(?:#.*)?$""")
+    line_re = re.compile(
+        r"""^(?P<key>[A-Za-z0-9_-]+)\s*=\s*"""
+        r"""(?:"(?P<basic>(?:[^"\\]|\\.)*)"|'(?P<lit>[^']*)')\s*(?:#.*)?$"""
+    )
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if line.startswith("["):
@@ -65,8 +72,10 @@ def _anw_table_fallback(text: str, where: str) -> dict[str, str]:
         elif inside and line and not line.startswith("#"):
             m = line_re.match(line)
             if not m:
-                raise ValueError(f"{where}, line {number}: cannot read {line!r} in [tool.anw] "
-                                 '(expected key = "value")')
+                raise ValueError(
+                    f"{where}, line {number}: cannot read {line!r} in [tool.anw] "
+                    '(expected key = "value")'
+                )
             basic = m.group("basic")
             table[m.group("key")] = m.group("lit") if basic is None else json.loads(f'"{basic}"')
     return table
@@ -102,12 +111,16 @@ def repository_setting(root: Optional[Path] = None) -> RepositorySetting:
     candidates = [folder / PYPROJECT, REPOSITORY_ROOT / PYPROJECT]
     path = next((p for p in candidates if p.is_file()), None)
     if path is None:
-        raise FileNotFoundError(f"no {PYPROJECT} in {folder}: the course's repository is set in "
-                                "its [tool.anw] table (run from a clone of the course)")
+        raise FileNotFoundError(
+            f"no {PYPROJECT} in {folder}: the course's repository is set in "
+            "its [tool.anw] table (run from a clone of the course)"
+        )
     table = _anw_table(path.read_text(encoding="utf-8"), str(path))
     if not table.get("repository"):
-        raise ValueError(f'{path} has no [tool.anw] repository = "OWNER/NAME": add it, or run  '
-                         f"{SET_REPOSITORY} OWNER/NAME")
+        raise ValueError(
+            f'{path} has no [tool.anw] repository = "OWNER/NAME": add it, or run  '
+            f"{SET_REPOSITORY} OWNER/NAME"
+        )
     return RepositorySetting(str(table["repository"]), str(table.get("branch", "main")))
 
 
@@ -120,8 +133,9 @@ def _set_toml_key(text: str, key: str, value: str) -> str:
         while lines and not lines[-1].strip():
             lines.pop()
         return "\n".join(lines + ["", "[tool.anw]", entry, ""])
-    end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")),
-               len(lines))
+    end = next(
+        (i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")), len(lines)
+    )
     for i in range(header + 1, end):
         m = re.match(rf"""^(\s*{re.escape(key)}\s*=\s*)("[^"]*"|'[^']*')(.*)$""", lines[i])
         if m:
@@ -132,8 +146,9 @@ def _set_toml_key(text: str, key: str, value: str) -> str:
     return "\n".join(lines)
 
 
-def _wanted_setting(root: Path, repository: Optional[str],
-                    branch: Optional[str]) -> RepositorySetting:
+def _wanted_setting(
+    root: Path, repository: Optional[str], branch: Optional[str]
+) -> RepositorySetting:
     """``root``'s setting with ``repository`` and ``branch`` (None: keep) applied, validated."""
     if not repository and not branch:
         return repository_setting(root)
@@ -141,12 +156,14 @@ def _wanted_setting(root: Path, repository: Optional[str],
     current = _anw_table(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
     if not repository and not current.get("repository"):
         raise ValueError(f"{path} has no [tool.anw] repository yet: give OWNER/NAME")
-    return RepositorySetting(repository or str(current["repository"]),
-                             branch or str(current.get("branch", "main")))
+    return RepositorySetting(
+        repository or str(current["repository"]), branch or str(current.get("branch", "main"))
+    )
 
 
-def write_repository_setting(root: Optional[Path] = None, repository: Optional[str] = None,
-                             branch: Optional[str] = None) -> RepositorySetting:
+def write_repository_setting(
+    root: Optional[Path] = None, repository: Optional[str] = None, branch: Optional[str] = None
+) -> RepositorySetting:
     """Set ``[tool.anw] repository`` (and ``branch``) in ``root``'s pyproject.toml; returns it.
 
     Only those two lines change; a value not given keeps its current one (branch: ``main``).
@@ -154,8 +171,9 @@ def write_repository_setting(root: Optional[Path] = None, repository: Optional[s
     """
     path = (Path(root) if root is not None else _default_root()) / PYPROJECT
     if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist: the setting lives in the course's "
-                                f"{PYPROJECT}")
+        raise FileNotFoundError(
+            f"{path} does not exist: the setting lives in the course's {PYPROJECT}"
+        )
     text = path.read_text(encoding="utf-8")
     setting = _wanted_setting(path.parent, repository, branch)
     new = _set_toml_key(text, "repository", setting.repository)
@@ -167,8 +185,9 @@ def write_repository_setting(root: Optional[Path] = None, repository: Optional[s
     return setting
 
 
-def colab_url(name: str, folder: str = "notebooks", branch: Optional[str] = None,
-              root: Optional[Path] = None) -> str:
+def colab_url(
+    name: str, folder: str = "notebooks", branch: Optional[str] = None, root: Optional[Path] = None
+) -> str:
     """The Colab address of ``<folder>/<name>.ipynb`` in the course repository (``[tool.anw]``)."""
     setting = repository_setting(root)
     if branch is not None:

@@ -1,11 +1,13 @@
 """Student copies: every solution replaced by a ``NotImplementedError`` stub (``student/``)."""
+
 from __future__ import annotations
 
 import ast
 import json
 import re
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
+from collections.abc import Sequence
 
 from .lessons import (
     COLAB_BADGE,
@@ -33,7 +35,9 @@ def _docstring_summary(source: str, line: int) -> Optional[str]:
         return None
     best = None
     for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (node.end_lineno or node.lineno):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= line <= (
+            node.end_lineno or node.lineno
+        ):
             if best is None or node.lineno >= best.lineno:
                 best = node
     doc = ast.get_docstring(best) if best is not None else None
@@ -52,7 +56,9 @@ def _exercise_heading(markdown_sources: Sequence[str]) -> Optional[str]:
     return None
 
 
-def stub_source(source: str, exercise_name: Optional[str] = None, where: str = "cell") -> tuple[str, list[str]]:
+def stub_source(
+    source: str, exercise_name: Optional[str] = None, where: str = "cell"
+) -> tuple[str, list[str]]:
     """Replace every ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block of ``source`` by a stub.
 
     Returns the new source and the stub messages (``"Exercise: ..."``), one per block. Each block becomes
@@ -68,23 +74,33 @@ def stub_source(source: str, exercise_name: Optional[str] = None, where: str = "
         b, e = _BEGIN.match(line), _END.match(line)
         if b:
             if begin is not None:
-                raise ValueError(f"{where}: '# BEGIN SOLUTION' on line {i + 1} inside the block opened on line {begin + 1} (nested blocks are not allowed).")
+                raise ValueError(
+                    f"{where}: '# BEGIN SOLUTION' on line {i + 1} inside the block opened on line {begin + 1} (nested blocks are not allowed)."
+                )
             begin = i
             name = b.group("name") or _docstring_summary(source, i + 1) or exercise_name
             if not name:
-                raise ValueError(f"{where}: cannot name the exercise on line {i + 1}: give the function a docstring, "
-                                 "write '# BEGIN SOLUTION: <name>', or put an '### Exercise ...' heading above the cell.")
+                raise ValueError(
+                    f"{where}: cannot name the exercise on line {i + 1}: give the function a docstring, "
+                    "write '# BEGIN SOLUTION: <name>', or put an '### Exercise ...' heading above the cell."
+                )
             message = f"Exercise: {name}"
             messages.append(message)
-            out.append(f"{b.group('indent')}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})")
+            out.append(
+                f"{b.group('indent')}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
+            )
         elif e:
             if begin is None:
-                raise ValueError(f"{where}: '# END SOLUTION' on line {i + 1} without a '# BEGIN SOLUTION' before it.")
+                raise ValueError(
+                    f"{where}: '# END SOLUTION' on line {i + 1} without a '# BEGIN SOLUTION' before it."
+                )
             begin = None
         elif begin is None:
             out.append(line)
     if begin is not None:
-        raise ValueError(f"{where}: '# BEGIN SOLUTION' on line {begin + 1} has no '# END SOLUTION'.")
+        raise ValueError(
+            f"{where}: '# BEGIN SOLUTION' on line {begin + 1} has no '# END SOLUTION'."
+        )
     return "\n".join(out), messages
 
 
@@ -110,13 +126,17 @@ def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
         if cell.cell_type == "code":
             if SOLUTION_TAG in tags:
                 if not _has_markers(text):
-                    raise ValueError(f"{where} is tagged {SOLUTION_TAG!r} but has no '# BEGIN SOLUTION' / '# END SOLUTION' lines.")
+                    raise ValueError(
+                        f"{where} is tagged {SOLUTION_TAG!r} but has no '# BEGIN SOLUTION' / '# END SOLUTION' lines."
+                    )
                 text, found = stub_source(text, _exercise_heading(markdown_seen), where)
                 messages += found
                 tags = [EXERCISE_TAG if t == SOLUTION_TAG else t for t in tags]
             elif _has_markers(text):
-                raise ValueError(f"{where} has solution markers but is not tagged {SOLUTION_TAG!r}: "
-                                 f"write '# %% tags=[\"{SOLUTION_TAG}\"]' so the solution is removed.")
+                raise ValueError(
+                    f"{where} has solution markers but is not tagged {SOLUTION_TAG!r}: "
+                    f"write '# %% tags=[\"{SOLUTION_TAG}\"]' so the solution is removed."
+                )
             new = nbformat.v4.new_code_cell(text)
         elif cell.cell_type == "markdown":
             markdown_seen.append(text)
@@ -129,7 +149,9 @@ def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
         new["id"] = _cell_id(index, new.cell_type, text)
         cells.append(new)
     nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata = {k: v for k, v in source_nb.metadata.items() if k in ("kernelspec", "colab", "accelerator")}
+    nb.metadata = {
+        k: v for k, v in source_nb.metadata.items() if k in ("kernelspec", "colab", "accelerator")
+    }
     nbformat.validate(nb)
     return nb, messages
 
@@ -223,7 +245,9 @@ def check_student_versions(root: Optional[Path] = None) -> list[str]:
         if not path.is_file():
             problems.append(f"{path} is missing")
         elif path.read_text(encoding="utf-8") != text:
-            problems.append(f"{path} is stale (differs from what its lesson generates{_first_difference(path, text)})")
+            problems.append(
+                f"{path} is stale (differs from what its lesson generates{_first_difference(path, text)})"
+            )
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             if path.name not in expected and not path.name.startswith("."):

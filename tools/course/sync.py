@@ -1,4 +1,5 @@
 """Jupytext pairs: each ``notebooks/NN_name.ipynb`` written from its ``.py`` (no outputs)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,10 +51,18 @@ def pair_problems(py_path: Path) -> list[str]:
     a, b = _cells_key(nb_py), _cells_key(nb_ipynb)
     if a != b:
         first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        problems.append(f"{ipynb.name} and {py_path.name} differ: {len(b)} vs {len(a)} cells, first difference at cell {first}")
-    with_outputs = [i for i, c in enumerate(nb_ipynb.cells) if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))]
+        problems.append(
+            f"{ipynb.name} and {py_path.name} differ: {len(b)} vs {len(a)} cells, first difference at cell {first}"
+        )
+    with_outputs = [
+        i
+        for i, c in enumerate(nb_ipynb.cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
     if with_outputs:
-        problems.append(f"{ipynb.name} has outputs in cells {with_outputs[:5]} (commit notebooks without outputs)")
+        problems.append(
+            f"{ipynb.name} has outputs in cells {with_outputs[:5]} (commit notebooks without outputs)"
+        )
     return problems
 
 

@@ -1,4 +1,5 @@
 """A wheel of the helper package, for Colab without a published repository."""
+
 from __future__ import annotations
 
 import re
@@ -35,24 +36,36 @@ def build_wheel(out: Path = Path("dist"), root: Optional[Path] = None) -> Path:
     """
     root = Path(root) if root is not None else REPOSITORY_ROOT
     if not (root / PYPROJECT).is_file() or not (root / "anw_helpers").is_dir():
-        raise FileNotFoundError(f"{root} is not a clone of the course (no {PYPROJECT} and "
-                                "anw_helpers/)")
+        raise FileNotFoundError(
+            f"{root} is not a clone of the course (no {PYPROJECT} and anw_helpers/)"
+        )
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     before = {p: p.stat().st_mtime_ns for p in out.glob("anw_helpers-*.whl")}
     with tempfile.TemporaryDirectory(prefix="anw-wheel-") as tmp:
         source = Path(tmp) / "src"
-        shutil.copytree(root / "anw_helpers", source / "anw_helpers",
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            root / "anw_helpers",
+            source / "anw_helpers",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         for name in (PYPROJECT, "README.md", "LICENSE", "LICENSE.txt", "setup.cfg", "MANIFEST.in"):
             if (root / name).is_file():
                 shutil.copy2(root / name, source / name)
-        command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-                   "--disable-pip-version-check"]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "--disable-pip-version-check",
+        ]
         if _can_build_offline():
             command.append("--no-build-isolation")
-        done = subprocess.run(command + [str(source), "-w", str(out)], capture_output=True,
-                              text=True, cwd=tmp)
+        done = subprocess.run(
+            command + [str(source), "-w", str(out)], capture_output=True, text=True, cwd=tmp
+        )
     if done.returncode != 0:
         why = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
         raise RuntimeError(f"pip wheel failed ({done.returncode}): {why}")
@@ -65,14 +78,16 @@ def build_wheel(out: Path = Path("dist"), root: Optional[Path] = None) -> Path:
 def wheel_instructions(wheel: Path) -> str:
     """How to use a built wheel in Colab and on a machine (printed by the ``wheel`` command)."""
     size = wheel.stat().st_size / 1024
-    return "\n".join([
-        f"built {wheel} ({size:.0f} kB): the helper package, without its dependencies.",
-        "In Colab, each lesson's first cell installs this wheel instead of the GitHub repository",
-        f"  * when it lies in the working folder: Files pane (folder icon) -> Upload {wheel.name}",
-        "    (keep its name: delete an older copy first; Colab renames a duplicate 'x (1).whl'),",
-        "  * or when ANW_WHEEL names it: host the file at a URL (a GitHub release, a course page)",
-        "    and run this in a cell before the first one:",
-        f"        %env ANW_WHEEL=https://example.org/course/{wheel.name}",
-        f"On a machine:  pip install {wheel}  (pip adds torch and the rest only when missing).",
-        "More: docs/publishing.md",
-    ])
+    return "\n".join(
+        [
+            f"built {wheel} ({size:.0f} kB): the helper package, without its dependencies.",
+            "In Colab, each lesson's first cell installs this wheel instead of the GitHub repository",
+            f"  * when it lies in the working folder: Files pane (folder icon) -> Upload {wheel.name}",
+            "    (keep its name: delete an older copy first; Colab renames a duplicate 'x (1).whl'),",
+            "  * or when ANW_WHEEL names it: host the file at a URL (a GitHub release, a course page)",
+            "    and run this in a cell before the first one:",
+            f"        %env ANW_WHEEL=https://example.org/course/{wheel.name}",
+            f"On a machine:  pip install {wheel}  (pip adds torch and the rest only when missing).",
+            "More: docs/publishing.md",
+        ]
+    )
