@@ -1,9 +1,20 @@
 """anw_helpers: the helper package of the Anti-Neuron Watermarking course.
 
-One module per idea: ``color`` (the LCT watermark, eq. 3-5), ``data`` (datasets and users),
-``models``, ``train`` (the learner, load-or-train), ``profiles`` (compute profiles), ``verify`` (the
-arbitrator, eq. 6), ``plots`` and ``widgets``. Lessons import what they use, e.g.
-``from anw_helpers import color``.
+One module per idea; lessons import what they use, e.g. ``from anw_helpers import color``.
+
+- The paper: ``color`` (the LCT watermark, eq. 3-5), ``data`` (datasets and users), ``models``,
+  ``augment`` (batch-wise augmentation), ``train`` (the learner, load-or-train), ``verify`` (the
+  arbitrator, eq. 6), ``defences`` (Sec. 5.3), ``membership`` (Sec. 5.5), ``memorisation``
+  (Sec. 5.6), ``tracing`` (radioactive data, Table 1).
+- Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09).
+- Running the course: ``profiles`` (compute profiles), ``runtime`` (device and precision),
+  ``throughput`` (training images per second here), ``paths`` (data and cache folders),
+  ``_checks`` (input validation shared by every module).
+- Showing it: ``plots``, ``plots_comparison`` (lesson 08's figures), ``widgets``.
+- Your own photos: ``cli`` (the ``anw`` command).
+
+Instructors' tooling (student copies, sync, run-all, benchmarks) is not installed: it lives in the
+repository's ``tools/`` (``python -m tools.course --help``).
 """
 from .runtime import flush_denormals
 

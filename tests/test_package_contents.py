@@ -25,3 +25,12 @@ def test_no_package_module_imports_the_tools():
     uses = re.compile(r"^\s*(from|import)\s+tools\b", re.M)
     offenders = [p.name for p in (ROOT / "anw_helpers").rglob("*.py") if uses.search(p.read_text())]
     assert not offenders, f"the installed package cannot import tools/: {offenders}"
+
+
+def test_the_docstring_and_the_readme_name_every_module():
+    modules = {m.name for m in pkgutil.iter_modules(anw_helpers.__path__)}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    helpers = readme[readme.index("## The helper package") :]
+    helpers = helpers[: helpers.index("\n## ", 3)]
+    assert not [m for m in modules if f"``{m}``" not in anw_helpers.__doc__], "anw_helpers docstring"
+    assert not [m for m in modules if f"`{m}`" not in helpers], "README's helper package section"
