@@ -1,5 +1,8 @@
-"""Test tiers (CONTRIBUTING.md): ``python -m pytest -m "not slow"`` is the fast tier a developer runs
-while working (under a minute on 2 cores); a bare ``python -m pytest`` runs everything, lessons too."""
+"""Test tiers (CONTRIBUTING.md).
+
+``python -m pytest -m "not slow"`` is the fast tier a developer runs while working (under a minute
+on 2 cores); a bare ``python -m pytest`` runs everything, the lessons too.
+"""
 
 from __future__ import annotations
 

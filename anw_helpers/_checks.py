@@ -82,11 +82,15 @@ def check_float_images(images: object, name: str = "images") -> Tensor:
     """
     check_float_shape(images, name)
     if images.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(images.shape)}); expected at least one pixel.")
+        raise ValueError(
+            f"{name} is empty (shape {tuple(images.shape)}); expected at least one pixel."
+        )
     finite = torch.isfinite(images)
     if not bool(finite.all()):
         bad = int((~finite).sum())
-        raise ValueError(f"{name} contains {bad} NaN or infinite values; expected finite values in [0, 1].")
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite values; expected finite values in [0, 1]."
+        )
     lo, hi = float(images.min()), float(images.max())
     if lo < 0.0 or hi > 1.0:
         raise ValueError(

@@ -104,6 +104,7 @@ def test_new_fields_default_off_and_enter_the_cache_key_only_when_set():
     assert len(keys) == 4
 
 
+@pytest.mark.slow  # trains a model
 def test_adversarial_batch_stays_in_the_ball_and_raises_the_loss():
     torch.manual_seed(0)
     net = models.build_model("small_resnet", width=8).eval()
@@ -119,6 +120,7 @@ def test_adversarial_batch_stays_in_the_ball_and_raises_the_loss():
     assert all(p.grad is None for p in net.parameters())
 
 
+@pytest.mark.slow  # DP-SGD steps through Opacus
 def test_dp_sgd_step_clips_and_adds_noise():
     pytest.importorskip("opacus")
     net = make_dp_compatible(models.build_model("small_resnet", width=8))
@@ -137,6 +139,7 @@ def test_dp_sgd_step_clips_and_adds_noise():
     assert 0 < dp_epsilon(cfg.with_(epochs=10), 300) < dp_epsilon(cfg.with_(epochs=50), 300)
 
 
+@pytest.mark.slow  # trains learners with every defence
 def test_training_with_the_learner_side_defences(cifar_train):
     pytest.importorskip("opacus")
     for changes in ({"augment": "crop_flip+color_jitter+cutout+gaussian_noise", "label_smoothing": 0.1,

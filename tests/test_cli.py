@@ -255,6 +255,7 @@ def test_verify_rejects_weights_of_another_width(checkpoint, clean_photos, tmp_p
     assert str(wrong) in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a fresh Python importing torch
 def test_anw_command_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "anw_helpers.cli", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "mark" in done.stdout and "verify" in done.stdout

@@ -581,6 +581,7 @@ def test_the_wheel_installs_and_imports_in_a_fresh_venv(tmp_path, capsys):
     assert Path(done.stdout.strip()).resolve().is_relative_to((tmp_path / "venv2").resolve())
 
 # ------------------------------------------------------------------------------------------------ run-all
+@pytest.mark.slow  # starts Jupyter kernels
 def test_run_all_executes_lessons_in_order_with_html_and_timings(tmp_path, capsys):
     _lesson(tmp_path, '# %% [markdown]\n# # One\n\n# %%\nimport os\nprint("profile", os.environ.get("ANW_PROFILE"))\n'
                       "open('order.txt', 'a').write('1')\n", "01_one")

@@ -40,6 +40,7 @@ def test_pruning_errors():
         defences.sparsity(torch.nn.ReLU())
 
 
+@pytest.mark.slow  # fine-tunes twice
 def test_fine_tune_is_pure_seeded_and_changes_the_weights():
     torch.manual_seed(0)
     images, labels = torch.randint(0, 256, (64, 3, 16, 16), dtype=torch.uint8), torch.randint(0, 10, (64,))

@@ -57,6 +57,7 @@ def test_plans_scale_with_the_profile():
     assert not gpu.fine_tune and gpu.config(TINY).width == gpu.width
 
 
+@pytest.mark.slow  # trains
 def test_subsampled_models_train_on_their_subsets(tmp_path, monkeypatch):
     monkeypatch.setenv("ANW_CACHE", str(tmp_path))
     g = torch.Generator().manual_seed(0)

@@ -1,4 +1,4 @@
-"""The installed package holds what the lessons teach; the course tooling stays in tools/ (issue 15).
+"""The installed package holds what the lessons teach; the tooling stays in tools/ (issue 15).
 
 The slow tier also builds the wheel and inspects its file list
 (test_course_tooling.py::test_the_wheel_installs_and_imports_in_a_fresh_venv).
@@ -32,5 +32,7 @@ def test_the_docstring_and_the_readme_name_every_module():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     helpers = readme[readme.index("## The helper package") :]
     helpers = helpers[: helpers.index("\n## ", 3)]
-    assert not [m for m in modules if f"``{m}``" not in anw_helpers.__doc__], "anw_helpers docstring"
-    assert not [m for m in modules if f"`{m}`" not in helpers], "README's helper package section"
+    missing = [m for m in modules if f"``{m}``" not in anw_helpers.__doc__]
+    assert not missing, f"anw_helpers docstring: {missing}"
+    missing = [m for m in modules if f"`{m}`" not in helpers]
+    assert not missing, f"README's helper package section: {missing}"

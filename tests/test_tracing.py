@@ -33,6 +33,7 @@ def test_carriers_are_seeded_unit_vectors():
     assert torch.equal(u, tracing.random_carriers(10, 64, seed=3)) and not torch.equal(u, tracing.random_carriers(10, 64, seed=4))
 
 
+@pytest.mark.slow  # trains a marking network
 def test_marking_moves_features_along_the_carrier_within_the_psnr_bound():
     phi = _extractor()
     x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(0))
@@ -45,6 +46,7 @@ def test_marking_moves_features_along_the_carrier_within_the_psnr_bound():
     assert tracing.psnr_radius(40.0, 3072) == pytest.approx(math.sqrt(3072 * 1e-4))
 
 
+@pytest.mark.slow  # trains
 def test_linear_learner_turns_towards_a_planted_direction():
     g = torch.Generator().manual_seed(0)
     labels = torch.arange(3).repeat(100)

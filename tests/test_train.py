@@ -13,7 +13,9 @@ TINY = profiles.LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), color
                               n_test=100, width=8, epochs=1, batch_size=64)
 
 
-@pytest.mark.parametrize("name", [m for m in models.MODEL_NAMES if m not in models.PRETRAINED_MODELS])
+# The small ResNet in the fast tier; torchvision's families (seconds each) in the slow one.
+@pytest.mark.parametrize("name", [pytest.param(m, marks=[] if m == "small_resnet" else [pytest.mark.slow])
+                                  for m in models.MODEL_NAMES if m not in models.PRETRAINED_MODELS])
 def test_every_model_takes_unit_range_images(name):
     net = models.build_model(name, num_classes=10, width=8).eval()
     with torch.no_grad():
@@ -55,6 +57,7 @@ def test_profiles_by_name_env_and_errors(monkeypatch):
         profiles.LearnerConfig(user_sizes=(10, 20), keys=(60.0,))
 
 
+@pytest.mark.slow  # trains
 def test_load_or_train_cache(cifar_train):
     first = train_learner(TINY, progress=False, retrain=True)  # trained now, whatever the cache holds
     assert not first.from_cache and first.cache_path.exists()
@@ -71,6 +74,7 @@ def test_load_or_train_cache(cifar_train):
     assert set(saved) == {"state_dict", "record", "config"}
 
 
+@pytest.mark.slow  # trains twice
 def test_training_is_repeatable(cifar_train):
     a = train_learner(TINY.with_(seed=3), progress=False, retrain=True)
     b = train_learner(TINY.with_(seed=3), progress=False, retrain=True)
@@ -94,6 +98,7 @@ def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
     torch.testing.assert_close(net.mean.flatten(), torch.tensor(models.IMAGENET_MEAN))
 
 
+@pytest.mark.slow  # trains
 def test_a_learner_trains_on_cub200_at_its_own_size(tmp_path, monkeypatch, fake_cub):
     """The Fig. 2i path: LearnerConfig(dataset="cub200", image_size=...) loads CUB and trains at that size."""
     fake_cub(tmp_path)

@@ -1,12 +1,12 @@
-"""The command line: ``python -m tools.course {student,sync,check,set-repository,wheel,run-all}``."""
+"""``python -m tools.course``: student, sync, check, set-repository, wheel, run-all."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
-from collections.abc import Sequence
 
 from .install_cells import (
     check_install_cell,

@@ -1,4 +1,7 @@
-"""Every lesson's first cell (install the helpers only when missing) and Colab badges: writing and linting."""
+"""Every lesson's first cell (install the helpers only when missing) and Colab badges.
+
+Both written (``set-repository``) and linted (``check``).
+"""
 
 from __future__ import annotations
 

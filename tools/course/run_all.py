@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
-from collections.abc import Iterable, Sequence
 
 from .lessons import LESSON_GLOB, _default_root, lesson_sources, read_lesson
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
-from collections.abc import Sequence
 
 from .lessons import (
     COLAB_BADGE,
@@ -105,7 +105,7 @@ def stub_source(
 
 
 def _has_markers(source: str) -> bool:
-    return any(_BEGIN.match(l) or _END.match(l) for l in source.split("\n"))
+    return any(_BEGIN.match(line) or _END.match(line) for line in source.split("\n"))
 
 
 def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
