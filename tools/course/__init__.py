@@ -1,15 +1,15 @@
-"""Course tooling for instructors: student versions, jupytext pairs, and running the whole course headless.
+"""Course tooling for instructors: student versions, jupytext pairs, running the course headless.
 
 Not part of the installed package: run it from a clone of the course repository.
 
-    python -m tools.course student [--check]   write student/NN_name.ipynb (solutions replaced by stubs)
-    python -m tools.course sync [--check]      write notebooks/NN_name.ipynb from NN_name.py (no outputs)
+    python -m tools.course student [--check]  student/NN_name.ipynb (solutions replaced by stubs)
+    python -m tools.course sync [--check]     notebooks/NN_name.ipynb from NN_name.py (no outputs)
     python -m tools.course run-all [--profile ci] [--out build] [--only 01 03]
-    python -m tools.course check               everything CI checks without executing a notebook
+    python -m tools.course check              everything CI checks without executing a notebook
     python -m tools.course set-repository [OWNER/NAME] [--branch B]
-                                                     install cells, Colab badges, .ipynb, student/
-                                                     from [tool.anw] of pyproject.toml
-    python -m tools.course wheel [--out dist]  a wheel of the helpers (Colab without GitHub)
+                                              install cells, Colab badges, .ipynb, student/
+                                              from [tool.anw] of pyproject.toml
+    python -m tools.course wheel [--out dist] a wheel of the helpers (Colab without GitHub)
 
 One module per job: ``lessons`` (finding and reading lessons), ``settings`` (``[tool.anw]``),
 ``student`` (student copies), ``sync`` (jupytext pairs), ``install_cells`` (install cells and Colab
@@ -20,11 +20,11 @@ Conventions (see docs/instructors.md):
 
 * Every lesson is a jupytext pair ``notebooks/NN_name.py`` (py:percent, the source of truth) and
   ``NN_name.ipynb`` (written by ``sync``, no outputs).
-* An exercise is a code cell tagged ``solution`` (``# %% tags=["solution"]``) whose answer sits between a
-  line ``# BEGIN SOLUTION`` and a line ``# END SOLUTION``. The student version replaces each such block by
-  ``raise NotImplementedError("Exercise: ...")`` at the block's indentation, naming the exercise by the
-  first sentence of the enclosing function's docstring (else the text after ``BEGIN SOLUTION:``, else
-  the nearest ``Exercise`` heading above the cell).
+* An exercise is a code cell tagged ``solution`` (``# %% tags=["solution"]``) whose answer sits
+  between a line ``# BEGIN SOLUTION`` and a line ``# END SOLUTION``. The student version replaces
+  each such block by ``raise NotImplementedError("Exercise: ...")`` at the block's indentation,
+  naming the exercise by the first sentence of the enclosing function's docstring (else the text
+  after ``BEGIN SOLUTION:``, else the nearest ``Exercise`` heading above the cell).
 * Every lesson's first code cell installs the helpers only when missing (``check_install_cell``):
   from a wheel named by ``ANW_WHEEL`` or lying in the working folder, else from the repository
   ``[tool.anw] repository`` of pyproject.toml, the one place that names it (docs/publishing.md).
