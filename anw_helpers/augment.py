@@ -2,7 +2,8 @@
 
 The learner's standard augmentation is random crop with padding 4 and horizontal flip (Sec. 5.1).
 Sec. 5.3 adds random cutout [6], Gaussian noise [4] and colour jitter [18] (brightness, contrast,
-saturation and the same hue rotation the watermark uses). Every function takes a float batch
+saturation and torchvision's HSV hue shift; ``color_jitter_yiq`` uses the watermark's own YIQ rotation
+instead, the worst case for the watermark). Every function takes a float batch
 (B, 3, H, W) in [0, 1] and a ``torch.Generator`` on the batch's device, draws its random numbers
 from that generator only (repeatable), and transforms the whole batch in a few vectorised operations
 (no per-image PIL), so it runs inside the fast training loop of ``anw_helpers.train``.
@@ -24,7 +25,7 @@ from ._checks import check_float_shape
 from .color import YIQ
 
 __all__ = [
-    "random_crop", "random_flip", "crop_flip", "rotate_hue", "color_jitter", "cutout", "gaussian_noise",
+    "random_crop", "random_flip", "crop_flip", "rotate_hue", "hsv_hue_shift", "color_jitter", "cutout", "gaussian_noise",
     "compose", "AUGMENTATIONS", "get_augmentation", "check_augmentation_name",
 ]
 
@@ -91,6 +92,56 @@ def _gray(x: Tensor) -> Tensor:
     return torch.einsum("j,bjhw->bhw", YIQ[0].to(device=x.device, dtype=x.dtype), x).unsqueeze(1)
 
 
+def _rgb_to_hsv(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Hue in [0, 1) turns, saturation and value of a (B, 3, H, W) batch (torchvision's formulas)."""
+    r, g, b = x.unbind(dim=1)
+    maxc, minc = x.amax(dim=1), x.amin(dim=1)
+    cr = maxc - minc
+    flat = cr == 0
+    s = cr / torch.where(maxc == 0, torch.ones_like(maxc), maxc)
+    cr_div = torch.where(flat, torch.ones_like(cr), cr)
+    rc, gc, bc = (maxc - r) / cr_div, (maxc - g) / cr_div, (maxc - b) / cr_div
+    hr = (maxc == r) * (bc - gc)
+    hg = ((maxc == g) & (maxc != r)) * (2.0 + rc - bc)
+    hb = ((maxc != g) & (maxc != r)) * (4.0 + gc - rc)
+    h = torch.remainder((hr + hg + hb) / 6.0 + 1.0, 1.0)
+    return h, s, maxc
+
+
+def _hsv_to_rgb(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
+    """The inverse of :func:`_rgb_to_hsv` (torchvision's six-sector formula), a (B, 3, H, W) batch."""
+    i = torch.floor(h * 6.0)
+    f = h * 6.0 - i
+    i = i.to(torch.int64) % 6
+    p = (v * (1.0 - s)).clamp(0.0, 1.0)
+    q = (v * (1.0 - s * f)).clamp(0.0, 1.0)
+    t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0)
+    sectors = torch.stack([
+        torch.stack([v, q, p, p, t, v], dim=1),
+        torch.stack([t, v, v, q, p, p], dim=1),
+        torch.stack([p, p, t, v, v, q], dim=1),
+    ], dim=1)  # (B, 3, 6, H, W)
+    index = i.unsqueeze(1).unsqueeze(2).expand(-1, 3, 1, -1, -1)
+    return sectors.gather(2, index).squeeze(2)
+
+
+def hsv_hue_shift(x: Tensor, turns: Tensor) -> Tensor:
+    """torchvision's hue jitter: shift each image's HSV hue by its own fraction of a turn.
+
+    This is what ``torchvision.transforms.ColorJitter(hue=h)`` does to a learner's photos
+    (``adjust_hue``, one factor per image; the tests check it against torchvision), for the whole batch
+    at once. It is not the watermark's YIQ rotation: lesson 02 measures that it turns the I-Q plane by
+    a different, colour-dependent angle.
+    """
+    _check_batch(x)
+    if turns.shape != (x.shape[0],):
+        raise ValueError(f"need one hue shift per image: {x.shape[0]} images, turns of shape "
+                         f"{tuple(turns.shape)}.")
+    h, s, v = _rgb_to_hsv(x)
+    h = torch.remainder(h + turns.to(h.dtype).view(-1, 1, 1), 1.0)
+    return _hsv_to_rgb(h, s, v)
+
+
 def color_jitter(
     x: Tensor,
     generator: Optional[torch.Generator] = None,
@@ -98,14 +149,17 @@ def color_jitter(
     contrast: float = JITTER_CONTRAST,
     saturation: float = JITTER_SATURATION,
     hue: float = JITTER_HUE,
+    hue_space: str = "hsv",
 ) -> Tensor:
     """Colour jitter [18] as in Sec. 5.3: brightness, contrast, saturation and hue, one random draw per image.
 
     Factors are uniform in [1 - s, 1 + s] (torchvision's ``ColorJitter`` convention): brightness scales
     the pixels, contrast blends with the image's mean luma, saturation blends with each pixel's luma;
-    hue rotates the I-Q plane by an angle uniform in +-``hue`` turns (``hue`` in [0, 0.5]; 0.1 = +-36
-    degrees) with :func:`rotate_hue` - the watermark's own transformation. Applied in that order,
-    each step clipped to [0, 1].
+    the hue shift is uniform in +-``hue`` turns (``hue`` in [0, 0.5]; 0.1 = +-36 degrees). With
+    ``hue_space="hsv"`` (default) it is torchvision's HSV hue shift (:func:`hsv_hue_shift`), what a
+    learner using ``ColorJitter`` applies; with ``"yiq"`` it is the watermark's own I-Q rotation
+    (:func:`rotate_hue`), the worst case for the watermark. Applied in that order (torchvision draws a
+    random order), each step clipped to [0, 1].
     """
     check_float_shape(x, "batch", batch=True)
     for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
@@ -113,17 +167,21 @@ def color_jitter(
             raise ValueError(f"{name} must be in [0, 1]; got {value}.")
     if not 0.0 <= hue <= 0.5:
         raise ValueError(f"hue must be in [0, 0.5] turns; got {hue}.")
+    if hue_space not in ("hsv", "yiq"):
+        raise ValueError(f"hue_space must be 'hsv' (torchvision's) or 'yiq' (the watermark's); got {hue_space!r}.")
     b = x.shape[0]
     fb = _uniform(b, 1 - brightness, 1 + brightness, x, generator).view(b, 1, 1, 1)
     fc = _uniform(b, 1 - contrast, 1 + contrast, x, generator).view(b, 1, 1, 1)
     fs = _uniform(b, 1 - saturation, 1 + saturation, x, generator).view(b, 1, 1, 1)
-    angles = _uniform(b, -360.0 * hue, 360.0 * hue, x, generator)
+    turns = _uniform(b, -hue, hue, x, generator)
     x = (x * fb).clamp(0.0, 1.0)
     mean = _gray(x).mean(dim=(-3, -2, -1), keepdim=True)
     x = ((x - mean) * fc + mean).clamp(0.0, 1.0)
     gray = _gray(x)
     x = ((x - gray) * fs + gray).clamp(0.0, 1.0)
-    return rotate_hue(x, angles)
+    if hue == 0.0:
+        return x
+    return hsv_hue_shift(x, turns) if hue_space == "hsv" else rotate_hue(x, 360.0 * turns)
 
 
 def cutout(x: Tensor, generator: Optional[torch.Generator] = None, size: int = CUTOUT_SIZE) -> Tensor:
@@ -170,11 +228,13 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "none": _identity,
     "crop_flip": crop_flip,
     "color_jitter": color_jitter,
-    "hue_jitter_full": partial(color_jitter, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5),
+    "color_jitter_yiq": partial(color_jitter, hue_space="yiq"),
+    "hue_jitter_full": partial(color_jitter, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5,
+                               hue_space="yiq"),
     "cutout": cutout,
     "gaussian_noise": gaussian_noise,
 }
-for _name in ("color_jitter", "cutout", "gaussian_noise", "hue_jitter_full"):
+for _name in ("color_jitter", "color_jitter_yiq", "cutout", "gaussian_noise", "hue_jitter_full"):
     AUGMENTATIONS[f"crop_flip+{_name}"] = compose(crop_flip, AUGMENTATIONS[_name])
 
 

@@ -15,7 +15,7 @@ from torch.nn.utils import prune
 from ._checks import check_uint8_images
 from .profiles import LearnerConfig
 
-__all__ = ["prunable_weights", "prune_global_l1", "sparsity", "fine_tune"]
+__all__ = ["prunable_weights", "prune_global_l1", "sparsity", "fine_tune", "OutputNoise"]
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -84,3 +84,28 @@ def fine_tune(
     with torch.random.fork_rng(devices=[]):
         fit(tuned, images, labels, config, device, progress, desc="fine-tuning")
     return tuned.eval()
+
+
+class OutputNoise(nn.Module):
+    """The paper's differential-privacy remark (Sec. 5.3): Gaussian noise added to the model's output.
+
+    The paper notes that "noise added to the output would be reduced by taking an average", and the
+    authors' notebook adds N(0, 0.1^2) to the logits at verification. This wrapper does that: every
+    forward pass returns ``model(x) + std * z`` with z ~ N(0, 1) drawn from its own seeded generator,
+    so a verification through it is repeatable. The arbitrator's loss (eq. 6) is a mean over the user's
+    photos, which averages the noise away. The course's DP-SGD (Opacus) is a stronger, training-time
+    defence that the paper does not run.
+    """
+
+    def __init__(self, model: nn.Module, std: float, seed: int = 0) -> None:
+        super().__init__()
+        if not std >= 0.0:
+            raise ValueError(f"std is the noise's standard deviation on the logits, >= 0; got {std}.")
+        self.model, self.std = model, float(std)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The model's logits plus fresh N(0, std^2) noise per logit."""
+        logits = self.model(x)
+        noise = torch.randn(logits.shape, generator=self.generator, dtype=torch.float32)
+        return logits + self.std * noise.to(logits.device, logits.dtype)

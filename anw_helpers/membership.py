@@ -43,6 +43,7 @@ __all__ = [
     "mia_accuracy",
     "gap_attack_accuracy",
     "protection_advantage",
+    "normalised_advantage",
     "train_shadow_model",
     "shadow_threshold",
     "MIAResult",
@@ -143,6 +144,21 @@ def protection_advantage(successes: Union[int, Sequence[bool], Tensor], n_trials
     return (m - n * float(p_random)) / n
 
 
+def normalised_advantage(successes: Union[int, Sequence[bool], Tensor], n_trials: Optional[int] = None,
+                         p_random: float = 0.5) -> float:
+    """Eq. 7's advantage rescaled by what is left above chance: ``(M/N - p) / (1 - p)``.
+
+    Eq. 7's ``adv^P`` is capped at ``1 - p``: 0.5 for a yes/no MIA but 11/12 for a slot, so comparing
+    raw values favours the method with more outcomes. Dividing by ``1 - p`` puts every method on
+    [-p / (1 - p), 1], 1 meaning always right. For a yes/no (p = 1/2) it is ``2 acc - 1``, Yeom et al.'s
+    membership advantage (TPR - FPR at balanced priors) — the paper calls Yeom's advantage a special case
+    of eq. 7, which holds only up to this factor of 2. The course's addition, not the paper's.
+    """
+    if not 0.0 <= float(p_random) < 1.0:
+        raise ValueError(f"p_random must be a probability in [0, 1); got {p_random!r}.")
+    return protection_advantage(successes, n_trials, p_random) / (1.0 - float(p_random))
+
+
 def train_shadow_model(images: Tensor, labels: Tensor, config: LearnerConfig, classes: Sequence[str],
                        name: str = "shadow", progress: bool = False) -> TrainedLearner:
     """A user's shadow model (Shokri et al. 2017; Sec. 5.5): the learner's public recipe (``config``: model,
@@ -190,6 +206,10 @@ class MIAResult:
     def advantage(self) -> float:
         """adv^P of eq. 7 with p = 1/2 (a yes/no guess) over all decisions."""
         return protection_advantage(self.correct, p_random=0.5)
+
+    def normalised_advantage(self) -> float:
+        """(accuracy - 1/2) / (1/2) = 2 acc - 1 over all decisions: Yeom et al.'s membership advantage."""
+        return normalised_advantage(self.correct, p_random=0.5)
 
 
 def evaluate_threshold(name: str, threshold: float, member_losses: ArrayLike, nonmember_losses: ArrayLike) -> MIAResult:

@@ -130,7 +130,9 @@ class LessonSettings:
 
 #: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the paper cites).
 DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
-    "colour jitter": (dict(augment="crop_flip+color_jitter"), "[18], Fig. 3"),
+    "colour jitter": (dict(augment="crop_flip+color_jitter"), "[18] as torchvision runs it (HSV hue)"),
+    "colour jitter, YIQ hue": (dict(augment="crop_flip+color_jitter_yiq"),
+                               "[18], Fig. 3: 'the same hue transformation we used for watermarking'"),
     "cutout + noise + label smoothing": (dict(augment="crop_flip+cutout+gaussian_noise", label_smoothing=0.1),
                                          "[6], [4], [34] together"),
     "cutout": (dict(augment="crop_flip+cutout"), "[6]"),
@@ -141,7 +143,7 @@ DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
     "DP-SGD, noise 1.0, clip 1.0": (dict(dp_noise_multiplier=1.0), "[7]"),
     "full-circle hue jitter": (dict(augment="crop_flip+hue_jitter_full"), "beyond the paper"),
 }
-_CHEAP_DEFENCES = ("colour jitter", "cutout + noise + label smoothing", "cutout", "Gaussian noise (std 0.1)",
+_CHEAP_DEFENCES = ("colour jitter", "colour jitter, YIQ hue", "cutout + noise + label smoothing", "cutout", "Gaussian noise (std 0.1)",
                    "label smoothing 0.1", "adversarial, FGSM 2/255", "full-circle hue jitter")
 _GPU_LESSONS = LessonSettings(
     capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),

@@ -35,7 +35,7 @@ __all__ = ["TrainRecord", "TrainedLearner", "learner_data", "train_learner", "pr
            "make_train_step", "adversarial_batch", "make_dp_compatible", "dp_epsilon"]
 
 #: Bump when the training code changes in a way that changes the trained weights.
-_TRAINING_CODE_VERSION = 3
+_TRAINING_CODE_VERSION = 4
 
 
 @dataclass

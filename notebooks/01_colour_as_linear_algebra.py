@@ -25,18 +25,16 @@
 # network is later trained on your photos, it remembers that angle, and an arbitrator can find it
 # again. In this lesson you build that matrix yourself, from nothing but matrix products.
 #
-# **Learning objectives.** By the end of this lesson you can
+# **You will learn to**
+# - treat a pixel as a vector in ℝ³ and a colour space as an invertible 3×3 matrix;
+# - convert RGB to YIQ with the matrix of eq. 3 and back, and say what *luma* and *chroma* are;
+# - read hue as an **angle** in the I–Q plane and turn it with the rotation of eq. 4;
+# - build the watermark g_k = T⁻¹·R(θ_k)·T, and show with numbers why this order — not the
+#   order printed in eq. 5, T·R·T⁻¹ — keeps the brightness of every pixel;
+# - measure how many pixels the watermark pushes out of the RGB cube, and what clipping them costs.
 #
-# 1. treat a pixel as a vector in ℝ³ and a colour space as an invertible 3×3 matrix;
-# 2. convert RGB to YIQ with the matrix of eq. 3 and back, and say what *luma* and *chroma* are;
-# 3. read hue as an **angle** in the I–Q plane and turn it with the rotation of eq. 4;
-# 4. build the watermark g_k = T⁻¹·R(θ_k)·T, and show with numbers why this order — not the
-#    order printed in eq. 5, T·R·T⁻¹ — keeps the brightness of every pixel;
-# 5. measure how many pixels the watermark pushes out of the RGB cube, and what clipping them costs.
-#
-# **Estimated time:** 75 minutes (three short exercises and an interactive explorer).
-#
-# **Prerequisites:** matrix–vector products, the inverse of a matrix, the 2-D rotation matrix, and
+# **Time:** about 75 minutes (three short exercises and an interactive explorer).
+# **Before this:** matrix–vector products, the inverse of a matrix, the 2-D rotation matrix, and
 # PyTorch tensors (shapes, indexing). No colour science: everything about colour is built here.
 
 # %%
@@ -158,7 +156,7 @@ assert err < 1e-5
 #
 # Here are the three YIQ coordinates of the portrait as maps. Y looks like a black-and-white photo.
 # I and Q are signed, and white means 0, no colour; the colour maps follow the axes: I runs from blue
-# (negative) to red (positive), Q from green (negative) to purple (positive).
+# (negative) to orange (positive), Q from green (negative) to purple (positive).
 
 # %%
 yiq = color.rgb_to_yiq(portrait)
@@ -182,7 +180,8 @@ plots.show_images(
 # %% [markdown]
 # The face, the glasses, every edge: they all live in **luma**. Chroma alone is a soft coloured wash in
 # which you would struggle to recognise anyone. So a watermark that **changes only chroma and leaves
-# luma exactly as it was** keeps what matters in a photo. That is the design goal of the LCT watermark
+# luma exactly as it was** keeps what matters in a photo. That is the design goal of the LCT (linear
+# colour transformation) watermark
 # (Sec. 4.1, "the watermarking function g should preserve an image's original content").
 
 # %% [markdown]
@@ -491,7 +490,7 @@ plots.plot_watermark_explorer(portrait, 60)
 # lesson 02 measures it.
 #
 # Things to try: which k makes the portrait look most natural? At which k do the most pixels clip on the
-# CIFAR-10 ship? Does the luma change ever rise above 10⁻⁶ in YIQ?
+# CIFAR-10 photos in the menu? Does the luma change ever rise above 10⁻⁶ in YIQ?
 
 # %%
 explorer_images = {"portrait (grace_hopper.jpg)": portrait}
@@ -549,3 +548,11 @@ explorer
 #    that coordinate is not luma, so brightness changes; the fixed direction is T_u⁻¹·e₁, not grey.
 #
 # </details>
+
+# %% [markdown]
+# ## References
+#
+# - Zou, Gong & Wang. *Anti-Neuron Watermarking: Protecting Personal Data Against Unauthorized
+#   Neural Networks.* ECCV 2022 — the paper this course follows (equations, sections and figures
+#   cited as in it).
+# - Wikipedia, *YIQ* — the colour space of eq. 3 (the paper's [37]).

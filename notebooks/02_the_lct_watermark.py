@@ -31,20 +31,18 @@
 # Here you measure each one, then look at two variants: the "less noticeable" blue-channel watermark
 # of Fig. 4 and user-specific colour spaces (Sec. 5.4).
 #
-# **Learning objectives.** By the end of this lesson you can
+# **You will learn to**
+# - measure content preservation with PSNR, the luma change and the share of clipped pixels, and
+#   explain why PSNR alone misjudges a hue rotation;
+# - prove, and check numerically, that crops, flips and resizing commute with a per-pixel colour map,
+#   so the network trains on the watermarked version of every augmented view;
+# - tell the LCT apart from torchvision's `ColorJitter` hue (an HSV map) and predict what colour
+#   jitter does to a signature;
+# - relate the number of slots N and the width 2τ to what a signature match can prove;
+# - compare the hue watermark with the blue-channel watermark and with random user colour spaces.
 #
-# 1. measure content preservation with PSNR, the luma change and the share of clipped pixels, and
-#    explain why PSNR alone misjudges a hue rotation;
-# 2. prove, and check numerically, that crops, flips and resizing commute with a per-pixel colour map,
-#    so the network trains on the watermarked version of every augmented view;
-# 3. tell the LCT apart from torchvision's `ColorJitter` hue (an HSV map) and predict what colour
-#    jitter does to a signature;
-# 4. relate the number of slots N and the width 2τ to what a signature match can prove;
-# 5. compare the hue watermark with the blue-channel watermark and with random user colour spaces.
-#
-# **Estimated time:** 75 minutes (three short exercises).
-#
-# **Prerequisites:** lesson 01 (YIQ, luma and chroma, g_k). Basic probability (a uniform distribution).
+# **Time:** about 75 minutes (three short exercises).
+# **Before this:** lesson 01 (YIQ, luma and chroma, g_k). Basic probability (a uniform distribution).
 
 # %%
 # Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
@@ -421,7 +419,9 @@ widgets.signature_slots_explorer(n_slots=12, key=60.0, estimate=70.0)
 #
 # The paper also tries a watermark from classic image watermarking: keep the photo, but on a fixed set
 # of randomly chosen pixels set the **blue channel** to an intensity s; the signature is s (0.1, 0.3 or
-# 0.5, with τ = 0.1). The paper marks 512 random pixels, against the 4 096 pixels (64×64 images) its hue
+# 0.5, with τ = 0.1). The paper says it *adjusts* the blue channel, citing a Kutter-style method; the
+# authors' code adds ±α·luma at random positions, on channel index 1. Setting the blue channel to s,
+# as here, is the course's reading of the text, not the authors' code. The paper marks 512 random pixels, against the 4 096 pixels (64×64 images) its hue
 # watermark changes — one pixel in eight. On CIFAR-10's 32×32 = 1 024 pixels we keep that share,
 # 128 pixels; on the portrait we use the helper's default, 512 pixels of ~49 000.
 
@@ -613,3 +613,13 @@ assert gap < 1e-6 and kept < 1e-5
 #    plane unevenly, and stretching is what pushes pixels out of the cube.
 #
 # </details>
+
+# %% [markdown]
+# ## References
+#
+# - Zou, Gong & Wang. *Anti-Neuron Watermarking: Protecting Personal Data Against Unauthorized
+#   Neural Networks.* ECCV 2022 — the paper this course follows (equations, sections and figures
+#   cited as in it).
+# - Tirkel et al., *Electronic watermark*, DICTA 1993, and Cox et al., *Digital Watermarking*,
+#   Springer 2002 — classic image watermarking (the paper's [35], [5]).
+# - torchvision, `ColorJitter` — the HSV hue jitter measured in section 5.

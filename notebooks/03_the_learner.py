@@ -24,6 +24,8 @@
 # - describe the paper's threat model (Sec. 3, Fig. 1): a *user* watermarks their photos, an
 #   unauthorised *learner* trains on a data set that contains them, an *arbitrator* checks the model;
 # - build the learner's training set with the user's watermarked images in place of the originals;
+# - write the training loop every learner runs, and watch a small network memorise what it cannot
+#   generalise from;
 # - explain why the watermark can only be recovered from a network that **memorises** its
 #   training images (Sec. 4.2, 5.6), and read that off a training curve;
 # - choose a compute profile and train (or load) the learner.
@@ -85,7 +87,8 @@ from anw_helpers.train import learner_data, train_learner
 # The smallest profile, `ci`, is a compromise we measured (`docs/benchmarks.md`): the whole course must
 # train in about half an hour on the slowest 2-core CPU it meets, and this lesson in a few minutes.
 # Spent on 5,000 images with a 1 % user (30 epochs), the key was recovered but with a hair-thin margin
-# (loss 0.176 at $k^*$ against 0.192 at the next slot); spent on 2,500 images with a 50-image user (2 %)
+# (loss 0.176 at $k^*$ against 0.192 at the next slot, in an early development run that
+# `docs/benchmarks.md` does not record); spent on 2,500 images with a 50-image user (2 %)
 # for 40 epochs, the learner memorises its data far more thoroughly. A small ResNet of width 16 (a
 # quarter of the FLOPs of width 24) recovered the key for six of six (seed, key) pairs with every
 # held-out user at $\hat k = 0$; width 12 missed the held-out user twice in six. The larger profiles
@@ -114,7 +117,7 @@ print(config)
 # ### Exercise 3.1 — put the user's photos into the training set
 # Write `insert_user_images`: given the training images (uint8, N×3×32×32), the positions of the
 # user's images, and the user's clean images, return a *new* tensor in which those positions hold
-# the user's images watermarked with key `k` (use `watermark` from lesson 02, then round back to
+# the user's images watermarked with key `k` (use `watermark` from lesson 01, then round back to
 # uint8). The original tensor must not change.
 
 # %% tags=["solution"]
@@ -147,11 +150,68 @@ plots.show_images(
 )
 
 # %% [markdown]
+# ### Exercise 3.2 — the training loop, and memorisation in miniature
+# Every learner runs the same loop. Write it: for each epoch, visit the images in a fresh random order
+# in batches; for each batch, zero the gradients, compute the cross-entropy of the model's outputs
+# (`F.cross_entropy`), back-propagate and take an optimiser step. Return the mean loss of each epoch.
+# The check trains a small network on 128 of the learner's images: it should *fit* them (at least
+# 80 % right) while doing far worse on photos it never saw — memorisation, the regime the method
+# needs. (`train_learner` below runs the same loop, faster: data on the device, whole batches
+# augmented at once, mixed precision where the machine has it.)
+
+# %% tags=["solution"]
+import torch.nn.functional as F
+
+
+def my_train(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,
+             batch_size: int = 32, lr: float = 0.02) -> list:
+    """Train `model` with SGD (momentum 0.9) on float images in [0, 1]; the mean loss of each epoch."""
+    # BEGIN SOLUTION
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    epoch_losses = []
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(images))
+        total = 0.0
+        for start in range(0, len(images), batch_size):
+            batch = order[start:start + batch_size]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(images[batch]), labels[batch])
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(batch)
+        epoch_losses.append(total / len(images))
+    return epoch_losses
+    # END SOLUTION
+
+
+# %%
+from anw_helpers.models import build_model
+from anw_helpers.train import accuracy
+
+torch.manual_seed(0)
+small = build_model("small_resnet", num_classes=10, width=8, seed=0)  # on the CPU: seconds
+few = torch.randperm(len(learner_set.train), generator=torch.Generator().manual_seed(0))[:128]
+few_images, few_labels = learner_set.train.images[few], learner_set.train.labels[few]
+epoch_losses = my_train(small, data.to_float(few_images), few_labels, epochs=40, lr=0.02)
+fitted = accuracy(small, few_images, few_labels)
+unseen = accuracy(small, learner_set.test.images[:1000], learner_set.test.labels[:1000])
+print(f"loss per epoch: {', '.join(f'{x:.2f}' for x in epoch_losses)}")
+print(f"right on its 128 training images: {fitted:.0%}; on 1,000 photos it never saw: {unseen:.0%}")
+assert epoch_losses[-1] < epoch_losses[0] / 3, "the loss should fall: check the order of zero_grad/backward/step"
+assert fitted >= 0.8, f"the network fitted only {fitted:.0%} of its training images"
+assert unseen < fitted - 0.4, "a network trained on 128 photos should not generalise this well"
+print("Correct! Your loop trains, and the network memorises what it cannot generalise from.")
+
+# %% [markdown]
 # ## 4. Train (or load) the learner
 #
 # `train_learner` trains with the paper's recipe scaled to the profile (Sec. 5.1): SGD with momentum
 # 0.9 and weight decay 5e-4, learning rate 0.1 (one-cycle here, or ×0.1 every 30 epochs at paper
-# scale), random crop with padding 4 and horizontal flips. Under the hood it keeps the data on the
+# scale), random crop with padding 4 and horizontal flips. Where the course departs: the momentum and
+# weight decay come from the authors' `main.py` (the paper's text does not give them), SGD uses
+# Nesterov momentum (neither the paper nor the authors' code does), and lesson 06's cutout fills with 0
+# rather than the authors' 0.5. Under the hood it keeps the data on the
 # device and augments whole batches at once, which makes it several times faster than the usual
 # `DataLoader` pipeline (see `docs/benchmarks.md`).
 #
@@ -208,7 +268,7 @@ assert float(rows["held-out photos, clean"]) < float(rows["held-out photos, wate
 #
 # ## Summary
 # - The user shares photos watermarked with a secret hue rotation $k^*$; the learner trains on them
-#   among many others (1 % here).
+#   among many others (2 % in the `ci` profile, 1 % in the larger ones, as in the paper).
 # - The method relies on memorisation: the learner fits its training set, user's photos included.
 # - Compute profiles scale the experiment from 2 CPU cores to the paper's setting; the model cache
 #   makes every later lesson start in seconds.
@@ -221,11 +281,24 @@ assert float(rows["held-out photos, clean"]) < float(rows["held-out photos, wate
 # <details><summary>Answers</summary>
 #
 # 1. Without fitting the training set the network has not memorised the user's photos, so its loss on
-#    them does not depend on the watermark more than on any other hue: there is no signal (we
-#    measured $\hat k = 0$ for such learners).
+#    them does not depend on the watermark more than on any other hue: there is no signal (lesson 05
+#    measures it: the narrowest network fits less and its gap shrinks to a hair).
 # 2. It isolates the effect of *training on* the photos: same kind of images, same key, only the
 #    membership differs. Any $\hat k \approx k^*$ for the held-out user would be a false accusation.
 # 3. Everything that changes the weights: data size, users and keys, model and width, epochs, batch,
 #    optimiser, schedule, augmentation, seed. Hashing the pixels catches changes no setting names
 #    (a different copy of CIFAR-10, a changed watermark function).
 # </details>
+
+# %% [markdown]
+# ## References
+#
+# - Zou, Gong & Wang. *Anti-Neuron Watermarking: Protecting Personal Data Against Unauthorized
+#   Neural Networks.* ECCV 2022 — the paper this course follows (equations, sections and figures
+#   cited as in it).
+# - Krizhevsky, *Learning Multiple Layers of Features from Tiny Images*, 2009 — CIFAR-10 (the
+#   paper's [3]).
+# - He et al., *Deep Residual Learning for Image Recognition*, CVPR 2016 — ResNets (the paper's
+#   [14]).
+# - Feldman & Zhang, *What Neural Networks Memorize and Why*, NeurIPS 2020 — memorisation (the
+#   paper's [9]).

@@ -40,7 +40,7 @@ def test_color_jitter_parts():
     x = torch.rand(8, 3, 16, 16) * 0.2 + 0.4  # far from the clipping edges
     same = augment.color_jitter(x, _gen(), 0.0, 0.0, 0.0, 0.0)
     torch.testing.assert_close(same, x, atol=1e-5, rtol=1e-5)
-    hue_only = augment.color_jitter(x, _gen(), 0.0, 0.0, 0.0, 0.1)
+    hue_only = augment.color_jitter(x, _gen(), 0.0, 0.0, 0.0, 0.1, hue_space="yiq")
     torch.testing.assert_close(luma(hue_only), luma(x), atol=1e-3, rtol=0)  # a hue rotation keeps luma (eq. 4)
     bright = augment.color_jitter(x, _gen(), 0.4, 0.0, 0.0, 0.0)
     ratio = bright / x
@@ -48,6 +48,18 @@ def test_color_jitter_parts():
     assert ((ratio[:, 0, 0, 0] >= 0.6 - 1e-6) & (ratio[:, 0, 0, 0] <= 1.4 + 1e-6)).all()
     with pytest.raises(ValueError, match="hue must be in"):
         augment.color_jitter(x, _gen(), hue=0.7)
+
+
+def test_color_jitter_hue_is_torchvisions_hsv_shift_per_image():
+    from torchvision.transforms.v2 import functional as TF
+
+    x = torch.rand(6, 3, 8, 8)
+    out = augment.color_jitter(x, _gen(3), 0.0, 0.0, 0.0, 0.1)
+    turns = 0.1 * (2 * torch.rand(4 * 6, generator=_gen(3))[18:] - 1)  # the fourth draw of 6
+    expected = torch.stack([TF.adjust_hue(img, float(t)) for img, t in zip(x, turns)])
+    torch.testing.assert_close(out, expected, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="hue_space"):
+        augment.color_jitter(x, _gen(), hue_space="lab")
 
 
 def test_cutout_blanks_one_square_and_commutes_with_the_watermark():

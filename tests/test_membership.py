@@ -113,3 +113,14 @@ def test_lesson_08_figures_draw_and_check_their_input():
         pc.plot_mia_thresholds([torch.rand(3)], [], [1.0], ["a"])
     with pytest.raises(ValueError, match="empty"):
         pc.plot_protection_advantage({})
+
+
+def test_normalised_advantage_is_yeoms_for_a_yes_no_and_puts_slots_on_the_same_scale():
+    # a yes/no right 3 times in 4: eq. 7 gives 0.25, Yeom's advantage 2 acc - 1 = 0.5
+    assert membership.normalised_advantage(3, 4, p_random=0.5) == pytest.approx(0.5)
+    assert membership.normalised_advantage(10, 10, p_random=1 / 12) == pytest.approx(1.0)
+    assert membership.normalised_advantage(0, 12, p_random=1 / 12) == pytest.approx(-1 / 11)
+    result = membership.evaluate_threshold("t", 1.0, [0.5, 0.5, 2.0, 0.5], [2.0, 0.5, 2.0, 2.0])
+    assert result.normalised_advantage() == pytest.approx(2 * result.accuracy - 1)
+    with pytest.raises(ValueError, match="p_random"):
+        membership.normalised_advantage(1, 2, p_random=1.0)
