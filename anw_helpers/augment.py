@@ -133,7 +133,7 @@ def hsv_hue_shift(x: Tensor, turns: Tensor) -> Tensor:
     at once. It is not the watermark's YIQ rotation: lesson 02 measures that it turns the I-Q plane by
     a different, colour-dependent angle.
     """
-    _check_batch(x)
+    check_float_shape(x, "batch", batch=True)
     if turns.shape != (x.shape[0],):
         raise ValueError(f"need one hue shift per image: {x.shape[0]} images, turns of shape "
                          f"{tuple(turns.shape)}.")
