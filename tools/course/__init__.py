@@ -54,7 +54,9 @@ from .run_all import (
     NotebookRun,
     execute_notebook,
     run_all,
+    student_run_past_stubs_problem,
     student_run_problem,
+    stub_cells,
     timings_markdown,
 )
 from .set_repository import set_repository
@@ -107,7 +109,9 @@ __all__ = [
     "execute_notebook",
     "CellError",
     "NotebookRun",
+    "student_run_past_stubs_problem",
     "student_run_problem",
+    "stub_cells",
     "run_all",
     "timings_markdown",
     "main",

@@ -33,6 +33,7 @@ class NotebookRun:
     cell_seconds: dict[int, float] = field(default_factory=dict)
     error: Optional[CellError] = None
     notebook: object = None
+    errors: list = field(default_factory=list)  # every failing cell, when run with keep_going
 
     @property
     def ok(self) -> bool:
@@ -58,11 +59,13 @@ def execute_notebook(
     env: Optional[dict] = None,
     cell_timeout: Optional[int] = 1800,
     name: str = "notebook",
+    keep_going: bool = False,
 ) -> NotebookRun:
     """Execute ``nb`` cell by cell in a fresh kernel started in ``cwd``; stop at the first error.
 
     The notebook is executed in place (outputs added). ``env`` is the kernel's whole environment (default:
-    this process's). Returns the timings and the first error (``NotImplementedError`` included).
+    this process's). Returns the timings and the first error (``NotImplementedError`` included). With
+    ``keep_going`` it runs every cell, as a student who skips an exercise would, and lists every error.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -96,8 +99,12 @@ def execute_notebook(
                         _first_line(cell.source),
                     )
                 run.cell_seconds[index] = time.perf_counter() - t0
-                if run.error is not None:
+                if run.error is not None and (not run.errors or run.errors[-1] is not run.error):
+                    run.errors.append(run.error)
+                if run.error is not None and not keep_going:
                     break
+                if keep_going:
+                    run.error = run.errors[0] if run.errors else None
             try:
                 client.set_widgets_metadata()
             except Exception:  # noqa: BLE001 - widget state is a nicety for the HTML export
@@ -133,6 +140,37 @@ def student_run_problem(run: NotebookRun, stubs: Sequence[str]) -> Optional[str]
         f"{where}the first error (cell {err.index}, `{err.first_line}`) is {err.ename}: {err.evalue}, "
         f"not an exercise stub ({list(stubs)})"
     )
+
+
+def stub_cells(nb, stubs: Sequence[str]) -> set:
+    """Where a skipped exercise may fail: each stub's cell and the next code cell (its check)."""
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    allowed = set()
+    for position, index in enumerate(code):
+        if any(message in nb.cells[index].source for message in stubs):
+            allowed.add(index)
+            if position + 1 < len(code):
+                allowed.add(code[position + 1])
+    return allowed
+
+
+def student_run_past_stubs_problem(run: NotebookRun, stubs: Sequence[str], allowed: set) -> Optional[str]:
+    """Why a student notebook run with ``keep_going`` is wrong (None: as it should be).
+
+    A student who skips every exercise must still reach the end: the only errors allowed are the stubs'
+    own ``NotImplementedError``, in a stub's cell or the check right after it (``stub_cells``). An error
+    anywhere else means a later cell depends on the student's answer.
+    """
+    where = f"{run.name}: " if run.name else ""
+    if stubs and not run.errors:
+        return f"{where}ran to the end, so no cell calls its exercise stubs {list(stubs)}"
+    for err in run.errors:
+        if err.ename == "NotImplementedError" and err.evalue in stubs and err.index in allowed:
+            continue
+        place = "outside an exercise's own cells" if err.index not in allowed else "in an exercise's check"
+        return (f"{where}cell {err.index} (`{err.first_line}`) failed {place}: {err.ename}: {err.evalue}; "
+                "a student who skips the exercise cannot go on")
+    return None
 
 
 def _say(message: str) -> None:
