@@ -10,6 +10,7 @@ import stat
 from types import SimpleNamespace
 
 import pytest
+import torch
 
 from anw_helpers import profiles
 from anw_helpers.profiles import PROFILES, LessonSettings, ManyUsersSetting, Profile
@@ -118,3 +119,41 @@ def test_unknown_profile_is_one_line(capsys):
     with pytest.raises(SystemExit):
         tool.main(["--profile", "nope"])
     assert "unknown profile 'nope'" in capsys.readouterr().err
+
+
+def test_source_shift_compares_verdicts_on_a_second_jpeg_copy(monkeypatch, capsys):
+    """tools.source_shift: a toy model that remembers one watermarked photo (no training)."""
+    from anw_helpers.data import User, to_float, watermark_uint8
+    from tests.toy_models import HueMatcher
+    from tools import source_shift
+
+    ramp = torch.linspace(40, 215, 32)
+    photo = (
+        torch.stack(
+            [
+                ramp[None, :].expand(32, 32),
+                ramp[:, None].expand(32, 32),
+                torch.full((32, 32), 120.0),
+            ]
+        )
+        .round()
+        .to(torch.uint8)[None]
+    )
+    again = source_shift.jpeg_roundtrip(photo)
+    assert again.dtype == torch.uint8 and again.shape == photo.shape
+    assert 0 < (again.float() - photo.float()).abs().mean() < 4  # a small lossy change
+    model = HueMatcher(to_float(watermark_uint8(photo, 60.0))[0]).eval()
+    label = torch.zeros(1, dtype=torch.int64)
+    who = [User(name, photo, label, 60.0) for name in ("user0", "held-out")]
+    fake = SimpleNamespace(model=model, data=SimpleNamespace(users=[who[0]], held_out=who[1]))
+    monkeypatch.setattr("anw_helpers.train.train_learner", lambda config: fake)
+    assert source_shift.main(["--profile", "ci"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("k_hat    60") == 4 and "verdicts agree" in out
+    monkeypatch.setattr(
+        source_shift, "jpeg_roundtrip", lambda images: watermark_uint8(images, 180.0)
+    )
+    assert (
+        source_shift.main(["--profile", "ci"]) == 1
+    )  # a copy that changes the verdict is reported
+    assert "VERDICTS DIFFER" in capsys.readouterr().out
