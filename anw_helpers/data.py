@@ -88,7 +88,8 @@ class ImageSet:
         origin = None
         if self.origin is not None:
             origin = f"{self.origin}[{_digest(torch.arange(len(self))[indices])}]"
-        return ImageSet(self.images[indices].clone(), self.labels[indices].clone(), self.classes, origin)
+        images, labels = self.images[indices].clone(), self.labels[indices].clone()
+        return ImageSet(images, labels, self.classes, origin)
 
     def fingerprint(self) -> str:
         """A short hash of the pixels and labels: the data's identity in model-cache keys."""
@@ -103,9 +104,9 @@ class ImageSet:
         """The data's identity in model-cache keys: the same for every source of the same images.
 
         For a named set (``origin``: canonical CIFAR-10 and the subsets and watermarked copies made
-        from it) a hash of that name, the labels and the image shape, so a model trained on the offline
-        JPEG copy loads for torchvision's CIFAR-10 and back (their pixels differ by the JPEG loss only);
-        for any other set, e.g. a person's own photos, :meth:`fingerprint` (a hash of the pixels).
+        from it) a hash of that name, the labels and the image shape, so a model trained on the
+        offline JPEG copy loads for torchvision's CIFAR-10 and back (their pixels differ by the JPEG
+        loss only); for any other set, e.g. a person's own photos, :meth:`fingerprint` (the pixels).
         """
         if self.origin is None:
             return self.fingerprint()
@@ -269,9 +270,10 @@ def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, 
             if data.classes != CIFAR10_CLASSES:
                 raise ValueError(f"{folder} has classes {data.classes}; expected CIFAR-10's {CIFAR10_CLASSES}.")
             if not _numbered_in_cifar_order(folder):
-                warnings.warn(f"{folder}: files are not numbered 0000, 0001, ... in each class folder, so their "
-                              "CIFAR-10 order is unknown: seeded users will differ from torchvision's CIFAR-10 "
-                              "and cached models are matched by pixels.", stacklevel=2)
+                warnings.warn(f"{folder}: files are not numbered 0000, 0001, ... in each class "
+                              "folder, so their CIFAR-10 order is unknown: seeded users will differ "
+                              "from torchvision's CIFAR-10; cached models are matched by pixels.",
+                              stacklevel=2)
                 return data
             return _named_cifar10(data, split)
     return _named_cifar10(_load_torchvision_cifar10(base, split, download), split)
@@ -283,10 +285,11 @@ def _named_cifar10(data: ImageSet, split: str) -> ImageSet:
 
 
 def _numbered_in_cifar_order(folder: Path) -> bool:
-    """Whether each class folder's images are named 0, 1, 2, ... (zero-padded) in sorted order, so that
-    the folder's order within a class is the file numbering (the original CIFAR-10 order)."""
+    """Whether each class folder's images are named 0, 1, 2, ... (zero-padded) in sorted order, so
+    that the folder's order within a class is the file numbering (the original CIFAR-10 order)."""
     for d in (e for e in os.scandir(folder) if e.is_dir()):
-        names = sorted(e.name for e in os.scandir(d.path) if Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
+        names = sorted(e.name for e in os.scandir(d.path)
+                       if Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
         stems = [Path(n).stem for n in names]
         if not all(stem.isdigit() and int(stem) == i for i, stem in enumerate(stems)):
             return False
@@ -294,13 +297,14 @@ def _numbered_in_cifar_order(folder: Path) -> bool:
 
 
 def cifar10_canonical_order(labels: np.ndarray) -> np.ndarray:
-    """Positions that put CIFAR-10 images given in the original order (torchvision's batches) into the
-    canonical order: by class, and within a class in the original order (a stable sort by label)."""
+    """Positions that put CIFAR-10 images given in the original order (torchvision's batches) into
+    the canonical order: by class, then within a class in the original order (a stable sort)."""
     return np.argsort(np.asarray(labels), kind="stable")
 
 
 def _load_torchvision_cifar10(base: Path, split: str, download: bool) -> ImageSet:
-    stem = cache_dir("datasets") / f"cifar10-torchvision-{split}-canonical-{_cache_key(base.resolve())}"
+    name = f"cifar10-torchvision-{split}-canonical-{_cache_key(base.resolve())}"
+    stem = cache_dir("datasets") / name
     cached = _load_cached(stem)
     if cached is not None:
         return cached
@@ -544,7 +548,7 @@ def split_among_users(
 
 
 def watermarked_training_set(base: ImageSet, users: Sequence[User]) -> ImageSet:
-    """``base`` with each watermarking user's images replaced by their watermarked versions (D with D_u*).
+    """``base`` with each watermarking user's images replaced by their marked ones (D with D_u*).
 
     A named ``base`` (``ImageSet.origin``) gives a set named by it and each watermarking user's
     positions, key and colour space.
@@ -558,7 +562,8 @@ def watermarked_training_set(base: ImageSet, users: Sequence[User]) -> ImageSet:
             marks.append(f"{_digest(user.indices.long())}@{float(user.key)!r}/{space}")
     origin = None
     if base.origin is not None:
-        origin = f"{base.origin}+watermarked[{hashlib.sha1(';'.join(marks).encode()).hexdigest()[:12]}]"
+        digest = hashlib.sha1(";".join(marks).encode()).hexdigest()[:12]
+        origin = f"{base.origin}+watermarked[{digest}]"
     return ImageSet(images, base.labels.clone(), base.classes, origin)
 
 

@@ -97,8 +97,9 @@ _KEY_OMITS_AT_DEFAULT = ("adversarial_eps", "adversarial_steps", "dp_noise_multi
 
 
 def model_cache_key(config: LearnerConfig, data: LearnerData) -> str:
-    """Hash of every setting that shapes the model and of the training data's identity (``ImageSet.identity``:
-    canonical CIFAR-10's name and selection, the same from either source; else the pixels and labels)."""
+    """Hash of every setting that shapes the model and of the training data's identity
+    (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source;
+    else the pixels and labels)."""
     settings = dataclasses.asdict(config)
     defaults = LearnerConfig()
     for name in _KEY_OMITS_AT_DEFAULT:
