@@ -271,7 +271,7 @@ def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, 
                 raise ValueError(f"{folder} has classes {data.classes}; expected CIFAR-10's {CIFAR10_CLASSES}.")
             if not _numbered_in_cifar_order(folder):
                 warnings.warn(f"{folder}: files are not numbered 0000, 0001, ... in each class "
-                              "folder, so their CIFAR-10 order is unknown: seeded users will differ "
+                              "folder, so their CIFAR-10 order is unknown: seeded users differ "
                               "from torchvision's CIFAR-10; cached models are matched by pixels.",
                               stacklevel=2)
                 return data
