@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -29,6 +30,7 @@ __all__ = [
     "User",
     "LearnerData",
     "load_cifar10",
+    "cifar10_canonical_order",
     "load_image_folder",
     "to_float",
     "to_uint8",
@@ -51,11 +53,20 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 
 @dataclass
 class ImageSet:
-    """Images as a uint8 tensor (N, 3, H, W), int64 labels (N,), and the class names."""
+    """Images as a uint8 tensor (N, 3, H, W), int64 labels (N,), and the class names.
+
+    ``origin`` names the images independently of where they were read from, for sets that
+    :func:`load_cifar10` returns in CIFAR-10's canonical order and for the subsets and watermarked
+    copies made from them (:meth:`subset`, :func:`watermarked_training_set`), e.g.
+    ``"cifar10-train[3f2a...]"``. It is None for anything else (a person's own folder, images put
+    together by hand): those are known by their pixels. Code that changes ``images`` in place must
+    build a new ImageSet instead, whose ``origin`` is None.
+    """
 
     images: Tensor
     labels: Tensor
     classes: tuple[str, ...]
+    origin: Optional[str] = None
 
     def __post_init__(self) -> None:
         check_uint8_images(self.images, "ImageSet.images")
@@ -69,8 +80,15 @@ class ImageSet:
         return int(self.images.shape[0])
 
     def subset(self, indices: Tensor) -> "ImageSet":
-        """The images at ``indices`` (a new ImageSet; the original is unchanged)."""
-        return ImageSet(self.images[indices].clone(), self.labels[indices].clone(), self.classes)
+        """The images at ``indices`` (a new ImageSet; the original is unchanged).
+
+        A named set's subset is named by the positions it keeps (see ``origin``).
+        """
+        origin = None
+        if self.origin is not None:
+            origin = f"{self.origin}[{_digest(torch.arange(len(self))[indices])}]"
+        images, labels = self.images[indices].clone(), self.labels[indices].clone()
+        return ImageSet(images, labels, self.classes, origin)
 
     def fingerprint(self) -> str:
         """A short hash of the pixels and labels: the data's identity in model-cache keys."""
@@ -79,6 +97,28 @@ class ImageSet:
         h.update(self.labels.numpy().tobytes())
         h.update(",".join(self.classes).encode())
         return h.hexdigest()[:16]
+
+    @property
+    def identity(self) -> str:
+        """The data's identity in model-cache keys: the same for every source of the same images.
+
+        For a named set (``origin``: canonical CIFAR-10 and the subsets and watermarked copies made
+        from it) a hash of that name, the labels and the image shape, so a model trained on the
+        offline JPEG copy loads for torchvision's CIFAR-10 and back (their pixels differ by the JPEG
+        loss only); for any other set, e.g. a person's own photos, :meth:`fingerprint` (the pixels).
+        """
+        if self.origin is None:
+            return self.fingerprint()
+        h = hashlib.sha1(self.origin.encode())
+        h.update(self.labels.numpy().tobytes())
+        h.update(f"{tuple(self.images.shape)}|{','.join(self.classes)}".encode())
+        return f"{self.origin.split('[', 1)[0]}:{h.hexdigest()[:16]}"
+
+
+def _digest(values: Tensor) -> str:
+    """A short hash of an integer or float tensor's values (selections, colour spaces)."""
+    array = values.detach().cpu().contiguous().numpy()
+    return hashlib.sha1(f"{array.dtype}{array.shape}".encode() + array.tobytes()).hexdigest()[:12]
 
 
 @dataclass
@@ -213,6 +253,12 @@ def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, 
     holds ``train/`` and ``test/``); torchvision's CIFAR10 in ``<root>``, downloaded when ``download``
     and online. ``root`` defaults to :func:`anw_helpers.paths.data_root` (env ``ANW_DATA``). Decoded
     arrays are cached under ``$ANW_CACHE``, so a second load takes well under a second.
+
+    Every source gives the images in one **canonical order**: by class, and within a class in the
+    original CIFAR-10 order (an image's identity is its class and its rank among that class's images
+    in the original batches; the offline copy's ``<class>/NNNN.jpg`` are numbered so). Seeded
+    selections (training subset, users, held-out user) are therefore the same images from either
+    source, and the set is named (``ImageSet.origin``) so that cached models serve both.
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
@@ -222,12 +268,42 @@ def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, 
             data = _load_image_folder_split(folder, None, f"cifar10-jpeg-{split}")
             if data.classes != CIFAR10_CLASSES:
                 raise ValueError(f"{folder} has classes {data.classes}; expected CIFAR-10's {CIFAR10_CLASSES}.")
-            return data
-    return _load_torchvision_cifar10(base, split, download)
+            if not _numbered_in_cifar_order(folder):
+                warnings.warn(f"{folder}: files are not numbered 0000, 0001, ... in each class "
+                              "folder, so their CIFAR-10 order is unknown: seeded users differ "
+                              "from torchvision's CIFAR-10; cached models are matched by pixels.",
+                              stacklevel=2)
+                return data
+            return _named_cifar10(data, split)
+    return _named_cifar10(_load_torchvision_cifar10(base, split, download), split)
+
+
+def _named_cifar10(data: ImageSet, split: str) -> ImageSet:
+    """``data`` (CIFAR-10 in canonical order) named ``cifar10-<split>``, whatever its source."""
+    return ImageSet(data.images, data.labels, data.classes, origin=f"cifar10-{split}")
+
+
+def _numbered_in_cifar_order(folder: Path) -> bool:
+    """Whether each class folder's images are named 0, 1, 2, ... (zero-padded) in sorted order, so
+    that the folder's order within a class is the file numbering (the original CIFAR-10 order)."""
+    for d in (e for e in os.scandir(folder) if e.is_dir()):
+        names = sorted(e.name for e in os.scandir(d.path)
+                       if Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
+        stems = [Path(n).stem for n in names]
+        if not all(stem.isdigit() and int(stem) == i for i, stem in enumerate(stems)):
+            return False
+    return True
+
+
+def cifar10_canonical_order(labels: np.ndarray) -> np.ndarray:
+    """Positions that put CIFAR-10 images given in the original order (torchvision's batches) into
+    the canonical order: by class, then within a class in the original order (a stable sort)."""
+    return np.argsort(np.asarray(labels), kind="stable")
 
 
 def _load_torchvision_cifar10(base: Path, split: str, download: bool) -> ImageSet:
-    stem = cache_dir("datasets") / f"cifar10-torchvision-{split}-{_cache_key(base.resolve())}"
+    name = f"cifar10-torchvision-{split}-canonical-{_cache_key(base.resolve())}"
+    stem = cache_dir("datasets") / name
     cached = _load_cached(stem)
     if cached is not None:
         return cached
@@ -243,7 +319,9 @@ def _load_torchvision_cifar10(base: Path, split: str, download: bool) -> ImageSe
             ds = CIFAR10(str(base), train=(split == "train"), download=True)
         except Exception as exc:  # noqa: BLE001 - offline, permission, ...
             raise _missing_cifar(base, f"the download failed: {exc}") from exc
-    images, labels = ds.data.transpose(0, 3, 1, 2).copy(), np.asarray(ds.targets, dtype=np.int64)
+    labels = np.asarray(ds.targets, dtype=np.int64)
+    order = cifar10_canonical_order(labels)
+    images, labels = ds.data.transpose(0, 3, 1, 2)[order].copy(), labels[order].copy()
     _save_cached(stem, images, labels, CIFAR10_CLASSES)
     return ImageSet(torch.from_numpy(images), torch.from_numpy(labels), CIFAR10_CLASSES)
 
@@ -449,12 +527,23 @@ def many_users_plan(
 
 
 def watermarked_training_set(base: ImageSet, users: Sequence[User]) -> ImageSet:
-    """``base`` with each watermarking user's images replaced by their watermarked versions (D with D_u*)."""
+    """``base`` with each watermarking user's images replaced by their marked ones (D with D_u*).
+
+    A named ``base`` (``ImageSet.origin``) gives a set named by it and each watermarking user's
+    positions, key and colour space.
+    """
     images = base.images.clone()
+    marks = []
     for user in users:
         if user.key is not None:
             images[user.indices] = watermark_uint8(user.images, user.key, user.color_space)
-    return ImageSet(images, base.labels.clone(), base.classes)
+            space = "yiq" if user.color_space is None else _digest(user.color_space)
+            marks.append(f"{_digest(user.indices.long())}@{float(user.key)!r}/{space}")
+    origin = None
+    if base.origin is not None:
+        digest = hashlib.sha1(";".join(marks).encode()).hexdigest()[:12]
+        origin = f"{base.origin}+watermarked[{digest}]"
+    return ImageSet(images, base.labels.clone(), base.classes, origin)
 
 
 def build_learner_data(

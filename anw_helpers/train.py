@@ -97,14 +97,16 @@ _KEY_OMITS_AT_DEFAULT = ("adversarial_eps", "adversarial_steps", "dp_noise_multi
 
 
 def model_cache_key(config: LearnerConfig, data: LearnerData) -> str:
-    """Hash of every setting that shapes the model and of the training data's identity (pixels and labels)."""
+    """Hash of every setting that shapes the model and of the training data's identity
+    (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source;
+    else the pixels and labels)."""
     settings = dataclasses.asdict(config)
     defaults = LearnerConfig()
     for name in _KEY_OMITS_AT_DEFAULT:
         if name in settings and settings[name] == getattr(defaults, name):
             del settings[name]
     payload = json.dumps(
-        {"config": settings, "data": data.train.fingerprint(), "code": _TRAINING_CODE_VERSION},
+        {"config": settings, "data": data.train.identity, "code": _TRAINING_CODE_VERSION},
         sort_keys=True, default=str,
     )
     return hashlib.sha1(payload.encode()).hexdigest()[:20]
