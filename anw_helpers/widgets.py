@@ -113,7 +113,7 @@ K_STEP = 5
 
 
 def signature_slider(k: int = 60, step: int = K_STEP, **kwargs: Any) -> ipywidgets.IntSlider:
-    """A slider for the signature k in degrees (eq. 4's θ_k): 0 to 360 - ``step`` in whole ``step``s.
+    """A slider for the signature k in degrees (eq. 4's θ_k), 0 to 360 - ``step`` in ``step``s.
 
     The readout shows integers; the track is wide enough that a drag of a few pixels moves k by one
     step, not by tens of degrees. ``k`` must lie on the slider (a multiple of ``step`` in [0, 360)):
@@ -125,8 +125,9 @@ def signature_slider(k: int = 60, step: int = K_STEP, **kwargs: Any) -> ipywidge
     if isinstance(k, bool) or not isinstance(k, (int, float)) or k != k:
         raise ValueError(f"k must be a number of degrees; got {k!r}.")
     if not 0 <= k < 360 or k % step:
-        raise ValueError(f"k must be a multiple of {step} in [0, 360) for a {step}° slider; got {k!r}. "
-                         f"Use e.g. k={int(round(k / step) * step) % 360}.")
+        nearest = int(round(k / step) * step) % 360 if 0 <= k < 360 else 0
+        raise ValueError(f"k must be a multiple of {step} in [0, 360) for a {step}° slider; "
+                         f"got {k!r}. Use e.g. k={nearest}.")
     options = {"description": "signature k (°)", "continuous_update": False,
                "layout": ipywidgets.Layout(width="480px"), **kwargs}
     return ipywidgets.IntSlider(value=int(k), min=0, max=360 - step, step=step, readout_format="d",

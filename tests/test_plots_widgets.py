@@ -264,7 +264,7 @@ def test_signature_slots_explorer_redraws():
 
 
 def test_watermark_explorer_slider_snaps_to_five_degree_steps_and_shows_integers(small_portrait):
-    """Issue 14 part 5: 72 positions of 5° (a drag or an arrow key moves k by 5°), integer readout."""
+    """Issue 14.5: 72 positions of 5° (a drag or an arrow key moves k by 5°), integer readout."""
     w = widgets.watermark_explorer({"portrait": small_portrait}, k=60)
     k = w.controls["k"]
     assert (k.min, k.max, k.step) == (0, 355, 5)
