@@ -25,7 +25,8 @@ from torch import Tensor
 from . import color, plots
 from .runtime import in_colab
 
-__all__ = ["InteractiveFigure", "default_color_spaces", "watermark_explorer", "signature_slots_explorer"]
+__all__ = ["InteractiveFigure", "default_color_spaces", "signature_slider", "watermark_explorer",
+           "signature_slots_explorer"]
 
 
 _colab_widgets_enabled = False
@@ -107,6 +108,32 @@ def default_color_spaces(n_user_spaces: int = 2, seed: int = 0) -> dict[str, Opt
     return spaces
 
 
+K_STEP = 5
+"""The watermark explorer's slider step in degrees: 72 positions around the circle."""
+
+
+def signature_slider(k: int = 60, step: int = K_STEP, **kwargs: Any) -> ipywidgets.IntSlider:
+    """A slider for the signature k in degrees (eq. 4's θ_k), 0 to 360 - ``step`` in ``step``s.
+
+    The readout shows integers; the track is wide enough that a drag of a few pixels moves k by one
+    step, not by tens of degrees. ``k`` must lie on the slider (a multiple of ``step`` in [0, 360)):
+    a value between the steps would be shown where it cannot be reached again, so it is refused.
+    Further keyword arguments (``style``, ``description``...) go to :class:`ipywidgets.IntSlider`.
+    """
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1 or 360 % step:
+        raise ValueError(f"step must be a whole number of degrees that divides 360; got {step!r}.")
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or k != k:
+        raise ValueError(f"k must be a number of degrees; got {k!r}.")
+    if not 0 <= k < 360 or k % step:
+        nearest = int(round(k / step) * step) % 360 if 0 <= k < 360 else 0
+        raise ValueError(f"k must be a multiple of {step} in [0, 360) for a {step}° slider; "
+                         f"got {k!r}. Use e.g. k={nearest}.")
+    options = {"description": "signature k (°)", "continuous_update": False,
+               "layout": ipywidgets.Layout(width="480px"), **kwargs}
+    return ipywidgets.IntSlider(value=int(k), min=0, max=360 - step, step=step, readout_format="d",
+                                **options)
+
+
 def _explorer_figure(k: int, image: str, space: str, *, images: Mapping[str, Tensor],
                      spaces: Mapping[str, Optional[Tensor]]) -> Figure:
     return plots.plot_watermark_explorer(images[image], k, spaces[space])
@@ -116,6 +143,7 @@ def watermark_explorer(
     images: Mapping[str, Tensor],
     color_spaces: Optional[Mapping[str, Optional[Tensor]]] = None,
     k: int = 60,
+    step: int = K_STEP,
 ) -> InteractiveFigure:
     """The lesson-01 explorer: a slider for the signature k, a choice of image and of colour space (eq. 3-5).
 
@@ -125,7 +153,9 @@ def watermark_explorer(
     Args:
         images: name -> float image (3, H, W) in [0, 1] (e.g. the portrait and a few CIFAR-10 images).
         color_spaces: name -> 3x3 colour space T (None for YIQ); default :func:`default_color_spaces`.
-        k: the slider's starting signature in degrees.
+        k: the slider's starting signature in degrees, a multiple of ``step`` in [0, 360).
+        step: the slider's step in degrees (default 5: a drag or an arrow key moves k by whole
+            5° steps, and the readout shows integers).
 
     Returns:
         The widget; ``.controls["k"]``, ``["image"]`` and ``["space"]`` are its controls.
@@ -137,8 +167,7 @@ def watermark_explorer(
         raise ValueError("watermark_explorer needs at least one colour space.")
     style = {"description_width": "initial"}
     controls = {
-        "k": ipywidgets.IntSlider(value=int(k), min=0, max=359, step=1, description="signature k (°)",
-                                  continuous_update=False, style=style),
+        "k": signature_slider(k, step, style=style),
         "image": ipywidgets.Dropdown(options=list(images), value=next(iter(images)), description="image", style=style),
         "space": ipywidgets.Dropdown(options=list(spaces), value=next(iter(spaces)), description="colour space",
                                      style=style),

@@ -261,3 +261,27 @@ def test_signature_slots_explorer_redraws():
     assert w.draw_count == 2 and "miss" in w.figure.axes[0].get_title()
     w.controls["n_slots"].value = 36
     assert len(w.figure.axes[0].patches) == 36
+
+
+def test_watermark_explorer_slider_snaps_to_five_degree_steps_and_shows_integers(small_portrait):
+    """Issue 14.5: 72 positions of 5° (a drag or an arrow key moves k by 5°), integer readout."""
+    w = widgets.watermark_explorer({"portrait": small_portrait}, k=60)
+    k = w.controls["k"]
+    assert (k.min, k.max, k.step) == (0, 355, 5)
+    assert k.readout_format == "d" and isinstance(k.value, int) and k.value == 60
+    assert len(range(k.min, k.max + 1, k.step)) == 72
+    k.value = 65  # one step, as the right-arrow key does in the browser (tests/test_browser.py)
+    assert w.draw_count == 2 and "k = 65°" in w.figure._suptitle.get_text()
+    assert widgets.watermark_explorer({"p": small_portrait}, k=0, step=1).controls["k"].max == 359
+
+
+@pytest.mark.parametrize("k", [62, -5, 360, float("nan"), "60", True])
+def test_watermark_explorer_refuses_a_start_off_the_slider(small_portrait, k):
+    with pytest.raises(ValueError, match="k must be"):
+        widgets.watermark_explorer({"portrait": small_portrait}, k=k)
+
+
+@pytest.mark.parametrize("step", [0, 7, 2.5])
+def test_signature_slider_refuses_a_step_that_does_not_divide_the_circle(step):
+    with pytest.raises(ValueError, match="step must"):
+        widgets.signature_slider(60, step)
