@@ -162,44 +162,23 @@ def _cmd_mark(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- verify
 def load_checkpoint(path: Path):
-    """A model from a checkpoint of the course's cache format (``anw_helpers.train``): returns (model, config dict).
+    """A model from a checkpoint of the course's format (``anw_helpers.checkpoint.load``).
 
-    The file is a dict with ``state_dict``, ``record`` and ``config`` (JSON of a LearnerConfig), loaded with
-    ``torch.load(weights_only=True)`` (no code runs). Raises CliError naming the file when it is not one.
+    Returns (model, config dict). Validated before anything is built (``weights_only=True``; sizes
+    read from the weights' shapes; no download). The config gains ``num_classes``, ``width`` (from
+    the weights) and ``image_size`` (the size the model was trained at: load the photos at that
+    size). Raises CliError naming the file when it is not a usable checkpoint.
     """
-    import torch
+    from . import checkpoint
 
-    from .models import build_model
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CliError(f"checkpoint {path} does not exist.")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CliError(f"{path} is not a model checkpoint (torch.load failed: {str(exc).strip().splitlines()[0][:200]}).") from exc
-    missing = [k for k in ("state_dict", "record", "config") if not isinstance(saved, dict) or k not in saved]
-    if missing:
-        raise CliError(f"{path} is not a checkpoint of the course's format: missing {', '.join(missing)} "
-                       "(expected a dict with state_dict, record, config as written by anw_helpers.train).")
-    try:
-        config = json.loads(saved["config"]) if isinstance(saved["config"], str) else dict(saved["config"])
-        name, width = config["model"], int(config.get("width", 24))
-    except Exception as exc:  # noqa: BLE001
-        raise CliError(f"{path}: its config is not the JSON of a LearnerConfig with a 'model' ({exc}).") from exc
-    state = saved["state_dict"]
-    if not isinstance(state, dict) or not state:
-        raise CliError(f"{path}: state_dict is empty or not a dict of tensors.")
-    matrices = [v for k, v in state.items() if k.endswith("weight") and getattr(v, "dim", lambda: 0)() == 2]
-    num_classes = int(matrices[-1].shape[0]) if matrices else 10
-    try:
-        model = build_model(name, num_classes=num_classes, width=width)
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - unknown model, shape mismatch
-        raise CliError(f"{path}: its weights do not load into a {name!r} of width {width} "
-                       f"({str(exc).strip().splitlines()[0][:300]}).") from exc
-    config["num_classes"] = num_classes
-    return model.eval(), config
+        loaded = checkpoint.load(Path(path))
+    except checkpoint.CheckpointError as exc:
+        raise CliError(str(exc)) from None
+    config = dict(loaded.config, num_classes=loaded.num_classes, image_size=loaded.image_size)
+    if loaded.width is not None:
+        config["width"] = loaded.width
+    return loaded.model, config
 
 
 def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str):
