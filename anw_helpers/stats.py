@@ -498,7 +498,8 @@ def chroma_strata(
 
     Within each class c with n_c user and m_c reference photos, all n_c + m_c photos are ranked by
     chroma and cut into ``b = min(max_bins, (n_c + m_c) // (2 n_c))`` (at least 1) bins of equal size,
-    so every bin holds at least as many reference photos as the user could have there. The bins depend
+    so every bin holds at least as many reference photos as the user could have there (when the class
+    has at least as many reference photos as user photos; at least one in any case). The bins depend
     only on the pooled photos and the counts, never on which photos are the user's, so relabelling
     within strata keeps the permutation test exact. Reference photos of classes the user lacks get
     strata of their own (unused).

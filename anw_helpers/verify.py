@@ -201,6 +201,7 @@ def gradient_search(
             marked = torch.cat([apply_color_matrix(images, lct_matrix(k, color_space), clip=True) for k in ks.unbind()])
             per_image = F.cross_entropy(model(marked).float(), labels.repeat(len(ks)), reduction="none")
             losses = per_image.view(len(ks), -1).mean(dim=1)
+            _check_finite_losses(losses.detach(), "gradient search")
             traj.append(ks.detach().cpu().clone())
             loss_traj.append(losses.detach().cpu())
             if step < steps:
@@ -408,8 +409,9 @@ def verdict(
       rate that is clearly not guessing; a trained course learner scores several times chance) and a
       count a guesser reaches with probability <= 1 %.
     * **No single photo may decide k_hat.** k_hat is recomputed without each photo in turn (cheap: the
-      per-photo losses are kept); when dropping one photo moves k_hat by tau or more, that photo alone
-      decided it (e.g. one photo with a wrong label: its loss is largest clean and falls under any hue).
+      per-photo losses are kept); when dropping one photo moves k_hat beyond the neighbouring slot (more
+      than 2 tau), that photo alone decided it (e.g. one photo with a wrong label: its loss is largest
+      clean and falls under any hue). The photo that moves k_hat farthest is reported.
 
     Raises ValueError for NaN/inf losses (a broken model) and for bad images or labels.
     """
@@ -424,9 +426,9 @@ def verdict(
     else:
         loo = (per_image.sum(dim=0, keepdim=True) - per_image) / (n - 1)  # row i: mean loss without photo i
         loo_k = sigs[loo.argmin(dim=1)]
-        moved = circular_distance(loo_k, k_hat) >= tau
-        if bool(moved.any()):
-            deciding = int(moved.nonzero()[0])
+        moved = circular_distance(loo_k, k_hat)
+        if float(moved.max()) > 2 * tau:  # beyond the neighbouring slot: not just a k_hat between two slots
+            deciding = int(torch.argmax(moved))
             without = float(loo_k[deciding])
     correct_clean, num_classes = _correct(model, images, labels, 0.0, color_space)
     correct_k = correct_clean if k_hat == 0.0 else _correct(model, images, labels, k_hat, color_space)[0]

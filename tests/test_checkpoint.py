@@ -250,7 +250,7 @@ def test_atomic_write_fsyncs_before_the_rename(tmp_path, monkeypatch):
     assert "fsync" in events and events.index("fsync") < events.index("replace")
 
 
-@pytest.mark.parametrize("umask", [0o022, 0o002])
+@pytest.mark.parametrize("umask", [0o022, 0o002], ids=["umask-022", "umask-002"])
 def test_written_files_follow_the_umask(tmp_path, umask):
     old = os.umask(umask)
     try:
