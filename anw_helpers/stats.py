@@ -14,7 +14,15 @@ computed for the user's images and for **reference** images from the same distri
 never saw (e.g. public test images). Under H0 the user's images are just more images the learner never
 saw, so their scores and the reference scores are exchangeable, and a **permutation test** of "the user's
 scores are larger" is exact, whatever the (skewed, heavy-tailed) distribution of the scores. Relabelling
-within classes (strata) keeps it exact when the user's photos are not a random mix of classes. The
+within classes (strata) keeps it exact when the user's photos are not a random mix of classes.
+
+The score shrinks with a photo's colour (exactly 0 for a grey photo: a hue rotation leaves it unchanged),
+while colourful photos a learner never saw score below 0 (it prefers them unrotated). A user with faded
+or black-and-white photos would therefore look "above the reference" without any watermark. So the
+ownership test sets aside photos with almost no colour (:func:`chroma` below ``MIN_CHROMA``: they carry
+no evidence either way) and relabels within strata of *same class and similar chroma*
+(:func:`chroma_strata`, :func:`matched_permutation_test`). The paper (Sec. 4.2) reads only eq. 6's
+argmin; the test, and this matching, are the course's additions. The
 Welch t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
 approximation that is weakest in the far tail, exactly where an accusation lives.
 
@@ -159,7 +167,7 @@ class TestResult:
     """One one-sided two-sample test of "the user's scores are larger than the reference's".
 
     ``method`` is ``"permutation"`` (statistic: the difference of mean scores), ``"permutation-stratified"``
-    (the class-matched mean difference), ``"permutation-welch"`` or ``"welch-t"`` (statistic: Welch's t).
+    (the class-matched mean difference), ``"permutation-matched"`` (matched on class and chroma), ``"permutation-welch"`` or ``"welch-t"`` (statistic: Welch's t).
     ``p_value`` is the one-sided p-value; ``mean_difference`` the user's mean score minus the reference's
     (class-matched when stratified); ``df`` Welch's degrees of freedom. For a permutation test ``null`` holds
     the statistic of every random relabelling and ``n_permutations`` their number; the smallest p-value it
