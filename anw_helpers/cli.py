@@ -15,7 +15,6 @@ Exit codes: 0 done, 2 bad input (the message names the file).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -312,9 +311,11 @@ def _print_verdict(args, config, user, result, colour, key) -> None:
               f"learner trained on copies watermarked with a key near {k_hat:g} does this, but so can an innocent "
               "model: a random slot matches 1 time in 12, and a model that learned a hue for a subject (someone "
               "else's watermarked photos of the same kind of subject) prefers that hue for every photo of it. "
-              "Without reference photos of the same classes this is weak evidence; a claim requires the "
-              "calibrated test: --key K --reference FOLDER with photos of the same classes that the model never "
-              "saw (lessons 04 and 09).")
+              + ("The calibrated test below compares your photos with reference photos of the same classes."
+                 if args.reference else
+                 "Without reference photos of the same classes this is weak evidence; a claim requires the "
+                 "calibrated test: --key K --reference FOLDER with photos of the same classes that the model "
+                 "never saw (lessons 04 and 09)."))
     if key is None:
         return
     if not result.conclusive:
@@ -335,8 +336,9 @@ def _print_ownership_test(key, test, note, n_reference) -> None:
         print(f"{what}: {note}")
         return
     print(f"{what}: {test.summary()}")
+    bound = "at most " if test.p_value <= test.p_floor * (1 + 1e-9) else ""
     print(f"meaning: if the model had never trained on your photos watermarked with {key:g}, evidence at least this "
-          f"strong would turn up with probability {test.p_value:.2g}.")
+          f"strong would turn up with probability {bound}{test.p_value:.2g}.")
     if test.p_value <= 0.01:
         print("significant at the 1 % level: strong evidence that the model trained on your photos watermarked "
               "with your key (testing several claims needs a correction: lesson 09).")
