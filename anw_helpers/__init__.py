@@ -9,6 +9,7 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
 - Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09).
 - Running the course: ``profiles`` (compute profiles), ``runtime`` (device and precision),
   ``throughput`` (training images per second here), ``paths`` (data and cache folders),
+  ``checkpoint`` (save, validated load, load-or-train: the model cache),
   ``_checks`` (input validation shared by every module).
 - Showing it: ``plots``, ``plots_comparison`` (lesson 08's figures), ``widgets``.
 - Your own photos: ``cli`` (the ``anw`` command).

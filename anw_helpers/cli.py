@@ -15,7 +15,6 @@ Exit codes: 0 done, 2 bad input (the message names the file).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -162,44 +161,23 @@ def _cmd_mark(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- verify
 def load_checkpoint(path: Path):
-    """A model from a checkpoint of the course's cache format (``anw_helpers.train``): returns (model, config dict).
+    """A model from a checkpoint of the course's format (``anw_helpers.checkpoint.load``).
 
-    The file is a dict with ``state_dict``, ``record`` and ``config`` (JSON of a LearnerConfig), loaded with
-    ``torch.load(weights_only=True)`` (no code runs). Raises CliError naming the file when it is not one.
+    Returns (model, config dict). Validated before anything is built (``weights_only=True``; sizes
+    read from the weights' shapes; no download). The config gains ``num_classes``, ``width`` (from
+    the weights) and ``image_size`` (the size the model was trained at: load the photos at that
+    size). Raises CliError naming the file when it is not a usable checkpoint.
     """
-    import torch
+    from . import checkpoint
 
-    from .models import build_model
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise CliError(f"checkpoint {path} does not exist.")
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise CliError(f"{path} is not a model checkpoint (torch.load failed: {str(exc).strip().splitlines()[0][:200]}).") from exc
-    missing = [k for k in ("state_dict", "record", "config") if not isinstance(saved, dict) or k not in saved]
-    if missing:
-        raise CliError(f"{path} is not a checkpoint of the course's format: missing {', '.join(missing)} "
-                       "(expected a dict with state_dict, record, config as written by anw_helpers.train).")
-    try:
-        config = json.loads(saved["config"]) if isinstance(saved["config"], str) else dict(saved["config"])
-        name, width = config["model"], int(config.get("width", 24))
-    except Exception as exc:  # noqa: BLE001
-        raise CliError(f"{path}: its config is not the JSON of a LearnerConfig with a 'model' ({exc}).") from exc
-    state = saved["state_dict"]
-    if not isinstance(state, dict) or not state:
-        raise CliError(f"{path}: state_dict is empty or not a dict of tensors.")
-    matrices = [v for k, v in state.items() if k.endswith("weight") and getattr(v, "dim", lambda: 0)() == 2]
-    num_classes = int(matrices[-1].shape[0]) if matrices else 10
-    try:
-        model = build_model(name, num_classes=num_classes, width=width)
-        model.load_state_dict(state)
-    except Exception as exc:  # noqa: BLE001 - unknown model, shape mismatch
-        raise CliError(f"{path}: its weights do not load into a {name!r} of width {width} "
-                       f"({str(exc).strip().splitlines()[0][:300]}).") from exc
-    config["num_classes"] = num_classes
-    return model.eval(), config
+        loaded = checkpoint.load(Path(path))
+    except checkpoint.CheckpointError as exc:
+        raise CliError(str(exc)) from None
+    config = dict(loaded.config, num_classes=loaded.num_classes, image_size=loaded.image_size)
+    if loaded.width is not None:
+        config["width"] = loaded.width
+    return loaded.model, config
 
 
 def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str):
@@ -223,67 +201,151 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
 
 
 def _cmd_verify(args) -> int:
-    from . import verify
+    """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the verdict."""
+    from . import stats, verify
+    from ._checks import check_user_key, key_is_off_grid
     from .data import load_image_folder, to_float
     from .runtime import choose_device
 
-    model, config = load_checkpoint(Path(args.checkpoint))
+    # 1. Every argument (key, labels, checkpoint, photos, reference) before any verdict is printed.
+    key = None
+    if args.key is not None:
+        try:
+            key = check_user_key(args.key, "--key")
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    if args.reference and key is None:
+        raise CliError("--reference needs --key: the calibrated test checks the key you watermarked with.")
+    if args.reference and args.permutations < 1:
+        raise CliError(f"--permutations must be at least 1; got {args.permutations}.")
     labels_file = Path(args.labels).expanduser() if args.labels else None
     if labels_file is not None and not labels_file.is_file():
         raise CliError(f"labels file {labels_file} does not exist (expected CSV rows: filename,class).")
+    if args.reference and not Path(args.reference).expanduser().is_dir():
+        raise CliError(f"reference folder {args.reference} does not exist or is not a folder "
+                       "(expected <class>/<photo> sub-folders).")
+    model, config = load_checkpoint(Path(args.checkpoint))
+    size = int(config.get("image_size") or 32)
     try:
-        user = load_image_folder(Path(args.images), size=32, labels_file=labels_file)
+        user = load_image_folder(Path(args.images), size=size, labels_file=labels_file)
     except (FileNotFoundError, ValueError) as exc:
         hint = " (pass --labels CSV for a flat folder)" if labels_file is None and "labels_file" in str(exc) else ""
         raise CliError(f"{exc}{hint}") from exc
     source = str(labels_file) if labels_file is not None else f"the sub-folders of {args.images}"
     labels = _model_labels(user.classes, user.labels, config["num_classes"], source)
-    device = choose_device()
-    model = model.to(device)
-    result = verify.grid_search(model, to_float(user.images), labels, color_space=color_space_from_seed(args.color_space_seed))
-    k_hat = result.best
-    print(f"model: {args.checkpoint} ({config['model']}, width {config.get('width')}, {config['num_classes']} classes)")
-    print(f"photos: {len(user)} clean photo(s) from {args.images}, classes {', '.join(user.classes)}")
-    space = "YIQ" if args.color_space_seed is None else f"colour space of seed {args.color_space_seed}"
-    print(f"mean loss of the model on the photos watermarked with each signature k ({space}):")
-    for k, loss in zip(result.signatures.tolist(), result.losses.tolist()):
-        print(f"  k = {k:5.0f}   loss {loss:.4f}" + ("   <- lowest" if k == k_hat else ""))
-    print(f"k_hat = {k_hat:g}")
-    if verify.match(k_hat, 0.0):
-        print("k_hat is 0: the model likes these photos best unmarked - no evidence that it was trained on "
-              "watermarked copies of them.")
-    else:
-        print(f"k_hat is not 0: the model likes these photos best hue-rotated by {k_hat:g} degrees - a sign that it "
-              f"was trained on copies watermarked with a key near {k_hat:g}. A single match is weak evidence "
-              "(about 1 chance in 12 by luck; see lessons 04 and 09).")
-    if args.key is not None:
-        verdict = "matches" if verify.match(k_hat, args.key) else "does not match"
-        print(f"your key {args.key:g} {verdict} k_hat (|k_hat - key| < {verify.DEFAULT_TAU:g} on the circle).")
-        if args.reference:
-            _print_ownership_test(args, model, user, labels, config)
-    elif args.reference:
-        raise CliError("--reference needs --key: the calibrated test checks the key you watermarked with.")
+    reference = ref_labels = None
+    if args.reference:
+        try:
+            reference = load_image_folder(Path(args.reference), size=size)
+        except (FileNotFoundError, ValueError) as exc:
+            raise CliError(f"reference photos: {exc}") from exc
+        ref_labels = _model_labels(reference.classes, reference.labels, config["num_classes"],
+                                   f"the sub-folders of {args.reference}")
+        missing = sorted(set(labels.tolist()) - set(ref_labels.tolist()))
+        if missing:
+            raise CliError(f"the reference photos in {args.reference} have no photo of class(es) "
+                           f"{', '.join(_class_names(user, labels, missing))}: the calibrated test compares your "
+                           "photos with reference photos of the same classes; add some.")
+
+    # 2. The computations (errors here are still reported before any verdict).
+    color_space = color_space_from_seed(args.color_space_seed)
+    model = model.to(choose_device())
+    images = to_float(user.images)
+    colour = stats.chroma(images, color_space)
+    test, test_note = None, None
+    try:
+        result = verify.verdict(model, images, labels, color_space)
+        if reference is not None:
+            if int((colour >= stats.MIN_CHROMA).sum()) < 2:
+                test_note = (f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough colour for "
+                             "the mark (grey, black-and-white or faded photos carry almost none): inconclusive.")
+            else:
+                test = stats.ownership_test(model, images, labels, to_float(reference.images), ref_labels, key=key,
+                                            color_space=color_space, n_permutations=args.permutations)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+    # 3. The report.
+    if key is not None and key_is_off_grid(key):
+        print(f"anw verify: warning: --key {key:g} is not one of the 12 signatures that verification searches "
+              f"(0, 30, ..., 330): k_hat can match it only within {verify.DEFAULT_TAU:g} degrees "
+              "(the calibrated test, --reference, checks the key itself).", file=sys.stderr)
+    _print_verdict(args, config, user, result, colour, key)
+    if reference is not None:
+        _print_ownership_test(key, test, test_note, len(reference))
     return 0
 
 
-def _print_ownership_test(args, model, user, labels, config) -> None:
-    """The calibrated ownership test of lesson 09 (``stats.ownership_test``) against never-seen reference photos."""
-    from . import stats
-    from .data import load_image_folder, to_float
+def _class_names(user, labels, missing) -> list[str]:
+    """The user's class names for the model's class indices ``missing``."""
+    return [user.classes[int(user.labels[int((labels == m).nonzero()[0])])] for m in missing]
 
-    try:
-        reference = load_image_folder(Path(args.reference), size=32)
-    except (FileNotFoundError, ValueError) as exc:
-        raise CliError(f"reference photos: {exc}") from exc
-    ref_labels = _model_labels(reference.classes, reference.labels, config["num_classes"], f"the sub-folders of {args.reference}")
-    try:
-        test = stats.ownership_test(model, to_float(user.images), labels, to_float(reference.images), ref_labels,
-                                    key=args.key, color_space=color_space_from_seed(args.color_space_seed),
-                                    n_permutations=args.permutations)
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    print(f"calibrated test of your key {args.key:g} against {len(reference):,} photos the model never saw: "
-          f"{test.summary()} (lesson 09)")
+
+def _print_verdict(args, config, user, result, colour, key) -> None:
+    """Eq. 6's losses, the model's accuracy on the photos, and the calibrated reading of k_hat."""
+    from . import stats, verify
+
+    k_hat, n = result.k_hat, result.n_photos
+    print(f"model: {args.checkpoint} ({config['model']}, width {config.get('width')}, {config['num_classes']} classes)")
+    print(f"photos: {n} clean photo(s) from {args.images}, classes {', '.join(user.classes)}")
+    print(f"the model classifies {result.correct_clean} of the {n} photos correctly as they are and "
+          f"{result.correct_at_k_hat} watermarked with k_hat (chance: 1 in {result.num_classes}; a verdict needs "
+          f"at least {result.needed}).")
+    faint = int((colour < stats.MIN_CHROMA).sum())
+    if faint:
+        print(f"{faint} of your photos carry almost no colour (grey, black-and-white or faded): the mark cannot "
+              "change them, so they carry little evidence either way.")
+    space = "YIQ" if args.color_space_seed is None else f"colour space of seed {args.color_space_seed}"
+    print(f"mean loss of the model on the photos watermarked with each signature k ({space}):")
+    for k, loss in zip(result.search.signatures.tolist(), result.search.losses.tolist()):
+        print(f"  k = {k:5.0f}   loss {loss:.4f}" + ("   <- lowest" if k == k_hat else ""))
+    print(f"k_hat = {k_hat:g}")
+    if not result.conclusive:
+        print("verdict: INCONCLUSIVE - " + " ".join(result.reasons()) + " k_hat says nothing either way here.")
+    elif verify.match(k_hat, 0.0):
+        print("verdict: no evidence. The model likes these photos best unmarked (k_hat = 0): nothing suggests it "
+              "was trained on watermarked copies of them (not proof either: a learner that saw too few of them "
+              "may not remember the hue; lesson 05).")
+    else:
+        print(f"verdict: a lead, not proof. The model likes these photos best hue-rotated by {k_hat:g} degrees. A "
+              f"learner trained on copies watermarked with a key near {k_hat:g} does this, but so can an innocent "
+              "model: a random slot matches 1 time in 12, and a model that learned a hue for a subject (someone "
+              "else's watermarked photos of the same kind of subject) prefers that hue for every photo of it. "
+              + ("The calibrated test below compares your photos with reference photos of the same classes."
+                 if args.reference else
+                 "Without reference photos of the same classes this is weak evidence; a claim requires the "
+                 "calibrated test: --key K --reference FOLDER with photos of the same classes that the model "
+                 "never saw (lessons 04 and 09)."))
+    if key is None:
+        return
+    if not result.conclusive:
+        print(f"your key {key:g}: not compared, the verdict is inconclusive.")
+        return
+    matched = verify.match(k_hat, key)
+    print(f"your key {key:g} {'matches' if matched else 'does not match'} k_hat "
+          f"(|k_hat - key| < {verify.DEFAULT_TAU:g} on the circle).")
+    if matched and args.reference is None:
+        print("this match alone is weak evidence (see above): add --reference photos of the same classes for a claim.")
+
+
+def _print_ownership_test(key, test, note, n_reference) -> None:
+    """The calibrated ownership test of lesson 09 (``stats.ownership_test``) and what its p-value means."""
+    what = (f"calibrated test of your key {key:g} against {n_reference:,} photos the model never saw "
+            "(same classes, similar colour; lesson 09)")
+    if test is None:
+        print(f"{what}: {note}")
+        return
+    print(f"{what}: {test.summary()}")
+    bound = "at most " if test.p_value <= test.p_floor * (1 + 1e-9) else ""
+    print(f"meaning: if the model had never trained on your photos watermarked with {key:g}, evidence at least this "
+          f"strong would turn up with probability {bound}{test.p_value:.2g}.")
+    if test.p_value <= 0.01:
+        print("significant at the 1 % level: strong evidence that the model trained on your photos watermarked "
+              "with your key (testing several claims needs a correction: lesson 09).")
+    elif test.p_value <= 0.05:
+        print("significant at the 5 % level only: moderate evidence, not enough for a claim on its own.")
+    else:
+        print("not significant: no calibrated evidence that the model trained on your watermarked photos.")
 
 
 # ------------------------------------------------------------------------------------------------ main

@@ -172,18 +172,43 @@ def watermark_uint8(images: Tensor, key: float, color_space: Optional[Tensor] = 
 
 # --------------------------------------------------------------------------------------------- loading
 def _save_cached(stem: Path, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> None:
-    """Write decoded arrays as ``<stem>.meta.npz`` (labels, classes) then ``<stem>.images.npy``, each atomically."""
+    """Write ``<stem>.meta.npz`` (labels, classes) then ``<stem>.images.npy``, each atomically
+    (``paths.atomic_write``: fsync, then rename); :func:`_load_cached` catches a damaged pair."""
     atomic_write(stem.with_suffix(".meta.npz"), lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)))
     atomic_write(stem.with_suffix(".images.npy"), lambda f: np.save(f, images))
 
 
 def _load_cached(stem: Path) -> Optional[ImageSet]:
+    """The arrays cached at ``stem``, or None when there are none or they are damaged.
+
+    A damaged pair (a truncated or empty file, images and labels that disagree) is reported with a
+    warning naming the file and removed, so the caller decodes the photos again and rewrites it.
+    """
+    import contextlib
+    import warnings
+
     images_path, meta_path = stem.with_suffix(".images.npy"), stem.with_suffix(".meta.npz")
     if not (images_path.exists() and meta_path.exists()):
         return None
-    with np.load(meta_path) as meta:
-        labels, classes = meta["labels"], tuple(str(c) for c in meta["classes"])
-    images = np.load(images_path)  # a plain .npy reads at disk speed (no zip CRC)
+    current = meta_path
+    try:
+        with np.load(meta_path) as meta:
+            labels, classes = meta["labels"], tuple(str(c) for c in meta["classes"])
+        current = images_path
+        images = np.load(images_path)  # a plain .npy reads at disk speed (no zip CRC)
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3 \
+                or len(images) != len(labels):
+            raise ValueError(f"images {images.dtype} {images.shape} for {len(labels)} labels")
+        if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
+            raise ValueError(f"labels outside 0..{len(classes) - 1}")
+    except Exception as exc:  # noqa: BLE001 - numpy raises many kinds for a damaged file
+        reason = str(exc).strip()[:200] or type(exc).__name__
+        warnings.warn(f"the cached dataset file {current} is damaged ({reason}); decoding the "
+                      "photos again.", RuntimeWarning, stacklevel=2)
+        for damaged in (images_path, meta_path):
+            with contextlib.suppress(OSError):
+                damaged.unlink()
+        return None
     return ImageSet(torch.from_numpy(images), torch.from_numpy(labels).long(), classes)
 
 

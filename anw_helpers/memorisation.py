@@ -22,15 +22,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from .checkpoint import cache_path, load_or_train
 from .data import ImageSet, LearnerData, User, to_float
-from .paths import atomic_write, cache_dir
 from .profiles import LearnerConfig
 from .runtime import choose_device
 from .train import TrainedLearner, TrainRecord, accuracy, fit, predict_logits, train_learner
@@ -148,28 +147,31 @@ def fine_tune(base: nn.Module, data: LearnerData, config: LearnerConfig, progres
     pixels and the base's weights. Returns a ``TrainedLearner`` (training, test and tracked-photo accuracy).
     """
     device = choose_device()
-    payload = json.dumps({"config": dataclasses.asdict(config), "data": data.train.fingerprint(),
-                          "base": _state_digest(base), "kind": "fine_tune-1"}, sort_keys=True, default=str)
-    path = cache_dir("models") / f"finetune-{hashlib.sha1(payload.encode()).hexdigest()[:20]}.pt"
-    model = copy.deepcopy(base).to(device, memory_format=torch.channels_last)
-    if path.exists():
-        saved = torch.load(path, map_location=device, weights_only=True)
-        model.load_state_dict(saved["state_dict"])
+    settings = {"kind": "fine_tune", "config": dataclasses.asdict(config),
+                "data": data.train.fingerprint(), "base": _state_digest(base)}
+
+    def build(for_training: bool) -> nn.Module:
+        model = copy.deepcopy(base).to(device, memory_format=torch.channels_last)
+        for p in model.parameters():
+            p.requires_grad_(p.requires_grad or for_training)
+        return model
+
+    def train(model: nn.Module) -> str:
+        record = fit(model, data.train.images, data.train.labels, config, device, progress,
+                     desc="fine-tuning")
         model.eval()
-        return TrainedLearner(model, data, config, TrainRecord.from_json(saved["record"]), True, path)
-    for p in model.parameters():
-        p.requires_grad_(True)
-    record = fit(model, data.train.images, data.train.labels, config, device, progress, desc="fine-tuning")
-    model.eval()
-    record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
-    record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
-    tracked = [u for u in data.users if len(u)]
-    if tracked:
-        record.user_accuracy = accuracy(model, torch.cat([data.train.images[u.indices] for u in tracked]),
-                                        torch.cat([u.labels for u in tracked]))
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda f: torch.save({"state_dict": state, "record": record.to_json()}, f))
-    return TrainedLearner(model, data, config, record, False, path)
+        record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
+        record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
+        tracked = [u for u in data.users if len(u)]
+        if tracked:
+            images = torch.cat([data.train.images[u.indices] for u in tracked])
+            record.user_accuracy = accuracy(model, images, torch.cat([u.labels for u in tracked]))
+        return record.to_json()
+
+    path = cache_path("finetune", settings)
+    done = load_or_train(path, build, train, dataclasses.asdict(config))
+    record = TrainRecord.from_json(done.record)
+    return TrainedLearner(done.model, data, config, record, done.from_cache, path)
 
 
 def train_subsampled_models(

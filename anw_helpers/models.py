@@ -122,10 +122,17 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _imagenet_resnet50(num_classes: int) -> nn.Module:
-    """ResNet-50 with ImageNet weights and a new classifier: the paper's CUB-200 setting (Sec. 5.2, Fig. 2i)."""
+def _imagenet_resnet50(num_classes: int, pretrained: bool = True) -> nn.Module:
+    """ResNet-50 with ImageNet weights and a new classifier: the paper's CUB-200 setting (Sec. 5.2,
+    Fig. 2i). ``pretrained=False`` builds the same network without downloading anything (the network
+    a checkpoint is loaded into).
+    """
     from torchvision.models import ResNet50_Weights, resnet50
 
+    if not pretrained:
+        net = resnet50(weights=None)
+        net.fc = nn.Linear(net.fc.in_features, num_classes)
+        return net
     try:
         net = resnet50(weights=ResNet50_Weights.IMAGENET1K_V2)
     except Exception as exc:  # noqa: BLE001 - offline, no cached weights
@@ -137,17 +144,18 @@ def _imagenet_resnet50(num_classes: int) -> nn.Module:
     return net
 
 
-_BUILDERS: dict[str, Callable[[int, int], nn.Module]] = {
-    "small_resnet": lambda nc, w: SmallResNet(w, nc),
-    "alexnet": lambda nc, w: AlexNetSmall(nc),
-    "vgg11_bn": lambda nc, w: _cifar_vgg(_torchvision("vgg11_bn"), nc),
-    "vgg16_bn": lambda nc, w: _cifar_vgg(_torchvision("vgg16_bn"), nc),
-    "resnet18": lambda nc, w: _cifar_resnet(_torchvision("resnet18"), nc),
-    "resnet34": lambda nc, w: _cifar_resnet(_torchvision("resnet34"), nc),
-    "resnet50": lambda nc, w: _cifar_resnet(_torchvision("resnet50"), nc),
-    "wide_resnet50_2": lambda nc, w: _cifar_resnet(_torchvision("wide_resnet50_2"), nc),
-    "densenet121": lambda nc, w: _cifar_densenet(nc),
-    "resnet50_imagenet": lambda nc, w: _imagenet_resnet50(nc),
+#: name -> builder(num_classes, width, pretrained); only ``PRETRAINED_MODELS`` use ``pretrained``.
+_BUILDERS: dict[str, Callable[[int, int, bool], nn.Module]] = {
+    "small_resnet": lambda nc, w, p: SmallResNet(w, nc),
+    "alexnet": lambda nc, w, p: AlexNetSmall(nc),
+    "vgg11_bn": lambda nc, w, p: _cifar_vgg(_torchvision("vgg11_bn"), nc),
+    "vgg16_bn": lambda nc, w, p: _cifar_vgg(_torchvision("vgg16_bn"), nc),
+    "resnet18": lambda nc, w, p: _cifar_resnet(_torchvision("resnet18"), nc),
+    "resnet34": lambda nc, w, p: _cifar_resnet(_torchvision("resnet34"), nc),
+    "resnet50": lambda nc, w, p: _cifar_resnet(_torchvision("resnet50"), nc),
+    "wide_resnet50_2": lambda nc, w, p: _cifar_resnet(_torchvision("wide_resnet50_2"), nc),
+    "densenet121": lambda nc, w, p: _cifar_densenet(nc),
+    "resnet50_imagenet": lambda nc, w, p: _imagenet_resnet50(nc, p),
 }
 #: Models whose builder downloads pretrained weights (full-size inputs, ImageNet normalisation).
 PRETRAINED_MODELS: tuple[str, ...] = ("resnet50_imagenet",)
@@ -155,18 +163,22 @@ PRETRAINED_MODELS: tuple[str, ...] = ("resnet50_imagenet",)
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
-def build_model(name: str, num_classes: int = 10, width: int = 24, seed: int = 0) -> Normalized:
+def build_model(name: str, num_classes: int = 10, width: int = 24, seed: int = 0,
+                pretrained: bool = True) -> Normalized:
     """Build a freshly initialised classifier for 32x32 images in [0, 1] (normalisation inside).
 
     ``name`` is one of ``MODEL_NAMES`` (paper Fig. 2g: AlexNet, VGG, ResNet, Wide-ResNet, DenseNet);
     ``width`` only applies to ``small_resnet``. Initialisation is seeded. ``resnet50_imagenet`` is the
     paper's pretrained ResNet-50 for high-resolution photos (Fig. 2i): ImageNet weights (downloaded once),
-    a new classifier, ImageNet normalisation.
+    a new classifier, ImageNet normalisation. ``pretrained=False`` never downloads: the network a
+    checkpoint's weights are loaded into (``anw_helpers.checkpoint``).
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if name in PRETRAINED_MODELS:
-            return Normalized(_BUILDERS[name](num_classes, width), IMAGENET_MEAN, IMAGENET_STD)
-        return Normalized(_BUILDERS[name](num_classes, width))
+            net = _BUILDERS[name](num_classes, width, pretrained)
+            return Normalized(net, IMAGENET_MEAN, IMAGENET_STD)
+        return Normalized(_BUILDERS[name](num_classes, width, pretrained))
+

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import math
 import time
@@ -24,19 +23,15 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .augment import get_augmentation
+from .checkpoint import cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
 from .data import LearnerData, build_learner_data, load_cifar10, load_cub200, to_float
 from .models import build_model
-from .paths import atomic_write, cache_dir
 from .profiles import LearnerConfig, get_profile
 from .runtime import Precision, choose_device, choose_precision
 
 __all__ = ["TrainRecord", "TrainedLearner", "learner_data", "train_learner", "predict_logits", "accuracy", "model_cache_key",
            "make_train_step", "adversarial_batch", "make_dp_compatible", "dp_epsilon"]
-
-#: Bump when the training code changes in a way that changes the trained weights.
-_TRAINING_CODE_VERSION = 4
-
 
 @dataclass
 class TrainRecord:
@@ -89,27 +84,15 @@ def learner_data(config: LearnerConfig) -> LearnerData:
                               spaces, config.held_out_size, config.n_test, config.seed)
 
 
-#: Settings added after version 2 whose default changes nothing: left out of the cache key while at their
-#: default, so models trained before they existed stay valid. Never change these defaults (or bump
-#: ``_TRAINING_CODE_VERSION`` if you must).
-_KEY_OMITS_AT_DEFAULT = ("adversarial_eps", "adversarial_steps", "dp_noise_multiplier", "dp_max_grad_norm",
-                         "dataset", "image_size")
-
-
 def model_cache_key(config: LearnerConfig, data: LearnerData) -> str:
-    """Hash of every setting that shapes the model and of the training data's identity
-    (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source;
-    else the pixels and labels)."""
-    settings = dataclasses.asdict(config)
-    defaults = LearnerConfig()
-    for name in _KEY_OMITS_AT_DEFAULT:
-        if name in settings and settings[name] == getattr(defaults, name):
-            del settings[name]
-    payload = json.dumps(
-        {"config": settings, "data": data.train.identity, "code": _TRAINING_CODE_VERSION},
-        sort_keys=True, default=str,
-    )
-    return hashlib.sha1(payload.encode()).hexdigest()[:20]
+    """Hash of every setting that shapes the model, of the training data's identity
+    (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source; else
+    the pixels and labels) and of ``checkpoint.CACHE_VERSION``."""
+    return cache_key(_cache_settings(config, data))
+
+
+def _cache_settings(config: LearnerConfig, data: LearnerData) -> dict:
+    return {"kind": "learner", "config": dataclasses.asdict(config), "data": data.train.identity}
 
 
 @torch.no_grad()
@@ -331,27 +314,27 @@ def train_learner(
     config = base.with_(**overrides) if overrides else base
     device = choose_device()
     data = learner_data(config) if data is None else data
-    path = cache_dir("models") / f"{config.model}-{model_cache_key(config, data)}.pt"
-    model = build_model(config.model, len(data.train.classes), config.width, config.seed)
-    if config.dp_noise_multiplier is not None:  # DP-SGD (Sec. 5.3): GroupNorm for BatchNorm, before loading or training
-        model = make_dp_compatible(model)
-    model = model.to(device, memory_format=torch.channels_last)
-    if path.exists() and not retrain:
-        saved = torch.load(path, map_location=device, weights_only=True)
-        model.load_state_dict(saved["state_dict"])
-        record = TrainRecord.from_json(saved["record"])
+
+    def build(for_training: bool) -> nn.Module:
+        model = build_model(config.model, len(data.train.classes), config.width, config.seed,
+                            pretrained=for_training)
+        if config.dp_noise_multiplier is not None:  # DP-SGD (Sec. 5.3): GroupNorm for BatchNorm
+            model = make_dp_compatible(model)
+        return model.to(device, memory_format=torch.channels_last)
+
+    def train(model: nn.Module) -> str:
+        if announce:
+            print(f"{announce} is not in the model cache yet: training it first.", flush=True)
+        record = fit(model, data.train.images, data.train.labels, config, device, progress)
         model.eval()
-        return TrainedLearner(model, data, config, record, True, path)
-    if announce:
-        print(f"{announce} is not in the model cache yet: training it first.", flush=True)
-    record = fit(model, data.train.images, data.train.labels, config, device, progress)
-    model.eval()
-    record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
-    record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
-    user_images = torch.cat([data.train.images[u.indices] for u in data.users])
-    user_labels = torch.cat([u.labels for u in data.users])
-    record.user_accuracy = accuracy(model, user_images, user_labels)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_write(path, lambda f: torch.save({"state_dict": state, "record": record.to_json(),
-                        "config": json.dumps(dataclasses.asdict(config), default=str)}, f))
-    return TrainedLearner(model, data, config, record, False, path)
+        record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
+        record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
+        user_images = torch.cat([data.train.images[u.indices] for u in data.users])
+        user_labels = torch.cat([u.labels for u in data.users])
+        record.user_accuracy = accuracy(model, user_images, user_labels)
+        return record.to_json()
+
+    path = cache_path(config.model, _cache_settings(config, data))
+    done = load_or_train(path, build, train, dataclasses.asdict(config), retrain)
+    record = TrainRecord.from_json(done.record)
+    return TrainedLearner(done.model, data, config, record, done.from_cache, path)

@@ -7,6 +7,7 @@ through the differentiable ``lct_matrix``. The arbitrator never uses the user's 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -33,12 +34,32 @@ __all__ = [
     "DEFAULT_INITS",
     "UserVerdicts",
     "verify_users",
+    "Verdict",
+    "verdict",
+    "min_correct",
+    "MIN_ACCURACY_MULTIPLE",
+    "RECOGNITION_LEVEL",
 ]
 
 #: Half-width of a signature slot in degrees (Sec. 5.1: N = 12 slots of width 2 tau = 30).
 DEFAULT_TAU = 15.0
 #: Gradient-search starts: spread over the circle, between the slots, so a start never sits on a key.
 DEFAULT_INITS: tuple[float, ...] = (45.0, 135.0, 225.0, 315.0)
+#: A verdict needs the model to recognise the user's photos: accuracy at least this multiple of chance ...
+MIN_ACCURACY_MULTIPLE = 2.0
+#: ... and a count of correct photos that a guesser (accuracy 1 / num_classes) reaches with probability <= this.
+RECOGNITION_LEVEL = 0.01
+
+
+def _check_finite_losses(losses: Tensor, what: str) -> Tensor:
+    """``losses`` unchanged after checking every value is finite (NaN would win ``torch.argmin``)."""
+    bad = ~torch.isfinite(losses)
+    if bool(bad.any()):
+        raise ValueError(
+            f"{what}: {int(bad.sum())} of {losses.numel()} losses are NaN or infinite, so no signature can be "
+            "inferred (torch.argmin would pick a NaN). The model's outputs are broken (NaN/inf weights or "
+            "logits): check the checkpoint; no verdict is possible with it.")
+    return losses
 
 
 @dataclass
@@ -50,11 +71,12 @@ class SearchResult:
 
     @property
     def best(self) -> float:
-        """The inferred signature k_hat: the signature with the lowest mean loss."""
-        return float(self.signatures[int(torch.argmin(self.losses))])
+        """The inferred signature k_hat: the signature with the lowest mean loss (ValueError on NaN/inf losses)."""
+        return float(self.signatures[int(torch.argmin(_check_finite_losses(self.losses, "grid search")))])
 
     def gap(self, k_star: float, tau: float = DEFAULT_TAU) -> float:
         """Loss at the best slot away from k_star minus the lowest loss within tau of it (> 0: k_star wins)."""
+        _check_finite_losses(self.losses, "grid search")
         near = circular_distance(self.signatures, k_star) < tau
         if bool(near.all()) or not bool(near.any()):
             raise ValueError(f"gap needs slots both within and outside tau={tau} of k_star={k_star}.")
@@ -96,7 +118,8 @@ def per_image_losses(
 
     The per-image terms of eq. 6's sum (their mean over images is :func:`signature_losses`). ``images`` are
     clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without gradients,
-    ``batch_size`` images at a time. Returns float64 on the CPU.
+    ``batch_size`` images at a time. Returns float64 on the CPU. Raises ValueError when a loss is NaN
+    or infinite (a broken model): no NaN passes silently into a verdict.
     """
     check_labelled_batch(images, labels)
     sigs = [float(k) for k in signatures]
@@ -115,7 +138,7 @@ def per_image_losses(
             for j, m in enumerate(matrices):
                 logits = model(apply_color_matrix(x, m, clip=True)).float()
                 out[start : start + len(x), j] = F.cross_entropy(logits, y, reduction="none").double().cpu()
-    return out
+    return _check_finite_losses(out, "per-image losses")
 
 
 def signature_losses(
@@ -178,6 +201,7 @@ def gradient_search(
             marked = torch.cat([apply_color_matrix(images, lct_matrix(k, color_space), clip=True) for k in ks.unbind()])
             per_image = F.cross_entropy(model(marked).float(), labels.repeat(len(ks)), reduction="none")
             losses = per_image.view(len(ks), -1).mean(dim=1)
+            _check_finite_losses(losses.detach(), "gradient search")
             traj.append(ks.detach().cpu().clone())
             loss_traj.append(losses.detach().cpu())
             if step < steps:
@@ -189,7 +213,7 @@ def gradient_search(
             p.requires_grad_(True)
     trajectories = torch.stack(traj).double().remainder(360.0)
     loss_trajectories = torch.stack(loss_traj)
-    final_losses = loss_trajectories[-1]
+    final_losses = _check_finite_losses(loss_trajectories[-1], "gradient search")
     final = trajectories[-1]
     return GradientSearchResult(float(final[int(torch.argmin(final_losses))]), starts.double(), final, final_losses,
                                 trajectories, loss_trajectories)
@@ -210,8 +234,8 @@ class UserVerdicts:
 
     @property
     def k_hat(self) -> Tensor:
-        """Each user's inferred signature (the slot with the lowest mean loss)."""
-        return self.signatures[self.losses.argmin(dim=1)]
+        """Each user's inferred signature (the slot with the lowest mean loss; ValueError on NaN/inf losses)."""
+        return self.signatures[_check_finite_losses(self.losses, "verify_users").argmin(dim=1)]
 
     def matches(self, tau: float = DEFAULT_TAU, against: Optional[Tensor] = None) -> Tensor:
         """Boolean per user: |k_hat - k*| < tau (``against`` replaces k*, e.g. zeros for held-out users)."""
@@ -241,6 +265,10 @@ def verify_users(
         raise ValueError("verify_users needs at least one user; got an empty list.")
     if color_spaces is not None and len(color_spaces) != len(users):
         raise ValueError(f"need one colour space per user: got {len(users)} users and {len(color_spaces)} colour spaces.")
+    empty = [u.name for u in users if len(u) == 0]
+    if empty:
+        raise ValueError(f"user(s) {', '.join(map(repr, empty))} have no photos; a user without photos has no "
+                         "verdict (it would be a row of NaN): drop them or give them photos.")
     spaces = [u.color_space for u in users] if color_spaces is None else list(color_spaces)
     images = torch.cat([u.clean() for u in users])
     labels = torch.cat([u.labels for u in users])
@@ -263,4 +291,146 @@ def verify_users(
                 totals[:, j].index_add_(0, owner[start : start + batch_size], loss.double().cpu())
     counts = torch.tensor([len(u) for u in users], dtype=torch.float64)
     keys = torch.tensor([float("nan") if u.key is None else float(u.key) for u in users], dtype=torch.float64)
-    return UserVerdicts([u.name for u in users], keys, torch.tensor(sigs, dtype=torch.float64), totals / counts[:, None])
+    losses = _check_finite_losses(totals / counts[:, None], "verify_users")
+    return UserVerdicts([u.name for u in users], keys, torch.tensor(sigs, dtype=torch.float64), losses)
+
+
+def min_correct(n_photos: int, num_classes: int, multiple: float = MIN_ACCURACY_MULTIPLE,
+                level: float = RECOGNITION_LEVEL) -> int:
+    """The fewest correctly classified photos (of ``n_photos``) for a verdict to be conclusive.
+
+    Two conditions, both needed: accuracy at least ``multiple`` times chance (1 / ``num_classes``), and a
+    count that a model guessing at chance reaches with probability at most ``level`` (binomial tail). The
+    second keeps a handful of photos from passing by luck: with 10 classes, 4 photos need 3 correct and
+    8 photos need 4. May exceed ``n_photos``: then no verdict is possible with so few photos.
+    """
+    from scipy.stats import binom
+
+    if n_photos < 1 or num_classes < 2:
+        raise ValueError(f"need at least 1 photo and 2 classes; got {n_photos} photo(s), {num_classes} class(es).")
+    chance = 1.0 / num_classes
+    need = max(1, math.ceil(multiple * chance * n_photos - 1e-9))
+    while need <= n_photos and binom.sf(need - 1, n_photos, chance) > level:  # P(X >= need)
+        need += 1
+    return need
+
+
+@dataclass
+class Verdict:
+    """Eq. 6's grid search plus the checks that say whether its k_hat means anything.
+
+    ``search`` is the grid search (``k_hat = search.best``); ``per_image`` its per-photo losses (N, S);
+    ``correct_clean`` / ``correct_at_k_hat`` how many photos the model classifies correctly clean and
+    watermarked with k_hat; ``needed`` the count :func:`min_correct` requires; ``deciding_photo`` the
+    index of a photo whose removal alone changes k_hat to another slot (None: no single photo decides it)
+    and ``k_hat_without`` the k_hat without it.
+    """
+
+    search: SearchResult
+    per_image: Tensor
+    num_classes: int
+    correct_clean: int
+    correct_at_k_hat: int
+    needed: int
+    deciding_photo: Optional[int]
+    k_hat_without: Optional[float]
+
+    @property
+    def k_hat(self) -> float:
+        """The inferred signature of eq. 6."""
+        return self.search.best
+
+    @property
+    def n_photos(self) -> int:
+        """How many photos the verdict rests on."""
+        return int(self.per_image.shape[0])
+
+    @property
+    def recognised(self) -> bool:
+        """True when the model classifies enough of the photos (clean or at k_hat) to be judged."""
+        return max(self.correct_clean, self.correct_at_k_hat) >= self.needed
+
+    @property
+    def conclusive(self) -> bool:
+        """True when k_hat may be read at all: the model recognises the photos and no single photo decides."""
+        return self.recognised and self.deciding_photo is None
+
+    def reasons(self) -> list[str]:
+        """Why the verdict is inconclusive (empty when it is conclusive), one sentence each."""
+        out = []
+        if not self.recognised:
+            best = max(self.correct_clean, self.correct_at_k_hat)
+            out.append(
+                f"the model classifies only {best} of the {self.n_photos} photo(s) correctly (chance: 1 in "
+                f"{self.num_classes}); a verdict needs at least {self.needed}. A model that does not recognise "
+                "the photos' classes (untrained, another task, wrong labels) prefers hues for no reason.")
+        if self.deciding_photo is not None and self.k_hat_without is None:
+            out.append("a single photo is not evidence: bring several photos (lesson 09: dozens).")
+        elif self.deciding_photo is not None:
+            out.append(
+                f"photo #{self.deciding_photo + 1} alone decides k_hat (without it k_hat = "
+                f"{self.k_hat_without:g}): check its label; one photo is not evidence.")
+        return out
+
+
+def _correct(model: nn.Module, images: Tensor, labels: Tensor, k: float, color_space: Optional[Tensor],
+             batch_size: int = 1000) -> tuple[int, int]:
+    """(number of photos classified correctly when watermarked with ``k``, number of classes)."""
+    device = next(model.parameters()).device
+    matrix = lct_matrix(k, color_space)
+    correct, num_classes = 0, 0
+    model.eval()
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            x = apply_color_matrix(images[start : start + batch_size].to(device), matrix, clip=True)
+            logits = model(x).float()
+            num_classes = int(logits.shape[1])
+            correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size].long()).sum())
+    return correct, num_classes
+
+
+def verdict(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    color_space: Optional[Tensor] = None,
+    signatures: Optional[Sequence[float]] = None,
+    tau: float = DEFAULT_TAU,
+) -> Verdict:
+    """Eq. 6's grid search (Sec. 4.2) and whether its k_hat can be read (beyond the paper).
+
+    The paper reads k_hat directly; on real photos that can mislead, so two checks come with it:
+
+    * **The model must recognise the photos.** Eq. 6 compares the model's losses on the photos under
+      different hues; that only says something when the model has learned the photos' classes. An
+      untrained network's losses still have a minimum somewhere (any slot), and photos with wrong
+      labels push k_hat towards the hue that most confuses the model. So the model must classify,
+      clean or at k_hat, at least :func:`min_correct` photos: twice chance accuracy (the smallest
+      rate that is clearly not guessing; a trained course learner scores several times chance) and a
+      count a guesser reaches with probability <= 1 %.
+    * **No single photo may decide k_hat.** k_hat is recomputed without each photo in turn (cheap: the
+      per-photo losses are kept); when dropping one photo moves k_hat beyond the neighbouring slot (more
+      than 2 tau), that photo alone decided it (e.g. one photo with a wrong label: its loss is largest
+      clean and falls under any hue). The photo that moves k_hat farthest is reported.
+
+    Raises ValueError for NaN/inf losses (a broken model) and for bad images or labels.
+    """
+    sigs = torch.tensor(list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64)
+    per_image = per_image_losses(model, images, labels, sigs.tolist(), color_space)
+    search = SearchResult(sigs, per_image.mean(dim=0).float())
+    k_hat = search.best
+    deciding, without = None, None
+    n = len(per_image)
+    if n == 1:
+        deciding = 0
+    else:
+        loo = (per_image.sum(dim=0, keepdim=True) - per_image) / (n - 1)  # row i: mean loss without photo i
+        loo_k = sigs[loo.argmin(dim=1)]
+        moved = circular_distance(loo_k, k_hat)
+        if float(moved.max()) > 2 * tau:  # beyond the neighbouring slot: not just a k_hat between two slots
+            deciding = int(torch.argmax(moved))
+            without = float(loo_k[deciding])
+    correct_clean, num_classes = _correct(model, images, labels, 0.0, color_space)
+    correct_k = correct_clean if k_hat == 0.0 else _correct(model, images, labels, k_hat, color_space)[0]
+    return Verdict(search, per_image, num_classes, correct_clean, correct_k,
+                   min_correct(n, num_classes), deciding, without)

@@ -151,6 +151,39 @@ assert not verify.match(held_result.best, held.key, tau), f"the innocent user ma
 assert at_zero < at_key, "photos the learner never saw must not prefer the key to no rotation"
 
 # %% [markdown]
+# ### Can $\hat k$ be read at all?
+#
+# Eq. 6 always returns *some* slot, even for a model that has learned nothing: an untrained network's
+# losses are also lowest somewhere. And one photo with a wrong class label (its loss is highest when it
+# is clean, and falls under any hue rotation) can pull $\hat k$ away from 0 on its own. The paper reads
+# $\hat k$ directly; on real photos `verify.verdict` adds two checks before $\hat k$ may be read: the
+# model must classify enough of the photos correctly (at least twice chance, and more than guessing
+# reaches with probability 1 %: `verify.min_correct`), and no single photo may decide $\hat k$ (it is
+# recomputed without each photo in turn). `anw verify` prints both and calls a verdict that fails them
+# **inconclusive**.
+
+# %%
+from anw_helpers.models import build_model
+
+untrained = build_model(profile.config.model, len(learner.data.train.classes), profile.config.width, 1)
+untrained = untrained.to(next(model.parameters()).device)
+cases = (("watermarked user", user, model), ("held-out user", held, model),
+         ("watermarked user, untrained network", user, untrained))
+for name, who, judged in cases:
+    v = verify.verdict(judged, who.clean(), who.labels)
+    print(f"{name}: k_hat = {v.k_hat:g}; correct {v.correct_clean}/{v.n_photos} clean, {v.correct_at_k_hat} at k_hat "
+          f"(needed {v.needed}); {'conclusive' if v.conclusive else 'INCONCLUSIVE: ' + ' '.join(v.reasons())}")
+    if judged is model:
+        assert v.conclusive, f"the {name}'s verdict should be readable"
+    else:
+        assert not v.conclusive, "an untrained network's k_hat must not be read"
+
+# %% [markdown]
+# Even a readable $\hat k \neq 0$ is a **lead, not proof**: one slot in 12 matches by luck, and a learner
+# that learned a hue for a whole class (a user who photographs only her dog) prefers that hue for
+# *everyone's* photos of that class (lesson 09, section 4f). A claim needs the calibrated test of
+# lesson 09, with reference photos of the same classes (`anw verify --key K --reference FOLDER`).
+#
 # ## 4. Gradient search
 #
 # With the model in hand the arbitrator can also treat $k$ as a continuous parameter and follow the
@@ -176,6 +209,8 @@ assert verify.match(grad.best, k_star, tau), f"gradient search ended at {grad.be
 #   the lowest loss. The arbitrator never needs the user's key to run it.
 # - A learner that trained on the photos shows a clear minimum at $k^*$; photos it never saw show none
 #   there (their curve is lowest at or near 0).
+# - $\hat k$ can be read only when the model recognises the photos and no single photo decides it
+#   (`verify.verdict`); even then a match is a lead, and a claim needs lesson 09's calibrated test.
 # - Gradient search reaches the same answer from starts away from the key, and refines it beyond the
 #   30° grid.
 #

@@ -29,14 +29,16 @@
 # - score each photo by how much the model prefers it with the user's hue, and compare the user's photos
 #   with public photos the learner never saw, by a **permutation test** (exact) or a Welch t-test (approximate);
 # - measure calibration: the false-positive rate over innocent users at α = 0.05 and 0.01, and why a
-#   reference set shared by many tests, or a user who photographs only one class, can break it;
+#   reference set shared by many tests, a user who photographs only one class, or a user with faded or
+#   black-and-white photos can break it — and how matching the reference on class and colour repairs it;
 # - read a LiRA-style log-log ROC curve (true-positive rate at 1 % and 0.1 % false positives), see how
 #   the p-value falls with the number of photos, and correct for testing many users at once (Holm).
 #
 # **Time:** about 35 minutes. Uses lesson 03's learner from the model cache (opened alone, this lesson
-# first trains it: a few minutes in the `ci` profile). **Compute budget:** everything else is forward
-# passes and permutations — in the `ci` profile at most about 2 minutes on 2 CPU cores (its CI budget is
-# 3). In the larger profiles section 7 also trains a second learner: add lesson 03's training time.
+# first trains it: a few minutes in the `ci` profile). **Compute budget:** section 4f trains one more
+# learner with lesson 03's recipe (a user who photographs only dogs): add lesson 03's training time the
+# first time (later runs load it from the model cache). Everything else is forward passes and
+# permutations. In the larger profiles section 7 also trains a second learner: add lesson 03's time.
 # **Before this:** lessons 03-04.
 
 # %%
@@ -64,8 +66,8 @@ import torch
 import torch.nn.functional as F
 
 from anw_helpers import stats, verify
-from anw_helpers.color import watermark
-from anw_helpers.data import load_cifar10, make_users, to_float
+from anw_helpers.color import luma, watermark
+from anw_helpers.data import LearnerData, User, load_cifar10, make_users, to_float, watermarked_training_set
 from anw_helpers.profiles import get_profile
 from anw_helpers.train import train_learner
 
@@ -279,15 +281,18 @@ assert wm_test.statistic > 0 and wm_test.method == "permutation-stratified"
 # precise-looking $10^{-8}$ that nothing backs. Section 4 measures both.
 #
 # One call does all of this from photos: `stats.ownership_test` scores the user's and the reference
-# photos, refuses a reference that contains any of the user's photos, and runs the stratified permutation
-# test. (With a 1,000-photo reference here, to keep the lesson quick.)
+# photos, refuses a reference that contains any of the user's photos, sets aside photos with almost no
+# colour, and runs the permutation test within strata of *same class and similar colour* (section 4e
+# shows why colour matters). (With a 1,000-photo reference here, to keep the lesson quick.)
 
 # %%
 ref_idx = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(2))[:1000]
 one_call = stats.ownership_test(model, user.clean(), user.labels, to_float(unseen.images[ref_idx]), unseen.labels[ref_idx],
                                 key=k_star, n_permutations=9_999, seed=0)
 print(f"k_hat = {result.best:g}, claim k* = {k_star:g}: {one_call.summary()}")
-same = stats.permutation_test(s_user, s_unseen[ref_idx], 9_999, 0, x_strata=user.labels, y_strata=unseen.labels[ref_idx])
+c_user, c_unseen = stats.chroma(user.clean()), stats.chroma(to_float(unseen.images))  # colour per photo: no model
+same = stats.matched_permutation_test(s_user, user.labels, c_user, s_unseen[ref_idx], unseen.labels[ref_idx],
+                                      c_unseen[ref_idx], 9_999, 0)
 assert abs(one_call.p_value - same.p_value) < 1e-12 and one_call.p_value < 0.01
 
 # %% [markdown]
@@ -455,6 +460,146 @@ plt.show()
 # `stats.ownership_test`.)
 
 # %% [markdown]
+# **(e) Faded and black-and-white photos.** The score of a photo the learner never saw depends on its
+# colour. A hue rotation changes a colourful photo a lot, and the learner, trained on natural colours,
+# prefers it unrotated: a negative score. It barely changes a faded photo (a score near 0) and leaves a
+# grey photo *exactly* as it is (a score of exactly 0, whatever the model learned). So an innocent user
+# whose photos are faded or black-and-white scores *above* the reference, and a test that matches only
+# the class accuses her. `stats.chroma` measures each photo's colour (how far the largest hue rotation
+# can move its pixels); `stats.matched_permutation_test` sets aside photos with almost none
+# (`stats.MIN_CHROMA`) and compares the rest within strata of *same class, similar chroma*
+# (`stats.chroma_strata`). It is what `stats.ownership_test` (and `anw verify --reference`) run.
+#
+# Below, innocent users of 50 never-seen test photos, faded to a quarter of their colour or turned
+# black-and-white, each tested leave-user-out against the other test photos (forward passes only).
+
+# %%
+def washed_out_users(saturation: float, n_users: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """n_users innocent users of never-seen photos with their colour scaled by `saturation`: (indices, scores, chroma)."""
+    idx = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(seed))[: n_users * len(user)]
+    x = to_float(unseen.images[idx])
+    y = luma(x)[:, None]
+    faded = (y + saturation * (x - y)).clamp(0, 1)  # same luma, chroma scaled by `saturation`
+    return idx.view(n_users, -1), stats.key_scores(model, faded, unseen.labels[idx], k_star), stats.chroma(faded)
+
+
+n_washed = 20
+washed = {}
+for name, saturation in (("faded (25 % colour)", 0.25), ("black-and-white", 0.0)):
+    start = time.perf_counter()
+    idx, s_w, c_w = washed_out_users(saturation, n_washed, seed=20 + int(saturation * 100))
+    p_class_only, p_matched, inconclusive = [], [], 0
+    for u, rows in enumerate(idx):
+        part = slice(u * len(user), (u + 1) * len(user))
+        rest = torch.ones(len(unseen), dtype=torch.bool).index_fill_(0, rows, False)  # never their own originals
+        p_class_only.append(stats.permutation_test(s_w[part], s_unseen[rest], 999, u, x_strata=unseen.labels[rows],
+                                                   y_strata=unseen.labels[rest], keep_null=False).p_value)
+        try:
+            p_matched.append(stats.matched_permutation_test(s_w[part], unseen.labels[rows], c_w[part], s_unseen[rest],
+                                                            unseen.labels[rest], c_unseen[rest], 999, u,
+                                                            keep_null=False).p_value)
+        except ValueError:  # no photo carries colour: the test is inconclusive, nobody is accused
+            inconclusive += 1
+    washed[name] = (torch.tensor(p_class_only), torch.tensor(p_matched), inconclusive)
+    print(f"{name}: mean score {s_w.mean():+.4f} (reference {s_unseen.mean():+.4f}), median chroma {c_w.median():.3f} "
+          f"(reference {c_unseen.median():.3f}); {time.perf_counter() - start:.0f} s")
+    for alpha in (0.05, 0.01):
+        print(f"  alpha = {alpha}: accused {int((washed[name][0] <= alpha).sum())} of {n_washed} by the class-only test, "
+              f"{int((washed[name][1] <= alpha).sum())} by the class-and-colour test ({inconclusive} inconclusive); "
+              f"a calibrated test: at most {stats.allowed_rejections(n_washed, alpha)}")
+
+# %%
+for name, (p_class_only, p_matched, inconclusive) in washed.items():
+    for alpha in (0.05, 0.01):
+        assert int((p_matched <= alpha).sum()) <= stats.allowed_rejections(n_washed, alpha), f"{name} users accused"
+grey_class_only, grey_matched, grey_inconclusive = washed["black-and-white"]
+assert grey_inconclusive == n_washed and len(grey_matched) == 0, "grey photos carry no evidence: always inconclusive"
+assert int((grey_class_only <= 0.05).sum()) > stats.allowed_rejections(n_washed, 0.05), "the class-only test did not accuse grey users"
+
+# %% [markdown]
+# The class-only test accuses black-and-white users nearly every time, though the learner never saw
+# them: they are simply immune to the hue rotation that costs every colourful reference photo. Matched
+# on colour, the faded users are compared with faded reference photos and stay within the allowance, and
+# black-and-white photos are set aside: **they carry no evidence either way** — the mark cannot change
+# a grey pixel, so neither a watermark nor its absence can be read from them. The same holds, less
+# completely, for faded photos and photos of grey subjects (snow, concrete, a black-and-white cat):
+# they still count, but each says little. A user who wants to be protected should mark colour photos.
+#
+# **(f) A learner that learned a subject's hue.** Real users photograph a few subjects — their dog,
+# their children. When all of a watermarking user's photos show one class, the learner can learn "this
+# hue means dog" for the *whole class*, and then every dog photo, anyone's, prefers that hue. Eq. 6
+# alone would then point an innocent dog owner at the watermarking user's key. Here a second learner,
+# with lesson 03's recipe and training photos, trains on a user whose 50 photos are all dogs (this
+# trains one more model: lesson 03's time, once; later runs load it from the cache). Then 20 innocent
+# users of 50 dog photos it never saw are judged by eq. 6, by the test against all classes, and by the
+# class-matched test.
+
+# %%
+# First, without training anything: lesson 03's learner and one innocent user of 50 never-seen photos per class
+for c, name in enumerate(unseen.classes):
+    rows = (unseen.labels == c).nonzero().squeeze(1)[: len(user)]
+    v = verify.verdict(model, to_float(unseen.images[rows]), unseen.labels[rows])
+    print(f"  innocent user photographing only {name:10s}: eq. 6 k_hat = {v.k_hat:5.0f} "
+          f"({'conclusive' if v.conclusive else 'inconclusive'})")
+
+# %% [markdown]
+# Photos of one class share their colours (sky, fur, foliage), and the learner's taste in hue for that
+# class need not be centred on 0: for some classes an innocent one-subject user's $\hat k$ is not 0
+# even here. Section 4d showed that the class-matched test stays calibrated for such users. Now the
+# sharper case, with a learner trained on a one-subject owner:
+
+# %%
+RUN_ONE_SUBJECT_LEARNER = True
+if RUN_ONE_SUBJECT_LEARNER:
+    subject = unseen.classes.index("dog")
+    cifar_train = load_cifar10("train")
+    pool = torch.randperm(len(cifar_train), generator=torch.Generator().manual_seed(0))[: profile.config.n_train].sort().values
+    base = cifar_train.subset(pool)  # the same kind of training set as lesson 03's learner
+    dogs = (base.labels == subject).nonzero().squeeze(1)
+    dogs = dogs[torch.randperm(len(dogs), generator=torch.Generator().manual_seed(1))[: len(user)]].sort().values
+    dog_owner = User("dog owner", base.images[dogs], base.labels[dogs], k_star, None, dogs)
+    unseen_dogs = (unseen.labels == subject).nonzero().squeeze(1)
+    one_subject = LearnerData(watermarked_training_set(base, [dog_owner]), [dog_owner],
+                              User("unused", unseen.images[:1], unseen.labels[:1], None), unseen)
+    dog_learner = train_learner(profile.config, data=one_subject,
+                                announce=f"The one-subject learner (lesson 03's recipe, {profile.lesson03_time})")
+    owner_verdict = verify.verdict(dog_learner.model, dog_owner.clean(), dog_owner.labels)
+    s_ref_dog = stats.key_scores(dog_learner.model, to_float(unseen.images), unseen.labels, k_star)
+    owner_test = stats.matched_permutation_test(stats.key_scores(dog_learner.model, dog_owner.clean(), dog_owner.labels, k_star),
+                                                dog_owner.labels, stats.chroma(dog_owner.clean()), s_ref_dog, unseen.labels,
+                                                c_unseen, 9_999, 0)
+    print(f"the dog owner (key {k_star:g}): eq. 6 k_hat = {owner_verdict.k_hat:g}; class-and-colour test {owner_test.summary()}")
+    n_dog_users = len(unseen_dogs) // len(user)
+    k_innocent, p_all_classes, p_same_class = [], [], []
+    for u, rows in enumerate(unseen_dogs[: n_dog_users * len(user)].view(n_dog_users, -1)):
+        rest = torch.ones(len(unseen), dtype=torch.bool).index_fill_(0, rows, False)
+        k_innocent.append(verify.verdict(dog_learner.model, to_float(unseen.images[rows]), unseen.labels[rows]).k_hat)
+        p_all_classes.append(stats.permutation_test(s_ref_dog[rows], s_ref_dog[rest], 999, u, keep_null=False).p_value)
+        p_same_class.append(stats.matched_permutation_test(s_ref_dog[rows], unseen.labels[rows], c_unseen[rows], s_ref_dog[rest],
+                                                           unseen.labels[rest], c_unseen[rest], 999, u, keep_null=False).p_value)
+    k_innocent, p_all_classes, p_same_class = torch.tensor(k_innocent), torch.tensor(p_all_classes), torch.tensor(p_same_class)
+    near_key = int((verify.circular_distance(k_innocent, k_star) <= 30).sum())
+    print(f"{n_dog_users} innocent dog owners: eq. 6 k_hat = {sorted(k_innocent.tolist())}; within one slot of the key "
+          f"{k_star:g}: {near_key}, at 0: {int((k_innocent == 0).sum())}")
+    print(f"accused at 0.05: {int((p_all_classes <= 0.05).sum())} against all classes, {int((p_same_class <= 0.05).sum())} "
+          f"against dogs of similar colour (a calibrated test: at most {stats.allowed_rejections(n_dog_users, 0.05)})")
+    assert verify.match(owner_verdict.k_hat, k_star), "eq. 6 did not find the one-subject owner"
+    assert int((k_innocent != 0).sum()) > n_dog_users // 2, "eq. 6 did not mislead here: most innocent dog owners got k_hat = 0"
+    for alpha in (0.05, 0.01):
+        assert int((p_same_class <= alpha).sum()) <= stats.allowed_rejections(n_dog_users, alpha)
+else:
+    print("the one-subject learner is skipped (set RUN_ONE_SUBJECT_LEARNER = True to train it).")
+
+# %% [markdown]
+# Eq. 6 alone cannot tell the dog owner from an innocent person who also photographs dogs: both get a
+# $\hat k$ at or next to her key, and an innocent who happened to hold that key would be "matched".
+# What the learner memorised *about the class* shows in every dog photo, the reference dogs included;
+# what it memorised *about her photos* shows only in hers. The class-matched test measures the second:
+# compared with never-seen dogs, the innocent dog owners are accused no more often than α allows. This
+# is why `anw verify` calls a match without reference photos of the same classes a lead, not proof,
+# and why a claim needs `--reference` photos of the same subjects that the model never saw.
+
+# %% [markdown]
 # ## 5. How the p-value falls with the number of photos — and a LiRA-style ROC
 #
 # At the `ci` scale there is **one** truly watermarked user. To see how the evidence grows with the
@@ -618,8 +763,11 @@ print(f"lesson computations took {time.perf_counter() - lesson_start:.0f} s afte
 #   smaller-looking p-values that its assumptions cannot back, and with few photos it accused innocent
 #   users far more often than α.
 # - Calibration is measured on innocent cases, not assumed. A single shared reference makes all tests
-#   err together; a reference unlike the user's photos (one class against all ten) breaks the level —
-#   match the reference to the user (stratify).
+#   err together; a reference unlike the user's photos (one class against all ten, colourful photos
+#   against faded ones) breaks the level — match the reference to the user (same class, similar colour).
+# - Black-and-white photos carry no evidence (the mark cannot change them) and faded ones little: they
+#   are set aside or weigh little. A learner that learned a subject's hue points eq. 6 at the key for
+#   *everyone's* photos of that subject: a match without a class-matched reference is a lead, not proof.
 # - The evidence grows quickly with the number of photos. Testing many claims needs a family-wise
 #   correction (Holm), and enough relabellings for its smaller thresholds.
 #

@@ -101,7 +101,7 @@ def test_unknown_names_and_bad_settings_raise_clear_errors():
         profiles.LearnerConfig(dp_noise_multiplier=1.0, adversarial_eps=0.01)
 
 
-def test_new_fields_default_off_and_enter_the_cache_key_only_when_set():
+def test_new_fields_default_off_and_enter_the_cache_key():
     from anw_helpers.data import ImageSet, LearnerData, User
     from anw_helpers.train import model_cache_key
 

@@ -71,6 +71,9 @@ def test_subsampled_models_train_on_their_subsets(tmp_path, monkeypatch):
     assert correct.shape == (2, 20) and est.label() == "estimate from 1 + 1 models"
     tuned = memorisation.train_subsampled_models(pool, masks, TINY, pool, start_from=models[0].model)
     assert [len(m.data.train) for m in tuned] == [10, 10] and not tuned[0].from_cache
-    assert memorisation.train_subsampled_models(pool, masks, TINY, pool, start_from=models[0].model)[1].from_cache
+    again = memorisation.train_subsampled_models(pool, masks, TINY, pool, start_from=models[0].model)
+    assert again[1].from_cache and torch.equal(again[1].model.net.classifier.weight, tuned[1].model.net.classifier.weight)
+    saved = torch.load(tuned[0].cache_path, weights_only=True)  # one checkpoint format: its config is kept
+    assert set(saved) == {"state_dict", "record", "config"} and '"epochs": 1' in saved["config"]
     with pytest.raises(ValueError, match="masks"):
         memorisation.train_subsampled_models(pool, masks[:, :5], TINY, pool)
