@@ -34,7 +34,7 @@
 # - read a LiRA-style log-log ROC curve (true-positive rate at 1 % and 0.1 % false positives), see how
 #   the p-value falls with the number of photos, and correct for testing many users at once (Holm).
 #
-# **Time:** about 35 minutes. Uses lesson 03's learner from the model cache (opened alone, this lesson
+# **Time:** about 50 minutes (our estimate from its length). Uses lesson 03's learner from the model cache (opened alone, this lesson
 # first trains it: a few minutes in the `ci` profile). **Compute budget:** section 4f trains one more
 # learner with lesson 03's recipe (a user who photographs only dogs): add lesson 03's training time the
 # first time (later runs load it from the model cache). Everything else is forward passes and
@@ -798,3 +798,17 @@ print(f"lesson computations took {time.perf_counter() - lesson_start:.0f} s afte
 # 5. Holm or Bonferroni over 100 claims needs p ≤ 0.05/100 = 0.0005 for the smallest; 0.003 does not
 #    pass. On its own it would be significant at 0.01; in the family it is not convincing.
 # </details>
+
+# %% [markdown]
+# ## References
+#
+# - Zou, Gong & Wang. *Anti-Neuron Watermarking: Protecting Personal Data Against Unauthorized
+#   Neural Networks.* ECCV 2022 — the paper this course follows (equations, sections and figures
+#   cited as in it).
+# - Good, *Permutation, Parametric, and Bootstrap Tests of Hypotheses*, Springer 2005 — permutation
+#   tests.
+# - Holm, *A Simple Sequentially Rejective Multiple Test Procedure*, Scand. J. Statistics 1979.
+# - Carlini et al., *Membership Inference Attacks From First Principles* (LiRA), S&P 2022 — the
+#   ROC at low false-positive rates of section 5.
+# - Maini, Yaghini & Papernot, *Dataset Inference: Ownership Resolution in Machine Learning*, ICLR
+#   2021 — a statistical test of ownership (the paper's [23]).
