@@ -88,7 +88,8 @@ def test_mark_watermarks_every_photo_at_full_size_as_png_and_keeps_originals(pho
 
 def test_mark_with_a_colour_space_seed_and_jpeg(photos, tmp_path):
     dst = tmp_path / "out"
-    assert main(["mark", str(photos), str(dst), "--key", "210", "--color-space-seed", "7", "--format", "jpeg", "--quality", "100"]) == 0
+    assert main(["mark", str(photos), str(dst), "--key", "210", "--color-space-seed", "7", "--format", "jpeg", "--quality", "100",
+                 "--background", "white"]) == 0
     got = np.asarray(Image.open(dst / "portrait.jpg")).astype(float)
     space = random_color_space(torch.Generator().manual_seed(7))
     expected = _expected(photos / "portrait.png", 210.0, space).astype(float)
