@@ -148,7 +148,8 @@ def _mark_image(path: Path, out: Path, key: float, color_space, fmt: str, qualit
     elif alpha is not None and fmt == "jpeg":  # checked before any work; kept as a guard
         raise CliError(f"{path} has transparent pixels that JPEG cannot store: pass --background.")
     photo.rgb = None
-    marked, strength = photos.watermark_rgb(rgb, key, color_space, alpha=alpha)
+    marked, strength = photos.watermark_rgb(rgb, key, color_space, alpha=alpha,
+                                            out=rgb if rgb.flags.writeable else None)  # in place
     del rgb
     result = Image.fromarray(marked, "RGB")
     del marked

@@ -54,8 +54,8 @@ FAINT_MARK_LEVELS = 1.0
 #: How to read HEIC photos when ``pillow-heif`` is missing.
 HEIC_HINT = ('install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
              "pip install pillow-heif), or export them as JPEG or PNG")
-#: Pixels per tile of :func:`watermark_rgb` (about 100 MB of float32 work space).
-TILE_PIXELS = 1 << 21
+#: Pixels per tile of :func:`watermark_rgb` and :func:`composite_onto` (about 40 MB of work space).
+TILE_PIXELS = 1 << 19
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "La", "RGBa")
@@ -167,13 +167,23 @@ def to_8bit(image):
     return Image.fromarray(_scaled(values, float(low), float(high)), "L")
 
 
+def _pixels(image, tile_pixels: int = TILE_PIXELS) -> np.ndarray:
+    """``np.asarray(image)`` strip by strip, into one writable array: numpy's conversion of a whole PIL
+    image goes through ``tobytes``, which holds two more copies of a large photo."""
+    width, height = image.size
+    rows = max(1, tile_pixels // max(width, 1))
+    first = np.asarray(image.crop((0, 0, width, min(height, rows))))
+    out = np.empty((height,) + first.shape[1:], dtype=first.dtype)
+    for top in range(0, height, rows):
+        out[top:top + rows] = first if top == 0 else np.asarray(image.crop((0, top, width, min(height, top + rows))))
+    return out
+
+
 def _as_rgb_and_alpha(image) -> tuple[np.ndarray, Optional[np.ndarray]]:
     if image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
-        rgba = np.asarray(image.convert("RGBA"))
+        rgba = _pixels(image if image.mode == "RGBA" else image.convert("RGBA"))
         return np.ascontiguousarray(rgba[..., :3]), np.ascontiguousarray(rgba[..., 3])
-    if image.mode == "RGB":
-        return np.asarray(image), None  # no second copy of a large photo
-    return np.asarray(to_8bit(image).convert("RGB")), None
+    return _pixels(image if image.mode == "RGB" else to_8bit(image).convert("RGB")), None
 
 
 def open_photo(path: Union[str, Path]) -> Photo:
@@ -252,7 +262,7 @@ def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
 def _mark_tile(tile: np.ndarray, key: float, color_space: Optional[Tensor]) -> np.ndarray:
     from .color import watermark
 
-    x = torch.from_numpy(np.ascontiguousarray(tile)).permute(2, 0, 1).float().div_(255.0)
+    x = torch.from_numpy(np.array(tile)).permute(2, 0, 1).float().div_(255.0)  # a writable copy
     y = watermark(x, key, color_space)  # eq. 5 per pixel, clipped to [0, 1]
     return y.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
