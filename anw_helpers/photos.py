@@ -8,12 +8,13 @@ who checks a model with it (issue 20, case 1):
 - 16-bit and float modes (``I;16``, ``I``, ``F``) are scaled to 8 bits, never clipped;
 - only regular files are opened (a FIFO named ``x.jpg`` would block forever);
 - HEIC/HEIF photos are read when ``pillow-heif`` is installed (``pip install "anw-helpers[heic]"``);
-- the first frame of an animated GIF or multi-page TIFF is the photo (``Photo.frames`` says how many).
+- the first frame of an animated GIF or multi-page TIFF is the photo (``Photo.frames`` counts them).
 
 :func:`watermark_rgb` applies the LCT watermark (eq. 5) to an 8-bit photo in tiles of rows, so a
 100-megapixel photo needs a few hundred megabytes, and measures how much the mark changed it: hue
 rotation cannot change grey, so greyscale and near-grey photos carry almost no mark.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,10 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 #: channel) carries almost no mark: greyscale or near-grey photos (grey has no hue to rotate).
 FAINT_MARK_LEVELS = 1.0
 #: How to read HEIC photos when ``pillow-heif`` is missing.
-HEIC_HINT = ('install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
-             "pip install pillow-heif), or export them as JPEG or PNG")
+HEIC_HINT = (
+    'install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
+    "pip install pillow-heif), or export them as JPEG or PNG"
+)
 #: Pixels per tile of :func:`watermark_rgb` and :func:`composite_onto` (about 40 MB of work space).
 TILE_PIXELS = 1 << 19
 
@@ -106,9 +109,13 @@ def heic_supported() -> bool:
 
 
 def _file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device")):
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -159,7 +166,9 @@ def to_8bit(image):
     if image.mode == "F":
         if not np.isfinite(values).all():
             raise ValueError("the float image holds NaN or infinite values")
-        low, high = (0.0, 1.0) if values.min() >= 0 and values.max() <= 1 else (values.min(), values.max())
+        low, high = (
+            (0.0, 1.0) if values.min() >= 0 and values.max() <= 1 else (values.min(), values.max())
+        )
     elif image.mode == "I" and (values.min() < 0 or values.max() > 65535):
         low, high = values.min(), values.max()
     else:
@@ -168,14 +177,16 @@ def to_8bit(image):
 
 
 def _pixels(image, tile_pixels: int = TILE_PIXELS) -> np.ndarray:
-    """``np.asarray(image)`` strip by strip, into one writable array: numpy's conversion of a whole PIL
-    image goes through ``tobytes``, which holds two more copies of a large photo."""
+    """``np.asarray(image)`` strip by strip, into one writable array: numpy's conversion of a
+    whole PIL image goes through ``tobytes``, which holds two more copies of a large photo."""
     width, height = image.size
     rows = max(1, tile_pixels // max(width, 1))
     first = np.asarray(image.crop((0, 0, width, min(height, rows))))
     out = np.empty((height,) + first.shape[1:], dtype=first.dtype)
     for top in range(0, height, rows):
-        out[top:top + rows] = first if top == 0 else np.asarray(image.crop((0, top, width, min(height, top + rows))))
+        out[top : top + rows] = (
+            first if top == 0 else np.asarray(image.crop((0, top, width, min(height, top + rows))))
+        )
     return out
 
 
@@ -267,9 +278,14 @@ def _mark_tile(tile: np.ndarray, key: float, color_space: Optional[Tensor]) -> n
     return y.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def watermark_rgb(rgb: np.ndarray, key: float, color_space: Optional[Tensor] = None,
-                  alpha: Optional[np.ndarray] = None, tile_pixels: int = TILE_PIXELS,
-                  out: Optional[np.ndarray] = None) -> tuple[np.ndarray, float]:
+def watermark_rgb(
+    rgb: np.ndarray,
+    key: float,
+    color_space: Optional[Tensor] = None,
+    alpha: Optional[np.ndarray] = None,
+    tile_pixels: int = TILE_PIXELS,
+    out: Optional[np.ndarray] = None,
+) -> tuple[np.ndarray, float]:
     """Watermark an (H, W, 3) uint8 photo with signature ``key`` (eq. 5), in tiles of rows.
 
     Equal to ``data.watermark_uint8`` on the whole photo, with memory bounded by ``tile_pixels``;
@@ -286,29 +302,36 @@ def watermark_rgb(rgb: np.ndarray, key: float, color_space: Optional[Tensor] = N
     rows = max(1, tile_pixels // max(width, 1))
     change, weight = 0.0, 0.0
     for top in range(0, height, rows):
-        before = rgb[top:top + rows]
+        before = rgb[top : top + rows]
         after = _mark_tile(before, float(key), color_space)
-        diff = np.abs(after.astype(np.int16) - before.astype(np.int16)).sum(axis=2, dtype=np.float64)
+        diff = np.abs(after.astype(np.int16) - before.astype(np.int16)).sum(
+            axis=2, dtype=np.float64
+        )
         if alpha is None:
             change, weight = change + float(diff.sum()), weight + diff.size
         else:
-            a = alpha[top:top + rows].astype(np.float64) / 255.0
+            a = alpha[top : top + rows].astype(np.float64) / 255.0
             change, weight = change + float((diff * a).sum()), weight + float(a.sum())
-        out[top:top + rows] = after
+        out[top : top + rows] = after
     return out, (change / (3.0 * weight) if weight > 0 else 0.0)
 
 
-def composite_onto(rgb: np.ndarray, alpha: np.ndarray, background: tuple[int, int, int],
-                   tile_pixels: int = TILE_PIXELS) -> np.ndarray:
-    """The photo as shown over an opaque ``background`` colour: rgb * a + background * (1 - a), in tiles.
+def composite_onto(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    background: tuple[int, int, int],
+    tile_pixels: int = TILE_PIXELS,
+) -> np.ndarray:
+    """The photo as shown over an opaque ``background``: rgb * a + background * (1 - a), in tiles.
 
-    Returns a new (H, W, 3) uint8 array; transparent pixels become the background, never their hidden RGB.
+    Returns a new (H, W, 3) uint8 array; transparent pixels become the background, never their
+    hidden RGB.
     """
     out = np.empty_like(rgb)
     rows = max(1, tile_pixels // max(rgb.shape[1], 1))
     colour = np.asarray(background, dtype=np.float32)
     for top in range(0, rgb.shape[0], rows):
-        a = alpha[top:top + rows, :, None].astype(np.float32) / 255.0
-        mixed = rgb[top:top + rows].astype(np.float32) * a + colour * (1.0 - a)
-        out[top:top + rows] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        a = alpha[top : top + rows, :, None].astype(np.float32) / 255.0
+        mixed = rgb[top : top + rows].astype(np.float32) * a + colour * (1.0 - a)
+        out[top : top + rows] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return out

@@ -1,4 +1,5 @@
 """anw_helpers.photos: the one decoding path of `anw mark`, `anw verify` and data.load_image_folder (issue 20)."""
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,11 @@ def test_exif_orientation_decodes_identically_for_mark_and_verify(tmp_path):
 
     assert main(["mark", str(src), str(tmp_path / "out"), "--key", "60"]) == 0
     marked = np.asarray(Image.open(tmp_path / "out" / "cat" / "phone.png"))
-    expected = watermark_uint8(torch.from_numpy(verify_view)[None], 60.0)[0].permute(1, 2, 0).numpy()
+    expected = (
+        watermark_uint8(torch.from_numpy(verify_view.copy())[None], 60.0)[0]
+        .permute(1, 2, 0)
+        .numpy()
+    )
     np.testing.assert_array_equal(marked, expected)
 
 
@@ -76,7 +81,11 @@ def test_float_photo_with_nan_is_refused_naming_the_file(tmp_path):
 def test_watermark_in_tiles_equals_the_whole_photo_and_measures_the_change():
     """Memory: the colour transform runs in tiles; the result is the untiled one exactly."""
     rgb = _colour((13, 11), seed=4)
-    whole = watermark_uint8(torch.from_numpy(rgb).permute(2, 0, 1)[None], 90.0)[0].permute(1, 2, 0).numpy()
+    whole = (
+        watermark_uint8(torch.from_numpy(rgb).permute(2, 0, 1)[None], 90.0)[0]
+        .permute(1, 2, 0)
+        .numpy()
+    )
     for tile_pixels in (1, 7, 11, 50, 10_000):
         tiled, change = photos.watermark_rgb(rgb, 90.0, tile_pixels=tile_pixels)
         np.testing.assert_array_equal(tiled, whole)
@@ -87,7 +96,9 @@ def test_watermark_in_tiles_equals_the_whole_photo_and_measures_the_change():
 
 
 def test_grey_photos_carry_no_mark_and_transparent_pixels_do_not_count():
-    grey = np.repeat(np.random.default_rng(0).integers(0, 256, (9, 9, 1), dtype=np.uint8), 3, axis=2)
+    grey = np.repeat(
+        np.random.default_rng(0).integers(0, 256, (9, 9, 1), dtype=np.uint8), 3, axis=2
+    )
     assert photos.watermark_rgb(grey, 120.0)[1] < photos.FAINT_MARK_LEVELS
     colour = _colour((9, 9))
     assert photos.watermark_rgb(colour, 120.0)[1] > 10 * photos.FAINT_MARK_LEVELS
@@ -97,7 +108,8 @@ def test_grey_photos_carry_no_mark_and_transparent_pixels_do_not_count():
     mixed[1:] = grey[1:]
     mixed[0, 1:] = grey[0, 1:]
     assert photos.watermark_rgb(mixed, 120.0, alpha=hidden)[1] == pytest.approx(
-        np.abs(photos.watermark_rgb(colour[:1, :1], 120.0)[0].astype(float) - colour[:1, :1]).mean())
+        np.abs(photos.watermark_rgb(colour[:1, :1], 120.0)[0].astype(float) - colour[:1, :1]).mean()
+    )
 
 
 def test_composite_onto_a_background_hides_transparent_pixels():
@@ -107,8 +119,12 @@ def test_composite_onto_a_background_hides_transparent_pixels():
     alpha[3, 0] = 128
     out = photos.composite_onto(rgb, alpha, (0, 0, 255), tile_pixels=4)
     np.testing.assert_array_equal(out[:3], rgb[:3])
-    np.testing.assert_array_equal(out[4:], np.broadcast_to(np.array([0, 0, 255], np.uint8), out[4:].shape))
-    np.testing.assert_array_equal(out[3, 0], np.rint(rgb[3, 0].astype(float) * 128 / 255 + np.array([0, 0, 255]) * 127 / 255))
+    np.testing.assert_array_equal(
+        out[4:], np.broadcast_to(np.array([0, 0, 255], np.uint8), out[4:].shape)
+    )
+    np.testing.assert_array_equal(
+        out[3, 0], np.rint(rgb[3, 0].astype(float) * 128 / 255 + np.array([0, 0, 255]) * 127 / 255)
+    )
 
 
 def test_scan_folder_skips_and_reports_fifos_linked_and_unreadable_folders(tmp_path, monkeypatch):
