@@ -180,6 +180,8 @@ def _pixels(image, tile_pixels: int = TILE_PIXELS) -> np.ndarray:
     """``np.asarray(image)`` strip by strip, into one writable array: numpy's conversion of a
     whole PIL image goes through ``tobytes``, which holds two more copies of a large photo."""
     width, height = image.size
+    if width * height <= tile_pixels:
+        return np.array(image)  # small: one writable copy
     rows = max(1, tile_pixels // max(width, 1))
     first = np.asarray(image.crop((0, 0, width, min(height, rows))))
     out = np.empty((height,) + first.shape[1:], dtype=first.dtype)
