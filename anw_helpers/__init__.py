@@ -12,7 +12,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   ``checkpoint`` (save, validated load, load-or-train: the model cache),
   ``_checks`` (input validation shared by every module).
 - Showing it: ``plots``, ``plots_comparison`` (lesson 08's figures), ``widgets``.
-- Your own photos: ``cli`` (the ``anw`` command).
+- Your own photos: ``photos`` (one way to open, list and mark a photo), ``cli`` (the ``anw``
+  command).
 
 Instructors' tooling (student copies, sync, run-all, benchmarks) is not installed: it lives in the
 repository's ``tools/`` (``python -m tools.course --help``).

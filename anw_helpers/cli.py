@@ -1,47 +1,104 @@
 """``anw``: the course's method for real photos, from the command line.
 
-    anw mark SRC DST --key K [--color-space-seed S] [--format png|jpeg]
+    anw mark SRC DST --key K [--color-space-seed S] [--format png|jpeg] [--background C] [--force]
         Watermark every photo under SRC (any size, sub-folders kept) with signature K into a new folder DST.
         The originals are never touched; DST must not exist yet (or be empty) and must not lie inside SRC.
-        PNG by default, so nothing is lost to JPEG compression.
+        PNG by default, so nothing is lost to JPEG compression. Copies carry no metadata (EXIF, GPS, XMP,
+        text): good for privacy, but the capture date is lost too.
 
     anw verify CHECKPOINT IMAGES [--labels CSV] [--color-space-seed S] [--key K]
         The arbitrator (eq. 6): load a model checkpoint of the course's cache format, and the *clean* photos
         with their classes (an ImageFolder, or a flat folder plus a CSV of filename,class), then grid-search
         the signature under which the model's loss on them is lowest. k_hat = 0: no evidence.
 
-Exit codes: 0 done, 2 bad input (the message names the file).
+Both read photos through ``anw_helpers.photos`` (EXIF orientation applied, 16-bit scaled to 8 bits).
+Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input (the message names the
+file and the fix), 130 interrupted (Ctrl-C), 141 output pipe closed, 128+N stopped by signal N.
 """
+
 from __future__ import annotations
 
 import argparse
-import math
+import contextlib
+import errno
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
+from . import photos
+from ._checks import check_user_key, key_is_off_grid
 from .color import color_space_from_seed
 from .data import IMAGE_SUFFIXES
 
-__all__ = ["main", "CliError", "mark_folder", "load_checkpoint"]
+__all__ = ["main", "CliError", "MarkResult", "mark_folder", "load_checkpoint", "parse_background"]
 
 _FORMATS = {"png": (".png", "PNG"), "jpeg": (".jpg", "JPEG")}
+_BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
+#: --color-space-seed must fit torch.Generator.manual_seed: 0 <= S < 2**64.
+SEED_LIMIT = 2**64
 
 
 class CliError(Exception):
     """A user error: printed as ``anw: error: <message>`` with exit code 2."""
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C so that partial output is removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _check_key(key: float) -> float:
-    if not math.isfinite(key):
-        raise CliError(f"--key must be a finite angle in degrees; got {key}.")
-    if key % 360.0 == 0.0:
-        raise CliError("--key 0 (or a multiple of 360) leaves the photos unchanged: it means 'no watermark'. "
-                       "Pick a secret signature such as 30, 60, ..., 330.")
-    return key
+    """The shared rule for a user's key (``_checks.check_user_key``) as a CliError."""
+    try:
+        return check_user_key(key, "--key")
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _check_seed(seed: Optional[int]) -> Optional[int]:
+    if seed is not None and not 0 <= int(seed) < SEED_LIMIT:
+        raise CliError(
+            f"--color-space-seed must be a whole number from 0 to 2**64 - 1; got {seed}."
+        )
+    return seed
+
+
+def _seed_argument(text: str) -> int:
+    """argparse type of --color-space-seed: a whole number in 0 .. 2**64 - 1."""
+    try:
+        return _check_seed(int(text, 10))
+    except (ValueError, CliError):
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number from 0 to 2**64 - 1 (18446744073709551615); got {text!r}"
+        ) from None
+
+
+def parse_background(text: str) -> tuple[int, int, int]:
+    """``white``, ``black`` or ``#rrggbb`` as an RGB triple; ValueError saying what is accepted."""
+    value = text.strip().lower()
+    if value in _BACKGROUNDS:
+        return _BACKGROUNDS[value]
+    digits = value[1:] if value.startswith("#") else ""
+    if len(digits) == 6 and all(c in "0123456789abcdef" for c in digits):
+        return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    raise ValueError(f"--background must be white, black or #rrggbb (e.g. #808080); got {text!r}.")
+
+
+def _background_argument(text: str) -> tuple[int, int, int]:
+    try:
+        return parse_background(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).replace("--background ", "")) from None
 
 
 # ------------------------------------------------------------------------------------------------ mark
@@ -49,113 +106,307 @@ def _is_inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def _list_images(src: Path) -> tuple[list[Path], list[Path]]:
-    images, skipped = [], []
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            path = Path(dirpath) / name
-            (images if path.suffix.lower() in IMAGE_SUFFIXES else skipped).append(path)
-    return images, skipped
+def _check_writable_parent(dst: Path) -> None:
+    """Refuse before any work when ``dst`` cannot be created: its nearest existing ancestor
+    must be a folder we may write into."""
+    ancestor = dst.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise CliError(
+            f"cannot create {dst}: {ancestor} is a file, not a folder; give another destination."
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise CliError(
+            f"cannot create {dst}: the folder {ancestor} is not writable for you; "
+            "give a destination in a folder you can write to."
+        )
 
 
-def _mark_image(path: Path, out: Path, key: float, color_space, fmt: str, quality: int) -> tuple[int, int]:
-    """Watermark one photo at full resolution and save it to ``out``; returns its (width, height)."""
-    import numpy as np
-    import torch
-    from PIL import Image, ImageOps
+@dataclass
+class MarkResult:
+    """What ``mark_folder`` wrote: the copies, which carry almost no mark, what was skipped."""
 
-    from .color import watermark
-    from .data import to_uint8
+    written: list[Path] = field(default_factory=list)
+    faint: list[tuple[Path, float]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+    @property
+    def carrying(self) -> int:
+        """How many copies carry the mark (changed by >= ``photos.FAINT_MARK_LEVELS``)."""
+        return len(self.written) - len(self.faint)
+
+
+def _mark_image(
+    path: Path,
+    out: Path,
+    key: float,
+    color_space,
+    fmt: str,
+    quality: int,
+    background: Optional[tuple[int, int, int]] = None,
+) -> tuple[tuple[int, int], float, int]:
+    """Watermark one photo at full resolution (in tiles) and save it to ``out``.
+
+    Returns its (width, height), the mark's strength (``photos.watermark_rgb``) and its frame count.
+    """
+    from PIL import Image
 
     try:
-        with Image.open(path) as opened:
-            opened.load()
-            im = ImageOps.exif_transpose(opened)  # the photo as it is shown (EXIF orientation applied)
-            icc = opened.info.get("icc_profile")
-    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds
-        raise CliError(f"cannot read image {path}: {exc}") from exc
-    alpha = None
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-        im = im.convert("RGBA")
-        alpha = im.getchannel("A")
-    rgb = np.asarray(im.convert("RGB"))
-    x = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div_(255.0)
-    marked = to_uint8(watermark(x, key, color_space)).permute(1, 2, 0).contiguous().numpy()
+        photo = photos.open_photo(path)
+    except photos.PhotoError as exc:
+        raise CliError(str(exc)) from exc
+    rgb, alpha = photo.rgb, photo.alpha
+    if alpha is not None and background is not None:
+        rgb, alpha = photos.composite_onto(rgb, alpha, background), None
+    elif alpha is not None and fmt == "jpeg":  # checked before any work; kept as a guard
+        raise CliError(f"{path} has transparent pixels that JPEG cannot store: pass --background.")
+    photo.rgb = None
+    marked, strength = photos.watermark_rgb(
+        rgb, key, color_space, alpha=alpha, out=rgb if rgb.flags.writeable else None
+    )  # in place
+    del rgb
     result = Image.fromarray(marked, "RGB")
-    options = {"icc_profile": icc} if icc else {}
+    del marked
+    options = {"icc_profile": photo.icc_profile} if photo.icc_profile else {}
     if fmt == "jpeg":
         # 4:4:4 chroma: the watermark lives in the chroma (I, Q) channels that 4:2:0 subsampling would halve
         options.update(quality=quality, subsampling=0)
     elif alpha is not None:
-        result.putalpha(alpha)
-    result.save(out, format=_FORMATS[fmt][1], **options)
-    return result.size
+        result.putalpha(Image.fromarray(alpha, "L"))
+    result.save(
+        out, format=_FORMATS[fmt][1], **options
+    )  # no exif=, pnginfo=: metadata is not copied
+    return result.size, strength, photo.frames
 
 
-def mark_folder(src: Path, dst: Path, key: float, color_space_seed: Optional[int] = None, fmt: str = "png",
-                quality: int = 95, echo=print) -> list[Path]:
-    """Watermark every photo under ``src`` into the new folder ``dst`` (same sub-folders, same sizes).
+def _transparent_photos(paths: Sequence[Path]) -> list[Path]:
+    """The photos with some pixel not fully opaque (only those whose mode has alpha are decoded)."""
+    from PIL import Image
 
-    Refuses (CliError) when ``dst`` is ``src`` or inside it, when ``dst`` exists and is not empty, when two
-    photos would be written to the same file, or when a photo cannot be read; nothing is written then. The
-    photos are written to a temporary folder beside ``dst`` and moved into place at the end.
-    """
-    key = _check_key(float(key))
+    found = []
+    for path in paths:
+        try:
+            with Image.open(photos.check_regular_file(path)) as im:
+                maybe = im.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in im.info
+        except Exception:  # noqa: BLE001 - the marking pass names unreadable files
+            continue
+        if maybe and photos.open_photo(path).has_transparency:
+            found.append(path)
+    return found
+
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """While marking, SIGTERM and SIGHUP raise ``Terminated``: the partial folder is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, _frame):
+        raise Terminated(signum)
+
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, stop) for sig in wanted}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_mark_arguments(
+    key: float,
+    color_space_seed: Optional[int],
+    fmt: str,
+    quality: int,
+    background: Optional[tuple[int, int, int]],
+) -> float:
+    key = _check_key(key)
+    _check_seed(color_space_seed)
+    if fmt not in _FORMATS:
+        raise CliError(f"unknown --format {fmt!r}; expected one of {', '.join(_FORMATS)}.")
+    if not 1 <= int(quality) <= 100:
+        raise CliError(f"--quality must be from 1 to 100; got {quality}.")
+    if background is not None and (
+        len(background) != 3 or not all(0 <= int(c) <= 255 for c in background)
+    ):
+        raise CliError(
+            f"--background must be an RGB colour of three values 0..255; got {background}."
+        )
+    return key
+
+
+def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     src_in = Path(src).expanduser()
     if not src_in.is_dir():
         raise CliError(f"source folder {src_in} does not exist or is not a folder.")
     src = src_in.resolve()
     dst = Path(dst).expanduser().resolve()
     if dst == src:
-        raise CliError(f"destination {dst} is the source folder: anw mark never overwrites your originals; give a new folder.")
+        raise CliError(
+            f"destination {dst} is the source folder: anw mark never overwrites your originals; give a new folder."
+        )
     if _is_inside(dst, src):
-        raise CliError(f"destination {dst} lies inside the source folder {src}: give a folder outside it.")
+        raise CliError(
+            f"destination {dst} lies inside the source folder {src}: give a folder outside it."
+        )
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
-        raise CliError(f"destination {dst} already exists and is not empty: anw mark would overwrite it; give a new folder.")
-    if fmt not in _FORMATS:
-        raise CliError(f"unknown --format {fmt!r}; expected one of {', '.join(_FORMATS)}.")
-    images, skipped = _list_images(src)
-    if not images:
+        raise CliError(
+            f"destination {dst} already exists and is not empty: anw mark would overwrite it; give a new folder."
+        )
+    _check_writable_parent(dst)
+    return src, dst
+
+
+def _plan(src: Path, fmt: str, background) -> tuple[dict[Path, Path], photos.Listing]:
+    """Where each photo goes (path in DST), after every check that needs only the listing."""
+    listing = photos.scan_folder(src)
+    if not listing.photos:
         raise CliError(f"no photos under {src} (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    heic = [p for p in listing.photos if p.suffix.lower() in photos.HEIC_SUFFIXES]
+    if heic and not photos.heic_supported():
+        raise CliError(f"{len(heic)} HEIC photo(s) such as {heic[0]}: {photos.HEIC_HINT}.")
     targets: dict[Path, Path] = {}
-    for path in images:
+    for path in listing.photos:
         rel = path.relative_to(src).with_suffix(_FORMATS[fmt][0])
         if rel in targets:
-            raise CliError(f"{path} and {targets[rel]} would both be written to {rel}: rename one of them.")
+            raise CliError(
+                f"{path} and {targets[rel]} would both be written to {rel}: rename one of them."
+            )
         targets[rel] = path
+    if fmt == "jpeg" and background is None:
+        clear = _transparent_photos(listing.photos)
+        if clear:
+            raise CliError(
+                f"{len(clear)} photo(s) such as {clear[0]} have transparent pixels, which JPEG "
+                "cannot store (they would become visible): pass --background white, black or "
+                "#rrggbb to fill "
+                "them, or use --format png to keep the transparency."
+            )
+    return targets, listing
+
+
+def mark_folder(
+    src: Path,
+    dst: Path,
+    key: float,
+    color_space_seed: Optional[int] = None,
+    fmt: str = "png",
+    quality: int = 95,
+    echo=print,
+    background: Optional[tuple[int, int, int]] = None,
+    force: bool = False,
+) -> MarkResult:
+    """Watermark every photo under ``src`` into the new folder ``dst`` (same sub-folders, same
+    sizes; eq. 5).
+
+    Every argument is checked before any work: the key (``_checks.check_user_key``), the seed,
+    the format, the folders (``dst`` not ``src`` nor inside it, empty or new, creatable), name
+    clashes, HEIC support, transparency with JPEG (needs ``background``). Photos are read with
+    ``photos.open_photo`` and marked in tiles; photos the mark changes by less than
+    ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``. The copies
+    are written to a hidden temporary folder beside ``dst``, moved into place at the end, and
+    removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once or not at all,
+    and the originals are never modified.
+    """
+    key = _check_mark_arguments(float(key), color_space_seed, fmt, quality, background)
+    src, dst = _check_folders(src, dst)
+    targets, listing = _plan(src, fmt, background)
+    if key_is_off_grid(key):
+        echo(
+            f"warning: key {key:g} is not one of 30, 60, ..., 330, the signatures "
+            "verification searches; it is found only as the nearest of them (within 15 "
+            "degrees), so keep a grid key if you can."
+        )
     color_space = color_space_from_seed(color_space_seed)
+    result = MarkResult(skipped=listing.skipped)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
     try:
-        for i, (rel, path) in enumerate(targets.items(), 1):
-            out = tmp / rel
-            out.parent.mkdir(parents=True, exist_ok=True)
-            w, h = _mark_image(path, out, key, color_space, fmt, quality)
-            echo(f"[{i}/{len(targets)}] {path.relative_to(src)} -> {rel} ({w}x{h})")
-        if dst.exists():
-            dst.rmdir()  # empty (checked above)
-        os.replace(tmp, dst)
+        with _terminate_cleanly():
+            for i, (rel, path) in enumerate(targets.items(), 1):
+                out = tmp / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                (w, h), strength, frames = _mark_image(
+                    path, out, key, color_space, fmt, quality, background
+                )
+                faint = strength < photos.FAINT_MARK_LEVELS
+                if faint:
+                    result.faint.append((path, strength))
+                note = f", changed by {strength:.2f} levels: almost no mark" if faint else ""
+                echo(f"[{i}/{len(targets)}] {path.relative_to(src)} -> {rel} ({w}x{h}{note})")
+                if frames > 1:
+                    echo(
+                        f"  note: {path.relative_to(src)} has {frames} frames (animation or pages): only the "
+                        "first is marked, and the copy is that single image."
+                    )
+                result.written.append(dst / rel)
+            if result.faint and not force:
+                raise CliError(_faint_message(result, len(targets)))
+            if dst.exists():
+                dst.rmdir()  # empty (checked above)
+            os.replace(tmp, dst)
         umask = os.umask(0)
         os.umask(umask)
         dst.chmod(0o777 & ~umask)  # mkdtemp made it private
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if skipped:
-        echo(f"skipped {len(skipped)} file(s) that are not photos, e.g. {skipped[0].relative_to(src)}")
-    return [dst / rel for rel in targets]
+    if listing.skipped:
+        echo(f"skipped {len(listing.skipped)} file(s) or folder(s) under {src}:")
+    for path, why in listing.skipped:
+        echo(f"  {path.relative_to(src) if _is_inside(path, src) else path}: {why}")
+    return result
+
+
+def _faint_message(result: MarkResult, total: int) -> str:
+    names = ", ".join(str(p.name) for p, _ in result.faint[:3])
+    return (
+        f"{len(result.faint)} of {total} photo(s) would carry almost no mark (changed by less than "
+        f"{photos.FAINT_MARK_LEVELS:g} levels on average: greyscale or near-grey, and hue "
+        f"rotation cannot change grey), e.g. {names}. A model trained on them learns nothing "
+        "of your key. Leave them out, "
+        "or pass --force to write them anyway; nothing was written."
+    )
 
 
 def _cmd_mark(args) -> int:
-    written = mark_folder(Path(args.src), Path(args.dst), args.key, args.color_space_seed, args.format, args.quality)
-    space = "YIQ" if args.color_space_seed is None else f"your colour space (seed {args.color_space_seed})"
-    print(f"Watermarked {len(written)} photo(s) with signature k = {args.key:g} degrees in {space}; "
-          f"wrote {args.format.upper()} files to {Path(args.dst).expanduser().resolve()}. The originals are unchanged.")
-    print("Share only the watermarked copies, and keep the key (and colour-space seed) secret: "
-          "an arbitrator needs your clean originals, and you reveal the key only to compare.")
+    result = mark_folder(
+        Path(args.src),
+        Path(args.dst),
+        args.key,
+        args.color_space_seed,
+        args.format,
+        args.quality,
+        background=args.background,
+        force=args.force,
+    )
+    space = (
+        "YIQ"
+        if args.color_space_seed is None
+        else f"your colour space (seed {args.color_space_seed})"
+    )
+    print(
+        f"Watermarked {len(result.written)} photo(s) with signature k = {args.key:g} degrees in {space}; "
+        f"wrote {args.format.upper()} files to {Path(args.dst).expanduser().resolve()}. The originals are unchanged."
+    )
+    print(
+        f"{result.carrying} of {len(result.written)} photo(s) carry the mark"
+        + (
+            f"; {len(result.faint)} carry almost none (greyscale or near-grey): "
+            + ", ".join(p.name for p, _ in result.faint[:5])
+            if result.faint
+            else ""
+        )
+        + "."
+    )
+    print(
+        "The copies carry no EXIF, GPS, XMP or text metadata (the capture date is lost too). "
+        "Share only the watermarked copies, and keep the key (and colour-space seed) secret: "
+        "an arbitrator needs your "
+        "clean originals, and you reveal the key only to compare."
+    )
     return 0
 
 
@@ -349,44 +600,277 @@ def _print_ownership_test(key, test, note, n_reference) -> None:
 
 
 # ------------------------------------------------------------------------------------------------ main
+_MARK_DESCRIPTION = """\
+Watermark every photo under SRC with the secret signature K (hue rotation by K degrees in YIQ, eq. 5)
+at full resolution into the new folder DST. The originals are never touched, and DST appears all at
+once or not at all.
+
+Privacy: the copies carry no metadata - EXIF, GPS position, XMP and text chunks are all dropped, so
+the capture date and camera settings are lost too (keep your originals for them). The EXIF
+orientation is applied to the pixels, so portrait photos stay upright.
+
+Which photos carry the mark: hue rotation cannot change grey, so greyscale, black-and-white and
+near-grey (faded, washed-out) photos carry almost none. Each photo's change is measured; such photos
+are refused (nothing is written) unless you pass --force, and the summary says how many copies carry
+the mark. 16-bit and float photos are scaled to 8 bits. Of an animated GIF or a multi-page TIFF only
+the first frame is marked (you are told). HEIC photos need pillow-heif (pip install
+"anw-helpers[heic]"). Transparent photos keep their alpha in PNG; JPEG cannot store it, so
+--format jpeg needs --background to fill transparent areas (which are otherwise refused).
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="anw", description="Anti-neuron watermarking: protect your photos, check a model.",
-                                     epilog="Exit codes: 0 done, 2 bad input. Course tooling (in a clone): python -m tools.course --help")
+    """The ``anw`` argument parser (mark, verify)."""
+    parser = argparse.ArgumentParser(
+        prog="anw",
+        description="Anti-neuron watermarking: protect your photos, check a model.",
+        epilog="Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input, 130 interrupted. "
+        "Course tooling (in a clone): python -m tools.course --help",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("mark", help="watermark a folder of photos into a new folder",
-                       description="Watermark every photo under SRC with the secret signature K (hue rotation by K "
-                                   "degrees, eq. 5) at full resolution into the new folder DST. Originals are never touched.")
+    p = sub.add_parser(
+        "mark",
+        help="watermark a folder of photos into a new folder",
+        description=_MARK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("src", metavar="SRC", help="folder of photos (sub-folders are kept)")
-    p.add_argument("dst", metavar="DST", help="new folder for the watermarked copies (must not exist, or be empty)")
-    p.add_argument("--key", type=float, required=True, metavar="K", help="secret signature in degrees, e.g. 60 (not 0)")
-    p.add_argument("--color-space-seed", type=int, default=None, metavar="S", help="use your own colour space drawn from seed S (Sec. 5.4)")
-    p.add_argument("--format", choices=sorted(_FORMATS), default="png", help="png (default, lossless) or jpeg")
-    p.add_argument("--quality", type=int, default=95, help="JPEG quality (with --format jpeg; default 95)")
+    p.add_argument(
+        "dst",
+        metavar="DST",
+        help="new folder for the watermarked copies (must not exist, or be empty)",
+    )
+    p.add_argument(
+        "--key",
+        type=float,
+        required=True,
+        metavar="K",
+        help="secret signature in degrees, one of 30, 60, ..., 330 (not within 15 of 0)",
+    )
+    p.add_argument(
+        "--color-space-seed",
+        type=_seed_argument,
+        default=None,
+        metavar="S",
+        help="use your own colour space drawn from seed S, 0 <= S < 2**64 (Sec. 5.4)",
+    )
+    p.add_argument(
+        "--format", choices=sorted(_FORMATS), default="png", help="png (default, lossless) or jpeg"
+    )
+    p.add_argument(
+        "--quality",
+        type=int,
+        default=95,
+        help="JPEG quality 1-100 (with --format jpeg; default 95)",
+    )
+    p.add_argument(
+        "--background",
+        type=_background_argument,
+        default=None,
+        metavar="COLOUR",
+        help="fill transparent areas with white, black or #rrggbb before marking "
+        "(needed for --format jpeg when a photo has transparency)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write photos that carry almost no mark (greyscale, near-grey) instead of refusing",
+    )
     p.set_defaults(func=_cmd_mark)
-    p = sub.add_parser("verify", help="recover the signature a model memorised from your clean photos (eq. 6)",
-                       description="Grid search of eq. 6 on a model checkpoint of the course's format with your clean photos.")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="model file (dict with state_dict, record, config)")
-    p.add_argument("images", metavar="IMAGES", help="clean photos: an ImageFolder (<class>/<photo>) or a flat folder with --labels")
-    p.add_argument("--labels", default=None, metavar="CSV", help="CSV of filename,class for a flat folder")
-    p.add_argument("--color-space-seed", type=int, default=None, metavar="S", help="the colour-space seed used with anw mark")
-    p.add_argument("--key", type=float, default=None, metavar="K", help="your key, to say whether k_hat matches it")
-    p.add_argument("--reference", default=None, metavar="FOLDER",
-                   help="with --key: photos like yours that the model certainly never saw (ImageFolder), for the "
-                        "calibrated p-value of lesson 09")
-    p.add_argument("--permutations", type=int, default=9_999, metavar="B",
-                   help="relabellings for the p-value (smallest p = 1/(B+1); default 9,999)")
+    p = sub.add_parser(
+        "verify",
+        help="recover the signature a model memorised from your clean photos (eq. 6)",
+        description="Grid search of eq. 6 on a model checkpoint of the course's format with your clean photos.",
+    )
+    p.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="model file (dict with state_dict, record, config)"
+    )
+    p.add_argument(
+        "images",
+        metavar="IMAGES",
+        help="clean photos: an ImageFolder (<class>/<photo>) or a flat folder with --labels",
+    )
+    p.add_argument(
+        "--labels", default=None, metavar="CSV", help="CSV of filename,class for a flat folder"
+    )
+    p.add_argument(
+        "--color-space-seed",
+        type=_seed_argument,
+        default=None,
+        metavar="S",
+        help="the colour-space seed used with anw mark",
+    )
+    p.add_argument(
+        "--key",
+        type=float,
+        default=None,
+        metavar="K",
+        help="your key, to say whether k_hat matches it",
+    )
+    p.add_argument(
+        "--reference",
+        default=None,
+        metavar="FOLDER",
+        help="with --key: photos like yours that the model certainly never saw (ImageFolder), for the "
+        "calibrated p-value of lesson 09",
+    )
+    p.add_argument(
+        "--permutations",
+        type=int,
+        default=9_999,
+        metavar="B",
+        help="relabellings for the p-value (smallest p = 1/(B+1); default 9,999)",
+    )
     p.set_defaults(func=_cmd_verify)
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of the ``anw`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+def _check_device_setting() -> None:
+    """Refuse a bad ``ANW_DEVICE`` (runtime.choose_device) before any work."""
+    forced = os.environ.get("ANW_DEVICE")
+    if not forced:
+        return
+    import torch
+
     try:
-        return args.func(args)
+        device = torch.device(forced)
+    except (RuntimeError, ValueError):
+        raise CliError(
+            f"ANW_DEVICE={forced!r} is not a device name: use cpu, cuda, cuda:0 or mps, "
+            "or unset ANW_DEVICE to choose automatically."
+        ) from None
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()),
+    }
+    if not available.get(device.type, False):
+        raise CliError(
+            f"ANW_DEVICE={forced!r} but this machine has no {device.type} device PyTorch can use: "
+            "set ANW_DEVICE=cpu, or unset it to choose automatically."
+        )
+    if (
+        device.type == "cuda"
+        and device.index is not None
+        and device.index >= torch.cuda.device_count()
+    ):
+        raise CliError(
+            f"ANW_DEVICE={forced!r} but this machine has {torch.cuda.device_count()} CUDA device(s)."
+        )
+
+
+def _check_verify_inputs(args) -> None:
+    """What verify checks before loading anything: the device setting, the checkpoint file."""
+    _check_device_setting()
+    path = Path(args.checkpoint).expanduser()
+    if path.exists() and not path.is_file():
+        raise CliError(
+            f"checkpoint {path} is not a regular file: give the model file (.pt) written by "
+            "anw_helpers.train."
+        )
+    if path.is_file() and path.stat().st_size == 0:
+        raise CliError(
+            f"checkpoint {path} is empty (0 bytes), perhaps an interrupted copy: give the model "
+            "file (.pt) written by anw_helpers.train."
+        )
+
+
+def _os_error_message(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full{where}: free some space (or pick another destination), run again."
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"permission denied{where}: choose a file or folder you can read and write."
+    return f"{exc.strerror or exc}{where}."
+
+
+def _in_function(exc: BaseException, name: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == name:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so that Python's exit flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"anw: warning: {message}", file=sys.stderr)
+
+
+def _run(args) -> int:
+    if args.command == "verify":
+        _check_verify_inputs(args)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        code = args.func(args)
+    sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at exit
+    return code
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``anw`` command; returns the exit code.
+
+    One handler turns every user mistake and system refusal into one line ``anw CMD: error:``
+    names the fix (tracebacks only with ``ANW_DEBUG=1``); partial output is removed in every case.
+    """
+    args = build_parser().parse_args(argv)
+    prefix = f"anw {args.command}"
+    try:
+        return _run(args)
     except CliError as exc:
-        print(f"anw {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{prefix}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"{prefix}: interrupted; nothing was written and the originals are unchanged.",
+            file=sys.stderr,
+        )
+        return 130
+    except Terminated as exc:
+        print(
+            f"{prefix}: stopped by signal {exc.signum}; nothing was written and the originals are unchanged.",
+            file=sys.stderr,
+        )
+        return 128 + exc.signum
+    except BrokenPipeError:
+        _silence_stdout()
+        if args.command == "mark":
+            print(
+                f"{prefix}: stopped: its output was closed (broken pipe); nothing was written.",
+                file=sys.stderr,
+            )
+        return 141
+    except Exception as exc:  # noqa: BLE001 - the one top-level handler
+        if os.environ.get("ANW_DEBUG"):
+            raise
+        if args.command == "verify" and _in_function(exc, "load_checkpoint"):
+            print(
+                f"{prefix}: error: checkpoint {args.checkpoint} cannot be read ({type(exc).__name__}: {exc}): "
+                "it is damaged or not a model file written by anw_helpers.train.",
+                file=sys.stderr,
+            )
+            return 2
+        if isinstance(exc, OSError):
+            print(f"{prefix}: error: {_os_error_message(exc)}", file=sys.stderr)
+            return 1
+        if isinstance(exc, ValueError):
+            print(f"{prefix}: error: {exc}", file=sys.stderr)
+            return 2
+        print(
+            f"{prefix}: error: unexpected {type(exc).__name__}: {exc}. This is a bug in anw: please report "
+            "it with the command you ran (ANW_DEBUG=1 shows the traceback).",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

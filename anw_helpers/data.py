@@ -22,10 +22,12 @@ from torch import Tensor
 from ._checks import check_uint8_images
 from .color import SIGNATURE_SLOTS, watermark
 from .paths import atomic_write, cache_dir, data_root
+from .photos import PHOTO_SUFFIXES, Listing, PhotoError, decode_rgb, scan_folder
 
 __all__ = [
     "CIFAR10_CLASSES",
     "IMAGE_SUFFIXES",
+    "SkippedFilesWarning",
     "ImageSet",
     "User",
     "LearnerData",
@@ -47,8 +49,12 @@ __all__ = [
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
 )
-#: File suffixes read as images (lower case).
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+#: File suffixes read as images (lower case); HEIC needs the optional pillow-heif (``photos``).
+IMAGE_SUFFIXES = PHOTO_SUFFIXES
+
+
+class SkippedFilesWarning(UserWarning):
+    """Entries of a photo folder that were not read (each named with the reason)."""
 
 
 @dataclass
@@ -213,16 +219,22 @@ def _load_cached(stem: Path) -> Optional[ImageSet]:
 
 
 def _decode(path: Path, size: Optional[int]) -> np.ndarray:
+    """One photo as (3, H, W) uint8 through ``photos.decode_rgb`` (EXIF orientation, 8 bits), centre-cropped
+    to a square and resized to ``size`` (None: as it is). Raises ValueError naming the file."""
     from PIL import Image
 
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if size is not None and im.size != (size, size):
-            w, h = im.size
-            s = min(w, h)
-            im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            im = im.resize((size, size), Image.BICUBIC)
-        return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+    try:
+        im = Image.fromarray(decode_rgb(path), "RGB")
+    except PhotoError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - anything else still names the file
+        raise PhotoError(f"cannot read image {path}: {exc}") from exc
+    if size is not None and im.size != (size, size):
+        w, h = im.size
+        s = min(w, h)
+        im = im.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+        im = im.resize((size, size), Image.BICUBIC)
+    return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
 
 
 def _decode_all(files: Sequence[Path], size: Optional[int], desc: str) -> np.ndarray:
@@ -235,14 +247,23 @@ def _decode_all(files: Sequence[Path], size: Optional[int], desc: str) -> np.nda
     return np.stack(arrays)
 
 
+def _warn_skipped(root: Path, skipped: Sequence[tuple[Path, str]]) -> None:
+    if skipped:
+        shown = "; ".join(f"{p} ({why})" for p, why in skipped[:5])
+        more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        warnings.warn(f"skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} under {root}: "
+                      f"{shown}{more}", SkippedFilesWarning, stacklevel=3)
+
+
 def _folder_listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
-    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir()))
-    files, labels = [], []
+    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    files, labels, skipped = [], [], []
     for i, c in enumerate(classes):
-        for f in sorted((root / c).iterdir()):
-            if f.suffix.lower() in IMAGE_SUFFIXES:
-                files.append(f)
-                labels.append(i)
+        listing = scan_folder(root / c, recursive=False)
+        files += listing.photos
+        labels += [i] * len(listing.photos)
+        skipped += listing.skipped
+    _warn_skipped(root, skipped)
     return files, labels, classes
 
 
@@ -442,31 +463,44 @@ def load_image_folder(
     else:
         rows = _read_labels(Path(labels_file))
         classes = tuple(sorted(set(rows.values())))
-        files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        listing: Listing = scan_folder(path, recursive=False)
+        _warn_skipped(path, listing.skipped)
+        files = listing.photos
         missing = [f.name for f in files if f.name not in rows]
         if missing:
             raise ValueError(f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}.")
         labels = [classes.index(rows[f.name]) for f in files]
-    images = []
-    for f in files:
-        try:
-            images.append(_decode(f, size))
-        except Exception as exc:  # noqa: BLE001
-            raise ValueError(f"cannot read image {f}: {exc}") from exc
+    images = [_decode(f, size) for f in files]  # PhotoError (a ValueError) names the file
     return ImageSet(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes)
 
 
 def _read_labels(labels_file: Path) -> dict[str, str]:
+    """Rows ``filename,class`` of a CSV (an optional header row; an Excel export's UTF-8 BOM is fine).
+
+    Raises ValueError naming the file when it is not UTF-8 text, has no rows or short rows, or gives one
+    file two different classes.
+    """
     if not labels_file.is_file():
         raise FileNotFoundError(f"labels file {labels_file} does not exist (expected CSV rows: filename,class).")
-    with open(labels_file, newline="") as f:
-        rows = [r for r in csv.reader(f) if r and not r[0].startswith("#")]
-    if rows and rows[0][0].lower() in ("filename", "file", "name"):
+    try:
+        with open(labels_file, newline="", encoding="utf-8-sig") as f:
+            rows = [r for r in csv.reader(f) if r and r[0].strip() and not r[0].startswith("#")]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"labels file {labels_file} is not a UTF-8 CSV ({exc}); save it as "
+                         "'CSV UTF-8' with rows filename,class.") from exc
+    if rows and rows[0][0].strip().lower() in ("filename", "file", "name"):
         rows = rows[1:]
     bad = [r for r in rows if len(r) < 2]
     if bad or not rows:
         raise ValueError(f"labels file {labels_file} must have rows 'filename,class'; got {bad[:2] or 'no rows'}.")
-    return {r[0].strip(): r[1].strip() for r in rows}
+    labels: dict[str, str] = {}
+    for row in rows:
+        name, cls = row[0].strip(), row[1].strip()
+        if labels.get(name, cls) != cls:
+            raise ValueError(f"labels file {labels_file} gives {name} two classes, {labels[name]!r} and {cls!r}: "
+                             "keep one row per file.")
+        labels[name] = cls
+    return labels
 
 
 # ----------------------------------------------------------------------------------------------- users

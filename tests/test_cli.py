@@ -6,9 +6,12 @@ course's cache format (as anw_helpers.train writes it).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
-from anw_helpers import verify
+from anw_helpers import cli, verify
 from anw_helpers.cli import main
 from anw_helpers.color import random_color_space, watermark
 from anw_helpers.data import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
@@ -88,7 +91,8 @@ def test_mark_watermarks_every_photo_at_full_size_as_png_and_keeps_originals(pho
 
 def test_mark_with_a_colour_space_seed_and_jpeg(photos, tmp_path):
     dst = tmp_path / "out"
-    assert main(["mark", str(photos), str(dst), "--key", "210", "--color-space-seed", "7", "--format", "jpeg", "--quality", "100"]) == 0
+    assert main(["mark", str(photos), str(dst), "--key", "210", "--color-space-seed", "7", "--format", "jpeg", "--quality", "100",
+                 "--background", "white"]) == 0
     got = np.asarray(Image.open(dst / "portrait.jpg")).astype(float)
     space = random_color_space(torch.Generator().manual_seed(7))
     expected = _expected(photos / "portrait.png", 210.0, space).astype(float)
@@ -261,3 +265,256 @@ def test_anw_command_runs_as_a_module():
     done = subprocess.run([sys.executable, "-m", "anw_helpers.cli", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0 and "mark" in done.stdout and "verify" in done.stdout
 
+
+# ------------------------------------------------------------------------------- issue 20: mark side
+def _partials(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if ".partial-" in p.name]
+
+
+@pytest.mark.parametrize("key", ["0.1", "1e-20", "350", "-5", "15"])
+def test_mark_refuses_keys_near_zero_before_any_output(photos, tmp_path, capsys, key):
+    """Case 2: a key within 15 degrees of 0 writes (almost) unchanged pixels; refused before any work."""
+    assert main(["mark", str(photos), str(tmp_path / "out"), "--key", key]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "--key" in captured.err and "30, 60" in captured.err.replace("\n", " ")
+    assert not (tmp_path / "out").exists() and not _partials(tmp_path)
+
+
+def test_mark_warns_about_a_key_off_the_search_grid(photos, tmp_path, capsys):
+    assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "45"]) == 0
+    assert "warning: key 45 is not one of 30, 60" in capsys.readouterr().out
+
+
+def test_mark_checks_every_argument_before_reading_any_photo(photos, tmp_path, capsys, monkeypatch):
+    def no_listing(*args, **kwargs):
+        raise AssertionError("photos were listed before the arguments were checked")
+
+    monkeypatch.setattr(cli.photos, "scan_folder", no_listing)
+    for args in (["--key", "0.5"], ["--key", "60", "--quality", "0"], ["--key", "60", "--quality", "101"]):
+        assert main(["mark", str(photos), str(tmp_path / "out"), *args]) == 2
+        assert capsys.readouterr().out == ""
+    file_parent = tmp_path / "a-file"
+    file_parent.write_text("x")
+    assert main(["mark", str(photos), str(file_parent / "out"), "--key", "60"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [str(2 ** 64), "-1", "1.5"])
+def test_colour_space_seed_out_of_range_is_a_usage_error(photos, checkpoint, clean_photos, tmp_path, capsys, seed):
+    for argv in (["mark", str(photos), str(tmp_path / "out"), "--key", "60"],
+                 ["verify", str(checkpoint), str(clean_photos)]):
+        with pytest.raises(SystemExit) as stop:
+            main([*argv, "--color-space-seed", seed])
+        assert stop.value.code == 2 and "2**64 - 1" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def _grey_photo(path: Path, size=(20, 16), seed=0) -> Path:
+    grey = np.random.default_rng(seed).integers(0, 256, (size[1], size[0]), dtype=np.uint8)
+    Image.fromarray(grey, "L").save(path)
+    return path
+
+
+def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys):
+    """Case 3: grey has no hue, so a grey photo came out pixel-identical and was reported 'Watermarked'."""
+    src = tmp_path / "src"
+    src.mkdir()
+    _photo(src / "colour.png", (20, 16), seed=1)
+    _grey_photo(src / "grey.png")
+    near_grey = np.asarray(Image.open(_grey_photo(src / "faded.png", seed=2)).convert("RGB")).astype(int)
+    near_grey[..., 0] += 1  # a faded photo: chroma of one level
+    Image.fromarray(np.clip(near_grey, 0, 255).astype(np.uint8)).save(src / "faded.png")
+    deep = (np.linspace(0, 65535, 20 * 16).reshape(16, 20)).astype(np.uint16)
+    Image.fromarray(deep).save(src / "deep16.png")  # 16-bit greyscale
+
+    assert main(["mark", str(src), str(tmp_path / "out"), "--key", "90"]) == 2
+    err = capsys.readouterr().err
+    assert "3 of 4 photo(s) would carry almost no mark" in err and "--force" in err
+    assert not (tmp_path / "out").exists() and not _partials(tmp_path)
+
+    assert main(["mark", str(src), str(tmp_path / "out"), "--key", "90", "--force"]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 4 photo(s) carry the mark; 3 carry almost none" in out
+    assert re.search(r"grey.png -> grey.png \(20x16, changed by 0\.\d\d levels: almost no mark\)", out)
+    copy = np.asarray(Image.open(tmp_path / "out" / "deep16.png"))
+    assert (copy == 255).mean() < 0.05, "the 16-bit photo was clipped to white"
+    np.testing.assert_array_equal(copy[..., 0], np.rint(deep / 257).astype(np.uint8))
+
+
+def _half_transparent(path: Path) -> Path:
+    rgba = np.random.default_rng(5).integers(0, 256, (16, 16, 4), dtype=np.uint8)
+    rgba[..., 3] = 255
+    rgba[8:, :, 3] = 0  # the bottom half is transparent: its RGB must never be seen
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
+def test_mark_jpeg_never_shows_transparent_pixels(tmp_path, capsys):
+    """Case 7: --format jpeg dropped the alpha channel, so hidden pixels became visible."""
+    src = tmp_path / "src"
+    src.mkdir()
+    _half_transparent(src / "logo.png")
+    assert main(["mark", str(src), str(tmp_path / "out"), "--key", "60", "--format", "jpeg"]) == 2
+    err = capsys.readouterr().err
+    assert "logo.png" in err and "--background" in err and "--format png" in err
+    assert not (tmp_path / "out").exists()
+
+    for colour, value in (("black", (0, 0, 0)), ("#ffffff", (255, 255, 255))):
+        dst = tmp_path / f"out-{colour.strip('#')}"
+        assert main(["mark", str(src), str(dst), "--key", "60", "--format", "jpeg", "--quality", "100",
+                     "--background", colour]) == 0
+        shared = np.asarray(Image.open(dst / "logo.jpg")).astype(int)
+        assert np.abs(shared[10:] - np.array(value)).max() <= 3, "transparent pixels are not the background"
+    with pytest.raises(SystemExit):
+        main(["mark", str(src), str(tmp_path / "x"), "--key", "60", "--background", "pink"])
+    assert "white, black or #rrggbb" in capsys.readouterr().err
+
+
+def test_mark_says_only_the_first_frame_is_marked(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    frames = [Image.fromarray(np.random.default_rng(s).integers(0, 256, (8, 8, 3), dtype=np.uint8)) for s in range(3)]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:])
+    assert main(["mark", str(src), str(tmp_path / "out"), "--key", "60", "--force"]) == 0
+    assert "anim.gif has 3 frames" in capsys.readouterr().out and (tmp_path / "out" / "anim.png").is_file()
+
+
+def test_mark_reports_what_it_skipped_and_why(photos, tmp_path, capsys):
+    (photos / "linked").symlink_to(tmp_path)
+    assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "linked: a symbolic link to a folder (not followed)" in out
+    assert "notes.txt: not a photo" in out
+
+
+def test_mark_heic_without_pillow_heif_says_how_before_any_work(photos, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(cli.photos._HEIC_STATE, "ok", False)
+    (photos / "IMG_1.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "pip install" in captured.err and "pillow-heif" in captured.err
+
+
+def _anw(*args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "anw_helpers.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_path):
+    os.mkfifo(photos / "x.jpg")
+    proc = _anw("mark", str(photos), str(tmp_path / "out"), "--key", "60")
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "x.jpg: a FIFO (named pipe), not a photo file" in out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, signum):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(300):
+        _photo(src / f"p{i:03d}.png", (64, 64), seed=i)
+    proc = _anw("mark", str(src), str(tmp_path / "out"), "--key", "60")
+    try:
+        first = proc.stdout.readline()  # marking has started: the hidden partial folder exists
+        assert first.startswith("[1/300]"), first + proc.stderr.read()
+        assert _partials(tmp_path)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signum and "nothing was written" in err and "Traceback" not in err
+    assert not _partials(tmp_path) and not (tmp_path / "out").exists()
+    assert len(list(src.iterdir())) == 300
+
+
+def test_ctrl_c_and_system_errors_are_one_line_and_leave_nothing(photos, tmp_path, capsys, monkeypatch):
+    def fail_with(exc: BaseException):
+        def mark_image(*args, **kwargs):
+            raise exc
+        monkeypatch.setattr(cli, "_mark_image", mark_image)
+
+    fail_with(KeyboardInterrupt())
+    try:
+        code = main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped anw's main as a traceback")
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    fail_with(OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.png")))
+    assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "disk is full" in err and "x.png" in err
+    assert not _partials(tmp_path) and not (tmp_path / "out").exists()
+
+    monkeypatch.undo()
+
+    def no_permission(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(cli.tempfile, "mkdtemp", no_permission)
+    assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "permission denied" in err and str(tmp_path) in err
+
+
+def test_mark_help_states_privacy_faint_photos_and_the_new_options(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["mark", "--help"])
+    assert stop.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for needed in ("EXIF", "GPS", "XMP", "capture date", "greyscale", "near-grey", "--force", "--background",
+                   "16-bit", "first frame", "pillow-heif"):
+        assert needed in text, needed
+
+
+def test_readme_protect_section_states_privacy_and_faint_photos():
+    text = (ROOT / "README.md").read_text()
+    section = " ".join(text.split("## Protect your own photos", 1)[1].split("\n## ", 1)[0].split())
+    for needed in ("EXIF", "GPS", "capture date", "greyscale", "--force", "--background", "orientation"):
+        assert needed in section, needed
+
+
+# ----------------------------------------------------------------------------- issue 20: verify's inputs
+def test_verify_empty_or_truncated_checkpoint_is_one_line(checkpoint, clean_photos, tmp_path, capsys):
+    for name, content in (("empty.pt", b""), ("cut.pt", b"\x80\x02"), ("cut2.pt", checkpoint.read_bytes()[:200])):
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["verify", str(path), str(clean_photos)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+def test_verify_bad_anw_device_is_refused_before_loading(checkpoint, clean_photos, capsys, monkeypatch):
+    monkeypatch.setenv("ANW_DEVICE", "gpu0")
+    assert main(["verify", str(checkpoint), str(clean_photos)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "ANW_DEVICE='gpu0'" in captured.err and "cpu" in captured.err
+
+
+def test_verify_into_a_closed_pipe_prints_no_traceback(checkpoint, clean_photos):
+    """`anw verify ... | head`: the reader went away; no 'BrokenPipeError' traceback."""
+    proc = _anw("verify", str(checkpoint), str(clean_photos), "--key", "60")
+    proc.stdout.close()  # closed before anything is printed
+    try:
+        err = proc.stderr.read()
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
+    assert proc.returncode == 141
+
+
+def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_photos):
+    os.mkfifo(clean_photos / "cat" / "stuck.jpg")
+    proc = _anw("verify", str(checkpoint), str(clean_photos))  # a subprocess: opening a FIFO would block
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert "anw: warning: skipped 1 entry" in err and "stuck.jpg" in err and "FIFO" in err

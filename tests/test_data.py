@@ -184,3 +184,45 @@ def test_load_cub200_offline_says_what_to_do(tmp_path):
         data.load_cub200("train", root=tmp_path, download=False)
     with pytest.raises(ValueError, match="split must be"):
         data.load_cub200("val", root=tmp_path)
+
+
+def _flat_photos(folder, names):
+    folder.mkdir()
+    for i, name in enumerate(names):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / name)
+    return folder
+
+
+def test_labels_csv_from_excel_with_a_bom_reads_its_header(tmp_path):
+    """Issue 20: an Excel 'CSV UTF-8' export starts with a BOM, which hid the header row."""
+    flat = _flat_photos(tmp_path / "flat", ["a.png", "b.png"])
+    labels = tmp_path / "labels.csv"
+    labels.write_bytes("filename,class\r\na.png,cat\r\nb.png,dog\r\n".encode("utf-8-sig"))
+    got = data.load_image_folder(flat, size=8, labels_file=labels)
+    assert got.classes == ("cat", "dog") and got.labels.tolist() == [0, 1]
+
+
+def test_labels_csv_giving_one_file_two_classes_is_refused(tmp_path):
+    flat = _flat_photos(tmp_path / "flat", ["a.png", "b.png"])
+    labels = tmp_path / "labels.csv"
+    labels.write_text("a.png,cat\nb.png,dog\na.png,ship\n")
+    with pytest.raises(ValueError, match=r"labels.csv gives a.png two classes, 'cat' and 'ship'"):
+        data.load_image_folder(flat, size=8, labels_file=labels)
+    labels.write_text("a.png,cat\nb.png,dog\na.png,cat\n")  # a repeated identical row is harmless
+    assert len(data.load_image_folder(flat, size=8, labels_file=labels)) == 2
+
+
+def test_labels_csv_that_is_not_utf8_names_the_file(tmp_path):
+    flat = _flat_photos(tmp_path / "flat", ["a.png"])
+    labels = tmp_path / "latin1.csv"
+    labels.write_bytes("a.png,chat_fran\xe7ais\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.csv is not a UTF-8 CSV"):
+        data.load_image_folder(flat, size=8, labels_file=labels)
+
+
+def test_decode_errors_name_the_file_in_every_loader(tmp_path):
+    folder = tmp_path / "set" / "cat"
+    folder.mkdir(parents=True)
+    (folder / "bad.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match=r"bad.jpg"):
+        data._decode_all([folder / "bad.jpg"], 32, "decoding test")
