@@ -598,6 +598,13 @@ else:
 # compared with never-seen dogs, the innocent dog owners are accused no more often than α allows. This
 # is why `anw verify` calls a match without reference photos of the same classes a lead, not proof,
 # and why a claim needs `--reference` photos of the same subjects that the model never saw.
+#
+# The price is power: read the dog owner's own p-value above. In our `ci` development run (bf16, 2-core
+# Xeon) every one of the 20 innocent dog owners landed on 60 or 90 by eq. 6, the class-only test
+# accused all 20, the class-matched test 1 — and the dog owner herself got p = 0.07, not enough for a
+# claim: when all of a user's photos show one subject, most of what the learner remembers is the
+# subject's hue, which her photos share with everyone's. The honest verdict is then "a lead", and more
+# photos of varied subjects are what would turn it into evidence.
 
 # %% [markdown]
 # ## 5. How the p-value falls with the number of photos — and a LiRA-style ROC
