@@ -158,8 +158,8 @@ _GPU_LESSONS = LessonSettings(
     capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
     architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
     defences=tuple(DEFENCE_VARIANTS), fine_tunes=((5, 0.01), (10, 0.05)),
-    many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512), high_res=HIGH_RES,
-)
+    many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512),
+)  # no CUB-200 download unless a profile adds HIGH_RES
 
 
 @dataclass(frozen=True)
@@ -209,6 +209,7 @@ PROFILES: dict[str, Profile] = {
         "full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
         "about 28 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
         LearnerConfig(n_train=None, user_sizes=(500,), n_test=None, model="resnet18", epochs=30, batch_size=512),
+        replace(_GPU_LESSONS, high_res=HIGH_RES),
     ),
     "paper": Profile(
         "paper", "a large GPU", "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
