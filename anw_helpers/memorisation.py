@@ -98,6 +98,7 @@ class MemorisationPlan:
 MEMORISATION_PLANS: dict[str, MemorisationPlan] = {
     "ci": MemorisationPlan(pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9),
     "cpu": MemorisationPlan(pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9),
+    "colab": MemorisationPlan(pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9),
     "gpu": MemorisationPlan(pool_size=5000, n_pairs=8, epochs=60, batch_size=128, lr=0.1, fine_tune=False, width=32),
     "paper": MemorisationPlan(pool_size=10000, n_pairs=16, epochs=90, batch_size=128, lr=0.1, fine_tune=False, width=64),
     "smoke": MemorisationPlan(pool_size=100, n_pairs=1, epochs=1, batch_size=32, lr=0.02, min_train_accuracy=0.0),
@@ -105,7 +106,7 @@ MEMORISATION_PLANS: dict[str, MemorisationPlan] = {
 
 
 def memorisation_plan(profile_name: str) -> MemorisationPlan:
-    """The memorisation plan of a profile (``ci``, ``cpu``, ``gpu`` or ``paper``)."""
+    """The memorisation plan of a profile (``ci``, ``cpu``, ``colab``, ``gpu`` or ``paper``)."""
     if profile_name not in MEMORISATION_PLANS:
         raise ValueError(f"no memorisation plan for profile {profile_name!r}; expected one of {', '.join(MEMORISATION_PLANS)}.")
     return MEMORISATION_PLANS[profile_name]

@@ -12,7 +12,7 @@ from typing import Optional, Union
 
 import torch
 
-__all__ = ["LearnerConfig", "Profile", "PROFILES", "LessonSettings", "ManyUsersSetting", "DEFENCE_VARIANTS", "get_profile", "auto_profile_name", "profile_table",
+__all__ = ["LearnerConfig", "Profile", "PROFILES", "LessonSettings", "ManyUsersSetting", "HIGH_RES", "DEFENCE_VARIANTS", "get_profile", "auto_profile_name", "profile_table",
            "MULTI_USER_SIZES", "MULTI_USER_KEYS", "multi_user_config", "many_users_config"]
 
 Size = Union[int, float]
@@ -119,6 +119,8 @@ class LessonSettings:
     Lesson 05: ``capacity`` (model, width; width 0: the profile's) and ``architectures`` (Fig. 2g-h).
     Lesson 06: ``defences`` names the entries of :data:`DEFENCE_VARIANTS` trained (Fig. 3) and
     ``fine_tunes`` the (epochs, lr) fine-tunings on clean images. Lesson 07: ``many_users``.
+    Lesson 05's high-resolution run (Fig. 2i, :data:`HIGH_RES`: downloads 1.1 GB of CUB-200):
+    ``high_res``, None where the lesson only trains it when switched on (``TRAIN_HIGH_RES``).
     """
 
     capacity: tuple[tuple[str, int], ...]
@@ -126,6 +128,7 @@ class LessonSettings:
     defences: tuple[str, ...]
     fine_tunes: tuple[tuple[int, float], ...]
     many_users: ManyUsersSetting
+    high_res: Optional[LearnerConfig] = None
 
 
 #: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the paper cites).
@@ -145,12 +148,18 @@ DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
 }
 _CHEAP_DEFENCES = ("colour jitter", "colour jitter, YIQ hue", "cutout + noise + label smoothing", "cutout", "Gaussian noise (std 0.1)",
                    "label smoothing 0.1", "adversarial, FGSM 2/255", "full-circle hue jitter")
+#: Lesson 05's Fig. 2i: CUB-200 at 448 x 448 (1.1 GB download), an ImageNet-pretrained ResNet-50
+#: fine-tuned with strong augmentation, a 60-photo user with key 60.
+HIGH_RES = LearnerConfig(
+    dataset="cub200", image_size=448, n_train=None, n_test=None, user_sizes=(60,), keys=(60.0,),
+    model="resnet50_imagenet", epochs=20, batch_size=32, lr=0.01, augment="crop_flip+color_jitter",
+)
 _GPU_LESSONS = LessonSettings(
     capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
     architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
     defences=tuple(DEFENCE_VARIANTS), fine_tunes=((5, 0.01), (10, 0.05)),
     many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512),
-)
+)  # no CUB-200 download unless a profile adds HIGH_RES
 
 
 @dataclass(frozen=True)
@@ -183,17 +192,32 @@ PROFILES: dict[str, Profile] = {
                        architectures=("alexnet",), defences=_CHEAP_DEFENCES, fine_tunes=((5, 0.01), (10, 0.05)),
                        many_users=ManyUsersSetting(10000, 100, (0.2, 0.6, 1.0), 256)),
     ),
+    "colab": Profile(
+        "colab", "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
+        "the ci recipe scaled up: 4x the data, twice the width, 1 % user; no CUB-200",
+        "about 1.3 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
+        LearnerConfig(n_train=10000, user_sizes=(100,), width=32, epochs=40),
+        LessonSettings(capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 0)),
+                       architectures=("alexnet",),
+                       defences=("colour jitter", "colour jitter, YIQ hue",
+                                 "cutout + noise + label smoothing", "adversarial, FGSM 2/255"),
+                       fine_tunes=((5, 0.01), (10, 0.05)),
+                       many_users=ManyUsersSetting(5000, 50, (0.2, 0.6, 1.0), 256)),
+    ),
     "gpu": Profile(
-        "gpu", "one GPU (Colab T4 or better)", "full CIFAR-10, ResNet-18, 1 % user",
-        "under 15 min on a T4 (estimated, not yet measured)",
+        "gpu", "a fast GPU (A100 class), chosen explicitly: hours on a T4",
+        "full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
+        "about 28 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
         LearnerConfig(n_train=None, user_sizes=(500,), n_test=None, model="resnet18", epochs=30, batch_size=512),
+        replace(_GPU_LESSONS, high_res=HIGH_RES),
     ),
     "paper": Profile(
         "paper", "a large GPU", "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
         "hours (paper scale)",
         LearnerConfig(n_train=None, user_sizes=(500,), n_test=None, model="resnet50", epochs=90,
                       batch_size=128, schedule="step"),
-        replace(_GPU_LESSONS, many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128)),
+        replace(_GPU_LESSONS, many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128),
+                high_res=HIGH_RES.with_(epochs=40)),
     ),
 }
 
@@ -212,9 +236,10 @@ SMOKE = Profile(
 
 
 def auto_profile_name() -> str:
-    """``gpu`` with CUDA; ``cpu`` with 8 or more CPU threads; otherwise ``ci``."""
+    """``colab`` with CUDA (bounded for a free Colab T4; ``gpu`` and ``paper`` only when asked for);
+    ``cpu`` with 8 or more CPU threads; otherwise ``ci``."""
     if torch.cuda.is_available():
-        return "gpu"
+        return "colab"
     return "cpu" if (os.cpu_count() or 1) >= 8 else "ci"
 
 

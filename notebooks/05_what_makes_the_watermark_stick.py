@@ -55,7 +55,7 @@ from IPython.display import Markdown, display
 from anw_helpers import plots, throughput, verify
 from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.data import make_users
-from anw_helpers.profiles import MULTI_USER_KEYS, MULTI_USER_SIZES, get_profile, multi_user_config
+from anw_helpers.profiles import HIGH_RES, MULTI_USER_KEYS, MULTI_USER_SIZES, get_profile, multi_user_config
 from anw_helpers.train import predict_logits, train_learner
 
 lesson_start = time.perf_counter()
@@ -340,21 +340,20 @@ assert widest["gap"] > narrowest["gap"], "the better-fitting network must show t
 # fine-tuned on the 5,994 training photos with strong augmentation (colour jitter included), and a
 # 60-photo user (1 %). It needs the 1.1 GB data set (`anw_helpers.data.load_cub200` downloads it
 # when online), the ImageNet weights (downloaded once) and a GPU: one epoch at 448×448 on 2 CPU
-# cores would take longer than this whole course. So it runs in the `gpu` and `paper` profiles only;
-# in the others the cell prints the configuration it would train.
+# cores would take longer than this whole course. So it runs in the `gpu` and `paper` profiles only
+# (chosen explicitly: `ANW_PROFILE=gpu`), or anywhere with `TRAIN_HIGH_RES = True` (on a GPU: about
+# an hour of training on a free Colab T4, projected); in the others the cell prints the configuration
+# it would train.
 
 # %%
-#: Fig. 2i: CUB-200 at 448 x 448, pretrained ResNet-50, a 60-photo user with key 60 (per profile; None: skipped).
-high_res = profile.config.with_(
-    dataset="cub200", image_size=448, n_train=None, n_test=None, user_sizes=(60,), keys=(60.0,),
-    color_space_seeds=(None,), model="resnet50_imagenet", epochs=20, batch_size=32, lr=0.01,
-    schedule="onecycle", augment="crop_flip+color_jitter",
-)
-HIGH_RES = {"ci": None, "cpu": None, "gpu": high_res, "paper": high_res.with_(epochs=40)}
-hr_config = HIGH_RES.get(profile.name)
+#: Fig. 2i: CUB-200 at 448 x 448, pretrained ResNet-50, a 60-photo user with key 60 (`HIGH_RES` in
+#: anw_helpers/profiles.py; `profile.lessons.high_res` is None where the profile skips it).
+TRAIN_HIGH_RES = False
+hr_config = profile.lessons.high_res or (HIGH_RES if TRAIN_HIGH_RES else None)
 if hr_config is None:
-    print(f"profile {profile.name!r}: Fig. 2i is not trained here (needs a GPU). It would train:\n  "
-          + "\n  ".join(f"{k} = {v}" for k, v in vars(high_res).items() if k in (
+    print(f"profile {profile.name!r}: Fig. 2i is not trained here (set TRAIN_HIGH_RES = True on a GPU; it downloads "
+          "1.1 GB). It would train:\n  "
+          + "\n  ".join(f"{k} = {v}" for k, v in vars(HIGH_RES).items() if k in (
               "dataset", "image_size", "model", "user_sizes", "keys", "epochs", "batch_size", "lr", "augment")))
 else:
     hr = train_learner(hr_config)

@@ -43,7 +43,7 @@
 # seconds to a minute): at most about 8 minutes in all. The other variants (the three cheap
 # regularisers together and alone, adversarial training, DP-SGD, the paper's YIQ colour jitter, a
 # full-circle hue jitter)
-# are trained in the `cpu` and `gpu` profiles — section 2 lists which and why.
+# are trained in the larger profiles (`cpu`, `colab`, `gpu`) — section 2 lists which and why.
 # **Before this:** lessons 02-04 (the watermark, the learner, the arbitrator).
 
 # %%

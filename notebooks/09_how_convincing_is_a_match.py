@@ -722,7 +722,7 @@ assert wm_test.n_permutations + 1 > m / 0.05, "too few relabellings for this fam
 #
 # ## 7. A second learner, trained without the user (larger profiles)
 #
-# Everything above used one learner. In the `cpu`, `gpu` and `paper` profiles this section trains a
+# Everything above used one learner. In every profile but `ci` (`cpu`, `colab`, `gpu`, `paper`) this section trains a
 # second learner — other training photos, another user whose key is 300 — and checks that our user's
 # photos are innocent there (its p should be unremarkable), that its own user is caught, and that the
 # false-positive rate holds for a second model. In `ci` it would add ~6 minutes of training, so it is

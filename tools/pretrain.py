@@ -69,6 +69,8 @@ def lesson_models(profile: Profile, with_dp: Optional[bool] = None) -> list[Less
         LessonModel("05", f"architecture: {name}", cfg.with_(model=name))
         for name in plans.architectures
     ]
+    if plans.high_res is not None:  # Fig. 2i: CUB-200, explicit profiles only
+        rows.append(LessonModel("05", "high resolution: CUB-200", plans.high_res))
     for name in plans.defences:
         changes = DEFENCE_VARIANTS[name][0]
         if with_dp or "dp_noise_multiplier" not in changes:

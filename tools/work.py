@@ -2,6 +2,7 @@
 
     python -m tools.work --profile ci                 # project for the slowest CPU CI must fit
     python -m tools.work --profile ci --w24-rate 190  # a machine training width 24 at 190 img/s
+    python -m tools.work --profile colab --gpu-tflops 3  # a GPU, from FLOPs alone (no measuring)
 
 Each row is one training a lesson runs (from scratch or a fine-tune): images x epochs =
 presentations (one forward and backward pass of one image; adversarial training costs steps + 1 of
@@ -11,6 +12,14 @@ model by model and in fp32, to the target machine's rate for the width-24 small 
 (``--w24-rate``): narrow networks use a CPU less efficiently than their FLOP count suggests, so a
 FLOP-only projection would flatter them. The default target, 130 img/s, is the fp32 rate of a
 2-core AVX2 CPU without native bf16 (developers' guide); docs/benchmarks.md records this table.
+
+``--gpu-tflops`` projects for a GPU from FLOPs alone, measuring nothing here: each training takes
+its FLOPs at that sustained rate, but never less than its presentations at ``--gpu-max-img-s``
+(narrow networks are bound by per-step overheads, not FLOPs). The defaults are assumptions for a
+free Colab T4, not measurements: 3 TFLOP/s sustained in mixed precision (under 5 % of the T4's
+65 TFLOPS fp16 tensor peak and 37 % of its 8.1 TFLOPS fp32 peak, NVIDIA T4 product brief; kept low
+because 32 x 32 CIFAR images and narrow layers use tensor cores poorly and a 70 W T4 throttles) and
+at most 8,000 img/s. Replace them with measured rates once a GPU run gives them.
 """
 
 from __future__ import annotations
@@ -36,8 +45,18 @@ __all__ = [
     "gflop_per_image",
     "fp32_images_per_second",
     "work_table",
+    "gpu_minutes",
+    "gpu_work_table",
+    "T4_TFLOPS",
+    "T4_MAX_IMAGES_PER_SECOND",
     "main",
 ]
+
+#: Assumed sustained training rates of a free Colab T4 (module docstring): not measured.
+T4_TFLOPS = 3.0
+T4_MAX_IMAGES_PER_SECOND = 8000.0
+#: CUB-200-2011's training photos (Welinder et al.), lesson 05's high-resolution run.
+_CUB_TRAIN_IMAGES = 5994
 
 #: Shadow models of lesson 08: one per watermarking user of lesson 05, on that user's photos only.
 _SHADOW_USERS = 10
@@ -54,6 +73,7 @@ class Training:
     images: int
     epochs: int
     passes: int = 1
+    image_size: int = 32
 
     @property
     def presentations(self) -> int:
@@ -64,8 +84,9 @@ class Training:
 def _of(
     lesson: str, what: str, config: LearnerConfig, images: int, epochs: int = 0, passes: int = 1
 ) -> Training:
+    size = config.image_size or 32
     return Training(
-        lesson, what, config.model, config.width, images, epochs or config.epochs, passes
+        lesson, what, config.model, config.width, images, epochs or config.epochs, passes, size
     )
 
 
@@ -84,6 +105,8 @@ def lesson_trainings(profile: Profile) -> list[Training]:
     rows += [
         _of("05", f"architecture: {name}", cfg.with_(model=name), n) for name in plans.architectures
     ]
+    if plans.high_res is not None:
+        rows.append(_of("05", "high resolution: CUB-200", plans.high_res, _CUB_TRAIN_IMAGES))
     for name in plans.defences:
         variant = cfg.with_(**DEFENCE_VARIANTS[name][0])
         steps = variant.adversarial_steps + 1 if variant.adversarial_eps > 0 else 1
@@ -107,15 +130,29 @@ def lesson_trainings(profile: Profile) -> list[Training]:
             plan.epochs,
         )
     )
+    if profile.name != "ci":  # lesson 09's RUN_SECOND_LEARNER
+        rows.append(_of("09", "a second learner", cfg, n))
     return rows
 
 
 @lru_cache(maxsize=None)
-def gflop_per_image(model: str, width: int) -> float:
-    """GFLOP of one training presentation (forward + backward) of ``model`` (batch of 4)."""
-    from tools.bench import train_step_gflop
+def gflop_per_image(model: str, width: int, image_size: int = 32) -> float:
+    """GFLOP of one training presentation (forward + backward) of ``model`` (batch of 4 at 32 x 32;
+    one image of a larger ``image_size``, built without downloading weights)."""
+    if image_size == 32:
+        from tools.bench import train_step_gflop
 
-    return train_step_gflop(model, width, batch=4) / 4
+        return train_step_gflop(model, width, batch=4) / 4
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from anw_helpers.models import build_model
+
+    net = build_model(model, num_classes=200, width=width, pretrained=False).train()
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(net(torch.rand(1, 3, image_size, image_size)), torch.zeros(1).long()).backward()
+    return counter.get_total_flops() / 1e9
 
 
 @lru_cache(maxsize=None)
@@ -151,6 +188,36 @@ def work_table(profile: Profile, w24_rate: float) -> tuple[str, dict[str, float]
     return "\n".join(lines), minutes
 
 
+def gpu_minutes(
+    t: Training, tflops: float = T4_TFLOPS, max_images_per_second: float = T4_MAX_IMAGES_PER_SECOND
+) -> float:
+    """Projected minutes of one training on a GPU sustaining ``tflops`` TFLOP/s, but no more than
+    ``max_images_per_second`` presentations a second (an assumption, not a measurement)."""
+    gflop = t.presentations * gflop_per_image(t.model, t.width, t.image_size)
+    return max(gflop / (tflops * 1e3), t.presentations / max_images_per_second) / 60
+
+
+def gpu_work_table(
+    profile: Profile, tflops: float = T4_TFLOPS, max_images_per_second: float = T4_MAX_IMAGES_PER_SECOND
+) -> tuple[str, dict[str, float]]:
+    """Like :func:`work_table`, projected for a GPU from FLOPs (:func:`gpu_minutes`)."""
+    lines = [
+        "| lesson | training | model | presentations | GFLOP each | projected GPU min |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    minutes: dict[str, float] = {}
+    for t in lesson_trainings(profile):
+        m = gpu_minutes(t, tflops, max_images_per_second)
+        minutes[t.lesson] = minutes.get(t.lesson, 0.0) + m
+        model = f"{t.model} w{t.width}" if t.model == "small_resnet" else t.model
+        size = "" if t.image_size == 32 else f" at {t.image_size} px"
+        lines.append(
+            f"| {t.lesson} | {t.what} | {model}{size} | {t.presentations:,} | "
+            f"{gflop_per_image(t.model, t.width, t.image_size):.3f} | {m:.1f} |"
+        )
+    return "\n".join(lines), minutes
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line: print the work table and the projected training minutes per lesson."""
     parser = argparse.ArgumentParser(
@@ -165,18 +232,41 @@ def main(argv: list[str] | None = None) -> None:
         default=130.0,
         help="target machine's fp32 training img/s for the width-24 small ResNet",
     )
+    parser.add_argument(
+        "--gpu-tflops",
+        type=float,
+        help=f"project for a GPU sustaining this many TFLOP/s in training (T4 assumption: {T4_TFLOPS:g})",
+    )
+    parser.add_argument(
+        "--gpu-max-img-s",
+        type=float,
+        default=T4_MAX_IMAGES_PER_SECOND,
+        help="with --gpu-tflops: the most training images/s assumed for any network",
+    )
     args = parser.parse_args(argv)
-    if not (args.w24_rate > 0 and math.isfinite(args.w24_rate)):
-        parser.error(
-            f"--w24-rate must be a positive number of images per second; got {args.w24_rate}"
-        )
+    for flag, value in (("--w24-rate", args.w24_rate), ("--gpu-tflops", args.gpu_tflops),
+                        ("--gpu-max-img-s", args.gpu_max_img_s)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            parser.error(f"{flag} must be a positive number; got {value}")
     profile = get_profile(args.profile)
+    if args.gpu_tflops is not None:
+        table, minutes = gpu_work_table(profile, args.gpu_tflops, args.gpu_max_img_s)
+        print(
+            f"profile {profile.name!r}; projected for a GPU at {args.gpu_tflops:g} TFLOP/s sustained, "
+            f"at most {args.gpu_max_img_s:,.0f} img/s (assumed, not measured):\n"
+        )
+        _print_tables(table, minutes)
+        return
     table, minutes = work_table(profile, args.w24_rate)
     here = fp32_images_per_second("small_resnet", 24)
     print(
         f"profile {profile.name!r}; this machine trains the width-24 small ResNet at {here:.0f} "
         f"img/s in fp32; projected for a machine at {args.w24_rate:.0f} img/s:\n"
     )
+    _print_tables(table, minutes)
+
+
+def _print_tables(table: str, minutes: dict[str, float]) -> None:
     print(table)
     print("\n| lesson | projected training min |\n|---|---:|")
     print("\n".join(f"| {k} | {v:.1f} |" for k, v in minutes.items()))
