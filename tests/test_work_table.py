@@ -46,6 +46,19 @@ def test_cuda_chooses_the_bounded_profile(monkeypatch):
     memorisation_plan("colab")  # lesson 08 has a plan for it
 
 
+def test_a_cpu_gets_the_measured_profile_and_unmeasured_ones_say_so(monkeypatch, capsys):
+    monkeypatch.delenv("ANW_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(profiles.os, "cpu_count", lambda: 16)  # a laptop with many threads
+    assert profiles.auto_profile_name() == "ci"
+    assert profiles.unmeasured_note("ci") is None
+    for name in ("cpu", "colab", "gpu", "paper"):
+        assert "has not yet been run with several seeds" in profiles.unmeasured_note(name)
+    profiles._say_once.cache_clear()
+    profiles.get_profile("cpu")
+    assert "'cpu' has not yet been run" in capsys.readouterr().out
+
+
 def test_bounded_profile_projects_within_the_bound_on_a_t4():
     _, minutes = work.gpu_work_table(PROFILES["colab"])  # the T4 assumptions of tools.work
     assert set(minutes) == {"03", "05", "06", "07", "08", "09"}
