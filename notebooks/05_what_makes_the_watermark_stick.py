@@ -21,6 +21,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anw-course/anti-neuron-watermarking/blob/main/notebooks/05_what_makes_the_watermark_stick.ipynb)
 #
 # **You will learn to**
+# - compute the margin of a verdict, the loss gap (exercise 5.2);
 # - measure how many watermarked photos a user needs (paper Sec. 5.2, Fig. 2a-c);
 # - check that every signature in $\{30, \dots, 330\}$ works (Fig. 2d-f);
 # - compare architectures and capacities (Fig. 2g-h) and say what the profile on your machine can afford;
@@ -216,6 +217,29 @@ display(table(size_rows))
 by_size = {r["photos"]: r for r in size_rows}
 assert by_size[50]["match"] and by_size[20]["match"], "the 50- and 20-photo users must match"
 assert all(r["fitted"] >= 0.9 for r in size_rows[:2]), "the learner must fit the matching users' photos"
+
+# %% [markdown]
+# ### Exercise 5.2 — the margin of a verdict
+# The table's gap is the arbitrator's margin: the lowest loss among the slots at least $\tau$ away
+# from $k^*$, minus the lowest loss within $\tau$ of $k^*$ (distances on the circle: 350 and 10 are
+# 20° apart). Positive means $k^*$ wins, and its size says how safely. Write it from a grid search's
+# signatures and losses.
+
+# %% tags=["solution"]
+def my_gap(signatures: torch.Tensor, losses: torch.Tensor, k_star: float, tau: float = 15.0) -> float:
+    """Lowest loss at least tau away from k_star minus lowest loss within tau of it (> 0: k_star wins)."""
+    # BEGIN SOLUTION
+    d = torch.remainder(signatures.double() - k_star, 360.0)
+    near = torch.minimum(d, 360.0 - d) < tau
+    return float(losses[~near].min() - losses[near].min())
+    # END SOLUTION
+
+
+# %%
+for i in range(len(users)):
+    r = verdicts.result(i)
+    assert abs(my_gap(r.signatures, r.losses, users[i].key) - r.gap(users[i].key)) < 1e-9, users[i].name
+print("Correct! Your gap matches SearchResult.gap for every user.")
 
 # %% [markdown]
 # ## 3. Does every key work? (Fig. 2d-f)

@@ -21,6 +21,7 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anw-course/anti-neuron-watermarking/blob/main/notebooks/07_many_users_one_learner.ipynb)
 #
 # **You will learn to**
+# - write a watermark in a user's own colour space (Sec. 5.4);
 # - divide a learner's training set among many users, a fraction $f$ of whom watermark with their own
 #   random key (paper Sec. 5.4, Fig. 5a);
 # - verify every user at once: one batched pass per signature instead of one search per user;
@@ -126,6 +127,37 @@ def matching_accuracy(verdicts: verify.UserVerdicts) -> float:
     """Share of watermarking users (key not NaN) whose k_hat matches their key (Sec. 5.4)."""
     marking = ~torch.isnan(verdicts.keys)
     return float(verdicts.matches()[marking].double().mean())
+
+# %% [markdown]
+# ### Exercise 7.2 — a watermark in the user's own colour space
+# Sec. 5.4 lets each user replace YIQ by a secret invertible 3×3 matrix $T_u$: the watermark becomes
+# $g_k = T_u^{-1} R(\theta_k) T_u$ (eq. 5 with $T_u$ for $T$). Write it for a batch of images: build
+# $R(\theta_k)$ (eq. 4: rotate the last two coordinates by $k$ degrees, leave the first alone), form
+# $g_k$, apply it to every pixel's RGB column and clip to $[0, 1]$. Note what changes from YIQ: the
+# first row of $T_u$ is no longer luma, so the user's mark now changes brightness too (lesson 02).
+
+# %% tags=["solution"]
+def my_watermark_in(images: torch.Tensor, k: float, T: torch.Tensor) -> torch.Tensor:
+    """Images (N, 3, H, W) in [0, 1] marked with g_k = T^-1 R(theta_k) T, clipped to [0, 1]."""
+    # BEGIN SOLUTION
+    theta = torch.tensor(k * torch.pi / 180.0, dtype=T.dtype)
+    c, s = torch.cos(theta), torch.sin(theta)
+    R = torch.eye(3, dtype=T.dtype)
+    R[1, 1], R[1, 2], R[2, 1], R[2, 2] = c, -s, s, c
+    g = torch.linalg.inv(T) @ R @ T
+    return torch.einsum("ij,njhw->nihw", g.to(images.dtype), images).clamp(0.0, 1.0)
+    # END SOLUTION
+
+
+# %%
+from anw_helpers.color import watermark
+
+T_u = random_color_space(torch.Generator().manual_seed(7))
+photos = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+for k in (30.0, 150.0):
+    torch.testing.assert_close(my_watermark_in(photos, k, T_u), watermark(photos, k, color_space=T_u),
+                               atol=1e-4, rtol=1e-4)
+print("Correct! Your mark in T_u matches anw_helpers.color.watermark(..., color_space=T_u).")
 
 # %% [markdown]
 # ## 2. Train one learner per condition and verify everyone at once
