@@ -18,6 +18,7 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
 Instructors' tooling (student copies, sync, run-all, benchmarks) is not installed: it lives in the
 repository's ``tools/`` (``python -m tools.course --help``).
 """
+
 from .runtime import flush_denormals
 
 flush_denormals()  # before any thread pool starts: fp32 training on denormals is 10-20x slower

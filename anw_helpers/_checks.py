@@ -1,4 +1,5 @@
 """Input validation shared by every helper: clear errors, nothing silently changed."""
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,9 @@ def check_float_shape(images: object, name: str = "images", batch: bool = False)
         )
     if images.dim() < 3 or (batch and images.dim() != 4):
         rank = "4 dimensions" if batch else "at least 3 dimensions"
-        raise ValueError(f"{name} must have shape {shape} ({rank}); got shape {tuple(images.shape)}.")
+        raise ValueError(
+            f"{name} must have shape {shape} ({rank}); got shape {tuple(images.shape)}."
+        )
     if images.shape[-3] != 3:
         raise ValueError(
             f"{name} must have 3 colour channels (RGB) at dimension -3, shape {shape}; "
@@ -110,13 +113,17 @@ def check_uint8_images(images: object, name: str = "images") -> Tensor:
     return images
 
 
-def check_color_space(matrix: object, name: str = "color_space", max_condition: float = 1e6) -> Tensor:
+def check_color_space(
+    matrix: object, name: str = "color_space", max_condition: float = 1e6
+) -> Tensor:
     """Return ``matrix`` as a float tensor after checking it is a finite, invertible 3x3 matrix."""
     if not isinstance(matrix, Tensor):
         try:
             matrix = torch.as_tensor(matrix, dtype=torch.float64)
         except Exception as exc:  # noqa: BLE001 - re-raised with a clear message
-            raise TypeError(f"{name} must be a 3x3 matrix (tensor or nested list); got {type(matrix).__name__}.") from exc
+            raise TypeError(
+                f"{name} must be a 3x3 matrix (tensor or nested list); got {type(matrix).__name__}."
+            ) from exc
     if not torch.is_floating_point(matrix):
         matrix = matrix.double()
     if tuple(matrix.shape) != (3, 3):
@@ -127,7 +134,8 @@ def check_color_space(matrix: object, name: str = "color_space", max_condition: 
     if not math.isfinite(cond) or cond > max_condition:
         raise ValueError(
             f"{name} must be invertible (a colour space maps RGB one-to-one); got a singular or "
-            f"near-singular matrix with condition number {cond:.3g} (limit {max_condition:.0e}): {matrix.tolist()}."
+            f"near-singular matrix with condition number {cond:.3g} (limit {max_condition:.0e}): "
+            f"{matrix.tolist()}."
         )
     return matrix
 
@@ -136,14 +144,20 @@ def check_signature(k: object, name: str = "k") -> Tensor:
     """Return the signature ``k`` (degrees) as a 0-d float tensor, keeping its autograd graph."""
     if isinstance(k, Tensor):
         if k.numel() != 1:
-            raise ValueError(f"{name} must be a single angle in degrees (a number or 0-d tensor); got shape {tuple(k.shape)}.")
+            raise ValueError(
+                f"{name} must be a single angle in degrees (a number or 0-d tensor); got shape "
+                f"{tuple(k.shape)}."
+            )
         k = k.reshape(())
         if not torch.is_floating_point(k):
             k = k.double()
     elif isinstance(k, (int, float)) and not isinstance(k, bool):
         k = torch.tensor(float(k), dtype=torch.float64)
     else:
-        raise TypeError(f"{name} must be an angle in degrees (int, float or 0-d tensor); got {type(k).__name__}.")
+        raise TypeError(
+            f"{name} must be an angle in degrees (int, float or 0-d tensor); got "
+            f"{type(k).__name__}."
+        )
     if not bool(torch.isfinite(k)):
         raise ValueError(f"{name} must be a finite angle in degrees; got {float(k)}.")
     return k
@@ -156,7 +170,9 @@ def check_labelled_batch(images: object, labels: object, name: str = "images") -
         raise ValueError(f"{name} must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
     if not isinstance(labels, Tensor) or labels.shape != (len(images),):
         got = tuple(labels.shape) if isinstance(labels, Tensor) else type(labels).__name__
-        raise ValueError(f"{name}: need one label per image, a tensor of shape ({len(images)},); got {got}.")
+        raise ValueError(
+            f"{name}: need one label per image, a tensor of shape ({len(images)},); got {got}."
+        )
 
 
 #: Half-width of a signature slot in degrees (Sec. 5.1: N = 12 slots of width 2 tau = 30).
@@ -180,13 +196,15 @@ def check_user_key(key: object, name: str = "key", tau: float = SLOT_HALF_WIDTH)
     distance_to_clean = min(key % 360.0, 360.0 - key % 360.0)
     if distance_to_clean <= tau:
         raise ValueError(
-            f"{name} {key:g} lies within {tau:g} degrees of 0 (mod 360), which verification cannot tell "
-            f"apart from 'no watermark' (a clean model gives k_hat = 0). Pick a signature such as "
-            f"30, 60, ..., 330.")
+            f"{name} {key:g} lies within {tau:g} degrees of 0 (mod 360), which verification cannot "
+            "tell apart from 'no watermark' (a clean model gives k_hat = 0). Pick a signature "
+            f"such as 30, 60, ..., 330."
+        )
     return key
 
 
 def key_is_off_grid(key: float, step: float = SLOT_STEP) -> bool:
-    """True when ``key`` is not one of the signatures 0, step, 2 step, ... that verification searches."""
+    """True when ``key`` is not one of the signatures 0, step, 2 step, ... that verification
+    searches."""
     remainder = float(key) % step
     return min(remainder, step - remainder) > 1e-9

@@ -1,9 +1,10 @@
-"""Batch-wise data augmentation on the device (Sec. 5.1 and Sec. 5.3 "Resilience to Data Augmentation", Fig. 3).
+"""Batch-wise data augmentation on the device (Sec. 5.1 and Sec. 5.3 "Resilience to Data
+Augmentation", Fig. 3).
 
 The learner's standard augmentation is random crop with padding 4 and horizontal flip (Sec. 5.1).
 Sec. 5.3 adds random cutout [6], Gaussian noise [4] and colour jitter [18] (brightness, contrast,
-saturation and torchvision's HSV hue shift; ``color_jitter_yiq`` uses the watermark's own YIQ rotation
-instead, the worst case for the watermark). Every function takes a float batch
+saturation and torchvision's HSV hue shift; ``color_jitter_yiq`` uses the watermark's own YIQ
+rotation instead, the worst case for the watermark). Every function takes a float batch
 (B, 3, H, W) in [0, 1] and a ``torch.Generator`` on the batch's device, draws its random numbers
 from that generator only (repeatable), and transforms the whole batch in a few vectorised operations
 (no per-image PIL), so it runs inside the fast training loop of ``anw_helpers.train``.
@@ -11,6 +12,7 @@ from that generator only (repeatable), and transforms the whole batch in a few v
 Names for ``LearnerConfig.augment``: any entry of ``AUGMENTATIONS`` or several joined by ``+``,
 applied left to right, e.g. ``"crop_flip+color_jitter"``.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,27 +27,42 @@ from ._checks import check_float_shape
 from .color import YIQ
 
 __all__ = [
-    "random_crop", "random_flip", "crop_flip", "rotate_hue", "hsv_hue_shift", "color_jitter", "cutout", "gaussian_noise",
-    "compose", "AUGMENTATIONS", "get_augmentation", "check_augmentation_name",
+    "random_crop",
+    "random_flip",
+    "crop_flip",
+    "rotate_hue",
+    "hsv_hue_shift",
+    "color_jitter",
+    "cutout",
+    "gaussian_noise",
+    "compose",
+    "AUGMENTATIONS",
+    "get_augmentation",
+    "check_augmentation_name",
 ]
 
 Augmentation = Callable[[Tensor, Optional[torch.Generator]], Tensor]
 
-#: Colour-jitter strengths (torchvision ``ColorJitter(0.4, 0.4, 0.4, 0.1)``, the common CIFAR/ImageNet setting):
-#: brightness, contrast and saturation factors uniform in [0.6, 1.4]; hue angle uniform in +-0.1 turn = +-36 degrees.
+#: Colour-jitter strengths (torchvision ``ColorJitter(0.4, 0.4, 0.4, 0.1)``, the common
+#: CIFAR/ImageNet setting): brightness, contrast and saturation factors uniform in [0.6, 1.4]; hue
+#: angle uniform in +-0.1 turn = +-36 degrees.
 JITTER_BRIGHTNESS, JITTER_CONTRAST, JITTER_SATURATION, JITTER_HUE = 0.4, 0.4, 0.4, 0.1
 #: Cutout [6] square side for CIFAR-10 (DeVries & Taylor use 16 pixels).
 CUTOUT_SIZE = 16
-#: Gaussian-noise standard deviation in [0, 1] pixel units (Cohen et al. [4] use 0.12-0.5; 0.1 keeps accuracy).
+#: Gaussian-noise standard deviation in [0, 1] pixel units (Cohen et al. [4] use 0.12-0.5; 0.1 keeps
+#: accuracy).
 NOISE_STD = 0.1
 
 
-def _uniform(n: int, low: float, high: float, x: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+def _uniform(
+    n: int, low: float, high: float, x: Tensor, generator: Optional[torch.Generator]
+) -> Tensor:
     return low + (high - low) * torch.rand(n, device=x.device, generator=generator, dtype=x.dtype)
 
 
 def random_crop(x: Tensor, generator: Optional[torch.Generator] = None, padding: int = 4) -> Tensor:
-    """Zero-pad each image by ``padding`` and crop a random H x W window, per image, in one gather (Sec. 5.1)."""
+    """Zero-pad each image by ``padding`` and crop a random H x W window, per image, in one gather
+    (Sec. 5.1)."""
     b, _, h, w = x.shape
     padded = F.pad(x, (padding, padding, padding, padding))
     dy = torch.randint(0, 2 * padding + 1, (b,), device=x.device, generator=generator)
@@ -64,26 +81,32 @@ def random_flip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tenso
 
 
 def crop_flip(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
-    """The standard CIFAR augmentation of Sec. 5.1: random crop (pad 4), then random horizontal flip."""
+    """The standard CIFAR augmentation of Sec. 5.1: random crop (pad 4), then random horizontal
+    flip."""
     return random_flip(random_crop(x, generator), generator)
 
 
 def rotate_hue(x: Tensor, degrees: Tensor) -> Tensor:
-    """Rotate each image's hue by its own angle in YIQ (eq. 4-5), clipped to [0, 1]: image i gets g_{degrees[i]}.
+    """Rotate each image's hue by its own angle in YIQ (eq. 4-5), clipped to [0, 1]: image i gets
+    g_{degrees[i]}.
 
-    This is the watermark's own transformation (``color.watermark(x[i], degrees[i])``), one angle per
-    image and all images in one batched matrix product: the hue part of colour jitter (Sec. 5.3).
+    This is the watermark's own transformation (``color.watermark(x[i], degrees[i])``), one angle
+    per image and all images in one batched matrix product: the hue part of colour jitter (Sec.
+    5.3).
     """
     check_float_shape(x, "batch", batch=True)
     if degrees.shape != (x.shape[0],):
-        raise ValueError(f"degrees needs one angle per image, shape ({x.shape[0]},); got {tuple(degrees.shape)}.")
+        raise ValueError(
+            f"degrees needs one angle per image, shape ({x.shape[0]},); got {tuple(degrees.shape)}."
+        )
     theta = degrees.to(device=x.device, dtype=torch.float64) * (math.pi / 180.0)
     c, s = torch.cos(theta), torch.sin(theta)
     rot = torch.zeros(len(theta), 3, 3, dtype=torch.float64, device=x.device)
     rot[:, 0, 0] = 1.0
     rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = c, -s, s, c
     T = YIQ.to(device=x.device, dtype=torch.float64)
-    g = (torch.linalg.inv(T) @ rot @ T).to(x.dtype)  # (B, 3, 3): T^-1 R(theta_i) T, as color.lct_matrix
+    # (B, 3, 3): T^-1 R(theta_i) T, as color.lct_matrix
+    g = (torch.linalg.inv(T) @ rot @ T).to(x.dtype)
     return torch.einsum("bij,bjhw->bihw", g, x).clamp(0.0, 1.0)
 
 
@@ -93,7 +116,8 @@ def _gray(x: Tensor) -> Tensor:
 
 
 def _rgb_to_hsv(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Hue in [0, 1) turns, saturation and value of a (B, 3, H, W) batch (torchvision's formulas)."""
+    """Hue in [0, 1) turns, saturation and value of a (B, 3, H, W) batch (torchvision's
+    formulas)."""
     r, g, b = x.unbind(dim=1)
     maxc, minc = x.amax(dim=1), x.amin(dim=1)
     cr = maxc - minc
@@ -109,18 +133,22 @@ def _rgb_to_hsv(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def _hsv_to_rgb(h: Tensor, s: Tensor, v: Tensor) -> Tensor:
-    """The inverse of :func:`_rgb_to_hsv` (torchvision's six-sector formula), a (B, 3, H, W) batch."""
+    """The inverse of :func:`_rgb_to_hsv` (torchvision's six-sector formula), a (B, 3, H, W)
+    batch."""
     i = torch.floor(h * 6.0)
     f = h * 6.0 - i
     i = i.to(torch.int64) % 6
     p = (v * (1.0 - s)).clamp(0.0, 1.0)
     q = (v * (1.0 - s * f)).clamp(0.0, 1.0)
     t = (v * (1.0 - s * (1.0 - f))).clamp(0.0, 1.0)
-    sectors = torch.stack([
-        torch.stack([v, q, p, p, t, v], dim=1),
-        torch.stack([t, v, v, q, p, p], dim=1),
-        torch.stack([p, p, t, v, v, q], dim=1),
-    ], dim=1)  # (B, 3, 6, H, W)
+    sectors = torch.stack(
+        [
+            torch.stack([v, q, p, p, t, v], dim=1),
+            torch.stack([t, v, v, q, p, p], dim=1),
+            torch.stack([p, p, t, v, v, q], dim=1),
+        ],
+        dim=1,
+    )  # (B, 3, 6, H, W)
     index = i.unsqueeze(1).unsqueeze(2).expand(-1, 3, 1, -1, -1)
     return sectors.gather(2, index).squeeze(2)
 
@@ -129,14 +157,16 @@ def hsv_hue_shift(x: Tensor, turns: Tensor) -> Tensor:
     """torchvision's hue jitter: shift each image's HSV hue by its own fraction of a turn.
 
     This is what ``torchvision.transforms.ColorJitter(hue=h)`` does to a learner's photos
-    (``adjust_hue``, one factor per image; the tests check it against torchvision), for the whole batch
-    at once. It is not the watermark's YIQ rotation: lesson 02 measures that it turns the I-Q plane by
-    a different, colour-dependent angle.
+    (``adjust_hue``, one factor per image; the tests check it against torchvision), for the whole
+    batch at once. It is not the watermark's YIQ rotation: lesson 02 measures that it turns the I-Q
+    plane by a different, colour-dependent angle.
     """
     check_float_shape(x, "batch", batch=True)
     if turns.shape != (x.shape[0],):
-        raise ValueError(f"need one hue shift per image: {x.shape[0]} images, turns of shape "
-                         f"{tuple(turns.shape)}.")
+        raise ValueError(
+            f"need one hue shift per image: {x.shape[0]} images, turns of shape "
+            f"{tuple(turns.shape)}."
+        )
     h, s, v = _rgb_to_hsv(x)
     h = torch.remainder(h + turns.to(h.dtype).view(-1, 1, 1), 1.0)
     return _hsv_to_rgb(h, s, v)
@@ -151,24 +181,32 @@ def color_jitter(
     hue: float = JITTER_HUE,
     hue_space: str = "hsv",
 ) -> Tensor:
-    """Colour jitter [18] as in Sec. 5.3: brightness, contrast, saturation and hue, one random draw per image.
+    """Colour jitter [18] as in Sec. 5.3: brightness, contrast, saturation and hue, one random draw
+    per image.
 
-    Factors are uniform in [1 - s, 1 + s] (torchvision's ``ColorJitter`` convention): brightness scales
-    the pixels, contrast blends with the image's mean luma, saturation blends with each pixel's luma;
-    the hue shift is uniform in +-``hue`` turns (``hue`` in [0, 0.5]; 0.1 = +-36 degrees). With
-    ``hue_space="hsv"`` (default) it is torchvision's HSV hue shift (:func:`hsv_hue_shift`), what a
-    learner using ``ColorJitter`` applies; with ``"yiq"`` it is the watermark's own I-Q rotation
-    (:func:`rotate_hue`), the worst case for the watermark. Applied in that order (torchvision draws a
-    random order), each step clipped to [0, 1].
+    Factors are uniform in [1 - s, 1 + s] (torchvision's ``ColorJitter`` convention): brightness
+    scales the pixels, contrast blends with the image's mean luma, saturation blends with each
+    pixel's luma; the hue shift is uniform in +-``hue`` turns (``hue`` in [0, 0.5]; 0.1 = +-36
+    degrees). With ``hue_space="hsv"`` (default) it is torchvision's HSV hue shift
+    (:func:`hsv_hue_shift`), what a learner using ``ColorJitter`` applies; with ``"yiq"`` it is the
+    watermark's own I-Q rotation (:func:`rotate_hue`), the worst case for the watermark. Applied in
+    that order (torchvision draws a random order), each step clipped to [0, 1].
     """
     check_float_shape(x, "batch", batch=True)
-    for name, value in (("brightness", brightness), ("contrast", contrast), ("saturation", saturation)):
+    for name, value in (
+        ("brightness", brightness),
+        ("contrast", contrast),
+        ("saturation", saturation),
+    ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1]; got {value}.")
     if not 0.0 <= hue <= 0.5:
         raise ValueError(f"hue must be in [0, 0.5] turns; got {hue}.")
     if hue_space not in ("hsv", "yiq"):
-        raise ValueError(f"hue_space must be 'hsv' (torchvision's) or 'yiq' (the watermark's); got {hue_space!r}.")
+        raise ValueError(
+            "hue_space must be 'hsv' (torchvision's) or 'yiq' (the watermark's); got "
+            f"{hue_space!r}."
+        )
     b = x.shape[0]
     fb = _uniform(b, 1 - brightness, 1 + brightness, x, generator).view(b, 1, 1, 1)
     fc = _uniform(b, 1 - contrast, 1 + contrast, x, generator).view(b, 1, 1, 1)
@@ -184,8 +222,11 @@ def color_jitter(
     return hsv_hue_shift(x, turns) if hue_space == "hsv" else rotate_hue(x, 360.0 * turns)
 
 
-def cutout(x: Tensor, generator: Optional[torch.Generator] = None, size: int = CUTOUT_SIZE) -> Tensor:
-    """Cutout [6]: set one ``size`` x ``size`` square per image to 0 (black), centred anywhere (it may overhang).
+def cutout(
+    x: Tensor, generator: Optional[torch.Generator] = None, size: int = CUTOUT_SIZE
+) -> Tensor:
+    """Cutout [6]: set one ``size`` x ``size`` square per image to 0 (black), centred anywhere (it
+    may overhang).
 
     Black is grey, which every hue rotation leaves unchanged: cutout commutes with the watermark.
     """
@@ -202,8 +243,11 @@ def cutout(x: Tensor, generator: Optional[torch.Generator] = None, size: int = C
     return x.masked_fill(mask, 0.0)
 
 
-def gaussian_noise(x: Tensor, generator: Optional[torch.Generator] = None, std: float = NOISE_STD) -> Tensor:
-    """Gaussian-noise augmentation [4]: add N(0, std^2) independently to every pixel and channel (not clipped)."""
+def gaussian_noise(
+    x: Tensor, generator: Optional[torch.Generator] = None, std: float = NOISE_STD
+) -> Tensor:
+    """Gaussian-noise augmentation [4]: add N(0, std^2) independently to every pixel and channel
+    (not clipped)."""
     check_float_shape(x, "batch", batch=True)
     if std < 0:
         raise ValueError(f"noise std must be >= 0; got {std}.")
@@ -216,10 +260,12 @@ def _identity(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
 
 def compose(*augmentations: Augmentation) -> Augmentation:
     """Apply ``augmentations`` left to right with the same generator."""
+
     def composed(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
         for aug in augmentations:
             x = aug(x, generator)
         return x
+
     return composed
 
 
@@ -229,8 +275,9 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "crop_flip": crop_flip,
     "color_jitter": color_jitter,
     "color_jitter_yiq": partial(color_jitter, hue_space="yiq"),
-    "hue_jitter_full": partial(color_jitter, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5,
-                               hue_space="yiq"),
+    "hue_jitter_full": partial(
+        color_jitter, brightness=0.0, contrast=0.0, saturation=0.0, hue=0.5, hue_space="yiq"
+    ),
     "cutout": cutout,
     "gaussian_noise": gaussian_noise,
 }
@@ -239,7 +286,8 @@ for _name in ("color_jitter", "color_jitter_yiq", "cutout", "gaussian_noise", "h
 
 
 def check_augmentation_name(name: str) -> list[str]:
-    """The parts of an augmentation name (``"a+b"`` -> ``["a", "b"]``); ValueError naming the unknown part."""
+    """The parts of an augmentation name (``"a+b"`` -> ``["a", "b"]``); ValueError naming the
+    unknown part."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"augment must be a non-empty name such as 'crop_flip'; got {name!r}.")
     if name in AUGMENTATIONS:
@@ -248,13 +296,16 @@ def check_augmentation_name(name: str) -> list[str]:
     base = [n for n in AUGMENTATIONS if "+" not in n]
     for part in parts:
         if part not in AUGMENTATIONS or "+" in part:
-            raise ValueError(f"unknown augmentation {part!r} in {name!r}; expected one of {', '.join(base)}, "
-                             f"or several joined by '+' (e.g. 'crop_flip+color_jitter').")
+            raise ValueError(
+                f"unknown augmentation {part!r} in {name!r}; expected one of {', '.join(base)}, "
+                f"or several joined by '+' (e.g. 'crop_flip+color_jitter')."
+            )
     return parts
 
 
 def get_augmentation(name: str) -> Augmentation:
-    """The augmentation called ``name``: one of ``AUGMENTATIONS``, or several joined by ``+`` (applied left to right)."""
+    """The augmentation called ``name``: one of ``AUGMENTATIONS``, or several joined by ``+``
+    (applied left to right)."""
     parts = check_augmentation_name(name)
     if len(parts) == 1:
         return AUGMENTATIONS[parts[0]]

@@ -44,7 +44,8 @@ __all__ = [
 #: The one version of every cached model (learners, fine-tuned and subsampled models). Bump it
 #: whenever a change to the training code changes the trained weights: every cached model is then
 #: trained again. 4: one key scheme for all models (was ``train._TRAINING_CODE_VERSION`` 3 plus a
-#: separate fine-tune key). 5: colour jitter's hue is torchvision's HSV shift (was the YIQ rotation).
+#: separate fine-tune key). 5: colour jitter's hue is torchvision's HSV shift (was the YIQ
+#: rotation).
 CACHE_VERSION = 5
 
 _FIELDS = ("state_dict", "record", "config")

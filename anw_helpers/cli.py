@@ -1,15 +1,16 @@
 """``anw``: the course's method for real photos, from the command line.
 
     anw mark SRC DST --key K [--color-space-seed S] [--format png|jpeg] [--background C] [--force]
-        Watermark every photo under SRC (any size, sub-folders kept) with signature K into a new folder DST.
-        The originals are never touched; DST must not exist yet (or be empty) and must not lie inside SRC.
-        PNG by default, so nothing is lost to JPEG compression. Copies carry no metadata (EXIF, GPS, XMP,
-        text): good for privacy, but the capture date is lost too.
+        Watermark every photo under SRC (any size, sub-folders kept) with signature K into a new
+        folder DST. The originals are never touched; DST must not exist yet (or be empty) and must
+        not lie inside SRC. PNG by default, so nothing is lost to JPEG compression. Copies carry no
+        metadata (EXIF, GPS, XMP, text): good for privacy, but the capture date is lost too.
 
     anw verify CHECKPOINT IMAGES [--labels CSV] [--color-space-seed S] [--key K]
-        The arbitrator (eq. 6): load a model checkpoint of the course's cache format, and the *clean* photos
-        with their classes (an ImageFolder, or a flat folder plus a CSV of filename,class), then grid-search
-        the signature under which the model's loss on them is lowest. k_hat = 0: no evidence.
+        The arbitrator (eq. 6): load a model checkpoint of the course's cache format, and the
+        *clean* photos with their classes (an ImageFolder, or a flat folder plus a CSV of
+        filename,class), then grid-search the signature under which the model's loss on them is
+        lowest. k_hat = 0: no evidence.
 
 Both read photos through ``anw_helpers.photos`` (EXIF orientation applied, 16-bit scaled to 8 bits).
 Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input (the message names the
@@ -28,9 +29,10 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Optional
 
 from . import photos
 from ._checks import check_user_key, key_is_off_grid
@@ -101,7 +103,7 @@ def _background_argument(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(str(exc).replace("--background ", "")) from None
 
 
-# ------------------------------------------------------------------------------------------------ mark
+# --------------------------------------------------------------------------------------------- mark
 def _is_inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -170,7 +172,8 @@ def _mark_image(
     del marked
     options = {"icc_profile": photo.icc_profile} if photo.icc_profile else {}
     if fmt == "jpeg":
-        # 4:4:4 chroma: the watermark lives in the chroma (I, Q) channels that 4:2:0 subsampling would halve
+        # 4:4:4 chroma: the watermark lives in the chroma (I, Q) channels that 4:2:0 subsampling
+        # would halve
         options.update(quality=quality, subsampling=0)
     elif alpha is not None:
         result.putalpha(Image.fromarray(alpha, "L"))
@@ -245,7 +248,8 @@ def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     dst = Path(dst).expanduser().resolve()
     if dst == src:
         raise CliError(
-            f"destination {dst} is the source folder: anw mark never overwrites your originals; give a new folder."
+            f"destination {dst} is the source folder: anw mark never overwrites your originals; "
+            "give a new folder."
         )
     if _is_inside(dst, src):
         raise CliError(
@@ -253,7 +257,8 @@ def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
         )
     if dst.exists() and (not dst.is_dir() or any(dst.iterdir())):
         raise CliError(
-            f"destination {dst} already exists and is not empty: anw mark would overwrite it; give a new folder."
+            f"destination {dst} already exists and is not empty: anw mark would overwrite it; give "
+            "a new folder."
         )
     _check_writable_parent(dst)
     return src, dst
@@ -338,8 +343,8 @@ def mark_folder(
                 echo(f"[{i}/{len(targets)}] {path.relative_to(src)} -> {rel} ({w}x{h}{note})")
                 if frames > 1:
                     echo(
-                        f"  note: {path.relative_to(src)} has {frames} frames (animation or pages): only the "
-                        "first is marked, and the copy is that single image."
+                        f"  note: {path.relative_to(src)} has {frames} frames (animation or "
+                        "pages): only the first is marked, and the copy is that single image."
                     )
                 result.written.append(dst / rel)
             if result.faint and not force:
@@ -388,8 +393,9 @@ def _cmd_mark(args) -> int:
         else f"your colour space (seed {args.color_space_seed})"
     )
     print(
-        f"Watermarked {len(result.written)} photo(s) with signature k = {args.key:g} degrees in {space}; "
-        f"wrote {args.format.upper()} files to {Path(args.dst).expanduser().resolve()}. The originals are unchanged."
+        f"Watermarked {len(result.written)} photo(s) with signature k = {args.key:g} degrees in "
+        f"{space}; wrote {args.format.upper()} files to {Path(args.dst).expanduser().resolve()}. "
+        "The originals are unchanged."
     )
     print(
         f"{result.carrying} of {len(result.written)} photo(s) carry the mark"
@@ -410,7 +416,7 @@ def _cmd_mark(args) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------- verify
+# ------------------------------------------------------------------------------------------- verify
 def load_checkpoint(path: Path):
     """A model from a checkpoint of the course's format (``anw_helpers.checkpoint.load``).
 
@@ -446,13 +452,17 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
             index[c] = int(c)
         else:
             known = f"one of {', '.join(names)}, or " if names else ""
-            raise CliError(f"class {c!r} in {source} is not a class of the model: expected {known}a number 0..{num_classes - 1}.")
+            raise CliError(
+                f"class {c!r} in {source} is not a class of the model: expected {known}a number "
+                f"0..{num_classes - 1}."
+            )
     table = torch.tensor([index[c] for c in classes], dtype=torch.int64)
     return table[labels]
 
 
 def _cmd_verify(args) -> int:
-    """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the verdict."""
+    """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the
+    verdict."""
     from . import stats, verify
     from ._checks import check_user_key, key_is_off_grid
     from .data import load_image_folder, to_float
@@ -466,21 +476,31 @@ def _cmd_verify(args) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
     if args.reference and key is None:
-        raise CliError("--reference needs --key: the calibrated test checks the key you watermarked with.")
+        raise CliError(
+            "--reference needs --key: the calibrated test checks the key you watermarked with."
+        )
     if args.reference and args.permutations < 1:
         raise CliError(f"--permutations must be at least 1; got {args.permutations}.")
     labels_file = Path(args.labels).expanduser() if args.labels else None
     if labels_file is not None and not labels_file.is_file():
-        raise CliError(f"labels file {labels_file} does not exist (expected CSV rows: filename,class).")
+        raise CliError(
+            f"labels file {labels_file} does not exist (expected CSV rows: filename,class)."
+        )
     if args.reference and not Path(args.reference).expanduser().is_dir():
-        raise CliError(f"reference folder {args.reference} does not exist or is not a folder "
-                       "(expected <class>/<photo> sub-folders).")
+        raise CliError(
+            f"reference folder {args.reference} does not exist or is not a folder "
+            "(expected <class>/<photo> sub-folders)."
+        )
     model, config = load_checkpoint(Path(args.checkpoint))
     size = int(config.get("image_size") or 32)
     try:
         user = load_image_folder(Path(args.images), size=size, labels_file=labels_file)
     except (FileNotFoundError, ValueError) as exc:
-        hint = " (pass --labels CSV for a flat folder)" if labels_file is None and "labels_file" in str(exc) else ""
+        hint = (
+            " (pass --labels CSV for a flat folder)"
+            if labels_file is None and "labels_file" in str(exc)
+            else ""
+        )
         raise CliError(f"{exc}{hint}") from exc
     source = str(labels_file) if labels_file is not None else f"the sub-folders of {args.images}"
     labels = _model_labels(user.classes, user.labels, config["num_classes"], source)
@@ -490,13 +510,19 @@ def _cmd_verify(args) -> int:
             reference = load_image_folder(Path(args.reference), size=size)
         except (FileNotFoundError, ValueError) as exc:
             raise CliError(f"reference photos: {exc}") from exc
-        ref_labels = _model_labels(reference.classes, reference.labels, config["num_classes"],
-                                   f"the sub-folders of {args.reference}")
+        ref_labels = _model_labels(
+            reference.classes,
+            reference.labels,
+            config["num_classes"],
+            f"the sub-folders of {args.reference}",
+        )
         missing = sorted(set(labels.tolist()) - set(ref_labels.tolist()))
         if missing:
-            raise CliError(f"the reference photos in {args.reference} have no photo of class(es) "
-                           f"{', '.join(_class_names(user, labels, missing))}: the calibrated test compares your "
-                           "photos with reference photos of the same classes; add some.")
+            raise CliError(
+                f"the reference photos in {args.reference} have no photo of class(es) "
+                f"{', '.join(_class_names(user, labels, missing))}: the calibrated test compares "
+                "your photos with reference photos of the same classes; add some."
+            )
 
     # 2. The computations (errors here are still reported before any verdict).
     color_space = color_space_from_seed(args.color_space_seed)
@@ -508,19 +534,33 @@ def _cmd_verify(args) -> int:
         result = verify.verdict(model, images, labels, color_space)
         if reference is not None:
             if int((colour >= stats.MIN_CHROMA).sum()) < 2:
-                test_note = (f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough colour for "
-                             "the mark (grey, black-and-white or faded photos carry almost none): inconclusive.")
+                test_note = (
+                    f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough "
+                    "colour for the mark (grey, black-and-white or faded photos carry almost "
+                    "none): inconclusive."
+                )
             else:
-                test = stats.ownership_test(model, images, labels, to_float(reference.images), ref_labels, key=key,
-                                            color_space=color_space, n_permutations=args.permutations)
+                test = stats.ownership_test(
+                    model,
+                    images,
+                    labels,
+                    to_float(reference.images),
+                    ref_labels,
+                    key=key,
+                    color_space=color_space,
+                    n_permutations=args.permutations,
+                )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 
     # 3. The report.
     if key is not None and key_is_off_grid(key):
-        print(f"anw verify: warning: --key {key:g} is not one of the 12 signatures that verification searches "
-              f"(0, 30, ..., 330): k_hat can match it only within {verify.DEFAULT_TAU:g} degrees "
-              "(the calibrated test, --reference, checks the key itself).", file=sys.stderr)
+        print(
+            f"anw verify: warning: --key {key:g} is not one of the 12 signatures that verification "
+            f"searches (0, 30, ..., 330): k_hat can match it only within {verify.DEFAULT_TAU:g} "
+            "degrees (the calibrated test, --reference, checks the key itself).",
+            file=sys.stderr,
+        )
     _print_verdict(args, config, user, result, colour, key)
     if reference is not None:
         _print_ownership_test(key, test, test_note, len(reference))
@@ -537,71 +577,111 @@ def _print_verdict(args, config, user, result, colour, key) -> None:
     from . import stats, verify
 
     k_hat, n = result.k_hat, result.n_photos
-    print(f"model: {args.checkpoint} ({config['model']}, width {config.get('width')}, {config['num_classes']} classes)")
+    print(
+        f"model: {args.checkpoint} ({config['model']}, width {config.get('width')}, "
+        f"{config['num_classes']} classes)"
+    )
     print(f"photos: {n} clean photo(s) from {args.images}, classes {', '.join(user.classes)}")
-    print(f"the model classifies {result.correct_clean} of the {n} photos correctly as they are and "
-          f"{result.correct_at_k_hat} watermarked with k_hat (chance: 1 in {result.num_classes}; a verdict needs "
-          f"at least {result.needed}).")
+    print(
+        f"the model classifies {result.correct_clean} of the {n} photos correctly as they are and "
+        f"{result.correct_at_k_hat} watermarked with k_hat (chance: 1 in {result.num_classes}; a "
+        f"verdict needs at least {result.needed})."
+    )
     faint = int((colour < stats.MIN_CHROMA).sum())
     if faint:
-        print(f"{faint} of your photos carry almost no colour (grey, black-and-white or faded): the mark cannot "
-              "change them, so they carry little evidence either way.")
-    space = "YIQ" if args.color_space_seed is None else f"colour space of seed {args.color_space_seed}"
+        print(
+            f"{faint} of your photos carry almost no colour (grey, black-and-white or faded): the "
+            "mark cannot change them, so they carry little evidence either way."
+        )
+    space = (
+        "YIQ" if args.color_space_seed is None else f"colour space of seed {args.color_space_seed}"
+    )
     print(f"mean loss of the model on the photos watermarked with each signature k ({space}):")
     for k, loss in zip(result.search.signatures.tolist(), result.search.losses.tolist()):
         print(f"  k = {k:5.0f}   loss {loss:.4f}" + ("   <- lowest" if k == k_hat else ""))
     print(f"k_hat = {k_hat:g}")
     if not result.conclusive:
-        print("verdict: INCONCLUSIVE - " + " ".join(result.reasons()) + " k_hat says nothing either way here.")
+        print(
+            "verdict: INCONCLUSIVE - "
+            + " ".join(result.reasons())
+            + " k_hat says nothing either way here."
+        )
     elif verify.match(k_hat, 0.0):
-        print("verdict: no evidence. The model likes these photos best unmarked (k_hat = 0): nothing suggests it "
-              "was trained on watermarked copies of them (not proof either: a learner that saw too few of them "
-              "may not remember the hue; lesson 05).")
+        print(
+            "verdict: no evidence. The model likes these photos best unmarked (k_hat = 0): nothing "
+            "suggests it was trained on watermarked copies of them (not proof either: a learner "
+            "that saw too few of them may not remember the hue; lesson 05)."
+        )
     else:
-        print(f"verdict: a lead, not proof. The model likes these photos best hue-rotated by {k_hat:g} degrees. A "
-              f"learner trained on copies watermarked with a key near {k_hat:g} does this, but so can an innocent "
-              "model: a random slot matches 1 time in 12, and a model that learned a hue for a subject (someone "
-              "else's watermarked photos of the same kind of subject) prefers that hue for every photo of it. "
-              + ("The calibrated test below compares your photos with reference photos of the same classes."
-                 if args.reference else
-                 "Without reference photos of the same classes this is weak evidence; a claim requires the "
-                 "calibrated test: --key K --reference FOLDER with photos of the same classes that the model "
-                 "never saw (lessons 04 and 09)."))
+        print(
+            "verdict: a lead, not proof. The model likes these photos best hue-rotated by "
+            f"{k_hat:g} degrees. A learner trained on copies watermarked with a key near {k_hat:g} "
+            "does this, but so can an innocent model: a random slot matches 1 time in 12, and a "
+            "model that learned a hue for a subject (someone else's watermarked photos of the same "
+            "kind of subject) prefers that hue for every photo of it. "
+            + (
+                "The calibrated test below compares your photos with reference photos of the same "
+                "classes."
+                if args.reference
+                else "Without reference photos of the same classes this is weak evidence; a claim "
+                "requires the calibrated test: --key K --reference FOLDER with photos of the same "
+                "classes that the model never saw (lessons 04 and 09)."
+            )
+        )
     if key is None:
         return
     if not result.conclusive:
         print(f"your key {key:g}: not compared, the verdict is inconclusive.")
         return
     matched = verify.match(k_hat, key)
-    print(f"your key {key:g} {'matches' if matched else 'does not match'} k_hat "
-          f"(|k_hat - key| < {verify.DEFAULT_TAU:g} on the circle).")
+    print(
+        f"your key {key:g} {'matches' if matched else 'does not match'} k_hat "
+        f"(|k_hat - key| < {verify.DEFAULT_TAU:g} on the circle)."
+    )
     if matched and args.reference is None:
-        print("this match alone is weak evidence (see above): add --reference photos of the same classes for a claim.")
+        print(
+            "this match alone is weak evidence (see above): add --reference photos of the same "
+            "classes for a claim."
+        )
 
 
 def _print_ownership_test(key, test, note, n_reference) -> None:
-    """The calibrated ownership test of lesson 09 (``stats.ownership_test``) and what its p-value means."""
-    what = (f"calibrated test of your key {key:g} against {n_reference:,} photos the model never saw "
-            "(same classes, similar colour; lesson 09)")
+    """The calibrated ownership test of lesson 09 (``stats.ownership_test``) and what its p-value
+    means."""
+    what = (
+        f"calibrated test of your key {key:g} against {n_reference:,} photos the model never saw "
+        "(same classes, similar colour; lesson 09)"
+    )
     if test is None:
         print(f"{what}: {note}")
         return
     print(f"{what}: {test.summary()}")
     bound = "at most " if test.p_value <= test.p_floor * (1 + 1e-9) else ""
-    print(f"meaning: if the model had never trained on your photos watermarked with {key:g}, evidence at least this "
-          f"strong would turn up with probability {bound}{test.p_value:.2g}.")
+    print(
+        f"meaning: if the model had never trained on your photos watermarked with {key:g}, "
+        f"evidence at least this strong would turn up with probability {bound}{test.p_value:.2g}."
+    )
     if test.p_value <= 0.01:
-        print("significant at the 1 % level: strong evidence that the model trained on your photos watermarked "
-              "with your key (testing several claims needs a correction: lesson 09).")
+        print(
+            "significant at the 1 % level: strong evidence that the model trained on your photos "
+            "watermarked with your key (testing several claims needs a correction: lesson 09)."
+        )
     elif test.p_value <= 0.05:
-        print("significant at the 5 % level only: moderate evidence, not enough for a claim on its own.")
+        print(
+            "significant at the 5 % level only: moderate evidence, not enough for a claim on its "
+            "own."
+        )
     else:
-        print("not significant: no calibrated evidence that the model trained on your watermarked photos.")
+        print(
+            "not significant: no calibrated evidence that the model trained on your watermarked "
+            "photos."
+        )
 
 
-# ------------------------------------------------------------------------------------------------ main
+# --------------------------------------------------------------------------------------------- main
 _MARK_DESCRIPTION = """\
-Watermark every photo under SRC with the secret signature K (hue rotation by K degrees in YIQ, eq. 5)
+Watermark every photo under SRC with the secret signature K (hue rotation by K degrees in YIQ, \
+eq. 5)
 at full resolution into the new folder DST. The originals are never touched, and DST appears all at
 once or not at all.
 
@@ -624,8 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anw",
         description="Anti-neuron watermarking: protect your photos, check a model.",
-        epilog="Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input, 130 interrupted. "
-        "Course tooling (in a clone): python -m tools.course --help",
+        epilog="Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input, 130 "
+        "interrupted. Course tooling (in a clone): python -m tools.course --help",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
@@ -680,7 +760,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "verify",
         help="recover the signature a model memorised from your clean photos (eq. 6)",
-        description="Grid search of eq. 6 on a model checkpoint of the course's format with your clean photos.",
+        description="Grid search of eq. 6 on a model checkpoint of the course's format with your "
+        "clean photos.",
     )
     p.add_argument(
         "checkpoint", metavar="CHECKPOINT", help="model file (dict with state_dict, record, config)"
@@ -711,8 +792,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference",
         default=None,
         metavar="FOLDER",
-        help="with --key: photos like yours that the model certainly never saw (ImageFolder), for the "
-        "calibrated p-value of lesson 09",
+        help="with --key: photos like yours that the model certainly never saw (ImageFolder), for "
+        "the calibrated p-value of lesson 09",
     )
     p.add_argument(
         "--permutations",
@@ -755,7 +836,8 @@ def _check_device_setting() -> None:
         and device.index >= torch.cuda.device_count()
     ):
         raise CliError(
-            f"ANW_DEVICE={forced!r} but this machine has {torch.cuda.device_count()} CUDA device(s)."
+            f"ANW_DEVICE={forced!r} but this machine has {torch.cuda.device_count()} CUDA "
+            "device(s)."
         )
 
 
@@ -837,7 +919,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     except Terminated as exc:
         print(
-            f"{prefix}: stopped by signal {exc.signum}; nothing was written and the originals are unchanged.",
+            f"{prefix}: stopped by signal {exc.signum}; nothing was written and the originals are "
+            "unchanged.",
             file=sys.stderr,
         )
         return 128 + exc.signum
@@ -854,8 +937,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise
         if args.command == "verify" and _in_function(exc, "load_checkpoint"):
             print(
-                f"{prefix}: error: checkpoint {args.checkpoint} cannot be read ({type(exc).__name__}: {exc}): "
-                "it is damaged or not a model file written by anw_helpers.train.",
+                f"{prefix}: error: checkpoint {args.checkpoint} cannot be read "
+                f"({type(exc).__name__}: {exc}): it is damaged or not a model file written by "
+                "anw_helpers.train.",
                 file=sys.stderr,
             )
             return 2
@@ -866,8 +950,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"{prefix}: error: {exc}", file=sys.stderr)
             return 2
         print(
-            f"{prefix}: error: unexpected {type(exc).__name__}: {exc}. This is a bug in anw: please report "
-            "it with the command you ran (ANW_DEBUG=1 shows the traceback).",
+            f"{prefix}: error: unexpected {type(exc).__name__}: {exc}. This is a bug in anw: "
+            "please report it with the command you ran (ANW_DEBUG=1 shows the traceback).",
             file=sys.stderr,
         )
         return 1

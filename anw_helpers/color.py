@@ -8,9 +8,10 @@ hue is an angle. Watermarking with signature k rotates hue by theta_k = k*pi/180
 
 The paper prints eq. 5 as g_k = T . R . T^-1; acting on RGB column vectors that order would treat
 RGB values as if they were YIQ coordinates, and it does not preserve luma. The order here converts
-RGB to YIQ first, as the paper's own code does (``_changeHue``: M^-1 . Th . M); the test suite proves
-that g_k leaves Y unchanged.
+RGB to YIQ first, as the paper's own code does (``_changeHue``: M^-1 . Th . M); the test suite
+proves that g_k leaves Y unchanged.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,7 +61,8 @@ _CUBE_TOLERANCE = 1e-6
 
 
 def hue_rotation(k: Signature) -> Tensor:
-    """The hue rotation T_k of eq. 4: identity on Y, a rotation by theta_k = k*pi/180 in the I-Q plane.
+    """The hue rotation T_k of eq. 4: identity on Y, a rotation by theta_k = k*pi/180 in the I-Q
+    plane.
 
     ``k`` is in degrees, a number or a 0-d tensor; the result is differentiable in ``k``.
     """
@@ -82,8 +84,8 @@ def lct_matrix(k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
 
     Args:
         k: signature in degrees (float, int or 0-d tensor; differentiable when it requires grad).
-        color_space: the invertible 3x3 RGB -> colour-space matrix T; default ``YIQ`` (eq. 3). A user
-            may pick their own T (Sec. 4.1 "Making LCT more versatile", Sec. 5.4).
+        color_space: the invertible 3x3 RGB -> colour-space matrix T; default ``YIQ`` (eq. 3). A
+            user may pick their own T (Sec. 4.1 "Making LCT more versatile", Sec. 5.4).
 
     Returns:
         A 3x3 tensor: float64 when ``k`` is a float64 tensor, else float32 (computed in float64).
@@ -122,7 +124,8 @@ def yiq_to_rgb(images: Tensor) -> Tensor:
 
 
 def watermark(images: Tensor, k: Signature, color_space: Optional[Tensor] = None) -> Tensor:
-    """Watermark images with signature ``k``: v' = g_k v for every pixel, then clip to [0, 1] (eq. 5, Sec. 5.1).
+    """Watermark images with signature ``k``: v' = g_k v for every pixel, then clip to [0, 1] (eq.
+    5, Sec. 5.1).
 
     Args:
         images: float images in [0, 1], shape (..., 3, H, W), on any device.
@@ -155,7 +158,9 @@ def clipped_fraction(images: Tensor, k: Signature, color_space: Optional[Tensor]
     return outside.float().mean(dim=(-2, -1))
 
 
-def random_color_space(generator: Optional[torch.Generator] = None, max_condition: float = 50.0) -> Tensor:
+def random_color_space(
+    generator: Optional[torch.Generator] = None, max_condition: float = 50.0
+) -> Tensor:
     """A user-specific colour space: a 3x3 matrix with U(-1, 1) entries (Sec. 5.4), float64.
 
     Badly conditioned draws (condition number above ``max_condition``) are redrawn, so the matrix is
@@ -165,30 +170,39 @@ def random_color_space(generator: Optional[torch.Generator] = None, max_conditio
         m = torch.rand(3, 3, generator=generator, dtype=torch.float64) * 2 - 1
         if float(torch.linalg.cond(m)) <= max_condition:
             return m
-    raise RuntimeError(f"could not draw a colour space with condition number <= {max_condition} in 1000 tries")
+    raise RuntimeError(
+        f"could not draw a colour space with condition number <= {max_condition} in 1000 tries"
+    )
 
 
 def color_space_from_seed(seed: Optional[int]) -> Optional[Tensor]:
-    """A user's colour space from a seed: ``random_color_space`` drawn from ``seed``, or None (YIQ) for None.
+    """A user's colour space from a seed: ``random_color_space`` drawn from ``seed``, or None (YIQ)
+    for None.
 
-    A user keeps only the seed secret next to the key; the course's learners and ``anw mark`` use this.
+    A user keeps only the seed secret next to the key; the course's learners and ``anw mark`` use
+    this.
     """
     return None if seed is None else random_color_space(torch.Generator().manual_seed(int(seed)))
 
 
 def blue_pixel_positions(height: int, width: int, n: int = 512, seed: int = 0) -> Tensor:
-    """The seeded pixel positions (flat indices into H*W) of the less-noticeable watermark (Sec. 5.3)."""
+    """The seeded pixel positions (flat indices into H*W) of the less-noticeable watermark (Sec.
+    5.3)."""
     if n <= 0 or n > height * width:
         raise ValueError(f"n must be in 1..{height * width} for {height}x{width} images; got {n}.")
     g = torch.Generator().manual_seed(seed)
     return torch.randperm(height * width, generator=g)[:n]
 
 
-def blue_channel_watermark(images: Tensor, intensity: float, positions: Optional[Tensor] = None, seed: int = 0) -> Tensor:
-    """The less-noticeable watermark of Sec. 5.3 / Fig. 4: set the blue channel to ``intensity`` on 512 seeded pixels.
+def blue_channel_watermark(
+    images: Tensor, intensity: float, positions: Optional[Tensor] = None, seed: int = 0
+) -> Tensor:
+    """The less-noticeable watermark of Sec. 5.3 / Fig. 4: set the blue channel to ``intensity`` on
+    512 seeded pixels.
 
-    The signature is the intensity (the paper uses 0.1, 0.3, 0.5 with tau = 0.1). ``positions`` are flat
-    pixel indices; by default one pixel in eight, at most 512 (the paper marks 512 of 4,096 pixels).
+    The signature is the intensity (the paper uses 0.1, 0.3, 0.5 with tau = 0.1). ``positions`` are
+    flat pixel indices; by default one pixel in eight, at most 512 (the paper marks 512 of 4,096
+    pixels).
     """
     check_float_images(images)
     if not 0.0 <= float(intensity) <= 1.0:
@@ -199,7 +213,9 @@ def blue_channel_watermark(images: Tensor, intensity: float, positions: Optional
     mask = torch.zeros(h * w, dtype=torch.bool, device=images.device)
     mask[positions.to(images.device)] = True
     out = images.clone()
-    out[..., 2, :, :] = torch.where(mask.view(h, w), torch.full_like(out[..., 2, :, :], float(intensity)), out[..., 2, :, :])
+    out[..., 2, :, :] = torch.where(
+        mask.view(h, w), torch.full_like(out[..., 2, :, :], float(intensity)), out[..., 2, :, :]
+    )
     return out
 
 
@@ -209,13 +225,17 @@ def luma(images: Tensor) -> Tensor:
 
 
 def psnr(reference: Tensor, test: Tensor) -> Tensor:
-    """Peak signal-to-noise ratio in dB between images in [0, 1], one value per image (Sec. 4.1: content preserved).
+    """Peak signal-to-noise ratio in dB between images in [0, 1], one value per image (Sec. 4.1:
+    content preserved).
 
     Identical images give +inf.
     """
     check_float_images(reference, "reference")
     check_float_images(test, "test")
     if reference.shape != test.shape:
-        raise ValueError(f"reference and test must have the same shape; got {tuple(reference.shape)} and {tuple(test.shape)}.")
+        raise ValueError(
+            f"reference and test must have the same shape; got {tuple(reference.shape)} and "
+            f"{tuple(test.shape)}."
+        )
     mse = ((reference - test) ** 2).mean(dim=(-3, -2, -1))
     return 10 * torch.log10(1.0 / mse)

@@ -1,19 +1,22 @@
-"""Datasets and users: CIFAR-10 from an offline copy or torchvision, a person's own photos, and user splits.
+"""Datasets and users: CIFAR-10 from an offline copy or torchvision, a person's own photos, and user
+splits.
 
 The paper's setting (Sec. 3, 5.1): a user owns a small set D_u of images, watermarks them with a
 secret signature k*, and a learner builds a training set D that contains the watermarked D_u* in
 place of the originals. A held-out user, drawn from images the learner never sees, is the innocent
 control (Sec. 5.4).
 """
+
 from __future__ import annotations
 
 import csv
 import hashlib
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -47,7 +50,16 @@ __all__ = [
 
 #: torchvision's CIFAR10 label order (also the sorted ImageFolder order of the offline copy).
 CIFAR10_CLASSES: tuple[str, ...] = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 #: File suffixes read as images (lower case); HEIC needs the optional pillow-heif (``photos``).
 IMAGE_SUFFIXES = PHOTO_SUFFIXES
@@ -85,7 +97,7 @@ class ImageSet:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def subset(self, indices: Tensor) -> "ImageSet":
+    def subset(self, indices: Tensor) -> ImageSet:
         """The images at ``indices`` (a new ImageSet; the original is unchanged).
 
         A named set's subset is named by the positions it keeps (see ``origin``).
@@ -129,7 +141,8 @@ def _digest(values: Tensor) -> str:
 
 @dataclass
 class User:
-    """One user: their clean images and labels, their secret key (None: does not watermark), colour space.
+    """One user: their clean images and labels, their secret key (None: does not watermark), colour
+    space.
 
     ``indices`` are the positions of the user's images in the set they were drawn from.
     """
@@ -172,15 +185,21 @@ def to_uint8(images: Tensor) -> Tensor:
 
 
 def watermark_uint8(images: Tensor, key: float, color_space: Optional[Tensor] = None) -> Tensor:
-    """Watermark uint8 images with ``key`` (eq. 5, clipped) and round back to uint8, as a shared photo is."""
+    """Watermark uint8 images with ``key`` (eq. 5, clipped) and round back to uint8, as a shared
+    photo is."""
     return to_uint8(watermark(to_float(check_uint8_images(images)), key, color_space))
 
 
-# --------------------------------------------------------------------------------------------- loading
-def _save_cached(stem: Path, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]) -> None:
+# ------------------------------------------------------------------------------------------ loading
+def _save_cached(
+    stem: Path, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]
+) -> None:
     """Write ``<stem>.meta.npz`` (labels, classes) then ``<stem>.images.npy``, each atomically
     (``paths.atomic_write``: fsync, then rename); :func:`_load_cached` catches a damaged pair."""
-    atomic_write(stem.with_suffix(".meta.npz"), lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)))
+    atomic_write(
+        stem.with_suffix(".meta.npz"),
+        lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)),
+    )
     atomic_write(stem.with_suffix(".images.npy"), lambda f: np.save(f, images))
 
 
@@ -202,15 +221,22 @@ def _load_cached(stem: Path) -> Optional[ImageSet]:
             labels, classes = meta["labels"], tuple(str(c) for c in meta["classes"])
         current = images_path
         images = np.load(images_path)  # a plain .npy reads at disk speed (no zip CRC)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3 \
-                or len(images) != len(labels):
+        if (
+            images.dtype != np.uint8
+            or images.ndim != 4
+            or images.shape[1] != 3
+            or len(images) != len(labels)
+        ):
             raise ValueError(f"images {images.dtype} {images.shape} for {len(labels)} labels")
         if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < len(classes):
             raise ValueError(f"labels outside 0..{len(classes) - 1}")
     except Exception as exc:  # noqa: BLE001 - numpy raises many kinds for a damaged file
         reason = str(exc).strip()[:200] or type(exc).__name__
-        warnings.warn(f"the cached dataset file {current} is damaged ({reason}); decoding the "
-                      "photos again.", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"the cached dataset file {current} is damaged ({reason}); decoding the photos again.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         for damaged in (images_path, meta_path):
             with contextlib.suppress(OSError):
                 damaged.unlink()
@@ -219,8 +245,9 @@ def _load_cached(stem: Path) -> Optional[ImageSet]:
 
 
 def _decode(path: Path, size: Optional[int]) -> np.ndarray:
-    """One photo as (3, H, W) uint8 through ``photos.decode_rgb`` (EXIF orientation, 8 bits), centre-cropped
-    to a square and resized to ``size`` (None: as it is). Raises ValueError naming the file."""
+    """One photo as (3, H, W) uint8 through ``photos.decode_rgb`` (EXIF orientation, 8 bits),
+    centre-cropped to a square and resized to ``size`` (None: as it is). Raises ValueError naming
+    the file."""
     from PIL import Image
 
     try:
@@ -243,7 +270,10 @@ def _decode_all(files: Sequence[Path], size: Optional[int], desc: str) -> np.nda
     arrays = [_decode(f, size) for f in tqdm(files, desc=desc, unit="img", mininterval=1.0)]
     shapes = {a.shape for a in arrays}
     if len(shapes) != 1:
-        raise ValueError(f"images in {desc} have different sizes {sorted(shapes)[:3]}...; pass size= to resize them.")
+        raise ValueError(
+            f"images in {desc} have different sizes {sorted(shapes)[:3]}...; pass size= to resize "
+            "them."
+        )
     return np.stack(arrays)
 
 
@@ -251,12 +281,18 @@ def _warn_skipped(root: Path, skipped: Sequence[tuple[Path, str]]) -> None:
     if skipped:
         shown = "; ".join(f"{p} ({why})" for p, why in skipped[:5])
         more = f"; and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-        warnings.warn(f"skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} under {root}: "
-                      f"{shown}{more}", SkippedFilesWarning, stacklevel=3)
+        warnings.warn(
+            f"skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'} under {root}: "
+            f"{shown}{more}",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
 
 
 def _folder_listing(root: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
-    classes = tuple(sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")))
+    classes = tuple(
+        sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    )
     files, labels, skipped = [], [], []
     for i, c in enumerate(classes):
         listing = scan_folder(root / c, recursive=False)
@@ -272,7 +308,8 @@ def _cache_key(*parts: object) -> str:
 
 
 def _folder_signature(root: Path) -> str:
-    """Cheap identity of an ImageFolder (class names, file counts, folder times) without listing every file twice."""
+    """Cheap identity of an ImageFolder (class names, file counts, folder times) without listing
+    every file twice."""
     parts = [str(root.resolve())]
     for d in sorted((e for e in os.scandir(root) if e.is_dir()), key=lambda e: e.name):
         parts.append(f"{d.name}:{sum(1 for _ in os.scandir(d.path))}:{d.stat().st_mtime_ns}")
@@ -292,13 +329,16 @@ def _load_image_folder_split(root: Path, size: Optional[int], name: str) -> Imag
     return ImageSet(torch.from_numpy(images), torch.tensor(labels, dtype=torch.int64), classes)
 
 
-def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, download: bool = True) -> ImageSet:
+def load_cifar10(
+    split: str = "train", root: Optional[Union[str, Path]] = None, download: bool = True
+) -> ImageSet:
     """CIFAR-10 as an ImageSet (uint8 N x 3 x 32 x 32, int64 labels in torchvision's order).
 
-    Sources, in order: an ImageFolder copy at ``<root>/cifar10-jpeg/<split>`` (or ``root`` itself when it
-    holds ``train/`` and ``test/``); torchvision's CIFAR10 in ``<root>``, downloaded when ``download``
-    and online. ``root`` defaults to :func:`anw_helpers.paths.data_root` (env ``ANW_DATA``). Decoded
-    arrays are cached under ``$ANW_CACHE``, so a second load takes well under a second.
+    Sources, in order: an ImageFolder copy at ``<root>/cifar10-jpeg/<split>`` (or ``root`` itself
+    when it holds ``train/`` and ``test/``); torchvision's CIFAR10 in ``<root>``, downloaded when
+    ``download`` and online. ``root`` defaults to :func:`anw_helpers.paths.data_root` (env
+    ``ANW_DATA``). Decoded arrays are cached under ``$ANW_CACHE``, so a second load takes well under
+    a second.
 
     Every source gives the images in one **canonical order**: by class, and within a class in the
     original CIFAR-10 order (an image's identity is its class and its rank among that class's images
@@ -313,12 +353,16 @@ def load_cifar10(split: str = "train", root: Optional[Union[str, Path]] = None, 
         if folder.is_dir() and any(folder.iterdir()):
             data = _load_image_folder_split(folder, None, f"cifar10-jpeg-{split}")
             if data.classes != CIFAR10_CLASSES:
-                raise ValueError(f"{folder} has classes {data.classes}; expected CIFAR-10's {CIFAR10_CLASSES}.")
+                raise ValueError(
+                    f"{folder} has classes {data.classes}; expected CIFAR-10's {CIFAR10_CLASSES}."
+                )
             if not _numbered_in_cifar_order(folder):
-                warnings.warn(f"{folder}: files are not numbered 0000, 0001, ... in each class "
-                              "folder, so their CIFAR-10 order is unknown: seeded users differ "
-                              "from torchvision's CIFAR-10; cached models are matched by pixels.",
-                              stacklevel=2)
+                warnings.warn(
+                    f"{folder}: files are not numbered 0000, 0001, ... in each class "
+                    "folder, so their CIFAR-10 order is unknown: seeded users differ "
+                    "from torchvision's CIFAR-10; cached models are matched by pixels.",
+                    stacklevel=2,
+                )
                 return data
             return _named_cifar10(data, split)
     return _named_cifar10(_load_torchvision_cifar10(base, split, download), split)
@@ -333,8 +377,9 @@ def _numbered_in_cifar_order(folder: Path) -> bool:
     """Whether each class folder's images are named 0, 1, 2, ... (zero-padded) in sorted order, so
     that the folder's order within a class is the file numbering (the original CIFAR-10 order)."""
     for d in (e for e in os.scandir(folder) if e.is_dir()):
-        names = sorted(e.name for e in os.scandir(d.path)
-                       if Path(e.name).suffix.lower() in IMAGE_SUFFIXES)
+        names = sorted(
+            e.name for e in os.scandir(d.path) if Path(e.name).suffix.lower() in IMAGE_SUFFIXES
+        )
         stems = [Path(n).stem for n in names]
         if not all(stem.isdigit() and int(stem) == i for i, stem in enumerate(stems)):
             return False
@@ -374,9 +419,10 @@ def _load_torchvision_cifar10(base: Path, split: str, download: bool) -> ImageSe
 
 def _missing_cifar(base: Path, why: str) -> FileNotFoundError:
     return FileNotFoundError(
-        f"CIFAR-10 not found under data root {base} ({why}). Either (1) point ANW_DATA at a folder that "
-        f"holds an offline copy as cifar10-jpeg/{{train,test}}/<class>/*.jpg (e.g. ANW_DATA=../shared/data), "
-        f"or (2) connect to the internet so torchvision can download CIFAR-10 into {base}."
+        f"CIFAR-10 not found under data root {base} ({why}). Either (1) point ANW_DATA at a folder "
+        f"that holds an offline copy as cifar10-jpeg/{{train,test}}/<class>/*.jpg (e.g. "
+        "ANW_DATA=../shared/data), or (2) connect to the internet so torchvision can download "
+        f"CIFAR-10 into {base}."
     )
 
 
@@ -399,28 +445,37 @@ def _find_cub(base: Path, download: bool) -> Path:
         if (folder / "images.txt").is_file():
             return folder
     if not download:
-        raise FileNotFoundError(f"CUB-200-2011 not found under data root {base} (download=False): expected "
-                                f"{base / 'CUB_200_2011' / 'images.txt'}.")
+        raise FileNotFoundError(
+            f"CUB-200-2011 not found under data root {base} (download=False): expected "
+            f"{base / 'CUB_200_2011' / 'images.txt'}."
+        )
     from torchvision.datasets.utils import download_and_extract_archive
 
     try:
         download_and_extract_archive(CUB200_URL, str(base), md5=CUB200_MD5)
     except Exception as exc:  # noqa: BLE001 - offline, permission, ...
         raise FileNotFoundError(
-            f"CUB-200-2011 not found under data root {base} and the download failed ({exc}). Download "
-            f"{CUB200_URL} yourself and extract it into {base} (it holds CUB_200_2011/images.txt)."
+            f"CUB-200-2011 not found under data root {base} and the download failed ({exc}). "
+            f"Download {CUB200_URL} yourself and extract it into {base} (it holds "
+            "CUB_200_2011/images.txt)."
         ) from exc
     return base / "CUB_200_2011"
 
 
-def load_cub200(split: str = "train", size: int = 448, root: Optional[Union[str, Path]] = None,
-                download: bool = True) -> ImageSet:
-    """CUB-200-2011 birds (5,994 training / 5,794 test photos, 200 classes) as uint8 ``size`` x ``size`` images.
+def load_cub200(
+    split: str = "train",
+    size: int = 448,
+    root: Optional[Union[str, Path]] = None,
+    download: bool = True,
+) -> ImageSet:
+    """CUB-200-2011 birds (5,994 training / 5,794 test photos, 200 classes) as uint8 ``size`` x
+    ``size`` images.
 
     The paper's high-resolution experiment (Sec. 5.2, Fig. 2i) uses 448 x 448. The official split of
-    ``train_test_split.txt`` is used; each photo is centre-cropped to a square and resized. Found under
-    ``<root>/CUB_200_2011`` (``root`` defaults to ``ANW_DATA``), else downloaded (1.1 GB) when ``download``
-    and online. Decoded arrays are cached under ``$ANW_CACHE`` (about 3.6 GB for the training split at 448).
+    ``train_test_split.txt`` is used; each photo is centre-cropped to a square and resized. Found
+    under ``<root>/CUB_200_2011`` (``root`` defaults to ``ANW_DATA``), else downloaded (1.1 GB) when
+    ``download`` and online. Decoded arrays are cached under ``$ANW_CACHE`` (about 3.6 GB for the
+    training split at 448).
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test'; got {split!r}.")
@@ -432,11 +487,16 @@ def load_cub200(split: str = "train", size: int = 448, root: Optional[Union[str,
     if cached is not None:
         return cached
     paths, labels = _cub_table(folder / "images.txt"), _cub_table(folder / "image_class_labels.txt")
-    is_train, names = _cub_table(folder / "train_test_split.txt"), _cub_table(folder / "classes.txt")
+    is_train, names = (
+        _cub_table(folder / "train_test_split.txt"),
+        _cub_table(folder / "classes.txt"),
+    )
     ids = [i for i in sorted(paths) if (is_train[i] == "1") == (split == "train")]
     if not ids:
         raise FileNotFoundError(f"no {split} photos listed in {folder / 'train_test_split.txt'}.")
-    images = _decode_all([folder / "images" / paths[i] for i in ids], size, desc=f"decoding cub200-{split}")
+    images = _decode_all(
+        [folder / "images" / paths[i] for i in ids], size, desc=f"decoding cub200-{split}"
+    )
     label_array = np.asarray([int(labels[i]) - 1 for i in ids], dtype=np.int64)
     classes = tuple(names[c].split(".", 1)[-1] for c in sorted(names))
     _save_cached(stem, images, label_array, classes)
@@ -458,7 +518,8 @@ def load_image_folder(
         files, labels, classes = _folder_listing(path)
         if not files:
             raise FileNotFoundError(
-                f"no class sub-folders with images under {path}; for a flat folder pass labels_file= (CSV: filename,class)."
+                f"no class sub-folders with images under {path}; for a flat folder pass "
+                "labels_file= (CSV: filename,class)."
             )
     else:
         rows = _read_labels(Path(labels_file))
@@ -468,49 +529,65 @@ def load_image_folder(
         files = listing.photos
         missing = [f.name for f in files if f.name not in rows]
         if missing:
-            raise ValueError(f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}.")
+            raise ValueError(
+                f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}."
+            )
         labels = [classes.index(rows[f.name]) for f in files]
     images = [_decode(f, size) for f in files]  # PhotoError (a ValueError) names the file
-    return ImageSet(torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes)
+    return ImageSet(
+        torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes
+    )
 
 
 def _read_labels(labels_file: Path) -> dict[str, str]:
-    """Rows ``filename,class`` of a CSV (an optional header row; an Excel export's UTF-8 BOM is fine).
+    """Rows ``filename,class`` of a CSV (an optional header row; an Excel export's UTF-8 BOM is
+    fine).
 
-    Raises ValueError naming the file when it is not UTF-8 text, has no rows or short rows, or gives one
-    file two different classes.
+    Raises ValueError naming the file when it is not UTF-8 text, has no rows or short rows, or gives
+    one file two different classes.
     """
     if not labels_file.is_file():
-        raise FileNotFoundError(f"labels file {labels_file} does not exist (expected CSV rows: filename,class).")
+        raise FileNotFoundError(
+            f"labels file {labels_file} does not exist (expected CSV rows: filename,class)."
+        )
     try:
         with open(labels_file, newline="", encoding="utf-8-sig") as f:
             rows = [r for r in csv.reader(f) if r and r[0].strip() and not r[0].startswith("#")]
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise ValueError(f"labels file {labels_file} is not a UTF-8 CSV ({exc}); save it as "
-                         "'CSV UTF-8' with rows filename,class.") from exc
+        raise ValueError(
+            f"labels file {labels_file} is not a UTF-8 CSV ({exc}); save it as "
+            "'CSV UTF-8' with rows filename,class."
+        ) from exc
     if rows and rows[0][0].strip().lower() in ("filename", "file", "name"):
         rows = rows[1:]
     bad = [r for r in rows if len(r) < 2]
     if bad or not rows:
-        raise ValueError(f"labels file {labels_file} must have rows 'filename,class'; got {bad[:2] or 'no rows'}.")
+        raise ValueError(
+            f"labels file {labels_file} must have rows 'filename,class'; got "
+            f"{bad[:2] or 'no rows'}."
+        )
     labels: dict[str, str] = {}
     for row in rows:
         name, cls = row[0].strip(), row[1].strip()
         if labels.get(name, cls) != cls:
-            raise ValueError(f"labels file {labels_file} gives {name} two classes, {labels[name]!r} and {cls!r}: "
-                             "keep one row per file.")
+            raise ValueError(
+                f"labels file {labels_file} gives {name} two classes, {labels[name]!r} and "
+                f"{cls!r}: keep one row per file."
+            )
         labels[name] = cls
     return labels
 
 
-# ----------------------------------------------------------------------------------------------- users
+# -------------------------------------------------------------------------------------------- users
 def _resolve_size(size: Union[int, float], available: int) -> int:
     if isinstance(size, float) and 0 < size < 1:
         n = max(1, round(size * available))
     elif isinstance(size, (int, np.integer)) or (isinstance(size, float) and size.is_integer()):
         n = int(size)
     else:
-        raise ValueError(f"a user's size must be a count >= 1 or a fraction in (0, 1); got {size!r}.")
+        raise ValueError(
+            f"a user's size must be a count >= 1 or a fraction in (0, 1); got {size!r}."
+        )
     if n < 1:
         raise ValueError(f"a user needs at least one image; got size {size!r}.")
     return n
@@ -525,10 +602,11 @@ def make_users(
     exclude: Optional[Tensor] = None,
     prefix: str = "user",
 ) -> list[User]:
-    """Draw disjoint users from ``source`` (any classes, seeded): sizes are counts or fractions of ``source``.
+    """Draw disjoint users from ``source`` (any classes, seeded): sizes are counts or fractions of
+    ``source``.
 
-    User u gets ``keys[u]`` (None: does not watermark) and ``color_spaces[u]`` (None: YIQ). Indices in
-    ``exclude`` are never drawn.
+    User u gets ``keys[u]`` (None: does not watermark) and ``color_spaces[u]`` (None: YIQ). Indices
+    in ``exclude`` are never drawn.
     """
     if len(sizes) == 0:
         raise ValueError("make_users needs at least one user size; got an empty list.")
@@ -536,7 +614,9 @@ def make_users(
         raise ValueError(f"need one key per user: got {len(sizes)} sizes and {len(keys)} keys.")
     color_spaces = list(color_spaces) if color_spaces is not None else [None] * len(sizes)
     if len(color_spaces) != len(sizes):
-        raise ValueError(f"need one colour space per user: got {len(sizes)} sizes and {len(color_spaces)}.")
+        raise ValueError(
+            f"need one colour space per user: got {len(sizes)} sizes and {len(color_spaces)}."
+        )
     g = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(source), generator=g)
     if exclude is not None and len(exclude):
@@ -551,8 +631,14 @@ def make_users(
         idx = order[start : start + n].sort().values
         start += n
         users.append(
-            User(f"{prefix}{u}", source.images[idx].clone(), source.labels[idx].clone(),
-                 None if key is None else float(key), cs, idx)
+            User(
+                f"{prefix}{u}",
+                source.images[idx].clone(),
+                source.labels[idx].clone(),
+                None if key is None else float(key),
+                cs,
+                idx,
+            )
         )
     return users
 
@@ -564,7 +650,8 @@ def many_users_plan(
     user_specific_color_space: bool = False,
     slots: Sequence[float] = SIGNATURE_SLOTS[1:],
 ) -> tuple[tuple[Optional[float], ...], tuple[Optional[int], ...]]:
-    """Who watermarks, with which key and colour space, when a fraction of ``n_users`` users watermark (Sec. 5.4).
+    """Who watermarks, with which key and colour space, when a fraction of ``n_users`` users
+    watermark (Sec. 5.4).
 
     Returns one key per user (None: does not watermark; else drawn uniformly from ``slots``, default
     30, ..., 330) and one colour-space seed per user (None: YIQ; with ``user_specific_color_space``,
@@ -577,11 +664,17 @@ def many_users_plan(
     if len(slots) == 0:
         raise ValueError("slots is empty; give at least one signature to draw keys from.")
     g = torch.Generator().manual_seed(seed + 7919)
-    marking = set(torch.randperm(n_users, generator=g)[: round(watermark_fraction * n_users)].tolist())
-    keys = tuple(float(slots[int(torch.randint(len(slots), (1,), generator=g))]) if u in marking else None
-                 for u in range(n_users))
-    seeds = tuple((seed * 100_003 + 1_000 + u) if (user_specific_color_space and u in marking) else None
-                  for u in range(n_users))
+    marking = set(
+        torch.randperm(n_users, generator=g)[: round(watermark_fraction * n_users)].tolist()
+    )
+    keys = tuple(
+        float(slots[int(torch.randint(len(slots), (1,), generator=g))]) if u in marking else None
+        for u in range(n_users)
+    )
+    seeds = tuple(
+        (seed * 100_003 + 1_000 + u) if (user_specific_color_space and u in marking) else None
+        for u in range(n_users)
+    )
     return keys, seeds
 
 
@@ -616,20 +709,27 @@ def build_learner_data(
     n_test: Optional[int] = None,
     seed: int = 0,
 ) -> LearnerData:
-    """The paper's single- or few-user setting (Sec. 5.1): a learner's training set with users inside it.
+    """The paper's single- or few-user setting (Sec. 5.1): a learner's training set with users
+    inside it.
 
     ``n_train`` images are drawn from ``train`` (all when None); the users are drawn from those and
-    watermarked in place. A held-out user of ``held_out_size`` images (default: the first user's size),
-    carrying the first user's key, is drawn from ``test``; the test set (``n_test`` images, default all)
-    excludes them.
+    watermarked in place. A held-out user of ``held_out_size`` images (default: the first user's
+    size), carrying the first user's key, is drawn from ``test``; the test set (``n_test`` images,
+    default all) excludes them.
     """
     g = torch.Generator().manual_seed(seed)
     if n_train is not None and not 0 < n_train <= len(train):
         raise ValueError(f"n_train must be in 1..{len(train)}; got {n_train}.")
-    base = train if n_train is None else train.subset(torch.randperm(len(train), generator=g)[:n_train].sort().values)
+    base = (
+        train
+        if n_train is None
+        else train.subset(torch.randperm(len(train), generator=g)[:n_train].sort().values)
+    )
     users = make_users(base, user_sizes, keys, color_spaces, seed=seed + 1)
     held_size = held_out_size if held_out_size is not None else len(users[0])
-    held = make_users(test, [held_size], [users[0].key], [users[0].color_space], seed=seed + 2, prefix="held-out")[0]
+    held = make_users(
+        test, [held_size], [users[0].key], [users[0].color_space], seed=seed + 2, prefix="held-out"
+    )[0]
     rest = torch.ones(len(test), dtype=torch.bool)
     rest[held.indices] = False
     test_idx = rest.nonzero().squeeze(1)

@@ -1,29 +1,33 @@
 """Membership inference compared with the watermark (paper Sec. 5.5, Fig. 5b-c, eq. 7).
 
-A *threshold* membership-inference attack (MIA) calls a photo a member of the learner's training set when
-the learner's loss on it is below a threshold epsilon:  "in"  iff  L(f(x), y) < epsilon.  The attacks
-differ only in where epsilon comes from:
+A *threshold* membership-inference attack (MIA) calls a photo a member of the learner's training set
+when the learner's loss on it is below a threshold epsilon:  "in"  iff  L(f(x), y) < epsilon.  The
+attacks differ only in where epsilon comes from:
 
-* **MIA-std** (Yeom et al., 2018): epsilon = the mean training loss, measured on a few photos known to be in
-  the learner's training set.
-* **MIA-pow** (Sablayrolles et al., 2019): epsilon is chosen with known members *and* known non-members,
-  here the value that classifies them best (highest balanced accuracy).
-* **Shadow threshold** (Shokri et al., 2017, as Sec. 5.5 applies it): a user who knows nothing about the
-  learner's data trains a *shadow model* on her own photos with the learner's public recipe and uses its
-  mean training loss as epsilon. The paper's point: her few photos give a shadow model far less training
-  than the learner had, so its loss (the threshold) is much higher than the learner's losses.
+* **MIA-std** (Yeom et al., 2018): epsilon = the mean training loss, measured on a few photos known
+  to be in the learner's training set.
+* **MIA-pow** (Sablayrolles et al., 2019): epsilon is chosen with known members *and* known
+  non-members, here the value that classifies them best (highest balanced accuracy).
+* **Shadow threshold** (Shokri et al., 2017, as Sec. 5.5 applies it): a user who knows nothing about
+  the learner's data trains a *shadow model* on her own photos with the learner's public recipe and
+  uses its mean training loss as epsilon. The paper's point: her few photos give a shadow model far
+  less training than the learner had, so its loss (the threshold) is much higher than the learner's
+  losses.
 
-The **protection advantage** of eq. 7, ``adv^P = (M - N p) / N`` (M successes in N Bernoulli trials, p the
-chance of success by a random guess), puts the watermark (p = 1/12: a random slot) and the MIAs (p = 1/2:
-a random yes/no) on one scale.
+The **protection advantage** of eq. 7, ``adv^P = (M - N p) / N`` (M successes in N Bernoulli trials,
+p the chance of success by a random guess), puts the watermark (p = 1/12: a random slot) and the
+MIAs (p = 1/2: a random yes/no) on one scale.
 
-All losses are cross-entropy on the model's **logits** (``F.cross_entropy``). The paper's own attack code
-applied ``nll_loss`` to raw logits, which is not a cross-entropy (it is minus the true class's logit).
+All losses are cross-entropy on the model's **logits** (``F.cross_entropy``). The paper's own attack
+code applied ``nll_loss`` to raw logits, which is not a cross-entropy (it is minus the true class's
+logit).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -58,12 +62,17 @@ def _losses(values: ArrayLike, name: str) -> Tensor:
     """``values`` as a non-empty 1-D float64 tensor of finite, non-negative losses."""
     t = check_sample(values, name, what="loss")
     if bool((t < 0).any()):
-        raise ValueError(f"{name} contains negative values (min {float(t.min()):.4g}); a cross-entropy is >= 0.")
+        raise ValueError(
+            f"{name} contains negative values (min {float(t.min()):.4g}); a cross-entropy is >= 0."
+        )
     return t
 
 
-def sample_losses(model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000) -> Tensor:
-    """Cross-entropy of ``model`` on each photo, from its logits (eval mode, no gradients): a float64 (N,) tensor.
+def sample_losses(
+    model: nn.Module, images: Tensor, labels: Tensor, batch_size: int = 1000
+) -> Tensor:
+    """Cross-entropy of ``model`` on each photo, from its logits (eval mode, no gradients): a
+    float64 (N,) tensor.
 
     ``images`` are floats in [0, 1], (N, 3, H, W) (uint8 photos: use ``data.to_float``). This is the
     per-photo loss L that every threshold MIA of Sec. 5.5 compares with its threshold.
@@ -74,15 +83,18 @@ def sample_losses(model: nn.Module, images: Tensor, labels: Tensor, batch_size: 
 
 
 def threshold_std(member_losses: ArrayLike) -> float:
-    """MIA-std's threshold (Yeom et al. 2018; Sec. 5.5): the mean loss of photos known to be training members."""
+    """MIA-std's threshold (Yeom et al. 2018; Sec. 5.5): the mean loss of photos known to be
+    training members."""
     return float(_losses(member_losses, "member_losses").mean())
 
 
 def threshold_pow(member_losses: ArrayLike, nonmember_losses: ArrayLike) -> float:
-    """MIA-pow's threshold (Sablayrolles et al. 2019; Sec. 5.5), calibrated on known members and non-members.
+    """MIA-pow's threshold (Sablayrolles et al. 2019; Sec. 5.5), calibrated on known members and
+    non-members.
 
-    Returns the threshold epsilon that maximises the balanced accuracy of "in iff loss < epsilon" on the
-    calibration photos: half-way between two neighbouring sorted losses (ties: the smallest such epsilon).
+    Returns the threshold epsilon that maximises the balanced accuracy of "in iff loss < epsilon" on
+    the calibration photos: half-way between two neighbouring sorted losses (ties: the smallest such
+    epsilon).
     """
     m = _losses(member_losses, "member_losses")
     n = _losses(nonmember_losses, "nonmember_losses")
@@ -95,98 +107,133 @@ def threshold_pow(member_losses: ArrayLike, nonmember_losses: ArrayLike) -> floa
 
 
 def decide(losses: ArrayLike, threshold: float) -> Tensor:
-    """A threshold MIA's verdicts: True ("in the training set") where the loss is below ``threshold``."""
+    """A threshold MIA's verdicts: True ("in the training set") where the loss is below
+    ``threshold``."""
     if not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number; got {threshold!r}.")
     return _losses(losses, "losses") < float(threshold)
 
 
 def mia_accuracy(member_losses: ArrayLike, nonmember_losses: ArrayLike, threshold: float) -> float:
-    """Balanced accuracy of "in iff loss < threshold": the mean of the share of members called in and of
-    non-members called out (0.5 = a coin; Sec. 5.5's "MIA-std achieves 50 %")."""
+    """Balanced accuracy of "in iff loss < threshold": the mean of the share of members called in
+    and of non-members called out (0.5 = a coin; Sec. 5.5's "MIA-std achieves 50 %")."""
     tpr = float(decide(member_losses, threshold).double().mean())
     tnr = float((~decide(nonmember_losses, threshold)).double().mean())
     return 0.5 * (tpr + tnr)
 
 
 def gap_attack_accuracy(member_correct: Tensor, nonmember_correct: Tensor) -> float:
-    """Balanced accuracy of the *gap attack* (Yeom et al. 2018): "in" iff the learner classifies the photo
-    correctly. It needs no threshold at all: 0.5 + (accuracy on members - accuracy on non-members) / 2."""
+    """Balanced accuracy of the *gap attack* (Yeom et al. 2018): "in" iff the learner classifies the
+    photo correctly. It needs no threshold at all: 0.5 + (accuracy on members - accuracy on
+    non-members) / 2."""
     for name, t in (("member_correct", member_correct), ("nonmember_correct", nonmember_correct)):
         if not isinstance(t, Tensor) or t.dim() != 1 or len(t) == 0:
-            raise ValueError(f"{name} must be a non-empty 1-D bool tensor (one verdict per photo); got {t!r:.60}.")
-    return 0.5 * (float(member_correct.double().mean()) + 1.0 - float(nonmember_correct.double().mean()))
+            raise ValueError(
+                f"{name} must be a non-empty 1-D bool tensor (one verdict per photo); got "
+                f"{t!r:.60}."
+            )
+    return 0.5 * (
+        float(member_correct.double().mean()) + 1.0 - float(nonmember_correct.double().mean())
+    )
 
 
-def protection_advantage(successes: Union[int, Sequence[bool], Tensor], n_trials: Optional[int] = None,
-                         p_random: float = 0.5) -> float:
+def protection_advantage(
+    successes: Union[int, Sequence[bool], Tensor],
+    n_trials: Optional[int] = None,
+    p_random: float = 0.5,
+) -> float:
     """The protection advantage of eq. 7 for N Bernoulli trials: ``adv^P = (M - N p) / N``.
 
-    ``successes`` is either the count M (then give ``n_trials`` = N) or one bool per trial. ``p_random`` is
-    the chance that a random guess succeeds: 1/2 for an MIA's yes/no, 1/N_slots for the watermark's slot
-    (1/12 with the paper's 12 slots). Ranges from -p (never right) to 1 - p (always right).
+    ``successes`` is either the count M (then give ``n_trials`` = N) or one bool per trial.
+    ``p_random`` is the chance that a random guess succeeds: 1/2 for an MIA's yes/no, 1/N_slots for
+    the watermark's slot (1/12 with the paper's 12 slots). Ranges from -p (never right) to 1 - p
+    (always right).
     """
     if not 0.0 <= float(p_random) <= 1.0:
         raise ValueError(f"p_random must be a probability in [0, 1]; got {p_random!r}.")
     if isinstance(successes, (int, np.integer)) and not isinstance(successes, bool):
         if n_trials is None or n_trials < 1:
-            raise ValueError(f"with a count of successes, give n_trials >= 1; got n_trials = {n_trials!r}.")
+            raise ValueError(
+                f"with a count of successes, give n_trials >= 1; got n_trials = {n_trials!r}."
+            )
         if not 0 <= successes <= n_trials:
             raise ValueError(f"successes must lie in 0..n_trials = {n_trials}; got {successes}.")
         m, n = int(successes), int(n_trials)
     else:
         flags = torch.as_tensor(successes)
         if flags.dim() != 1 or len(flags) == 0:
-            raise ValueError(f"successes must be a count or a non-empty 1-D sequence of bools; got shape {tuple(flags.shape)}.")
+            raise ValueError(
+                "successes must be a count or a non-empty 1-D sequence of bools; got shape "
+                f"{tuple(flags.shape)}."
+            )
         if n_trials is not None and n_trials != len(flags):
             raise ValueError(f"n_trials = {n_trials} but {len(flags)} trial outcomes were given.")
         m, n = int(flags.bool().sum()), len(flags)
     return (m - n * float(p_random)) / n
 
 
-def normalised_advantage(successes: Union[int, Sequence[bool], Tensor], n_trials: Optional[int] = None,
-                         p_random: float = 0.5) -> float:
+def normalised_advantage(
+    successes: Union[int, Sequence[bool], Tensor],
+    n_trials: Optional[int] = None,
+    p_random: float = 0.5,
+) -> float:
     """Eq. 7's advantage rescaled by what is left above chance: ``(M/N - p) / (1 - p)``.
 
-    Eq. 7's ``adv^P`` is capped at ``1 - p``: 0.5 for a yes/no MIA but 11/12 for a slot, so comparing
-    raw values favours the method with more outcomes. Dividing by ``1 - p`` puts every method on
-    [-p / (1 - p), 1], 1 meaning always right. For a yes/no (p = 1/2) it is ``2 acc - 1``, Yeom et al.'s
-    membership advantage (TPR - FPR at balanced priors) — the paper calls Yeom's advantage a special case
-    of eq. 7, which holds only up to this factor of 2. The course's addition, not the paper's.
+    Eq. 7's ``adv^P`` is capped at ``1 - p``: 0.5 for a yes/no MIA but 11/12 for a slot, so
+    comparing raw values favours the method with more outcomes. Dividing by ``1 - p`` puts every
+    method on [-p / (1 - p), 1], 1 meaning always right. For a yes/no (p = 1/2) it is ``2 acc - 1``,
+    Yeom et al.'s membership advantage (TPR - FPR at balanced priors) — the paper calls Yeom's
+    advantage a special case of eq. 7, which holds only up to this factor of 2. The course's
+    addition, not the paper's.
     """
     if not 0.0 <= float(p_random) < 1.0:
         raise ValueError(f"p_random must be a probability in [0, 1); got {p_random!r}.")
     return protection_advantage(successes, n_trials, p_random) / (1.0 - float(p_random))
 
 
-def train_shadow_model(images: Tensor, labels: Tensor, config: LearnerConfig, classes: Sequence[str],
-                       name: str = "shadow", progress: bool = False) -> TrainedLearner:
-    """A user's shadow model (Shokri et al. 2017; Sec. 5.5): the learner's public recipe (``config``: model,
-    width, epochs, batch size, schedule, augmentation) trained on the user's own uint8 photos only.
+def train_shadow_model(
+    images: Tensor,
+    labels: Tensor,
+    config: LearnerConfig,
+    classes: Sequence[str],
+    name: str = "shadow",
+    progress: bool = False,
+) -> TrainedLearner:
+    """A user's shadow model (Shokri et al. 2017; Sec. 5.5): the learner's public recipe
+    (``config``: model, width, epochs, batch size, schedule, augmentation) trained on the user's own
+    uint8 photos only.
 
-    Load-or-train through :func:`anw_helpers.train.train_learner` (cached by the photos' pixels). Its
-    "test accuracy" is measured on the same photos (the user has no others), so read it as a training accuracy.
+    Load-or-train through :func:`anw_helpers.train.train_learner` (cached by the photos' pixels).
+    Its "test accuracy" is measured on the same photos (the user has no others), so read it as a
+    training accuracy.
     """
     if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-        raise TypeError(f"a shadow model trains on the user's uint8 photos (N, 3, H, W); got {getattr(images, 'dtype', type(images))}.")
+        raise TypeError(
+            "a shadow model trains on the user's uint8 photos (N, 3, H, W); got "
+            f"{getattr(images, 'dtype', type(images))}."
+        )
     if len(images) == 0:
         raise ValueError("a shadow model needs at least one of the user's photos; got none.")
     if labels.shape != (len(images),):
-        raise ValueError(f"need one label per photo: {len(images)} photos, labels of shape {tuple(labels.shape)}.")
+        raise ValueError(
+            f"need one label per photo: {len(images)} photos, labels of shape "
+            f"{tuple(labels.shape)}."
+        )
     own = ImageSet(images.clone(), labels.long().clone(), tuple(classes))
     user = User(name, own.images, own.labels, None, None, torch.arange(len(own)))
     return train_learner(config, data=LearnerData(own, [user], user, own), progress=progress)
 
 
 def shadow_threshold(shadow: nn.Module, images: Tensor, labels: Tensor) -> float:
-    """The shadow MIA's threshold (Sec. 5.5): the shadow model's mean training loss on the user's photos
-    (floats in [0, 1]), measured in eval mode as MIA-std measures the learner's."""
+    """The shadow MIA's threshold (Sec. 5.5): the shadow model's mean training loss on the user's
+    photos (floats in [0, 1]), measured in eval mode as MIA-std measures the learner's."""
     return threshold_std(sample_losses(shadow, images, labels))
 
 
 @dataclass
 class MIAResult:
-    """One threshold MIA on one set of members and non-members: threshold, verdicts, accuracy (Sec. 5.5)."""
+    """One threshold MIA on one set of members and non-members: threshold, verdicts, accuracy (Sec.
+    5.5)."""
 
     name: str
     threshold: float
@@ -195,8 +242,11 @@ class MIAResult:
 
     @property
     def accuracy(self) -> float:
-        """Balanced accuracy: mean of the share of members called in and of non-members called out."""
-        return 0.5 * (float(self.member_in.double().mean()) + 1.0 - float(self.nonmember_in.double().mean()))
+        """Balanced accuracy: mean of the share of members called in and of non-members called
+        out."""
+        return 0.5 * (
+            float(self.member_in.double().mean()) + 1.0 - float(self.nonmember_in.double().mean())
+        )
 
     @property
     def correct(self) -> Tensor:
@@ -208,20 +258,34 @@ class MIAResult:
         return protection_advantage(self.correct, p_random=0.5)
 
     def normalised_advantage(self) -> float:
-        """(accuracy - 1/2) / (1/2) = 2 acc - 1 over all decisions: Yeom et al.'s membership advantage."""
+        """(accuracy - 1/2) / (1/2) = 2 acc - 1 over all decisions: Yeom et al.'s membership
+        advantage."""
         return normalised_advantage(self.correct, p_random=0.5)
 
 
-def evaluate_threshold(name: str, threshold: float, member_losses: ArrayLike, nonmember_losses: ArrayLike) -> MIAResult:
-    """Apply "in iff loss < threshold" to members and non-members and keep the verdicts (an :class:`MIAResult`)."""
-    return MIAResult(name, float(threshold), decide(member_losses, threshold), decide(nonmember_losses, threshold))
+def evaluate_threshold(
+    name: str, threshold: float, member_losses: ArrayLike, nonmember_losses: ArrayLike
+) -> MIAResult:
+    """Apply "in iff loss < threshold" to members and non-members and keep the verdicts (an
+    :class:`MIAResult`)."""
+    return MIAResult(
+        name,
+        float(threshold),
+        decide(member_losses, threshold),
+        decide(nonmember_losses, threshold),
+    )
 
 
 def combine(name: str, results: Sequence[MIAResult]) -> MIAResult:
-    """Pool several users' MIA verdicts (each with her own threshold) into one result; its ``threshold`` is
-    the median of theirs (for display only: every photo was judged by its own user's threshold)."""
+    """Pool several users' MIA verdicts (each with her own threshold) into one result; its
+    ``threshold`` is the median of theirs (for display only: every photo was judged by its own
+    user's threshold)."""
     if len(results) == 0:
         raise ValueError("combine needs at least one MIAResult; got none.")
     thresholds = [r.threshold for r in results]
-    return MIAResult(name, float(np.median(thresholds)), torch.cat([r.member_in for r in results]),
-                     torch.cat([r.nonmember_in for r in results]))
+    return MIAResult(
+        name,
+        float(np.median(thresholds)),
+        torch.cat([r.member_in for r in results]),
+        torch.cat([r.nonmember_in for r in results]),
+    )

@@ -1,8 +1,10 @@
-"""Classifiers for 32x32 images: a small ResNet for CPUs and torchvision's families adapted to CIFAR (Fig. 2g-h).
+"""Classifiers for 32x32 images: a small ResNet for CPUs and torchvision's families adapted to CIFAR
+(Fig. 2g-h).
 
 Every model takes images in [0, 1] and normalises inside itself (``Normalized``), so training and
 verification can never normalise differently (the paper's own verification notebook did).
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -10,7 +12,15 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CIFAR_MEAN", "CIFAR_STD", "Normalized", "SmallResNet", "build_model", "MODEL_NAMES", "PRETRAINED_MODELS"]
+__all__ = [
+    "CIFAR_MEAN",
+    "CIFAR_STD",
+    "Normalized",
+    "SmallResNet",
+    "build_model",
+    "MODEL_NAMES",
+    "PRETRAINED_MODELS",
+]
 
 #: CIFAR-10 training-set channel statistics (torchvision's commonly used values).
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -20,7 +30,12 @@ CIFAR_STD = (0.2470, 0.2435, 0.2616)
 class Normalized(nn.Module):
     """Wrap a network so it takes images in [0, 1] and standardises them itself."""
 
-    def __init__(self, net: nn.Module, mean: tuple[float, ...] = CIFAR_MEAN, std: tuple[float, ...] = CIFAR_STD) -> None:
+    def __init__(
+        self,
+        net: nn.Module,
+        mean: tuple[float, ...] = CIFAR_MEAN,
+        std: tuple[float, ...] = CIFAR_STD,
+    ) -> None:
         super().__init__()
         self.net = net
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
@@ -31,7 +46,11 @@ class Normalized(nn.Module):
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
 
 
 class _Residual(nn.Module):
@@ -55,10 +74,16 @@ class SmallResNet(nn.Module):
         w = width
         self.features = nn.Sequential(
             _conv_bn(3, w),
-            _conv_bn(w, 2 * w), nn.MaxPool2d(2), _Residual(2 * w),
-            _conv_bn(2 * w, 4 * w), nn.MaxPool2d(2),
-            _conv_bn(4 * w, 8 * w), nn.MaxPool2d(2), _Residual(8 * w),
-            nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+            _conv_bn(w, 2 * w),
+            nn.MaxPool2d(2),
+            _Residual(2 * w),
+            _conv_bn(2 * w, 4 * w),
+            nn.MaxPool2d(2),
+            _conv_bn(4 * w, 8 * w),
+            nn.MaxPool2d(2),
+            _Residual(8 * w),
+            nn.AdaptiveMaxPool2d(1),
+            nn.Flatten(),
         )
         self.classifier = nn.Linear(8 * w, num_classes)
 
@@ -67,21 +92,35 @@ class SmallResNet(nn.Module):
 
 
 class AlexNetSmall(nn.Module):
-    """An AlexNet-style network for 32x32 inputs (five convolutions, three fully connected layers)."""
+    """An AlexNet-style network for 32x32 inputs (five convolutions, three fully connected
+    layers)."""
 
     def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            nn.Conv2d(3, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 192, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(192, 384, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
             nn.Flatten(),
         )
         self.classifier = nn.Sequential(
-            nn.Dropout(0.5), nn.Linear(256 * 4 * 4, 1024), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(1024, 1024), nn.ReLU(inplace=True), nn.Linear(1024, num_classes),
+            nn.Dropout(0.5),
+            nn.Linear(256 * 4 * 4, 1024),
+            nn.ReLU(inplace=True),
+            nn.Dropout(0.5),
+            nn.Linear(1024, 1024),
+            nn.ReLU(inplace=True),
+            nn.Linear(1024, num_classes),
         )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -137,8 +176,9 @@ def _imagenet_resnet50(num_classes: int, pretrained: bool = True) -> nn.Module:
         net = resnet50(weights=ResNet50_Weights.IMAGENET1K_V2)
     except Exception as exc:  # noqa: BLE001 - offline, no cached weights
         raise RuntimeError(
-            f"could not load torchvision's ImageNet weights for ResNet-50 ({exc}); they are downloaded once "
-            f"(about 100 MB, into the torch hub cache) and need an internet connection the first time."
+            f"could not load torchvision's ImageNet weights for ResNet-50 ({exc}); they are "
+            "downloaded once (about 100 MB, into the torch hub cache) and need an internet "
+            "connection the first time."
         ) from exc
     net.fc = nn.Linear(net.fc.in_features, num_classes)
     return net
@@ -163,15 +203,16 @@ PRETRAINED_MODELS: tuple[str, ...] = ("resnet50_imagenet",)
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
-def build_model(name: str, num_classes: int = 10, width: int = 24, seed: int = 0,
-                pretrained: bool = True) -> Normalized:
+def build_model(
+    name: str, num_classes: int = 10, width: int = 24, seed: int = 0, pretrained: bool = True
+) -> Normalized:
     """Build a freshly initialised classifier for 32x32 images in [0, 1] (normalisation inside).
 
     ``name`` is one of ``MODEL_NAMES`` (paper Fig. 2g: AlexNet, VGG, ResNet, Wide-ResNet, DenseNet);
-    ``width`` only applies to ``small_resnet``. Initialisation is seeded. ``resnet50_imagenet`` is the
-    paper's pretrained ResNet-50 for high-resolution photos (Fig. 2i): ImageNet weights (downloaded once),
-    a new classifier, ImageNet normalisation. ``pretrained=False`` never downloads: the network a
-    checkpoint's weights are loaded into (``anw_helpers.checkpoint``).
+    ``width`` only applies to ``small_resnet``. Initialisation is seeded. ``resnet50_imagenet`` is
+    the paper's pretrained ResNet-50 for high-resolution photos (Fig. 2i): ImageNet weights
+    (downloaded once), a new classifier, ImageNet normalisation. ``pretrained=False`` never
+    downloads: the network a checkpoint's weights are loaded into (``anw_helpers.checkpoint``).
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
@@ -181,4 +222,3 @@ def build_model(name: str, num_classes: int = 10, width: int = 24, seed: int = 0
             net = _BUILDERS[name](num_classes, width, pretrained)
             return Normalized(net, IMAGENET_MEAN, IMAGENET_STD)
         return Normalized(_BUILDERS[name](num_classes, width, pretrained))
-

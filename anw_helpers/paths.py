@@ -1,4 +1,5 @@
 """Where the course finds its data and keeps its caches (variables ANW_DATA, ANW_CACHE)."""
+
 from __future__ import annotations
 
 import errno

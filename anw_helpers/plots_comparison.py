@@ -1,11 +1,14 @@
-"""Figures for lesson 08 (paper Sec. 5.5-5.6, Fig. 5b-c): membership inference, protection advantage, memorisation.
+"""Figures for lesson 08 (paper Sec. 5.5-5.6, Fig. 5b-c): membership inference, protection
+advantage, memorisation.
 
-Pure functions like :mod:`anw_helpers.plots`: each draws one static figure from tensors and returns it closed
-in pyplot (a notebook ``display()``s it once).
+Pure functions like :mod:`anw_helpers.plots`: each draws one static figure from tensors and returns
+it closed in pyplot (a notebook ``display()``s it once).
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Optional
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -27,25 +30,41 @@ def plot_mia_thresholds(
     user_labels: Sequence[str],
     global_thresholds: Optional[Mapping[str, float]] = None,
 ) -> Figure:
-    """Fig. 5b: per user, the learner's losses on her photos (members) and on as many photos it never saw
-    (non-members), with the threshold of her shadow model (red bar) and thresholds that need knowledge of
-    the learner's data (dashed lines). Log scale, losses and thresholds below 1e-5 drawn at 1e-5: a loss
-    below the threshold is called "in"."""
+    """Fig. 5b: per user, the learner's losses on her photos (members) and on as many photos it
+    never saw (non-members), with the threshold of her shadow model (red bar) and thresholds that
+    need knowledge of the learner's data (dashed lines). Log scale, losses and thresholds below 1e-5
+    drawn at 1e-5: a loss below the threshold is called "in"."""
     n = len(user_labels)
     if not (len(member_losses) == len(nonmember_losses) == len(shadow_thresholds) == n) or n == 0:
-        raise ValueError(f"need one entry per user in every argument; got {len(member_losses)}, {len(nonmember_losses)}, "
-                         f"{len(shadow_thresholds)} and {n} labels.")
+        raise ValueError(
+            f"need one entry per user in every argument; got {len(member_losses)}, "
+            f"{len(nonmember_losses)}, {len(shadow_thresholds)} and {n} labels."
+        )
     fig, ax = plt.subplots(figsize=(max(7.0, 0.75 * n + 4), 4))
     rng = np.random.default_rng(0)
     floor = 1e-5
     for i in range(n):
-        for losses, dx, color, label in ((member_losses[i], -0.17, "tab:green", "members (trained on)"),
-                                         (nonmember_losses[i], 0.17, "tab:gray", "non-members (never seen)")):
+        for losses, dx, color, label in (
+            (member_losses[i], -0.17, "tab:green", "members (trained on)"),
+            (nonmember_losses[i], 0.17, "tab:gray", "non-members (never seen)"),
+        ):
             y = np.clip(np.asarray(losses, dtype=float), floor, None)
-            ax.scatter(i + dx + rng.uniform(-0.07, 0.07, len(y)), y, s=9, color=color, alpha=0.7,
-                       label=label if i == 0 else None)
-        ax.hlines(max(float(shadow_thresholds[i]), floor), i - 0.38, i + 0.38, color="tab:red", lw=2.5,
-                  label="the user's shadow threshold" if i == 0 else None)
+            ax.scatter(
+                i + dx + rng.uniform(-0.07, 0.07, len(y)),
+                y,
+                s=9,
+                color=color,
+                alpha=0.7,
+                label=label if i == 0 else None,
+            )
+        ax.hlines(
+            max(float(shadow_thresholds[i]), floor),
+            i - 0.38,
+            i + 0.38,
+            color="tab:red",
+            lw=2.5,
+            label="the user's shadow threshold" if i == 0 else None,
+        )
     styles = ["--", ":", "-."]
     for j, (name, value) in enumerate((global_thresholds or {}).items()):
         ax.axhline(value, color=f"C{j}", ls=styles[j % 3], lw=1.2, label=f"{name} threshold")
@@ -60,15 +79,26 @@ def plot_mia_thresholds(
     return _finish(fig)
 
 
-def plot_protection_advantage(advantages: Mapping[str, float], colors: Optional[Mapping[str, str]] = None) -> Figure:
-    """Fig. 5c: the protection advantage adv^P of eq. 7 for each method, one bar each (0: no better than a guess)."""
+def plot_protection_advantage(
+    advantages: Mapping[str, float], colors: Optional[Mapping[str, str]] = None
+) -> Figure:
+    """Fig. 5c: the protection advantage adv^P of eq. 7 for each method, one bar each (0: no better
+    than a guess)."""
     if not advantages:
         raise ValueError("advantages is empty; give at least one method's adv^P.")
     names, values = list(advantages), [float(v) for v in advantages.values()]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 1), 3.5))
-    bars = ax.bar(range(len(names)), values, color=[(colors or {}).get(n, "tab:blue") for n in names])
+    bars = ax.bar(
+        range(len(names)), values, color=[(colors or {}).get(n, "tab:blue") for n in names]
+    )
     for bar, v in zip(bars, values):
-        ax.text(bar.get_x() + bar.get_width() / 2, v + (0.02 if v >= 0 else -0.06), f"{v:.2f}", ha="center", fontsize=9)
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            v + (0.02 if v >= 0 else -0.06),
+            f"{v:.2f}",
+            ha="center",
+            fontsize=9,
+        )
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(range(len(names)), names, fontsize=8)
     ax.set_ylabel(r"adv$^P$ = (M $-$ N p) / N")
@@ -80,14 +110,21 @@ def plot_protection_advantage(advantages: Mapping[str, float], colors: Optional[
 
 
 def plot_memorisation(estimates: Mapping[str, tuple[float, float]], title: str) -> Figure:
-    """Sec. 5.6: mean memorisation (Feldman-Zhang estimate) per group, with +- one standard error."""
+    """Sec. 5.6: mean memorisation (Feldman-Zhang estimate) per group, with +- one standard
+    error."""
     if not estimates:
         raise ValueError("estimates is empty; give at least one group's (mean, standard error).")
     names = list(estimates)
     means = [estimates[n][0] for n in names]
     errors = [estimates[n][1] for n in names]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.5 * len(names) + 1), 3.5))
-    ax.bar(range(len(names)), means, yerr=errors, capsize=5, color=["tab:gray", "tab:green", "tab:blue"][: len(names)])
+    ax.bar(
+        range(len(names)),
+        means,
+        yerr=errors,
+        capsize=5,
+        color=["tab:gray", "tab:green", "tab:blue"][: len(names)],
+    )
     for i, (m, e) in enumerate(zip(means, errors)):
         ax.text(i, m + e + 0.02, f"{m:.2f}", ha="center", fontsize=9)
     ax.axhline(0, color="k", lw=0.8)

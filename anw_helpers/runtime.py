@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import ContextManager, Optional
+from typing import Optional
 
 import torch
 
@@ -69,7 +70,7 @@ class Precision:
         """The autocast dtype, or None for plain fp32."""
         return PRECISIONS[self.name]
 
-    def autocast(self, device: torch.device) -> ContextManager:
+    def autocast(self, device: torch.device) -> AbstractContextManager:
         """The autocast context for a training step on ``device`` (a no-op context for fp32)."""
         if self.dtype is None:
             return contextlib.nullcontext()

@@ -1,41 +1,46 @@
 """A calibrated ownership test (beyond the paper): how convincing is a match?
 
-The arbitrator's argmin over N = 12 slots (eq. 6) names a key but says nothing about how surprising that
-key would be for an innocent learner. This module turns the same losses into a test with a p-value:
+The arbitrator's argmin over N = 12 slots (eq. 6) names a key but says nothing about how surprising
+that key would be for an innocent learner. This module turns the same losses into a test with a
+p-value:
 
     H0: the learner never trained on the user's images watermarked with the claimed key k*.
 
-Per image, a **score** says how much the model prefers the photo watermarked with k* to the clean photo:
-the gain in the probability it gives the true class,
+Per image, a **score** says how much the model prefers the photo watermarked with k* to the clean
+photo: the gain in the probability it gives the true class,
 
-    s_i = P(y_i | f(g_k*(I_i))) - P(y_i | f(g_0(I_i)))        (in [-1, 1]; > 0: the model likes k* better),
+    s_i = P(y_i | f(g_k*(I_i))) - P(y_i | f(g_0(I_i)))
+        (in [-1, 1]; > 0: the model likes k* better),
 
-computed for the user's images and for **reference** images from the same distribution that the learner
-never saw (e.g. public test images). Under H0 the user's images are just more images the learner never
-saw, so their scores and the reference scores are exchangeable, and a **permutation test** of "the user's
-scores are larger" is exact, whatever the (skewed, heavy-tailed) distribution of the scores. Relabelling
-within classes (strata) keeps it exact when the user's photos are not a random mix of classes.
+computed for the user's images and for **reference** images from the same distribution that the
+learner never saw (e.g. public test images). Under H0 the user's images are just more images the
+learner never saw, so their scores and the reference scores are exchangeable, and a **permutation
+test** of "the user's scores are larger" is exact, whatever the (skewed, heavy-tailed) distribution
+of the scores. Relabelling within classes (strata) keeps it exact when the user's photos are not a
+random mix of classes.
 
-The score shrinks with a photo's colour (exactly 0 for a grey photo: a hue rotation leaves it unchanged),
-while colourful photos a learner never saw score below 0 (it prefers them unrotated). A user with faded
-or black-and-white photos would therefore look "above the reference" without any watermark. So the
-ownership test sets aside photos with almost no colour (:func:`chroma` below ``MIN_CHROMA``: they carry
-no evidence either way) and relabels within strata of *same class and similar chroma*
-(:func:`chroma_strata`, :func:`matched_permutation_test`). The paper (Sec. 4.2) reads only eq. 6's
-argmin; the test, and this matching, are the course's additions. The
+The score shrinks with a photo's colour (exactly 0 for a grey photo: a hue rotation leaves it
+unchanged), while colourful photos a learner never saw score below 0 (it prefers them unrotated). A
+user with faded or black-and-white photos would therefore look "above the reference" without any
+watermark. So the ownership test sets aside photos with almost no colour (:func:`chroma` below
+``MIN_CHROMA``: they carry no evidence either way) and relabels within strata of *same class and
+similar chroma* (:func:`chroma_strata`, :func:`matched_permutation_test`). The paper (Sec. 4.2)
+reads only eq. 6's argmin; the test, and this matching, are the course's additions. The
 Welch t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
 approximation that is weakest in the far tail, exactly where an accusation lives.
 
 Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves and the
-true-positive rate at a low false-positive rate as in LiRA) and family-wise corrections for many tests.
-Every function checks its input and raises a clear error for empty, NaN or mismatched data.
+true-positive rate at a low false-positive rate as in LiRA) and family-wise corrections for many
+tests. Every function checks its input and raises a clear error for empty, NaN or mismatched data.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import Optional, Union
 
 import numpy as np
 import scipy.stats
@@ -73,14 +78,18 @@ __all__ = [
 ArrayLike = Union[Tensor, np.ndarray, Sequence[float]]
 
 
-# ------------------------------------------------------------------------------------------- input checks
+# ------------------------------------------------------------------------------------- input checks
 def _as_sample(values: ArrayLike, name: str, min_size: int = 1) -> Tensor:
     """``values`` as a 1-D float64 tensor of finite scores (``_checks.check_sample``)."""
     return check_sample(values, name, min_size, what="score")
 
 
 def _check_alpha(alpha: float, name: str = "alpha") -> float:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0.0 < float(alpha) < 1.0:
+    if (
+        not isinstance(alpha, (int, float))
+        or isinstance(alpha, bool)
+        or not 0.0 < float(alpha) < 1.0
+    ):
         raise ValueError(f"{name} must be a number strictly between 0 and 1; got {alpha!r}.")
     return float(alpha)
 
@@ -88,11 +97,14 @@ def _check_alpha(alpha: float, name: str = "alpha") -> float:
 def _check_p_values(p_values: ArrayLike) -> Tensor:
     p = _as_sample(p_values, "p_values")
     if bool((p < 0).any() or (p > 1).any()):
-        raise ValueError(f"p_values must lie in [0, 1]; got values in [{float(p.min()):.4g}, {float(p.max()):.4g}].")
+        raise ValueError(
+            f"p_values must lie in [0, 1]; got values in [{float(p.min()):.4g}, "
+            f"{float(p.max()):.4g}]."
+        )
     return p
 
 
-# ------------------------------------------------------------------------------------------- per-image scores
+# --------------------------------------------------------------------------------- per-image scores
 def key_scores(
     model: nn.Module,
     images: Tensor,
@@ -103,19 +115,22 @@ def key_scores(
     kind: str = "probability",
     batch_size: int = 1000,
 ) -> Tensor:
-    """Per-image score: how much ``model`` prefers each image watermarked with ``key`` to its baseline.
+    """Per-image score: how much ``model`` prefers each image watermarked with ``key`` to its
+    baseline.
 
-    ``kind="probability"`` (default): ``s_i = P(y_i | g_key(I_i)) - mean_b P(y_i | g_b(I_i))``, the gain in the
-    probability the model gives the true class, in [-1, 1], so no single odd image can dominate a mean.
-    ``kind="loss"``: ``s_i = mean_b L(g_b(I_i)) - L(g_key(I_i))`` with the cross-entropy L (unbounded).
-    The default baseline is the clean image (signature 0). Positive: the model finds the image easier with
-    the key's hue. Returns a float64 tensor of shape (N,).
+    ``kind="probability"`` (default): ``s_i = P(y_i | g_key(I_i)) - mean_b P(y_i | g_b(I_i))``, the
+    gain in the probability the model gives the true class, in [-1, 1], so no single odd image can
+    dominate a mean. ``kind="loss"``: ``s_i = mean_b L(g_b(I_i)) - L(g_key(I_i))`` with the
+    cross-entropy L (unbounded). The default baseline is the clean image (signature 0). Positive:
+    the model finds the image easier with the key's hue. Returns a float64 tensor of shape (N,).
     """
     if kind not in ("probability", "loss"):
         raise ValueError(f"kind must be 'probability' or 'loss'; got {kind!r}.")
     base = [float(b) for b in baseline]
     if not base:
-        raise ValueError("baseline is empty; give at least one signature (default: 0, the clean image).")
+        raise ValueError(
+            "baseline is empty; give at least one signature (default: 0, the clean image)."
+        )
     key = check_user_key(key)  # a key within tau of 0 cannot be told from "clean": refused
     losses = per_image_losses(model, images, labels, [key] + base, color_space, batch_size)
     if kind == "probability":
@@ -125,11 +140,13 @@ def key_scores(
 
 
 def appears_in(a: Tensor, b: Tensor) -> Tensor:
-    """For each image of batch ``a``: does it occur, pixel for pixel, in batch ``b``? A (len(a),) bool tensor.
+    """For each image of batch ``a``: does it occur, pixel for pixel, in batch ``b``? A (len(a),)
+    bool tensor.
 
-    Use it to keep a reference set disjoint from the user's images (``appears_in(user, ref).any()`` must be
-    False) or to drop images a learner trained on.
+    Use it to keep a reference set disjoint from the user's images (``appears_in(user, ref).any()``
+    must be False) or to drop images a learner trained on.
     """
+
     def digests(x: Tensor) -> list[bytes]:
         x = x.detach().cpu().contiguous()
         return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
@@ -142,17 +159,18 @@ def appears_in(a: Tensor, b: Tensor) -> Tensor:
     return torch.tensor([d in seen for d in digests(a)], dtype=torch.bool)
 
 
-# ------------------------------------------------------------------------------------------- the tests
+# ---------------------------------------------------------------------------------------- the tests
 @dataclass
 class TestResult:
     """One one-sided two-sample test of "the user's scores are larger than the reference's".
 
-    ``method`` is ``"permutation"`` (statistic: the difference of mean scores), ``"permutation-stratified"``
-    (the class-matched mean difference), ``"permutation-matched"`` (matched on class and chroma), ``"permutation-welch"`` or ``"welch-t"`` (statistic: Welch's t).
-    ``p_value`` is the one-sided p-value; ``mean_difference`` the user's mean score minus the reference's
-    (class-matched when stratified); ``df`` Welch's degrees of freedom. For a permutation test ``null`` holds
-    the statistic of every random relabelling and ``n_permutations`` their number; the smallest p-value it
-    can report is ``1 / (n_permutations + 1)``.
+    ``method`` is ``"permutation"`` (statistic: the difference of mean scores),
+    ``"permutation-stratified"`` (the class-matched mean difference), ``"permutation-matched"``
+    (matched on class and chroma), ``"permutation-welch"`` or ``"welch-t"`` (statistic: Welch's t).
+    ``p_value`` is the one-sided p-value; ``mean_difference`` the user's mean score minus the
+    reference's (class-matched when stratified); ``df`` Welch's degrees of freedom. For a
+    permutation test ``null`` holds the statistic of every random relabelling and ``n_permutations``
+    their number; the smallest p-value it can report is ``1 / (n_permutations + 1)``.
     """
 
     __test__ = False  # not a pytest test class, despite the name
@@ -166,7 +184,8 @@ class TestResult:
     df: float = float("nan")
     n_permutations: Optional[int] = None
     null: Optional[Tensor] = field(default=None, repr=False)
-    n_set_aside: int = 0  # the user's photos set aside for carrying almost no colour (ownership test)
+    # the user's photos set aside for carrying almost no colour (ownership test)
+    n_set_aside: int = 0
 
     def reject(self, alpha: float) -> bool:
         """True when the test rejects H0 at level ``alpha`` (p <= alpha)."""
@@ -174,18 +193,29 @@ class TestResult:
 
     @property
     def p_floor(self) -> float:
-        """The smallest p-value this test can report (``1 / (B + 1)`` for B permutations, 0 for Welch's formula)."""
+        """The smallest p-value this test can report (``1 / (B + 1)`` for B permutations, 0 for
+        Welch's formula)."""
         return 0.0 if self.n_permutations is None else 1.0 / (self.n_permutations + 1)
 
     def summary(self) -> str:
-        """One line: method, statistic, p-value (with the permutation floor when it is reached) and sizes."""
+        """One line: method, statistic, p-value (with the permutation floor when it is reached) and
+        sizes."""
         p = f"p = {self.p_value:.3g}"
         if self.n_permutations is not None and self.p_value <= self.p_floor * (1 + 1e-9):
-            p = f"p <= {self.p_value:.3g} (no permutation of {self.n_permutations:,} reached the observed value)"
+            p = (
+                f"p <= {self.p_value:.3g} (no permutation of {self.n_permutations:,} reached the "
+                "observed value)"
+            )
         name = "t" if "welch" in self.method else "mean score difference"
-        aside = f" ({self.n_set_aside} photo(s) set aside: almost no colour)" if self.n_set_aside else ""
-        return (f"{self.method}: {name} = {self.statistic:+.3f}, {p}; user n = {self.n_user}{aside}, "
-                f"reference m = {self.n_reference:,}")
+        aside = (
+            f" ({self.n_set_aside} photo(s) set aside: almost no colour)"
+            if self.n_set_aside
+            else ""
+        )
+        return (
+            f"{self.method}: {name} = {self.statistic:+.3f}, {p}; user n = {self.n_user}{aside}, "
+            f"reference m = {self.n_reference:,}"
+        )
 
 
 def welch_t(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
@@ -221,9 +251,11 @@ def welch_t_test(x: ArrayLike, y: ArrayLike) -> TestResult:
 
 
 def random_subsets(n_pool: int, size: int, count: int, seed: int = 0) -> Tensor:
-    """``count`` independent, uniformly random subsets of ``size`` distinct indices of range(``n_pool``): (count, size).
+    """``count`` independent, uniformly random subsets of ``size`` distinct indices of
+    range(``n_pool``): (count, size).
 
-    Each row is one random sub-user (rows may share indices with each other: they are not independent).
+    Each row is one random sub-user (rows may share indices with each other: they are not
+    independent).
     """
     for name, v in (("n_pool", n_pool), ("size", size), ("count", count)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -234,7 +266,8 @@ def random_subsets(n_pool: int, size: int, count: int, seed: int = 0) -> Tensor:
 
 
 def _random_subsets(n_pool: int, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` independent uniformly random k-subsets of range(n_pool), as a (count, k) int64 array.
+    """``count`` independent uniformly random k-subsets of range(n_pool), as a (count, k) int64
+    array.
 
     Few indices from a large pool (k * k <= n_pool): draw them one at a time, the j-th uniformly
     among the n_pool - j indices not drawn yet (the r-th free index: r plus the drawn ones at or
@@ -259,7 +292,8 @@ _CHUNK_VALUES = 2_000_000
 
 
 def _rows_per_chunk(k: int, n_pool: int, total: int) -> int:
-    """Relabellings per chunk: as many as fit in ``_CHUNK_VALUES`` (see ``_random_subsets``'s cost)."""
+    """Relabellings per chunk: as many as fit in ``_CHUNK_VALUES`` (see ``_random_subsets``'s
+    cost)."""
     width = k if k * k <= n_pool else n_pool
     return max(1, min(total, _CHUNK_VALUES // width))
 
@@ -267,18 +301,25 @@ def _rows_per_chunk(k: int, n_pool: int, total: int) -> int:
 def _as_strata(strata: ArrayLike, n: int, name: str) -> Tensor:
     t = strata.detach().cpu() if isinstance(strata, Tensor) else torch.as_tensor(np.asarray(strata))
     if t.dim() != 1 or len(t) != n:
-        raise ValueError(f"{name} must give one stratum (e.g. class label) per score: shape ({n},); got {tuple(t.shape)}.")
+        raise ValueError(
+            f"{name} must give one stratum (e.g. class label) per score: shape ({n},); got "
+            f"{tuple(t.shape)}."
+        )
     if torch.is_floating_point(t) or t.dtype == torch.bool:
         raise TypeError(f"{name} must hold integer labels; got dtype {t.dtype}.")
     return t.long()
 
 
-def centre_by_stratum(x: ArrayLike, x_strata: ArrayLike, y: ArrayLike, y_strata: ArrayLike) -> Tensor:
-    """Each value of ``x`` minus the mean of the ``y`` values in its stratum: the user's scores, class-matched.
+def centre_by_stratum(
+    x: ArrayLike, x_strata: ArrayLike, y: ArrayLike, y_strata: ArrayLike
+) -> Tensor:
+    """Each value of ``x`` minus the mean of the ``y`` values in its stratum: the user's scores,
+    class-matched.
 
-    With class labels as strata, ``centre_by_stratum(user, user_labels, ref, ref_labels).mean()`` is the
-    statistic of the stratified :func:`permutation_test`: how far the user's scores lie above those of
-    reference images *of the same classes*. Raises when a stratum of ``x`` has no ``y`` value.
+    With class labels as strata, ``centre_by_stratum(user, user_labels, ref, ref_labels).mean()`` is
+    the statistic of the stratified :func:`permutation_test`: how far the user's scores lie above
+    those of reference images *of the same classes*. Raises when a stratum of ``x`` has no ``y``
+    value.
     """
     xs, ys = _as_sample(x, "x (user scores)"), _as_sample(y, "y (reference scores)")
     xst, yst = _as_strata(x_strata, len(xs), "x_strata"), _as_strata(y_strata, len(ys), "y_strata")
@@ -286,8 +327,10 @@ def centre_by_stratum(x: ArrayLike, x_strata: ArrayLike, y: ArrayLike, y_strata:
     for c in torch.unique(xst).tolist():
         in_y = yst == c
         if not bool(in_y.any()):
-            raise ValueError(f"stratum {c} has {int((xst == c).sum())} user value(s) but no reference value; "
-                             "the reference set must cover every class of the user's images.")
+            raise ValueError(
+                f"stratum {c} has {int((xst == c).sum())} user value(s) but no reference value; "
+                "the reference set must cover every class of the user's images."
+            )
         out[xst == c] = xs[xst == c] - ys[in_y].mean()
     return out
 
@@ -302,20 +345,21 @@ def permutation_test(
     y_strata: Optional[ArrayLike] = None,
     keep_null: bool = True,
 ) -> TestResult:
-    """One-sided Monte Carlo permutation test of "x tends to be larger than y" (x: user, y: reference).
+    """One-sided Monte Carlo permutation test of "x tends to be larger than y" (x: user, y:
+    reference).
 
-    Pools x and y, relabels them at random ``n_permutations`` times (which of the n + m values are "the
-    user's") and counts how often the relabelled statistic reaches the observed one:
-    ``p = (1 + #{null >= observed}) / (n_permutations + 1)``. If x and y are exchangeable (H0: the user's
-    images are just more images the learner never saw) this p-value is exact: P(p <= alpha) <= alpha for
-    every alpha and any distribution of the scores, however skewed.
+    Pools x and y, relabels them at random ``n_permutations`` times (which of the n + m values are
+    "the user's") and counts how often the relabelled statistic reaches the observed one:
+    ``p = (1 + #{null >= observed}) / (n_permutations + 1)``. If x and y are exchangeable (H0: the
+    user's images are just more images the learner never saw) this p-value is exact: P(p <= alpha)
+    <= alpha for every alpha and any distribution of the scores, however skewed.
 
-    ``statistic``: ``"mean"`` (the difference of means) or ``"welch"`` (Welch's t; asymptotically valid
-    even when only the means agree, Chung & Romano 2013). With ``x_strata``/``y_strata`` (e.g. class
-    labels) the relabelling happens within each stratum and the statistic is the class-matched mean
-    difference ``mean_i (x_i - mean of y in x_i's stratum)``: exact under the weaker H0 that within each
-    class the user's images are exchangeable with the reference's (a user who photographs only cats is
-    compared with cats). ``seed`` makes the relabellings reproducible.
+    ``statistic``: ``"mean"`` (the difference of means) or ``"welch"`` (Welch's t; asymptotically
+    valid even when only the means agree, Chung & Romano 2013). With ``x_strata``/``y_strata`` (e.g.
+    class labels) the relabelling happens within each stratum and the statistic is the class-matched
+    mean difference ``mean_i (x_i - mean of y in x_i's stratum)``: exact under the weaker H0 that
+    within each class the user's images are exchangeable with the reference's (a user who
+    photographs only cats is compared with cats). ``seed`` makes the relabellings reproducible.
     """
     if statistic not in ("welch", "mean"):
         raise ValueError(f"statistic must be 'mean' or 'welch'; got {statistic!r}.")
@@ -323,10 +367,16 @@ def permutation_test(
         raise ValueError("give both x_strata and y_strata (one stratum per score), or neither.")
     stratified = x_strata is not None
     if stratified and statistic != "mean":
-        raise ValueError("a stratified test uses the class-matched mean difference: use statistic='mean'.")
+        raise ValueError(
+            "a stratified test uses the class-matched mean difference: use statistic='mean'."
+        )
     need = 2 if statistic == "welch" else 1
     xs, ys = _as_sample(x, "x (user scores)", need), _as_sample(y, "y (reference scores)", need)
-    if not isinstance(n_permutations, int) or isinstance(n_permutations, bool) or n_permutations < 1:
+    if (
+        not isinstance(n_permutations, int)
+        or isinstance(n_permutations, bool)
+        or n_permutations < 1
+    ):
         raise ValueError(f"n_permutations must be an integer >= 1; got {n_permutations!r}.")
     n, m = len(xs), len(ys)
     xst = _as_strata(x_strata, n, "x_strata") if stratified else torch.zeros(n, dtype=torch.long)
@@ -341,18 +391,25 @@ def permutation_test(
         for c in np.unique(xst_np):
             xc, yc = x_np[xst_np == c], y_np[yst_np == c]
             if len(yc) == 0:
-                raise ValueError(f"stratum {int(c)} has {len(xc)} user value(s) but no reference value; "
-                                 "the reference set must cover every class of the user's images.")
+                raise ValueError(
+                    f"stratum {int(c)} has {len(xc)} user value(s) but no reference value; "
+                    "the reference set must cover every class of the user's images."
+                )
             pooled = np.concatenate([xc, yc])
             pooled = pooled - pooled.mean()  # centring keeps the sums accurate
             groups.append((pooled, len(xc), len(yc), float(pooled.sum())))
 
         def excess(sum_x, n_c: int, m_c: int, total: float):
-            return sum_x - n_c * (total - sum_x) / m_c  # sum over the stratum of (x_i - mean of its y)
+            # sum over the stratum of (x_i - mean of its y)
+            return sum_x - n_c * (total - sum_x) / m_c
 
-        observed = sum(float(excess(p[:n_c].sum(), n_c, m_c, tot)) for p, n_c, m_c, tot in groups) / n
+        observed = (
+            sum(float(excess(p[:n_c].sum(), n_c, m_c, tot)) for p, n_c, m_c, tot in groups) / n
+        )
         null = np.zeros(n_permutations)
-        chunk = min(_rows_per_chunk(min(n_c, m_c), n_c + m_c, n_permutations) for _, n_c, m_c, _ in groups)
+        chunk = min(
+            _rows_per_chunk(min(n_c, m_c), n_c + m_c, n_permutations) for _, n_c, m_c, _ in groups
+        )
         for start in range(0, n_permutations, chunk):
             count = min(chunk, n_permutations - start)
             for pooled, n_c, m_c, total in groups:
@@ -368,23 +425,31 @@ def permutation_test(
     if statistic == "welch":
         method, effect, df = "permutation-welch", float(xs.mean() - ys.mean()), welch_t(xs, ys)[1]
     else:
-        method, effect, df = ("permutation-stratified" if stratified else "permutation"), observed, float("nan")
-    return TestResult(observed, p, effect, n, m, method, df, n_permutations, null if keep_null else None)
+        method, effect, df = (
+            ("permutation-stratified" if stratified else "permutation"),
+            observed,
+            float("nan"),
+        )
+    return TestResult(
+        observed, p, effect, n, m, method, df, n_permutations, null if keep_null else None
+    )
 
 
-def _welch_null(xs: np.ndarray, ys: np.ndarray, n_permutations: int, rng: np.random.Generator) -> tuple[float, np.ndarray]:
+def _welch_null(
+    xs: np.ndarray, ys: np.ndarray, n_permutations: int, rng: np.random.Generator
+) -> tuple[float, np.ndarray]:
     """Observed Welch t of (xs, ys) and its permutation null (no strata)."""
     n, m = len(xs), len(ys)
     pooled = np.concatenate([xs, ys])
     pooled = pooled - pooled.mean()
-    n_all, total, total_sq = n + m, float(pooled.sum()), float((pooled ** 2).sum())
+    n_all, total, total_sq = n + m, float(pooled.sum()), float((pooled**2).sum())
     k = min(n, m)
 
     def t_from(sum_x: np.ndarray, sq_x: np.ndarray) -> np.ndarray:
         sum_y, sq_y = total - sum_x, total_sq - sq_x
         mean_x, mean_y = sum_x / n, sum_y / m
-        var_x = np.maximum((sq_x - n * mean_x ** 2) / (n - 1), 0.0)
-        var_y = np.maximum((sq_y - m * mean_y ** 2) / (m - 1), 0.0)
+        var_x = np.maximum((sq_x - n * mean_x**2) / (n - 1), 0.0)
+        var_y = np.maximum((sq_y - m * mean_y**2) / (m - 1), 0.0)
         se, diff = np.sqrt(var_x / n + var_y / m), mean_x - mean_y
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.sign(diff) * np.inf)
@@ -395,7 +460,7 @@ def _welch_null(xs: np.ndarray, ys: np.ndarray, n_permutations: int, rng: np.ran
     for start in range(0, n_permutations, chunk):
         count = min(chunk, n_permutations - start)
         vals = pooled[_random_subsets(n_all, k, count, rng)]
-        s, sq = vals.sum(axis=1), (vals ** 2).sum(axis=1)
+        s, sq = vals.sum(axis=1), (vals**2).sum(axis=1)
         if k != n:  # we drew the reference group: the user's group is the rest
             s, sq = total - s, total_sq - sq
         parts.append(t_from(s, sq))
@@ -410,12 +475,14 @@ CHROMA_BINS = 20
 
 
 def chroma(images: Tensor, color_space: Optional[Tensor] = None, batch_size: int = 1000) -> Tensor:
-    """How much colour each photo has for the mark to rotate: a float64 tensor of shape (N,), in [0, 1].
+    """How much colour each photo has for the mark to rotate: a float64 tensor of shape (N,), in [0,
+    1].
 
-    The mean over pixels of |g_180(I) - I| / 2 (Euclidean RGB distance, clipped to [0, 1] as the mark
-    is), in the user's colour space (default YIQ). Without clipping it is the length of the pixel's
-    chroma vector (I, Q) mapped back to RGB; a hue rotation by k moves a pixel by 2 sin(k/2) times it.
-    Grey photos have chroma 0: the mark cannot change them, and their eq. 6 losses are equal at every k.
+    The mean over pixels of |g_180(I) - I| / 2 (Euclidean RGB distance, clipped to [0, 1] as the
+    mark is), in the user's colour space (default YIQ). Without clipping it is the length of the
+    pixel's chroma vector (I, Q) mapped back to RGB; a hue rotation by k moves a pixel by 2 sin(k/2)
+    times it. Grey photos have chroma 0: the mark cannot change them, and their eq. 6 losses are
+    equal at every k.
     """
     check_float_images(images)
     if images.dim() != 4:
@@ -430,23 +497,33 @@ def chroma(images: Tensor, color_space: Optional[Tensor] = None, batch_size: int
 
 
 def chroma_strata(
-    user_labels: ArrayLike, user_chroma: ArrayLike, reference_labels: ArrayLike, reference_chroma: ArrayLike,
+    user_labels: ArrayLike,
+    user_chroma: ArrayLike,
+    reference_labels: ArrayLike,
+    reference_chroma: ArrayLike,
     max_bins: int = CHROMA_BINS,
 ) -> tuple[Tensor, Tensor]:
-    """Strata "same class, similar chroma" for the user's and the reference photos: (user strata, reference strata).
+    """Strata "same class, similar chroma" for the user's and the reference photos: (user strata,
+    reference strata).
 
     Within each class c with n_c user and m_c reference photos, all n_c + m_c photos are ranked by
-    chroma and cut into ``b = min(max_bins, (n_c + m_c) // (2 n_c))`` (at least 1) bins of equal size,
-    so every bin holds at least as many reference photos as the user could have there (when the class
-    has at least as many reference photos as user photos; at least one in any case). The bins depend
-    only on the pooled photos and the counts, never on which photos are the user's, so relabelling
-    within strata keeps the permutation test exact. Reference photos of classes the user lacks get
-    strata of their own (unused).
+    chroma and cut into ``b = min(max_bins, (n_c + m_c) // (2 n_c))`` (at least 1) bins of equal
+    size, so every bin holds at least as many reference photos as the user could have there (when
+    the class has at least as many reference photos as user photos; at least one in any case). The
+    bins depend only on the pooled photos and the counts, never on which photos are the user's, so
+    relabelling within strata keeps the permutation test exact. Reference photos of classes the user
+    lacks get strata of their own (unused).
     """
     if not isinstance(max_bins, int) or isinstance(max_bins, bool) or max_bins < 1:
         raise ValueError(f"max_bins must be an integer >= 1; got {max_bins!r}.")
-    uc, rc = _as_sample(user_chroma, "user_chroma"), _as_sample(reference_chroma, "reference_chroma")
-    ul, rl = _as_strata(user_labels, len(uc), "user_labels"), _as_strata(reference_labels, len(rc), "reference_labels")
+    uc, rc = (
+        _as_sample(user_chroma, "user_chroma"),
+        _as_sample(reference_chroma, "reference_chroma"),
+    )
+    ul, rl = (
+        _as_strata(user_labels, len(uc), "user_labels"),
+        _as_strata(reference_labels, len(rc), "reference_labels"),
+    )
     classes = torch.unique(torch.cat([ul, rl]))
     offset = int(classes.min()) if len(classes) else 0
     xs, ys = torch.empty(len(uc), dtype=torch.long), torch.empty(len(rc), dtype=torch.long)
@@ -481,30 +558,49 @@ def matched_permutation_test(
 ) -> TestResult:
     """The ownership test's permutation test on precomputed scores: same class, similar chroma.
 
-    Photos with chroma below ``min_chroma`` are set aside on both sides (they carry almost no evidence:
-    the mark barely changes them, so their score is near 0 whatever the model learned); the rest are
+    Photos with chroma below ``min_chroma`` are set aside on both sides (they carry almost no
+    evidence: the mark barely changes them, so their score is near 0 whatever the model learned);
+        the rest are
     compared within the strata of :func:`chroma_strata`. Why chroma: the score of a photo the model
-    never saw shrinks with its colour (exactly 0 for grey) while colourful reference photos score below 0
-    (the model prefers photos unrotated), so a user with faded or black-and-white photos would look
-    "above the reference" without any watermark. Raises ValueError when fewer than 2 of the user's photos
-    carry colour: the test is then inconclusive. ``result.n_set_aside`` counts the user's photos set aside.
+    never saw shrinks with its colour (exactly 0 for grey) while colourful reference photos score
+    below 0 (the model prefers photos unrotated), so a user with faded or black-and-white photos
+    would look "above the reference" without any watermark. Raises ValueError when fewer than 2 of
+    the user's photos carry colour: the test is then inconclusive. ``result.n_set_aside`` counts the
+    user's photos set aside.
     """
-    us, rs = _as_sample(user_scores, "user_scores"), _as_sample(reference_scores, "reference_scores")
-    uc, rc = _as_sample(user_chroma, "user_chroma"), _as_sample(reference_chroma, "reference_chroma")
+    us, rs = (
+        _as_sample(user_scores, "user_scores"),
+        _as_sample(reference_scores, "reference_scores"),
+    )
+    uc, rc = (
+        _as_sample(user_chroma, "user_chroma"),
+        _as_sample(reference_chroma, "reference_chroma"),
+    )
     if len(uc) != len(us) or len(rc) != len(rs):
-        raise ValueError(f"need one chroma per score: {len(us)} user scores and {len(uc)} chroma values, "
-                         f"{len(rs)} reference scores and {len(rc)} chroma values.")
-    ul, rl = _as_strata(user_labels, len(us), "user_labels"), _as_strata(reference_labels, len(rs), "reference_labels")
+        raise ValueError(
+            f"need one chroma per score: {len(us)} user scores and {len(uc)} chroma values, "
+            f"{len(rs)} reference scores and {len(rc)} chroma values."
+        )
+    ul, rl = (
+        _as_strata(user_labels, len(us), "user_labels"),
+        _as_strata(reference_labels, len(rs), "reference_labels"),
+    )
     keep_u, keep_r = uc >= min_chroma, rc >= min_chroma
     if int(keep_u.sum()) < 2:
-        raise ValueError(f"only {int(keep_u.sum())} of the user's {len(us)} photos carry enough colour for the mark "
-                         f"(chroma >= {min_chroma:g}; grey, black-and-white or faded photos carry almost none): the "
-                         "ownership test is inconclusive with them. Bring colour photos.")
+        raise ValueError(
+            f"only {int(keep_u.sum())} of the user's {len(us)} photos carry enough colour for the "
+            f"mark (chroma >= {min_chroma:g}; grey, black-and-white or faded photos carry almost "
+            "none): the ownership test is inconclusive with them. Bring colour photos."
+        )
     if int(keep_r.sum()) < 2:
-        raise ValueError(f"only {int(keep_r.sum())} of the {len(rs)} reference photos carry enough colour "
-                         f"(chroma >= {min_chroma:g}); give colour reference photos.")
+        raise ValueError(
+            f"only {int(keep_r.sum())} of the {len(rs)} reference photos carry enough colour "
+            f"(chroma >= {min_chroma:g}); give colour reference photos."
+        )
     xs, ys = chroma_strata(ul[keep_u], uc[keep_u], rl[keep_r], rc[keep_r], max_bins)
-    result = permutation_test(us[keep_u], rs[keep_r], n_permutations, seed, "mean", xs, ys, keep_null)
+    result = permutation_test(
+        us[keep_u], rs[keep_r], n_permutations, seed, "mean", xs, ys, keep_null
+    )
     result.method = "permutation-matched"
     result.n_set_aside = len(us) - int(keep_u.sum())
     return result
@@ -526,24 +622,27 @@ def ownership_test(
     min_chroma: float = MIN_CHROMA,
     chroma_bins: int = CHROMA_BINS,
 ) -> TestResult:
-    """Test H0 "``model`` never trained on these images watermarked with ``key``" and return its p-value.
+    """Test H0 "``model`` never trained on these images watermarked with ``key``" and return its
+    p-value.
 
-    ``images``/``labels`` are the user's clean photos; ``reference_images``/``reference_labels`` are photos
-    of the same kind that the learner certainly never saw (e.g. public test images), disjoint from the
-    user's (checked: a shared image raises) and covering the user's classes. Both are scored with
-    :func:`key_scores`. Photos with almost no colour (:func:`chroma` below ``min_chroma``) are set aside on
-    both sides; then (``method="permutation"``, ``stratify=True``, the default) the **matched** permutation
-    test compares the user's photos with reference photos of the same class and similar chroma
-    (:func:`matched_permutation_test`, exact under H0 within those strata). ``stratify=False`` compares
-    with all reference photos (invalid for one-class or washed-out users; lesson 09 shows why);
-    ``method="welch"`` runs the Welch t-test (never stratified, for comparison).
+    ``images``/``labels`` are the user's clean photos; ``reference_images``/``reference_labels`` are
+    photos of the same kind that the learner certainly never saw (e.g. public test images), disjoint
+    from the user's (checked: a shared image raises) and covering the user's classes. Both are
+    scored with
+    :func:`key_scores`. Photos with almost no colour (:func:`chroma` below ``min_chroma``) are set
+    aside on both sides; then (``method="permutation"``, ``stratify=True``, the default) the
+    **matched** permutation test compares the user's photos with reference photos of the same class
+    and similar chroma (:func:`matched_permutation_test`, exact under H0 within those strata).
+    ``stratify=False`` compares with all reference photos (invalid for one-class or washed-out
+    users; lesson 09 shows why); ``method="welch"`` runs the Welch t-test (never stratified, for
+    comparison).
 
-    ``key`` is the user's claimed key, fixed before looking at the model (refused within 15 degrees of 0,
-    ``_checks.check_user_key``); testing at the k_hat of a grid search instead picks the best of 11 slots
-    and needs a correction (Bonferroni: p x 11).
+    ``key`` is the user's claimed key, fixed before looking at the model (refused within 15 degrees
+    of 0, ``_checks.check_user_key``); testing at the k_hat of a grid search instead picks the best
+    of 11 slots and needs a correction (Bonferroni: p x 11).
 
-    The paper (Sec. 4.2, eq. 6) only reads the argmin k_hat; this test is the course's addition, and its
-    chroma matching is the course's answer to faded and black-and-white photos, which the score
+    The paper (Sec. 4.2, eq. 6) only reads the argmin k_hat; this test is the course's addition, and
+    its chroma matching is the course's answer to faded and black-and-white photos, which the score
     P(y | g_k*(I)) - P(y | I) cannot judge (it is 0 for a grey photo whatever the model learned).
     Raises ValueError when fewer than 2 of the user's photos carry colour (inconclusive).
     """
@@ -553,21 +652,40 @@ def ownership_test(
     check_labelled_batch(images, labels, "images")
     check_labelled_batch(reference_images, reference_labels, "reference_images")
     if len(images) < 2 or len(reference_images) < 2:
-        raise ValueError(f"need at least 2 user images and 2 reference images; got {len(images)} and {len(reference_images)}.")
+        raise ValueError(
+            f"need at least 2 user images and 2 reference images; got {len(images)} and "
+            f"{len(reference_images)}."
+        )
     shared = int(appears_in(images, reference_images).sum())
     if shared:
-        raise ValueError(f"{shared} of the user's images also appear in the reference set; the reference must be "
-                         "images the user does not own (disjoint), or the test compares the user with themselves.")
+        raise ValueError(
+            f"{shared} of the user's images also appear in the reference set; the reference must "
+            "be images the user does not own (disjoint), or the test compares the user with "
+            "themselves."
+        )
     user = key_scores(model, images, labels, key, baseline, color_space)
     reference = key_scores(model, reference_images, reference_labels, key, baseline, color_space)
     u_chroma, r_chroma = chroma(images, color_space), chroma(reference_images, color_space)
     if method == "permutation" and stratify:
-        return matched_permutation_test(user, labels, u_chroma, reference, reference_labels, r_chroma,
-                                        n_permutations, seed, min_chroma, chroma_bins)
+        return matched_permutation_test(
+            user,
+            labels,
+            u_chroma,
+            reference,
+            reference_labels,
+            r_chroma,
+            n_permutations,
+            seed,
+            min_chroma,
+            chroma_bins,
+        )
     keep_u, keep_r = u_chroma >= min_chroma, r_chroma >= min_chroma
     if int(keep_u.sum()) < 2 or int(keep_r.sum()) < 2:
-        raise ValueError(f"only {int(keep_u.sum())} of the user's and {int(keep_r.sum())} of the reference photos carry "
-                         f"enough colour (chroma >= {min_chroma:g}); need 2 of each: the test is inconclusive.")
+        raise ValueError(
+            f"only {int(keep_u.sum())} of the user's and {int(keep_r.sum())} of the reference "
+            f"photos carry enough colour (chroma >= {min_chroma:g}); need 2 of each: the test is "
+            "inconclusive."
+        )
     if method == "welch":
         result = welch_t_test(user[keep_u], reference[keep_r])
     else:
@@ -576,15 +694,17 @@ def ownership_test(
     return result
 
 
-# ------------------------------------------------------------------------------------------- calibration
+# -------------------------------------------------------------------------------------- calibration
 def rejection_rate(p_values: ArrayLike, alpha: float) -> float:
-    """Fraction of tests that reject at level ``alpha`` (p <= alpha): the false-positive rate over innocent cases."""
+    """Fraction of tests that reject at level ``alpha`` (p <= alpha): the false-positive rate over
+    innocent cases."""
     p = _check_p_values(p_values)
     return float((p <= _check_alpha(alpha)).double().mean())
 
 
 def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
-    """The most rejections a calibrated level-``alpha`` test allows over ``n_tests`` independent innocent cases.
+    """The most rejections a calibrated level-``alpha`` test allows over ``n_tests`` independent
+    innocent cases.
 
     The smallest r with P(Binomial(n_tests, alpha) > r) <= ``risk``: a correct test exceeds r with
     probability at most ``risk``. (Tests that share a reference set are not independent; their count
@@ -600,51 +720,61 @@ def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
     return r
 
 
-def roc_curve(negative_scores: ArrayLike, positive_scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """False- and true-positive rates of the rule "score >= threshold" for every threshold (higher: more suspicious).
+def roc_curve(
+    negative_scores: ArrayLike, positive_scores: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
+    """False- and true-positive rates of the rule "score >= threshold" for every threshold (higher:
+    more suspicious).
 
-    ``negative_scores`` are the innocent cases' scores, ``positive_scores`` the watermarked ones'. Returns
-    ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR.
+    ``negative_scores`` are the innocent cases' scores, ``positive_scores`` the watermarked ones'.
+    Returns ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR.
     """
     neg = _as_sample(negative_scores, "negative_scores").numpy()
     pos = _as_sample(positive_scores, "positive_scores").numpy()
     thresholds = np.unique(np.concatenate([neg, pos]))[::-1]
     neg_sorted, pos_sorted = np.sort(neg), np.sort(pos)
-    fpr = 1.0 - np.searchsorted(neg_sorted, thresholds, side="left") / len(neg)  # share >= threshold
+    # share >= threshold
+    fpr = 1.0 - np.searchsorted(neg_sorted, thresholds, side="left") / len(neg)
     tpr = 1.0 - np.searchsorted(pos_sorted, thresholds, side="left") / len(pos)
     return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
 
 
 def tpr_at_fpr(negative_scores: ArrayLike, positive_scores: ArrayLike, fpr: float) -> float:
-    """True-positive rate at a false-positive rate of at most ``fpr`` (LiRA's metric), measured, not extrapolated.
+    """True-positive rate at a false-positive rate of at most ``fpr`` (LiRA's metric), measured, not
+    extrapolated.
 
-    The threshold is the smallest that lets at most ``floor(fpr * len(negatives))`` innocent cases score
-    above it; the TPR is the share of positives strictly above it. Raises when there are fewer than
-    ``1 / fpr`` negatives: with them a rate that low cannot be measured.
+    The threshold is the smallest that lets at most ``floor(fpr * len(negatives))`` innocent cases
+    score above it; the TPR is the share of positives strictly above it. Raises when there are fewer
+    than ``1 / fpr`` negatives: with them a rate that low cannot be measured.
     """
     fpr = _check_alpha(fpr, "fpr")
     neg = _as_sample(negative_scores, "negative_scores").numpy()
     pos = _as_sample(positive_scores, "positive_scores").numpy()
     allowed = math.floor(fpr * len(neg) + 1e-9)
     if allowed < 1:
-        raise ValueError(f"cannot measure the TPR at FPR {fpr:g} with {len(neg)} innocent cases: need at least "
-                         f"{math.ceil(1 / fpr)} (one false positive at that rate).")
-    threshold = np.sort(neg)[::-1][allowed]  # exactly `allowed` negatives lie strictly above it (ties: fewer)
+        raise ValueError(
+            f"cannot measure the TPR at FPR {fpr:g} with {len(neg)} innocent cases: need at least "
+            f"{math.ceil(1 / fpr)} (one false positive at that rate)."
+        )
+    # exactly `allowed` negatives lie strictly above it (ties: fewer)
+    threshold = np.sort(neg)[::-1][allowed]
     return float((pos > threshold).mean())
 
 
-# ------------------------------------------------------------------------------------------- many tests
+# --------------------------------------------------------------------------------------- many tests
 def bonferroni(p_values: ArrayLike, alpha: float = 0.05) -> Tensor:
-    """Which of m tests reject with the Bonferroni correction (p <= alpha / m); family-wise error <= alpha."""
+    """Which of m tests reject with the Bonferroni correction (p <= alpha / m); family-wise error <=
+    alpha."""
     p = _check_p_values(p_values)
     return p <= _check_alpha(alpha) / len(p)
 
 
 def holm(p_values: ArrayLike, alpha: float = 0.05) -> Tensor:
-    """Which of m tests reject with Holm's step-down correction; family-wise error <= alpha under any dependence.
+    """Which of m tests reject with Holm's step-down correction; family-wise error <= alpha under
+    any dependence.
 
-    Sort the p-values p_(1) <= ... <= p_(m); reject while p_(j) <= alpha / (m - j + 1) and stop at the
-    first that fails. Rejects everything Bonferroni rejects, and sometimes more.
+    Sort the p-values p_(1) <= ... <= p_(m); reject while p_(j) <= alpha / (m - j + 1) and stop at
+    the first that fails. Rejects everything Bonferroni rejects, and sometimes more.
     """
     p = _check_p_values(p_values)
     alpha = _check_alpha(alpha)

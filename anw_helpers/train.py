@@ -1,12 +1,14 @@
-"""The learner (paper Sec. 3, 5.1): train a classifier on a training set that contains a user's watermarked images.
+"""The learner (paper Sec. 3, 5.1): train a classifier on a training set that contains a user's
+watermarked images.
 
 Fast on small machines: the whole training set stays on the device as uint8, augmentation runs
 batch-wise on the device, autocast in the precision the machine runs natively (bf16 on CPUs with
-native bf16 and on recent GPUs, fp16 AMP on older GPUs, fp32 elsewhere: ``runtime.choose_precision``),
-channels_last memory layout.
-Load-or-train: a model is cached under ``$ANW_CACHE/models`` by a hash of every setting that shapes it
-and of the training data itself; the same settings load in well under a second.
+native bf16 and on recent GPUs, fp16 AMP on older GPUs, fp32 elsewhere:
+``runtime.choose_precision``), channels_last memory layout.
+Load-or-train: a model is cached under ``$ANW_CACHE/models`` by a hash of every setting that shapes
+it and of the training data itself; the same settings load in well under a second.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +32,20 @@ from .models import build_model
 from .profiles import LearnerConfig, get_profile
 from .runtime import Precision, choose_device, choose_precision
 
-__all__ = ["TrainRecord", "TrainedLearner", "learner_data", "train_learner", "predict_logits", "accuracy", "model_cache_key",
-           "make_train_step", "adversarial_batch", "make_dp_compatible", "dp_epsilon"]
+__all__ = [
+    "TrainRecord",
+    "TrainedLearner",
+    "learner_data",
+    "train_learner",
+    "predict_logits",
+    "accuracy",
+    "model_cache_key",
+    "make_train_step",
+    "adversarial_batch",
+    "make_dp_compatible",
+    "dp_epsilon",
+]
+
 
 @dataclass
 class TrainRecord:
@@ -52,13 +66,14 @@ class TrainRecord:
         return json.dumps(dataclasses.asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainRecord":
+    def from_json(cls, text: str) -> TrainRecord:
         return cls(**json.loads(text))
 
 
 @dataclass
 class TrainedLearner:
-    """A trained model with its data (users, held-out user, test set), config and training record."""
+    """A trained model with its data (users, held-out user, test set), config and training
+    record."""
 
     model: nn.Module
     data: LearnerData
@@ -69,7 +84,8 @@ class TrainedLearner:
 
 
 def learner_data(config: LearnerConfig) -> LearnerData:
-    """Build the learner's data for ``config`` (users watermarked in place, held-out user, test set).
+    """Build the learner's data for ``config`` (users watermarked in place, held-out user, test
+    set).
 
     CIFAR-10 by default; ``config.dataset == "cub200"`` loads CUB-200-2011 at ``config.image_size``
     (default 448, the paper's Fig. 2i).
@@ -80,14 +96,23 @@ def learner_data(config: LearnerConfig) -> LearnerData:
         train, test = load_cub200("train", size), load_cub200("test", size)
     else:
         train, test = load_cifar10("train"), load_cifar10("test")
-    return build_learner_data(train, test, config.n_train, config.user_sizes, config.keys,
-                              spaces, config.held_out_size, config.n_test, config.seed)
+    return build_learner_data(
+        train,
+        test,
+        config.n_train,
+        config.user_sizes,
+        config.keys,
+        spaces,
+        config.held_out_size,
+        config.n_test,
+        config.seed,
+    )
 
 
 def model_cache_key(config: LearnerConfig, data: LearnerData) -> str:
     """Hash of every setting that shapes the model, of the training data's identity
-    (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source; else
-    the pixels and labels) and of ``checkpoint.CACHE_VERSION``."""
+    (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source;
+    else the pixels and labels) and of ``checkpoint.CACHE_VERSION``."""
     return cache_key(_cache_settings(config, data))
 
 
@@ -97,19 +122,26 @@ def _cache_settings(config: LearnerConfig, data: LearnerData) -> dict:
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """Logits for float images in [0, 1] (any count), in eval mode and fp32, on the model's device."""
+    """Logits for float images in [0, 1] (any count), in eval mode and fp32, on the model's
+    device."""
     model.eval()
     device = next(model.parameters()).device
-    out = [model(images[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
+    out = [
+        model(images[i : i + batch_size].to(device)).float().cpu()
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(out) if out else torch.empty(0)
 
 
 def accuracy(model: nn.Module, images_uint8: Tensor, labels: Tensor) -> float:
     """Top-1 accuracy of ``model`` on uint8 images (converted to [0, 1] batch by batch).
 
-    Batches hold about a thousand 32 x 32 images' worth of pixels (fewer, larger photos at high resolution).
+    Batches hold about a thousand 32 x 32 images' worth of pixels (fewer, larger photos at high
+    resolution).
     """
-    pixels = int(images_uint8.shape[-1] * images_uint8.shape[-2]) if images_uint8.dim() == 4 else 1024
+    pixels = (
+        int(images_uint8.shape[-1] * images_uint8.shape[-2]) if images_uint8.dim() == 4 else 1024
+    )
     batch = max(8, 1000 * 1024 // max(1, pixels))
     correct = 0
     for i in range(0, len(images_uint8), batch):
@@ -126,18 +158,33 @@ def _autocast(device: torch.device):
 def _scheduler(opt: torch.optim.Optimizer, config: LearnerConfig, steps_per_epoch: int):
     total = config.epochs * steps_per_epoch
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=total, pct_start=0.25,
-                                                   anneal_strategy="linear", div_factor=20, final_div_factor=200)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt,
+            max_lr=config.lr,
+            total_steps=total,
+            pct_start=0.25,
+            anneal_strategy="linear",
+            div_factor=20,
+            final_div_factor=200,
+        )
     return torch.optim.lr_scheduler.StepLR(opt, step_size=30 * steps_per_epoch, gamma=0.1)
 
 
-def adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps: int = 1,
-                      generator: Optional[torch.Generator] = None, label_smoothing: float = 0.0) -> Tensor:
-    """Adversarial examples for adversarial training [22] (Sec. 5.3, Fig. 3): L-infinity radius ``eps``, pixels in [0, 1].
+def adversarial_batch(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    eps: float,
+    steps: int = 1,
+    generator: Optional[torch.Generator] = None,
+    label_smoothing: float = 0.0,
+) -> Tensor:
+    """Adversarial examples for adversarial training [22] (Sec. 5.3, Fig. 3): L-infinity radius
+    ``eps``, pixels in [0, 1].
 
-    ``steps`` = 1 is FGSM with a random start (step 1.25 eps; Wong et al. 2020), more is PGD (Madry et al. [22]:
-    random start, step 2.5 eps / steps). The model stays in its current mode; its parameters get no gradient.
-    Returns detached images in [0, 1].
+    ``steps`` = 1 is FGSM with a random start (step 1.25 eps; Wong et al. 2020), more is PGD (Madry
+    et al. [22]: random start, step 2.5 eps / steps). The model stays in its current mode; its
+    parameters get no gradient. Returns detached images in [0, 1].
     """
     if eps < 0 or steps < 1:
         raise ValueError(f"need eps >= 0 and steps >= 1; got eps={eps}, steps={steps}.")
@@ -157,17 +204,21 @@ def adversarial_batch(model: nn.Module, x: Tensor, y: Tensor, eps: float, steps:
 
 
 def make_dp_compatible(model: nn.Module) -> nn.Module:
-    """Prepare a course model (``models.Normalized``) for DP-SGD with Opacus, in place, and return it.
+    """Prepare a course model (``models.Normalized``) for DP-SGD with Opacus, in place, and return
+    it.
 
-    Per-example gradients are undefined with BatchNorm (it mixes the examples of a batch), so Opacus's
-    ``ModuleValidator.fix`` swaps every BatchNorm for GroupNorm; in-place ReLUs become out-of-place (Opacus's
-    backward hooks cannot see through them). A model that is already compatible is left as it is.
+    Per-example gradients are undefined with BatchNorm (it mixes the examples of a batch), so
+    Opacus's ``ModuleValidator.fix`` swaps every BatchNorm for GroupNorm; in-place ReLUs become
+    out-of-place (Opacus's backward hooks cannot see through them). A model that is already
+    compatible is left as it is.
     """
     from opacus.validators import ModuleValidator
 
     inner = getattr(model, "net", None)
     if inner is None:
-        raise TypeError(f"expected a course model (models.Normalized with a .net); got {type(model).__name__}.")
+        raise TypeError(
+            f"expected a course model (models.Normalized with a .net); got {type(model).__name__}."
+        )
     if ModuleValidator.validate(inner, strict=False):
         model.net = ModuleValidator.fix(inner)
     for module in model.modules():
@@ -177,37 +228,55 @@ def make_dp_compatible(model: nn.Module) -> nn.Module:
 
 
 def dp_epsilon(config: LearnerConfig, n_train: int, delta: float = 1e-5) -> float:
-    """The (epsilon, delta) privacy budget DP-SGD [7] spends in ``config``'s training, by Opacus's RDP accountant.
+    """The (epsilon, delta) privacy budget DP-SGD [7] spends in ``config``'s training, by Opacus's
+    RDP accountant.
 
-    Sampling rate ``batch_size / n_train`` for ``epochs * ceil(n_train / batch_size)`` steps. The accountant
-    assumes Poisson sampling; the course shuffles fixed-size batches, so read epsilon as an approximation.
+    Sampling rate ``batch_size / n_train`` for ``epochs * ceil(n_train / batch_size)`` steps. The
+    accountant assumes Poisson sampling; the course shuffles fixed-size batches, so read epsilon as
+    an approximation.
     """
     if config.dp_noise_multiplier is None:
-        raise ValueError("config trains without DP-SGD (dp_noise_multiplier is None); there is no epsilon.")
+        raise ValueError(
+            "config trains without DP-SGD (dp_noise_multiplier is None); there is no epsilon."
+        )
     if config.dp_noise_multiplier == 0:
         return float("inf")
     from opacus.accountants import RDPAccountant
 
     accountant = RDPAccountant()
     steps = config.epochs * math.ceil(n_train / config.batch_size)
-    accountant.history = [(config.dp_noise_multiplier, min(1.0, config.batch_size / n_train), steps)]
+    accountant.history = [
+        (config.dp_noise_multiplier, min(1.0, config.batch_size / n_train), steps)
+    ]
     return float(accountant.get_epsilon(delta))
 
 
-def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.device, steps_per_epoch: int,
-                    precision: Optional[Precision] = None) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """One optimisation step of the fast pipeline: uint8 batch on the device -> float, batch-wise augmentation,
-    channels_last, autocast in the machine's precision (``runtime.choose_precision``), SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``.
+def make_train_step(
+    model: nn.Module,
+    config: LearnerConfig,
+    device: torch.device,
+    steps_per_epoch: int,
+    precision: Optional[Precision] = None,
+) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """One optimisation step of the fast pipeline: uint8 batch on the device -> float, batch-wise
+    augmentation, channels_last, autocast in the machine's precision (``runtime.choose_precision``),
+    SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``.
 
-    Sec. 5.3's learner-side defences: ``config.adversarial_eps`` > 0 replaces each augmented batch by
-    adversarial examples (:func:`adversarial_batch`); ``config.dp_noise_multiplier`` trains with DP-SGD
-    through Opacus (per-example clipping and noise, fp32; the model must have passed :func:`make_dp_compatible`).
-    ``step.close()`` removes what DP-SGD attached to the model (call it after the last step).
-    ``precision`` (default: the machine's, ``runtime.choose_precision``) is for benchmarks comparing them.
+    Sec. 5.3's learner-side defences: ``config.adversarial_eps`` > 0 replaces each augmented batch
+    by adversarial examples (:func:`adversarial_batch`); ``config.dp_noise_multiplier`` trains with
+    DP-SGD through Opacus (per-example clipping and noise, fp32; the model must have passed
+    :func:`make_dp_compatible`). ``step.close()`` removes what DP-SGD attached to the model (call it
+    after the last step). ``precision`` (default: the machine's, ``runtime.choose_precision``) is
+    for benchmarks comparing them.
     """
     precision = precision or choose_precision()
-    opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                          weight_decay=config.weight_decay, nesterov=True)
+    opt = torch.optim.SGD(
+        model.parameters(),
+        lr=config.lr,
+        momentum=config.momentum,
+        weight_decay=config.weight_decay,
+        nesterov=True,
+    )
     dp = config.dp_noise_multiplier is not None
     net = model
     if dp:
@@ -217,23 +286,38 @@ def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.devic
 
         problems = ModuleValidator.validate(model, strict=False)
         if problems:
-            raise ValueError(f"DP-SGD needs per-example gradients, which this model cannot give ({problems[0]}); "
-                             "pass it through make_dp_compatible first.")
+            raise ValueError(
+                "DP-SGD needs per-example gradients, which this model cannot give "
+                f"({problems[0]}); pass it through make_dp_compatible first."
+            )
         net = GradSampleModule(model)
         noise_gen = torch.Generator(device=device).manual_seed(config.seed + 2)
-        opt = DPOptimizer(opt, noise_multiplier=config.dp_noise_multiplier, max_grad_norm=config.dp_max_grad_norm,
-                          expected_batch_size=config.batch_size, generator=noise_gen)
+        opt = DPOptimizer(
+            opt,
+            noise_multiplier=config.dp_noise_multiplier,
+            max_grad_norm=config.dp_max_grad_norm,
+            expected_batch_size=config.batch_size,
+            generator=noise_gen,
+        )
     sched = _scheduler(opt, config, steps_per_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=(device.type == "cuda" and not dp
-                                                   and precision.needs_grad_scaler))
+    scaler = torch.amp.GradScaler(
+        "cuda", enabled=(device.type == "cuda" and not dp and precision.needs_grad_scaler)
+    )
     augment = get_augmentation(config.augment)
     gen = torch.Generator(device=device).manual_seed(config.seed)
 
     def step(x_uint8: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         xb = augment(x_uint8.float().div_(255.0), gen)
         if config.adversarial_eps > 0:
-            xb = adversarial_batch(model, xb, y, config.adversarial_eps, config.adversarial_steps, gen,
-                                   config.label_smoothing)
+            xb = adversarial_batch(
+                model,
+                xb,
+                y,
+                config.adversarial_eps,
+                config.adversarial_steps,
+                gen,
+                config.label_smoothing,
+            )
         xb = xb.contiguous(memory_format=torch.channels_last)
         with contextlib.nullcontext() if dp else precision.autocast(device):
             logits = net(xb)
@@ -255,12 +339,21 @@ def make_train_step(model: nn.Module, config: LearnerConfig, device: torch.devic
     return step
 
 
-def fit(model: nn.Module, images: Tensor, labels: Tensor, config: LearnerConfig, device: torch.device,
-        progress: bool = True, desc: Optional[str] = None) -> TrainRecord:
-    """The training loop of Sec. 5.1 on uint8 ``images``: ``config.epochs`` seeded epochs of :func:`make_train_step`.
+def fit(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    config: LearnerConfig,
+    device: torch.device,
+    progress: bool = True,
+    desc: Optional[str] = None,
+) -> TrainRecord:
+    """The training loop of Sec. 5.1 on uint8 ``images``: ``config.epochs`` seeded epochs of
+    :func:`make_train_step`.
 
-    Trains ``model`` in place (from scratch for the learner; from trained weights for the fine-tuning of
-    lesson 06 and the subsampled models of lesson 08) and returns the per-epoch record.
+    Trains ``model`` in place (from scratch for the learner; from trained weights for the
+    fine-tuning of lesson 06 and the subsampled models of lesson 08) and returns the per-epoch
+    record.
     """
     from tqdm.auto import tqdm
 
@@ -271,10 +364,19 @@ def fit(model: nn.Module, images: Tensor, labels: Tensor, config: LearnerConfig,
     order_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     record = TrainRecord(device=str(device), precision=choose_precision().name)
     where = f"{device}, {record.precision}"
-    bar = tqdm(range(config.epochs), desc=f"{desc or f'training {config.model}'} on {where}", unit="epoch", disable=not progress)
+    bar = tqdm(
+        range(config.epochs),
+        desc=f"{desc or f'training {config.model}'} on {where}",
+        unit="epoch",
+        disable=not progress,
+    )
     for _ in bar:
         model.train()
-        start, loss_sum, correct = time.perf_counter(), torch.zeros((), device=device), torch.zeros((), device=device)
+        start, loss_sum, correct = (
+            time.perf_counter(),
+            torch.zeros((), device=device),
+            torch.zeros((), device=device),
+        )
         for idx in torch.randperm(n, device=device, generator=order_gen).split(config.batch_size):
             loss, logits = step(x_all[idx], y_all[idx])
             loss_sum += loss * len(idx)
@@ -283,7 +385,9 @@ def fit(model: nn.Module, images: Tensor, labels: Tensor, config: LearnerConfig,
         record.epoch_loss.append(float(loss_sum) / n)
         record.epoch_accuracy.append(float(correct) / n)
         record.epoch_lr.append(step.optimizer.param_groups[0]["lr"])  # type: ignore[attr-defined]
-        bar.set_postfix(loss=f"{record.epoch_loss[-1]:.3f}", train_acc=f"{record.epoch_accuracy[-1]:.3f}")
+        bar.set_postfix(
+            loss=f"{record.epoch_loss[-1]:.3f}", train_acc=f"{record.epoch_accuracy[-1]:.3f}"
+        )
     step.close()  # type: ignore[attr-defined]
     record.images_per_second = n * config.epochs / max(1e-9, sum(record.epoch_seconds))
     return record
@@ -298,17 +402,19 @@ def train_learner(
     announce: Optional[str] = None,
     **overrides: object,
 ) -> TrainedLearner:
-    """Load-or-train a learner (Sec. 5.1) from one config: the profile's (``profile`` / ``$ANW_PROFILE``) or ``config``.
+    """Load-or-train a learner (Sec. 5.1) from one config: the profile's (``profile`` /
+    ``$ANW_PROFILE``) or ``config``.
 
-    ``overrides`` change single settings, e.g. ``train_learner(keys=(210.0,), seed=1)``. A model with the
-    same settings and data is loaded from ``$ANW_CACHE/models`` (``torch.load(weights_only=True)``);
-    otherwise it is trained with a progress bar and written atomically. ``retrain=True`` ignores the cache.
-    Returns the model (eval mode, on the course's device), the data (users, held-out user, test set),
-    the config and the training record (per-epoch loss/accuracy, final train/test/user accuracy).
-    ``data`` trains on a LearnerData built elsewhere (e.g. a subsample for lesson 08's memorisation
-    estimate) instead of the one ``config`` describes; the cache key covers its pixels and labels.
-    ``announce`` names the model for a message printed when it is not cached and must be trained
-    first (e.g. "lesson 03's learner (about 3 min on 2 CPU cores)", for a lesson opened on its own).
+    ``overrides`` change single settings, e.g. ``train_learner(keys=(210.0,), seed=1)``. A model
+    with the same settings and data is loaded from ``$ANW_CACHE/models``
+    (``torch.load(weights_only=True)``); otherwise it is trained with a progress bar and written
+    atomically. ``retrain=True`` ignores the cache. Returns the model (eval mode, on the course's
+    device), the data (users, held-out user, test set), the config and the training record
+    (per-epoch loss/accuracy, final train/test/user accuracy). ``data`` trains on a LearnerData
+    built elsewhere (e.g. a subsample for lesson 08's memorisation estimate) instead of the one
+    ``config`` describes; the cache key covers its pixels and labels. ``announce`` names the model
+    for a message printed when it is not cached and must be trained first (e.g. "lesson 03's learner
+    (about 3 min on 2 CPU cores)", for a lesson opened on its own).
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base
@@ -316,8 +422,13 @@ def train_learner(
     data = learner_data(config) if data is None else data
 
     def build(for_training: bool) -> nn.Module:
-        model = build_model(config.model, len(data.train.classes), config.width, config.seed,
-                            pretrained=for_training)
+        model = build_model(
+            config.model,
+            len(data.train.classes),
+            config.width,
+            config.seed,
+            pretrained=for_training,
+        )
         if config.dp_noise_multiplier is not None:  # DP-SGD (Sec. 5.3): GroupNorm for BatchNorm
             model = make_dp_compatible(model)
         return model.to(device, memory_format=torch.channels_last)

@@ -1,15 +1,18 @@
-"""The arbitrator (paper Sec. 4.2, eq. 6): recover a user's signature from a model and the user's clean images.
+"""The arbitrator (paper Sec. 4.2, eq. 6): recover a user's signature from a model and the user's
+clean images.
 
     k_hat = argmin_k  sum_{(I, y) in D_u}  L(f(g(I, k)), y)          (eq. 6)
 
-Grid search tries the N signature slots; gradient search treats k as a parameter and descends the loss
-through the differentiable ``lct_matrix``. The arbitrator never uses the user's key to search.
+Grid search tries the N signature slots; gradient search treats k as a parameter and descends the
+loss through the differentiable ``lct_matrix``. The arbitrator never uses the user's key to search.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Optional
 
 import torch
 from torch import Tensor, nn
@@ -43,49 +46,63 @@ __all__ = [
 
 #: Half-width of a signature slot in degrees (Sec. 5.1: N = 12 slots of width 2 tau = 30).
 DEFAULT_TAU = 15.0
-#: Gradient-search starts: spread over the circle, between the slots, so a start never sits on a key.
+#: Gradient-search starts: spread over the circle, between the slots, so a start never sits on a
+#: key.
 DEFAULT_INITS: tuple[float, ...] = (45.0, 135.0, 225.0, 315.0)
-#: A verdict needs the model to recognise the user's photos: accuracy at least this multiple of chance ...
+#: A verdict needs the model to recognise the user's photos: accuracy at least this multiple of
+#: chance ...
 MIN_ACCURACY_MULTIPLE = 2.0
-#: ... and a count of correct photos that a guesser (accuracy 1 / num_classes) reaches with probability <= this.
+#: ... and a count of correct photos that a guesser (accuracy 1 / num_classes) reaches with
+#: probability <= this.
 RECOGNITION_LEVEL = 0.01
 
 
 def _check_finite_losses(losses: Tensor, what: str) -> Tensor:
-    """``losses`` unchanged after checking every value is finite (NaN would win ``torch.argmin``)."""
+    """``losses`` unchanged after checking every value is finite (NaN would win
+    ``torch.argmin``)."""
     bad = ~torch.isfinite(losses)
     if bool(bad.any()):
         raise ValueError(
-            f"{what}: {int(bad.sum())} of {losses.numel()} losses are NaN or infinite, so no signature can be "
-            "inferred (torch.argmin would pick a NaN). The model's outputs are broken (NaN/inf weights or "
-            "logits): check the checkpoint; no verdict is possible with it.")
+            f"{what}: {int(bad.sum())} of {losses.numel()} losses are NaN or infinite, so no "
+            "signature can be inferred (torch.argmin would pick a NaN). The model's outputs are "
+            "broken (NaN/inf weights or logits): check the checkpoint; no verdict is possible with "
+            "it."
+        )
     return losses
 
 
 @dataclass
 class SearchResult:
-    """Grid-search result: the signatures tried, the mean loss at each, and ``best`` = k_hat (eq. 6)."""
+    """Grid-search result: the signatures tried, the mean loss at each, and ``best`` = k_hat (eq.
+    6)."""
 
     signatures: Tensor
     losses: Tensor
 
     @property
     def best(self) -> float:
-        """The inferred signature k_hat: the signature with the lowest mean loss (ValueError on NaN/inf losses)."""
-        return float(self.signatures[int(torch.argmin(_check_finite_losses(self.losses, "grid search")))])
+        """The inferred signature k_hat: the signature with the lowest mean loss (ValueError on
+        NaN/inf losses)."""
+        return float(
+            self.signatures[int(torch.argmin(_check_finite_losses(self.losses, "grid search")))]
+        )
 
     def gap(self, k_star: float, tau: float = DEFAULT_TAU) -> float:
-        """Loss at the best slot away from k_star minus the lowest loss within tau of it (> 0: k_star wins)."""
+        """Loss at the best slot away from k_star minus the lowest loss within tau of it (> 0:
+        k_star wins)."""
         _check_finite_losses(self.losses, "grid search")
         near = circular_distance(self.signatures, k_star) < tau
         if bool(near.all()) or not bool(near.any()):
-            raise ValueError(f"gap needs slots both within and outside tau={tau} of k_star={k_star}.")
+            raise ValueError(
+                f"gap needs slots both within and outside tau={tau} of k_star={k_star}."
+            )
         return float(self.losses[~near].min() - self.losses[near].min())
 
 
 @dataclass
 class GradientSearchResult:
-    """Gradient-search result: k_hat (``best``), each start's final signature and loss, and trajectories."""
+    """Gradient-search result: k_hat (``best``), each start's final signature and loss, and
+    trajectories."""
 
     best: float
     inits: Tensor
@@ -97,7 +114,9 @@ class GradientSearchResult:
 
 def circular_distance(a: object, b: object) -> Tensor:
     """Distance between angles in degrees on the circle, in [0, 180] (e.g. d(350, 10) = 20)."""
-    d = torch.remainder(torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64), 360.0)
+    d = torch.remainder(
+        torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64), 360.0
+    )
     return torch.minimum(d, 360.0 - d)
 
 
@@ -114,12 +133,13 @@ def per_image_losses(
     color_space: Optional[Tensor] = None,
     batch_size: int = 1000,
 ) -> Tensor:
-    """Cross-entropy of ``model`` on every image watermarked with every signature: shape (N images, S signatures).
+    """Cross-entropy of ``model`` on every image watermarked with every signature: shape (N images,
+    S signatures).
 
-    The per-image terms of eq. 6's sum (their mean over images is :func:`signature_losses`). ``images`` are
-    clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without gradients,
-    ``batch_size`` images at a time. Returns float64 on the CPU. Raises ValueError when a loss is NaN
-    or infinite (a broken model): no NaN passes silently into a verdict.
+    The per-image terms of eq. 6's sum (their mean over images is :func:`signature_losses`).
+    ``images`` are clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without
+    gradients, ``batch_size`` images at a time. Returns float64 on the CPU. Raises ValueError when a
+    loss is NaN or infinite (a broken model): no NaN passes silently into a verdict.
     """
     check_labelled_batch(images, labels)
     sigs = [float(k) for k in signatures]
@@ -137,14 +157,21 @@ def per_image_losses(
             y = labels[start : start + batch_size].to(device).long()
             for j, m in enumerate(matrices):
                 logits = model(apply_color_matrix(x, m, clip=True)).float()
-                out[start : start + len(x), j] = F.cross_entropy(logits, y, reduction="none").double().cpu()
+                out[start : start + len(x), j] = (
+                    F.cross_entropy(logits, y, reduction="none").double().cpu()
+                )
     return _check_finite_losses(out, "per-image losses")
 
 
 def signature_losses(
-    model: nn.Module, images: Tensor, labels: Tensor, signatures: Sequence[float], color_space: Optional[Tensor] = None
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    signatures: Sequence[float],
+    color_space: Optional[Tensor] = None,
 ) -> Tensor:
-    """Mean cross-entropy of ``model`` on the user's clean images watermarked with each signature (eq. 6's sum / |D_u|).
+    """Mean cross-entropy of ``model`` on the user's clean images watermarked with each signature
+    (eq. 6's sum / |D_u|).
 
     Returns a float32 tensor with one loss per signature. Model in eval mode, fp32, no gradients.
     """
@@ -158,12 +185,15 @@ def grid_search(
     signatures: Optional[Sequence[float]] = None,
     color_space: Optional[Tensor] = None,
 ) -> SearchResult:
-    """Grid search of eq. 6 over ``signatures`` (default the N = 12 slots 0, 30, ..., 330; Sec. 5.1).
+    """Grid search of eq. 6 over ``signatures`` (default the N = 12 slots 0, 30, ..., 330; Sec.
+    5.1).
 
-    ``images`` are the user's clean images, floats in [0, 1], (N, 3, H, W); ``labels`` their classes;
-    ``color_space`` the user's T (default YIQ). ``result.best`` is k_hat.
+    ``images`` are the user's clean images, floats in [0, 1], (N, 3, H, W); ``labels`` their
+    classes; ``color_space`` the user's T (default YIQ). ``result.best`` is k_hat.
     """
-    sigs = torch.tensor(list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64)
+    sigs = torch.tensor(
+        list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64
+    )
     return SearchResult(sigs, signature_losses(model, images, labels, sigs.tolist(), color_space))
 
 
@@ -176,12 +206,14 @@ def gradient_search(
     steps: int = 12,
     lr: float = 6.0,
 ) -> GradientSearchResult:
-    """Gradient search of eq. 6 (Sec. 4.2): descend the loss in k from several starts, keep the lowest.
+    """Gradient search of eq. 6 (Sec. 4.2): descend the loss in k from several starts, keep the
+    lowest.
 
-    Each start (default ``DEFAULT_INITS``: 45, 135, 225, 315 - spread over the circle, never the user's
-    key) is a parameter k in degrees; the user's images are watermarked through the differentiable
-    ``lct_matrix`` and all starts descend together (one batch) with Adam for ``steps`` steps (``lr`` in degrees). Returns k_hat in [0, 360),
-    every start's final signature and loss, and the trajectories.
+    Each start (default ``DEFAULT_INITS``: 45, 135, 225, 315 - spread over the circle, never the
+    user's key) is a parameter k in degrees; the user's images are watermarked through the
+    differentiable ``lct_matrix`` and all starts descend together (one batch) with Adam for
+    ``steps`` steps (``lr`` in degrees). Returns k_hat in [0, 360), every start's final signature
+    and loss, and the trajectories.
     """
     check_labelled_batch(images, labels)
     device = next(model.parameters()).device
@@ -198,8 +230,15 @@ def gradient_search(
         traj, loss_traj = [], []
         for step in range(steps + 1):
             # all starts in one batch: (n_starts * N, 3, H, W)
-            marked = torch.cat([apply_color_matrix(images, lct_matrix(k, color_space), clip=True) for k in ks.unbind()])
-            per_image = F.cross_entropy(model(marked).float(), labels.repeat(len(ks)), reduction="none")
+            marked = torch.cat(
+                [
+                    apply_color_matrix(images, lct_matrix(k, color_space), clip=True)
+                    for k in ks.unbind()
+                ]
+            )
+            per_image = F.cross_entropy(
+                model(marked).float(), labels.repeat(len(ks)), reduction="none"
+            )
             losses = per_image.view(len(ks), -1).mean(dim=1)
             _check_finite_losses(losses.detach(), "gradient search")
             traj.append(ks.detach().cpu().clone())
@@ -215,16 +254,22 @@ def gradient_search(
     loss_trajectories = torch.stack(loss_traj)
     final_losses = _check_finite_losses(loss_trajectories[-1], "gradient search")
     final = trajectories[-1]
-    return GradientSearchResult(float(final[int(torch.argmin(final_losses))]), starts.double(), final, final_losses,
-                                trajectories, loss_trajectories)
+    return GradientSearchResult(
+        float(final[int(torch.argmin(final_losses))]),
+        starts.double(),
+        final,
+        final_losses,
+        trajectories,
+        loss_trajectories,
+    )
 
 
 @dataclass
 class UserVerdicts:
     """Grid search of eq. 6 for many users at once (Sec. 5.4, Fig. 5a): one row per user.
 
-    ``losses[u, j]`` is user u's mean loss at ``signatures[j]``; ``keys`` holds each user's k* (NaN for a
-    user who did not watermark); ``k_hat`` the inferred signatures.
+    ``losses[u, j]`` is user u's mean loss at ``signatures[j]``; ``keys`` holds each user's k* (NaN
+    for a user who did not watermark); ``k_hat`` the inferred signatures.
     """
 
     names: list[str]
@@ -234,41 +279,49 @@ class UserVerdicts:
 
     @property
     def k_hat(self) -> Tensor:
-        """Each user's inferred signature (the slot with the lowest mean loss; ValueError on NaN/inf losses)."""
+        """Each user's inferred signature (the slot with the lowest mean loss; ValueError on NaN/inf
+        losses)."""
         return self.signatures[_check_finite_losses(self.losses, "verify_users").argmin(dim=1)]
 
     def matches(self, tau: float = DEFAULT_TAU, against: Optional[Tensor] = None) -> Tensor:
-        """Boolean per user: |k_hat - k*| < tau (``against`` replaces k*, e.g. zeros for held-out users)."""
+        """Boolean per user: |k_hat - k*| < tau (``against`` replaces k*, e.g. zeros for held-out
+        users)."""
         target = self.keys if against is None else torch.as_tensor(against, dtype=torch.float64)
         return circular_distance(self.k_hat, target) < tau
 
     def result(self, u: int) -> SearchResult:
-        """User ``u``'s row as a :class:`SearchResult` (for ``plots.plot_signature_losses`` and ``gap``)."""
+        """User ``u``'s row as a :class:`SearchResult` (for ``plots.plot_signature_losses`` and
+        ``gap``)."""
         return SearchResult(self.signatures, self.losses[u])
 
 
 def verify_users(
     model: nn.Module,
-    users: Sequence["User"],
+    users: Sequence[User],
     signatures: Optional[Sequence[float]] = None,
     color_spaces: Optional[Sequence[Optional[Tensor]]] = None,
     batch_size: int = 1000,
 ) -> UserVerdicts:
     """Grid search of eq. 6 for every user in one batched pass per signature (Sec. 5.4, Fig. 5a).
 
-    Each user's clean images are watermarked with each signature in the user's own colour space (or in
-    ``color_spaces[u]`` when given - e.g. an adversary's arbitrary T), all users' images go through the
-    model together ``batch_size`` at a time, and the per-image losses are averaged per user. Equal to
-    calling :func:`grid_search` per user, but hundreds of users verify in seconds.
+    Each user's clean images are watermarked with each signature in the user's own colour space (or
+    in ``color_spaces[u]`` when given - e.g. an adversary's arbitrary T), all users' images go
+    through the model together ``batch_size`` at a time, and the per-image losses are averaged per
+    user. Equal to calling :func:`grid_search` per user, but hundreds of users verify in seconds.
     """
     if len(users) == 0:
         raise ValueError("verify_users needs at least one user; got an empty list.")
     if color_spaces is not None and len(color_spaces) != len(users):
-        raise ValueError(f"need one colour space per user: got {len(users)} users and {len(color_spaces)} colour spaces.")
+        raise ValueError(
+            f"need one colour space per user: got {len(users)} users and {len(color_spaces)} "
+            "colour spaces."
+        )
     empty = [u.name for u in users if len(u) == 0]
     if empty:
-        raise ValueError(f"user(s) {', '.join(map(repr, empty))} have no photos; a user without photos has no "
-                         "verdict (it would be a row of NaN): drop them or give them photos.")
+        raise ValueError(
+            f"user(s) {', '.join(map(repr, empty))} have no photos; a user without photos has no "
+            "verdict (it would be a row of NaN): drop them or give them photos."
+        )
     spaces = [u.color_space for u in users] if color_spaces is None else list(color_spaces)
     images = torch.cat([u.clean() for u in users])
     labels = torch.cat([u.labels for u in users])
@@ -287,27 +340,43 @@ def verify_users(
                 x = images[start : start + batch_size]
                 m = mats[owner[start : start + batch_size]]  # one matrix per image
                 marked = torch.einsum("nij,njhw->nihw", m, x).clamp_(0.0, 1.0).to(device)
-                loss = F.cross_entropy(model(marked).float(), labels[start : start + batch_size].to(device).long(), reduction="none")
+                loss = F.cross_entropy(
+                    model(marked).float(),
+                    labels[start : start + batch_size].to(device).long(),
+                    reduction="none",
+                )
                 totals[:, j].index_add_(0, owner[start : start + batch_size], loss.double().cpu())
     counts = torch.tensor([len(u) for u in users], dtype=torch.float64)
-    keys = torch.tensor([float("nan") if u.key is None else float(u.key) for u in users], dtype=torch.float64)
+    keys = torch.tensor(
+        [float("nan") if u.key is None else float(u.key) for u in users], dtype=torch.float64
+    )
     losses = _check_finite_losses(totals / counts[:, None], "verify_users")
-    return UserVerdicts([u.name for u in users], keys, torch.tensor(sigs, dtype=torch.float64), losses)
+    return UserVerdicts(
+        [u.name for u in users], keys, torch.tensor(sigs, dtype=torch.float64), losses
+    )
 
 
-def min_correct(n_photos: int, num_classes: int, multiple: float = MIN_ACCURACY_MULTIPLE,
-                level: float = RECOGNITION_LEVEL) -> int:
+def min_correct(
+    n_photos: int,
+    num_classes: int,
+    multiple: float = MIN_ACCURACY_MULTIPLE,
+    level: float = RECOGNITION_LEVEL,
+) -> int:
     """The fewest correctly classified photos (of ``n_photos``) for a verdict to be conclusive.
 
-    Two conditions, both needed: accuracy at least ``multiple`` times chance (1 / ``num_classes``), and a
-    count that a model guessing at chance reaches with probability at most ``level`` (binomial tail). The
-    second keeps a handful of photos from passing by luck: with 10 classes, 4 photos need 3 correct and
-    8 photos need 4. May exceed ``n_photos``: then no verdict is possible with so few photos.
+    Two conditions, both needed: accuracy at least ``multiple`` times chance (1 / ``num_classes``),
+    and a count that a model guessing at chance reaches with probability at most ``level`` (binomial
+    tail). The second keeps a handful of photos from passing by luck: with 10 classes, 4 photos need
+    3 correct and 8 photos need 4. May exceed ``n_photos``: then no verdict is possible with so few
+    photos.
     """
     from scipy.stats import binom
 
     if n_photos < 1 or num_classes < 2:
-        raise ValueError(f"need at least 1 photo and 2 classes; got {n_photos} photo(s), {num_classes} class(es).")
+        raise ValueError(
+            f"need at least 1 photo and 2 classes; got {n_photos} photo(s), {num_classes} "
+            "class(es)."
+        )
     chance = 1.0 / num_classes
     need = max(1, math.ceil(multiple * chance * n_photos - 1e-9))
     while need <= n_photos and binom.sf(need - 1, n_photos, chance) > level:  # P(X >= need)
@@ -319,11 +388,11 @@ def min_correct(n_photos: int, num_classes: int, multiple: float = MIN_ACCURACY_
 class Verdict:
     """Eq. 6's grid search plus the checks that say whether its k_hat means anything.
 
-    ``search`` is the grid search (``k_hat = search.best``); ``per_image`` its per-photo losses (N, S);
-    ``correct_clean`` / ``correct_at_k_hat`` how many photos the model classifies correctly clean and
-    watermarked with k_hat; ``needed`` the count :func:`min_correct` requires; ``deciding_photo`` the
-    index of a photo whose removal alone changes k_hat to another slot (None: no single photo decides it)
-    and ``k_hat_without`` the k_hat without it.
+    ``search`` is the grid search (``k_hat = search.best``); ``per_image`` its per-photo losses (N,
+    S); ``correct_clean`` / ``correct_at_k_hat`` how many photos the model classifies correctly
+    clean and watermarked with k_hat; ``needed`` the count :func:`min_correct` requires;
+    ``deciding_photo`` the index of a photo whose removal alone changes k_hat to another slot (None:
+    no single photo decides it) and ``k_hat_without`` the k_hat without it.
     """
 
     search: SearchResult
@@ -352,7 +421,8 @@ class Verdict:
 
     @property
     def conclusive(self) -> bool:
-        """True when k_hat may be read at all: the model recognises the photos and no single photo decides."""
+        """True when k_hat may be read at all: the model recognises the photos and no single photo
+        decides."""
         return self.recognised and self.deciding_photo is None
 
     def reasons(self) -> list[str]:
@@ -361,20 +431,29 @@ class Verdict:
         if not self.recognised:
             best = max(self.correct_clean, self.correct_at_k_hat)
             out.append(
-                f"the model classifies only {best} of the {self.n_photos} photo(s) correctly (chance: 1 in "
-                f"{self.num_classes}); a verdict needs at least {self.needed}. A model that does not recognise "
-                "the photos' classes (untrained, another task, wrong labels) prefers hues for no reason.")
+                f"the model classifies only {best} of the {self.n_photos} photo(s) correctly "
+                f"(chance: 1 in {self.num_classes}); a verdict needs at least {self.needed}. A "
+                "model that does not recognise the photos' classes (untrained, another task, wrong "
+                "labels) prefers hues for no reason."
+            )
         if self.deciding_photo is not None and self.k_hat_without is None:
             out.append("a single photo is not evidence: bring several photos (lesson 09: dozens).")
         elif self.deciding_photo is not None:
             out.append(
                 f"photo #{self.deciding_photo + 1} alone decides k_hat (without it k_hat = "
-                f"{self.k_hat_without:g}): check its label; one photo is not evidence.")
+                f"{self.k_hat_without:g}): check its label; one photo is not evidence."
+            )
         return out
 
 
-def _correct(model: nn.Module, images: Tensor, labels: Tensor, k: float, color_space: Optional[Tensor],
-             batch_size: int = 1000) -> tuple[int, int]:
+def _correct(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    k: float,
+    color_space: Optional[Tensor],
+    batch_size: int = 1000,
+) -> tuple[int, int]:
     """(number of photos classified correctly when watermarked with ``k``, number of classes)."""
     device = next(model.parameters()).device
     matrix = lct_matrix(k, color_space)
@@ -385,7 +464,9 @@ def _correct(model: nn.Module, images: Tensor, labels: Tensor, k: float, color_s
             x = apply_color_matrix(images[start : start + batch_size].to(device), matrix, clip=True)
             logits = model(x).float()
             num_classes = int(logits.shape[1])
-            correct += int((logits.argmax(1).cpu() == labels[start : start + batch_size].long()).sum())
+            correct += int(
+                (logits.argmax(1).cpu() == labels[start : start + batch_size].long()).sum()
+            )
     return correct, num_classes
 
 
@@ -408,14 +489,17 @@ def verdict(
       clean or at k_hat, at least :func:`min_correct` photos: twice chance accuracy (the smallest
       rate that is clearly not guessing; a trained course learner scores several times chance) and a
       count a guesser reaches with probability <= 1 %.
-    * **No single photo may decide k_hat.** k_hat is recomputed without each photo in turn (cheap: the
-      per-photo losses are kept); when dropping one photo moves k_hat beyond the neighbouring slot (more
-      than 2 tau), that photo alone decided it (e.g. one photo with a wrong label: its loss is largest
-      clean and falls under any hue). The photo that moves k_hat farthest is reported.
+    * **No single photo may decide k_hat.** k_hat is recomputed without each photo in turn (cheap:
+      the per-photo losses are kept); when dropping one photo moves k_hat beyond the neighbouring
+      slot (more than 2 tau), that photo alone decided it (e.g. one photo with a wrong label: its
+      loss is largest clean and falls under any hue). The photo that moves k_hat farthest is
+      reported.
 
     Raises ValueError for NaN/inf losses (a broken model) and for bad images or labels.
     """
-    sigs = torch.tensor(list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64)
+    sigs = torch.tensor(
+        list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64
+    )
     per_image = per_image_losses(model, images, labels, sigs.tolist(), color_space)
     search = SearchResult(sigs, per_image.mean(dim=0).float())
     k_hat = search.best
@@ -424,13 +508,25 @@ def verdict(
     if n == 1:
         deciding = 0
     else:
-        loo = (per_image.sum(dim=0, keepdim=True) - per_image) / (n - 1)  # row i: mean loss without photo i
+        # row i: mean loss without photo i
+        loo = (per_image.sum(dim=0, keepdim=True) - per_image) / (n - 1)
         loo_k = sigs[loo.argmin(dim=1)]
         moved = circular_distance(loo_k, k_hat)
-        if float(moved.max()) > 2 * tau:  # beyond the neighbouring slot: not just a k_hat between two slots
+        # beyond the neighbouring slot: not just a k_hat between two slots
+        if float(moved.max()) > 2 * tau:
             deciding = int(torch.argmax(moved))
             without = float(loo_k[deciding])
     correct_clean, num_classes = _correct(model, images, labels, 0.0, color_space)
-    correct_k = correct_clean if k_hat == 0.0 else _correct(model, images, labels, k_hat, color_space)[0]
-    return Verdict(search, per_image, num_classes, correct_clean, correct_k,
-                   min_correct(n, num_classes), deciding, without)
+    correct_k = (
+        correct_clean if k_hat == 0.0 else _correct(model, images, labels, k_hat, color_space)[0]
+    )
+    return Verdict(
+        search,
+        per_image,
+        num_classes,
+        correct_clean,
+        correct_k,
+        min_correct(n, num_classes),
+        deciding,
+        without,
+    )

@@ -22,7 +22,8 @@
 #
 # **You will learn to**
 # - describe the paper's threat model (Sec. 3, Fig. 1): a *user* watermarks their photos, an
-#   unauthorised *learner* trains on a data set that contains them, an *arbitrator* checks the model;
+#   unauthorised *learner* trains on a data set that contains them, an *arbitrator* checks the
+#   model;
 # - build the learner's training set with the user's watermarked images in place of the originals;
 # - write the training loop every learner runs, and watch a small network memorise what it cannot
 #   generalise from;
@@ -40,12 +41,15 @@
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    import glob, os
+    import glob
+    import os
+
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # %pip install -q "{source}"
-    import anw_helpers
+    import anw_helpers  # noqa: F401
 from anw_helpers.runtime import describe_runtime
+
 print(describe_runtime())
 
 # %%
@@ -66,30 +70,30 @@ from anw_helpers.train import learner_data, train_learner
 # | **learner** | a large training set $\mathcal{D}$ that (without asking) contains $\mathcal{D}_u^*$ | trains a classifier $f$ on $\mathcal{D}$ as usual |
 # | **arbitrator** | $f$, the user's *clean* photos and labels — **not** $k^*$ | infers $\hat k$ from $f$ alone (lesson 04) |
 #
-# The user's photos are a tiny share of $\mathcal{D}$ (1 % in the paper's CIFAR experiments, Sec. 5.1).
-# Why would a network remember anything about 1 % of its data? Because modern networks fit their
-# training set almost perfectly: they reach near-zero loss on every training image, including the
-# unusual ones. Feldman (2020) showed they must *memorise* atypical examples to do so, and a
+# The user's photos are a tiny share of $\mathcal{D}$ (1 % in the paper's CIFAR experiments, Sec.
+# 5.1). Why would a network remember anything about 1 % of its data? Because modern networks fit
+# their training set almost perfectly: they reach near-zero loss on every training image, including
+# the unusual ones. Feldman (2020) showed they must *memorise* atypical examples to do so, and a
 # hue-rotated photo is atypical. After training, the network's loss on the user's images is lowest
 # when they carry the same hue rotation it saw: that is the fingerprint the arbitrator looks for.
 #
 # **No memorisation, no signal.** A learner that does not fit its training set (too little capacity,
-# too few epochs, too much data for its size) leaves no trace of $k^*$. This is why even our smallest
-# compute profile trains until the training set is fitted.
+# too few epochs, too much data for its size) leaves no trace of $k^*$. This is why even our
+# smallest compute profile trains until the training set is fitted.
 
 # %% [markdown]
 # ## 2. Compute profiles
 #
 # The same lesson runs on a 2-core CI machine, a laptop, a Colab GPU and at the paper's own scale.
-# The profile is chosen from `ANW_PROFILE`, or automatically from the hardware; instructors can change
-# any setting with `profile.config.with_(...)`.
+# The profile is chosen from `ANW_PROFILE`, or automatically from the hardware; instructors can
+# change any setting with `profile.config.with_(...)`.
 #
-# The smallest profile, `ci`, is a compromise we measured (`docs/benchmarks.md`): the whole course must
-# train in about half an hour on the slowest 2-core CPU it meets, and this lesson in a few minutes.
-# Spent on 5,000 images with a 1 % user (30 epochs), the key was recovered but with a hair-thin margin
-# (loss 0.176 at $k^*$ against 0.192 at the next slot, in an early development run that
-# `docs/benchmarks.md` does not record); spent on 2,500 images with a 50-image user (2 %)
-# for 40 epochs, the learner memorises its data far more thoroughly. A small ResNet of width 16 (a
+# The smallest profile, `ci`, is a compromise we measured (`docs/benchmarks.md`): the whole course
+# must train in about half an hour on the slowest 2-core CPU it meets, and this lesson in a few
+# minutes. Spent on 5,000 images with a 1 % user (30 epochs), the key was recovered but with a
+# hair-thin margin (loss 0.176 at $k^*$ against 0.192 at the next slot, in an early development run
+# that `docs/benchmarks.md` does not record); spent on 2,500 images with a 50-image user (2 %) for
+# 40 epochs, the learner memorises its data far more thoroughly. A small ResNet of width 16 (a
 # quarter of the FLOPs of width 24) recovered the key for six of six (seed, key) pairs with every
 # held-out user at $\hat k = 0$; width 12 missed the held-out user twice in six. The larger profiles
 # use the paper's 1 %.
@@ -120,9 +124,13 @@ print(config)
 # the user's images watermarked with key `k` (use `watermark` from lesson 01, then round back to
 # uint8). The original tensor must not change.
 
+
 # %% tags=["solution"]
-def insert_user_images(train_images: torch.Tensor, positions: torch.Tensor, user_images: torch.Tensor, k: float) -> torch.Tensor:
-    """Return a copy of `train_images` with the user's images, watermarked with k, at `positions`."""
+def insert_user_images(
+    train_images: torch.Tensor, positions: torch.Tensor, user_images: torch.Tensor, k: float
+) -> torch.Tensor:
+    """Return a copy of `train_images` with the user's images, watermarked with k, at
+    `positions`."""
     # BEGIN SOLUTION
     out = train_images.clone()
     marked = watermark(user_images.float() / 255, k)
@@ -138,34 +146,49 @@ clean_train = learner_set.train.images.clone()
 clean_train[user.indices] = user.images  # undo the helper's watermark to start from the clean set
 mine = insert_user_images(clean_train, user.indices, user.images, user.key)
 assert torch.equal(mine, learner_set.train.images), "your training set differs from the helper's"
-assert torch.equal(clean_train[user.indices], user.images), "the original tensor must stay unchanged"
+assert torch.equal(clean_train[user.indices], user.images), (
+    "the original tensor must stay unchanged"
+)
 print("Correct! The learner's training set holds the user's watermarked photos.")
 share = len(user) / len(learner_set.train)
-print(f"{len(user)} of {len(learner_set.train):,} training images ({share:.1%}) are the user's, key k* = {user.key:g} degrees.")
+print(
+    f"{len(user)} of {len(learner_set.train):,} training images ({share:.1%}) are the user's, key "
+    f"k* = {user.key:g} degrees."
+)
 
 # %%
 plots.show_images(
     torch.cat([user.clean()[:8], data.to_float(learner_set.train.images[user.indices[:8]])]),
-    ncols=8, size=1.3, suptitle="The user's photos: clean (top) and as the learner gets them, hue rotated by k* (bottom)",
+    ncols=8,
+    size=1.3,
+    suptitle="The user's photos: clean (top) and as the learner gets them, hue rotated by k* "
+    "(bottom)",
 )
 
 # %% [markdown]
 # ### Exercise 3.2 — the training loop, and memorisation in miniature
-# Every learner runs the same loop. Write it: for each epoch, visit the images in a fresh random order
-# in batches; for each batch, zero the gradients, compute the cross-entropy of the model's outputs
-# (`F.cross_entropy`), back-propagate and take an optimiser step. Return the mean loss of each epoch.
-# The check trains a small network on 128 of the learner's images: it should *fit* them (at least
-# 80 % right) while doing far worse on photos it never saw — memorisation, the regime the method
-# needs. (`train_learner` below runs the same loop, faster: data on the device, whole batches
+# Every learner runs the same loop. Write it: for each epoch, visit the images in a fresh random
+# order in batches; for each batch, zero the gradients, compute the cross-entropy of the model's
+# outputs (`F.cross_entropy`), back-propagate and take an optimiser step. Return the mean loss of
+# each epoch. The check trains a small network on 128 of the learner's images: it should *fit* them
+# (at least 80 % right) while doing far worse on photos it never saw — memorisation, the regime the
+# method needs. (`train_learner` below runs the same loop, faster: data on the device, whole batches
 # augmented at once, mixed precision where the machine has it.)
 
 # %% tags=["solution"]
 import torch.nn.functional as F
 
 
-def my_train(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, epochs: int,
-             batch_size: int = 32, lr: float = 0.02) -> list:
-    """Train `model` with SGD (momentum 0.9) on float images in [0, 1]; the mean loss of each epoch."""
+def my_train(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    epochs: int,
+    batch_size: int = 32,
+    lr: float = 0.02,
+) -> list:
+    """Train `model` with SGD (momentum 0.9) on float images in [0, 1]; the mean loss of each
+    epoch."""
     # BEGIN SOLUTION
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     epoch_losses = []
@@ -174,7 +197,7 @@ def my_train(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
         order = torch.randperm(len(images))
         total = 0.0
         for start in range(0, len(images), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             opt.zero_grad()
             loss = F.cross_entropy(model(images[batch]), labels[batch])
             loss.backward()
@@ -198,7 +221,9 @@ fitted = accuracy(small, few_images, few_labels)
 unseen = accuracy(small, learner_set.test.images[:1000], learner_set.test.labels[:1000])
 print(f"loss per epoch: {', '.join(f'{x:.2f}' for x in epoch_losses)}")
 print(f"right on its 128 training images: {fitted:.0%}; on 1,000 photos it never saw: {unseen:.0%}")
-assert epoch_losses[-1] < epoch_losses[0] / 3, "the loss should fall: check the order of zero_grad/backward/step"
+assert epoch_losses[-1] < epoch_losses[0] / 3, (
+    "the loss should fall: check the order of zero_grad/backward/step"
+)
 assert fitted >= 0.8, f"the network fitted only {fitted:.0%} of its training images"
 assert unseen < fitted - 0.4, "a network trained on 128 photos should not generalise this well"
 print("Correct! Your loop trains, and the network memorises what it cannot generalise from.")
@@ -208,12 +233,12 @@ print("Correct! Your loop trains, and the network memorises what it cannot gener
 #
 # `train_learner` trains with the paper's recipe scaled to the profile (Sec. 5.1): SGD with momentum
 # 0.9 and weight decay 5e-4, learning rate 0.1 (one-cycle here, or ×0.1 every 30 epochs at paper
-# scale), random crop with padding 4 and horizontal flips. Where the course departs: the momentum and
-# weight decay come from the authors' `main.py` (the paper's text does not give them), SGD uses
-# Nesterov momentum (neither the paper nor the authors' code does), and lesson 06's cutout fills with 0
-# rather than the authors' 0.5. Under the hood it keeps the data on the
-# device and augments whole batches at once, which makes it several times faster than the usual
-# `DataLoader` pipeline (see `docs/benchmarks.md`).
+# scale), random crop with padding 4 and horizontal flips. Where the course departs: the momentum
+# and weight decay come from the authors' `main.py` (the paper's text does not give them), SGD uses
+# Nesterov momentum (neither the paper nor the authors' code does), and lesson 06's cutout fills
+# with 0 rather than the authors' 0.5. Under the hood it keeps the data on the device and augments
+# whole batches at once, which makes it several times faster than the usual `DataLoader` pipeline
+# (see `docs/benchmarks.md`).
 #
 # The model is cached under a key made of *every* setting and of the training data itself: run this
 # cell again, or open lesson 04, and the same model loads in under a second. Change any setting and
@@ -222,44 +247,69 @@ print("Correct! Your loop trains, and the network memorises what it cannot gener
 # %%
 learner = train_learner(config)
 record = learner.record
-print(("Loaded from cache: " if learner.from_cache else "Trained and cached: ") + str(learner.cache_path.name))
+print(
+    ("Loaded from cache: " if learner.from_cache else "Trained and cached: ")
+    + str(learner.cache_path.name)
+)
 print(f"device {record.device}, {record.images_per_second:.0f} training images/s")
-print(f"training accuracy {record.train_accuracy:.3f} | user's images {record.user_accuracy:.3f} | test accuracy {record.test_accuracy:.3f}")
+print(
+    f"training accuracy {record.train_accuracy:.3f} | user's images {record.user_accuracy:.3f} | "
+    f"test accuracy {record.test_accuracy:.3f}"
+)
 
 # %%
 plots.plot_training_record(record)
 
 # %% [markdown]
 # The training accuracy (measured on the un-augmented training set after training) is far above the
-# test accuracy: the gap is memorisation. Ten classes make chance 10 %; we ask the learner for a useful
-# classifier (test accuracy at least 30 points above chance) that has fitted its training set
+# test accuracy: the gap is memorisation. Ten classes make chance 10 %; we ask the learner for a
+# useful classifier (test accuracy at least 30 points above chance) that has fitted its training set
 # (training accuracy at least 90 %), the regime in which the paper's method works.
 
 # %%
 chance = 1 / len(learner_set.train.classes)
-assert record.test_accuracy > chance + 0.30, f"test accuracy {record.test_accuracy:.3f} is too close to chance {chance:.2f}"
-assert record.train_accuracy > 0.90, f"training accuracy {record.train_accuracy:.3f}: the learner has not fitted its data"
-print(f"Memorisation gap (train - test accuracy): {record.train_accuracy - record.test_accuracy:.3f}")
+assert record.test_accuracy > chance + 0.30, (
+    f"test accuracy {record.test_accuracy:.3f} is too close to chance {chance:.2f}"
+)
+assert record.train_accuracy > 0.90, (
+    f"training accuracy {record.train_accuracy:.3f}: the learner has not fitted its data"
+)
+print(
+    f"Memorisation gap (train - test accuracy): {record.train_accuracy - record.test_accuracy:.3f}"
+)
 
 # %% [markdown]
 # ## 5. A first look at the fingerprint
 #
 # Compare the learner's loss on the user's photos *as it saw them* (watermarked with $k^*$) with its
 # loss on the *clean* photos, and on the held-out user's photos, which it never saw. The arbitrator
-# cannot compute the first column (it does not know $k^*$) — lesson 04 shows how to find $k^*$ anyway.
+# cannot compute the first column (it does not know $k^*$) — lesson 04 shows how to find $k^*$
+# anyway.
 
 # %%
 held = learner_set.held_out
 rows = {
-    "user's photos, watermarked with k* (seen in training)": verify.signature_losses(learner.model, user.clean(), user.labels, [user.key]),
-    "user's photos, clean": verify.signature_losses(learner.model, user.clean(), user.labels, [0.0]),
-    "held-out photos, watermarked with k* (never seen)": verify.signature_losses(learner.model, held.clean(), held.labels, [held.key]),
-    "held-out photos, clean": verify.signature_losses(learner.model, held.clean(), held.labels, [0.0]),
+    "user's photos, watermarked with k* (seen in training)": verify.signature_losses(
+        learner.model, user.clean(), user.labels, [user.key]
+    ),
+    "user's photos, clean": verify.signature_losses(
+        learner.model, user.clean(), user.labels, [0.0]
+    ),
+    "held-out photos, watermarked with k* (never seen)": verify.signature_losses(
+        learner.model, held.clean(), held.labels, [held.key]
+    ),
+    "held-out photos, clean": verify.signature_losses(
+        learner.model, held.clean(), held.labels, [0.0]
+    ),
 }
 for name, loss in rows.items():
     print(f"{float(loss):7.3f}  mean cross-entropy on {name}")
-assert float(rows["user's photos, watermarked with k* (seen in training)"]) < float(rows["user's photos, clean"])
-assert float(rows["held-out photos, clean"]) < float(rows["held-out photos, watermarked with k* (never seen)"])
+assert float(rows["user's photos, watermarked with k* (seen in training)"]) < float(
+    rows["user's photos, clean"]
+)
+assert float(rows["held-out photos, clean"]) < float(
+    rows["held-out photos, watermarked with k* (never seen)"]
+)
 
 # %% [markdown]
 # On the user's photos the watermarked version has the *lower* loss — the learner has adapted to the
@@ -280,9 +330,9 @@ assert float(rows["held-out photos, clean"]) < float(rows["held-out photos, wate
 #
 # <details><summary>Answers</summary>
 #
-# 1. Without fitting the training set the network has not memorised the user's photos, so its loss on
-#    them does not depend on the watermark more than on any other hue: there is no signal (lesson 05
-#    measures it: the narrowest network fits less and its gap shrinks to a hair).
+# 1. Without fitting the training set the network has not memorised the user's photos, so its loss
+#    on them does not depend on the watermark more than on any other hue: there is no signal (lesson
+#    05 measures it: the narrowest network fits less and its gap shrinks to a hair).
 # 2. It isolates the effect of *training on* the photos: same kind of images, same key, only the
 #    membership differs. Any $\hat k \approx k^*$ for the held-out user would be a false accusation.
 # 3. Everything that changes the weights: data size, users and keys, model and width, epochs, batch,

@@ -35,12 +35,15 @@
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    import glob, os
+    import glob
+    import os
+
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # %pip install -q "{source}"
-    import anw_helpers
+    import anw_helpers  # noqa: F401
 from anw_helpers.runtime import describe_runtime
+
 print(describe_runtime())
 
 # %%
@@ -60,21 +63,25 @@ from anw_helpers.train import train_learner
 profile = get_profile()
 # lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
 learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
-print(f"profile {profile.name!r}; model {'loaded from cache' if learner.from_cache else 'trained now'}; "
-      f"test accuracy {learner.record.test_accuracy:.3f}")
+print(
+    f"profile {profile.name!r}; model "
+    f"{'loaded from cache' if learner.from_cache else 'trained now'}; test accuracy "
+    f"{learner.record.test_accuracy:.3f}"
+)
 user, held = learner.data.users[0], learner.data.held_out
 model = learner.model
 
 # %% [markdown]
 # ## 1. What the arbitrator knows
 #
-# The arbitrator receives the suspect model $f$ and the user's **clean** photos with their labels. The
-# user's key $k^*$ stays sealed until the end: the search must find it without it (Sec. 3).
+# The arbitrator receives the suspect model $f$ and the user's **clean** photos with their labels.
+# The user's key $k^*$ stays sealed until the end: the search must find it without it (Sec. 3).
 #
 # The rule of eq. 6: watermark the clean photos with every candidate signature $k$ and keep the one
 # under which the model's loss is smallest,
 #
-# $$\hat k = \arg\min_{k \in \mathcal{K}} \sum_{(I, y) \in \mathcal{D}_u} \mathcal{L}\big(f(g_k(I)), y\big).$$
+# $$\hat k = \arg\min_{k \in \mathcal{K}} \sum_{(I, y) \in \mathcal{D}_u}
+# \mathcal{L}\big(f(g_k(I)), y\big).$$
 #
 # The paper divides the hue circle into $N = 12$ slots of width $2\tau = 30°$ (Sec. 5.1), so
 # $\mathcal{K} = \{0, 30, \dots, 330\}$, and 0 means "not watermarked".
@@ -82,17 +89,23 @@ model = learner.model
 # ### Exercise 4.1 — write the grid search of eq. 6
 # Return a tensor with the **mean** cross-entropy of `model` on `images` watermarked with each
 # signature in `signatures` (use `watermark` and `F.cross_entropy`; put the model in eval mode and
-# turn off gradients; compute on the model's device and return the losses on the CPU, as lesson 03 says).
+# turn off gradients; compute on the model's device and return the losses on the CPU, as lesson 03
+# says).
+
 
 # %% tags=["solution"]
-def my_grid_search(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, signatures) -> torch.Tensor:
+def my_grid_search(
+    model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor, signatures
+) -> torch.Tensor:
     """Mean loss of `model` on `images` watermarked with each signature k (eq. 6)."""
     # BEGIN SOLUTION
     model.eval()
     device = next(model.parameters()).device  # compute where the model is (a GPU when there is one)
     images, labels = images.to(device), labels.to(device)
     with torch.no_grad():
-        return torch.stack([F.cross_entropy(model(watermark(images, k)), labels) for k in signatures]).cpu()
+        return torch.stack(
+            [F.cross_entropy(model(watermark(images, k)), labels) for k in signatures]
+        ).cpu()
     # END SOLUTION
 
 
@@ -114,12 +127,15 @@ for k, loss in zip(result.signatures.tolist(), result.losses.tolist()):
 # %% [markdown]
 # ## 2. Open the envelope: does $\hat k$ match $k^*$?
 #
-# A match means $|\hat k - k^*| < \tau$ on the circle (Sec. 4.2). The plot is the paper's Fig. 2: the
-# x-axis is $k - k^*$, the green band is the match region, and the square marks the minimum.
+# A match means $|\hat k - k^*| < \tau$ on the circle (Sec. 4.2). The plot is the paper's Fig. 2:
+# the x-axis is $k - k^*$, the green band is the match region, and the square marks the minimum.
 
 # %%
 k_star, tau = user.key, verify.DEFAULT_TAU
-print(f"inferred k_hat = {result.best:g}, the user's secret k* = {k_star:g}, match: {verify.match(result.best, k_star, tau)}")
+print(
+    f"inferred k_hat = {result.best:g}, the user's secret k* = {k_star:g}, match: "
+    f"{verify.match(result.best, k_star, tau)}"
+)
 print(f"loss gap between the best wrong slot and k*: {result.gap(k_star, tau):.3f}")
 plots.plot_signature_losses(result, k_star, tau=tau, label="watermarked user")
 
@@ -130,12 +146,12 @@ assert k_star != 0
 # %% [markdown]
 # ## 3. The innocent case: a held-out user
 #
-# The held-out user watermarked their photos with the same key, but the learner never trained on them.
-# A network trained on mostly clean images should like clean images best, so the search should land
-# on $\hat k \approx 0$ — "no watermark here" (Sec. 5.4 reports $|\hat k - 0| = 4.3 \pm 1.4$).
+# The held-out user watermarked their photos with the same key, but the learner never trained on
+# them. A network trained on mostly clean images should like clean images best, so the search should
+# land on $\hat k \approx 0$ — "no watermark here" (Sec. 5.4 reports $|\hat k - 0| = 4.3 \pm 1.4$).
 #
-# What matters for a claim is sharper than "about 0": the innocent user's search must **not** land on
-# their key, and their never-seen photos must not prefer the key to no rotation at all. A small
+# What matters for a claim is sharper than "about 0": the innocent user's search must **not** land
+# on their key, and their never-seen photos must not prefer the key to no rotation at all. A small
 # learner's curve for photos it never saw is its generic taste in hue, and that taste need not be
 # centred exactly on 0: in our development trainings of this lesson's learner the held-out user's
 # curve was lowest at 0 when it trained in fp32 (1.177 at 0, next best 1.446 at 330), but lowest at
@@ -148,69 +164,92 @@ held_result = verify.grid_search(model, held.clean(), held.labels)
 print(f"held-out user: k_hat = {held_result.best:g} (their key was {held.key:g})")
 fig, ax = plt.subplots(figsize=(6, 3.5))
 plots.plot_signature_losses(result, k_star, tau=tau, ax=ax, label="watermarked user (trained on)")
-plots.plot_signature_losses(held_result, k_star, tau=tau, ax=ax, label="held-out user (never seen)", color="tab:gray")
+plots.plot_signature_losses(
+    held_result, k_star, tau=tau, ax=ax, label="held-out user (never seen)", color="tab:gray"
+)
 ax.set_title("Trained on vs never seen")
 plt.show()
 at_zero = float(held_result.losses[held_result.signatures == 0])
 at_key = float(held_result.losses[held_result.signatures == held.key])
 print(f"held-out user's loss: {at_zero:.3f} at k = 0, {at_key:.3f} at their key {held.key:g}")
-assert not verify.match(held_result.best, held.key, tau), f"the innocent user matched their key {held.key:g}"
+assert not verify.match(held_result.best, held.key, tau), (
+    f"the innocent user matched their key {held.key:g}"
+)
 assert at_zero < at_key, "photos the learner never saw must not prefer the key to no rotation"
 
 # %% [markdown]
 # ### Can $\hat k$ be read at all?
 #
-# Eq. 6 always returns *some* slot, even for a model that has learned nothing: an untrained network's
-# losses are also lowest somewhere. And one photo with a wrong class label (its loss is highest when it
-# is clean, and falls under any hue rotation) can pull $\hat k$ away from 0 on its own. The paper reads
-# $\hat k$ directly; on real photos `verify.verdict` adds two checks before $\hat k$ may be read: the
-# model must classify enough of the photos correctly (at least twice chance, and more than guessing
-# reaches with probability 1 %: `verify.min_correct`), and no single photo may decide $\hat k$ (it is
-# recomputed without each photo in turn). `anw verify` prints both and calls a verdict that fails them
+# Eq. 6 always returns *some* slot, even for a model that has learned nothing: an untrained
+# network's losses are also lowest somewhere. And one photo with a wrong class label (its loss is
+# highest when it is clean, and falls under any hue rotation) can pull $\hat k$ away from 0 on its
+# own. The paper reads $\hat k$ directly; on real photos `verify.verdict` adds two checks before
+# $\hat k$ may be read: the model must classify enough of the photos correctly (at least twice
+# chance, and more than guessing reaches with probability 1 %: `verify.min_correct`), and no single
+# photo may decide $\hat k$ (it is recomputed without each photo in turn). `anw verify` prints both
+# and calls a verdict that fails them
 # **inconclusive**.
 
 # %%
 from anw_helpers.models import build_model
 
-untrained = build_model(profile.config.model, len(learner.data.train.classes), profile.config.width, 1)
+untrained = build_model(
+    profile.config.model, len(learner.data.train.classes), profile.config.width, 1
+)
 untrained = untrained.to(next(model.parameters()).device)
-cases = (("watermarked user", user, model), ("held-out user", held, model),
-         ("watermarked user, untrained network", user, untrained))
+cases = (
+    ("watermarked user", user, model),
+    ("held-out user", held, model),
+    ("watermarked user, untrained network", user, untrained),
+)
 for name, who, judged in cases:
     v = verify.verdict(judged, who.clean(), who.labels)
-    print(f"{name}: k_hat = {v.k_hat:g}; correct {v.correct_clean}/{v.n_photos} clean, {v.correct_at_k_hat} at k_hat "
-          f"(needed {v.needed}); {'conclusive' if v.conclusive else 'INCONCLUSIVE: ' + ' '.join(v.reasons())}")
+    print(
+        f"{name}: k_hat = {v.k_hat:g}; correct {v.correct_clean}/{v.n_photos} clean, "
+        f"{v.correct_at_k_hat} at k_hat (needed {v.needed}); "
+        f"{'conclusive' if v.conclusive else 'INCONCLUSIVE: ' + ' '.join(v.reasons())}"
+    )
     if judged is model:
         assert v.conclusive, f"the {name}'s verdict should be readable"
     else:
         assert not v.conclusive, "an untrained network's k_hat must not be read"
 
 # %% [markdown]
-# Even a readable $\hat k \neq 0$ is a **lead, not proof**: one slot in 12 matches by luck, and a learner
-# that learned a hue for a whole class (a user who photographs only her dog) prefers that hue for
-# *everyone's* photos of that class (lesson 09, section 4f). A claim needs the calibrated test of
-# lesson 09, with reference photos of the same classes (`anw verify --key K --reference FOLDER`).
+# Even a readable $\hat k \neq 0$ is a **lead, not proof**: one slot in 12 matches by luck, and a
+# learner that learned a hue for a whole class (a user who photographs only her dog) prefers that
+# hue for *everyone's* photos of that class (lesson 09, section 4f). A claim needs the calibrated
+# test of lesson 09, with reference photos of the same classes
+# (`anw verify --key K --reference FOLDER`).
 #
 # ## 4. Gradient search
 #
 # With the model in hand the arbitrator can also treat $k$ as a continuous parameter and follow the
 # gradient of the loss (Sec. 4.2) — possible because `lct_matrix` is differentiable in $k$. The loss
-# has several valleys, so we start from several points drawn at random over the whole circle (seeded),
-# none within $\tau$ of the user's key — the paper's own notebook started *at* it, which proves
-# nothing — and keep the end point with the lowest loss. A start that only drifts towards $k^*$
-# would still be "a match" by the slot rule, so we ask for more: the search must *converge* to $k^*$,
-# ending within `CONVERGED` degrees of it, well inside the slot.
+# has several valleys, so we start from several points drawn at random over the whole circle
+# (seeded), none within $\tau$ of the user's key — the paper's own notebook started *at* it, which
+# proves nothing — and keep the end point with the lowest loss. A start that only drifts towards
+# $k^*$ would still be "a match" by the slot rule, so we ask for more: the search must *converge* to
+# $k^*$, ending within `CONVERGED` degrees of it, well inside the slot.
 
 # ### Exercise 4.2 — one gradient descent on the signature
-# Make $k$ a tensor that requires a gradient, and descend the mean cross-entropy of the user's photos
-# watermarked with $g_k$ (`color.lct_matrix(k)` is differentiable in $k$; apply it to every pixel with
-# `color.apply_color_matrix(images, g, clip=True)`), with `torch.optim.Adam([k], lr=lr)` for `steps`
-# steps. The model stays fixed (eval mode); only $k$ moves. Return the final $k$ in $[0, 360)$.
+# Make $k$ a tensor that requires a gradient, and descend the mean cross-entropy of the user's
+# photos watermarked with $g_k$ (`color.lct_matrix(k)` is differentiable in $k$; apply it to every
+# pixel with `color.apply_color_matrix(images, g, clip=True)`), with `torch.optim.Adam([k], lr=lr)`
+# for `steps` steps. The model stays fixed (eval mode); only $k$ moves. Return the final $k$ in
+# $[0, 360)$.
+
 
 # %% tags=["solution"]
-def my_descend_signature(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
-                         k0: float, steps: int = 40, lr: float = 6.0) -> float:
-    """Adam on k alone from k0: the loss of eq. 6 as a function of a continuous signature (Sec. 4.2)."""
+def my_descend_signature(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    k0: float,
+    steps: int = 40,
+    lr: float = 6.0,
+) -> float:
+    """Adam on k alone from k0: the loss of eq. 6 as a function of a continuous signature (Sec.
+    4.2)."""
     # BEGIN SOLUTION
     from anw_helpers.color import apply_color_matrix, lct_matrix
 
@@ -232,13 +271,22 @@ def my_descend_signature(model: torch.nn.Module, images: torch.Tensor, labels: t
 # %%
 k0 = 150.0
 mine = my_descend_signature(model, user.clean(), user.labels, k0)
-theirs = float(verify.gradient_search(model, user.clean(), user.labels, inits=[k0], steps=40).final_signatures[0])
-assert float(verify.circular_distance(mine, theirs)) < 0.5, f"you ended at {mine:.1f}, the helper at {theirs:.1f}"
-print(f"Correct! From {k0:g} your descent ends at {mine:.1f}, as verify.gradient_search does ({theirs:.1f}).")
+theirs = float(
+    verify.gradient_search(model, user.clean(), user.labels, inits=[k0], steps=40).final_signatures[
+        0
+    ]
+)
+assert float(verify.circular_distance(mine, theirs)) < 0.5, (
+    f"you ended at {mine:.1f}, the helper at {theirs:.1f}"
+)
+print(
+    f"Correct! From {k0:g} your descent ends at {mine:.1f}, as verify.gradient_search does "
+    f"({theirs:.1f})."
+)
 
 # %% [markdown]
-# From here on we use the course's version, `verify.gradient_search`, which runs several starts in one
-# batch and keeps the lowest end point.
+# From here on we use the course's version, `verify.gradient_search`, which runs several starts in
+# one batch and keeps the lowest end point.
 
 # %%
 CONVERGED = 7.5  # degrees: half a slot, well below tau = 15
@@ -247,19 +295,23 @@ starts = [round(a, 1) for a in draws if float(verify.circular_distance(a, k_star
 start = time.perf_counter()
 grad = verify.gradient_search(model, user.clean(), user.labels, inits=starts, steps=40)
 seconds = time.perf_counter() - start
-print(f"starts {grad.inits.tolist()} -> ends {[round(k, 1) for k in grad.final_signatures.tolist()]}")
+print(
+    f"starts {grad.inits.tolist()} -> ends {[round(k, 1) for k in grad.final_signatures.tolist()]}"
+)
 print(f"gradient search: k_hat = {grad.best:.1f} (k* = {k_star:g}); it took {seconds:.1f} s")
 display(plots.plot_gradient_search(grad, k_star, tau=tau))
 assert all(float(verify.circular_distance(a, k_star)) > tau for a in grad.inits.tolist())
 distance = float(verify.circular_distance(grad.best, k_star))
-assert distance < CONVERGED, f"gradient search ended at {grad.best:.1f}, {distance:.1f} degrees from k* = {k_star}"
+assert distance < CONVERGED, (
+    f"gradient search ended at {grad.best:.1f}, {distance:.1f} degrees from k* = {k_star}"
+)
 
 # %% [markdown]
 # ## Summary
-# - Eq. 6 is a one-line search: watermark the clean photos with each candidate key, keep the key with
-#   the lowest loss. The arbitrator never needs the user's key to run it.
-# - A learner that trained on the photos shows a clear minimum at $k^*$; photos it never saw show none
-#   there (their curve is lowest at or near 0).
+# - Eq. 6 is a one-line search: watermark the clean photos with each candidate key, keep the key
+#   with the lowest loss. The arbitrator never needs the user's key to run it.
+# - A learner that trained on the photos shows a clear minimum at $k^*$; photos it never saw show
+#   none there (their curve is lowest at or near 0).
 # - $\hat k$ can be read only when the model recognises the photos and no single photo decides it
 #   (`verify.verdict`); even then a match is a lead, and a claim needs lesson 09's calibrated test.
 # - Gradient search reaches the same answer from starts away from the key, and refines it beyond the
@@ -276,11 +328,11 @@ assert distance < CONVERGED, f"gradient search ended at {grad.best:.1f}, {distan
 #
 # 1. About 1 in 11 for a random non-zero slot (1 in 12 counting 0): a single match is weak evidence;
 #    a calibrated test over many images is stronger (lesson 09).
-# 2. Searching over all keys with the clean photos never uses the secret, so finding $k^*$ is evidence;
-#    testing only the user's own key would be circular.
-# 3. The loss as a function of $k$ has several local minima (it is periodic and bumpy); a start in the
-#    wrong valley descends to the wrong minimum. Several starts cover the circle and the lowest end
-#    point wins.
+# 2. Searching over all keys with the clean photos never uses the secret, so finding $k^*$ is
+#    evidence; testing only the user's own key would be circular.
+# 3. The loss as a function of $k$ has several local minima (it is periodic and bumpy); a start in
+#    the wrong valley descends to the wrong minimum. Several starts cover the circle and the lowest
+#    end point wins.
 # </details>
 
 # %% [markdown]

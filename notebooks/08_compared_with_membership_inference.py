@@ -24,22 +24,23 @@
 # course's learners, next to the watermark, as the paper does in Sec. 5.5-5.6.
 #
 # **You will learn to**
-# - run threshold **membership inference** — MIA-std (Yeom et al.) and MIA-pow (Sablayrolles et al.
-#   2019) — and see why a user who knows nothing about the learner's data cannot set a useful threshold
-#   with a **shadow model** trained on her own photos (Fig. 5b);
+# - run threshold **membership inference** — MIA-std (Yeom et al.) and MIA-pow (Sablayrolles et
+#   al. 2019) — and see why a user who knows nothing about the learner's data cannot set a useful
+#   threshold with a **shadow model** trained on her own photos (Fig. 5b);
 # - compare the watermark with MIAs on one scale, the **protection advantage** of eq. 7 (Fig. 5c);
-# - build a small, faithful version of **dataset tracing** with radioactive data (Sablayrolles et al.
-#   2020) and read the paper's Table 1: cosine to the mark before and after training;
+# - build a small, faithful version of **dataset tracing** with radioactive data (Sablayrolles et
+#   al. 2020) and read the paper's Table 1: cosine to the mark before and after training;
 # - estimate **memorisation** (Feldman & Zhang) with subsampled models, and say how many models a
 #   number rests on (Sec. 5.6).
 #
 # **Time:** about 75 minutes of reading and exercises for its four topics (our estimate from the
-# length of the text and exercises; no class has timed it yet): take it in two sittings, sections 1-3
-# (membership inference, eq. 7) and sections 4-5 (tracing, memorisation). **Compute budget:** uses lesson 03's learner and lesson 05's
-# fourteen-user learner from the model cache (opened alone, this lesson first trains them: about 6
-# minutes each in the `ci` profile). Beyond loading them, the `ci` profile trains ten tiny shadow models,
-# marks 50 photos and trains the subsampled models of section 5 — about **6 minutes** on 2 CPU cores;
-# each section prints what it took. Larger profiles train more and larger subsampled models.
+# length of the text and exercises; no class has timed it yet): take it in two sittings, sections
+# 1-3 (membership inference, eq. 7) and sections 4-5 (tracing, memorisation). **Compute budget:**
+# uses lesson 03's learner and lesson 05's fourteen-user learner from the model cache (opened alone,
+# this lesson first trains them: about 6 minutes each in the `ci` profile). Beyond loading them, the
+# `ci` profile trains ten tiny shadow models, marks 50 photos and trains the subsampled models of
+# section 5 — about **6 minutes** on 2 CPU cores; each section prints what it took. Larger profiles
+# train more and larger subsampled models.
 # **Before this:** lessons 03-05.
 
 # %%
@@ -48,12 +49,15 @@
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    import glob, os
+    import glob
+    import os
+
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # %pip install -q "{source}"
-    import anw_helpers
+    import anw_helpers  # noqa: F401
 from anw_helpers.runtime import describe_runtime
+
 print(describe_runtime())
 
 # %%
@@ -76,68 +80,99 @@ profile = get_profile()
 # lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
 learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
 # lesson 05's learner with fourteen watermarking users: as long to train as lesson 03's
-multi = train_learner(multi_user_config(profile.config),
-                      announce=f"Lesson 05's fourteen-user learner ({profile.lesson03_time})")
-for name, l in (("lesson 03", learner), ("lesson 05", multi)):
-    print(f"{name}: {'loaded from cache' if l.from_cache else 'trained now'}; {len(l.data.users)} user(s), "
-          f"{len(l.data.train):,} training images; train acc {l.record.train_accuracy:.3f}, test acc {l.record.test_accuracy:.3f}")
+multi = train_learner(
+    multi_user_config(profile.config),
+    announce=f"Lesson 05's fourteen-user learner ({profile.lesson03_time})",
+)
+for name, trained in (("lesson 03", learner), ("lesson 05", multi)):
+    print(
+        f"{name}: {'loaded from cache' if trained.from_cache else 'trained now'}; "
+        f"{len(trained.data.users)} user(s), {len(trained.data.train):,} training images; train "
+        f"acc {trained.record.train_accuracy:.3f}, test acc {trained.record.test_accuracy:.3f}"
+    )
 loaded_at = time.perf_counter()
 
 # %% [markdown]
 # ## 1. Membership inference: a threshold on the loss
 #
 # A learner fits its training photos better than photos it never saw, so its loss on a member is
-# usually lower. A **threshold attack** says "in the training set" when the loss is below a threshold
-# $\epsilon$: $\mathcal{L}(f(x), y) < \epsilon$. The paper compares two ways to pick $\epsilon$ (Sec. 5.5):
+# usually lower. A **threshold attack** says "in the training set" when the loss is below a
+# threshold $\epsilon$: $\mathcal{L}(f(x), y) < \epsilon$. The paper compares two ways to pick
+# $\epsilon$ (Sec. 5.5):
 #
-# - **MIA-std** (Yeom et al., 2018): $\epsilon$ = the mean training loss, from a few photos *known* to be
-#   in the learner's training set;
+# - **MIA-std** (Yeom et al., 2018): $\epsilon$ = the mean training loss, from a few photos *known*
+#   to be in the learner's training set;
 # - **MIA-pow** (Sablayrolles et al., 2019): $\epsilon$ chosen from known members **and** known
 #   non-members — here the value that separates them best.
 #
-# Both need knowledge of the learner's data that a person whose photos were scraped does not have. We
-# grant it to them anyway, to see the best case.
+# Both need knowledge of the learner's data that a person whose photos were scraped does not have.
+# We grant it to them anyway, to see the best case.
 #
-# **The setting** follows Sec. 5.5: ten users with individual data, on one learner — lesson 05's, whose
-# fourteen users watermarked their photos. For the MIAs we take ten *other* users of the same sizes who
-# did **not** watermark: disjoint sets of clean photos the learner trained on (members). For each, as many
-# photos the learner never saw (non-members, from CIFAR-10's test split: the learner trained on the
-# training split only). A further 100 known members and 100 known non-members calibrate MIA-std and
-# MIA-pow.
+# **The setting** follows Sec. 5.5: ten users with individual data, on one learner — lesson 05's,
+# whose fourteen users watermarked their photos. For the MIAs we take ten *other* users of the same
+# sizes who did **not** watermark: disjoint sets of clean photos the learner trained on (members).
+# For each, as many photos the learner never saw (non-members, from CIFAR-10's test split: the
+# learner trained on the training split only). A further 100 known members and 100 known non-members
+# calibrate MIA-std and MIA-pow.
 #
 # *A note on the loss.* Every loss here is the cross-entropy of the model's **logits**
-# (`F.cross_entropy`). The paper's released attack code applied `nll_loss` to raw logits, which is not a
-# cross-entropy (it is minus the true class's logit, unbounded below); we do not copy that.
+# (`F.cross_entropy`). The paper's released attack code applied `nll_loss` to raw logits, which is
+# not a cross-entropy (it is minus the true class's logit, unbounded below); we do not copy that.
 
 # %%
 N_USERS, N_KNOWN = 10, 100
-watermarkers = multi.data.users[:N_USERS]  # lesson 05's users; their sizes are reused for the MIA users
+# lesson 05's users; their sizes are reused for the MIA users
+watermarkers = multi.data.users[:N_USERS]
 sizes = [len(u) for u in watermarkers]
-train_set, test_split = multi.data.train, load_cifar10("test")  # the learner trained on the training split only
-in_a_user = torch.cat([u.indices for u in multi.data.users])  # watermarked photos: not used as MIA members
-members = make_users(train_set, sizes + [N_KNOWN], [None] * (N_USERS + 1), seed=80, exclude=in_a_user, prefix="member")
+# the learner trained on the training split only
+train_set, test_split = multi.data.train, load_cifar10("test")
+# watermarked photos: not used as MIA members
+in_a_user = torch.cat([u.indices for u in multi.data.users])
+members = make_users(
+    train_set,
+    sizes + [N_KNOWN],
+    [None] * (N_USERS + 1),
+    seed=80,
+    exclude=in_a_user,
+    prefix="member",
+)
 known_members = members.pop()
-# photos the learner never saw: they carry the watermarking users' keys, so they double as the innocent
-# users of section 2 (never seen, same key, same size)
-outsiders = make_users(test_split, sizes + [N_KNOWN], [u.key for u in watermarkers] + [None], seed=81,
-                       exclude=multi.data.held_out.indices, prefix="never-seen")
+# photos the learner never saw: they carry the watermarking users' keys, so they double as the
+# innocent users of section 2 (never seen, same key, same size)
+outsiders = make_users(
+    test_split,
+    sizes + [N_KNOWN],
+    [u.key for u in watermarkers] + [None],
+    seed=81,
+    exclude=multi.data.held_out.indices,
+    prefix="never-seen",
+)
 known_nonmembers = outsiders.pop()
 model = multi.model
 
 member_losses = [membership.sample_losses(model, u.clean(), u.labels) for u in members]
 nonmember_losses = [membership.sample_losses(model, u.clean(), u.labels) for u in outsiders]
 known_member_losses = membership.sample_losses(model, known_members.clean(), known_members.labels)
-known_nonmember_losses = membership.sample_losses(model, known_nonmembers.clean(), known_nonmembers.labels)
+known_nonmember_losses = membership.sample_losses(
+    model, known_nonmembers.clean(), known_nonmembers.labels
+)
 all_members, all_nonmembers = torch.cat(member_losses), torch.cat(nonmember_losses)
-print(f"{N_USERS} users with {sizes} photos: {len(all_members)} members and {len(all_nonmembers)} non-members")
-for name, l in (("members", all_members), ("non-members", all_nonmembers)):
-    q = torch.quantile(l, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
-    print(f"learner's loss on {name:11s}: mean {l.mean():.3f}, quartiles {q[0]:.4f} / {q[1]:.4f} / {q[2]:.4f}")
+print(
+    f"{N_USERS} users with {sizes} photos: {len(all_members)} members and {len(all_nonmembers)} "
+    "non-members"
+)
+for name, losses in (("members", all_members), ("non-members", all_nonmembers)):
+    q = torch.quantile(losses, torch.tensor([0.25, 0.5, 0.75], dtype=torch.float64))
+    print(
+        f"learner's loss on {name:11s}: mean {losses.mean():.3f}, quartiles {q[0]:.4f} / "
+        f"{q[1]:.4f} / {q[2]:.4f}"
+    )
 
 # %% [markdown]
 # ### Exercise 8.1 — MIA-std's decision rule
-# Given the losses of photos known to be members, return MIA-std's verdicts for `losses`: a bool tensor,
-# True where the photo is called "in the training set".
+# Given the losses of photos known to be members, return MIA-std's verdicts for `losses`: a bool
+# tensor, True where the photo is called "in the training set".
+
 
 # %% tags=["solution"]
 def my_mia_std(known_member_losses: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
@@ -162,88 +197,133 @@ eps_pow = membership.threshold_pow(known_member_losses, known_nonmember_losses)
 mia_std = membership.evaluate_threshold("MIA-std", eps_std, all_members, all_nonmembers)
 mia_pow = membership.evaluate_threshold("MIA-pow", eps_pow, all_members, all_nonmembers)
 for r in (mia_std, mia_pow):
-    print(f"{r.name}: threshold {r.threshold:.4f}; members called in {r.member_in.double().mean():.0%}, "
-          f"non-members called in {r.nonmember_in.double().mean():.0%}; accuracy {r.accuracy:.1%}")
+    print(
+        f"{r.name}: threshold {r.threshold:.4f}; members called in "
+        f"{r.member_in.double().mean():.0%}, non-members called in "
+        f"{r.nonmember_in.double().mean():.0%}; accuracy {r.accuracy:.1%}"
+    )
 
 # %% [markdown]
 # ## 2. A user with only her own photos: shadow models (Fig. 5b)
 #
-# A real user does not know a single photo of the learner's training set. Shokri et al.'s way out is a
-# **shadow model**: train a model like the target on data like the target's, and read the threshold off
-# it. All our user has is her own photos, so each user trains her own shadow model on them, with the
-# learner's public recipe (same network, epochs, schedule, augmentation), and takes its mean training loss
-# as $\epsilon$ — the setting of Sec. 5.5. With 2-50 photos the shadow model's training has nothing in
-# common with the learner's: one optimisation step per epoch on a few photos. With 20-50 photos its loss
-# stays far higher than the learner's (Fig. 5b's caption: "insufficient training data leads to much higher
-# threshold"); with 2-5 photos it may instead fit them perfectly and give a threshold near 0. Either way
-# the threshold says nothing about the learner.
+# A real user does not know a single photo of the learner's training set. Shokri et al.'s way out is
+# a
+# **shadow model**: train a model like the target on data like the target's, and read the threshold
+# off it. All our user has is her own photos, so each user trains her own shadow model on them, with
+# the learner's public recipe (same network, epochs, schedule, augmentation), and takes its mean
+# training loss as $\epsilon$ — the setting of Sec. 5.5. With 2-50 photos the shadow model's
+# training has nothing in common with the learner's: one optimisation step per epoch on a few
+# photos. With 20-50 photos its loss stays far higher than the learner's (Fig. 5b's caption:
+# "insufficient training data leads to much higher threshold"); with 2-5 photos it may instead fit
+# them perfectly and give a threshold near 0. Either way the threshold says nothing about the
+# learner.
 #
-# We also run the **gap attack** (Yeom et al.): "in" iff the learner classifies the photo correctly. It
-# needs no threshold and no shadow — the baseline any threshold attack must beat.
+# We also run the **gap attack** (Yeom et al.): "in" iff the learner classifies the photo correctly.
+# It needs no threshold and no shadow — the baseline any threshold attack must beat.
 
 # %%
 start = time.perf_counter()
-shadows = [membership.train_shadow_model(u.images, u.labels, profile.config, train_set.classes, name=u.name) for u in members]
-shadow_eps = [membership.shadow_threshold(s.model, u.clean(), u.labels) for s, u in zip(shadows, members)]
+shadows = [
+    membership.train_shadow_model(
+        u.images, u.labels, profile.config, train_set.classes, name=u.name
+    )
+    for u in members
+]
+shadow_eps = [
+    membership.shadow_threshold(s.model, u.clean(), u.labels) for s, u in zip(shadows, members)
+]
 shadow_seconds = time.perf_counter() - start
-per_user = [membership.evaluate_threshold(f"shadow of {u.name}", e, m, n)
-            for u, e, m, n in zip(members, shadow_eps, member_losses, nonmember_losses)]
+per_user = [
+    membership.evaluate_threshold(f"shadow of {u.name}", e, m, n)
+    for u, e, m, n in zip(members, shadow_eps, member_losses, nonmember_losses)
+]
 mia_shadow = membership.combine("MIA, user's shadow", per_user)
-member_correct = torch.cat([predict_logits(model, u.clean()).argmax(1) == u.labels for u in members])
-nonmember_correct = torch.cat([predict_logits(model, u.clean()).argmax(1) == u.labels for u in outsiders])
+member_correct = torch.cat(
+    [predict_logits(model, u.clean()).argmax(1) == u.labels for u in members]
+)
+nonmember_correct = torch.cat(
+    [predict_logits(model, u.clean()).argmax(1) == u.labels for u in outsiders]
+)
 gap_accuracy = membership.gap_attack_accuracy(member_correct, nonmember_correct)
-print(f"{len(shadows)} shadow models: {'loaded' if all(s.from_cache for s in shadows) else 'trained'} in {shadow_seconds:.0f} s")
+print(
+    f"{len(shadows)} shadow models: "
+    f"{'loaded' if all(s.from_cache for s in shadows) else 'trained'} in {shadow_seconds:.0f} s"
+)
 for u, e, r in zip(members, shadow_eps, per_user):
-    print(f"  {u.name:9s} ({len(u):2d} photos): shadow threshold {e:.3f}; accuracy {r.accuracy:.0%}")
-print(f"pooled: members called in {mia_shadow.member_in.double().mean():.0%}, non-members called in "
-      f"{mia_shadow.nonmember_in.double().mean():.0%}; accuracy {mia_shadow.accuracy:.1%}")
-print(f"gap attack (no threshold): accuracy {gap_accuracy:.1%}; learner's accuracy on members "
-      f"{member_correct.double().mean():.0%}, on non-members {nonmember_correct.double().mean():.0%}")
+    print(
+        f"  {u.name:9s} ({len(u):2d} photos): shadow threshold {e:.3f}; accuracy {r.accuracy:.0%}"
+    )
+print(
+    f"pooled: members called in {mia_shadow.member_in.double().mean():.0%}, non-members called in "
+    f"{mia_shadow.nonmember_in.double().mean():.0%}; accuracy {mia_shadow.accuracy:.1%}"
+)
+print(
+    f"gap attack (no threshold): accuracy {gap_accuracy:.1%}; learner's accuracy on members "
+    f"{member_correct.double().mean():.0%}, on non-members {nonmember_correct.double().mean():.0%}"
+)
 
 # %%
-display(plots_comparison.plot_mia_thresholds(
-    member_losses, nonmember_losses, shadow_eps, [f"{len(u)}" for u in members],
-    {"MIA-std (knows members)": eps_std, "MIA-pow (knows members and non-members)": eps_pow}))
+display(
+    plots_comparison.plot_mia_thresholds(
+        member_losses,
+        nonmember_losses,
+        shadow_eps,
+        [f"{len(u)}" for u in members],
+        {"MIA-std (knows members)": eps_std, "MIA-pow (knows members and non-members)": eps_pow},
+    )
+)
 
 # %% [markdown]
-# **Reading Fig. 5b.** Each red bar is one user's shadow threshold. Most sit above the learner's loss on
-# all her photos — so her photos are called "in", correctly — but also above the loss on most photos the
-# learner *never saw*, which are called "in" too. (A bar near the bottom belongs to a user with a couple
-# of photos whose shadow fitted them: everything is "out", 50 %.) The paper's learners (ResNet-50, full
-# CIFAR-10) classify the vast majority of unseen photos correctly, with low loss: every non-member fell
-# below the threshold and MIA-std scored 50 %. **This run differs, and we show why:** our small learner
-# misclassifies many of the photos it never saw (its accuracy on non-members is printed above). A
-# misclassified photo has a loss above $\ln 2$, above most thresholds, so it is called "out" — and the
-# accuracy lands above 50 %, at the level of the **gap attack**, which needs no shadow at all. The shadow
-# threshold adds nothing beyond the learner's own generalisation gap; the better the learner generalises,
-# the closer that is to a coin (the paper's 50 %). We check these statements on this run: nearly all
-# members called "in" (95 % in our development run of the `ci` recipe), most non-members too (75 %),
-# and the shadow MIA no better than the gap attack (60 % against 67 %: it did worse), within three
-# standard deviations of an accuracy measured on this many decisions.
+# **Reading Fig. 5b.** Each red bar is one user's shadow threshold. Most sit above the learner's
+# loss on all her photos — so her photos are called "in", correctly — but also above the loss on
+# most photos the learner *never saw*, which are called "in" too. (A bar near the bottom belongs to
+# a user with a couple of photos whose shadow fitted them: everything is "out", 50 %.) The paper's
+# learners (ResNet-50, full CIFAR-10) classify the vast majority of unseen photos correctly, with
+# low loss: every non-member fell below the threshold and MIA-std scored 50 %. **This run differs,
+# and we show why:** our small learner misclassifies many of the photos it never saw (its accuracy
+# on non-members is printed above). A misclassified photo has a loss above $\ln 2$, above most
+# thresholds, so it is called "out" — and the accuracy lands above 50 %, at the level of the **gap
+# attack**, which needs no shadow at all. The shadow threshold adds nothing beyond the learner's own
+# generalisation gap; the better the learner generalises, the closer that is to a coin (the paper's
+# 50 %). We check these statements on this run: nearly all members called "in" (95 % in our
+# development run of the `ci` recipe), most non-members too (75 %), and the shadow MIA no better
+# than the gap attack (60 % against 67 %: it did worse), within three standard deviations of an
+# accuracy measured on this many decisions.
 
 # %%
 n_decisions = len(mia_shadow.correct)
 tol = 3 * math.sqrt(0.25 / n_decisions)
-print(f"shadow MIA {mia_shadow.accuracy:.1%} vs gap attack {gap_accuracy:.1%} (tolerance ±{tol:.1%} on {n_decisions} decisions)")
-assert mia_shadow.member_in.double().mean() >= 0.9, "the shadow thresholds should lie above nearly all members' losses"
-assert mia_shadow.nonmember_in.double().mean() >= 0.5, "most non-members should be called 'in' (Fig. 5b)"
-assert mia_shadow.accuracy <= gap_accuracy + tol, "the shadow MIA should do no better than the gap attack"
+print(
+    f"shadow MIA {mia_shadow.accuracy:.1%} vs gap attack {gap_accuracy:.1%} (tolerance ±{tol:.1%} "
+    f"on {n_decisions} decisions)"
+)
+assert mia_shadow.member_in.double().mean() >= 0.9, (
+    "the shadow thresholds should lie above nearly all members' losses"
+)
+assert mia_shadow.nonmember_in.double().mean() >= 0.5, (
+    "most non-members should be called 'in' (Fig. 5b)"
+)
+assert mia_shadow.accuracy <= gap_accuracy + tol, (
+    "the shadow MIA should do no better than the gap attack"
+)
 
 # %% [markdown]
 # ## 3. One scale for all: the protection advantage (eq. 7, Fig. 5c)
 #
 # An MIA answers yes or no: a coin is right half the time. The watermark's arbitrator names one of
-# $N = 12$ slots: a random slot is right 1 time in 12. The paper's **protection advantage** subtracts
-# what a random guess would achieve:
+# $N = 12$ slots: a random slot is right 1 time in 12. The paper's **protection advantage**
+# subtracts what a random guess would achieve:
 #
 # $$\text{adv}^P = \frac{M - N p}{N},$$
 #
-# with $M$ successes in $N$ trials and $p$ the chance of success by guessing — $p = 1/2$ for an MIA's
-# verdict on one photo, $p = 1/12$ for the arbitrator's $\hat k$ on one user (a success: $\hat k$ matches
-# $k^*$). It ranges from $-p$ to $1 - p$.
+# with $M$ successes in $N$ trials and $p$ the chance of success by guessing — $p = 1/2$ for an
+# MIA's verdict on one photo, $p = 1/12$ for the arbitrator's $\hat k$ on one user (a success:
+# $\hat k$ matches $k^*$). It ranges from $-p$ to $1 - p$.
 #
 # ### Exercise 8.2 — the protection advantage
-# Return $\text{adv}^P$ for a bool tensor of trial outcomes (True: success) and the random-guess chance `p`.
+# Return $\text{adv}^P$ for a bool tensor of trial outcomes (True: success) and the random-guess
+# chance `p`.
+
 
 # %% tags=["solution"]
 def my_protection_advantage(successes: torch.Tensor, p: float) -> float:
@@ -258,10 +338,22 @@ def my_protection_advantage(successes: torch.Tensor, p: float) -> float:
 anw_results = [verify.grid_search(model, u.clean(), u.labels) for u in watermarkers]
 innocent_results = [verify.grid_search(model, u.clean(), u.labels) for u in outsiders]
 anw_matches = torch.tensor([verify.match(r.best, u.key) for r, u in zip(anw_results, watermarkers)])
-false_matches = torch.tensor([verify.match(r.best, u.key) for r, u in zip(innocent_results, outsiders)])
+false_matches = torch.tensor(
+    [verify.match(r.best, u.key) for r, u in zip(innocent_results, outsiders)]
+)
 p_slot = 1 / len(SIGNATURE_SLOTS)
-for outcomes, p in ((anw_matches, p_slot), (mia_std.correct, 0.5), (torch.tensor([True, False, False]), 0.25)):
-    assert abs(my_protection_advantage(outcomes, p) - membership.protection_advantage(outcomes, p_random=p)) < 1e-12
+for outcomes, p in (
+    (anw_matches, p_slot),
+    (mia_std.correct, 0.5),
+    (torch.tensor([True, False, False]), 0.25),
+):
+    assert (
+        abs(
+            my_protection_advantage(outcomes, p)
+            - membership.protection_advantage(outcomes, p_random=p)
+        )
+        < 1e-12
+    )
 print("Correct! Your adv^P matches anw_helpers.membership.protection_advantage.")
 
 # %% [markdown]
@@ -269,9 +361,14 @@ print("Correct! Your adv^P matches anw_helpers.membership.protection_advantage."
 
 # %%
 for u, r in zip(watermarkers, anw_results):
-    print(f"  {u.name:6s} ({len(u):2d} photos, k* = {u.key:5.0f}): k_hat = {r.best:5.0f}  {'match' if verify.match(r.best, u.key) else 'miss'}")
-print(f"watermark: {int(anw_matches.sum())} of {N_USERS} users matched; innocent users (never seen, same keys) "
-      f"falsely matched: {int(false_matches.sum())} of {N_USERS}")
+    print(
+        f"  {u.name:6s} ({len(u):2d} photos, k* = {u.key:5.0f}): k_hat = {r.best:5.0f}  "
+        f"{'match' if verify.match(r.best, u.key) else 'miss'}"
+    )
+print(
+    f"watermark: {int(anw_matches.sum())} of {N_USERS} users matched; innocent users (never seen, "
+    f"same keys) falsely matched: {int(false_matches.sum())} of {N_USERS}"
+)
 
 # %%
 advantage = {
@@ -282,21 +379,30 @@ advantage = {
 }
 for name, value in advantage.items():
     print(f"adv^P {name:20s} {value:+.3f}")
-display(plots_comparison.plot_protection_advantage(
-    advantage, {"ANW (p = 1/12)": "tab:green", "MIA-std": "tab:blue", "MIA-pow": "tab:orange", "MIA, user's shadow": "tab:red"}))
+display(
+    plots_comparison.plot_protection_advantage(
+        advantage,
+        {
+            "ANW (p = 1/12)": "tab:green",
+            "MIA-std": "tab:blue",
+            "MIA-pow": "tab:orange",
+            "MIA, user's shadow": "tab:red",
+        },
+    )
+)
 for name, value in list(advantage.items())[1:]:
     assert advantage["ANW (p = 1/12)"] > value, f"the watermark's adv^P should exceed {name}'s"
 
 # %% [markdown]
-# **A fairer scale.** Eq. 7 is capped at $1 - p$: 0.5 for a yes/no, 11/12 for a slot. So "ANW beats every
-# MIA" on eq. 7 is half built in — 6 matches out of 10 give $0.6 - 1/12 = 0.517$, more than any MIA
-# can ever reach. Dividing by what is left above chance puts every method on the same $[\cdot, 1]$ scale
-# (the course's addition):
+# **A fairer scale.** Eq. 7 is capped at $1 - p$: 0.5 for a yes/no, 11/12 for a slot. So "ANW beats
+# every MIA" on eq. 7 is half built in — 6 matches out of 10 give $0.6 - 1/12 = 0.517$, more than
+# any MIA can ever reach. Dividing by what is left above chance puts every method on the same
+# $[\cdot, 1]$ scale (the course's addition):
 #
 # $$\text{adv}^P_{\text{norm}} = \frac{M/N - p}{1 - p}.$$
 #
-# For a yes/no it is $2\,\text{acc} - 1$ — Yeom et al.'s membership advantage. (The paper calls Yeom's
-# advantage a special case of eq. 7; it is one only up to this factor of 2: eq. 7 gives
+# For a yes/no it is $2\,\text{acc} - 1$ — Yeom et al.'s membership advantage. (The paper calls
+# Yeom's advantage a special case of eq. 7; it is one only up to this factor of 2: eq. 7 gives
 # $\text{acc} - \tfrac12$, and the authors' `mi_success` returns $2(\text{acc} - 50)$ in percent.)
 # We compare the methods on this scale too, and assert the watermark still comes first.
 
@@ -310,42 +416,45 @@ normalised = {
 for name in advantage:
     print(f"{name:20s} adv^P (eq. 7) {advantage[name]:+.3f}   normalised {normalised[name]:+.3f}")
 for name, value in list(normalised.items())[1:]:
-    assert normalised["ANW (p = 1/12)"] > value, f"on the normalised scale the watermark should beat {name}"
+    assert normalised["ANW (p = 1/12)"] > value, (
+        f"on the normalised scale the watermark should beat {name}"
+    )
 
 # %% [markdown]
-# The MIAs' advantage is capped at 0.5 (a perfect yes/no), the watermark's at 11/12: a named key out of
-# twelve carries more information than one bit. The watermark's misses are the users with the fewest
-# photos (lesson 05: a few photos are not enough to memorise a key) and, in our development run, the
-# 30-photo user with key 120 that lesson 05 discusses; the paper reports every user matched. In that
-# run one of the ten innocent users "matched" too: each innocent user's noisiest slot is their key
-# with probability about 1/12, so among ten, one is no surprise — a match alone is no proof, and
-# lesson 09 turns it into a p-value. The MIAs here *knew* members of the training set; the user's own shadow — the only MIA a real
-# user can run — is the weakest. (MIA-pow's threshold is the best one on its 200 calibration photos, not
-# necessarily on the users' photos: a difference of a few points between MIA-std and MIA-pow is within the
-# noise of this many decisions.) (Eq. 7 scores the trained-on
-# users only; the innocent users above are the other half of the story — a false match would accuse an
-# innocent learner, see lesson 09.)
+# The MIAs' advantage is capped at 0.5 (a perfect yes/no), the watermark's at 11/12: a named key out
+# of twelve carries more information than one bit. The watermark's misses are the users with the
+# fewest photos (lesson 05: a few photos are not enough to memorise a key) and, in our development
+# run, the 30-photo user with key 120 that lesson 05 discusses; the paper reports every user
+# matched. In that run one of the ten innocent users "matched" too: each innocent user's noisiest
+# slot is their key with probability about 1/12, so among ten, one is no surprise — a match alone is
+# no proof, and lesson 09 turns it into a p-value. The MIAs here *knew* members of the training set;
+# the user's own shadow — the only MIA a real user can run — is the weakest. (MIA-pow's threshold is
+# the best one on its 200 calibration photos, not necessarily on the users' photos: a difference of
+# a few points between MIA-std and MIA-pow is within the noise of this many decisions.) (Eq. 7
+# scores the trained-on users only; the innocent users above are the other half of the story — a
+# false match would accuse an innocent learner, see lesson 09.)
 #
 # ## 4. Dataset tracing with radioactive data (Table 1)
 #
-# *Radioactive data* (Sablayrolles et al., 2020) marks photos in a network's **feature space** instead of
-# their colours: with a fixed feature extractor $\varphi$ and a random unit *carrier* $u_c$ per class, each
-# marked photo of class $c$ gets a small pixel perturbation (here PSNR ≥ 42 dB) that moves $\varphi(x)$
-# along $u_c$. A classifier trained on $\varphi$'s features of data containing marked photos should tilt
-# its class weight $w_c$ towards $u_c$; the tracer measures $\cos(w_c, u_c)$.
+# *Radioactive data* (Sablayrolles et al., 2020) marks photos in a network's **feature space**
+# instead of their colours: with a fixed feature extractor $\varphi$ and a random unit *carrier*
+# $u_c$ per class, each marked photo of class $c$ gets a small pixel perturbation (here PSNR ≥ 42
+# dB) that moves $\varphi(x)$ along $u_c$. A classifier trained on $\varphi$'s features of data
+# containing marked photos should tilt its class weight $w_c$ towards $u_c$; the tracer measures
+# $\cos(w_c, u_c)$.
 #
-# **Our small, faithful version.** $\varphi$ = the penultimate layer of lesson 03's learner, treated as a
-# public, frozen extractor — the marker and the learner use the same one. The learner trains a linear
-# classifier (multinomial logistic regression) on $\varphi$'s features. This is radioactive data's *most
-# favourable* setting: the learner's features are the marker's, so no alignment step is needed (training a
-# network from scratch would need one, and is weaker). The marked photos are the **same 50 photos** as
-# lesson 03's watermarking user — the same 2 % of the 2,500 training photos (the paper's Table 1 used
-# 0.1 %). (Lesson 03's learner saw those photos, hue-watermarked, while it was trained; the carriers are
-# random, so that cannot point $\varphi$ towards them.)
+# **Our small, faithful version.** $\varphi$ = the penultimate layer of lesson 03's learner, treated
+# as a public, frozen extractor — the marker and the learner use the same one. The learner trains a
+# linear classifier (multinomial logistic regression) on $\varphi$'s features. This is radioactive
+# data's *most favourable* setting: the learner's features are the marker's, so no alignment step is
+# needed (training a network from scratch would need one, and is weaker). The marked photos are the
+# **same 50 photos** as lesson 03's watermarking user — the same 2 % of the 2,500 training photos
+# (the paper's Table 1 used 0.1 %). (Lesson 03's learner saw those photos, hue-watermarked, while it
+# was trained; the carriers are random, so that cannot point $\varphi$ towards them.)
 #
 # For the watermark, Table 1 compares angles: $\cos(\hat k - k^*)$ on the hue circle — 1 when the
-# arbitrator recovers the key. "Before training" is the innocent case: users whose photos the learner never
-# saw (section 2's never-seen users, same keys); "after": the users it trained on.
+# arbitrator recovers the key. "Before training" is the innocent case: users whose photos the
+# learner never saw (section 2's never-seen users, same keys); "after": the users it trained on.
 
 # %%
 start = time.perf_counter()
@@ -355,52 +464,74 @@ features = tracing.extract_features(phi, to_float(data03.train.images))
 carriers = tracing.random_carriers(len(data03.train.classes), features.shape[1], seed=8)
 marked = to_uint8(tracing.mark_images(phi, user03.clean(), user03.labels, carriers, psnr_db=42.0))
 marked_psnr = psnr(user03.clean(), to_float(marked))
-shift = tracing.extract_features(phi, to_float(marked)) - tracing.extract_features(phi, user03.clean())
+shift = tracing.extract_features(phi, to_float(marked)) - tracing.extract_features(
+    phi, user03.clean()
+)
 along = torch.nn.functional.cosine_similarity(shift, carriers[user03.labels], dim=1)
-print(f"marked {len(marked)} photos in {time.perf_counter() - start:.0f} s: PSNR {marked_psnr.min():.1f}-{marked_psnr.max():.1f} dB "
-      f"(after rounding to uint8); feature shift along the carrier: cos {along.mean():.2f} ± {along.std():.2f}; "
-      f"|shift| / |phi| = {(shift.norm(dim=1) / features[user03.indices].norm(dim=1)).mean():.2f}")
+print(
+    f"marked {len(marked)} photos in {time.perf_counter() - start:.0f} s: PSNR "
+    f"{marked_psnr.min():.1f}-{marked_psnr.max():.1f} dB (after rounding to uint8); feature shift "
+    f"along the carrier: cos {along.mean():.2f} ± {along.std():.2f}; |shift| / |phi| = "
+    f"{(shift.norm(dim=1) / features[user03.indices].norm(dim=1)).mean():.2f}"
+)
 
 with_marks, clean_copy = features.clone(), features.clone()
-with_marks[user03.indices] = tracing.extract_features(phi, to_float(marked))  # the marked photos replace the user's
-clean_copy[user03.indices] = tracing.extract_features(phi, user03.clean())  # control: the same photos, unmarked
+# the marked photos replace the user's
+with_marks[user03.indices] = tracing.extract_features(phi, to_float(marked))
+# control: the same photos, unmarked
+clean_copy[user03.indices] = tracing.extract_features(phi, user03.clean())
 test_features = tracing.extract_features(phi, to_float(data03.test.images))
 cosines = {}
-for name, feats in (("trained with the marked photos", with_marks), ("trained with the photos unmarked", clean_copy)):
-    head, initial = tracing.train_linear_classifier(feats, data03.train.labels, len(carriers), seed=0)
+for name, feats in (
+    ("trained with the marked photos", with_marks),
+    ("trained with the photos unmarked", clean_copy),
+):
+    head, initial = tracing.train_linear_classifier(
+        feats, data03.train.labels, len(carriers), seed=0
+    )
     accuracy = float((head(test_features).argmax(1) == data03.test.labels).double().mean())
     cosines[name] = tracing.carrier_cosines(head.weight.detach(), carriers)
     print(f"linear learner {name}: test accuracy {accuracy:.3f}")
 cosines["at initialisation"] = tracing.carrier_cosines(initial, carriers)
-print(f"a random direction in {features.shape[1]} dimensions: cos ~ 0 ± {1 / math.sqrt(features.shape[1]):.3f}")
+print(
+    f"a random direction in {features.shape[1]} dimensions: cos ~ 0 ± "
+    f"{1 / math.sqrt(features.shape[1]):.3f}"
+)
 tracing_seconds = time.perf_counter() - start
 
 # %%
 hue_before = tracing.hue_cosine([r.best for r in innocent_results], [u.key for u in outsiders])
 hue_after = tracing.hue_cosine([r.best for r in anw_results], [u.key for u in watermarkers])
+
+
 def pm(x: torch.Tensor) -> str:
     return f"{x.mean():+.3f} ± {x.std():.3f}"
+
+
 table1 = (
     "| Table 1 (this run) | before training | after training | control |\n|---|---|---|---|\n"
-    f"| dataset tracing: cos($w_c$, $u_c$), {len(carriers)} classes | {pm(cosines['at initialisation'])} "
-    f"| {pm(cosines['trained with the marked photos'])} | unmarked: {pm(cosines['trained with the photos unmarked'])} |\n"
-    f"| watermark: cos($\\hat k - k^*$), {N_USERS} users | {pm(hue_before)} (never seen) | {pm(hue_after)} | |\n"
-    "| *paper, dataset tracing (0.1 % marked)* | *-0.005 ± 0.030* | *-0.005 ± 0.015* | |\n"
-    "| *paper, watermark* | *0.045 ± 0.52* | *0.999 ± 0.001* | |"
+    f"| dataset tracing: cos($w_c$, $u_c$), {len(carriers)} classes | "
+    f"{pm(cosines['at initialisation'])} | {pm(cosines['trained with the marked photos'])} | "
+    f"unmarked: {pm(cosines['trained with the photos unmarked'])} |\n| watermark: cos($\\hat k - "
+    f"k^*$), {N_USERS} users | {pm(hue_before)} (never seen) | {pm(hue_after)} | |\n| *paper, "
+    "dataset tracing (0.1 % marked)* | *-0.005 ± 0.030* | *-0.005 ± 0.015* | |\n| *paper, "
+    "watermark* | *0.045 ± 0.52* | *0.999 ± 0.001* | |"
 )
 display(Markdown(table1))
-assert hue_after.mean() > cosines["trained with the marked photos"].mean() + 0.5, "the watermark should be far better aligned"
+assert hue_after.mean() > cosines["trained with the marked photos"].mean() + 0.5, (
+    "the watermark should be far better aligned"
+)
 assert hue_after.mean() > hue_before.mean() + 0.5
 
 # %% [markdown]
 # Read the rows as the paper does: the watermark's cosine is exactly 1 for every matched user after
-# training (its mean is pulled down by the smallest users' misses, section 3), while the tracer's cosine
-# stays where an unrelated direction would be — compare it with the unmarked control and with
-# $1/\sqrt{d}$. A low-dimensional secret (one angle) is easy for a network to memorise; a direction in a
-# 192-dimensional space, nudged by about 5 photos per class, is not. Two honest caveats: our $\hat k$ comes
-# from the 30° grid, so a match gives exactly 1 (the paper's gradient search gives 0.999); and radioactive
-# data is meant for a larger share of marked data and a statistical test over many classes, not for one
-# person's 50 photos.
+# training (its mean is pulled down by the smallest users' misses, section 3), while the tracer's
+# cosine stays where an unrelated direction would be — compare it with the unmarked control and with
+# $1/\sqrt{d}$. A low-dimensional secret (one angle) is easy for a network to memorise; a direction
+# in a 192-dimensional space, nudged by about 5 photos per class, is not. Two honest caveats: our
+# $\hat k$ comes from the 30° grid, so a match gives exactly 1 (the paper's gradient search gives
+# 0.999); and radioactive data is meant for a larger share of marked data and a statistical test
+# over many classes, not for one person's 50 photos.
 #
 # ## 5. Why does the watermark stick? Memorisation (Sec. 5.6)
 #
@@ -408,91 +539,137 @@ assert hue_after.mean() > hue_before.mean() + 0.5
 #
 # $$\text{mem}(x) = P[h(x) = y \mid x \in S] - P[h(x) = y \mid x \notin S],$$
 #
-# over models $h$ trained on random subsets $S$ of the data. A typical photo is classified correctly even
-# when left out (mem ≈ 0); an atypical one only when it was trained on (mem ≈ 1). Sec. 5.6 reports that
-# watermarking raises the user's mean mem from 26.8 % to 34.8 %: a hue-rotated photo is atypical, so the
-# network must memorise it — and with it the hue.
+# over models $h$ trained on random subsets $S$ of the data. A typical photo is classified correctly
+# even when left out (mem ≈ 0); an atypical one only when it was trained on (mem ≈ 1). Sec. 5.6
+# reports that watermarking raises the user's mean mem from 26.8 % to 34.8 %: a hue-rotated photo is
+# atypical, so the network must memorise it — and with it the hue.
 #
-# We estimate it with **complementary pairs** of subsampled models: each pair splits a pool of photos in
-# two random halves and trains one model on each, so every photo is "in" for one model of the pair and
-# "out" for the other. The pool holds a user's 50 photos and other photos; we train once with her photos
-# clean and once watermarked (key 180), **with the same splits**, so the two estimates differ only in her
-# hue. The profile decides how many pairs it can afford; with few models the estimate is noisy, and we
-# say so.
+# We estimate it with **complementary pairs** of subsampled models: each pair splits a pool of
+# photos in two random halves and trains one model on each, so every photo is "in" for one model of
+# the pair and "out" for the other. The pool holds a user's 50 photos and other photos; we train
+# once with her photos clean and once watermarked (key 180), **with the same splits**, so the two
+# estimates differ only in her hue. The profile decides how many pairs it can afford; with few
+# models the estimate is noisy, and we say so.
 #
-# **What the `ci` profile can afford.** Memorisation needs models that *fit* their training photos. On 2
-# CPU cores, a network trained from scratch on a few hundred photos does not: while preparing this lesson
-# we measured 19-92 % training accuracy after 20-30 epochs (500-1,000 photos per model, width 8-16; a
-# development measurement that `docs/benchmarks.md` does not record), and
-# fitting takes about as many steps as lesson 03's learner. So in the small profiles every subsampled model **starts from lesson
-# 03's learner**, a public network, and fine-tunes on its half for a few epochs. For that to be sound the
-# pool must be photos that network never saw: they come from CIFAR-10's training split *outside* its
-# 2,500 photos, and the key (180) is one it never saw either. The training algorithm whose memorisation
-# we measure is then "fine-tune this public network" — not the paper's training from scratch, so compare
-# the *difference* between clean and watermarked with the paper's, not the levels. The larger profiles
-# train from scratch (their plans are estimates, not yet measured).
+# **What the `ci` profile can afford.** Memorisation needs models that *fit* their training photos.
+# On 2 CPU cores, a network trained from scratch on a few hundred photos does not: while preparing
+# this lesson we measured 19-92 % training accuracy after 20-30 epochs (500-1,000 photos per model,
+# width 8-16; a development measurement that `docs/benchmarks.md` does not record), and fitting
+# takes about as many steps as lesson 03's learner. So in the small profiles every subsampled model
+# **starts from lesson 03's learner**, a public network, and fine-tunes on its half for a few
+# epochs. For that to be sound the pool must be photos that network never saw: they come from
+# CIFAR-10's training split *outside* its 2,500 photos, and the key (180) is one it never saw
+# either. The training algorithm whose memorisation we measure is then "fine-tune this public
+# network" — not the paper's training from scratch, so compare the *difference* between clean and
+# watermarked with the paper's, not the levels. The larger profiles train from scratch (their plans
+# are estimates, not yet measured).
 
 # %%
 plan = memorisation.memorisation_plan(profile.name)
 data03, train_split = learner.data, load_cifar10("train")
 if plan.fine_tune:  # photos lesson 03's learner never saw, clean or watermarked
-    seen = stats.appears_in(train_split.images, torch.cat([data03.train.images, data03.users[0].images]))
+    seen = stats.appears_in(
+        train_split.images, torch.cat([data03.train.images, data03.users[0].images])
+    )
     source, start_from = train_split.subset((~seen).nonzero().squeeze(1)), learner.model
 else:  # from scratch: any photos will do
     source, start_from = train_split, None
 mem_user, rest = make_users(source, [50, plan.pool_size - 50], [180.0, None], seed=8, prefix="mem")
 pools = {
-    "clean": ImageSet(torch.cat([mem_user.images, rest.images]), torch.cat([mem_user.labels, rest.labels]), source.classes),
-    "watermarked": ImageSet(torch.cat([watermark_uint8(mem_user.images, mem_user.key), rest.images]),
-                            torch.cat([mem_user.labels, rest.labels]), source.classes),
+    "clean": ImageSet(
+        torch.cat([mem_user.images, rest.images]),
+        torch.cat([mem_user.labels, rest.labels]),
+        source.classes,
+    ),
+    "watermarked": ImageSet(
+        torch.cat([watermark_uint8(mem_user.images, mem_user.key), rest.images]),
+        torch.cat([mem_user.labels, rest.labels]),
+        source.classes,
+    ),
 }
 user_positions = torch.arange(len(mem_user))  # the user's photos come first in the pool
 masks = memorisation.complementary_splits(plan.pool_size, plan.n_pairs, seed=8)
-print(f"profile {profile.name!r}: pool of {plan.pool_size} photos ({len(mem_user)} the user's), {plan.n_pairs} pair(s) of models "
-      f"per condition, each on {plan.pool_size // 2} photos; {'fine-tuned from lesson 03' if plan.fine_tune else 'from scratch'}, "
-      f"{plan.epochs} epochs, batch {plan.batch_size}, lr {plan.lr}")
+print(
+    f"profile {profile.name!r}: pool of {plan.pool_size} photos ({len(mem_user)} the user's), "
+    f"{plan.n_pairs} pair(s) of models per condition, each on {plan.pool_size // 2} photos; "
+    f"{'fine-tuned from lesson 03' if plan.fine_tune else 'from scratch'}, {plan.epochs} epochs, "
+    f"batch {plan.batch_size}, lr {plan.lr}"
+)
 start = time.perf_counter()
 estimates, fits = {}, {}
 for condition, pool in pools.items():
-    models = memorisation.train_subsampled_models(pool, masks, plan.config(profile.config), data03.test,
-                                                  tracked=user_positions, start_from=start_from)
+    models = memorisation.train_subsampled_models(
+        pool,
+        masks,
+        plan.config(profile.config),
+        data03.test,
+        tracked=user_positions,
+        start_from=start_from,
+    )
     correct = memorisation.correctness(models, pool.images, pool.labels)
     estimates[condition] = memorisation.memorisation_estimate(correct, masks)
     fits[condition] = torch.tensor([m.record.train_accuracy for m in models])
-    print(f"{condition:11s}: {len(models)} models, training accuracy {fits[condition].min():.3f}-{fits[condition].max():.3f}, "
-          f"test accuracy {np.mean([m.record.test_accuracy for m in models]):.3f}")
+    print(
+        f"{condition:11s}: {len(models)} models, training accuracy "
+        f"{fits[condition].min():.3f}-{fits[condition].max():.3f}, test accuracy "
+        f"{np.mean([m.record.test_accuracy for m in models]):.3f}"
+    )
 memorisation_seconds = time.perf_counter() - start
 print(f"subsampled models: {memorisation_seconds:.0f} s")
 
 # %%
 mem_of_user = {c: e.mem[user_positions] for c, e in estimates.items()}
-mem_other = estimates["clean"].mem[len(mem_user):]
-difference = mem_of_user["watermarked"] - mem_of_user["clean"]  # paired: the same photo, the same splits
+mem_other = estimates["clean"].mem[len(mem_user) :]
+# paired: the same photo, the same splits
+difference = mem_of_user["watermarked"] - mem_of_user["clean"]
 label = estimates["clean"].label()
+
+
 def mean_se(x: torch.Tensor) -> tuple[float, float]:
     return float(x.double().mean()), float(x.double().std() / math.sqrt(len(x)))
-for name, x in (("other pool photos", mem_other), ("user's photos, clean", mem_of_user["clean"]),
-                ("user's photos, watermarked", mem_of_user["watermarked"]), ("watermarked - clean (paired)", difference)):
+
+
+for name, x in (
+    ("other pool photos", mem_other),
+    ("user's photos, clean", mem_of_user["clean"]),
+    ("user's photos, watermarked", mem_of_user["watermarked"]),
+    ("watermarked - clean (paired)", difference),
+):
     m, se = mean_se(x)
     print(f"mean mem, {name:29s} {m:+.3f} ± {se:.3f}  ({label})")
 for c, e in estimates.items():
-    print(f"  {c:11s}: user's photos correct when in {e.in_accuracy[user_positions].mean():.2f}, when out {e.out_accuracy[user_positions].mean():.2f}")
-display(plots_comparison.plot_memorisation(
-    {"other photos": mean_se(mem_other), "user, clean": mean_se(mem_of_user["clean"]),
-     "user, watermarked": mean_se(mem_of_user["watermarked"])},
-    f"Feldman-Zhang memorisation, {label} ({profile.name!r} profile; ± 1 standard error over photos)"))
-assert float(min(f.min() for f in fits.values())) >= plan.min_train_accuracy, "the subsampled models must fit their halves"
-assert estimates["clean"].n_in.min() == plan.n_pairs and estimates["clean"].n_out.min() == plan.n_pairs
+    print(
+        f"  {c:11s}: user's photos correct when in {e.in_accuracy[user_positions].mean():.2f}, "
+        f"when out {e.out_accuracy[user_positions].mean():.2f}"
+    )
+display(
+    plots_comparison.plot_memorisation(
+        {
+            "other photos": mean_se(mem_other),
+            "user, clean": mean_se(mem_of_user["clean"]),
+            "user, watermarked": mean_se(mem_of_user["watermarked"]),
+        },
+        f"Feldman-Zhang memorisation, {label} ({profile.name!r} profile; ± 1 standard error over "
+        "photos)",
+    )
+)
+assert float(min(f.min() for f in fits.values())) >= plan.min_train_accuracy, (
+    "the subsampled models must fit their halves"
+)
+assert (
+    estimates["clean"].n_in.min() == plan.n_pairs and estimates["clean"].n_out.min() == plan.n_pairs
+)
 
 # %% [markdown]
-# **Reading the estimate.** The paper measured 26.8 % (clean) and 34.8 % (watermarked) with full-size
-# ResNets trained from scratch. Our subsampled models are fine-tuned on a few hundred photos (`ci`), a
-# different training algorithm — the level is not comparable, only the difference. The difference comes mostly from the
-# "out" models: a model that never saw a user's photo recognises the clean photo more often than the
-# hue-rotated one, while both are fitted when trained on. With a handful of models per photo each photo's
-# estimate is one of a few values (−1, −½, 0, ½, 1 with 2 + 2 models), so the standard error printed above
-# is large: in the `ci` profile this is a **small-sample estimate**, and its sign can go either way from
-# one run to the next if the true effect is small. Larger profiles train more pairs.
+# **Reading the estimate.** The paper measured 26.8 % (clean) and 34.8 % (watermarked) with
+# full-size ResNets trained from scratch. Our subsampled models are fine-tuned on a few hundred
+# photos (`ci`), a different training algorithm — the level is not comparable, only the difference.
+# The difference comes mostly from the "out" models: a model that never saw a user's photo
+# recognises the clean photo more often than the hue-rotated one, while both are fitted when trained
+# on. With a handful of models per photo each photo's estimate is one of a few values (−1, −½, 0, ½,
+# 1 with 2 + 2 models), so the standard error printed above is large: in the `ci` profile this is a
+# **small-sample estimate**, and its sign can go either way from one run to the next if the true
+# effect is small. Larger profiles train more pairs.
 #
 # ## 6. Side by side
 #
@@ -501,70 +678,108 @@ assert estimates["clean"].n_in.min() == plan.n_pairs and estimates["clean"].n_ou
 # %%
 mem_diff, mem_diff_se = mean_se(difference)
 rows = [
-    ("Watermark (ANW)", "only her own photos and key", f"{int(anw_matches.sum())}/{N_USERS} users matched ({int(false_matches.sum())} false matches of {N_USERS} innocent)",
-     f"{advantage['ANW (p = 1/12)']:+.2f} ({normalised['ANW (p = 1/12)']:+.2f})", f"cos = {pm(hue_after)}"),
-    ("MIA-std", f"{N_KNOWN} known members", f"accuracy {mia_std.accuracy:.0%}",
-     f"{advantage['MIA-std']:+.2f} ({normalised['MIA-std']:+.2f})", ""),
-    ("MIA-pow", f"{N_KNOWN} known members + {N_KNOWN} non-members", f"accuracy {mia_pow.accuracy:.0%}",
-     f"{advantage['MIA-pow']:+.2f} ({normalised['MIA-pow']:+.2f})", ""),
-    ("MIA, user's shadow", "only her own photos", f"accuracy {mia_shadow.accuracy:.0%} (gap attack {gap_accuracy:.0%})",
-     f"{advantage[mia_shadow.name]:+.2f} ({normalised[mia_shadow.name]:+.2f})", ""),
-    ("Radioactive data", "a public extractor; marks 50 photos", "", "", f"cos = {pm(cosines['trained with the marked photos'])}"),
+    (
+        "Watermark (ANW)",
+        "only her own photos and key",
+        f"{int(anw_matches.sum())}/{N_USERS} users matched ({int(false_matches.sum())} false "
+        f"matches of {N_USERS} innocent)",
+        f"{advantage['ANW (p = 1/12)']:+.2f} ({normalised['ANW (p = 1/12)']:+.2f})",
+        f"cos = {pm(hue_after)}",
+    ),
+    (
+        "MIA-std",
+        f"{N_KNOWN} known members",
+        f"accuracy {mia_std.accuracy:.0%}",
+        f"{advantage['MIA-std']:+.2f} ({normalised['MIA-std']:+.2f})",
+        "",
+    ),
+    (
+        "MIA-pow",
+        f"{N_KNOWN} known members + {N_KNOWN} non-members",
+        f"accuracy {mia_pow.accuracy:.0%}",
+        f"{advantage['MIA-pow']:+.2f} ({normalised['MIA-pow']:+.2f})",
+        "",
+    ),
+    (
+        "MIA, user's shadow",
+        "only her own photos",
+        f"accuracy {mia_shadow.accuracy:.0%} (gap attack {gap_accuracy:.0%})",
+        f"{advantage[mia_shadow.name]:+.2f} ({normalised[mia_shadow.name]:+.2f})",
+        "",
+    ),
+    (
+        "Radioactive data",
+        "a public extractor; marks 50 photos",
+        "",
+        "",
+        f"cos = {pm(cosines['trained with the marked photos'])}",
+    ),
 ]
-table = ("| method | what the user needs | result | adv$^P$ (eq. 7) (normalised) | Table 1 cosine |\n|---|---|---|---|---|\n"
-         + "\n".join("| " + " | ".join(r) + " |" for r in rows)
-         + f"\n\nMemorisation (Sec. 5.6), {label}: watermarked − clean = {mem_diff:+.2f} ± {mem_diff_se:.2f} (paper: +0.08).")
+table = (
+    "| method | what the user needs | result | adv$^P$ (eq. 7) (normalised) | Table 1 cosine "
+    "|\n|---|---|---|---|---|\n"
+    + "\n".join("| " + " | ".join(r) + " |" for r in rows)
+    + f"\n\nMemorisation (Sec. 5.6), {label}: watermarked − clean = {mem_diff:+.2f} ± "
+    f"{mem_diff_se:.2f} (paper: +0.08)."
+)
 display(Markdown(table))
 
 # %%
-print(f"lesson 08: {time.perf_counter() - loaded_at:.0f} s after loading the learners (shadow models {shadow_seconds:.0f} s, "
-      f"tracing {tracing_seconds:.0f} s, subsampled models {memorisation_seconds:.0f} s); "
-      f"{time.perf_counter() - lesson_start:.0f} s in all (profile {profile.name!r})")
+print(
+    f"lesson 08: {time.perf_counter() - loaded_at:.0f} s after loading the learners (shadow models "
+    f"{shadow_seconds:.0f} s, tracing {tracing_seconds:.0f} s, subsampled models "
+    f"{memorisation_seconds:.0f} s); {time.perf_counter() - lesson_start:.0f} s in all (profile "
+    f"{profile.name!r})"
+)
 
 # %% [markdown]
 # ## Summary
-# - A threshold MIA needs a threshold, and a good one needs knowledge of the learner's data (MIA-std: known
-#   members; MIA-pow: known members and non-members). A user with only her own photos can train a shadow
-#   model, but its loss is far higher than the learner's: her threshold calls most photos "in", members or
-#   not, and does no better than the gap attack (Fig. 5b). The better the learner generalises, the closer
-#   that is to a coin.
-# - Eq. 7's protection advantage subtracts a random guess: 1/2 for a yes/no, 1/12 for a named slot. Its
-#   cap differs (0.5 against 11/12), so we also divide by $1 - p$; the watermark names the user's key and
-#   scores higher than every MIA on both scales here (Fig. 5c; both asserted).
-# - Radioactive data hides a direction in a high-dimensional feature space; with a few marked photos a
-#   learner's weights do not turn towards it, while the watermark's one-dimensional secret is recovered
-#   (Table 1).
-# - Memorisation (Feldman & Zhang) explains why: a watermarked photo is atypical, so a model that left it out
-#   gets it wrong more often, and a model that trained on it must memorise it. Estimates from a few
-#   subsampled models are noisy: always say how many models a number rests on.
+# - A threshold MIA needs a threshold, and a good one needs knowledge of the learner's data
+#   (MIA-std: known members; MIA-pow: known members and non-members). A user with only her own
+#   photos can train a shadow model, but its loss is far higher than the learner's: her threshold
+#   calls most photos "in", members or not, and does no better than the gap attack (Fig. 5b). The
+#   better the learner generalises, the closer that is to a coin.
+# - Eq. 7's protection advantage subtracts a random guess: 1/2 for a yes/no, 1/12 for a named slot.
+#   Its cap differs (0.5 against 11/12), so we also divide by $1 - p$; the watermark names the
+#   user's key and scores higher than every MIA on both scales here (Fig. 5c; both asserted).
+# - Radioactive data hides a direction in a high-dimensional feature space; with a few marked photos
+#   a learner's weights do not turn towards it, while the watermark's one-dimensional secret is
+#   recovered (Table 1).
+# - Memorisation (Feldman & Zhang) explains why: a watermarked photo is atypical, so a model that
+#   left it out gets it wrong more often, and a model that trained on it must memorise it. Estimates
+#   from a few subsampled models are noisy: always say how many models a number rests on.
 #
 # ## Check your understanding
-# 1. Why does MIA-std need photos known to be in the learner's training set, and why does a user not have them?
-# 2. A user's shadow threshold is 1.2 while the learner's loss on its members is about 0.01. What fraction
-#    of non-members will she call "in" if the learner classifies 95 % of unseen photos correctly with high
-#    confidence? What accuracy does that give?
+# 1. Why does MIA-std need photos known to be in the learner's training set, and why does a user not
+#    have them?
+# 2. A user's shadow threshold is 1.2 while the learner's loss on its members is about 0.01. What
+#    fraction of non-members will she call "in" if the learner classifies 95 % of unseen photos
+#    correctly with high confidence? What accuracy does that give?
 # 3. Why is $p = 1/12$ for the watermark but $p = 1/2$ for an MIA in eq. 7? What would $p$ be for a
 #    watermark with 360 one-degree slots?
-# 4. In the tracing experiment, why is a cosine of 0.05 in 192 dimensions not evidence of anything, and what
-#    would be?
-# 5. With 2 + 2 subsampled models, what values can a single photo's mem estimate take? Why does the paired
-#    design (same splits for clean and watermarked) help?
+# 4. In the tracing experiment, why is a cosine of 0.05 in 192 dimensions not evidence of anything,
+#    and what would be?
+# 5. With 2 + 2 subsampled models, what values can a single photo's mem estimate take? Why does the
+#    paired design (same splits for clean and watermarked) help?
 #
 # <details><summary>Answers</summary>
 #
-# 1. Its threshold is the learner's mean training loss, which can only be measured on training photos. A
-#    person whose photos were scraped knows nothing of the rest of the learner's data.
-# 2. Nearly all of the 95 % (their loss is far below 1.2), plus a few of the misclassified ones: about 95 %
-#    called "in". Members: 100 % "in". Balanced accuracy ≈ (100 % + 5 %) / 2 ≈ 52 % — the paper's "50 %".
-# 3. An MIA's answer is one bit: a coin is right half the time. The arbitrator names one of 12 slots: a random
-#    slot is right 1 time in 12. With 360 slots $p = 1/360$ — but also a smaller match tolerance τ, so the
-#    learner must memorise the hue more precisely.
-# 4. Random directions in $d = 192$ dimensions have cosines of about $\pm 1/\sqrt{192} \approx 0.07$, so 0.05
-#    is typical of chance. Evidence would be cosines far above that for many classes together (radioactive
-#    data combines the classes into one p-value), or a clear gap to the unmarked control.
-# 5. Each photo is in 2 models and out of 2, so in-accuracy and out-accuracy are each 0, ½ or 1 and their
-#    difference −1, −½, 0, ½ or 1. With the same splits, the models for the two conditions differ only in
-#    the user's hue; the split-to-split noise is shared and cancels in the paired difference.
+# 1. Its threshold is the learner's mean training loss, which can only be measured on training
+#    photos. A person whose photos were scraped knows nothing of the rest of the learner's data.
+# 2. Nearly all of the 95 % (their loss is far below 1.2), plus a few of the misclassified ones:
+#    about 95 % called "in". Members: 100 % "in". Balanced accuracy ≈ (100 % + 5 %) / 2 ≈ 52 % — the
+#    paper's "50 %".
+# 3. An MIA's answer is one bit: a coin is right half the time. The arbitrator names one of 12
+#    slots: a random slot is right 1 time in 12. With 360 slots $p = 1/360$ — but also a smaller
+#    match tolerance τ, so the learner must memorise the hue more precisely.
+# 4. Random directions in $d = 192$ dimensions have cosines of about
+#    $\pm 1/\sqrt{192} \approx 0.07$, so 0.05 is typical of chance. Evidence would be cosines far
+#    above that for many classes together (radioactive data combines the classes into one p-value),
+#    or a clear gap to the unmarked control.
+# 5. Each photo is in 2 models and out of 2, so in-accuracy and out-accuracy are each 0, ½ or 1 and
+#    their difference −1, −½, 0, ½ or 1. With the same splits, the models for the two conditions
+#    differ only in the user's hue; the split-to-split noise is shared and cancels in the paired
+#    difference.
 # </details>
 
 # %% [markdown]

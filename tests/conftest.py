@@ -1,4 +1,6 @@
-"""Shared fixtures: CIFAR-10 when a copy or the network is there (skipped with a reason otherwise)."""
+"""Shared fixtures: CIFAR-10 when a copy or the network is there (skipped with a reason
+otherwise)."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -31,11 +33,17 @@ def _write_fake_cub(root):
     from PIL import Image
 
     folder = root / "CUB_200_2011"
-    rows = [(1, "001.Black_footed_Albatross", 1, 1), (2, "001.Black_footed_Albatross", 1, 0),
-            (3, "002.Laysan_Albatross", 2, 1), (4, "002.Laysan_Albatross", 2, 0)]
+    rows = [
+        (1, "001.Black_footed_Albatross", 1, 1),
+        (2, "001.Black_footed_Albatross", 1, 0),
+        (3, "002.Laysan_Albatross", 2, 1),
+        (4, "002.Laysan_Albatross", 2, 0),
+    ]
     for i, cls, _, _ in rows:
         (folder / "images" / cls).mkdir(parents=True, exist_ok=True)
-        Image.new("RGB", (40 + i, 30), (60 * i, 20, 200)).save(folder / "images" / cls / f"p{i}.jpg")
+        Image.new("RGB", (40 + i, 30), (60 * i, 20, 200)).save(
+            folder / "images" / cls / f"p{i}.jpg"
+        )
     (folder / "images.txt").write_text("".join(f"{i} {c}/p{i}.jpg\n" for i, c, _, _ in rows))
     (folder / "image_class_labels.txt").write_text("".join(f"{i} {k}\n" for i, _, k, _ in rows))
     (folder / "train_test_split.txt").write_text("".join(f"{i} {t}\n" for i, _, _, t in rows))

@@ -1,4 +1,6 @@
-"""Sec. 5.3's augmentations (batch-wise, on the device) and the learner-side defences, at a tiny scale."""
+"""Sec. 5.3's augmentations (batch-wise, on the device) and the learner-side defences, at a tiny
+scale."""
+
 from __future__ import annotations
 
 import math
@@ -8,18 +10,41 @@ import torch
 
 from anw_helpers import augment, models, profiles
 from anw_helpers.color import luma, watermark
-from anw_helpers.train import adversarial_batch, dp_epsilon, make_dp_compatible, make_train_step, train_learner
+from anw_helpers.train import (
+    adversarial_batch,
+    dp_epsilon,
+    make_dp_compatible,
+    make_train_step,
+    train_learner,
+)
 
-TINY = profiles.LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), color_space_seeds=(None,),
-                              n_test=100, width=8, epochs=1, batch_size=64)
+TINY = profiles.LearnerConfig(
+    n_train=300,
+    user_sizes=(10,),
+    keys=(90.0,),
+    color_space_seeds=(None,),
+    n_test=100,
+    width=8,
+    epochs=1,
+    batch_size=64,
+)
 
 
 def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("name", ["color_jitter", "cutout", "gaussian_noise", "hue_jitter_full",
-                                  "crop_flip+color_jitter", "crop_flip+cutout+gaussian_noise"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "color_jitter",
+        "cutout",
+        "gaussian_noise",
+        "hue_jitter_full",
+        "crop_flip+color_jitter",
+        "crop_flip+cutout+gaussian_noise",
+    ],
+)
 def test_augmentations_keep_shape_and_are_repeatable(name):
     x = torch.rand(6, 3, 32, 32)
     aug = augment.get_augmentation(name)
@@ -41,10 +66,12 @@ def test_color_jitter_parts():
     same = augment.color_jitter(x, _gen(), 0.0, 0.0, 0.0, 0.0)
     torch.testing.assert_close(same, x, atol=1e-5, rtol=1e-5)
     hue_only = augment.color_jitter(x, _gen(), 0.0, 0.0, 0.0, 0.1, hue_space="yiq")
-    torch.testing.assert_close(luma(hue_only), luma(x), atol=1e-3, rtol=0)  # a hue rotation keeps luma (eq. 4)
+    # a hue rotation keeps luma (eq. 4)
+    torch.testing.assert_close(luma(hue_only), luma(x), atol=1e-3, rtol=0)
     bright = augment.color_jitter(x, _gen(), 0.4, 0.0, 0.0, 0.0)
     ratio = bright / x
-    assert torch.allclose(ratio, ratio[:, :1, :1, :1].expand_as(ratio), atol=1e-4)  # one factor per image
+    # one factor per image
+    assert torch.allclose(ratio, ratio[:, :1, :1, :1].expand_as(ratio), atol=1e-4)
     assert ((ratio[:, 0, 0, 0] >= 0.6 - 1e-6) & (ratio[:, 0, 0, 0] <= 1.4 + 1e-6)).all()
     with pytest.raises(ValueError, match="hue must be in"):
         augment.color_jitter(x, _gen(), hue=0.7)
@@ -106,13 +133,29 @@ def test_new_fields_default_off_and_enter_the_cache_key():
     from anw_helpers.train import model_cache_key
 
     cfg = profiles.LearnerConfig()
-    assert (cfg.adversarial_eps, cfg.adversarial_steps, cfg.dp_noise_multiplier, cfg.dp_max_grad_norm) == (0.0, 1, None, 1.0)
+    assert (
+        cfg.adversarial_eps,
+        cfg.adversarial_steps,
+        cfg.dp_noise_multiplier,
+        cfg.dp_max_grad_norm,
+    ) == (0.0, 1, None, 1.0)
     images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
     user = User("u", images[:1], torch.zeros(1, dtype=torch.int64), 60.0)
-    data = LearnerData(ImageSet(images, torch.zeros(4, dtype=torch.int64), ("a",)), [user], user,
-                       ImageSet(images, torch.zeros(4, dtype=torch.int64), ("a",)))
-    keys = {model_cache_key(c, data) for c in (cfg, cfg.with_(adversarial_eps=0.01), cfg.with_(dp_noise_multiplier=1.0),
-                                                 cfg.with_(dp_noise_multiplier=1.0, dp_max_grad_norm=2.0))}
+    data = LearnerData(
+        ImageSet(images, torch.zeros(4, dtype=torch.int64), ("a",)),
+        [user],
+        user,
+        ImageSet(images, torch.zeros(4, dtype=torch.int64), ("a",)),
+    )
+    keys = {
+        model_cache_key(c, data)
+        for c in (
+            cfg,
+            cfg.with_(adversarial_eps=0.01),
+            cfg.with_(dp_noise_multiplier=1.0),
+            cfg.with_(dp_noise_multiplier=1.0, dp_max_grad_norm=2.0),
+        )
+    }
     assert len(keys) == 4
 
 
@@ -127,7 +170,9 @@ def test_adversarial_batch_stays_in_the_ball_and_raises_the_loss():
         assert float((adv - x).abs().max()) <= eps + 1e-6 and adv.min() >= 0 and adv.max() <= 1
     with torch.no_grad():
         clean = torch.nn.functional.cross_entropy(net(x), y)
-        attacked = torch.nn.functional.cross_entropy(net(adversarial_batch(net, x, y, eps, 3, _gen())), y)
+        attacked = torch.nn.functional.cross_entropy(
+            net(adversarial_batch(net, x, y, eps, 3, _gen())), y
+        )
     assert attacked > clean
     assert all(p.grad is None for p in net.parameters())
 
@@ -154,11 +199,19 @@ def test_dp_sgd_step_clips_and_adds_noise():
 @pytest.mark.slow  # trains learners with every defence
 def test_training_with_the_learner_side_defences(cifar_train):
     pytest.importorskip("opacus")
-    for changes in ({"augment": "crop_flip+color_jitter+cutout+gaussian_noise", "label_smoothing": 0.1,
-                     "adversarial_eps": 2 / 255},
-                    {"dp_noise_multiplier": 0.5}):
+    for changes in (
+        {
+            "augment": "crop_flip+color_jitter+cutout+gaussian_noise",
+            "label_smoothing": 0.1,
+            "adversarial_eps": 2 / 255,
+        },
+        {"dp_noise_multiplier": 0.5},
+    ):
         cfg = TINY.with_(n_test=50, **changes)
         first = train_learner(cfg, progress=False, retrain=True)
-        assert 0 <= first.record.test_accuracy <= 1 and math.isfinite(first.record.epoch_loss[0]), changes
-        again = train_learner(cfg, progress=False)  # a DP model (GroupNorm) loads back from the cache too
+        assert 0 <= first.record.test_accuracy <= 1 and math.isfinite(first.record.epoch_loss[0]), (
+            changes
+        )
+        # a DP model (GroupNorm) loads back from the cache too
+        again = train_learner(cfg, progress=False)
         assert again.from_cache and again.record.epoch_loss == first.record.epoch_loss, changes

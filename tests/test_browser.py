@@ -14,6 +14,7 @@ same source release, so the two always match and nothing is downloaded at run ti
 expects a browser build of its own). Skipped, with the reason, when Chromium, its driver, Selenium
 or CIFAR-10 is missing. Install: ``apt-get install -y chromium chromium-driver``.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,8 +73,12 @@ def _lab_environment(tmp: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # the kernel draws inline, as a student's (Agg shows no image)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[var] = str(tmp / sub)
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     return env
@@ -84,7 +89,8 @@ def _quiet_lab_settings(settings: Path) -> None:
     folder = settings / "@jupyterlab" / "apputils-extension"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}')
+        '{"fetchNews": "false", "checkForUpdates": false}'
+    )
 
 
 def _wait_for_server(proc: subprocess.Popen, url: str, log: Path) -> None:
@@ -121,14 +127,30 @@ def lab(tmp_path, cifar_test) -> tuple[str, str, Path]:
     _quiet_lab_settings(settings)
     port, token = _free_port(), uuid.uuid4().hex
     log = tmp_path / "jupyterlab.log"
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
-           f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={work}", f"--LabApp.user_settings_dir={settings}",
-           f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={work}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
+    ]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, env=_lab_environment(tmp_path), cwd=work, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=_lab_environment(tmp_path),
+            cwd=work,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for_server(proc, f"{base}/api/status?token={token}", log)
@@ -162,8 +184,12 @@ def driver(browser_paths, tmp_path):
     options.binary_location = chromium
     # chromedriver gives Chromium a fresh temporary profile (with --user-data-dir or --disable-gpu,
     # JupyterLab 4.6 never makes the notebook its current widget in headless Chromium 150).
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                "--window-size=1400,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(arg)
     browser = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     try:
@@ -176,16 +202,23 @@ def _explorer_parts(driver):
     """The k slider, its handle, its readout and the explorer's figure <img>, once all exist."""
     from selenium.webdriver.common.by import By
 
-    sliders = [s for s in driver.find_elements(By.CSS_SELECTOR, ".widget-slider")
-               if "signature k" in s.text]
+    sliders = [
+        s
+        for s in driver.find_elements(By.CSS_SELECTOR, ".widget-slider")
+        if "signature k" in s.text
+    ]
     if not sliders:
         return False
     box = sliders[0].find_element(By.XPATH, "ancestor::div[contains(@class, 'widget-vbox')][1]")
     images = box.find_elements(By.CSS_SELECTOR, ".widget-output img")
     if not images or not (images[0].get_attribute("src") or "").startswith("data:image/png"):
         return False
-    return (sliders[0], sliders[0].find_element(By.CSS_SELECTOR, ".noUi-handle"),
-            sliders[0].find_element(By.CSS_SELECTOR, ".widget-readout"), images[0])
+    return (
+        sliders[0],
+        sliders[0].find_element(By.CSS_SELECTOR, ".noUi-handle"),
+        sliders[0].find_element(By.CSS_SELECTOR, ".widget-readout"),
+        images[0],
+    )
 
 
 def _wait(driver, timeout: float, condition, what: str, tmp_path: Path):
@@ -194,15 +227,24 @@ def _wait(driver, timeout: float, condition, what: str, tmp_path: Path):
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.25,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(condition)
+        return WebDriverWait(
+            driver,
+            timeout,
+            poll_frequency=0.25,
+            ignored_exceptions=(StaleElementReferenceException,),
+        ).until(condition)
     except TimeoutException:
         shot = tmp_path / "browser-failure.png"
         driver.save_screenshot(str(shot))
-        errors = " | ".join(e.text[:300] for e in driver.find_elements(
-            "css selector", ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"))
-        pytest.fail(f"{what} within {timeout} s (screenshot {shot}); "
-                    f"stderr in the page: {errors or 'none'}")
+        errors = " | ".join(
+            e.text[:300]
+            for e in driver.find_elements(
+                "css selector", ".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"
+            )
+        )
+        pytest.fail(
+            f"{what} within {timeout} s (screenshot {shot}); stderr in the page: {errors or 'none'}"
+        )
 
 
 def _run_all_cells(driver, tmp_path: Path) -> None:
@@ -214,8 +256,10 @@ def _run_all_cells(driver, tmp_path: Path) -> None:
 
     def open_run_menu(d):
         """Open the Run menu once the notebook's kernel is idle (before that, Run All waits)."""
-        status = [(e.get_attribute("textContent") or "").strip()
-                  for e in d.find_elements(By.CSS_SELECTOR, ".jp-StatusBar-Item")]
+        status = [
+            (e.get_attribute("textContent") or "").strip()
+            for e in d.find_elements(By.CSS_SELECTOR, ".jp-StatusBar-Item")
+        ]
         if not any(t.startswith("Python 3") and t.endswith("| Idle") for t in status):
             return False
         item = menu_item(d)
@@ -226,12 +270,18 @@ def _run_all_cells(driver, tmp_path: Path) -> None:
                 entry.click()
         return False
 
-    _wait(driver, PAGE_TIMEOUT_S, open_run_menu, "the notebook did not open with an idle kernel",
-          tmp_path).click()
+    _wait(
+        driver,
+        PAGE_TIMEOUT_S,
+        open_run_menu,
+        "the notebook did not open with an idle kernel",
+        tmp_path,
+    ).click()
 
 
-def test_lesson01_explorer_slider_redraws_the_figure_in_chromium(browser_paths, lab, driver,
-                                                                  tmp_path):
+def test_lesson01_explorer_slider_redraws_the_figure_in_chromium(
+    browser_paths, lab, driver, tmp_path
+):
     """browser_paths first: without Chromium the test skips before JupyterLab starts."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
@@ -241,30 +291,49 @@ def test_lesson01_explorer_slider_redraws_the_figure_in_chromium(browser_paths, 
     driver.get(f"{base}/lab/tree/lesson01.ipynb?token={token}")
     _run_all_cells(driver, tmp_path)
     slider, handle, readout, image = _wait(
-        driver, RUN_TIMEOUT_S, _explorer_parts,
-        "lesson 01 did not show the explorer with its figure", tmp_path)
+        driver,
+        RUN_TIMEOUT_S,
+        _explorer_parts,
+        "lesson 01 did not show the explorer with its figure",
+        tmp_path,
+    )
     assert readout.text.strip() == "60", f"readout {readout.text!r} at the start, expected '60'"
     before = image.get_attribute("src")
 
     # One right-arrow on the focused handle: one 5° step, the readout an integer, a new figure.
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();",
-                          handle)
+    driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", handle
+    )
     handle.send_keys(Keys.ARROW_RIGHT)
     _, _, readout, image = _wait(
-        driver, REDRAW_TIMEOUT_S,
-        lambda d: (p := _explorer_parts(d)) and p[2].text.strip() == "65"
-        and p[3].get_attribute("src") != before and p,
-        "the right-arrow key did not move k to 65 and redraw the figure", tmp_path)
+        driver,
+        REDRAW_TIMEOUT_S,
+        lambda d: (
+            (p := _explorer_parts(d))
+            and p[2].text.strip() == "65"
+            and p[3].get_attribute("src") != before
+            and p
+        ),
+        "the right-arrow key did not move k to 65 and redraw the figure",
+        tmp_path,
+    )
     after_key = image.get_attribute("src")
 
     # A drag of 40 px moves k by whole 5° steps: a few of them, not hundreds of degrees.
     _, handle, _, _ = _explorer_parts(driver)
     ActionChains(driver).drag_and_drop_by_offset(handle, 40, 0).perform()
     slider, _, readout, image = _wait(
-        driver, REDRAW_TIMEOUT_S,
-        lambda d: (p := _explorer_parts(d)) and p[2].text.strip() not in ("65", "")
-        and p[3].get_attribute("src") not in (after_key, before) and p,
-        "a drag did not move k and redraw the figure", tmp_path)
+        driver,
+        REDRAW_TIMEOUT_S,
+        lambda d: (
+            (p := _explorer_parts(d))
+            and p[2].text.strip() not in ("65", "")
+            and p[3].get_attribute("src") not in (after_key, before)
+            and p
+        ),
+        "a drag did not move k and redraw the figure",
+        tmp_path,
+    )
     dragged = readout.text.strip()
     assert dragged.isdigit(), f"readout {dragged!r} after a drag, expected whole degrees"
     k = int(dragged)

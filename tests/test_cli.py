@@ -1,8 +1,10 @@
-"""The ``anw`` command line: ``anw mark`` (watermark a folder of photos) and ``anw verify`` (eq. 6 on a checkpoint).
+"""The ``anw`` command line: ``anw mark`` (watermark a folder of photos) and ``anw verify`` (eq. 6
+on a checkpoint).
 
-Tiny fixtures only: a few photos made with PIL and a freshly built small ResNet of width 8 saved in the
-course's cache format (as anw_helpers.train writes it).
+Tiny fixtures only: a few photos made with PIL and a freshly built small ResNet of width 8 saved in
+the course's cache format (as anw_helpers.train writes it).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """The fixtures are tiny: one thread is fastest, and immune to a busy machine's OpenMP contention."""
+    """The fixtures are tiny: one thread is fastest, and immune to a busy machine's OpenMP
+    contention."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -44,12 +47,18 @@ def _one_thread():
 def _photo(path: Path, size: tuple[int, int], mode: str = "RGB", seed: int = 0, **save) -> Path:
     rng = np.random.default_rng(seed)
     channels = {"RGB": 3, "RGBA": 4}[mode]
-    Image.fromarray(rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8), mode).save(path, **save)
+    Image.fromarray(rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8), mode).save(
+        path, **save
+    )
     return path
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -69,42 +78,73 @@ def _expected(path: Path, key: float, color_space=None) -> np.ndarray:
     return to_uint8(watermark(x, key, color_space)).permute(1, 2, 0).numpy()
 
 
-# ------------------------------------------------------------------------------------------------ mark
-def test_mark_watermarks_every_photo_at_full_size_as_png_and_keeps_originals(photos, tmp_path, capsys):
+# --------------------------------------------------------------------------------------------- mark
+def test_mark_watermarks_every_photo_at_full_size_as_png_and_keeps_originals(
+    photos, tmp_path, capsys
+):
     before = _digest(photos)
     dst = tmp_path / "shared"
     assert main(["mark", str(photos), str(dst), "--key", "60"]) == 0
     assert _digest(photos) == before, "the originals changed"
     written = sorted(str(p.relative_to(dst)) for p in dst.rglob("*") if p.is_file())
     assert written == ["holiday/beach.png", "logo.png", "portrait.png"]
-    for src_name, dst_name in [("portrait.png", "portrait.png"), ("holiday/beach.jpg", "holiday/beach.png")]:
+    for src_name, dst_name in [
+        ("portrait.png", "portrait.png"),
+        ("holiday/beach.jpg", "holiday/beach.png"),
+    ]:
         out = Image.open(dst / dst_name)
         assert out.format == "PNG" and out.size == Image.open(photos / src_name).size
         np.testing.assert_array_equal(np.asarray(out), _expected(photos / src_name, 60.0))
     logo = Image.open(dst / "logo.png")
     assert logo.mode == "RGBA", "the alpha channel was lost"
-    np.testing.assert_array_equal(np.asarray(logo)[..., 3], np.asarray(Image.open(photos / "logo.png"))[..., 3])
+    np.testing.assert_array_equal(
+        np.asarray(logo)[..., 3], np.asarray(Image.open(photos / "logo.png"))[..., 3]
+    )
     out = capsys.readouterr().out
     assert "Watermarked 3 photo(s)" in out and "skipped 1 file" in out
-    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name], "a temporary folder was left behind"
+    assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name], (
+        "a temporary folder was left behind"
+    )
 
 
 def test_mark_with_a_colour_space_seed_and_jpeg(photos, tmp_path):
     dst = tmp_path / "out"
-    assert main(["mark", str(photos), str(dst), "--key", "210", "--color-space-seed", "7", "--format", "jpeg", "--quality", "100",
-                 "--background", "white"]) == 0
+    assert (
+        main(
+            [
+                "mark",
+                str(photos),
+                str(dst),
+                "--key",
+                "210",
+                "--color-space-seed",
+                "7",
+                "--format",
+                "jpeg",
+                "--quality",
+                "100",
+                "--background",
+                "white",
+            ]
+        )
+        == 0
+    )
     got = np.asarray(Image.open(dst / "portrait.jpg")).astype(float)
     space = random_color_space(torch.Generator().manual_seed(7))
     expected = _expected(photos / "portrait.png", 210.0, space).astype(float)
     yiq_only = _expected(photos / "portrait.png", 210.0).astype(float)
-    assert np.abs(got - expected).mean() < 3, "JPEG (quality 100, 4:4:4) should be close to the watermarked pixels"
+    assert np.abs(got - expected).mean() < 3, (
+        "JPEG (quality 100, 4:4:4) should be close to the watermarked pixels"
+    )
     assert np.abs(got - yiq_only).mean() > 10, "the colour-space seed made no difference"
 
 
 @pytest.mark.parametrize("where", ["same", "inside", "existing"])
 def test_mark_refuses_to_overwrite(photos, tmp_path, where, capsys):
     before = _digest(photos)
-    dst = {"same": photos, "inside": photos / "holiday" / "marked", "existing": tmp_path / "taken"}[where]
+    dst = {"same": photos, "inside": photos / "holiday" / "marked", "existing": tmp_path / "taken"}[
+        where
+    ]
     if where == "existing":
         dst.mkdir()
         (dst / "keep.txt").write_text("mine")
@@ -136,7 +176,8 @@ def test_mark_unreadable_photo_names_the_file_and_writes_nothing(photos, tmp_pat
 def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path, capsys):
     assert main(["mark", str(photos), str(tmp_path / "a"), "--key", "360"]) == 2
     assert "no watermark" in capsys.readouterr().err
-    _photo(photos / "portrait.jpg", (8, 8))  # portrait.png already exists: both would become portrait.png
+    # portrait.png already exists: both would become portrait.png
+    _photo(photos / "portrait.jpg", (8, 8))
     assert main(["mark", str(photos), str(tmp_path / "b"), "--key", "60"]) == 2
     assert "portrait.png" in capsys.readouterr().err
     assert main(["mark", str(tmp_path / "nowhere"), str(tmp_path / "c"), "--key", "60"]) == 2
@@ -144,16 +185,22 @@ def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path,
     assert not any((tmp_path / n).exists() for n in "abc")
 
 
-# ---------------------------------------------------------------------------------------------- verify
+# ------------------------------------------------------------------------------------------- verify
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
-    """A freshly built small ResNet of width 8, saved exactly as anw_helpers.train caches a model."""
+    """A freshly built small ResNet of width 8, saved exactly as anw_helpers.train caches a
+    model."""
     config = LearnerConfig(width=8, epochs=1)
     model = build_model(config.model, 10, config.width, config.seed)
     path = tmp_path / "model.pt"
-    torch.save({"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "record": TrainRecord().to_json(),
-                "config": json.dumps(dataclasses.asdict(config), default=str)}, path)
+    torch.save(
+        {
+            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "record": TrainRecord().to_json(),
+            "config": json.dumps(dataclasses.asdict(config), default=str),
+        },
+        path,
+    )
     return path
 
 
@@ -175,7 +222,8 @@ def test_verify_prints_the_grid_search_of_eq6(checkpoint, clean_photos, capsys):
     out = capsys.readouterr().out
     losses = _losses(out)
     assert sorted(losses) == [float(k) for k in range(0, 360, 30)]
-    # the same numbers as the library, with labels mapped to the model's CIFAR-10 classes (cat=3, dog=5, ship=8)
+    # the same numbers as the library, with labels mapped to the model's CIFAR-10 classes (cat=3,
+    # dog=5, ship=8)
     user = load_image_folder(clean_photos, size=32)
     labels = torch.tensor([CIFAR10_CLASSES.index(user.classes[i]) for i in user.labels])
     assert labels.tolist() == [3, 3, 5, 8]
@@ -189,13 +237,29 @@ def test_verify_prints_the_grid_search_of_eq6(checkpoint, clean_photos, capsys):
     assert "your key 60: not compared" in out and "matches" not in out
 
 
-def test_verify_reports_the_calibrated_p_value_with_a_reference(checkpoint, clean_photos, tmp_path, capsys):
+def test_verify_reports_the_calibrated_p_value_with_a_reference(
+    checkpoint, clean_photos, tmp_path, capsys
+):
     reference = tmp_path / "reference"
     for i, cls in enumerate(["cat", "dog", "ship"] * 4):
         (reference / cls).mkdir(parents=True, exist_ok=True)
         _photo(reference / cls / f"r{i}.png", (32, 32), seed=100 + i)
-    assert main(["verify", str(checkpoint), str(clean_photos), "--key", "60", "--reference", str(reference),
-                 "--permutations", "99"]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                str(checkpoint),
+                str(clean_photos),
+                "--key",
+                "60",
+                "--reference",
+                str(reference),
+                "--permutations",
+                "99",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     p_value = float(re.search(r"p (?:=|<=) ([\d.e-]+)", out).group(1))
     assert "calibrated test of your key 60 against 12 photos" in out and 0.01 <= p_value <= 1.0
@@ -210,7 +274,20 @@ def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys):
         _photo(flat / f"img{i}.jpg", (33, 35), seed=i)
     labels = tmp_path / "labels.csv"
     labels.write_text("filename,class\nimg0.jpg,airplane\nimg1.jpg,truck\nimg2.jpg,4\n")
-    assert main(["verify", str(checkpoint), str(flat), "--labels", str(labels), "--color-space-seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "verify",
+                str(checkpoint),
+                str(flat),
+                "--labels",
+                str(labels),
+                "--color-space-seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert len(_losses(out)) == 12 and "k_hat = " in out and "seed 3" in out
 
@@ -262,21 +339,32 @@ def test_verify_rejects_weights_of_another_width(checkpoint, clean_photos, tmp_p
 
 @pytest.mark.slow  # a fresh Python importing torch
 def test_anw_command_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "anw_helpers.cli", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "anw_helpers.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0 and "mark" in done.stdout and "verify" in done.stdout
 
 
-# ------------------------------------------------------------------------------- issue 20: mark side
+# ------------------------------------------------------------------------------ issue 20: mark side
 def _partials(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if ".partial-" in p.name]
 
 
 @pytest.mark.parametrize("key", ["0.1", "1e-20", "350", "-5", "15"])
 def test_mark_refuses_keys_near_zero_before_any_output(photos, tmp_path, capsys, key):
-    """Case 2: a key within 15 degrees of 0 writes (almost) unchanged pixels; refused before any work."""
+    """Case 2: a key within 15 degrees of 0 writes (almost) unchanged pixels; refused before any
+    work."""
     assert main(["mark", str(photos), str(tmp_path / "out"), "--key", key]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and "--key" in captured.err and "30, 60" in captured.err.replace("\n", " ")
+    assert (
+        captured.out == ""
+        and "--key" in captured.err
+        and "30, 60" in captured.err.replace("\n", " ")
+    )
     assert not (tmp_path / "out").exists() and not _partials(tmp_path)
 
 
@@ -290,7 +378,11 @@ def test_mark_checks_every_argument_before_reading_any_photo(photos, tmp_path, c
         raise AssertionError("photos were listed before the arguments were checked")
 
     monkeypatch.setattr(cli.photos, "scan_folder", no_listing)
-    for args in (["--key", "0.5"], ["--key", "60", "--quality", "0"], ["--key", "60", "--quality", "101"]):
+    for args in (
+        ["--key", "0.5"],
+        ["--key", "60", "--quality", "0"],
+        ["--key", "60", "--quality", "101"],
+    ):
         assert main(["mark", str(photos), str(tmp_path / "out"), *args]) == 2
         assert capsys.readouterr().out == ""
     file_parent = tmp_path / "a-file"
@@ -299,10 +391,14 @@ def test_mark_checks_every_argument_before_reading_any_photo(photos, tmp_path, c
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("seed", [str(2 ** 64), "-1", "1.5"])
-def test_colour_space_seed_out_of_range_is_a_usage_error(photos, checkpoint, clean_photos, tmp_path, capsys, seed):
-    for argv in (["mark", str(photos), str(tmp_path / "out"), "--key", "60"],
-                 ["verify", str(checkpoint), str(clean_photos)]):
+@pytest.mark.parametrize("seed", [str(2**64), "-1", "1.5"])
+def test_colour_space_seed_out_of_range_is_a_usage_error(
+    photos, checkpoint, clean_photos, tmp_path, capsys, seed
+):
+    for argv in (
+        ["mark", str(photos), str(tmp_path / "out"), "--key", "60"],
+        ["verify", str(checkpoint), str(clean_photos)],
+    ):
         with pytest.raises(SystemExit) as stop:
             main([*argv, "--color-space-seed", seed])
         assert stop.value.code == 2 and "2**64 - 1" in capsys.readouterr().err
@@ -316,12 +412,15 @@ def _grey_photo(path: Path, size=(20, 16), seed=0) -> Path:
 
 
 def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys):
-    """Case 3: grey has no hue, so a grey photo came out pixel-identical and was reported 'Watermarked'."""
+    """Case 3: grey has no hue, so a grey photo came out pixel-identical and was reported
+    'Watermarked'."""
     src = tmp_path / "src"
     src.mkdir()
     _photo(src / "colour.png", (20, 16), seed=1)
     _grey_photo(src / "grey.png")
-    near_grey = np.asarray(Image.open(_grey_photo(src / "faded.png", seed=2)).convert("RGB")).astype(int)
+    near_grey = np.asarray(
+        Image.open(_grey_photo(src / "faded.png", seed=2)).convert("RGB")
+    ).astype(int)
     near_grey[..., 0] += 1  # a faded photo: chroma of one level
     Image.fromarray(np.clip(near_grey, 0, 255).astype(np.uint8)).save(src / "faded.png")
     deep = (np.linspace(0, 65535, 20 * 16).reshape(16, 20)).astype(np.uint16)
@@ -335,7 +434,9 @@ def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys):
     assert main(["mark", str(src), str(tmp_path / "out"), "--key", "90", "--force"]) == 0
     out = capsys.readouterr().out
     assert "1 of 4 photo(s) carry the mark; 3 carry almost none" in out
-    assert re.search(r"grey.png -> grey.png \(20x16, changed by 0\.\d\d levels: almost no mark\)", out)
+    assert re.search(
+        r"grey.png -> grey.png \(20x16, changed by 0\.\d\d levels: almost no mark\)", out
+    )
     copy = np.asarray(Image.open(tmp_path / "out" / "deep16.png"))
     assert (copy == 255).mean() < 0.05, "the 16-bit photo was clipped to white"
     np.testing.assert_array_equal(copy[..., 0], np.rint(deep / 257).astype(np.uint8))
@@ -361,10 +462,28 @@ def test_mark_jpeg_never_shows_transparent_pixels(tmp_path, capsys):
 
     for colour, value in (("black", (0, 0, 0)), ("#ffffff", (255, 255, 255))):
         dst = tmp_path / f"out-{colour.strip('#')}"
-        assert main(["mark", str(src), str(dst), "--key", "60", "--format", "jpeg", "--quality", "100",
-                     "--background", colour]) == 0
+        assert (
+            main(
+                [
+                    "mark",
+                    str(src),
+                    str(dst),
+                    "--key",
+                    "60",
+                    "--format",
+                    "jpeg",
+                    "--quality",
+                    "100",
+                    "--background",
+                    colour,
+                ]
+            )
+            == 0
+        )
         shared = np.asarray(Image.open(dst / "logo.jpg")).astype(int)
-        assert np.abs(shared[10:] - np.array(value)).max() <= 3, "transparent pixels are not the background"
+        assert np.abs(shared[10:] - np.array(value)).max() <= 3, (
+            "transparent pixels are not the background"
+        )
     with pytest.raises(SystemExit):
         main(["mark", str(src), str(tmp_path / "x"), "--key", "60", "--background", "pink"])
     assert "white, black or #rrggbb" in capsys.readouterr().err
@@ -373,10 +492,16 @@ def test_mark_jpeg_never_shows_transparent_pixels(tmp_path, capsys):
 def test_mark_says_only_the_first_frame_is_marked(tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()
-    frames = [Image.fromarray(np.random.default_rng(s).integers(0, 256, (8, 8, 3), dtype=np.uint8)) for s in range(3)]
+    frames = [
+        Image.fromarray(np.random.default_rng(s).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+        for s in range(3)
+    ]
     frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:])
     assert main(["mark", str(src), str(tmp_path / "out"), "--key", "60", "--force"]) == 0
-    assert "anim.gif has 3 frames" in capsys.readouterr().out and (tmp_path / "out" / "anim.png").is_file()
+    assert (
+        "anim.gif has 3 frames" in capsys.readouterr().out
+        and (tmp_path / "out" / "anim.png").is_file()
+    )
 
 
 def test_mark_reports_what_it_skipped_and_why(photos, tmp_path, capsys):
@@ -387,7 +512,9 @@ def test_mark_reports_what_it_skipped_and_why(photos, tmp_path, capsys):
     assert "notes.txt: not a photo" in out
 
 
-def test_mark_heic_without_pillow_heif_says_how_before_any_work(photos, tmp_path, capsys, monkeypatch):
+def test_mark_heic_without_pillow_heif_says_how_before_any_work(
+    photos, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setitem(cli.photos._HEIC_STATE, "ok", False)
     (photos / "IMG_1.heic").write_bytes(b"\x00\x00\x00\x18ftypheic")
     assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 2
@@ -397,8 +524,15 @@ def test_mark_heic_without_pillow_heif_says_how_before_any_work(photos, tmp_path
 
 def _anw(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "anw_helpers.cli", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "anw_helpers.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_path):
@@ -427,15 +561,20 @@ def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, sig
         _, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signum and "nothing was written" in err and "Traceback" not in err
+    assert (
+        proc.returncode == 128 + signum and "nothing was written" in err and "Traceback" not in err
+    )
     assert not _partials(tmp_path) and not (tmp_path / "out").exists()
     assert len(list(src.iterdir())) == 300
 
 
-def test_ctrl_c_and_system_errors_are_one_line_and_leave_nothing(photos, tmp_path, capsys, monkeypatch):
+def test_ctrl_c_and_system_errors_are_one_line_and_leave_nothing(
+    photos, tmp_path, capsys, monkeypatch
+):
     def fail_with(exc: BaseException):
         def mark_image(*args, **kwargs):
             raise exc
+
         monkeypatch.setattr(cli, "_mark_image", mark_image)
 
     fail_with(KeyboardInterrupt())
@@ -467,21 +606,46 @@ def test_mark_help_states_privacy_faint_photos_and_the_new_options(capsys):
         main(["mark", "--help"])
     assert stop.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
-    for needed in ("EXIF", "GPS", "XMP", "capture date", "greyscale", "near-grey", "--force", "--background",
-                   "16-bit", "first frame", "pillow-heif"):
+    for needed in (
+        "EXIF",
+        "GPS",
+        "XMP",
+        "capture date",
+        "greyscale",
+        "near-grey",
+        "--force",
+        "--background",
+        "16-bit",
+        "first frame",
+        "pillow-heif",
+    ):
         assert needed in text, needed
 
 
 def test_readme_protect_section_states_privacy_and_faint_photos():
     text = (ROOT / "README.md").read_text()
     section = " ".join(text.split("## Protect your own photos", 1)[1].split("\n## ", 1)[0].split())
-    for needed in ("EXIF", "GPS", "capture date", "greyscale", "--force", "--background", "orientation"):
+    for needed in (
+        "EXIF",
+        "GPS",
+        "capture date",
+        "greyscale",
+        "--force",
+        "--background",
+        "orientation",
+    ):
         assert needed in section, needed
 
 
-# ----------------------------------------------------------------------------- issue 20: verify's inputs
-def test_verify_empty_or_truncated_checkpoint_is_one_line(checkpoint, clean_photos, tmp_path, capsys):
-    for name, content in (("empty.pt", b""), ("cut.pt", b"\x80\x02"), ("cut2.pt", checkpoint.read_bytes()[:200])):
+# ------------------------------------------------------------------------ issue 20: verify's inputs
+def test_verify_empty_or_truncated_checkpoint_is_one_line(
+    checkpoint, clean_photos, tmp_path, capsys
+):
+    for name, content in (
+        ("empty.pt", b""),
+        ("cut.pt", b"\x80\x02"),
+        ("cut2.pt", checkpoint.read_bytes()[:200]),
+    ):
         path = tmp_path / name
         path.write_bytes(content)
         assert main(["verify", str(path), str(clean_photos)]) == 2
@@ -489,7 +653,9 @@ def test_verify_empty_or_truncated_checkpoint_is_one_line(checkpoint, clean_phot
         assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
 
 
-def test_verify_bad_anw_device_is_refused_before_loading(checkpoint, clean_photos, capsys, monkeypatch):
+def test_verify_bad_anw_device_is_refused_before_loading(
+    checkpoint, clean_photos, capsys, monkeypatch
+):
     monkeypatch.setenv("ANW_DEVICE", "gpu0")
     assert main(["verify", str(checkpoint), str(clean_photos)]) == 2
     captured = capsys.readouterr()
@@ -505,13 +671,16 @@ def test_verify_into_a_closed_pipe_prints_no_traceback(checkpoint, clean_photos)
         proc.wait(timeout=120)
     finally:
         proc.kill()
-    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, (
+        err
+    )
     assert proc.returncode == 141
 
 
 def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_photos):
     os.mkfifo(clean_photos / "cat" / "stuck.jpg")
-    proc = _anw("verify", str(checkpoint), str(clean_photos))  # a subprocess: opening a FIFO would block
+    # a subprocess: opening a FIFO would block
+    proc = _anw("verify", str(checkpoint), str(clean_photos))
     try:
         _, err = proc.communicate(timeout=120)
     finally:

@@ -1,4 +1,5 @@
 """Properties of the LCT watermark (paper eq. 3-5) and its input checks."""
+
 from __future__ import annotations
 
 import math
@@ -45,7 +46,8 @@ def test_periodic_and_inverse(k):
 
 @pytest.mark.parametrize("k", [30, 60, 180, 330])
 def test_g_preserves_luma_but_printed_order_does_not(k):
-    """g_k = T^-1 R T keeps Y: the first row of T g_k equals the first row of T. The printed eq. 5 order does not."""
+    """g_k = T^-1 R T keeps Y: the first row of T g_k equals the first row of T. The printed eq. 5
+    order does not."""
     g = lct_matrix(torch.tensor(k, dtype=torch.float64))
     torch.testing.assert_close(YIQ[0] @ g, YIQ[0], atol=1e-9, rtol=0)
     printed = YIQ @ color.hue_rotation(k) @ torch.linalg.inv(YIQ)
@@ -86,7 +88,11 @@ def test_gradient_wrt_k_matches_finite_differences():
     eps = 1e-4
 
     def f(v: float) -> float:
-        return float((color.apply_color_matrix(x, lct_matrix(torch.tensor(v, dtype=torch.float64))) ** 2).sum())
+        return float(
+            (
+                color.apply_color_matrix(x, lct_matrix(torch.tensor(v, dtype=torch.float64))) ** 2
+            ).sum()
+        )
 
     numeric = (f(40 + eps) - f(40 - eps)) / (2 * eps)
     assert math.isclose(float(k.grad), numeric, rel_tol=1e-5, abs_tol=1e-8)
@@ -140,7 +146,7 @@ def test_blue_channel_watermark_sets_seeded_pixels_only():
     torch.testing.assert_close(y[:, :2], x[:, :2])
 
 
-# ------------------------------------------------------------------------------------------ bad input
+# ---------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "bad,exc,words",
     [
@@ -175,7 +181,15 @@ def test_bad_color_space_raises(space, words):
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("k,exc", [("60", TypeError), (float("nan"), ValueError), (torch.tensor([1.0, 2.0]), ValueError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "k,exc",
+    [
+        ("60", TypeError),
+        (float("nan"), ValueError),
+        (torch.tensor([1.0, 2.0]), ValueError),
+        (True, TypeError),
+    ],
+)
 def test_bad_signature_raises(k, exc):
     with pytest.raises(exc):
         lct_matrix(k)

@@ -1,12 +1,14 @@
-"""Course tooling (tools.course): student versions, jupytext pairs, Colab install cells and badges, run-all.
+"""Course tooling (tools.course): student versions, jupytext pairs, Colab install cells and badges,
+run-all.
 
-Fast checks on the real lessons (parsing only), unit tests on small made-up lessons, and one execution
-test per student notebook: it runs cell by cell up to the first exercise stub and passes only when the
-first error is exactly the stub's NotImplementedError. Those execution tests are moved to the end of the
-whole session (after the nbval runs of notebooks/), because the student copy of lesson 04 calls
-train_learner before its exercise: by then lesson 03 has put the model in the shared cache, and the
-lesson timings measured under nbval still include the training.
+Fast checks on the real lessons (parsing only), unit tests on small made-up lessons, and one
+execution test per student notebook: it runs cell by cell up to the first exercise stub and passes
+only when the first error is exactly the stub's NotImplementedError. Those execution tests are moved
+to the end of the whole session (after the nbval runs of notebooks/), because the student copy of
+lesson 04 calls train_learner before its exercise: by then lesson 03 has put the model in the shared
+cache, and the lesson timings measured under nbval still include the training.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,15 +32,21 @@ LESSONS = course.lesson_sources(NOTEBOOKS)
 LESSON_IDS = [p.stem for p in LESSONS]
 SETTING = course.repository_setting(ROOT)  # [tool.anw] of pyproject.toml
 
-# This module registers itself as a pytest plugin, only to run the tests named in RUN_LAST after every
-# other test of the session (pytest offers no ordering without a plugin; the hook below is that plugin).
+# This module registers itself as a pytest plugin, only to run the tests named in RUN_LAST after
+# every other test of the session (pytest offers no ordering without a plugin; the hook below is
+# that plugin).
 pytest_plugins = [__name__]
 RUN_LAST = {"test_student_notebook_runs_to_its_first_stub"}
 
 
 def pytest_collection_modifyitems(session, config, items):
-    last = [i for i in items if getattr(i, "originalname", i.name) in RUN_LAST and getattr(i, "module", None) is not None
-            and i.module.__name__ == __name__]
+    last = [
+        i
+        for i in items
+        if getattr(i, "originalname", i.name) in RUN_LAST
+        and getattr(i, "module", None) is not None
+        and i.module.__name__ == __name__
+    ]
     if last:
         items[:] = [i for i in items if i not in last] + last
 
@@ -47,10 +55,12 @@ def test_there_are_lessons():
     assert len(LESSONS) >= 4, f"expected the course's lessons in {NOTEBOOKS}"
     numbers = [int(p.stem[:2]) for p in LESSONS]
     assert numbers[:4] == [1, 2, 3, 4], "the course opens with lessons 01-04"
-    assert numbers == sorted(set(numbers)), "each lesson has its own two-digit number (issues fill the gaps, e.g. 05-08)"
+    assert numbers == sorted(set(numbers)), (
+        "each lesson has its own two-digit number (issues fill the gaps, e.g. 05-08)"
+    )
 
 
-# ------------------------------------------------------------------------------------------ student versions
+# --------------------------------------------------------------------------------- student versions
 def _lesson(tmp_path: Path, body: str, name: str = "01_demo") -> Path:
     folder = tmp_path / "notebooks"
     folder.mkdir(exist_ok=True)
@@ -99,7 +109,11 @@ for i in range(3):
 def test_stub_replaces_each_block_at_its_indentation_and_names_the_exercise(tmp_path):
     path = _lesson(tmp_path, DEMO)
     nb, messages = course.student_notebook(path)
-    assert messages == ["Exercise: Return twice x.", "Exercise: Area of the box.", "Exercise: 1.2 — the loop"]
+    assert messages == [
+        "Exercise: Return twice x.",
+        "Exercise: Area of the box.",
+        "Exercise: 1.2 — the loop",
+    ]
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source == textwrap.dedent('''\
         def double(x):
@@ -116,23 +130,41 @@ def test_stub_replaces_each_block_at_its_indentation_and_names_the_exercise(tmp_
                 if True:
                     raise NotImplementedError("Exercise: Area of the box.")''')
     assert code[1].source == 'total = 0\nraise NotImplementedError("Exercise: 1.2 — the loop")'
-    assert code[0].metadata["tags"] == ["exercise"] and code[1].metadata["tags"] == ["exercise", "keep"]
+    assert code[0].metadata["tags"] == ["exercise"] and code[1].metadata["tags"] == [
+        "exercise",
+        "keep",
+    ]
     text = nbformat.writes(nb)
     assert "SOLUTION" not in text and "2 * x" not in text and "total += i" not in text
-    assert "blob/main/student/01_demo.ipynb" in nb.cells[0].source, "the Colab badge should open the student copy"
+    assert "blob/main/student/01_demo.ipynb" in nb.cells[0].source, (
+        "the Colab badge should open the student copy"
+    )
     for c in code:
         compile(c.source, "cell", "exec")
-    assert all(not c.get("outputs") for c in code) and set(nb.metadata) <= {"kernelspec", "colab", "accelerator"}
+    assert all(not c.get("outputs") for c in code) and set(nb.metadata) <= {
+        "kernelspec",
+        "colab",
+        "accelerator",
+    }
 
 
-@pytest.mark.parametrize("body, error", [
-    ('# %% tags=["solution"]\nx = 1\n', "no '# BEGIN SOLUTION'"),
-    ("# %%\nx = 1\n# BEGIN SOLUTION\nx = 2\n# END SOLUTION\n", "not tagged 'solution'"),
-    ('# %% tags=["solution"]\n# BEGIN SOLUTION: a\nx = 2\n', "has no '# END SOLUTION'"),
-    ('# %% tags=["solution"]\nx = 2\n# END SOLUTION\n', "without a '# BEGIN SOLUTION'"),
-    ('# %% tags=["solution"]\n# BEGIN SOLUTION: a\n# BEGIN SOLUTION: b\n# END SOLUTION\n', "nested"),
-    ('# %% tags=["solution"]\n# BEGIN SOLUTION\nx = 2\n# END SOLUTION\n', "cannot name the exercise"),
-])
+@pytest.mark.parametrize(
+    "body, error",
+    [
+        ('# %% tags=["solution"]\nx = 1\n', "no '# BEGIN SOLUTION'"),
+        ("# %%\nx = 1\n# BEGIN SOLUTION\nx = 2\n# END SOLUTION\n", "not tagged 'solution'"),
+        ('# %% tags=["solution"]\n# BEGIN SOLUTION: a\nx = 2\n', "has no '# END SOLUTION'"),
+        ('# %% tags=["solution"]\nx = 2\n# END SOLUTION\n', "without a '# BEGIN SOLUTION'"),
+        (
+            '# %% tags=["solution"]\n# BEGIN SOLUTION: a\n# BEGIN SOLUTION: b\n# END SOLUTION\n',
+            "nested",
+        ),
+        (
+            '# %% tags=["solution"]\n# BEGIN SOLUTION\nx = 2\n# END SOLUTION\n',
+            "cannot name the exercise",
+        ),
+    ],
+)
 def test_badly_marked_solutions_are_refused(tmp_path, body, error):
     path = _lesson(tmp_path, "# %% [markdown]\n# # Lesson 01\n\n" + body)
     with pytest.raises(ValueError, match=re.escape(error)):
@@ -140,7 +172,10 @@ def test_badly_marked_solutions_are_refused(tmp_path, body, error):
 
 
 def test_explicit_exercise_name(tmp_path):
-    path = _lesson(tmp_path, '# %% tags=["solution"]\n# BEGIN SOLUTION: fill in x\nx = 2\n# END SOLUTION\nprint(x)\n')
+    path = _lesson(
+        tmp_path,
+        '# %% tags=["solution"]\n# BEGIN SOLUTION: fill in x\nx = 2\n# END SOLUTION\nprint(x)\n',
+    )
     nb, messages = course.student_notebook(path)
     assert messages == ["Exercise: fill in x"]
     assert nb.cells[0].source == 'raise NotImplementedError("Exercise: fill in x")\nprint(x)'
@@ -148,7 +183,9 @@ def test_explicit_exercise_name(tmp_path):
 
 def test_student_command_writes_and_checks_the_folder(tmp_path):
     _lesson(tmp_path, DEMO)
-    _lesson(tmp_path, '# %% [markdown]\n# # Lesson 02 — No exercises\n\n# %%\nprint("hi")\n', "02_plain")
+    _lesson(
+        tmp_path, '# %% [markdown]\n# # Lesson 02 — No exercises\n\n# %%\nprint("hi")\n', "02_plain"
+    )
     assert course.check_student_versions(tmp_path)  # nothing written yet
     assert course.main(["--root", str(tmp_path), "student"]) == 0
     names = sorted(p.name for p in (tmp_path / "student").iterdir())
@@ -161,10 +198,15 @@ def test_student_command_writes_and_checks_the_folder(tmp_path):
     lesson = tmp_path / "notebooks" / "02_plain.py"
     lesson.write_text(lesson.read_text().replace('"hi"', '"hello"'))
     problems = course.check_student_versions(tmp_path)
-    assert any("02_plain.ipynb is stale" in p for p in problems) and any("99_old.ipynb" in p for p in problems)
+    assert any("02_plain.ipynb is stale" in p for p in problems) and any(
+        "99_old.ipynb" in p for p in problems
+    )
     assert course.main(["--root", str(tmp_path), "student", "--check"]) == 1
     course.write_student_versions(tmp_path)
-    assert course.check_student_versions(tmp_path) == [] and not (tmp_path / "student" / "99_old.ipynb").exists()
+    assert (
+        course.check_student_versions(tmp_path) == []
+        and not (tmp_path / "student" / "99_old.ipynb").exists()
+    )
 
 
 def test_committed_student_versions_are_current():
@@ -189,9 +231,12 @@ def test_student_versions_contain_no_solution(lesson):
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
     nb = nbformat.reads(text, as_version=4)
     student_code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    teacher_other = "\n".join(c.source for c in course.read_lesson(lesson).cells
-                              if c.cell_type == "code" and "solution" not in c.metadata.get("tags", []))
-    leaked = [l for l in solution_lines if l in student_code and l not in teacher_other]
+    teacher_other = "\n".join(
+        c.source
+        for c in course.read_lesson(lesson).cells
+        if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
+    )
+    leaked = [line for line in solution_lines if line in student_code and line not in teacher_other]
     assert not leaked, f"solution lines in the student copy: {leaked[:3]}"
 
 
@@ -200,8 +245,8 @@ def test_student_versions_contain_no_solution(lesson):
 def test_student_notebook_runs_past_every_stub(lesson, tmp_path):
     """Execute student/<lesson>.ipynb to the end as a student who skips every exercise would.
 
-    The only errors allowed are the stubs' NotImplementedError, in the stub's cell or its check right
-    after; a lesson without exercises must run to the end. (Lessons load their learners from
+    The only errors allowed are the stubs' NotImplementedError, in the stub's cell or its check
+    right after; a lesson without exercises must run to the end. (Lessons load their learners from
     $ANW_CACHE, or train them first when it is empty.)
     """
     path = ROOT / "student" / f"{lesson.stem}.ipynb"
@@ -209,13 +254,16 @@ def test_student_notebook_runs_past_every_stub(lesson, tmp_path):
     stubs = course.stub_messages(lesson)
     allowed = course.stub_cells(nb, stubs)
     env = dict(os.environ, MPLBACKEND="Agg")
-    run = course.execute_notebook(nb, path.parent, env, cell_timeout=1800, name=path.name, keep_going=True)
+    run = course.execute_notebook(
+        nb, path.parent, env, cell_timeout=1800, name=path.name, keep_going=True
+    )
     problem = course.student_run_past_stubs_problem(run, stubs, allowed)
     assert problem is None, problem
 
 
 def test_student_run_past_stubs_verdicts():
-    """A stub's error counts only in its own cells; an error in a later cell means the student is stuck."""
+    """A stub's error counts only in its own cells; an error in a later cell means the student is
+    stuck."""
     stubs = ["Exercise: Return twice x."]
 
     def run(*errors):
@@ -223,10 +271,17 @@ def test_student_run_past_stubs_verdicts():
         return course.NotebookRun("demo.ipynb", 1.0, {}, errs[0] if errs else None, errors=errs)
 
     allowed = {4, 5}
-    assert course.student_run_past_stubs_problem(run((5, "NotImplementedError", stubs[0])), stubs, allowed) is None
+    assert (
+        course.student_run_past_stubs_problem(
+            run((5, "NotImplementedError", stubs[0])), stubs, allowed
+        )
+        is None
+    )
     later = run((5, "NotImplementedError", stubs[0]), (9, "NotImplementedError", stubs[0]))
     assert "cannot go on" in course.student_run_past_stubs_problem(later, stubs, allowed)
-    name_error = run((5, "NotImplementedError", stubs[0]), (7, "NameError", "name 'result' is not defined"))
+    name_error = run(
+        (5, "NotImplementedError", stubs[0]), (7, "NameError", "name 'result' is not defined")
+    )
     assert "NameError" in course.student_run_past_stubs_problem(name_error, stubs, allowed)
     assert "ran to the end" in course.student_run_past_stubs_problem(run(), stubs, allowed)
     assert course.student_run_past_stubs_problem(run(), [], set()) is None
@@ -234,16 +289,19 @@ def test_student_run_past_stubs_verdicts():
 
 def test_stub_cells_are_the_stub_and_its_check():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"),
-                nbformat.v4.new_code_cell('def f():\n    raise NotImplementedError("Exercise: f")'),
-                nbformat.v4.new_markdown_cell("check"),
-                nbformat.v4.new_code_cell("assert f() == 1"),
-                nbformat.v4.new_code_cell("y = 2")]
+    nb.cells = [
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell('def f():\n    raise NotImplementedError("Exercise: f")'),
+        nbformat.v4.new_markdown_cell("check"),
+        nbformat.v4.new_code_cell("assert f() == 1"),
+        nbformat.v4.new_code_cell("y = 2"),
+    ]
     assert course.stub_cells(nb, ["Exercise: f"]) == {1, 3}
 
 
 def test_student_run_verdicts():
-    """Only the stub's own NotImplementedError counts; any other first error fails, and so does no error at all."""
+    """Only the stub's own NotImplementedError counts; any other first error fails, and so does no
+    error at all."""
     stubs = ["Exercise: Return twice x."]
 
     def run(ename=None, evalue=""):
@@ -251,23 +309,33 @@ def test_student_run_verdicts():
         return course.NotebookRun("demo.ipynb", 1.0, {5: 0.1}, error)
 
     assert course.student_run_problem(run("NotImplementedError", stubs[0]), stubs) is None
-    assert "NameError" in course.student_run_problem(run("NameError", "name 'x' is not defined"), stubs)
-    assert "not an exercise stub" in course.student_run_problem(run("NotImplementedError", "something else"), stubs)
+    assert "NameError" in course.student_run_problem(
+        run("NameError", "name 'x' is not defined"), stubs
+    )
+    assert "not an exercise stub" in course.student_run_problem(
+        run("NotImplementedError", "something else"), stubs
+    )
     assert "ran to the end" in course.student_run_problem(run(), stubs)
     assert course.student_run_problem(run(), []) is None
     assert "ValueError" in course.student_run_problem(run("ValueError", "bad"), [])
 
 
-# ------------------------------------------------------------------------------------------ jupytext pairs
+# ----------------------------------------------------------------------------------- jupytext pairs
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 def test_pair_is_in_sync(lesson):
-    """notebooks/NN.ipynb holds exactly the cells of NN.py (as jupytext parses it), without outputs."""
+    """notebooks/NN.ipynb holds exactly the cells of NN.py (as jupytext parses it), without
+    outputs."""
     problems = course.pair_problems(lesson)
-    assert not problems, "\n".join(problems) + "\nThe .py is the source of truth: python -m tools.course sync"
+    assert not problems, (
+        "\n".join(problems) + "\nThe .py is the source of truth: python -m tools.course sync"
+    )
 
 
 def test_sync_writes_the_ipynb_from_the_py_and_detects_drift(tmp_path):
-    py = _lesson(tmp_path, '# %% [markdown]\n# # Lesson 01\n\n# %% tags=["x"]\nprint(1)\n\n# %%\n%pip --version\n')
+    py = _lesson(
+        tmp_path,
+        '# %% [markdown]\n# # Lesson 01\n\n# %% tags=["x"]\nprint(1)\n\n# %%\n%pip --version\n',
+    )
     ipynb = py.with_suffix(".ipynb")
     assert course.pair_problems(py) == [f"{ipynb} is missing"]
     assert course.main(["--root", str(tmp_path), "sync", "--check"]) == 1 and not ipynb.exists()
@@ -283,7 +351,9 @@ def test_sync_writes_the_ipynb_from_the_py_and_detects_drift(tmp_path):
     course.sync_pairs(py.parent)
     nb2 = nbformat.read(str(ipynb), as_version=4)
     assert nb2.cells[1].source == "print(2)"
-    assert nb2.cells[0].id == ids[0] and nb2.cells[2].id == ids[2], "unchanged cells keep their ids (small diffs)"
+    assert nb2.cells[0].id == ids[0] and nb2.cells[2].id == ids[2], (
+        "unchanged cells keep their ids (small diffs)"
+    )
 
     nb2.cells[1].outputs = [nbformat.v4.new_output("stream", text="2\n")]
     nb2.cells[1].execution_count = 1
@@ -293,48 +363,64 @@ def test_sync_writes_the_ipynb_from_the_py_and_detects_drift(tmp_path):
     assert course.pair_problems(py) == []
 
 
-# ------------------------------------------------------------------------------------- Colab install cell
+# ------------------------------------------------------------------------------- Colab install cell
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 def test_first_code_cell_is_the_colab_install_cell(lesson):
     source = course.first_code_cell(course.read_lesson(lesson))
     extra = course.lesson_extra(lesson.name)
-    assert course.check_install_cell(source, SETTING, extra and extra[0]) == [], \
+    assert course.check_install_cell(source, SETTING, extra and extra[0]) == [], (
         f"{lesson.name}, first code cell:\n{source}"
-    assert source == course.install_cell_source(SETTING, lesson.name), \
+    )
+    assert source == course.install_cell_source(SETTING, lesson.name), (
         f"{lesson.name}: the install cell is not canonical; run  {course.SET_REPOSITORY}"
+    )
     student = nbformat.read(str(ROOT / "student" / f"{lesson.stem}.ipynb"), as_version=4)
     assert course.first_code_cell(student) == source
 
 
 # The shape without the wheel alternative: the git address straight in the %pip line.
-GOOD_CELL = f'''\
+GOOD_CELL = f"""\
 try:
     import anw_helpers
 except ModuleNotFoundError:
     %pip install -q "anw-helpers @ {SETTING.git_url}"
     import anw_helpers
 from anw_helpers.runtime import describe_runtime
-print(describe_runtime())'''
+print(describe_runtime())"""
 WHEEL_CELL = course.install_cell_source(SETTING)  # the lessons' shape: a wheel, else git
 
 
-@pytest.mark.parametrize("bad, problem", [
-    (GOOD_CELL.replace("try:\n    import anw_helpers\nexcept ModuleNotFoundError:\n    %pip",
-                       "%pip"), "guard"),
-    (GOOD_CELL + f'\n%pip install -q "anw-helpers @ {SETTING.git_url}"', "outside"),
-    (GOOD_CELL.replace('-q "anw', '-q torch "anw'), "torch"),
-    (GOOD_CELL.replace("-q ", "-q --upgrade "), "reinstalls"),
-    (GOOD_CELL.replace("%pip", "!pip"), "%pip"),
-    (GOOD_CELL.replace(SETTING.repository, "someone/fork"), "course repository"),
-    (GOOD_CELL.replace(SETTING.git_url, SETTING.git_url.rsplit("@", 1)[0]), "course repository"),
-    (GOOD_CELL.replace("print(describe_runtime())", ""), "describe_runtime"),
-    (WHEEL_CELL.replace('"{source}"', '"{source}" torchvision'), "torch"),
-    (WHEEL_CELL.replace('"{source}"', '"{source}" -U'), "reinstalls"),
-    (WHEEL_CELL.replace(f'"{SETTING.git_url}"', '"git+https://github.com/someone/fork@main"'),
-     "not the course repository"),
-    (WHEEL_CELL.replace(f'"{SETTING.git_url}"', '"anw-helpers"'), "names no repository"),
-    (WHEEL_CELL.replace("    %pip", "%pip"), "outside"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        (
+            GOOD_CELL.replace(
+                "try:\n    import anw_helpers\nexcept ModuleNotFoundError:\n    %pip", "%pip"
+            ),
+            "guard",
+        ),
+        (GOOD_CELL + f'\n%pip install -q "anw-helpers @ {SETTING.git_url}"', "outside"),
+        (GOOD_CELL.replace('-q "anw', '-q torch "anw'), "torch"),
+        (GOOD_CELL.replace("-q ", "-q --upgrade "), "reinstalls"),
+        (GOOD_CELL.replace("%pip", "!pip"), "%pip"),
+        (GOOD_CELL.replace(SETTING.repository, "someone/fork"), "course repository"),
+        (
+            GOOD_CELL.replace(SETTING.git_url, SETTING.git_url.rsplit("@", 1)[0]),
+            "course repository",
+        ),
+        (GOOD_CELL.replace("print(describe_runtime())", ""), "describe_runtime"),
+        (WHEEL_CELL.replace('"{source}"', '"{source}" torchvision'), "torch"),
+        (WHEEL_CELL.replace('"{source}"', '"{source}" -U'), "reinstalls"),
+        (
+            WHEEL_CELL.replace(
+                f'"{SETTING.git_url}"', '"git+https://github.com/someone/fork@main"'
+            ),
+            "not the course repository",
+        ),
+        (WHEEL_CELL.replace(f'"{SETTING.git_url}"', '"anw-helpers"'), "names no repository"),
+        (WHEEL_CELL.replace("    %pip", "%pip"), "outside"),
+    ],
+)
 def test_install_cell_checker_catches_bad_cells(bad, problem):
     assert course.check_install_cell(GOOD_CELL) == []
     assert any(problem in p for p in course.check_install_cell(bad)), course.check_install_cell(bad)
@@ -385,8 +471,12 @@ def test_readme_has_a_colab_badge_per_lesson():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert course.readme_badge_problems(readme, NOTEBOOKS) == []
     for lesson in LESSONS:  # and each lesson's title cell opens itself in Colab
-        title = next(c.source for c in course.read_lesson(lesson).cells if c.cell_type == "markdown")
-        assert course.colab_url(lesson.stem) in title, f"{lesson.name}: no Colab badge in the title cell"
+        title = next(
+            c.source for c in course.read_lesson(lesson).cells if c.cell_type == "markdown"
+        )
+        assert course.colab_url(lesson.stem) in title, (
+            f"{lesson.name}: no Colab badge in the title cell"
+        )
 
 
 # ------------------------------------------------------------ [tool.anw]: where the course lives
@@ -397,7 +487,8 @@ def test_the_repository_setting_is_read_from_pyproject(tmp_path):
     assert SETTING.git_url == f"git+https://github.com/{SETTING.repository}@{SETTING.branch}"
     assert course.colab_url("01_x") == SETTING.colab_url("01_x")
     assert course.colab_url("01_x", "student", "dev").endswith(
-        f"{SETTING.repository}/blob/dev/student/01_x.ipynb")
+        f"{SETTING.repository}/blob/dev/student/01_x.ipynb"
+    )
     pyproject = tmp_path / "pyproject.toml"
     pyproject.write_text('[project]\nname = "x"\n\n[tool.anw]\nrepository = "me/course"\n')
     assert course.repository_setting(tmp_path) == course.RepositorySetting("me/course", "main")
@@ -410,26 +501,31 @@ def test_the_repository_setting_is_read_from_pyproject(tmp_path):
 def test_the_fallback_reader_for_old_pythons_agrees_with_tomllib():
     """Python 3.9/3.10 without tomli read [tool.anw] with a small parser of that one table."""
     tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
-    for text in ((ROOT / "pyproject.toml").read_text(),
-                 "[tool.anw]  # where\nrepository = 'o/n'  # fork\n"
-                 'branch = "a\\"b"\n\n[[tool.x]]\ny = 1\n',
-                 '[tool.other]\nrepository = "not/this"\n'):
+    for text in (
+        (ROOT / "pyproject.toml").read_text(),
+        "[tool.anw]  # where\nrepository = 'o/n'  # fork\n"
+        'branch = "a\\"b"\n\n[[tool.x]]\ny = 1\n',
+        '[tool.other]\nrepository = "not/this"\n',
+    ):
         expected = tomllib.loads(text).get("tool", {}).get("anw", {})
         assert settings._anw_table_fallback(text, "t") == expected
     with pytest.raises(ValueError, match="line 2: cannot read"):
         settings._anw_table_fallback("[tool.anw]\nrepository = [1, 2]\n", "t")
 
 
-@pytest.mark.parametrize("repository, branch, error", [
-    ("anti-neuron-watermarking", "main", "malformed repository"),
-    ("a/b/c", "main", "malformed repository"),
-    ("https://github.com/a/b", "main", "malformed repository"),
-    ("-a/b", "main", "malformed repository"),
-    ("a/b.git", "main", "without '.git'"),
-    ("a/b", "has space", "malformed branch"),
-    ("a/b", "../x", "malformed branch"),
-    ("a/b", "-x", "malformed branch"),
-])
+@pytest.mark.parametrize(
+    "repository, branch, error",
+    [
+        ("anti-neuron-watermarking", "main", "malformed repository"),
+        ("a/b/c", "main", "malformed repository"),
+        ("https://github.com/a/b", "main", "malformed repository"),
+        ("-a/b", "main", "malformed repository"),
+        ("a/b.git", "main", "without '.git'"),
+        ("a/b", "has space", "malformed branch"),
+        ("a/b", "../x", "malformed branch"),
+        ("a/b", "-x", "malformed branch"),
+    ],
+)
 def test_malformed_settings_are_refused_in_one_line(tmp_path, capsys, repository, branch, error):
     with pytest.raises(ValueError, match=re.escape(error)):
         course.RepositorySetting(repository, branch)
@@ -456,8 +552,11 @@ def _course_copy(tmp_path: Path, lessons=("01", "06")) -> Path:
 
 def test_set_repository_rewrites_lessons_readme_pairs_and_student_copies(tmp_path, capsys):
     root = _course_copy(tmp_path)
-    originals = {p: p.read_text() for p in [root / "pyproject.toml", root / "README.md"]
-                 + sorted((root / "notebooks").glob("*.py"))}
+    originals = {
+        p: p.read_text()
+        for p in [root / "pyproject.toml", root / "README.md"]
+        + sorted((root / "notebooks").glob("*.py"))
+    }
     argv = ["--root", str(root), "set-repository", "someone/fork", "--branch", "spring-2027"]
     assert course.main(argv) == 0
     out = capsys.readouterr().out
@@ -544,8 +643,11 @@ def _dependencies_view(folder: Path) -> Path:
     for sp in dict.fromkeys([paths["purelib"], paths["platlib"], *site.getsitepackages()]):
         for entry in Path(sp).iterdir() if Path(sp).is_dir() else ():
             name = entry.name.lower()
-            if name.startswith(("anw_helpers", "anw-helpers", "__editable__")) \
-                    or name.endswith(".pth") or (folder / entry.name).exists():
+            if (
+                name.startswith(("anw_helpers", "anw-helpers", "__editable__"))
+                or name.endswith(".pth")
+                or (folder / entry.name).exists()
+            ):
                 continue
             (folder / entry.name).symlink_to(entry)
     return folder
@@ -557,8 +659,9 @@ def _fresh_venv(path: Path, view: Path) -> Path:
     subprocess.run(command, check=True, timeout=120)
     python = path / "bin" / "python"
     where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
-    purelib = subprocess.run([str(python), "-c", where], capture_output=True, text=True,
-                             check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(python), "-c", where], capture_output=True, text=True, check=True
+    ).stdout.strip()
     Path(purelib, "anw_test_dependencies.pth").write_text(f"{view}\n")
     return python
 
@@ -581,18 +684,29 @@ def test_the_wheel_installs_and_imports_in_a_fresh_venv(tmp_path, capsys):
     view = _dependencies_view(tmp_path / "deps")
     hidden = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
     env = {k: v for k, v in os.environ.items() if k not in hidden}
-    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", MPLBACKEND="Agg",
-               IPYTHONDIR=str(tmp_path / "ipython"))
+    env.update(
+        PIP_NO_INDEX="1",
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        MPLBACKEND="Agg",
+        IPYTHONDIR=str(tmp_path / "ipython"),
+    )
     where = "import anw_helpers, anw_helpers.color; print(anw_helpers.__file__)"
 
     def run(python: Path, code: str, cwd: Path = tmp_path) -> subprocess.CompletedProcess:
-        return subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=cwd,
-                              env=env, timeout=180)
+        return subprocess.run(
+            [str(python), "-c", code], capture_output=True, text=True, cwd=cwd, env=env, timeout=180
+        )
 
     python = _fresh_venv(tmp_path / "venv", view)
     assert run(python, "import anw_helpers").returncode != 0, "the helpers come only from the wheel"
-    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheels[0])],
-                   check=True, capture_output=True, cwd=tmp_path, env=env, timeout=120)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", str(wheels[0])],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
     done = run(python, where)
     assert done.returncode == 0, done.stderr
     origin = Path(done.stdout.strip()).resolve()
@@ -602,28 +716,45 @@ def test_the_wheel_installs_and_imports_in_a_fresh_venv(tmp_path, capsys):
     # The lessons' install cell, run by IPython in a second fresh venv, installs the wheel by it.
     python = _fresh_venv(tmp_path / "venv2", view)
     (tmp_path / "dist" / "cell.py").write_text(course.install_cell_source(SETTING))
-    cell = ("from IPython.core.interactiveshell import InteractiveShell\n"
-            "InteractiveShell.instance().run_cell(open('cell.py').read()).raise_error()\n")
+    cell = (
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_cell(open('cell.py').read()).raise_error()\n"
+    )
     done = run(python, cell, cwd=tmp_path / "dist")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     done = run(python, where)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).resolve().is_relative_to((tmp_path / "venv2").resolve())
 
-# ------------------------------------------------------------------------------------------------ run-all
+
+# ------------------------------------------------------------------------------------------ run-all
 @pytest.mark.slow  # starts Jupyter kernels
 def test_run_all_executes_lessons_in_order_with_html_and_timings(tmp_path, capsys):
-    _lesson(tmp_path, '# %% [markdown]\n# # One\n\n# %%\nimport os\nprint("profile", os.environ.get("ANW_PROFILE"))\n'
-                      "open('order.txt', 'a').write('1')\n", "01_one")
-    _lesson(tmp_path, "# %%\nopen('order.txt', 'a').write('2')\n\n# %%\nraise ValueError('broken lesson')\n\n# %%\nprint('never')\n", "02_two")
+    _lesson(
+        tmp_path,
+        '# %% [markdown]\n# # One\n\n# %%\nimport os\nprint("profile", '
+        'os.environ.get("ANW_PROFILE"))\n'
+        "open('order.txt', 'a').write('1')\n",
+        "01_one",
+    )
+    _lesson(
+        tmp_path,
+        "# %%\nopen('order.txt', 'a').write('2')\n\n# %%\nraise ValueError('broken lesson')\n\n# "
+        "%%\nprint('never')\n",
+        "02_two",
+    )
     out = tmp_path / "build"
     code = course.main(["--root", str(tmp_path), "run-all", "--profile", "ci", "--out", str(out)])
     assert code == 1, "a failing lesson makes the run fail"
-    assert (tmp_path / "notebooks" / "order.txt").read_text() == "12", "lessons run in order, in notebooks/"
+    assert (tmp_path / "notebooks" / "order.txt").read_text() == "12", (
+        "lessons run in order, in notebooks/"
+    )
     executed = nbformat.read(str(out / "01_one.ipynb"), as_version=4)
     assert "profile ci" in executed.cells[1].outputs[0]["text"]
     failed = nbformat.read(str(out / "02_two.ipynb"), as_version=4)
-    assert failed.cells[1].outputs[0]["ename"] == "ValueError" and not failed.cells[2].get("outputs")
+    assert failed.cells[1].outputs[0]["ename"] == "ValueError" and not failed.cells[2].get(
+        "outputs"
+    )
     assert "<html" in (out / "01_one.html").read_text() and (out / "02_two.html").is_file()
     timings = (out / "timings.md").read_text()
     assert "| lesson | status | time | slowest cell |" in timings and "profile: `ci`" in timings
@@ -632,13 +763,24 @@ def test_run_all_executes_lessons_in_order_with_html_and_timings(tmp_path, capsy
     assert "| **total** | 1/2 ok |" in timings
     assert timings.strip() in capsys.readouterr().out.replace("\r", "")
 
-    assert course.main(["--root", str(tmp_path), "run-all", "--out", str(out), "--only", "01", "--no-html"]) == 0
+    assert (
+        course.main(
+            ["--root", str(tmp_path), "run-all", "--out", str(out), "--only", "01", "--no-html"]
+        )
+        == 0
+    )
     assert "02_two" not in (out / "timings.md").read_text()
     assert course.main(["--root", str(tmp_path), "run-all", "--profile", "huge"]) == 2
 
 
 def test_course_module_help():
-    done = subprocess.run([sys.executable, "-m", "tools.course", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "tools.course", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0
     commands = ("student", "sync", "run-all", "check", "set-repository", "wheel")
     assert all(c in done.stdout for c in commands)
@@ -646,11 +788,14 @@ def test_course_module_help():
 
 def test_check_command_reports_every_kind_of_problem(tmp_path, capsys):
     header = (ROOT / "notebooks" / LESSONS[0].name).read_text().split("# ---\n\n")[0] + "# ---\n\n"
-    assert "jupytext:" in header  # with it, jupytext uncomments the magics that py:percent comments out
+    # with it, jupytext uncomments the magics that py:percent comments out
+    assert "jupytext:" in header
     install = "# %%\n" + GOOD_CELL.replace("    %pip", "    # %pip") + "\n"
     py = _lesson(tmp_path, header + "# %% [markdown]\n# # Lesson 01\n\n" + install)
     assert course.check_install_cell(course.first_code_cell(course.read_lesson(py))) == []
-    (tmp_path / "README.md").write_text(f"[![Open In Colab]({course.COLAB_BADGE})]({course.colab_url('01_demo')})\n")
+    (tmp_path / "README.md").write_text(
+        f"[![Open In Colab]({course.COLAB_BADGE})]({course.colab_url('01_demo')})\n"
+    )
     course.sync_pairs(py.parent)
     course.write_student_versions(tmp_path)
     assert course.main(["--root", str(tmp_path), "check"]) == 0

@@ -1,4 +1,5 @@
 """Data loading (offline copy / torchvision), a person's own photos, and user splits."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,9 @@ def test_second_load_reads_the_cache_without_decoding(cifar_train, monkeypatch):
 
     monkeypatch.setattr(data, "_decode_all", no_decoding)
     again = data.load_cifar10("train")
-    assert torch.equal(again.labels, cifar_train.labels) and torch.equal(again.images[:100], cifar_train.images[:100])
+    assert torch.equal(again.labels, cifar_train.labels) and torch.equal(
+        again.images[:100], cifar_train.images[:100]
+    )
 
 
 def test_unknown_split_and_missing_data_explain_the_fix(tmp_path):
@@ -66,7 +69,9 @@ def test_image_folder_of_own_photos(tmp_path):
 
 def test_flat_folder_with_labels_file(tmp_path):
     _write_images(tmp_path / "photos", 3)
-    (tmp_path / "labels.csv").write_text("filename,class\nimg0.png,cat\nimg1.png,dog\nimg2.png,cat\n")
+    (tmp_path / "labels.csv").write_text(
+        "filename,class\nimg0.png,cat\nimg1.png,dog\nimg2.png,cat\n"
+    )
     s = data.load_image_folder(tmp_path / "photos", size=16, labels_file=tmp_path / "labels.csv")
     assert s.classes == ("cat", "dog") and s.labels.tolist() == [0, 1, 0]
     (tmp_path / "short.csv").write_text("img0.png,cat\n")
@@ -103,15 +108,17 @@ def test_users_are_disjoint_seeded_and_sized():
     assert torch.equal(users[0].images, src.images[users[0].indices])
 
 
-@pytest.mark.parametrize("sizes,keys", [([], []), ([0], [60.0]), ([10], [60.0, 90.0]), ([500], [60.0])])
+@pytest.mark.parametrize(
+    "sizes,keys", [([], []), ([0], [60.0]), ([10], [60.0, 90.0]), ([500], [60.0])]
+)
 def test_bad_user_requests_raise(sizes, keys):
     with pytest.raises(ValueError):
         data.make_users(_toy_set(), sizes, keys)
 
 
 def test_training_set_carries_each_users_own_key():
-    """Every image of user u carries u's key, even when few users watermark (the paper's release gave
-    every image the first key when ratio x users < 1)."""
+    """Every image of user u carries u's key, even when few users watermark (the paper's release
+    gave every image the first key when ratio x users < 1)."""
     src = _toy_set(400)
     keys, seeds = data.many_users_plan(20, 0.25, seed=1, user_specific_color_space=True)
     spaces = [color_space_from_seed(s) for s in seeds]
@@ -121,20 +128,26 @@ def test_training_set_carries_each_users_own_key():
     assert all(u.color_space is not None for u in marking)
     train = data.watermarked_training_set(src, users)
     for u in users:
-        expected = u.images if u.key is None else data.watermark_uint8(u.images, u.key, u.color_space)
+        expected = (
+            u.images if u.key is None else data.watermark_uint8(u.images, u.key, u.color_space)
+        )
         assert torch.equal(train.images[u.indices], expected), u.name
     assert torch.equal(src.images, _toy_set(400).images), "the source set must not be changed"
 
 
 def test_build_learner_data_places_watermarked_images_and_holds_out(cifar_train, cifar_test):
-    d = data.build_learner_data(cifar_train, cifar_test, n_train=1000, user_sizes=[0.01], keys=[60.0], n_test=500, seed=0)
+    d = data.build_learner_data(
+        cifar_train, cifar_test, n_train=1000, user_sizes=[0.01], keys=[60.0], n_test=500, seed=0
+    )
     user = d.users[0]
     assert len(d.train) == 1000 and len(user) == 10 and len(d.test) == 500
     marked = watermark(user.clean(), 60.0)
     got = data.to_float(d.train.images[user.indices])
     assert float((got - marked).abs().max()) <= 0.5 / 255 + 1e-6
     assert d.held_out.key == 60.0 and len(d.held_out) == 10
-    assert not set(d.held_out.indices.tolist()) & set(range(0)), "held-out indices refer to the test split"
+    assert not set(d.held_out.indices.tolist()) & set(range(0)), (
+        "held-out indices refer to the test split"
+    )
     test_ids = {tuple(x) for x in d.test.images[:, 0, 0, :4].tolist()}
     assert len(d.held_out) > 0 and len(test_ids) > 0
 
@@ -145,8 +158,13 @@ def test_many_users_plan_is_seeded_and_counts_the_fraction():
     marking = [k for k in keys if k is not None]
     assert len(marking) == 5 and all(k in range(30, 331, 30) for k in marking)
     assert [s is not None for s in seeds] == [k is not None for k in keys]
-    assert all(s is None for s in data.many_users_plan(20, 0.25, seed=3)[1]), "YIQ unless asked otherwise"
-    assert data.many_users_plan(4, 0.0)[0] == (None,) * 4 and None not in data.many_users_plan(4, 1.0)[0]
+    assert all(s is None for s in data.many_users_plan(20, 0.25, seed=3)[1]), (
+        "YIQ unless asked otherwise"
+    )
+    assert (
+        data.many_users_plan(4, 0.0)[0] == (None,) * 4
+        and None not in data.many_users_plan(4, 1.0)[0]
+    )
     with pytest.raises(ValueError, match="watermark_fraction"):
         data.many_users_plan(4, 1.5)
     with pytest.raises(ValueError, match="n_users"):
@@ -154,7 +172,12 @@ def test_many_users_plan_is_seeded_and_counts_the_fraction():
 
 
 def test_many_users_and_multi_user_configs():
-    from anw_helpers.profiles import MULTI_USER_KEYS, get_profile, many_users_config, multi_user_config
+    from anw_helpers.profiles import (
+        MULTI_USER_KEYS,
+        get_profile,
+        many_users_config,
+        multi_user_config,
+    )
 
     base = get_profile("ci").config.with_(n_train=1000)
     cfg = many_users_config(base, 20, 0.5, user_specific_color_space=True)
@@ -163,7 +186,9 @@ def test_many_users_and_multi_user_configs():
     with pytest.raises(ValueError, match="n_train >= n_users"):
         many_users_config(base.with_(n_train=None), 20, 0.5)
     multi = multi_user_config(base)
-    assert set(MULTI_USER_KEYS) == set(range(30, 331, 30)) and len(multi.user_sizes) == len(multi.keys)
+    assert set(MULTI_USER_KEYS) == set(range(30, 331, 30)) and len(multi.user_sizes) == len(
+        multi.keys
+    )
     assert multi.user_sizes[:5] == (50, 20, 10, 5, 2)
 
 
@@ -189,7 +214,9 @@ def test_load_cub200_offline_says_what_to_do(tmp_path):
 def _flat_photos(folder, names):
     folder.mkdir()
     for i, name in enumerate(names):
-        Image.fromarray(np.random.default_rng(i).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / name)
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+            folder / name
+        )
     return folder
 
 

@@ -1,4 +1,6 @@
-"""pyproject.toml (pip, Colab) and environment.yml (conda) list the same packages with ranges, not pins."""
+"""pyproject.toml (pip, Colab) and environment.yml (conda) list the same packages with ranges, not
+pins."""
+
 from __future__ import annotations
 
 import re
@@ -37,9 +39,14 @@ def _conda_dependencies() -> list[str]:
 
 def test_environment_yml_lists_exactly_the_pyproject_packages():
     project = _pyproject()["project"]
-    pip_names = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["course"]}
+    pip_names = {
+        _name(r) for r in project["dependencies"] + project["optional-dependencies"]["course"]
+    }
     conda_names = {CONDA_NAMES.get(_name(d), _name(d)) for d in _conda_dependencies()} - {"python"}
-    assert conda_names == pip_names, f"only in environment.yml: {conda_names - pip_names}; only in pyproject: {pip_names - conda_names}"
+    assert conda_names == pip_names, (
+        f"only in environment.yml: {conda_names - pip_names}; only in pyproject: "
+        f"{pip_names - conda_names}"
+    )
 
 
 def test_environment_name_and_editable_install():
@@ -50,7 +57,9 @@ def test_environment_name_and_editable_install():
 
 def test_requirements_are_ranges_never_pins():
     project = _pyproject()["project"]
-    for req in project["dependencies"] + project["optional-dependencies"]["course"] + _conda_dependencies():
+    for req in (
+        project["dependencies"] + project["optional-dependencies"]["course"] + _conda_dependencies()
+    ):
         assert "==" not in req, f"exact pin {req!r}: use a range (Colab ships its own torch)"
     assert any(r.startswith("torch>=") for r in project["dependencies"])
 

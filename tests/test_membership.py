@@ -1,4 +1,6 @@
-"""Membership inference and the protection advantage (Sec. 5.5, eq. 7), with losses known by construction."""
+"""Membership inference and the protection advantage (Sec. 5.5, eq. 7), with losses known by
+construction."""
+
 from __future__ import annotations
 
 import math
@@ -10,7 +12,9 @@ from torch import nn
 from anw_helpers import membership
 from anw_helpers.profiles import LearnerConfig
 
-TINY = LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), n_test=100, width=8, epochs=1, batch_size=64)
+TINY = LearnerConfig(
+    n_train=300, user_sizes=(10,), keys=(90.0,), n_test=100, width=8, epochs=1, batch_size=64
+)
 
 
 class FixedLogits(nn.Module):
@@ -44,29 +48,49 @@ def test_thresholds_and_decisions():
     assert 0.03 < eps <= 0.2  # ties (0.875 either side of 0.2..0.5) go to the smaller threshold
     assert membership.mia_accuracy(members, nonmembers, eps) == pytest.approx(0.5 * (0.75 + 1.0))
     assert membership.decide(torch.tensor([0.1, 0.3]), 0.2).tolist() == [True, False]
-    # a perfectly separable case reaches 100 %; pow never does worse than std on its calibration data
-    assert membership.mia_accuracy([0.1, 0.2], [1.0, 2.0], membership.threshold_pow([0.1, 0.2], [1.0, 2.0])) == 1.0
-    assert membership.mia_accuracy(members, nonmembers, eps) >= membership.mia_accuracy(members, nonmembers, membership.threshold_std(members))
+    # a perfectly separable case reaches 100 %; pow never does worse than std on its calibration
+    # data
+    assert (
+        membership.mia_accuracy(
+            [0.1, 0.2], [1.0, 2.0], membership.threshold_pow([0.1, 0.2], [1.0, 2.0])
+        )
+        == 1.0
+    )
+    assert membership.mia_accuracy(members, nonmembers, eps) >= membership.mia_accuracy(
+        members, nonmembers, membership.threshold_std(members)
+    )
 
 
 def test_a_threshold_above_everything_calls_everything_in():
     """Fig. 5b: a shadow threshold above all the learner's losses gives exactly 50 %."""
     r = membership.evaluate_threshold("shadow", 10.0, [0.01, 0.1], [0.5, 2.0, 3.0])
-    assert r.member_in.all() and r.nonmember_in.all() and r.accuracy == 0.5 and r.advantage() == pytest.approx(-0.1)
-    pooled = membership.combine("pooled", [r, membership.evaluate_threshold("b", 0.05, [0.01], [1.0])])
+    assert (
+        r.member_in.all()
+        and r.nonmember_in.all()
+        and r.accuracy == 0.5
+        and r.advantage() == pytest.approx(-0.1)
+    )
+    pooled = membership.combine(
+        "pooled", [r, membership.evaluate_threshold("b", 0.05, [0.01], [1.0])]
+    )
     assert len(pooled.correct) == 7 and pooled.threshold == pytest.approx(5.025)
 
 
 def test_gap_attack_and_protection_advantage():
-    assert membership.gap_attack_accuracy(torch.tensor([True, True]), torch.tensor([True, False])) == 0.75
+    assert (
+        membership.gap_attack_accuracy(torch.tensor([True, True]), torch.tensor([True, False]))
+        == 0.75
+    )
     assert membership.protection_advantage(10, 10, p_random=1 / 12) == pytest.approx(11 / 12)
     assert membership.protection_advantage([True, False], p_random=0.5) == 0.0
     assert membership.protection_advantage(torch.tensor([False, False]), p_random=0.5) == -0.5
     assert math.isclose(membership.protection_advantage(3, 4, 0.25), 0.5)
 
 
-@pytest.mark.parametrize("bad, match", [([], "empty"), ([0.1, float("nan")], "NaN"), ([-1.0], "negative"),
-                                        ([[0.1, 0.2]], "1-D")])
+@pytest.mark.parametrize(
+    "bad, match",
+    [([], "empty"), ([0.1, float("nan")], "NaN"), ([-1.0], "negative"), ([[0.1, 0.2]], "1-D")],
+)
 def test_bad_losses_raise_clear_errors(bad, match):
     with pytest.raises(ValueError, match=match):
         membership.threshold_std(torch.tensor(bad) if bad else torch.tensor([]))
@@ -84,7 +108,12 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="at least one"):
         membership.combine("x", [])
     with pytest.raises(ValueError, match="at least one of the user's photos"):
-        membership.train_shadow_model(torch.zeros(0, 3, 32, 32, dtype=torch.uint8), torch.zeros(0, dtype=torch.long), TINY, ("a",))
+        membership.train_shadow_model(
+            torch.zeros(0, 3, 32, 32, dtype=torch.uint8),
+            torch.zeros(0, dtype=torch.long),
+            TINY,
+            ("a",),
+        )
 
 
 def test_shadow_model_trains_on_the_users_photos_only(tmp_path, monkeypatch):
@@ -105,10 +134,14 @@ def test_lesson_08_figures_draw_and_check_their_input():
 
     from anw_helpers import plots_comparison as pc
 
-    fig = pc.plot_mia_thresholds([torch.rand(3)] * 2, [torch.rand(3) * 3] * 2, [0.0, 1.0], ["2", "3"], {"MIA-std": 0.1})
+    fig = pc.plot_mia_thresholds(
+        [torch.rand(3)] * 2, [torch.rand(3) * 3] * 2, [0.0, 1.0], ["2", "3"], {"MIA-std": 0.1}
+    )
     assert isinstance(fig, Figure)
     assert isinstance(pc.plot_protection_advantage({"ANW": 0.6, "MIA-std": 0.2}), Figure)
-    assert isinstance(pc.plot_memorisation({"clean": (0.3, 0.05), "watermarked": (0.4, 0.05)}, "t"), Figure)
+    assert isinstance(
+        pc.plot_memorisation({"clean": (0.3, 0.05), "watermarked": (0.4, 0.05)}, "t"), Figure
+    )
     with pytest.raises(ValueError, match="one entry per user"):
         pc.plot_mia_thresholds([torch.rand(3)], [], [1.0], ["a"])
     with pytest.raises(ValueError, match="empty"):

@@ -1,4 +1,6 @@
-"""Feldman-Zhang memorisation estimate (Sec. 5.6) with complementary subsampled models, at a tiny scale."""
+"""Feldman-Zhang memorisation estimate (Sec. 5.6) with complementary subsampled models, at a tiny
+scale."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,7 +10,9 @@ from anw_helpers import memorisation
 from anw_helpers.data import ImageSet
 from anw_helpers.profiles import LearnerConfig
 
-TINY = LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), n_test=100, width=8, epochs=1, batch_size=64)
+TINY = LearnerConfig(
+    n_train=300, user_sizes=(10,), keys=(90.0,), n_test=100, width=8, epochs=1, batch_size=64
+)
 
 
 def test_complementary_splits():
@@ -27,19 +31,32 @@ def test_estimate_by_construction():
     member = memorisation.complementary_splits(4, 2, seed=1)
     memorised = member.clone()  # correct exactly when trained on: mem = 1
     typical = torch.ones_like(member)  # always correct: mem = 0
-    est = memorisation.memorisation_estimate(torch.cat([memorised[:, :2], typical[:, 2:]], dim=1), member)
+    est = memorisation.memorisation_estimate(
+        torch.cat([memorised[:, :2], typical[:, 2:]], dim=1), member
+    )
     assert est.mem.tolist() == [1.0, 1.0, 0.0, 0.0] and est.mean() == 0.5
     assert est.n_in.tolist() == [2, 2, 2, 2] and est.label() == "estimate from 2 + 2 models"
-    assert est.in_accuracy.tolist() == [1.0, 1.0, 1.0, 1.0] and est.out_accuracy.tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert est.in_accuracy.tolist() == [1.0, 1.0, 1.0, 1.0] and est.out_accuracy.tolist() == [
+        0.0,
+        0.0,
+        1.0,
+        1.0,
+    ]
 
 
 def test_estimate_rejects_bad_input():
     with pytest.raises(ValueError, match="same shape"):
-        memorisation.memorisation_estimate(torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 4, dtype=torch.bool))
+        memorisation.memorisation_estimate(
+            torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 4, dtype=torch.bool)
+        )
     with pytest.raises(ValueError, match="no model that trained"):
-        memorisation.memorisation_estimate(torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 3, dtype=torch.bool))
+        memorisation.memorisation_estimate(
+            torch.ones(2, 3, dtype=torch.bool), torch.ones(2, 3, dtype=torch.bool)
+        )
     with pytest.raises(ValueError, match="no examples"):
-        memorisation.memorisation_estimate(torch.ones(2, 0, dtype=torch.bool), torch.ones(2, 0, dtype=torch.bool))
+        memorisation.memorisation_estimate(
+            torch.ones(2, 0, dtype=torch.bool), torch.ones(2, 0, dtype=torch.bool)
+        )
     with pytest.raises(ValueError, match="no memorisation plan"):
         memorisation.memorisation_plan("laptop")
     with pytest.raises(ValueError, match="positive"):
@@ -52,7 +69,11 @@ def test_plans_scale_with_the_profile():
     ci, cpu = memorisation.memorisation_plan("ci"), memorisation.memorisation_plan("cpu")
     assert ci.n_models <= cpu.n_models <= memorisation.memorisation_plan("gpu").n_models
     assert ci.label() == f"estimate from {ci.n_pairs} + {ci.n_pairs} models"
-    assert ci.config(TINY).width == TINY.width and ci.config(TINY).epochs == ci.epochs and ci.config(TINY).seed == TINY.seed
+    assert (
+        ci.config(TINY).width == TINY.width
+        and ci.config(TINY).epochs == ci.epochs
+        and ci.config(TINY).seed == TINY.seed
+    )
     gpu = memorisation.memorisation_plan("gpu")
     assert not gpu.fine_tune and gpu.config(TINY).width == gpu.width
 
@@ -61,7 +82,11 @@ def test_plans_scale_with_the_profile():
 def test_subsampled_models_train_on_their_subsets(tmp_path, monkeypatch):
     monkeypatch.setenv("ANW_CACHE", str(tmp_path))
     g = torch.Generator().manual_seed(0)
-    pool = ImageSet(torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8, generator=g), torch.arange(20) % 3, tuple("abc"))
+    pool = ImageSet(
+        torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8, generator=g),
+        torch.arange(20) % 3,
+        tuple("abc"),
+    )
     masks = memorisation.complementary_splits(len(pool), 1, seed=0)
     models = memorisation.train_subsampled_models(pool, masks, TINY, pool, tracked=torch.arange(4))
     assert [len(m.data.train) for m in models] == [10, 10]
@@ -69,11 +94,18 @@ def test_subsampled_models_train_on_their_subsets(tmp_path, monkeypatch):
     correct = memorisation.correctness(models, pool.images, pool.labels)
     est = memorisation.memorisation_estimate(correct, masks)
     assert correct.shape == (2, 20) and est.label() == "estimate from 1 + 1 models"
-    tuned = memorisation.train_subsampled_models(pool, masks, TINY, pool, start_from=models[0].model)
+    tuned = memorisation.train_subsampled_models(
+        pool, masks, TINY, pool, start_from=models[0].model
+    )
     assert [len(m.data.train) for m in tuned] == [10, 10] and not tuned[0].from_cache
-    again = memorisation.train_subsampled_models(pool, masks, TINY, pool, start_from=models[0].model)
-    assert again[1].from_cache and torch.equal(again[1].model.net.classifier.weight, tuned[1].model.net.classifier.weight)
-    saved = torch.load(tuned[0].cache_path, weights_only=True)  # one checkpoint format: its config is kept
+    again = memorisation.train_subsampled_models(
+        pool, masks, TINY, pool, start_from=models[0].model
+    )
+    assert again[1].from_cache and torch.equal(
+        again[1].model.net.classifier.weight, tuned[1].model.net.classifier.weight
+    )
+    # one checkpoint format: its config is kept
+    saved = torch.load(tuned[0].cache_path, weights_only=True)
     assert set(saved) == {"state_dict", "record", "config"} and '"epochs": 1' in saved["config"]
     with pytest.raises(ValueError, match="masks"):
         memorisation.train_subsampled_models(pool, masks[:, :5], TINY, pool)

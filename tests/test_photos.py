@@ -1,4 +1,5 @@
-"""anw_helpers.photos: the one decoding path of `anw mark`, `anw verify` and data.load_image_folder (issue 20)."""
+"""anw_helpers.photos: the one decoding path of `anw mark`, `anw verify` and data.load_image_folder
+(issue 20)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def _colour(shape: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 def _sideways(path: Path, upright: np.ndarray) -> Path:
-    """Store ``upright`` rotated a quarter turn with EXIF Orientation 6 ("rotate 90 CW to show"), as phones do."""
+    """Store ``upright`` rotated a quarter turn with EXIF Orientation 6 ("rotate 90 CW to show"), as
+    phones do."""
     stored = Image.fromarray(np.ascontiguousarray(np.rot90(upright, 1)))
     exif = Image.Exif()
     exif[0x0112] = 6
@@ -29,7 +31,8 @@ def _sideways(path: Path, upright: np.ndarray) -> Path:
 
 
 def test_exif_orientation_decodes_identically_for_mark_and_verify(tmp_path):
-    """Case 1: a portrait photo stored sideways is the same upright pixels in mark's and verify's paths."""
+    """Case 1: a portrait photo stored sideways is the same upright pixels in mark's and verify's
+    paths."""
     upright = _colour((24, 16))  # portrait: 24 rows, 16 columns
     src = tmp_path / "src"
     (src / "cat").mkdir(parents=True)
@@ -54,7 +57,8 @@ def test_exif_orientation_decodes_identically_for_mark_and_verify(tmp_path):
 
 @pytest.mark.parametrize("mode", ["I;16", "I", "F"])
 def test_high_bit_depth_photos_are_scaled_to_8_bits_not_clipped(tmp_path, mode):
-    """Case 3: PIL's convert('RGB') clips 16-bit values at 255 (a 16-bit photo came out 99.6 % white)."""
+    """Case 3: PIL's convert('RGB') clips 16-bit values at 255 (a 16-bit photo came out 99.6 %
+    white)."""
     ramp = np.linspace(0, 1, 64 * 32).reshape(32, 64)
     if mode == "F":
         image, suffix = Image.fromarray(ramp.astype(np.float32), "F"), ".tif"

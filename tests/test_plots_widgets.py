@@ -1,9 +1,11 @@
-"""Tests of the pure plotting functions (anw_helpers.plots) and the widgets around them (anw_helpers.widgets).
+"""Tests of the pure plotting functions (anw_helpers.plots) and the widgets around them
+(anw_helpers.widgets).
 
 Everything runs headless (matplotlib Agg, ipywidgets without a kernel): figures are checked through
-their artists (image data, scatter offsets, titles), widgets by setting a control's value and checking
-that the figure was redrawn with it.
+their artists (image data, scatter offsets, titles), widgets by setting a control's value and
+checking that the figure was redrawn with it.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,7 +67,9 @@ def test_show_images_draws_each_image_and_closes_it_in_pyplot(photos):
     axes = _image_axes(fig)
     assert len(axes) == 4
     assert [ax.get_title() for ax in axes] == ["a", "b", "c", "d"]
-    np.testing.assert_allclose(axes[2].images[0].get_array(), photos[2].permute(1, 2, 0).double().numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        axes[2].images[0].get_array(), photos[2].permute(1, 2, 0).double().numpy(), atol=1e-6
+    )
 
 
 def test_show_images_accepts_lists_grids_and_single_channel_maps(photos):
@@ -85,7 +89,11 @@ def test_show_grid_lays_out_rows_and_columns(photos):
     fig = plots.show_grid(rows, col_titles=["clean", "k = 60"], row_titles=["x", "y", "z"])
     axes = _image_axes(fig)
     assert len(axes) == 6
-    assert axes[0].get_title() == "clean" and axes[1].get_title() == "k = 60" and axes[2].get_title() == ""
+    assert (
+        axes[0].get_title() == "clean"
+        and axes[1].get_title() == "k = 60"
+        and axes[2].get_title() == ""
+    )
     assert axes[2].get_ylabel() == "y"
     with pytest.raises(ValueError):
         plots.show_grid([[photos[0]], [photos[0], photos[1]]])
@@ -103,15 +111,18 @@ def test_plot_channels_shows_luma_and_signed_chroma(small_portrait):
         plots.plot_channels(yiq[:2])
 
 
-# ------------------------------------------------------------------------------ the I-Q chroma plane
+# ----------------------------------------------------------------------------- the I-Q chroma plane
 def test_gamut_slice_is_grey_at_the_centre_and_pale_outside():
     T = color.YIQ
     extent = plots._chroma_extent(T)
     rgb = plots._gamut_slice(T, 0.5, extent, resolution=101)
     np.testing.assert_allclose(rgb[50, 50], [0.5, 0.5, 0.5], atol=1e-9)
-    np.testing.assert_allclose(rgb[0, 0], [0.93, 0.93, 0.93])  # a corner of the square is out of gamut
+    # a corner of the square is out of gamut
+    np.testing.assert_allclose(rgb[0, 0], [0.93, 0.93, 0.93])
     # every RGB-cube corner's chroma fits inside the drawn square
-    corners = torch.tensor([[r, g, b] for r in (0, 1) for g in (0, 1) for b in (0, 1)], dtype=torch.float64).T
+    corners = torch.tensor(
+        [[r, g, b] for r in (0, 1) for g in (0, 1) for b in (0, 1)], dtype=torch.float64
+    ).T
     assert float((T @ corners)[1:].abs().max()) < extent
 
 
@@ -124,7 +135,9 @@ def test_plot_iq_plane_places_each_pixel_at_its_chroma(small_portrait):
     expected = (color.YIQ @ sampled)[1:].T.numpy()
     np.testing.assert_allclose(offsets, expected, atol=1e-6)
     # every point is drawn in its own colour
-    np.testing.assert_allclose(ax.collections[0].get_facecolors()[:, :3], np.clip(sampled.T.numpy(), 0, 1), atol=1e-6)
+    np.testing.assert_allclose(
+        ax.collections[0].get_facecolors()[:, :3], np.clip(sampled.T.numpy(), 0, 1), atol=1e-6
+    )
     assert any("60" in t.get_text() for t in ax.texts)
 
 
@@ -137,7 +150,9 @@ def test_plot_iq_plane_draws_into_a_given_axes_and_other_colour_spaces(small_por
     fig = plots.plot_iq_plane(small_portrait, color_space=T_u, n_points=50)
     assert fig.axes[0].get_xlabel() == "chroma 1"
     offsets = np.asarray(fig.axes[0].collections[0].get_offsets())
-    np.testing.assert_allclose(offsets, (T_u @ plots._sample_pixels(small_portrait, 50, 0))[1:].T.numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        offsets, (T_u @ plots._sample_pixels(small_portrait, 50, 0))[1:].T.numpy(), atol=1e-6
+    )
 
 
 def test_plot_watermark_explorer_reports_measured_values(small_portrait):
@@ -145,11 +160,16 @@ def test_plot_watermark_explorer_reports_measured_values(small_portrait):
     fig = plots.plot_watermark_explorer(small_portrait, k, n_points=100)
     assert len(fig.axes) == 4
     shown = fig.axes[1].images[0].get_array()
-    np.testing.assert_allclose(shown, color.watermark(small_portrait, k).permute(1, 2, 0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        shown, color.watermark(small_portrait, k).permute(1, 2, 0).numpy(), atol=1e-6
+    )
     title = fig._suptitle.get_text()
     assert f"k = {k}°" in title
     assert f"clipped {float(color.clipped_fraction(small_portrait, k)):.1%}" in title
-    assert f"PSNR {float(color.psnr(small_portrait, color.watermark(small_portrait, k))):.1f} dB" in title
+    assert (
+        f"PSNR {float(color.psnr(small_portrait, color.watermark(small_portrait, k))):.1f} dB"
+        in title
+    )
     luma_max = float(title.rsplit(" ", 1)[-1])
     assert luma_max < 1e-6  # YIQ keeps luma on unclipped pixels
     with pytest.raises(ValueError):
@@ -164,7 +184,9 @@ def test_plot_watermark_explorer_counts_no_clipping_at_k_zero(small_portrait):
 # ------------------------------------------------------------------------------------ measurements
 def test_plot_per_signature_draws_one_line_per_curve():
     ks = [30, 60, 90]
-    fig = plots.plot_per_signature(ks, {"a": [0.1, 0.2, 0.3], "b": torch.tensor([0.3, 0.2, 0.1])}, ylabel="y", percent=True)
+    fig = plots.plot_per_signature(
+        ks, {"a": [0.1, 0.2, 0.3], "b": torch.tensor([0.3, 0.2, 0.1])}, ylabel="y", percent=True
+    )
     ax = fig.axes[0]
     assert len(ax.lines) == 2
     np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.3, 0.2, 0.1], atol=1e-7)
@@ -174,7 +196,9 @@ def test_plot_per_signature_draws_one_line_per_curve():
 
 
 def test_plot_histograms_and_marks():
-    fig = plots.plot_histograms({"x": torch.randn(100, generator=torch.Generator().manual_seed(0))}, "v", marks={"k": 0.0})
+    fig = plots.plot_histograms(
+        {"x": torch.randn(100, generator=torch.Generator().manual_seed(0))}, "v", marks={"k": 0.0}
+    )
     ax = fig.axes[0]
     assert len(ax.patches) == 60 and ax.get_xlabel() == "v"
 
@@ -185,10 +209,16 @@ def test_plot_signature_slots_marks_match_and_miss():
     assert len(ax.patches) == 12
     assert "match" in ax.get_title()
     assert "miss" in plots.plot_signature_slots(12, key=60, estimate=80).axes[0].get_title()
-    assert "miss" in plots.plot_signature_slots(36, key=60, estimate=65).axes[0].get_title()  # |d| = tau: strict
-    assert "match" in plots.plot_signature_slots(12, key=0, estimate=350).axes[0].get_title()  # around the circle
-    green = [p for p in ax.patches if p.get_facecolor()[:3] != matplotlib.colors.to_rgb("#cfe0f5")
-             and p.get_facecolor()[:3] != matplotlib.colors.to_rgb("0.8")]
+    # |d| = tau: strict
+    assert "miss" in plots.plot_signature_slots(36, key=60, estimate=65).axes[0].get_title()
+    # around the circle
+    assert "match" in plots.plot_signature_slots(12, key=0, estimate=350).axes[0].get_title()
+    green = [
+        p
+        for p in ax.patches
+        if p.get_facecolor()[:3] != matplotlib.colors.to_rgb("#cfe0f5")
+        and p.get_facecolor()[:3] != matplotlib.colors.to_rgb("0.8")
+    ]
     assert len(green) == 1 and math.isclose(green[0].theta1 + 15, 60)
     with pytest.raises(ValueError):
         plots.plot_signature_slots(1)
@@ -221,7 +251,7 @@ def test_interactive_figure_redraws_when_a_control_changes():
 def test_default_color_spaces_are_seeded():
     a, b = widgets.default_color_spaces(2, seed=5), widgets.default_color_spaces(2, seed=5)
     assert list(a)[0] == "YIQ (eq. 3)" and a["YIQ (eq. 3)"] is None and len(a) == 3
-    for (name, m), m2 in zip(list(a.items())[1:], list(b.values())[1:]):
+    for (_name, m), m2 in zip(list(a.items())[1:], list(b.values())[1:]):
         assert m.shape == (3, 3) and torch.equal(m, m2)
 
 
@@ -234,19 +264,27 @@ def test_watermark_explorer_redraws_on_slider_image_and_space(small_portrait, ph
     w.controls["k"].value = 120
     assert w.draw_count == 2 and w.figure is not first
     assert "k = 120°" in w.figure._suptitle.get_text()
-    np.testing.assert_allclose(w.figure.axes[1].images[0].get_array(),
-                               color.watermark(small_portrait, 120).permute(1, 2, 0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        w.figure.axes[1].images[0].get_array(),
+        color.watermark(small_portrait, 120).permute(1, 2, 0).numpy(),
+        atol=1e-6,
+    )
 
     w.controls["image"].value = "photo"
     assert w.draw_count == 3
-    np.testing.assert_allclose(w.figure.axes[0].images[0].get_array(), photos[0].permute(1, 2, 0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        w.figure.axes[0].images[0].get_array(), photos[0].permute(1, 2, 0).numpy(), atol=1e-6
+    )
 
     space = list(w.controls["space"].options)[1]
     w.controls["space"].value = space
     assert w.draw_count == 4 and "user colour space" in w.figure._suptitle.get_text()
     T_u = widgets.default_color_spaces()[space]
-    np.testing.assert_allclose(w.figure.axes[1].images[0].get_array(),
-                               color.watermark(photos[0], 120, T_u).permute(1, 2, 0).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        w.figure.axes[1].images[0].get_array(),
+        color.watermark(photos[0], 120, T_u).permute(1, 2, 0).numpy(),
+        atol=1e-6,
+    )
 
 
 def test_watermark_explorer_needs_images():

@@ -39,9 +39,9 @@ def test_fp32_autocast_is_a_no_op_and_only_fp16_scales():
 
 
 def test_the_training_record_names_the_precision(cifar_train):
-    from anw_helpers.train import fit
-    from anw_helpers.profiles import LearnerConfig
     from anw_helpers.models import build_model
+    from anw_helpers.profiles import LearnerConfig
+    from anw_helpers.train import fit
 
     model = build_model("small_resnet", 10, 4, 0)
     config = LearnerConfig(n_train=16, epochs=1, batch_size=8, width=4)

@@ -1,5 +1,6 @@
-"""The calibrated ownership test (anw_helpers.stats): exact formulas, calibration where H0 holds by construction,
-power where it does not, and clear errors for bad input."""
+"""The calibrated ownership test (anw_helpers.stats): exact formulas, calibration where H0 holds by
+construction, power where it does not, and clear errors for bad input."""
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ from anw_helpers import stats, verify
 from anw_helpers.color import watermark
 
 
-# ------------------------------------------------------------------------------------------- Welch's t
+# ---------------------------------------------------------------------------------------- Welch's t
 def test_welch_t_test_agrees_with_scipy_one_sided_and_far_in_the_tail():
     rng = np.random.default_rng(3)
     x, y = rng.normal(0.5, 1.0, 12), rng.normal(0.0, 2.0, 300)
@@ -32,15 +33,17 @@ def test_welch_t_matches_its_formula():
     t, df = stats.welch_t(x, y)
     vx, vy = np.var(x, ddof=1) / 4, np.var(y, ddof=1) / 6
     assert t == pytest.approx((np.mean(x) - np.mean(y)) / math.sqrt(vx + vy))
-    assert df == pytest.approx((vx + vy) ** 2 / (vx ** 2 / 3 + vy ** 2 / 5))
+    assert df == pytest.approx((vx + vy) ** 2 / (vx**2 / 3 + vy**2 / 5))
     result = stats.welch_t_test(x, y)
     assert result.p_value == pytest.approx(scipy.stats.t.sf(t, df)) and result.method == "welch-t"
-    assert stats.welch_t([1.0, 1.0], [0.0, 0.0])[0] == math.inf  # no spread at all: an infinite t, not NaN
+    # no spread at all: an infinite t, not NaN
+    assert stats.welch_t([1.0, 1.0], [0.0, 0.0])[0] == math.inf
 
 
-# ------------------------------------------------------------------------------------------- permutation test
+# --------------------------------------------------------------------------------- permutation test
 def test_permutation_p_value_matches_exact_enumeration():
-    """With few values the exact permutation p-value can be enumerated; the Monte Carlo one must agree."""
+    """With few values the exact permutation p-value can be enumerated; the Monte Carlo one must
+    agree."""
     from itertools import combinations
 
     x, y = [2.1, 3.5, 2.9], [1.0, 2.2, 0.4, 1.7, 3.0]
@@ -50,7 +53,9 @@ def test_permutation_p_value_matches_exact_enumeration():
     stat = [pooled[list(s)].mean() - np.delete(pooled, list(s)).mean() for s in splits]
     exact = np.mean([s >= observed - 1e-12 for s in stat])
     result = stats.permutation_test(x, y, n_permutations=40000, seed=3, statistic="mean")
-    assert result.p_value == pytest.approx(exact, abs=4 * math.sqrt(exact * (1 - exact) / 40000) + 1e-4)
+    assert result.p_value == pytest.approx(
+        exact, abs=4 * math.sqrt(exact * (1 - exact) / 40000) + 1e-4
+    )
     assert len(result.null) == 40000 and result.n_permutations == 40000
 
 
@@ -68,10 +73,14 @@ def test_permutation_p_value_floor_and_reproducibility():
 def test_random_subsets_are_uniform_and_distinct(n, m):
     idx = stats.random_subsets(m, min(n, m), 20000, seed=0)
     assert idx.shape == (20000, min(n, m))
-    assert bool((idx.sort(dim=1).values[:, 1:] != idx.sort(dim=1).values[:, :-1]).all()), "indices must be distinct"
+    assert bool((idx.sort(dim=1).values[:, 1:] != idx.sort(dim=1).values[:, :-1]).all()), (
+        "indices must be distinct"
+    )
     counts = torch.bincount(idx.flatten(), minlength=m).double()
     expected = 20000 * min(n, m) / m
-    assert float((counts - expected).abs().max()) < 6 * math.sqrt(expected), "every index equally likely"
+    assert float((counts - expected).abs().max()) < 6 * math.sqrt(expected), (
+        "every index equally likely"
+    )
     with pytest.raises(ValueError, match="distinct"):
         stats.random_subsets(3, 4, 1)
 
@@ -87,41 +96,62 @@ def test_random_subsets_draw_every_subset_equally_often(n_pool, size):
     assert torch.equal(rows, stats.random_subsets(n_pool, size, 60_000, seed=1)), "seeded"
 
 
-@pytest.mark.parametrize("distribution,statistic", [("normal", "mean"), ("exponential", "mean"),
-                                                    ("lognormal", "mean"), ("lognormal", "welch")])
+@pytest.mark.parametrize(
+    "distribution,statistic",
+    [("normal", "mean"), ("exponential", "mean"), ("lognormal", "mean"), ("lognormal", "welch")],
+)
 def test_permutation_test_is_calibrated_when_h0_holds(distribution, statistic):
-    """Synthetic calibration: user and reference scores from the same (skewed) distribution, so H0 holds by
-    construction. Over 1,500 independent replications the rejection counts must stay within what alpha allows."""
+    """Synthetic calibration: user and reference scores from the same (skewed) distribution, so H0
+    holds by construction. Over 1,500 independent replications the rejection counts must stay within
+    what alpha allows."""
     rng = np.random.default_rng({"normal": 1, "exponential": 2, "lognormal": 3}[distribution])
-    draw = {"normal": lambda s: rng.normal(size=s), "exponential": lambda s: rng.exponential(size=s),
-            "lognormal": lambda s: rng.lognormal(sigma=1.5, size=s)}[distribution]
-    p_values = [stats.permutation_test(draw(8), draw(120), n_permutations=199, seed=i, statistic=statistic,
-                                       keep_null=False).p_value for i in range(1500)]
+    draw = {
+        "normal": lambda s: rng.normal(size=s),
+        "exponential": lambda s: rng.exponential(size=s),
+        "lognormal": lambda s: rng.lognormal(sigma=1.5, size=s),
+    }[distribution]
+    p_values = [
+        stats.permutation_test(
+            draw(8), draw(120), n_permutations=199, seed=i, statistic=statistic, keep_null=False
+        ).p_value
+        for i in range(1500)
+    ]
     for alpha in (0.05, 0.1, 0.25):
-        assert sum(p <= alpha for p in p_values) <= stats.allowed_rejections(1500, alpha, risk=1e-4), alpha
+        assert sum(p <= alpha for p in p_values) <= stats.allowed_rejections(
+            1500, alpha, risk=1e-4
+        ), alpha
     # and not wildly conservative either: the p-values are close to uniform
     assert 0.2 <= stats.rejection_rate(p_values, 0.25) <= 0.3
     assert 0.4 <= stats.rejection_rate(p_values, 0.5) <= 0.6
 
 
 def test_stratified_test_is_calibrated_when_only_classes_differ():
-    """Classes with very different score levels; each user photographs mostly one class. Within a class the
-    user's scores come from the reference's distribution (the stratified H0 holds by construction): the
-    stratified test stays calibrated, the unstratified one does not."""
+    """Classes with very different score levels; each user photographs mostly one class. Within a
+    class the user's scores come from the reference's distribution (the stratified H0 holds by
+    construction): the stratified test stays calibrated, the unstratified one does not."""
     rng = np.random.default_rng(21)
     levels = np.array([-3.0, 0.0, 2.0])
     ref_strata = rng.integers(0, 3, size=300)
     stratified, pooled = [], []
     for i in range(800):
         y = levels[ref_strata] + rng.exponential(size=300)
-        x_strata = np.where(rng.uniform(size=10) < 0.8, 2, rng.integers(0, 3, size=10))  # mostly class 2
+        # mostly class 2
+        x_strata = np.where(rng.uniform(size=10) < 0.8, 2, rng.integers(0, 3, size=10))
         x = levels[x_strata] + rng.exponential(size=10)
-        stratified.append(stats.permutation_test(x, y, 199, seed=i, x_strata=x_strata, y_strata=ref_strata,
-                                                 keep_null=False).p_value)
+        stratified.append(
+            stats.permutation_test(
+                x, y, 199, seed=i, x_strata=x_strata, y_strata=ref_strata, keep_null=False
+            ).p_value
+        )
         pooled.append(stats.permutation_test(x, y, 199, seed=i, keep_null=False).p_value)
     assert sum(p <= 0.05 for p in stratified) <= stats.allowed_rejections(800, 0.05, risk=1e-4)
-    assert 0.03 <= stats.rejection_rate(stratified, 0.05) and 0.2 <= stats.rejection_rate(stratified, 0.25) <= 0.3
-    assert stats.rejection_rate(pooled, 0.05) > 0.5, "ignoring the classes compares cats with the whole zoo"
+    assert (
+        0.03 <= stats.rejection_rate(stratified, 0.05)
+        and 0.2 <= stats.rejection_rate(stratified, 0.25) <= 0.3
+    )
+    assert stats.rejection_rate(pooled, 0.05) > 0.5, (
+        "ignoring the classes compares cats with the whole zoo"
+    )
 
 
 def test_stratified_statistic_is_the_class_matched_mean_difference():
@@ -130,7 +160,10 @@ def test_stratified_statistic_is_the_class_matched_mean_difference():
     centred = stats.centre_by_stratum(x, xs, y, ys)
     assert centred.tolist() == [0.5, 1.5, 1.5]
     result = stats.permutation_test(x, y, 999, x_strata=xs, y_strata=ys)
-    assert result.statistic == pytest.approx(float(centred.mean())) and result.method == "permutation-stratified"
+    assert (
+        result.statistic == pytest.approx(float(centred.mean()))
+        and result.method == "permutation-stratified"
+    )
     with pytest.raises(ValueError, match="no reference value"):
         stats.permutation_test(x, y, 99, x_strata=[0, 0, 3], y_strata=ys)
     with pytest.raises(ValueError, match="both"):
@@ -146,18 +179,22 @@ def test_tests_have_power_when_h0_is_false():
     user, reference = rng.normal(1.0, 1.0, size=30), rng.normal(0.0, 1.0, size=500)
     assert stats.permutation_test(user, reference, 9999).p_value <= 1e-3
     assert stats.welch_t_test(user, reference).p_value < 1e-4
-    assert stats.permutation_test(-user, reference, 999).p_value > 0.9  # one-sided: the other direction is not evidence
+    # one-sided: the other direction is not evidence
+    assert stats.permutation_test(-user, reference, 999).p_value > 0.9
 
 
 def test_welch_t_test_is_calibrated_on_normal_data():
     rng = np.random.default_rng(11)
-    p_values = [stats.welch_t_test(rng.normal(size=10), rng.normal(scale=3.0, size=200)).p_value for _ in range(3000)]
+    p_values = [
+        stats.welch_t_test(rng.normal(size=10), rng.normal(scale=3.0, size=200)).p_value
+        for _ in range(3000)
+    ]
     for alpha in (0.01, 0.05):
         assert sum(p <= alpha for p in p_values) <= stats.allowed_rejections(3000, alpha, risk=1e-4)
     assert 0.04 <= stats.rejection_rate(p_values, 0.05) <= 0.06
 
 
-# ------------------------------------------------------------------------------------------- bad input
+# ---------------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "x,y,message",
     [
@@ -189,7 +226,7 @@ def test_bad_settings_raise():
         stats.bonferroni([])
 
 
-# ------------------------------------------------------------------------------------------- calibration tools
+# -------------------------------------------------------------------------------- calibration tools
 def test_allowed_rejections_is_the_binomial_bound():
     r = stats.allowed_rejections(160, 0.05, risk=0.001)
     tail = sum(math.comb(160, i) * 0.05**i * 0.95 ** (160 - i) for i in range(r + 1, 161))
@@ -213,14 +250,16 @@ def test_roc_curve_and_tpr_at_fpr():
 
 def test_bonferroni():
     p = [0.01, 0.04, 0.03, 0.005]
-    assert stats.bonferroni(p, 0.05).tolist() == [True, False, False, True]  # p <= 0.05 / 4 = 0.0125
+    # p <= 0.05 / 4 = 0.0125
+    assert stats.bonferroni(p, 0.05).tolist() == [True, False, False, True]
 
 
 def test_holm_step_down_by_hand():
     p = [0.01, 0.04, 0.03, 0.005]
     # sorted: 0.005 <= 0.0125 yes; 0.01 <= 0.01667 yes; 0.03 <= 0.025 no -> stop
     assert stats.holm(p, 0.05).tolist() == [True, False, False, True]
-    assert stats.holm([0.001, 0.002, 0.003], 0.01).tolist() == [True, True, True]  # 0.003 <= 0.01 / 1
+    # 0.003 <= 0.01 / 1
+    assert stats.holm([0.001, 0.002, 0.003], 0.01).tolist() == [True, True, True]
     assert stats.holm([0.2, 0.3], 0.05).tolist() == [False, False]
     rng = np.random.default_rng(0)
     for _ in range(200):  # Holm rejects everything Bonferroni does
@@ -228,7 +267,7 @@ def test_holm_step_down_by_hand():
         assert bool((stats.bonferroni(q) <= stats.holm(q)).all())
 
 
-# ------------------------------------------------------------------------------------------- scores and the model
+# ----------------------------------------------------------------------------- scores and the model
 
 
 def _images(n: int, seed: int) -> torch.Tensor:
@@ -241,14 +280,20 @@ def test_per_image_losses_average_to_the_grid_search():
     model, labels = HueMatcher(watermark(images[0], 60.0)), torch.zeros(9, dtype=torch.int64)
     losses = stats.per_image_losses(model, images, labels, [0.0, 60.0, 120.0], batch_size=4)
     assert losses.shape == (9, 3) and losses.dtype == torch.float64
-    torch.testing.assert_close(losses.mean(0).float(), verify.signature_losses(model, images, labels, [0.0, 60.0, 120.0]))
+    torch.testing.assert_close(
+        losses.mean(0).float(), verify.signature_losses(model, images, labels, [0.0, 60.0, 120.0])
+    )
     scores = stats.key_scores(model, images, labels, 60.0, kind="loss")
     torch.testing.assert_close(scores, losses[:, 0] - losses[:, 1], atol=1e-5, rtol=1e-5)
     assert float(scores[0]) > 0, "the remembered image is easier with the key's hue than clean"
     others = stats.key_scores(model, images, labels, 60.0, baseline=[0.0, 120.0], kind="loss")
-    torch.testing.assert_close(others, losses[:, [0, 2]].mean(1) - losses[:, 1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        others, losses[:, [0, 2]].mean(1) - losses[:, 1], atol=1e-5, rtol=1e-5
+    )
     probs = stats.key_scores(model, images, labels, 60.0)  # default: gain in P(true class)
-    torch.testing.assert_close(probs, (-losses[:, 1]).exp() - (-losses[:, 0]).exp(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        probs, (-losses[:, 1]).exp() - (-losses[:, 0]).exp(), atol=1e-5, rtol=1e-5
+    )
     assert float(probs[0]) > 0 and bool((probs.abs() <= 1).all())
 
 
@@ -267,12 +312,18 @@ def test_ownership_test_detects_a_memorised_user_and_not_an_innocent_one():
             return torch.stack([-self.w * 500 * d, torch.zeros_like(d)], dim=1)
 
     model = Memoriser()
-    guilty = stats.ownership_test(model, user, labels, reference, ref_labels, key=60.0, n_permutations=999)
+    guilty = stats.ownership_test(
+        model, user, labels, reference, ref_labels, key=60.0, n_permutations=999
+    )
     assert guilty.p_value == pytest.approx(1 / 1000) and guilty.statistic > 0
     innocent_user = _images(12, 3)
-    innocent = stats.ownership_test(model, innocent_user, labels, reference, ref_labels, key=60.0, n_permutations=999)
+    innocent = stats.ownership_test(
+        model, innocent_user, labels, reference, ref_labels, key=60.0, n_permutations=999
+    )
     assert innocent.p_value > 0.05
-    welch = stats.ownership_test(model, user, labels, reference, ref_labels, key=60.0, method="welch")
+    welch = stats.ownership_test(
+        model, user, labels, reference, ref_labels, key=60.0, method="welch"
+    )
     assert welch.method == "welch-t" and welch.p_value < 1e-3
 
 
@@ -281,19 +332,42 @@ def test_ownership_test_refuses_a_reference_that_shares_the_users_images():
     reference[7] = user[3]
     model = HueMatcher(user[0])
     with pytest.raises(ValueError, match="disjoint"):
-        stats.ownership_test(model, user, torch.zeros(5, dtype=torch.int64), reference, torch.zeros(40, dtype=torch.int64), 60.0)
+        stats.ownership_test(
+            model,
+            user,
+            torch.zeros(5, dtype=torch.int64),
+            reference,
+            torch.zeros(40, dtype=torch.int64),
+            60.0,
+        )
     assert stats.appears_in(user, reference).tolist() == [False, False, False, True, False]
     assert not bool(stats.appears_in(user, _images(40, 9)).any())
-    assert stats.appears_in(user, reference[:, :2]).tolist() == [False] * 5  # other shapes: nothing shared
+    # other shapes: nothing shared
+    assert stats.appears_in(user, reference[:, :2]).tolist() == [False] * 5
 
 
 @pytest.mark.parametrize(
     "images,labels,exc,message",
     [
         (torch.empty(0, 3, 6, 6), torch.empty(0, dtype=torch.int64), ValueError, "empty"),
-        (torch.rand(4, 3, 6, 6), torch.zeros(3, dtype=torch.int64), ValueError, "one label per image"),
-        (torch.full((4, 3, 6, 6), float("nan")), torch.zeros(4, dtype=torch.int64), ValueError, "NaN"),
-        (torch.randint(0, 255, (4, 3, 6, 6), dtype=torch.uint8), torch.zeros(4, dtype=torch.int64), TypeError, "float"),
+        (
+            torch.rand(4, 3, 6, 6),
+            torch.zeros(3, dtype=torch.int64),
+            ValueError,
+            "one label per image",
+        ),
+        (
+            torch.full((4, 3, 6, 6), float("nan")),
+            torch.zeros(4, dtype=torch.int64),
+            ValueError,
+            "NaN",
+        ),
+        (
+            torch.randint(0, 255, (4, 3, 6, 6), dtype=torch.uint8),
+            torch.zeros(4, dtype=torch.int64),
+            TypeError,
+            "float",
+        ),
         (torch.rand(3, 6, 6), torch.zeros(3, dtype=torch.int64), ValueError, "batch"),
     ],
 )
@@ -313,4 +387,12 @@ def test_bad_key_or_baseline_raise():
     with pytest.raises(ValueError, match="kind"):
         stats.key_scores(model, images, labels, 60.0, kind="logit")
     with pytest.raises(ValueError, match="method"):
-        stats.ownership_test(model, images, labels, _images(4, 1), torch.zeros(4, dtype=torch.int64), 60.0, method="z")
+        stats.ownership_test(
+            model,
+            images,
+            labels,
+            _images(4, 1),
+            torch.zeros(4, dtype=torch.int64),
+            60.0,
+            method="z",
+        )

@@ -1,4 +1,6 @@
-"""Radioactive-data tracing (Table 1) at a tiny scale: extractor, carriers, marking, linear learner, cosines."""
+"""Radioactive-data tracing (Table 1) at a tiny scale: extractor, carriers, marking, linear learner,
+cosines."""
+
 from __future__ import annotations
 
 import math
@@ -22,7 +24,9 @@ def test_feature_extractor_is_the_penultimate_layer_and_frozen():
     assert f.shape == (4, 64)
     with torch.no_grad():
         torch.testing.assert_close(net.net.classifier(f), net(x), atol=1e-5, rtol=1e-5)
-    assert not any(p.requires_grad for p in phi.parameters()) and any(p.requires_grad for p in net.parameters())
+    assert not any(p.requires_grad for p in phi.parameters()) and any(
+        p.requires_grad for p in net.parameters()
+    )
     with pytest.raises(ValueError, match="classifier head"):
         tracing.feature_extractor(torch.nn.Sequential(torch.nn.Flatten()))
 
@@ -30,7 +34,9 @@ def test_feature_extractor_is_the_penultimate_layer_and_frozen():
 def test_carriers_are_seeded_unit_vectors():
     u = tracing.random_carriers(10, 64, seed=3)
     torch.testing.assert_close(u.norm(dim=1), torch.ones(10))
-    assert torch.equal(u, tracing.random_carriers(10, 64, seed=3)) and not torch.equal(u, tracing.random_carriers(10, 64, seed=4))
+    assert torch.equal(u, tracing.random_carriers(10, 64, seed=3)) and not torch.equal(
+        u, tracing.random_carriers(10, 64, seed=4)
+    )
 
 
 @pytest.mark.slow  # trains a marking network
@@ -61,8 +67,12 @@ def test_linear_learner_turns_towards_a_planted_direction():
 
 
 def test_hue_cosine_and_bad_input():
-    torch.testing.assert_close(tracing.hue_cosine([60.0, 240.0, 150.0], [60.0, 60.0, 60.0]),
-                               torch.tensor([1.0, -1.0, 0.0], dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        tracing.hue_cosine([60.0, 240.0, 150.0], [60.0, 60.0, 60.0]),
+        torch.tensor([1.0, -1.0, 0.0], dtype=torch.float64),
+        atol=1e-12,
+        rtol=0,
+    )
     with pytest.raises(ValueError, match="finite"):
         tracing.hue_cosine(float("nan"), 60.0)
     with pytest.raises(ValueError, match="n_classes, d"):
@@ -70,4 +80,9 @@ def test_hue_cosine_and_bad_input():
     with pytest.raises(ValueError, match="features"):
         tracing.train_linear_classifier(torch.zeros(0, 4), torch.zeros(0, dtype=torch.long), 2)
     with pytest.raises(ValueError, match="row for every label"):
-        tracing.mark_images(_extractor(), torch.rand(2, 3, 32, 32), torch.tensor([0, 5]), tracing.random_carriers(3, 64))
+        tracing.mark_images(
+            _extractor(),
+            torch.rand(2, 3, 32, 32),
+            torch.tensor([0, 5]),
+            tracing.random_carriers(3, 64),
+        )

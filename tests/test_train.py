@@ -1,6 +1,6 @@
 """Models, augmentation, profiles and the load-or-train cache, at a tiny scale."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 import torch
@@ -9,13 +9,27 @@ from anw_helpers import augment, models, profiles
 from anw_helpers.color import watermark
 from anw_helpers.train import train_learner
 
-TINY = profiles.LearnerConfig(n_train=300, user_sizes=(10,), keys=(90.0,), color_space_seeds=(None,),
-                              n_test=100, width=8, epochs=1, batch_size=64)
+TINY = profiles.LearnerConfig(
+    n_train=300,
+    user_sizes=(10,),
+    keys=(90.0,),
+    color_space_seeds=(None,),
+    n_test=100,
+    width=8,
+    epochs=1,
+    batch_size=64,
+)
 
 
 # The small ResNet in the fast tier; torchvision's families (seconds each) in the slow one.
-@pytest.mark.parametrize("name", [pytest.param(m, marks=[] if m == "small_resnet" else [pytest.mark.slow])
-                                  for m in models.MODEL_NAMES if m not in models.PRETRAINED_MODELS])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(m, marks=[] if m == "small_resnet" else [pytest.mark.slow])
+        for m in models.MODEL_NAMES
+        if m not in models.PRETRAINED_MODELS
+    ],
+)
 def test_every_model_takes_unit_range_images(name):
     net = models.build_model(name, num_classes=10, width=8).eval()
     with torch.no_grad():
@@ -39,7 +53,8 @@ def test_crop_flip_shapes_and_content():
 
 
 def test_crop_and_flip_commute_with_the_watermark():
-    """A per-pixel colour map commutes with moving pixels around (Sec. 4.1: resilience to augmentation)."""
+    """A per-pixel colour map commutes with moving pixels around (Sec. 4.1: resilience to
+    augmentation)."""
     x = torch.rand(8, 3, 32, 32)
     a = augment.crop_flip(watermark(x, 60), torch.Generator().manual_seed(5))
     b = watermark(augment.crop_flip(x, torch.Generator().manual_seed(5)), 60)
@@ -59,7 +74,8 @@ def test_profiles_by_name_env_and_errors(monkeypatch):
 
 @pytest.mark.slow  # trains
 def test_load_or_train_cache(cifar_train):
-    first = train_learner(TINY, progress=False, retrain=True)  # trained now, whatever the cache holds
+    # trained now, whatever the cache holds
+    first = train_learner(TINY, progress=False, retrain=True)
     assert not first.from_cache and first.cache_path.exists()
     assert len(first.record.epoch_loss) == 1 and 0 <= first.record.test_accuracy <= 1
     assert not list(first.cache_path.parent.glob("*.tmp")), "no partial files are left behind"
@@ -76,7 +92,8 @@ def test_load_or_train_cache(cifar_train):
 
 @pytest.mark.slow  # trains
 def test_a_truncated_cached_learner_is_reported_and_trained_again(cifar_train):
-    """A cache file cut short (a full disk, a killed copy) once raised from torch.load, naming no file."""
+    """A cache file cut short (a full disk, a killed copy) once raised from torch.load, naming no
+    file."""
     first = train_learner(TINY.with_(seed=5), progress=False)
     content = first.cache_path.read_bytes()
     first.cache_path.write_bytes(content[: len(content) // 2])
@@ -96,7 +113,8 @@ def test_training_is_repeatable(cifar_train):
 
 
 def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
-    """The high-resolution model (Fig. 2i) takes full-size photos; offline it says why it cannot load."""
+    """The high-resolution model (Fig. 2i) takes full-size photos; offline it says why it cannot
+    load."""
     import torchvision.models as tvm
 
     def offline(*args, **kwargs):
@@ -105,7 +123,9 @@ def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
     monkeypatch.setattr(tvm, "resnet50", offline)
     with pytest.raises(RuntimeError, match="ImageNet weights"):
         models.build_model("resnet50_imagenet", num_classes=200)
-    monkeypatch.setattr(tvm, "resnet50", lambda weights=None: tvm.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1]))
+    monkeypatch.setattr(
+        tvm, "resnet50", lambda weights=None: tvm.ResNet(tvm.resnet.Bottleneck, [1, 1, 1, 1])
+    )
     net = models.build_model("resnet50_imagenet", num_classes=200).eval()
     with torch.no_grad():
         assert net(torch.rand(1, 3, 64, 64)).shape == (1, 200)
@@ -114,14 +134,28 @@ def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
 
 @pytest.mark.slow  # trains
 def test_a_learner_trains_on_cub200_at_its_own_size(tmp_path, monkeypatch, fake_cub):
-    """The Fig. 2i path: LearnerConfig(dataset="cub200", image_size=...) loads CUB and trains at that size."""
+    """The Fig. 2i path: LearnerConfig(dataset="cub200", image_size=...) loads CUB and trains at
+    that size."""
     fake_cub(tmp_path)
     monkeypatch.setenv("ANW_DATA", str(tmp_path))
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
-    cfg = profiles.LearnerConfig(dataset="cub200", image_size=16, n_train=None, user_sizes=(1,), keys=(60.0,),
-                                 color_space_seeds=(None,), n_test=None, width=8, epochs=1, batch_size=2)
+    cfg = profiles.LearnerConfig(
+        dataset="cub200",
+        image_size=16,
+        n_train=None,
+        user_sizes=(1,),
+        keys=(60.0,),
+        color_space_seeds=(None,),
+        n_test=None,
+        width=8,
+        epochs=1,
+        batch_size=2,
+    )
     learner = train_learner(cfg, progress=False)
-    assert learner.data.train.images.shape[1:] == (3, 16, 16) and learner.data.train.classes[0] == "Black_footed_Albatross"
+    assert (
+        learner.data.train.images.shape[1:] == (3, 16, 16)
+        and learner.data.train.classes[0] == "Black_footed_Albatross"
+    )
     assert 0.0 <= learner.record.test_accuracy <= 1.0
     with pytest.raises(ValueError, match="unknown dataset"):
         profiles.LearnerConfig(dataset="imagenet")

@@ -1,4 +1,6 @@
-"""The arbitrator (eq. 6): grid and gradient search on a model whose loss minimum is known by construction."""
+"""The arbitrator (eq. 6): grid and gradient search on a model whose loss minimum is known by
+construction."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,11 +11,10 @@ from anw_helpers import verify
 from anw_helpers.color import watermark
 
 
-
-
 def _user(k_star: float, n: int = 8):
     g = torch.Generator().manual_seed(0)
-    image = 0.35 + 0.3 * torch.rand(3, 6, 6, generator=g)  # in gamut: no clipping under any rotation
+    # in gamut: no clipping under any rotation
+    image = 0.35 + 0.3 * torch.rand(3, 6, 6, generator=g)
     images = image.expand(n, 3, 6, 6).clone()
     return HueMatcher(watermark(image, k_star)), images, torch.zeros(n, dtype=torch.int64)
 
@@ -50,7 +51,11 @@ def test_circular_distance_and_match():
     [
         (torch.empty(0, 3, 4, 4), torch.empty(0, dtype=torch.int64), ValueError),
         (torch.rand(2, 3, 4, 4), torch.zeros(3, dtype=torch.int64), ValueError),
-        (torch.randint(0, 255, (2, 3, 4, 4), dtype=torch.uint8), torch.zeros(2, dtype=torch.int64), TypeError),
+        (
+            torch.randint(0, 255, (2, 3, 4, 4), dtype=torch.uint8),
+            torch.zeros(2, dtype=torch.int64),
+            TypeError,
+        ),
         (torch.rand(3, 4, 4), torch.zeros(3, dtype=torch.int64), ValueError),
     ],
 )
@@ -76,13 +81,21 @@ def _users_for(model_target_keys):
     users = []
     for i, (n, key, own) in enumerate(model_target_keys):
         imgs = to_uint8(torch.rand(n, 3, 8, 8, generator=g))
-        users.append(User(f"u{i}", imgs, torch.zeros(n, dtype=torch.long), key,
-                          random_color_space(g) if own else None))
+        users.append(
+            User(
+                f"u{i}",
+                imgs,
+                torch.zeros(n, dtype=torch.long),
+                key,
+                random_color_space(g) if own else None,
+            )
+        )
     return users
 
 
 def test_verify_users_equals_grid_search_per_user():
-    """The batched verification of many users (Fig. 5a) gives each user exactly their own grid search."""
+    """The batched verification of many users (Fig. 5a) gives each user exactly their own grid
+    search."""
     users = _users_for([(4, 60.0, False), (3, 210.0, True), (5, None, False), (2, 300.0, True)])
     model = HueMatcher(watermark(users[0].clean()[:1], 60.0))
     verdicts = verify.verify_users(model, users, batch_size=5)  # batches cut across users

@@ -1,4 +1,5 @@
 """Toy models shared by the tests: a loss minimum known by construction."""
+
 from __future__ import annotations
 
 import torch
@@ -6,7 +7,8 @@ from torch import nn
 
 
 class HueMatcher(nn.Module):
-    """A 'memorising' classifier: class 0 scores high when the input is close to a remembered image."""
+    """A 'memorising' classifier: class 0 scores high when the input is close to a remembered
+    image."""
 
     def __init__(self, target: torch.Tensor) -> None:
         super().__init__()

@@ -1,4 +1,5 @@
-"""Train the learner for several (seed, key) pairs and report whether the arbitrator recovers each key.
+"""Train the learner for several (seed, key) pairs and report whether the arbitrator
+recovers each key.
 
 Used to tune a compute profile (issue: the `ci` profile must recover every key it is tried on):
 
@@ -7,6 +8,7 @@ Used to tune a compute profile (issue: the `ci` profile must recover every key i
 Prints, per pair: k_hat, match, the grid losses, held-out k_hat, train/test accuracy and minutes.
 Trained models land in the model cache, so a lesson with the same settings loads them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,10 +21,14 @@ from anw_helpers.train import train_learner
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--profile", default="ci")
     parser.add_argument("--pairs", nargs="+", default=["0:60"], help="seed:key pairs")
-    parser.add_argument("--set", nargs="*", default=[], help="config overrides name=json-value, e.g. epochs=35")
+    parser.add_argument(
+        "--set", nargs="*", default=[], help="config overrides name=json-value, e.g. epochs=35"
+    )
     args = parser.parse_args()
     overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     base = get_profile(args.profile).config.with_(**overrides)
@@ -35,14 +41,27 @@ def main() -> None:
         grid = verify.grid_search(learner.model, user.clean(), user.labels)
         held_grid = verify.grid_search(learner.model, held.clean(), held.labels)
         r = learner.record
-        print(json.dumps({
-            "seed": int(seed), "key": float(key), "k_hat": grid.best, "match": verify.match(grid.best, float(key)),
-            "gap": round(grid.gap(float(key)), 4), "losses": [round(x, 3) for x in grid.losses.tolist()],
-            "held_out_k_hat": held_grid.best, "held_out_losses": [round(x, 3) for x in held_grid.losses.tolist()],
-            "train_acc": round(r.train_accuracy, 4), "test_acc": round(r.test_accuracy, 4),
-            "user_acc": round(r.user_accuracy, 4), "img_per_s": round(r.images_per_second, 1),
-            "minutes": round((time.perf_counter() - start) / 60, 2), "cached": learner.from_cache,
-        }), flush=True)
+        print(
+            json.dumps(
+                {
+                    "seed": int(seed),
+                    "key": float(key),
+                    "k_hat": grid.best,
+                    "match": verify.match(grid.best, float(key)),
+                    "gap": round(grid.gap(float(key)), 4),
+                    "losses": [round(x, 3) for x in grid.losses.tolist()],
+                    "held_out_k_hat": held_grid.best,
+                    "held_out_losses": [round(x, 3) for x in held_grid.losses.tolist()],
+                    "train_acc": round(r.train_accuracy, 4),
+                    "test_acc": round(r.test_accuracy, 4),
+                    "user_acc": round(r.user_accuracy, 4),
+                    "img_per_s": round(r.images_per_second, 1),
+                    "minutes": round((time.perf_counter() - start) / 60, 2),
+                    "cached": learner.from_cache,
+                }
+            ),
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -22,9 +22,10 @@ import os
 import stat
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence, TextIO
+from typing import Callable, Optional, TextIO
 
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 import numpy as np
 import torch

@@ -54,9 +54,9 @@ from .run_all import (
     NotebookRun,
     execute_notebook,
     run_all,
+    stub_cells,
     student_run_past_stubs_problem,
     student_run_problem,
-    stub_cells,
     timings_markdown,
 )
 from .set_repository import set_repository

@@ -43,7 +43,9 @@ def _install_block(setting: RepositorySetting, lesson: str = "") -> list[str]:
         "try:",
         "    import anw_helpers",
         "except ModuleNotFoundError:",
-        "    import glob, os",
+        "    import glob",
+        "    import os",
+        "",
         '    wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), '
         'default="")',
         f'    source = wheel or "{setting.git_url}"',
@@ -51,7 +53,7 @@ def _install_block(setting: RepositorySetting, lesson: str = "") -> list[str]:
     if extra:
         lines.append(f"    # anw-helpers[{extra[0]}] adds {extra[1]}")
         pip += f' "anw-helpers[{extra[0]}]"'
-    return lines + [pip, "    import anw_helpers"]
+    return lines + [pip, "    import anw_helpers  # noqa: F401"]
 
 
 def install_cell_source(setting: Optional[RepositorySetting] = None, lesson: str = "") -> str:
@@ -62,7 +64,7 @@ def install_cell_source(setting: Optional[RepositorySetting] = None, lesson: str
     ``[tool.anw]`` of this clone); lessons in ``LESSON_EXTRAS`` add their extra. Then the banner.
     """
     setting = setting or repository_setting()
-    banner = ["from anw_helpers.runtime import describe_runtime", "print(describe_runtime())"]
+    banner = ["from anw_helpers.runtime import describe_runtime", "", "print(describe_runtime())"]
     return "\n".join(_install_block(setting, lesson) + banner)
 
 
@@ -134,12 +136,15 @@ def check_install_cell(
         try:
             import anw_helpers
         except ModuleNotFoundError:
-            import glob, os
+            import glob
+            import os
+
             wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
             source = wheel or "git+https://github.com/<repository>@<branch>"
             %pip install -q "{source}"
-            import anw_helpers
+            import anw_helpers  # noqa: F401
         from anw_helpers.runtime import describe_runtime
+
         print(describe_runtime())
 
     (or the git address straight in the ``%pip`` line, without the wheel). It installs the helpers

@@ -19,7 +19,8 @@ REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _default_root() -> Path:
-    """The repository holding ``notebooks/``: this package's parent when it is a clone, else the current folder."""
+    """The repository holding ``notebooks/``: this package's parent when it is a clone, else the
+    current folder."""
     here = REPOSITORY_ROOT
     return here if (here / "notebooks").is_dir() else Path.cwd()
 
@@ -37,7 +38,8 @@ def _jupytext_config(folder: Path):
 
 
 def read_lesson(py_path: Path):
-    """The lesson as a notebook, parsed by jupytext with the repository's ``jupytext.toml`` (magics uncommented)."""
+    """The lesson as a notebook, parsed by jupytext with the repository's ``jupytext.toml`` (magics
+    uncommented)."""
     import jupytext
 
     py_path = Path(py_path)

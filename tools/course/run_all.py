@@ -26,7 +26,8 @@ class CellError:
 
 @dataclass
 class NotebookRun:
-    """One executed notebook: total seconds (kernel start included), seconds per executed cell, first error."""
+    """One executed notebook: total seconds (kernel start included), seconds per executed cell,
+    first error."""
 
     name: str
     seconds: float
@@ -63,9 +64,10 @@ def execute_notebook(
 ) -> NotebookRun:
     """Execute ``nb`` cell by cell in a fresh kernel started in ``cwd``; stop at the first error.
 
-    The notebook is executed in place (outputs added). ``env`` is the kernel's whole environment (default:
-    this process's). Returns the timings and the first error (``NotImplementedError`` included). With
-    ``keep_going`` it runs every cell, as a student who skips an exercise would, and lists every error.
+    The notebook is executed in place (outputs added). ``env`` is the kernel's whole environment
+    (default: this process's). Returns the timings and the first error (``NotImplementedError``
+    included). With ``keep_going`` it runs every cell, as a student who skips an exercise would, and
+    lists every error.
     """
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -121,8 +123,9 @@ def execute_notebook(
 def student_run_problem(run: NotebookRun, stubs: Sequence[str]) -> Optional[str]:
     """Why a student notebook's run is wrong (None: as it should be).
 
-    With exercise ``stubs`` the first error must be exactly ``NotImplementedError`` with one of their
-    messages (the notebook runs up to its first stub); without stubs the notebook must run to the end.
+    With exercise ``stubs`` the first error must be exactly ``NotImplementedError`` with one of
+    their messages (the notebook runs up to its first stub); without stubs the notebook must run to
+    the end.
     """
     where = f"{run.name}: " if run.name else ""
     if not stubs:
@@ -137,8 +140,8 @@ def student_run_problem(run: NotebookRun, stubs: Sequence[str]) -> Optional[str]
     if err.ename == "NotImplementedError" and err.evalue in stubs:
         return None
     return (
-        f"{where}the first error (cell {err.index}, `{err.first_line}`) is {err.ename}: {err.evalue}, "
-        f"not an exercise stub ({list(stubs)})"
+        f"{where}the first error (cell {err.index}, `{err.first_line}`) is {err.ename}: "
+        f"{err.evalue}, not an exercise stub ({list(stubs)})"
     )
 
 
@@ -154,12 +157,14 @@ def stub_cells(nb, stubs: Sequence[str]) -> set:
     return allowed
 
 
-def student_run_past_stubs_problem(run: NotebookRun, stubs: Sequence[str], allowed: set) -> Optional[str]:
+def student_run_past_stubs_problem(
+    run: NotebookRun, stubs: Sequence[str], allowed: set
+) -> Optional[str]:
     """Why a student notebook run with ``keep_going`` is wrong (None: as it should be).
 
-    A student who skips every exercise must still reach the end: the only errors allowed are the stubs'
-    own ``NotImplementedError``, in a stub's cell or the check right after it (``stub_cells``). An error
-    anywhere else means a later cell depends on the student's answer.
+    A student who skips every exercise must still reach the end: the only errors allowed are the
+    stubs' own ``NotImplementedError``, in a stub's cell or the check right after it
+    (``stub_cells``). An error anywhere else means a later cell depends on the student's answer.
     """
     where = f"{run.name}: " if run.name else ""
     if stubs and not run.errors:
@@ -167,9 +172,15 @@ def student_run_past_stubs_problem(run: NotebookRun, stubs: Sequence[str], allow
     for err in run.errors:
         if err.ename == "NotImplementedError" and err.evalue in stubs and err.index in allowed:
             continue
-        place = "outside an exercise's own cells" if err.index not in allowed else "in an exercise's check"
-        return (f"{where}cell {err.index} (`{err.first_line}`) failed {place}: {err.ename}: {err.evalue}; "
-                "a student who skips the exercise cannot go on")
+        place = (
+            "outside an exercise's own cells"
+            if err.index not in allowed
+            else "in an exercise's check"
+        )
+        return (
+            f"{where}cell {err.index} (`{err.first_line}`) failed {place}: {err.ename}: "
+            f"{err.evalue}; a student who skips the exercise cannot go on"
+        )
     return None
 
 
@@ -205,10 +216,12 @@ def timings_markdown(runs: Sequence[NotebookRun], profile: str, machine: str, co
         slow = r.slowest_cell()
         slowest = "" if slow is None else f"cell {slow[0]}, {slow[1]:.1f} s"
         if slow is not None and r.notebook is not None:
-            slowest += f": `{_first_line(r.notebook.cells[slow[0]].source).replace('|', '/').replace('`', '')}`"
+            first = _first_line(r.notebook.cells[slow[0]].source)
+            slowest += f": `{first.replace('|', '/').replace('`', '')}`"
         lines.append(f"| {r.name} | {status} | {_clock(r.seconds)} | {slowest} |")
     lines.append(
-        f"| **total** | {sum(r.ok for r in runs)}/{len(runs)} ok | {_clock(sum(r.seconds for r in runs))} | |"
+        f"| **total** | {sum(r.ok for r in runs)}/{len(runs)} ok | "
+        f"{_clock(sum(r.seconds for r in runs))} | |"
     )
     return "\n".join(lines) + "\n"
 
@@ -225,7 +238,10 @@ def _machine() -> str:
             if device.type == "cuda"
             else f"{os.cpu_count()} CPU threads"
         )
-        return f"{platform.system()} {platform.machine()}, {where}, torch {torch.__version__}, Python {platform.python_version()}"
+        return (
+            f"{platform.system()} {platform.machine()}, {where}, torch {torch.__version__}, "
+            f"Python {platform.python_version()}"
+        )
     except Exception:  # noqa: BLE001
         return f"{platform.system()} {platform.machine()}, Python {platform.python_version()}"
 
@@ -242,9 +258,10 @@ def run_all(
 ) -> list[NotebookRun]:
     """Execute every lesson in order into ``out_dir``: executed .ipynb, .html, and ``timings.md``.
 
-    Lessons run from their .py source in a fresh kernel each, with ``notebooks_dir`` as working directory
-    and ``ANW_PROFILE=profile`` when given (figures inline: MPLBACKEND is unset for the kernel). A failing
-    lesson is saved with its error and the run goes on. ``only``: lesson numbers or names to run.
+    Lessons run from their .py source in a fresh kernel each, with ``notebooks_dir`` as working
+    directory and ``ANW_PROFILE=profile`` when given (figures inline: MPLBACKEND is unset for the
+    kernel). A failing lesson is saved with its error and the run goes on. ``only``: lesson numbers
+    or names to run.
     """
     import nbformat
 

@@ -28,7 +28,8 @@ _EXERCISE_HEADING = re.compile(r"^#+[ \t]*Exercise\b[ \t]*(?P<name>.*?)[ \t]*$",
 
 
 def _docstring_summary(source: str, line: int) -> Optional[str]:
-    """First sentence of the docstring of the innermost function around ``line`` (1-based), on one line."""
+    """First sentence of the docstring of the innermost function around ``line`` (1-based), on one
+    line."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -48,7 +49,8 @@ def _docstring_summary(source: str, line: int) -> Optional[str]:
 
 
 def _exercise_heading(markdown_sources: Sequence[str]) -> Optional[str]:
-    """The nearest ``### Exercise ...`` heading, searching the given markdown cells from the last one back."""
+    """The nearest ``### Exercise ...`` heading, searching the given markdown cells from the last
+    one back."""
     for text in reversed(markdown_sources):
         found = _EXERCISE_HEADING.findall(text)
         if found:
@@ -61,10 +63,11 @@ def stub_source(
 ) -> tuple[str, list[str]]:
     """Replace every ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block of ``source`` by a stub.
 
-    Returns the new source and the stub messages (``"Exercise: ..."``), one per block. Each block becomes
-    ``raise NotImplementedError("Exercise: <name>")`` at the indentation of its BEGIN line; the name is the
-    text after ``BEGIN SOLUTION:``, else the first sentence of the enclosing function's docstring, else
-    ``exercise_name``. Unbalanced or nested markers raise ValueError naming ``where``.
+    Returns the new source and the stub messages (``"Exercise: ..."``), one per block. Each block
+    becomes ``raise NotImplementedError("Exercise: <name>")`` at the indentation of its BEGIN line;
+    the name is the text after ``BEGIN SOLUTION:``, else the first sentence of the enclosing
+    function's docstring, else ``exercise_name``. Unbalanced or nested markers raise ValueError
+    naming ``where``.
     """
     lines = source.split("\n")
     out: list[str] = []
@@ -75,24 +78,28 @@ def stub_source(
         if b:
             if begin is not None:
                 raise ValueError(
-                    f"{where}: '# BEGIN SOLUTION' on line {i + 1} inside the block opened on line {begin + 1} (nested blocks are not allowed)."
+                    f"{where}: '# BEGIN SOLUTION' on line {i + 1} inside the block opened on line "
+                    f"{begin + 1} (nested blocks are not allowed)."
                 )
             begin = i
             name = b.group("name") or _docstring_summary(source, i + 1) or exercise_name
             if not name:
                 raise ValueError(
-                    f"{where}: cannot name the exercise on line {i + 1}: give the function a docstring, "
-                    "write '# BEGIN SOLUTION: <name>', or put an '### Exercise ...' heading above the cell."
+                    f"{where}: cannot name the exercise on line {i + 1}: give the function a "
+                    "docstring, write '# BEGIN SOLUTION: <name>', or put an '### Exercise ...' "
+                    "heading above the cell."
                 )
             message = f"Exercise: {name}"
             messages.append(message)
             out.append(
-                f"{b.group('indent')}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
+                f"{b.group('indent')}raise "
+                f"NotImplementedError({json.dumps(message, ensure_ascii=False)})"
             )
         elif e:
             if begin is None:
                 raise ValueError(
-                    f"{where}: '# END SOLUTION' on line {i + 1} without a '# BEGIN SOLUTION' before it."
+                    f"{where}: '# END SOLUTION' on line {i + 1} without a '# BEGIN SOLUTION' "
+                    "before it."
                 )
             begin = None
         elif begin is None:
@@ -109,10 +116,12 @@ def _has_markers(source: str) -> bool:
 
 
 def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
-    """The student version of a lesson: solution blocks stubbed, markers and outputs gone, tag ``exercise``.
+    """The student version of a lesson: solution blocks stubbed, markers and outputs gone, tag
+    ``exercise``.
 
-    Returns ``(notebook, messages)``; the Colab badge points at the student copy. Raises ValueError for a
-    ``solution`` cell without markers, markers in a cell not tagged ``solution``, or unbalanced markers.
+    Returns ``(notebook, messages)``; the Colab badge points at the student copy. Raises ValueError
+    for a ``solution`` cell without markers, markers in a cell not tagged ``solution``, or
+    unbalanced markers.
     """
     import nbformat
 
@@ -127,7 +136,8 @@ def student_notebook(py_path: Path, folder: str = STUDENT_DIR):
             if SOLUTION_TAG in tags:
                 if not _has_markers(text):
                     raise ValueError(
-                        f"{where} is tagged {SOLUTION_TAG!r} but has no '# BEGIN SOLUTION' / '# END SOLUTION' lines."
+                        f"{where} is tagged {SOLUTION_TAG!r} but has no '# BEGIN SOLUTION' / '# "
+                        "END SOLUTION' lines."
                     )
                 text, found = stub_source(text, _exercise_heading(markdown_seen), where)
                 messages += found
@@ -181,7 +191,8 @@ _STUDENT_README = """\
 # Student versions — generated, do not edit
 
 Written by `python -m tools.course student` from the lessons in [`../notebooks`](../notebooks):
-every solution is replaced by `raise NotImplementedError("Exercise: ...")`, so a cell fails loudly until
+every solution is replaced by `raise NotImplementedError("Exercise: ...")`, so a cell fails \
+loudly until
 the exercise is done. Change the lessons, never these files: CI fails when they are stale.
 Instructors: see [docs/instructors.md](../docs/instructors.md).
 
@@ -191,7 +202,8 @@ Instructors: see [docs/instructors.md](../docs/instructors.md).
 """
 
 _STUDENT_JUPYTEXT = """\
-# Student copies are plain notebooks: no .py pairing (the repository's jupytext.toml pairs notebooks/).
+# Student copies are plain notebooks: no .py pairing (the repository's jupytext.toml pairs \
+notebooks/).
 formats = "ipynb"
 """
 
@@ -218,7 +230,8 @@ def _student_dir(root: Optional[Path]) -> Path:
 
 
 def _first_difference(path: Path, text: str) -> str:
-    """', first at cell N' for two notebooks whose cells differ ('' when not notebooks or only metadata differs)."""
+    """', first at cell N' for two notebooks whose cells differ ('' when not notebooks or only
+    metadata differs)."""
     if path.suffix != ".ipynb":
         return ""
     import nbformat
@@ -235,7 +248,8 @@ def _first_difference(path: Path, text: str) -> str:
 
 
 def check_student_versions(root: Optional[Path] = None) -> list[str]:
-    """Problems with the committed ``student/`` folder: missing, stale or extra files (empty: current)."""
+    """Problems with the committed ``student/`` folder: missing, stale or extra files (empty:
+    current)."""
     root = Path(root) if root is not None else _default_root()
     folder = root / STUDENT_DIR
     expected = student_files(root / "notebooks")
@@ -246,7 +260,8 @@ def check_student_versions(root: Optional[Path] = None) -> list[str]:
             problems.append(f"{path} is missing")
         elif path.read_text(encoding="utf-8") != text:
             problems.append(
-                f"{path} is stale (differs from what its lesson generates{_first_difference(path, text)})"
+                f"{path} is stale (differs from what its lesson "
+                f"generates{_first_difference(path, text)})"
             )
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
@@ -256,7 +271,8 @@ def check_student_versions(root: Optional[Path] = None) -> list[str]:
 
 
 def write_student_versions(root: Optional[Path] = None) -> list[Path]:
-    """Write the ``student/`` folder (stale files of removed lessons are deleted); returns the files changed."""
+    """Write the ``student/`` folder (stale files of removed lessons are deleted); returns the files
+    changed."""
     root = Path(root) if root is not None else _default_root()
     folder = root / STUDENT_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,8 @@ def _cells_key(nb) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 def ipynb_text_for(py_path: Path, existing: Optional[Path] = None) -> str:
-    """The .ipynb text of a lesson's .py (no outputs), keeping the cell ids of ``existing`` where the source is unchanged."""
+    """The .ipynb text of a lesson's .py (no outputs), keeping the cell ids of ``existing`` where
+    the source is unchanged."""
     import jupytext
     import nbformat
 
@@ -39,7 +40,8 @@ def ipynb_text_for(py_path: Path, existing: Optional[Path] = None) -> str:
 
 
 def pair_problems(py_path: Path) -> list[str]:
-    """Why a lesson's .py and .ipynb are not in sync (empty: in sync): cells differ, or the .ipynb has outputs."""
+    """Why a lesson's .py and .ipynb are not in sync (empty: in sync): cells differ, or the .ipynb
+    has outputs."""
     import nbformat
 
     py_path = Path(py_path)
@@ -52,7 +54,8 @@ def pair_problems(py_path: Path) -> list[str]:
     if a != b:
         first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
         problems.append(
-            f"{ipynb.name} and {py_path.name} differ: {len(b)} vs {len(a)} cells, first difference at cell {first}"
+            f"{ipynb.name} and {py_path.name} differ: {len(b)} vs {len(a)} cells, first difference "
+            f"at cell {first}"
         )
     with_outputs = [
         i
@@ -61,13 +64,15 @@ def pair_problems(py_path: Path) -> list[str]:
     ]
     if with_outputs:
         problems.append(
-            f"{ipynb.name} has outputs in cells {with_outputs[:5]} (commit notebooks without outputs)"
+            f"{ipynb.name} has outputs in cells {with_outputs[:5]} (commit notebooks without "
+            "outputs)"
         )
     return problems
 
 
 def sync_pairs(notebooks_dir: Optional[Path] = None, check: bool = False) -> dict[Path, list[str]]:
-    """Write every lesson's .ipynb from its .py (``check``: only report). Returns {py: problems found before}."""
+    """Write every lesson's .ipynb from its .py (``check``: only report). Returns {py: problems
+    found before}."""
     found = {}
     for py in lesson_sources(notebooks_dir):
         problems = pair_problems(py)

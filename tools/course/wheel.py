@@ -81,10 +81,14 @@ def wheel_instructions(wheel: Path) -> str:
     return "\n".join(
         [
             f"built {wheel} ({size:.0f} kB): the helper package, without its dependencies.",
-            "In Colab, each lesson's first cell installs this wheel instead of the GitHub repository",
-            f"  * when it lies in the working folder: Files pane (folder icon) -> Upload {wheel.name}",
-            "    (keep its name: delete an older copy first; Colab renames a duplicate 'x (1).whl'),",
-            "  * or when ANW_WHEEL names it: host the file at a URL (a GitHub release, a course page)",
+            "In Colab, each lesson's first cell installs this wheel instead of the GitHub "
+            "repository",
+            "  * when it lies in the working folder: Files pane (folder icon) -> Upload "
+            f"{wheel.name}",
+            "    (keep its name: delete an older copy first; Colab renames a duplicate 'x "
+            "(1).whl'),",
+            "  * or when ANW_WHEEL names it: host the file at a URL (a GitHub release, a course "
+            "page)",
             "    and run this in a cell before the first one:",
             f"        %env ANW_WHEEL=https://example.org/course/{wheel.name}",
             f"On a machine:  pip install {wheel}  (pip adds torch and the rest only when missing).",
