@@ -1,4 +1,4 @@
-"""Run a grid of learners (a figure's seeds x keys x sizes x ...) and collect one JSON line per learner.
+"""Run a grid of learners (a figure's seeds x keys x sizes x ...); one JSON line per learner.
 
     python -m anw_helpers.sweep tools/grids/ci_seeds.toml                 # one job at a time, here
     python -m anw_helpers.sweep GRID.toml --executor slurm --slurm-partition gpu --parallel 8
@@ -14,27 +14,30 @@ A grid file (TOML) names a base profile and the ``LearnerConfig`` settings to va
     seed = [0, 1, 2]
     keys = [60, 210, 300]     # one user: a number; several users: a list, e.g. [60, 150]
 
-Every name is a ``LearnerConfig`` field (``seed``, ``keys``, ``user_sizes`` as counts or fractions of
-``n_train``, ``augment``, ``n_train``, ``width``, ``epochs``, ...); the jobs are [zip] crossed with
-[cross]. Each job trains its learner or loads it from the model cache (``train.train_learner``),
-verifies every user and the held-out user (eq. 6, ``verify.verify_users``, ``verify.grid_search``)
-and appends one JSON record to the results file (default: the grid's path with ``.jsonl``). A sweep
-is resumable: a learner whose config already has a record is skipped; a failed job is reported with
-its log and does not stop the others (exit code 1 if any failed; 2 for a bad grid).
+Every name is a ``LearnerConfig`` field (``seed``, ``keys``, ``user_sizes`` as counts or
+fractions of ``n_train``, ``augment``, ``n_train``, ``width``, ``epochs``, ...); the jobs are [zip]
+crossed with [cross]. Each job trains its learner or loads it from the model cache
+(``train.train_learner``), verifies every user and the held-out user (eq. 6,
+``verify.verify_users``, ``verify.grid_search``) and appends one JSON record to the results file
+(default: the grid's path with ``.jsonl``). A sweep is resumable: a learner whose config already
+has a record is skipped; a failed job is reported with its log and does not stop the others (exit
+code 1 if any failed; 2 for a bad grid).
 
 Why submitit rather than a home-made process pool or Hydra: submitit runs the same job function in a
 subprocess on a laptop (``--executor local``, also what the tests use), in this process
 (``--executor debug``: pdb on failure) or as a Slurm job array on a cluster (``--executor slurm``),
-with logs per job, timeouts and requeueing handled; a pool of our own would redo that for one machine
-only. Hydra's multirun (with its submitit launcher) would do the same at the cost of taking over the
-command line, the working directory and configuration (OmegaConf) for a package whose config is one
-frozen dataclass; a ten-line TOML grid is all a figure needs.
+with logs per job, timeouts and requeueing handled; a pool of our own would redo that for one
+machine only. Hydra's multirun (with its submitit launcher) would do the same at the cost of
+taking over the command line, the working directory and configuration (OmegaConf) for a package
+whose config is one frozen dataclass; a ten-line TOML grid is all a figure needs.
 
 Jobs run one at a time by default on the local executor (``--parallel``): two trainings at once on a
-2-core machine thrash (OpenMP oversubscription made each 3-5x slower); with ``--parallel N`` each local
-job gets ``cores / N`` threads. Records are appended with one ``O_APPEND`` write under an ``fcntl``
-lock, so jobs that finish together (local or on a cluster's shared filesystem) never interleave lines.
+2-core machine thrash (OpenMP oversubscription made each 3-5x slower); with ``--parallel N`` each
+local job gets ``cores / N`` threads. Records are appended with one ``O_APPEND`` write under an
+``fcntl`` lock, so jobs that finish together (here or on a cluster's shared filesystem) never
+interleave lines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,9 +51,10 @@ import platform
 import sys
 import time
 import typing
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Optional
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,8 +63,19 @@ else:  # pragma: no cover - Python 3.9 and 3.10 (the scale extra installs tomli)
 
 from .profiles import LearnerConfig, get_profile
 
-__all__ = ["Grid", "Job", "GridError", "load_grid", "parse_grid", "config_id", "run_job",
-           "append_record", "read_finished", "run_sweep", "main"]
+__all__ = [
+    "Grid",
+    "Job",
+    "GridError",
+    "load_grid",
+    "parse_grid",
+    "config_id",
+    "run_job",
+    "append_record",
+    "read_finished",
+    "run_sweep",
+    "main",
+]
 
 #: Executors ``--executor`` accepts (submitit's AutoExecutor clusters).
 EXECUTORS: tuple[str, ...] = ("local", "slurm", "debug")
@@ -112,7 +127,7 @@ def _field_types() -> dict[str, Any]:
 
 
 def _scalar(name: str, value: Any, hint: Any, where: str) -> Any:
-    """``value`` checked against a scalar field type (``"none"`` for None where the field allows it)."""
+    """``value`` checked against a scalar field type (``"none"``: None where allowed)."""
     args = typing.get_args(hint)
     if type(None) in args:
         if isinstance(value, str) and value.lower() == "none":
@@ -128,8 +143,10 @@ def _scalar(name: str, value: Any, hint: Any, where: str) -> Any:
     else:
         ok = isinstance(value, hint)
     if not ok:
-        raise GridError(f"{where}: {name} = {value!r} is not a valid {name} "
-                        f"(LearnerConfig.{name} is {hint.__name__ if hasattr(hint, '__name__') else hint}).")
+        raise GridError(
+            f"{where}: {name} = {value!r} is not a valid {name} "
+            f"(LearnerConfig.{name} is {hint.__name__ if hasattr(hint, '__name__') else hint})."
+        )
     return value
 
 
@@ -147,13 +164,17 @@ def _check_names(table: dict, where: str) -> None:
     fields = _field_types()
     unknown = [k for k in table if k not in fields]
     if unknown:
-        raise GridError(f"{where}: unknown setting(s) {', '.join(map(repr, unknown))}; a grid varies "
-                        f"LearnerConfig fields: {', '.join(fields)}.")
+        raise GridError(
+            f"{where}: unknown setting(s) {', '.join(map(repr, unknown))}; a grid varies "
+            f"LearnerConfig fields: {', '.join(fields)}."
+        )
 
 
 def _lists(table: Any, section: str, path: str) -> dict[str, list]:
     if not isinstance(table, dict):
-        raise GridError(f"{path}: [{section}] must be a table of lists, e.g. [{section}] seed = [0, 1].")
+        raise GridError(
+            f"{path}: [{section}] must be a table of lists, e.g. [{section}] seed = [0, 1]."
+        )
     _check_names(table, f"{path} [{section}]")
     for name, values in table.items():
         if not isinstance(values, list) or not values:
@@ -162,14 +183,16 @@ def _lists(table: Any, section: str, path: str) -> dict[str, list]:
 
 
 def parse_grid(data: dict, path: str = "grid") -> Grid:
-    """The jobs a grid (a TOML document as a dict) describes: [zip] crossed with [cross], over [set]."""
+    """The jobs a grid (a TOML document as a dict) describes: [zip] x [cross], over [set]."""
     unknown = set(data) - _SECTIONS
     if unknown:
-        raise GridError(f"{path}: unknown entries {', '.join(sorted(unknown))}; a grid has "
-                        f"{', '.join(sorted(_SECTIONS))} (see python -m anw_helpers.sweep --help).")
+        raise GridError(
+            f"{path}: unknown entries {', '.join(sorted(unknown))}; a grid has "
+            f"{', '.join(sorted(_SECTIONS))} (see python -m anw_helpers.sweep --help)."
+        )
     profile = data.get("profile")
     if not isinstance(profile, str):
-        raise GridError(f"{path}: name the base recipe, e.g. profile = \"ci\" (got {profile!r}).")
+        raise GridError(f'{path}: name the base recipe, e.g. profile = "ci" (got {profile!r}).')
     try:
         base = get_profile(profile).config
     except ValueError as exc:
@@ -183,11 +206,15 @@ def parse_grid(data: dict, path: str = "grid") -> Grid:
     zipped = _lists(data.get("zip", {}), "zip", path)
     lengths = {len(v) for v in zipped.values()}
     if len(lengths) > 1:
-        raise GridError(f"{path} [zip]: the lists have lengths "
-                        f"{', '.join(f'{k}={len(v)}' for k, v in zipped.items())}; they must be equal.")
+        raise GridError(
+            f"{path} [zip]: the lists have lengths "
+            f"{', '.join(f'{k}={len(v)}' for k, v in zipped.items())}; they must be equal."
+        )
     both = set(cross) & set(zipped) | (set(fixed) & (set(cross) | set(zipped)))
     if both:
-        raise GridError(f"{path}: {', '.join(sorted(both))} set in more than one section; keep one.")
+        raise GridError(
+            f"{path}: {', '.join(sorted(both))} set in more than one section; keep one."
+        )
     zip_rows = [dict(zip(zipped, row)) for row in zip(*zipped.values())] or [{}]
     cross_rows = [dict(zip(cross, row)) for row in itertools.product(*cross.values())]
     jobs = []
@@ -230,11 +257,12 @@ def load_grid(path: os.PathLike) -> Grid:
     return parse_grid(data, str(path))
 
 
-# ------------------------------------------------------------------------------------ the results file
+# ------------------------------------------------------------------------------- the results file
 def append_record(path: os.PathLike, record: dict) -> None:
     """Append ``record`` as one line of strict JSON: one ``O_APPEND`` write under an exclusive lock.
 
-    Jobs finishing together (subprocesses here, Slurm tasks on a shared filesystem) never interleave.
+    Jobs finishing together (subprocesses here, Slurm tasks on a shared filesystem) never
+    interleave.
     """
     line = (json.dumps(_jsonable(record), allow_nan=False, sort_keys=True) + "\n").encode()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -264,7 +292,7 @@ def _locked(fd: int) -> Iterator[None]:
 
 
 def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:
-    """The :func:`config_id` of every record in the results file, and the numbers of unreadable lines.
+    """The :func:`config_id` of every record in the results file, and the unreadable line numbers.
 
     A missing file has none. A damaged line (a job killed mid-write) is reported, never fatal: its
     learner simply runs again.
@@ -283,9 +311,9 @@ def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:
     return done, bad
 
 
-# ------------------------------------------------------------------------------------------- one job
+# -------------------------------------------------------------------------------------- one job
 def machine() -> dict:
-    """What a record was measured on: device, GPU or CPU model, threads, torch and Python versions."""
+    """What a record was measured on: device, GPU or CPU model, threads, torch and Python."""
     import torch
 
     from .runtime import choose_device
@@ -298,13 +326,24 @@ def machine() -> dict:
                 cpu = line.split(":", 1)[1].strip()
                 break
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    return {"device": str(device), "gpu": gpu, "cpu": cpu, "threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "device": str(device),
+        "gpu": gpu,
+        "cpu": cpu,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
-def run_job(config: LearnerConfig, results: str, profile: str = "", label: str = "",
-            threads: Optional[int] = None) -> dict:
+def run_job(
+    config: LearnerConfig,
+    results: str,
+    profile: str = "",
+    label: str = "",
+    threads: Optional[int] = None,
+) -> dict:
     """Train (or load) one learner, verify its users and held-out user (eq. 6), append its record.
 
     Runs inside a submitit job. Returns the record (also written to ``results``): the config, per
@@ -330,25 +369,36 @@ def run_job(config: LearnerConfig, results: str, profile: str = "", label: str =
     r = learner.record
     marked = [m for m in match if m is not None]
     record = {
-        "config": dataclasses.asdict(config), "profile": profile, "label": label,
-        "users": [u.name for u in learner.data.users], "user_keys": keys,
+        "config": dataclasses.asdict(config),
+        "profile": profile,
+        "label": label,
+        "users": [u.name for u in learner.data.users],
+        "user_keys": keys,
         "user_sizes": [len(u) for u in learner.data.users],
-        "k_hat": k_hat, "match": match, "gap": gap,
+        "k_hat": k_hat,
+        "match": match,
+        "gap": gap,
         "all_match": all(marked) if marked else None,
         "min_gap": min(g for g in gap if g is not None) if marked else None,
-        "held_out_key": held.key, "held_out_k_hat": held_k_hat,
+        "held_out_key": held.key,
+        "held_out_k_hat": held_k_hat,
         "held_out_at_zero": verify.match(held_k_hat, 0.0),
-        "train_accuracy": r.train_accuracy, "test_accuracy": r.test_accuracy,
-        "user_accuracy": r.user_accuracy, "images_per_second": r.images_per_second,
-        "train_seconds": sum(r.epoch_seconds), "from_cache": learner.from_cache,
-        "wall_seconds": time.perf_counter() - start, "precision": r.precision,
-        "machine": machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "train_accuracy": r.train_accuracy,
+        "test_accuracy": r.test_accuracy,
+        "user_accuracy": r.user_accuracy,
+        "images_per_second": r.images_per_second,
+        "train_seconds": sum(r.epoch_seconds),
+        "from_cache": learner.from_cache,
+        "wall_seconds": time.perf_counter() - start,
+        "precision": r.precision,
+        "machine": machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     append_record(results, record)
     return _jsonable(record)
 
 
-# ----------------------------------------------------------------------------------------- the sweep
+# ------------------------------------------------------------------------------------ the sweep
 @contextlib.contextmanager
 def _package_on_path() -> Iterator[None]:
     """PYTHONPATH names this copy of anw_helpers while jobs are submitted, so that a job (a fresh
@@ -365,9 +415,10 @@ def _package_on_path() -> Iterator[None]:
             os.environ["PYTHONPATH"] = old
 
 
-def make_executor(name: str, logs: Path, parallel: int, timeout_min: int,
-                  slurm: Optional[dict] = None) -> Any:
-    """A submitit executor: ``local`` (subprocesses), ``debug`` (this process) or ``slurm`` (arrays)."""
+def make_executor(
+    name: str, logs: Path, parallel: int, timeout_min: int, slurm: Optional[dict] = None
+) -> Any:
+    """A submitit executor: ``local`` (subprocesses), ``debug`` (here), ``slurm`` (arrays)."""
     import submitit
 
     if name not in EXECUTORS:
@@ -375,7 +426,7 @@ def make_executor(name: str, logs: Path, parallel: int, timeout_min: int,
     executor = submitit.AutoExecutor(folder=str(logs / "%j"), cluster=name)
     params: dict[str, Any] = {"timeout_min": timeout_min, "name": "anw-sweep"}
     if name == "local":
-        import torch  # the local executor hides GPUs (CUDA_VISIBLE_DEVICES="") unless one is asked for
+        import torch  # the local executor hides GPUs (CUDA_VISIBLE_DEVICES="") unless asked for one
 
         params["gpus_per_node"] = 1 if torch.cuda.is_available() else 0
     if name == "slurm":
@@ -385,69 +436,122 @@ def make_executor(name: str, logs: Path, parallel: int, timeout_min: int,
     return executor
 
 
-def run_sweep(grid: Grid, results: os.PathLike, executor: Any, parallel: int = 1,
-              job: Callable[..., dict] = run_job, threads: Optional[int] = None,
-              say: Callable[[str], None] = print, poll_s: float = 0.5) -> int:
+def run_sweep(
+    grid: Grid,
+    results: os.PathLike,
+    executor: Any,
+    parallel: int = 1,
+    job: Callable[..., dict] = run_job,
+    threads: Optional[int] = None,
+    say: Callable[[str], None] = print,
+    poll_s: float = 0.5,
+) -> int:
     """Run the grid's unfinished jobs on ``executor``, at most ``parallel`` at once; returns the
     number that failed (each reported with its submitit log)."""
     results = Path(results).resolve()
     finished, bad = read_finished(results)
     if bad:
-        say(f"{results}: line(s) {', '.join(map(str, bad))} are not readable records; ignored "
-            "(their learners run again if they are in this grid).")
+        say(
+            f"{results}: line(s) {', '.join(map(str, bad))} are not readable records; ignored "
+            "(their learners run again if they are in this grid)."
+        )
     todo = [j for j in grid.jobs if config_id(j.config) not in finished]
     for j in grid.jobs:
         if j not in todo:
             say(f"skip {j.label}: already in {results.name}")
-    say(f"{len(todo)} of {len(grid.jobs)} learner(s) to run ({len(grid.jobs) - len(todo)} done), "
-        f"{parallel} at a time; records go to {results}")
+    say(
+        f"{len(todo)} of {len(grid.jobs)} learner(s) to run ({len(grid.jobs) - len(todo)} done), "
+        f"{parallel} at a time; records go to {results}"
+    )
     failed = 0
     pending, running = list(todo), []
     is_slurm = type(executor).__name__ == "AutoExecutor" and executor.cluster == "slurm"
     with _package_on_path():
         if is_slurm:  # one job array; Slurm limits how many run at once
             with executor.batch():
-                running = [(j, executor.submit(job, j.config, str(results), grid.profile, j.label))
-                           for j in pending]
+                running = [
+                    (j, executor.submit(job, j.config, str(results), grid.profile, j.label))
+                    for j in pending
+                ]
             pending = []
         while pending or running:
             while pending and len(running) < parallel:
                 j = pending.pop(0)
-                running.append((j, executor.submit(job, j.config, str(results), grid.profile, j.label,
-                                                   threads)))
-            done = [(j, s) for j, s in running if s.done()]
-            for j, s in done:
-                running.remove((j, s))
-                failed += not _report(j, s, say)
-            if not done:
+                running.append(
+                    (
+                        j,
+                        executor.submit(
+                            job, j.config, str(results), grid.profile, j.label, threads
+                        ),
+                    )
+                )
+            finished = False
+            for j, s in list(running):
+                outcome = _poll(s)
+                if outcome is not None:
+                    running.remove((j, s))
+                    failed += not _report(j, s, *outcome, say)
+                    finished = True
+            if not finished:
                 time.sleep(poll_s)
     say(f"{len(todo) - failed} finished, {failed} failed, {len(grid.jobs) - len(todo)} skipped.")
     return failed
 
 
-def _report(job: Job, submitted: Any, say: Callable[[str], None]) -> bool:
-    """Print one finished job's outcome; False when it failed (naming its log)."""
+def _poll(submitted: Any) -> Optional[tuple[Optional[dict], Optional[BaseException]]]:
+    """None while a job runs; then (its record, None) or (None, the error it failed with).
+
+    The debug executor runs the job inside ``done()`` and raises there, and would run it again in
+    ``result()``: so an error from either call is the job's outcome.
+    """
     try:
-        r = submitted.result()
+        if not submitted.done():
+            return None
+        return submitted.result(), None
     except Exception as exc:  # noqa: BLE001 - any failure of one job must not stop the others
-        last = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+        return None, exc
+
+
+def _report(
+    job: Job,
+    submitted: Any,
+    r: Optional[dict],
+    error: Optional[BaseException],
+    say: Callable[[str], None],
+) -> bool:
+    """Print one finished job's outcome; False when it failed (naming its log)."""
+    if error is not None or r is None:
+        last = (str(error).strip().splitlines() or [type(error).__name__])[-1]
         say(f"FAILED {job.label}: {last}\n    log: {submitted.paths.stderr}")
         return False
-    verdict = ", ".join(f"k_hat {_short(k)} ({'match' if m else 'no match' if m is not None else 'no key'})"
-                        for k, m in zip(r["k_hat"], r["match"]))
+    verdict = ", ".join(
+        f"k_hat {_short(k)} ({'match' if m else 'no match' if m is not None else 'no key'})"
+        for k, m in zip(r["k_hat"], r["match"])
+    )
     gaps = ", ".join(f"{g:+.3f}" for g in r["gap"] if g is not None) or "-"
-    say(f"done {job.label}: {verdict}; gap {gaps}; held-out k_hat {_short(r['held_out_k_hat'])}; "
-        f"{r['wall_seconds'] / 60:.1f} min{' (cached model)' if r['from_cache'] else ''}")
+    say(
+        f"done {job.label}: {verdict}; gap {gaps}; held-out k_hat {_short(r['held_out_k_hat'])}; "
+        f"{r['wall_seconds'] / 60:.1f} min{' (cached model)' if r['from_cache'] else ''}"
+    )
     return True
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m anw_helpers.sweep", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m anw_helpers.sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("grid", help="a grid file (TOML), e.g. tools/grids/ci_seeds.toml")
-    p.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: subprocesses here (default); slurm: a job array; debug: this process")
-    p.add_argument("--results", help="the JSON-lines results file (default: the grid's path, .jsonl)")
+    p.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: subprocesses here (default); slurm: a job array; debug: this process",
+    )
+    p.add_argument(
+        "--results", help="the JSON-lines results file (default: the grid's path, .jsonl)"
+    )
     p.add_argument("--parallel", type=int, help="jobs at once (default: 1 local, 16 on Slurm)")
     p.add_argument("--logs", help="submitit's job folders (default: $ANW_CACHE/sweep-logs/GRID)")
     p.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default: 1440)")
@@ -461,7 +565,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line: run a grid file's sweep; 0 when every job finished, 1 if any failed, 2 for
     a grid or option that cannot run."""
     args = _parser().parse_args(argv)
-    parallel = args.parallel if args.parallel is not None else (16 if args.executor == "slurm" else 1)
+    parallel = (
+        args.parallel if args.parallel is not None else (16 if args.executor == "slurm" else 1)
+    )
     if parallel < 1:
         print(f"sweep: --parallel must be at least 1; got {parallel}.", file=sys.stderr)
         return 2
@@ -474,14 +580,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .paths import cache_dir
 
     logs = Path(args.logs) if args.logs else cache_dir("sweep-logs", Path(args.grid).stem)
-    slurm = {"slurm_partition": args.slurm_partition, "gpus_per_node": args.slurm_gpus,
-             "cpus_per_task": args.slurm_cpus}
+    slurm = {
+        "slurm_partition": args.slurm_partition,
+        "gpus_per_node": args.slurm_gpus,
+        "cpus_per_task": args.slurm_cpus,
+    }
     try:
         executor = make_executor(args.executor, logs.resolve(), parallel, args.timeout_min, slurm)
     except RuntimeError as exc:  # e.g. no sbatch on this machine
         print(f"sweep: cannot use the {args.executor} executor here: {exc}", file=sys.stderr)
         return 2
-    threads = max(1, (os.cpu_count() or 1) // parallel) if args.executor == "local" and parallel > 1 else None
+    threads = (
+        max(1, (os.cpu_count() or 1) // parallel)
+        if args.executor == "local" and parallel > 1
+        else None
+    )
     failed = run_sweep(grid, results, executor, parallel, threads=threads)
     return 1 if failed else 0
 
