@@ -419,8 +419,12 @@ def make_executor(
     name: str, logs: Path, parallel: int, timeout_min: int, slurm: Optional[dict] = None
 ) -> Any:
     """A submitit executor: ``local`` (subprocesses), ``debug`` (here), ``slurm`` (arrays)."""
-    import submitit
-
+    try:
+        import submitit
+    except ImportError:
+        raise RuntimeError(
+            "the sweep runner needs submitit: pip install 'anw-helpers[scale]'"
+        ) from None
     if name not in EXECUTORS:
         raise ValueError(f"unknown executor {name!r}; expected one of {', '.join(EXECUTORS)}.")
     executor = submitit.AutoExecutor(folder=str(logs / "%j"), cluster=name)

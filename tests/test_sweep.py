@@ -225,3 +225,11 @@ def test_the_local_executor_runs_a_tiny_grid_and_resumes(
     assert "skip seed=0 keys=90" in out and "skip seed=1 keys=210" in out
     assert "0 finished, 1 failed, 2 skipped." in out
     assert len((tmp_path / "tiny.jsonl").read_text().splitlines()) == 2
+
+
+def test_the_readme_grid_is_the_example_grid_file():
+    """README's "Reproducing at scale" shows tools/grids/ci_seeds.toml: they cannot drift apart."""
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Reproducing at scale.*?```toml\n(.*?)```", readme, re.S).group(1)
+    shown = sweep.parse_grid(sweep.tomllib.loads(block), "README.md")
+    assert shown.jobs == sweep.load_grid(ROOT / "tools" / "grids" / "ci_seeds.toml").jobs
