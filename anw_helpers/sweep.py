@@ -222,6 +222,14 @@ def parse_grid(data: dict, path: str = "grid") -> Grid:
         for c in cross_rows:
             varied = {**z, **c}
             jobs.append(_job(base, fixed, varied, path))
+    seen: dict[str, str] = {}
+    for job in jobs:
+        cid = config_id(job.config)
+        if cid in seen:
+            raise GridError(
+                f"{path}: {seen[cid]!r} and {job.label!r} are the same learner; drop one."
+            )
+        seen[cid] = job.label
     return Grid(profile, str(data.get("description", "")), tuple(jobs))
 
 
@@ -343,12 +351,16 @@ def run_job(
     profile: str = "",
     label: str = "",
     threads: Optional[int] = None,
+    retrain: bool = False,
 ) -> dict:
     """Train (or load) one learner, verify its users and held-out user (eq. 6), append its record.
 
     Runs inside a submitit job. Returns the record (also written to ``results``): the config, per
     user k_hat / match (|k_hat - k*| < tau) / gap (Sec. 5.1), the held-out user's k_hat (Sec. 5.4:
     expected 0), train/test/user accuracy, images/s, wall time, machine and precision.
+    Images/s, ``train_seconds``, ``train_device`` and ``precision`` describe the training, which
+    happened elsewhere when ``from_cache`` (``retrain=True`` trains again, to measure it here);
+    ``machine`` and ``wall_seconds`` describe this job.
     """
     import torch
 
@@ -358,7 +370,7 @@ def run_job(
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()
-    learner = train_learner(config, progress=False)
+    learner = train_learner(config, progress=False, retrain=retrain)
     verdicts = verify.verify_users(learner.model, learner.data.users)
     k_hat = [float(k) for k in verdicts.k_hat]
     keys = [u.key for u in learner.data.users]
@@ -388,6 +400,7 @@ def run_job(
         "user_accuracy": r.user_accuracy,
         "images_per_second": r.images_per_second,
         "train_seconds": sum(r.epoch_seconds),
+        "train_device": r.device,
         "from_cache": learner.from_cache,
         "wall_seconds": time.perf_counter() - start,
         "precision": r.precision,
@@ -446,12 +459,16 @@ def run_sweep(
     executor: Any,
     parallel: int = 1,
     job: Callable[..., dict] = run_job,
-    threads: Optional[int] = None,
+    options: Optional[dict] = None,
     say: Callable[[str], None] = print,
     poll_s: float = 0.5,
 ) -> int:
     """Run the grid's unfinished jobs on ``executor``, at most ``parallel`` at once; returns the
-    number that failed (each reported with its submitit log)."""
+    number that failed (each reported with its submitit log).
+
+    ``job(config, results, profile, label, **options)`` runs one learner (:func:`run_job`; its
+    ``threads`` and ``retrain`` are options) and appends its record.
+    """
     results = Path(results).resolve()
     finished, bad = read_finished(results)
     if bad:
@@ -467,36 +484,30 @@ def run_sweep(
         f"{len(todo)} of {len(grid.jobs)} learner(s) to run ({len(grid.jobs) - len(todo)} done), "
         f"{parallel} at a time; records go to {results}"
     )
-    failed = 0
+    failed, options = 0, options or {}
     pending, running = list(todo), []
+
+    def submit(j: Job) -> Any:
+        return executor.submit(job, j.config, str(results), grid.profile, j.label, **options)
+
     is_slurm = type(executor).__name__ == "AutoExecutor" and executor.cluster == "slurm"
     with _package_on_path():
         if is_slurm:  # one job array; Slurm limits how many run at once
             with executor.batch():
-                running = [
-                    (j, executor.submit(job, j.config, str(results), grid.profile, j.label))
-                    for j in pending
-                ]
+                running = [(j, submit(j)) for j in pending]
             pending = []
         while pending or running:
             while pending and len(running) < parallel:
                 j = pending.pop(0)
-                running.append(
-                    (
-                        j,
-                        executor.submit(
-                            job, j.config, str(results), grid.profile, j.label, threads
-                        ),
-                    )
-                )
-            finished = False
+                running.append((j, submit(j)))
+            any_done = False
             for j, s in list(running):
                 outcome = _poll(s)
                 if outcome is not None:
                     running.remove((j, s))
                     failed += not _report(j, s, *outcome, say)
-                    finished = True
-            if not finished:
+                    any_done = True
+            if not any_done:
                 time.sleep(poll_s)
     say(f"{len(todo) - failed} finished, {failed} failed, {len(grid.jobs) - len(todo)} skipped.")
     return failed
@@ -559,6 +570,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=int, help="jobs at once (default: 1 local, 16 on Slurm)")
     p.add_argument("--logs", help="submitit's job folders (default: $ANW_CACHE/sweep-logs/GRID)")
     p.add_argument("--timeout-min", type=int, default=24 * 60, help="per job (default: 1440)")
+    p.add_argument(
+        "--retrain", action="store_true", help="train even cached learners (to measure times here)"
+    )
     p.add_argument("--slurm-partition")
     p.add_argument("--slurm-gpus", type=int, help="GPUs per job on Slurm")
     p.add_argument("--slurm-cpus", type=int, help="CPUs per job on Slurm")
@@ -572,8 +586,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parallel = (
         args.parallel if args.parallel is not None else (16 if args.executor == "slurm" else 1)
     )
-    if parallel < 1:
-        print(f"sweep: --parallel must be at least 1; got {parallel}.", file=sys.stderr)
+    slurm = {
+        "slurm_partition": args.slurm_partition,
+        "gpus_per_node": args.slurm_gpus,
+        "cpus_per_task": args.slurm_cpus,
+    }
+    problem = _bad_options(args, parallel, slurm)
+    if problem:
+        print(f"sweep: {problem}", file=sys.stderr)
         return 2
     try:
         grid = load_grid(args.grid)
@@ -584,11 +604,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .paths import cache_dir
 
     logs = Path(args.logs) if args.logs else cache_dir("sweep-logs", Path(args.grid).stem)
-    slurm = {
-        "slurm_partition": args.slurm_partition,
-        "gpus_per_node": args.slurm_gpus,
-        "cpus_per_task": args.slurm_cpus,
-    }
+    if results.is_dir():
+        print(
+            f"sweep: --results {results} is a folder; name a file, e.g. {results}/runs.jsonl.",
+            file=sys.stderr,
+        )
+        return 2
     try:
         executor = make_executor(args.executor, logs.resolve(), parallel, args.timeout_min, slurm)
     except RuntimeError as exc:  # e.g. no sbatch on this machine
@@ -599,8 +620,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.executor == "local" and parallel > 1
         else None
     )
-    failed = run_sweep(grid, results, executor, parallel, threads=threads)
+    options = {"threads": threads, "retrain": True} if args.retrain else {"threads": threads}
+    failed = run_sweep(grid, results, executor, parallel, options=options)
     return 1 if failed else 0
+
+
+def _bad_options(args: argparse.Namespace, parallel: int, slurm: dict) -> Optional[str]:
+    """What is wrong with the command line's numbers and flags, or None."""
+    if parallel < 1:
+        return f"--parallel must be at least 1; got {parallel}."
+    if args.timeout_min < 1:
+        return f"--timeout-min must be at least 1; got {args.timeout_min}."
+    given = [k for k, v in slurm.items() if v is not None]
+    if given and args.executor != "slurm":
+        return f"--slurm-* options are for --executor slurm; this run uses {args.executor}."
+    return None
 
 
 if __name__ == "__main__":

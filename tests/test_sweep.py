@@ -62,6 +62,7 @@ def test_no_lists_is_the_profile_itself():
         ({"set": {"seed": 0}, "cross": {"seed": [1]}}, r"seed set in more than one section"),
         ({"cross": {"augment": ["crop_flop"]}}, r"\(augment=crop_flop\).*crop_flop"),
         ({"cross": {"keys": [[60, 150]]}}, r"one entry per user"),
+        ({"cross": {"seed": [0, 0]}}, r"'seed=0' and 'seed=0' are the same learner"),
         ({"seeds": [0, 1]}, r"unknown entries seeds"),
         ({"profile": "laptop"}, r"unknown profile 'laptop'"),
     ],
@@ -80,6 +81,14 @@ def test_the_command_line_rejects_a_bad_grid_in_one_line(tmp_path, capsys):
     assert sweep.main([str(tmp_path / "missing.toml")]) == 2
     assert "cannot read the grid file" in capsys.readouterr().err
     assert not (tmp_path / "bad.jsonl").exists()
+    good = ROOT / "tools" / "grids" / "ci_seeds.toml"
+    for args, message in [
+        (["--parallel", "0"], "--parallel must be at least 1; got 0."),
+        (["--slurm-partition", "gpu"], "--slurm-* options are for --executor slurm"),
+        (["--results", str(tmp_path)], "is a folder; name a file"),
+    ]:
+        assert sweep.main([str(good), *args]) == 2
+        assert message in capsys.readouterr().err
 
 
 def test_the_example_grid_is_the_ci_seed_table_of_the_benchmarks():
@@ -137,7 +146,7 @@ def test_a_record_is_strict_json_and_a_damaged_line_is_reported(tmp_path):
 
 
 # ------------------------------------------------------------------- resume and failures (fake job)
-def _fake_job(config, results, profile="", label="", threads=None):
+def _fake_job(config, results, profile="", label="", **options):
     if config.seed == 2:
         raise RuntimeError("the learner's data could not be built")
     record = {
@@ -185,9 +194,7 @@ def test_the_local_executor_runs_a_tiny_grid_and_resumes(
     from anw_helpers.paths import cache_dir
 
     (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / "datasets").symlink_to(
-        cache_dir("datasets")
-    )  # decoded CIFAR-10, no models
+    (tmp_path / "cache" / "datasets").symlink_to(cache_dir("datasets"))  # CIFAR-10, no models
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("ANW_PRECISION", "fp32")
     grid = tmp_path / "tiny.toml"
@@ -211,19 +218,20 @@ def test_the_local_executor_runs_a_tiny_grid_and_resumes(
     ]
     for r in records:
         assert r["config"]["width"] == 4 and r["profile"] == "ci" and not r["from_cache"]
-        assert r["k_hat"][0] in range(0, 360, 30) and r["match"][0] == (
-            r["k_hat"][0] == r["user_keys"][0]
-        )
+        k_hat, key = r["k_hat"][0], r["user_keys"][0]
+        assert k_hat in range(0, 360, 30) and r["match"][0] == (k_hat == key)
         assert isinstance(r["gap"][0], float) and r["held_out_k_hat"] in range(0, 360, 30)
-        assert (
-            0 <= r["train_accuracy"] <= 1 and r["images_per_second"] > 0 and r["wall_seconds"] > 0
-        )
+        assert 0 <= r["train_accuracy"] <= 1 and 0 <= r["test_accuracy"] <= 1
+        assert r["images_per_second"] > 0 and r["wall_seconds"] > 0 and r["train_seconds"] > 0
         assert r["precision"] == "fp32" and r["machine"]["device"] == "cpu"
         assert r["user_sizes"] == [10]
-    assert sweep.main(args) == 1  # resumed: the two learners skipped, the failed one tried again
+    good = tmp_path / "good.toml"  # the same two learners, without the one that fails
+    two = grid.read_text().replace(", 2]", "]").replace(", 90]", "]").replace(", 1000000]", "]")
+    good.write_text(two)
+    assert sweep.main([str(good), "--results", str(tmp_path / "tiny.jsonl")]) == 0  # resumed
     out = capsys.readouterr().out
-    assert "skip seed=0 keys=90" in out and "skip seed=1 keys=210" in out
-    assert "0 finished, 1 failed, 2 skipped." in out
+    assert "skip seed=0 keys=90 n_train=300: already in tiny.jsonl" in out
+    assert "0 of 2 learner(s) to run (2 done)" in out and "0 finished, 0 failed, 2 skipped." in out
     assert len((tmp_path / "tiny.jsonl").read_text().splitlines()) == 2
 
 
@@ -233,3 +241,17 @@ def test_the_readme_grid_is_the_example_grid_file():
     block = re.search(r"## Reproducing at scale.*?```toml\n(.*?)```", readme, re.S).group(1)
     shown = sweep.parse_grid(sweep.tomllib.loads(block), "README.md")
     assert shown.jobs == sweep.load_grid(ROOT / "tools" / "grids" / "ci_seeds.toml").jobs
+
+
+def test_the_slurm_flags_make_a_job_array_script(tmp_path, monkeypatch):
+    """Without a cluster here: submitit's own sbatch script, with our parameter names accepted."""
+    from submitit.slurm.slurm import SlurmExecutor
+
+    monkeypatch.setattr(SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # "srun is here"
+    slurm = {"slurm_partition": "gpu", "gpus_per_node": 1, "cpus_per_task": None}
+    executor = sweep.make_executor("slurm", tmp_path, 4, 90, slurm)
+    assert executor._executor.parameters["array_parallelism"] == 4
+    script = executor._executor._make_submission_file_text("python -m job", "uid")
+    for line in ("--partition=gpu", "--gpus-per-node=1", "--time=90", "--job-name=anw-sweep"):
+        assert f"#SBATCH {line}\n" in script
+    assert "--cpus-per-task" not in script  # not asked for: Slurm's default
