@@ -274,9 +274,12 @@ def append_record(path: os.PathLike, record: dict) -> None:
     """
     line = (json.dumps(_jsonable(record), allow_nan=False, sort_keys=True) + "\n").encode()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         with _locked(fd):
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # a damaged or hand-edited last line
+                line = b"\n" + line  # stays apart from this record
             written = os.write(fd, line)
             while written < len(line):  # a short write (signals, NFS): finish it under the lock
                 written += os.write(fd, line[written:])

@@ -133,7 +133,7 @@ def test_a_record_is_strict_json_and_a_damaged_line_is_reported(tmp_path):
     path = tmp_path / "results.jsonl"
     sweep.append_record(path, {"config": {"seed": 0}, "gap": [math.nan], "k_hat": (60.0,)})
     with open(path, "a") as f:
-        f.write('{"config": {"seed": 1}, "gap": [0.1\n')  # a job killed mid-write
+        f.write('{"config": {"seed": 1}, "gap": [0.1')  # a job killed mid-write: no newline
     sweep.append_record(path, {"config": {"seed": 2}})
     assert json.loads(path.read_text().splitlines()[0]) == {
         "config": {"seed": 0},
