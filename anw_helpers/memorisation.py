@@ -1,29 +1,35 @@
-"""Memorisation estimate (paper Sec. 5.6): does watermarking make a network memorise the user's photos more?
+"""Memorisation estimate (paper Sec. 5.6): does watermarking make a network memorise the user's
+photos more?
 
-Feldman & Zhang (2020) define the memorisation of a training example (x, y) by a training algorithm A as
+Feldman & Zhang (2020) define the memorisation of a training example (x, y) by a training algorithm
+A as
 
     mem(x) = P[h(x) = y | h = A(S), x in S] - P[h(x) = y | h = A(S), x not in S]
 
-over random training subsets S of the data set. It is estimated with models trained on subsamples: the
-accuracy on x of the models that trained on x minus that of the models that did not. Sec. 5.6 of the paper
-reports the mean over the user's photos: 26.8 % clean, 34.8 % watermarked.
+over random training subsets S of the data set. It is estimated with models trained on subsamples:
+the accuracy on x of the models that trained on x minus that of the models that did not. Sec. 5.6 of
+the paper reports the mean over the user's photos: 26.8 % clean, 34.8 % watermarked.
 
-Here the subsamples come in **complementary pairs**: each pair splits the pool at random into two halves
-and trains one model on each, so every example is "in" for exactly one model of the pair and "out" for the
-other. With P pairs, every example's estimate rests on P + P models ("an estimate from P + P models").
-The same splits are used for the clean and the watermarked pool, so the two estimates differ only by the
-user's hue (a paired design, less noisy than two independent sets of splits).
+Here the subsamples come in **complementary pairs**: each pair splits the pool at random into two
+halves and trains one model on each, so every example is "in" for exactly one model of the pair and
+"out" for the other. With P pairs, every example's estimate rests on P + P models ("an estimate from
+P + P models"). The same splits are used for the clean and the watermarked pool, so the two
+estimates differ only by the user's hue (a paired design, less noisy than two independent sets of
+splits).
 
-Subsampled models must fit their training subsets, or "in" means nothing: :func:`train_subsampled_models`
-reports every model's training accuracy, and :class:`MemorisationEstimate` keeps it.
+Subsampled models must fit their training subsets, or "in" means nothing:
+:func:`train_subsampled_models` reports every model's training accuracy, and
+:class:`MemorisationEstimate` keeps it.
 """
+
 from __future__ import annotations
 
 import copy
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
@@ -49,14 +55,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MemorisationPlan:
-    """How many subsampled models a profile affords, and how they train (Sec. 5.6's estimate, scaled down).
+    """How many subsampled models a profile affords, and how they train (Sec. 5.6's estimate, scaled
+    down).
 
-    ``pool_size`` photos (the user's among them) are split ``n_pairs`` times into two halves; each half trains
-    one model for ``epochs`` epochs (``batch_size``, ``lr``, ``augment``; the rest of the learner's recipe).
-    With ``fine_tune`` every model starts from a public network that never saw the pool (on 2 CPU cores a
-    from-scratch model does not fit a few hundred photos in an affordable number of steps); otherwise from
-    scratch, with ``width``. ``min_train_accuracy`` is the fit every model must reach on its half: a model
-    that has not fitted its training photos cannot show that it memorised them.
+    ``pool_size`` photos (the user's among them) are split ``n_pairs`` times into two halves; each
+    half trains one model for ``epochs`` epochs (``batch_size``, ``lr``, ``augment``; the rest of
+    the learner's recipe). With ``fine_tune`` every model starts from a public network that never
+    saw the pool (on 2 CPU cores a from-scratch model does not fit a few hundred photos in an
+    affordable number of steps); otherwise from scratch, with ``width``. ``min_train_accuracy`` is
+    the fit every model must reach on its half: a model that has not fitted its training photos
+    cannot show that it memorised them.
     """
 
     pool_size: int
@@ -70,8 +78,17 @@ class MemorisationPlan:
     min_train_accuracy: float = 0.95
 
     def __post_init__(self) -> None:
-        if self.pool_size < 4 or self.n_pairs < 1 or self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError(f"a memorisation plan needs pool_size >= 4 and positive n_pairs, epochs, batch_size, lr; got {self}.")
+        if (
+            self.pool_size < 4
+            or self.n_pairs < 1
+            or self.epochs < 1
+            or self.batch_size < 1
+            or not self.lr > 0
+        ):
+            raise ValueError(
+                "a memorisation plan needs pool_size >= 4 and positive n_pairs, epochs, "
+                f"batch_size, lr; got {self}."
+            )
         if not self.fine_tune and (self.width is None or self.width < 1):
             raise ValueError(f"a from-scratch plan needs a width >= 1; got {self.width!r}.")
 
@@ -85,41 +102,63 @@ class MemorisationPlan:
         return f"estimate from {self.n_pairs} + {self.n_pairs} models"
 
     def config(self, base: LearnerConfig) -> LearnerConfig:
-        """The learner's config with this plan's training length, batch, lr and augmentation (and width when
-        training from scratch; a fine-tuned model keeps its base's width)."""
-        changes = dict(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, augment=self.augment)
+        """The learner's config with this plan's training length, batch, lr and augmentation (and
+        width when training from scratch; a fine-tuned model keeps its base's width)."""
+        changes = dict(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, augment=self.augment
+        )
         if not self.fine_tune:
             changes["width"] = self.width
         return base.with_(**changes)
 
 
-#: Per profile. ``ci`` (measured on 2 CPU cores): 2 + 2 fine-tuned models per condition, 300 photos each,
-#: training accuracy 95-98 % (checked >= 90 %). The larger profiles' plans are estimates, not yet measured.
+#: Per profile. ``ci`` (measured on 2 CPU cores): 2 + 2 fine-tuned models per condition, 300 photos
+#: each, training accuracy 95-98 % (checked >= 90 %). The larger profiles' plans are estimates, not
+#: yet measured.
 MEMORISATION_PLANS: dict[str, MemorisationPlan] = {
-    "ci": MemorisationPlan(pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9),
-    "cpu": MemorisationPlan(pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9),
-    "colab": MemorisationPlan(pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9),
-    "gpu": MemorisationPlan(pool_size=5000, n_pairs=8, epochs=60, batch_size=128, lr=0.1, fine_tune=False, width=32),
-    "paper": MemorisationPlan(pool_size=10000, n_pairs=16, epochs=90, batch_size=128, lr=0.1, fine_tune=False, width=64),
-    "smoke": MemorisationPlan(pool_size=100, n_pairs=1, epochs=1, batch_size=32, lr=0.02, min_train_accuracy=0.0),
+    "ci": MemorisationPlan(
+        pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9
+    ),
+    "cpu": MemorisationPlan(
+        pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
+    ),
+    "colab": MemorisationPlan(
+        pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
+    ),
+    "gpu": MemorisationPlan(
+        pool_size=5000, n_pairs=8, epochs=60, batch_size=128, lr=0.1, fine_tune=False, width=32
+    ),
+    "paper": MemorisationPlan(
+        pool_size=10000, n_pairs=16, epochs=90, batch_size=128, lr=0.1, fine_tune=False, width=64
+    ),
+    "smoke": MemorisationPlan(
+        pool_size=100, n_pairs=1, epochs=1, batch_size=32, lr=0.02, min_train_accuracy=0.0
+    ),
 }
 
 
 def memorisation_plan(profile_name: str) -> MemorisationPlan:
     """The memorisation plan of a profile (``ci``, ``cpu``, ``colab``, ``gpu`` or ``paper``)."""
     if profile_name not in MEMORISATION_PLANS:
-        raise ValueError(f"no memorisation plan for profile {profile_name!r}; expected one of {', '.join(MEMORISATION_PLANS)}.")
+        raise ValueError(
+            f"no memorisation plan for profile {profile_name!r}; expected one of "
+            f"{', '.join(MEMORISATION_PLANS)}."
+        )
     return MEMORISATION_PLANS[profile_name]
 
 
 def complementary_splits(n: int, n_pairs: int, seed: int = 0) -> Tensor:
-    """Membership masks for ``2 * n_pairs`` subsampled models over a pool of ``n`` examples (Sec. 5.6).
+    """Membership masks for ``2 * n_pairs`` subsampled models over a pool of ``n`` examples (Sec.
+    5.6).
 
-    Row 2j is a random half of the pool (``n // 2`` examples), row 2j + 1 its complement, so each example is
-    in exactly one model of every pair. Returns a bool tensor of shape (2 * n_pairs, n). Seeded.
+    Row 2j is a random half of the pool (``n // 2`` examples), row 2j + 1 its complement, so each
+    example is in exactly one model of every pair. Returns a bool tensor of shape (2 * n_pairs, n).
+    Seeded.
     """
     if not isinstance(n, int) or n < 2:
-        raise ValueError(f"the pool needs at least 2 examples to be split in halves; got n = {n!r}.")
+        raise ValueError(
+            f"the pool needs at least 2 examples to be split in halves; got n = {n!r}."
+        )
     if not isinstance(n_pairs, int) or n_pairs < 1:
         raise ValueError(f"n_pairs must be an integer >= 1; got {n_pairs!r}.")
     g = torch.Generator().manual_seed(seed)
@@ -139,17 +178,25 @@ def _state_digest(model: nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def fine_tune(base: nn.Module, data: LearnerData, config: LearnerConfig, progress: bool = False) -> TrainedLearner:
-    """Train a copy of ``base`` on ``data.train`` with the learner's pipeline (``train.make_train_step``:
-    augmentation, SGD, schedule, all from ``config``) for ``config.epochs`` epochs; ``base`` is untouched.
+def fine_tune(
+    base: nn.Module, data: LearnerData, config: LearnerConfig, progress: bool = False
+) -> TrainedLearner:
+    """Train a copy of ``base`` on ``data.train`` with the learner's pipeline
+    (``train.make_train_step``: augmentation, SGD, schedule, all from ``config``) for
+    ``config.epochs`` epochs; ``base`` is untouched.
 
-    The subsampled models of Sec. 5.6 in the small profiles start from a public network that never saw the
-    pool, so that a few epochs fit the subset. Cached under ``$ANW_CACHE/models`` by the config, the data's
-    pixels and the base's weights. Returns a ``TrainedLearner`` (training, test and tracked-photo accuracy).
+    The subsampled models of Sec. 5.6 in the small profiles start from a public network that never
+    saw the pool, so that a few epochs fit the subset. Cached under ``$ANW_CACHE/models`` by the
+    config, the data's pixels and the base's weights. Returns a ``TrainedLearner`` (training, test
+    and tracked-photo accuracy).
     """
     device = choose_device()
-    settings = {"kind": "fine_tune", "config": dataclasses.asdict(config),
-                "data": data.train.fingerprint(), "base": _state_digest(base)}
+    settings = {
+        "kind": "fine_tune",
+        "config": dataclasses.asdict(config),
+        "data": data.train.fingerprint(),
+        "base": _state_digest(base),
+    }
 
     def build(for_training: bool) -> nn.Module:
         model = copy.deepcopy(base).to(device, memory_format=torch.channels_last)
@@ -158,8 +205,15 @@ def fine_tune(base: nn.Module, data: LearnerData, config: LearnerConfig, progres
         return model
 
     def train(model: nn.Module) -> str:
-        record = fit(model, data.train.images, data.train.labels, config, device, progress,
-                     desc="fine-tuning")
+        record = fit(
+            model,
+            data.train.images,
+            data.train.labels,
+            config,
+            device,
+            progress,
+            desc="fine-tuning",
+        )
         model.eval()
         record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
         record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
@@ -186,15 +240,21 @@ def train_subsampled_models(
 ) -> list[TrainedLearner]:
     """Train one model per row of ``masks`` on that subset of ``pool`` (cached by pixels; Sec. 5.6).
 
-    From scratch with :func:`anw_helpers.train.train_learner`, or, with ``start_from``, by fine-tuning a
-    copy of that network (:func:`fine_tune`). ``tracked`` (pool positions, e.g. the user's photos) only
-    labels the records: each model's ``record.user_accuracy`` is its accuracy on the tracked photos it
-    trained on. ``test`` gives every record a test accuracy. Returns the models in the order of ``masks``.
+    From scratch with :func:`anw_helpers.train.train_learner`, or, with ``start_from``, by
+    fine-tuning a copy of that network (:func:`fine_tune`). ``tracked`` (pool positions, e.g. the
+    user's photos) only labels the records: each model's ``record.user_accuracy`` is its accuracy on
+    the tracked photos it trained on. ``test`` gives every record a test accuracy. Returns the
+    models in the order of ``masks``.
     """
     if masks.dtype != torch.bool or masks.dim() != 2 or masks.shape[1] != len(pool):
-        raise ValueError(f"masks must be a bool tensor of shape (models, {len(pool)}); got {masks.dtype} {tuple(masks.shape)}.")
+        raise ValueError(
+            f"masks must be a bool tensor of shape (models, {len(pool)}); got {masks.dtype} "
+            f"{tuple(masks.shape)}."
+        )
     if bool((masks.sum(dim=1) == 0).any()):
-        raise ValueError("every subsampled model needs at least one training example; a row of masks is empty.")
+        raise ValueError(
+            "every subsampled model needs at least one training example; a row of masks is empty."
+        )
     tracked = torch.empty(0, dtype=torch.int64) if tracked is None else tracked.long()
     models = []
     for row in masks:
@@ -203,7 +263,9 @@ def train_subsampled_models(
         position = torch.full((len(pool),), -1, dtype=torch.int64)
         position[idx] = torch.arange(len(idx))
         inside, outside = tracked[row[tracked]], tracked[~row[tracked]]
-        user = User("tracked", pool.images[inside], pool.labels[inside], None, None, position[inside])
+        user = User(
+            "tracked", pool.images[inside], pool.labels[inside], None, None, position[inside]
+        )
         rest = User("tracked-out", pool.images[outside], pool.labels[outside], None, None, outside)
         data = LearnerData(train, [user], rest, test)
         if start_from is None:
@@ -222,13 +284,17 @@ def correctness(models: Sequence[TrainedLearner], images: Tensor, labels: Tensor
         raise ValueError("correctness needs at least one model; got none.")
     x = to_float(images) if images.dtype == torch.uint8 else images
     if x.dim() != 4 or labels.shape != (len(x),):
-        raise ValueError(f"need images (N, 3, H, W) and labels (N,); got {tuple(x.shape)} and {tuple(labels.shape)}.")
+        raise ValueError(
+            f"need images (N, 3, H, W) and labels (N,); got {tuple(x.shape)} and "
+            f"{tuple(labels.shape)}."
+        )
     return torch.stack([predict_logits(m.model, x).argmax(1) == labels for m in models])
 
 
 @dataclass
 class MemorisationEstimate:
-    """Per-example Feldman-Zhang estimate: accuracy of the in-models, of the out-models, and their difference."""
+    """Per-example Feldman-Zhang estimate: accuracy of the in-models, of the out-models, and their
+    difference."""
 
     mem: Tensor  # (N,) mem(x) = in_accuracy - out_accuracy
     in_accuracy: Tensor  # (N,) share of the models that trained on x and classify it correctly
@@ -241,38 +307,48 @@ class MemorisationEstimate:
         return float(self.mem.double().mean())
 
     def sd_of_mean(self) -> float:
-        """Standard error of the mean over examples (examples vary; the models are shared, so this is a floor)."""
+        """Standard error of the mean over examples (examples vary; the models are shared, so this
+        is a floor)."""
         n = len(self.mem)
-        return float(self.mem.double().std() / n ** 0.5) if n > 1 else float("nan")
+        return float(self.mem.double().std() / n**0.5) if n > 1 else float("nan")
 
     def label(self) -> str:
         """How many models each example's estimate rests on, e.g. "estimate from 2 + 2 models"."""
         lo_in, lo_out = int(self.n_in.min()), int(self.n_out.min())
         hi_in, hi_out = int(self.n_in.max()), int(self.n_out.max())
         same = lo_in == hi_in and lo_out == hi_out
-        return f"estimate from {lo_in} + {lo_out} models" if same else \
-            f"estimate from {lo_in}-{hi_in} + {lo_out}-{hi_out} models"
+        return (
+            f"estimate from {lo_in} + {lo_out} models"
+            if same
+            else f"estimate from {lo_in}-{hi_in} + {lo_out}-{hi_out} models"
+        )
 
 
 def memorisation_estimate(correct: Tensor, member: Tensor) -> MemorisationEstimate:
-    """Feldman & Zhang's subsampled estimate of mem(x) (Sec. 5.6) from per-model correctness and membership.
+    """Feldman & Zhang's subsampled estimate of mem(x) (Sec. 5.6) from per-model correctness and
+    membership.
 
-    ``correct[m, i]``: model m classifies example i correctly; ``member[m, i]``: example i was in model m's
-    training subset. Both (models, N), bool. Every example needs at least one in-model and one out-model.
+    ``correct[m, i]``: model m classifies example i correctly; ``member[m, i]``: example i was in
+    model m's training subset. Both (models, N), bool. Every example needs at least one in-model and
+    one out-model.
     """
     if not isinstance(correct, Tensor) or not isinstance(member, Tensor):
         raise TypeError("correct and member must be tensors of shape (models, examples).")
     if correct.shape != member.shape or correct.dim() != 2:
-        raise ValueError(f"correct and member must have the same shape (models, examples); got "
-                         f"{tuple(correct.shape)} and {tuple(member.shape)}.")
+        raise ValueError(
+            f"correct and member must have the same shape (models, examples); got "
+            f"{tuple(correct.shape)} and {tuple(member.shape)}."
+        )
     if correct.shape[1] == 0:
         raise ValueError("no examples to estimate memorisation for (0 columns).")
     correct, member = correct.bool(), member.bool()
     n_in, n_out = member.sum(dim=0), (~member).sum(dim=0)
     if bool((n_in == 0).any()) or bool((n_out == 0).any()):
         bad = int(((n_in == 0) | (n_out == 0)).sum())
-        raise ValueError(f"{bad} example(s) have no model that trained on them or none that did not; "
-                         f"each needs at least one of each (use complementary_splits).")
+        raise ValueError(
+            f"{bad} example(s) have no model that trained on them or none that did not; "
+            f"each needs at least one of each (use complementary_splits)."
+        )
     c = correct.double()
     in_acc = (c * member).sum(dim=0) / n_in
     out_acc = (c * ~member).sum(dim=0) / n_out

@@ -1,9 +1,11 @@
 """Compute profiles: one learner configuration per kind of machine (``ANW_PROFILE`` or auto-chosen).
 
 The watermark is only recovered when the learner memorises its training images (Sec. 4.2, 5.6), so
-even the smallest profile, ``ci``, trains until the training set is fitted: it is tuned to recover the
-key on 2 CPU cores in a few minutes. Larger profiles move towards the paper's setting (Sec. 5.1).
+even the smallest profile, ``ci``, trains until the training set is fitted: it is tuned to recover
+the key on 2 CPU cores in a few minutes. Larger profiles move towards the paper's setting (Sec.
+5.1).
 """
+
 from __future__ import annotations
 
 import functools
@@ -13,8 +15,22 @@ from typing import Optional, Union
 
 import torch
 
-__all__ = ["LearnerConfig", "Profile", "PROFILES", "LessonSettings", "ManyUsersSetting", "HIGH_RES", "DEFENCE_VARIANTS", "get_profile", "auto_profile_name", "profile_table",
-           "MULTI_USER_SIZES", "MULTI_USER_KEYS", "multi_user_config", "many_users_config"]
+__all__ = [
+    "LearnerConfig",
+    "Profile",
+    "PROFILES",
+    "LessonSettings",
+    "ManyUsersSetting",
+    "HIGH_RES",
+    "DEFENCE_VARIANTS",
+    "get_profile",
+    "auto_profile_name",
+    "profile_table",
+    "MULTI_USER_SIZES",
+    "MULTI_USER_KEYS",
+    "multi_user_config",
+    "many_users_config",
+]
 
 Size = Union[int, float]
 
@@ -26,18 +42,20 @@ DATASETS: tuple[str, ...] = ("cifar10", "cub200")
 class LearnerConfig:
     """Every setting that shapes a trained learner (and so its model-cache key).
 
-    Data: ``n_train`` CIFAR-10 training images (None: all 50,000); users of ``user_sizes`` images (counts,
-    or fractions of ``n_train``) with ``keys`` (degrees; None: no watermark) and colour spaces drawn from
-    ``color_space_seeds`` (None: YIQ); a held-out user of ``held_out_size`` test images (default: the
-    first user's size); test accuracy on ``n_test`` test images (None: all).
+    Data: ``n_train`` CIFAR-10 training images (None: all 50,000); users of ``user_sizes`` images
+        (counts,
+    or fractions of ``n_train``) with ``keys`` (degrees; None: no watermark) and colour spaces drawn
+    from ``color_space_seeds`` (None: YIQ); a held-out user of ``held_out_size`` test images
+    (default: the first user's size); test accuracy on ``n_test`` test images (None: all).
     Model and optimisation: Sec. 5.1 (SGD, momentum 0.9, weight decay 5e-4, lr 0.1; ``schedule`` is
     "onecycle" or "step", the paper's x0.1 every 30 epochs).
     Learner-side defences of Sec. 5.3 (Fig. 3), all off by default: ``augment`` names a batch-wise
-    augmentation of ``anw_helpers.augment`` (e.g. "crop_flip+color_jitter"); ``label_smoothing`` [34];
-    ``adversarial_eps`` > 0 trains on L-infinity adversarial examples [22] of that radius (pixels in
-    [0, 1]) found by ``adversarial_steps`` signed-gradient steps (1: FGSM with a random start; more: PGD);
-    ``dp_noise_multiplier`` set trains with DP-SGD [7] (Opacus: per-example gradients clipped to
-    ``dp_max_grad_norm``, Gaussian noise of that many times the clip norm; BatchNorm becomes GroupNorm).
+    augmentation of ``anw_helpers.augment`` (e.g. "crop_flip+color_jitter"); ``label_smoothing``
+    [34]; ``adversarial_eps`` > 0 trains on L-infinity adversarial examples [22] of that radius
+    (pixels in [0, 1]) found by ``adversarial_steps`` signed-gradient steps (1: FGSM with a random
+    start; more: PGD); ``dp_noise_multiplier`` set trains with DP-SGD [7] (Opacus: per-example
+    gradients clipped to ``dp_max_grad_norm``, Gaussian noise of that many times the clip norm;
+    BatchNorm becomes GroupNorm).
     """
 
     n_train: Optional[int] = 2500
@@ -73,11 +91,18 @@ class LearnerConfig:
         if self.schedule not in ("onecycle", "step"):
             raise ValueError(f"schedule must be 'onecycle' or 'step'; got {self.schedule!r}.")
         if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1; got {self.epochs} and {self.batch_size}.")
+            raise ValueError(
+                f"epochs and batch_size must be >= 1; got {self.epochs} and {self.batch_size}."
+            )
         if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}.")
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}."
+            )
         if self.image_size is not None and self.image_size < 8:
-            raise ValueError(f"image_size must be at least 8 pixels (or None: the dataset's own); got {self.image_size}.")
+            raise ValueError(
+                "image_size must be at least 8 pixels (or None: the dataset's own); got "
+                f"{self.image_size}."
+            )
         if self.dataset == "cifar10" and self.image_size not in (None, 32):
             raise ValueError(f"CIFAR-10 images are 32 x 32; got image_size={self.image_size}.")
         from .augment import check_augmentation_name  # late import: augment does not need profiles
@@ -86,26 +111,38 @@ class LearnerConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}.")
         if not 0.0 <= self.adversarial_eps <= 1.0:
-            raise ValueError(f"adversarial_eps is an L-infinity radius in [0, 1] pixel units (e.g. 8/255); got {self.adversarial_eps}.")
+            raise ValueError(
+                "adversarial_eps is an L-infinity radius in [0, 1] pixel units (e.g. 8/255); got "
+                f"{self.adversarial_eps}."
+            )
         if self.adversarial_steps < 1:
-            raise ValueError(f"adversarial_steps must be >= 1 (1: FGSM, more: PGD); got {self.adversarial_steps}.")
+            raise ValueError(
+                "adversarial_steps must be >= 1 (1: FGSM, more: PGD); got "
+                f"{self.adversarial_steps}."
+            )
         if self.dp_noise_multiplier is not None and self.dp_noise_multiplier < 0:
-            raise ValueError(f"dp_noise_multiplier must be >= 0 (or None: no DP-SGD); got {self.dp_noise_multiplier}.")
+            raise ValueError(
+                "dp_noise_multiplier must be >= 0 (or None: no DP-SGD); got "
+                f"{self.dp_noise_multiplier}."
+            )
         if not self.dp_max_grad_norm > 0:
             raise ValueError(f"dp_max_grad_norm must be > 0; got {self.dp_max_grad_norm}.")
         if self.dp_noise_multiplier is not None and self.adversarial_eps > 0:
-            raise ValueError("DP-SGD (dp_noise_multiplier) and adversarial training (adversarial_eps > 0) cannot be "
-                             "combined here; set one of them to its default.")
+            raise ValueError(
+                "DP-SGD (dp_noise_multiplier) and adversarial training (adversarial_eps > 0) "
+                "cannot be combined here; set one of them to its default."
+            )
 
-    def with_(self, **changes: object) -> "LearnerConfig":
+    def with_(self, **changes: object) -> LearnerConfig:
         """A copy with some settings changed (e.g. ``cfg.with_(keys=(210.0,), seed=1)``)."""
         return replace(self, **changes)
 
 
 @dataclass(frozen=True)
 class ManyUsersSetting:
-    """Lesson 07's data setting (Fig. 5a): ``n_train`` images shared equally by ``n_users`` users, one
-    training per watermarking fraction in ``fractions`` and condition, in batches of ``batch_size``."""
+    """Lesson 07's data setting (Fig. 5a): ``n_train`` images shared equally by ``n_users`` users,
+    one training per watermarking fraction in ``fractions`` and condition, in batches of
+    ``batch_size``."""
 
     n_train: int
     n_users: int
@@ -117,9 +154,9 @@ class ManyUsersSetting:
 class LessonSettings:
     """What lessons 05-07 train beyond lesson 03's learner, in one profile (instructors: edit here).
 
-    Lesson 05: ``capacity`` (model, width; width 0: the profile's) and ``architectures`` (Fig. 2g-h).
-    Lesson 06: ``defences`` names the entries of :data:`DEFENCE_VARIANTS` trained (Fig. 3) and
-    ``fine_tunes`` the (epochs, lr) fine-tunings on clean images. Lesson 07: ``many_users``.
+    Lesson 05: ``capacity`` (model, width; width 0: the profile's) and ``architectures`` (Fig.
+    2g-h). Lesson 06: ``defences`` names the entries of :data:`DEFENCE_VARIANTS` trained (Fig. 3)
+    and ``fine_tunes`` the (epochs, lr) fine-tunings on clean images. Lesson 07: ``many_users``.
     Lesson 05's high-resolution run (Fig. 2i, :data:`HIGH_RES`: downloads 1.1 GB of CUB-200):
     ``high_res``, None where the lesson only trains it when switched on (``TRAIN_HIGH_RES``).
     """
@@ -132,13 +169,21 @@ class LessonSettings:
     high_res: Optional[LearnerConfig] = None
 
 
-#: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the paper cites).
+#: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the
+#: paper cites).
 DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
-    "colour jitter": (dict(augment="crop_flip+color_jitter"), "[18] as torchvision runs it (HSV hue)"),
-    "colour jitter, YIQ hue": (dict(augment="crop_flip+color_jitter_yiq"),
-                               "[18], Fig. 3: 'the same hue transformation we used for watermarking'"),
-    "cutout + noise + label smoothing": (dict(augment="crop_flip+cutout+gaussian_noise", label_smoothing=0.1),
-                                         "[6], [4], [34] together"),
+    "colour jitter": (
+        dict(augment="crop_flip+color_jitter"),
+        "[18] as torchvision runs it (HSV hue)",
+    ),
+    "colour jitter, YIQ hue": (
+        dict(augment="crop_flip+color_jitter_yiq"),
+        "[18], Fig. 3: 'the same hue transformation we used for watermarking'",
+    ),
+    "cutout + noise + label smoothing": (
+        dict(augment="crop_flip+cutout+gaussian_noise", label_smoothing=0.1),
+        "[6], [4], [34] together",
+    ),
     "cutout": (dict(augment="crop_flip+cutout"), "[6]"),
     "Gaussian noise (std 0.1)": (dict(augment="crop_flip+gaussian_noise"), "[4]"),
     "label smoothing 0.1": (dict(label_smoothing=0.1), "[34]"),
@@ -147,18 +192,36 @@ DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
     "DP-SGD, noise 1.0, clip 1.0": (dict(dp_noise_multiplier=1.0), "[7]"),
     "full-circle hue jitter": (dict(augment="crop_flip+hue_jitter_full"), "beyond the paper"),
 }
-_CHEAP_DEFENCES = ("colour jitter", "colour jitter, YIQ hue", "cutout + noise + label smoothing", "cutout", "Gaussian noise (std 0.1)",
-                   "label smoothing 0.1", "adversarial, FGSM 2/255", "full-circle hue jitter")
+_CHEAP_DEFENCES = (
+    "colour jitter",
+    "colour jitter, YIQ hue",
+    "cutout + noise + label smoothing",
+    "cutout",
+    "Gaussian noise (std 0.1)",
+    "label smoothing 0.1",
+    "adversarial, FGSM 2/255",
+    "full-circle hue jitter",
+)
 #: Lesson 05's Fig. 2i: CUB-200 at 448 x 448 (1.1 GB download), an ImageNet-pretrained ResNet-50
 #: fine-tuned with strong augmentation, a 60-photo user with key 60.
 HIGH_RES = LearnerConfig(
-    dataset="cub200", image_size=448, n_train=None, n_test=None, user_sizes=(60,), keys=(60.0,),
-    model="resnet50_imagenet", epochs=20, batch_size=32, lr=0.01, augment="crop_flip+color_jitter",
+    dataset="cub200",
+    image_size=448,
+    n_train=None,
+    n_test=None,
+    user_sizes=(60,),
+    keys=(60.0,),
+    model="resnet50_imagenet",
+    epochs=20,
+    batch_size=32,
+    lr=0.01,
+    augment="crop_flip+color_jitter",
 )
 _GPU_LESSONS = LessonSettings(
     capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
     architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
-    defences=tuple(DEFENCE_VARIANTS), fine_tunes=((5, 0.01), (10, 0.05)),
+    defences=tuple(DEFENCE_VARIANTS),
+    fine_tunes=((5, 0.01), (10, 0.05)),
     many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512),
 )  # no CUB-200 download unless a profile adds HIGH_RES
 
@@ -178,61 +241,107 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(
-        "ci", "2 CPU cores (CI, Colab without GPU)", "smallest setting that still shows the effect",
-        "1.7 min in fp32 on 2 Xeon cores, about 6.5 min projected on 2 AVX2 cores (docs/benchmarks.md)",
+        "ci",
+        "2 CPU cores (CI, Colab without GPU)",
+        "smallest setting that still shows the effect",
+        "1.7 min in fp32 on 2 Xeon cores, about 6.5 min projected on 2 AVX2 cores "
+        "(docs/benchmarks.md)",
         LearnerConfig(),
-        LessonSettings(capacity=(("small_resnet", 4), ("small_resnet", 0)),
-                       architectures=(), defences=("colour jitter",), fine_tunes=((5, 0.01),),
-                       many_users=ManyUsersSetting(1250, 25, (0.4,), 128)),
+        LessonSettings(
+            capacity=(("small_resnet", 4), ("small_resnet", 0)),
+            architectures=(),
+            defences=("colour jitter",),
+            fine_tunes=((5, 0.01),),
+            many_users=ManyUsersSetting(1250, 25, (0.4,), 128),
+        ),
     ),
     "cpu": Profile(
-        "cpu", "a laptop CPU, 4+ cores", "twice the data, a wider network",
+        "cpu",
+        "a laptop CPU, 4+ cores",
+        "twice the data, a wider network",
         "under 20 min on 4-8 cores (estimated, not yet measured)",
         LearnerConfig(n_train=10000, user_sizes=(100,), width=32, epochs=40),
-        LessonSettings(capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 32)),
-                       architectures=("alexnet",), defences=_CHEAP_DEFENCES, fine_tunes=((5, 0.01), (10, 0.05)),
-                       many_users=ManyUsersSetting(10000, 100, (0.2, 0.6, 1.0), 256)),
+        LessonSettings(
+            capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 32)),
+            architectures=("alexnet",),
+            defences=_CHEAP_DEFENCES,
+            fine_tunes=((5, 0.01), (10, 0.05)),
+            many_users=ManyUsersSetting(10000, 100, (0.2, 0.6, 1.0), 256),
+        ),
     ),
     "colab": Profile(
-        "colab", "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
+        "colab",
+        "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
         "the ci recipe scaled up: 4x the data, twice the width, 1 % user; no CUB-200",
         "about 1.3 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
         LearnerConfig(n_train=10000, user_sizes=(100,), width=32, epochs=40),
-        LessonSettings(capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 0)),
-                       architectures=("alexnet",),
-                       defences=("colour jitter", "colour jitter, YIQ hue",
-                                 "cutout + noise + label smoothing", "adversarial, FGSM 2/255"),
-                       fine_tunes=((5, 0.01), (10, 0.05)),
-                       many_users=ManyUsersSetting(5000, 50, (0.2, 0.6, 1.0), 256)),
+        LessonSettings(
+            capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 0)),
+            architectures=("alexnet",),
+            defences=(
+                "colour jitter",
+                "colour jitter, YIQ hue",
+                "cutout + noise + label smoothing",
+                "adversarial, FGSM 2/255",
+            ),
+            fine_tunes=((5, 0.01), (10, 0.05)),
+            many_users=ManyUsersSetting(5000, 50, (0.2, 0.6, 1.0), 256),
+        ),
     ),
     "gpu": Profile(
-        "gpu", "a fast GPU (A100 class), chosen explicitly: hours on a T4",
+        "gpu",
+        "a fast GPU (A100 class), chosen explicitly: hours on a T4",
         "full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
         "about 28 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
-        LearnerConfig(n_train=None, user_sizes=(500,), n_test=None, model="resnet18", epochs=30, batch_size=512),
+        LearnerConfig(
+            n_train=None,
+            user_sizes=(500,),
+            n_test=None,
+            model="resnet18",
+            epochs=30,
+            batch_size=512,
+        ),
         replace(_GPU_LESSONS, high_res=HIGH_RES),
     ),
     "paper": Profile(
-        "paper", "a large GPU", "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
+        "paper",
+        "a large GPU",
+        "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
         "hours (paper scale)",
-        LearnerConfig(n_train=None, user_sizes=(500,), n_test=None, model="resnet50", epochs=90,
-                      batch_size=128, schedule="step"),
-        replace(_GPU_LESSONS, many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128),
-                high_res=HIGH_RES.with_(epochs=40)),
+        LearnerConfig(
+            n_train=None,
+            user_sizes=(500,),
+            n_test=None,
+            model="resnet50",
+            epochs=90,
+            batch_size=128,
+            schedule="step",
+        ),
+        replace(
+            _GPU_LESSONS,
+            many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128),
+            high_res=HIGH_RES.with_(epochs=40),
+        ),
     ),
 }
 
 
-#: A tiny profile that runs every lesson's code paths in minutes, for ``python -m tools.smoke`` (a GPU
-#: smoke test): not meant to show the effect, so lessons' scientific checks may fail under it. Not in
-#: ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it.
+#: A tiny profile that runs every lesson's code paths in minutes, for ``python -m tools.smoke`` (a
+#: GPU smoke test): not meant to show the effect, so lessons' scientific checks may fail under it.
+#: Not in ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it.
 SMOKE = Profile(
-    "smoke", "any machine (smoke test)", "every code path at tiny size; results mean nothing",
+    "smoke",
+    "any machine (smoke test)",
+    "every code path at tiny size; results mean nothing",
     "seconds",
     LearnerConfig(n_train=1024, user_sizes=(50,), n_test=256, width=8, epochs=2, batch_size=128),
-    LessonSettings(capacity=(("small_resnet", 4), ("small_resnet", 0)), architectures=("resnet18",),
-                   defences=tuple(DEFENCE_VARIANTS), fine_tunes=((1, 0.01),),
-                   many_users=ManyUsersSetting(500, 10, (0.4,), 128)),
+    LessonSettings(
+        capacity=(("small_resnet", 4), ("small_resnet", 0)),
+        architectures=("resnet18",),
+        defences=tuple(DEFENCE_VARIANTS),
+        fine_tunes=((1, 0.01),),
+        many_users=ManyUsersSetting(500, 10, (0.4,), 128),
+    ),
 )
 
 
@@ -245,10 +354,10 @@ def auto_profile_name() -> str:
     """``colab`` with CUDA (bounded for a free Colab T4; ``gpu`` and ``paper`` only when asked for),
     else ``ci`` on any CPU.
 
-    A laptop with many threads could afford ``cpu``, but ``cpu`` matched 1 of 3 seeds on its one probe
-    and has no seed table yet: a learner that carries no watermark would teach the opposite of the
-    course. So the CPU choice is the measured ``ci`` until ``cpu`` is measured (``ANW_PROFILE=cpu``
-    selects it).
+    A laptop with many threads could afford ``cpu``, but ``cpu`` matched 1 of 3 seeds on its one
+    probe and has no seed table yet: a learner that carries no watermark would teach the opposite of
+    the course. So the CPU choice is the measured ``ci`` until ``cpu`` is measured
+    (``ANW_PROFILE=cpu`` selects it).
     """
     if torch.cuda.is_available():
         return "colab"
@@ -256,12 +365,15 @@ def auto_profile_name() -> str:
 
 
 def unmeasured_note(name: str) -> Optional[str]:
-    """A one-line warning for a profile that has not been run with several seeds (None if it has)."""
+    """A one-line warning for a profile that has not been run with several seeds (None if it
+    has)."""
     if name in MEASURED_PROFILES or name == SMOKE.name:
         return None
-    return (f"Profile {name!r} has not yet been run with several seeds (only {', '.join(MEASURED_PROFILES)} "
-            f"has; docs/benchmarks.md): its learners are expected, not known, to carry the watermark. "
-            f"ANW_PROFILE=ci selects the measured one.")
+    return (
+        f"Profile {name!r} has not yet been run with several seeds (only "
+        f"{', '.join(MEASURED_PROFILES)} has; docs/benchmarks.md): its learners are expected, not "
+        f"known, to carry the watermark. ANW_PROFILE=ci selects the measured one."
+    )
 
 
 def get_profile(name: Optional[str] = None) -> Profile:
@@ -270,27 +382,36 @@ def get_profile(name: Optional[str] = None) -> Profile:
     if chosen == SMOKE.name:
         return SMOKE
     if chosen not in PROFILES:
-        raise ValueError(f"unknown profile {chosen!r}; expected one of {', '.join(PROFILES)} (set ANW_PROFILE or pass name=).")
+        raise ValueError(
+            f"unknown profile {chosen!r}; expected one of {', '.join(PROFILES)} (set ANW_PROFILE "
+            "or pass name=)."
+        )
     note = unmeasured_note(chosen)
     if note is not None:
         _say_once(note)
     return PROFILES[chosen]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _say_once(message: str) -> None:
     print(message, flush=True)
 
 
 def profile_table(active: Optional[str] = None) -> str:
     """A Markdown table of every profile (the active one marked), for display in a lesson."""
-    rows = ["| profile | for | training set | model | epochs | lesson 03 time |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| profile | for | training set | model | epochs | lesson 03 time |",
+        "|---|---|---|---|---|---|",
+    ]
     for p in PROFILES.values():
         c = p.config
         n = "all 50,000" if c.n_train is None else f"{c.n_train:,}"
         model = f"{c.model} (width {c.width})" if c.model == "small_resnet" else c.model
         mark = " **(active)**" if p.name == active else ""
-        rows.append(f"| `{p.name}`{mark} | {p.machine} | {n}, user {c.user_sizes[0]} | {model} | {c.epochs} ({c.schedule}) | {p.lesson03_time} |")
+        rows.append(
+            f"| `{p.name}`{mark} | {p.machine} | {n}, user {c.user_sizes[0]} | {model} | "
+            f"{c.epochs} ({c.schedule}) | {p.lesson03_time} |"
+        )
     return "\n".join(rows)
 
 
@@ -300,8 +421,22 @@ def profile_table(active: Optional[str] = None) -> str:
 #: smallest users share a key with a 30-photo user: sound, because memorising other photos at a key
 #: does not lower the loss of one's own photos at that key (the held-out user, same key, gets 0).
 MULTI_USER_SIZES: tuple[int, ...] = (50, 20, 10, 5, 2) + (30,) * 9
-MULTI_USER_KEYS: tuple[float, ...] = (60.0, 150.0, 240.0, 330.0, 90.0,
-                                      30.0, 90.0, 120.0, 180.0, 210.0, 240.0, 270.0, 300.0, 330.0)
+MULTI_USER_KEYS: tuple[float, ...] = (
+    60.0,
+    150.0,
+    240.0,
+    330.0,
+    90.0,
+    30.0,
+    90.0,
+    120.0,
+    180.0,
+    210.0,
+    240.0,
+    270.0,
+    300.0,
+    330.0,
+)
 
 
 def multi_user_config(config: LearnerConfig) -> LearnerConfig:
@@ -311,12 +446,19 @@ def multi_user_config(config: LearnerConfig) -> LearnerConfig:
     fraction); the held-out user has the first user's size and key.
     """
     n = len(MULTI_USER_SIZES)
-    return config.with_(user_sizes=MULTI_USER_SIZES, keys=MULTI_USER_KEYS, color_space_seeds=(None,) * n)
+    return config.with_(
+        user_sizes=MULTI_USER_SIZES, keys=MULTI_USER_KEYS, color_space_seeds=(None,) * n
+    )
 
 
-def many_users_config(config: LearnerConfig, n_users: int, watermark_fraction: float,
-                      user_specific_color_space: bool = False) -> LearnerConfig:
-    """``config``'s training set divided equally among ``n_users`` users, a fraction of whom watermark (Fig. 5a).
+def many_users_config(
+    config: LearnerConfig,
+    n_users: int,
+    watermark_fraction: float,
+    user_specific_color_space: bool = False,
+) -> LearnerConfig:
+    """``config``'s training set divided equally among ``n_users`` users, a fraction of whom
+    watermark (Fig. 5a).
 
     Keys (30, ..., 330) and colour spaces (YIQ, or each user's own U(-1, 1) space) come from
     ``data.many_users_plan`` seeded by ``config.seed``; every training image belongs to one user.
@@ -324,6 +466,13 @@ def many_users_config(config: LearnerConfig, n_users: int, watermark_fraction: f
     from .data import many_users_plan
 
     if config.n_train is None or config.n_train < n_users:
-        raise ValueError(f"many_users_config needs n_train >= n_users; got n_train={config.n_train}, n_users={n_users}.")
-    keys, seeds = many_users_plan(n_users, watermark_fraction, config.seed, user_specific_color_space)
-    return config.with_(user_sizes=(config.n_train // n_users,) * n_users, keys=keys, color_space_seeds=seeds)
+        raise ValueError(
+            f"many_users_config needs n_train >= n_users; got n_train={config.n_train}, "
+            f"n_users={n_users}."
+        )
+    keys, seeds = many_users_plan(
+        n_users, watermark_fraction, config.seed, user_specific_color_space
+    )
+    return config.with_(
+        user_sizes=(config.n_train // n_users,) * n_users, keys=keys, color_space_seeds=seeds
+    )

@@ -64,11 +64,12 @@ from anw_helpers.train import learner_data, train_learner
 # %% [markdown]
 # ## 1. Who does what
 #
-# | role | has | does |
-# |---|---|---|
-# | **user** | a few personal photos $\mathcal{D}_u$ and a secret signature $k^*$ | shares $\mathcal{D}_u^* = \{g_{k^*}(I)\}$, the photos with their hue rotated by $k^*$ degrees (eq. 5) |
-# | **learner** | a large training set $\mathcal{D}$ that (without asking) contains $\mathcal{D}_u^*$ | trains a classifier $f$ on $\mathcal{D}$ as usual |
-# | **arbitrator** | $f$, the user's *clean* photos and labels — **not** $k^*$ | infers $\hat k$ from $f$ alone (lesson 04) |
+# - **user** — has a few personal photos $\mathcal{D}_u$ and a secret signature $k^*$; shares
+#   $\mathcal{D}_u^* = \{g_{k^*}(I)\}$, the photos with their hue rotated by $k^*$ degrees (eq. 5).
+# - **learner** — has a large training set $\mathcal{D}$ that (without asking) contains
+#   $\mathcal{D}_u^*$; trains a classifier $f$ on $\mathcal{D}$ as usual.
+# - **arbitrator** — has $f$, the user's *clean* photos and labels — **not** $k^*$; infers $\hat k$
+#   from $f$ alone (lesson 04).
 #
 # The user's photos are a tiny share of $\mathcal{D}$ (1 % in the paper's CIFAR experiments, Sec.
 # 5.1). Why would a network remember anything about 1 % of its data? Because modern networks fit

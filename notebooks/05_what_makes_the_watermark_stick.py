@@ -24,13 +24,15 @@
 # - compute the margin of a verdict, the loss gap (exercise 5.2);
 # - measure how many watermarked photos a user needs (paper Sec. 5.2, Fig. 2a-c);
 # - check that every signature in $\{30, \dots, 330\}$ works (Fig. 2d-f);
-# - compare architectures and capacities (Fig. 2g-h) and say what the profile on your machine can afford;
-# - link each match to **memorisation**: a learner that does not fit a user's photos carries no signal;
+# - compare architectures and capacities (Fig. 2g-h) and say what the profile on your machine can
+#   afford;
+# - link each match to **memorisation**: a learner that does not fit a user's photos carries no
+#   signal;
 # - design experiments that answer several questions with one training, and say when that is sound.
 #
-# **Time:** about 35 minutes, of which about 9 minutes of training in the `ci` profile on 2 CPU cores
-# (one learner with fourteen users, and two narrower networks); a second run loads everything from the
-# cache. **Before this:** lessons 03-04.
+# **Time:** about 35 minutes, of which about 9 minutes of training in the `ci` profile on 2 CPU
+# cores (one learner with fourteen users, and two narrower networks); a second run loads everything
+# from the cache. **Before this:** lessons 03-04.
 
 # %%
 # Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
@@ -38,12 +40,15 @@
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    import glob, os
+    import glob
+    import os
+
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # %pip install -q "{source}"
-    import anw_helpers
+    import anw_helpers  # noqa: F401
 from anw_helpers.runtime import describe_runtime
+
 print(describe_runtime())
 
 # %%
@@ -56,39 +61,50 @@ from IPython.display import Markdown, display
 from anw_helpers import plots, throughput, verify
 from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.data import make_users
-from anw_helpers.profiles import HIGH_RES, MULTI_USER_KEYS, MULTI_USER_SIZES, get_profile, multi_user_config
+from anw_helpers.profiles import (
+    HIGH_RES,
+    MULTI_USER_KEYS,
+    MULTI_USER_SIZES,
+    get_profile,
+    multi_user_config,
+)
 from anw_helpers.train import predict_logits, train_learner
 
 lesson_start = time.perf_counter()
 profile = get_profile()
-print(f"profile {profile.name!r}: {profile.config.n_train or 50000:,} training images, model {profile.config.model}, "
-      f"{profile.config.epochs} epochs")
+print(
+    f"profile {profile.name!r}: {profile.config.n_train or 50000:,} training images, model "
+    f"{profile.config.model}, {profile.config.epochs} epochs"
+)
 
 # %% [markdown]
 # ## 1. One training, fourteen users
 #
-# Fig. 2a-f of the paper trains one network per setting: one per number of watermarked photos, one per
-# key. On 2 CPU cores that would be eleven trainings for the keys alone. Instead we put **several users
-# into one learner's training set**, each with their own photos and key, and verify each one separately:
+# Fig. 2a-f of the paper trains one network per setting: one per number of watermarked photos, one
+# per key. On 2 CPU cores that would be eleven trainings for the keys alone. Instead we put
+# **several users into one learner's training set**, each with their own photos and key, and verify
+# each one separately:
 #
 # | users | photos each | keys | question |
 # |---|---|---|---|
 # | 5 | 50, 20, 10, 5, 2 | 60, 150, 240, 330, 90 | how many photos are needed (Fig. 2a-c) |
-# | 9 | 30 | 30, 90, 120, 180, 210, 240, 270, 300, 330 | does every key work (Fig. 2d-f, with the first two users' 60 and 150) |
+# | 9 | 30 | 30, 90, 120, 180, 210, 240, 270, 300, 330 | does every key work (Fig. 2d-f) |
+#
+# (Every key: the nine 30-photo users, with the first two users' 60 and 150.)
 #
 # **Why this is sound.** The users' photos are disjoint, and eq. 6 for user $u$ only looks at user
-# $u$'s photos: $\hat k_u$ is about how the network treats *those* photos. Another user's watermark is
-# a hue rotation of *other* photos; it could only leak into user $u$'s result if memorising some photos
-# at hue 90 made the network prefer hue 90 on photos it never memorised at that hue. The held-out user
-# tests exactly that: they carry the first user's key (60) and the learner never saw their photos, so
-# their search shows where photos with *no* memorised key land — the learner's generic taste in hue.
-# That must not be their key (checked below); and any user whose key coincides with it is no
-# evidence either way, so section 3 sets such keys aside. In our development trainings of this
-# learner the control landed on 0 in fp32 (1.090 at 0, next 1.231 at 330) but on 330 in bf16 (1.153
-# at 330 against 1.349 at 0): with 14 % of its photos rotated, two users of them by 330, a small
-# learner can pick up a taste for a hue — a limit of the design, not only of the method. The other
-# limits: lesson 07 shows what happens when far more photos are watermarked; and the three smallest
-# users share their key with a 30-photo user.
+# $u$'s photos: $\hat k_u$ is about how the network treats *those* photos. Another user's watermark
+# is a hue rotation of *other* photos; it could only leak into user $u$'s result if memorising some
+# photos at hue 90 made the network prefer hue 90 on photos it never memorised at that hue. The
+# held-out user tests exactly that: they carry the first user's key (60) and the learner never saw
+# their photos, so their search shows where photos with *no* memorised key land — the learner's
+# generic taste in hue. That must not be their key (checked below); and any user whose key coincides
+# with it is no evidence either way, so section 3 sets such keys aside. In our development trainings
+# of this learner the control landed on 0 in fp32 (1.090 at 0, next 1.231 at 330) but on 330 in bf16
+# (1.153 at 330 against 1.349 at 0): with 14 % of its photos rotated, two users of them by 330, a
+# small learner can pick up a taste for a hue — a limit of the design, not only of the method. The
+# other limits: lesson 07 shows what happens when far more photos are watermarked; and the three
+# smallest users share their key with a 30-photo user.
 
 # %%
 print("sizes:", MULTI_USER_SIZES)
@@ -96,55 +112,76 @@ print("keys: ", [int(k) for k in MULTI_USER_KEYS])
 multi = train_learner(multi_user_config(profile.config))
 users, held = multi.data.users, multi.data.held_out
 share = sum(len(u) for u in users) / len(multi.data.train)
-print(f"{'loaded from cache' if multi.from_cache else 'trained now'}: {len(users)} users, {share:.1%} of the "
-      f"{len(multi.data.train):,} training images watermarked; train acc {multi.record.train_accuracy:.3f}, "
-      f"test acc {multi.record.test_accuracy:.3f}")
+print(
+    f"{'loaded from cache' if multi.from_cache else 'trained now'}: {len(users)} users, "
+    f"{share:.1%} of the {len(multi.data.train):,} training images watermarked; train acc "
+    f"{multi.record.train_accuracy:.3f}, test acc {multi.record.test_accuracy:.3f}"
+)
 
 # %%
 verdicts = verify.verify_users(multi.model, users + [held])
 held_verdict = verdicts.result(len(users))
-print(f"held-out user (key {held.key:g}, {len(held)} photos the learner never saw): k_hat = {held_verdict.best:g}")
+print(
+    f"held-out user (key {held.key:g}, {len(held)} photos the learner never saw): k_hat = "
+    f"{held_verdict.best:g}"
+)
 control_slot = held_verdict.best  # where never-seen photos land: no evidence of any key there
-assert not verify.match(control_slot, held.key), f"the never-seen control matched its key {held.key:g}"
+assert not verify.match(control_slot, held.key), (
+    f"the never-seen control matched its key {held.key:g}"
+)
 if control_slot != 0:
-    print(f"the never-seen photos prefer hue {control_slot:g} to no rotation: a user whose key is "
-          f"{control_slot:g} shows nothing in this learner (section 3 sets that key aside)")
+    print(
+        f"the never-seen photos prefer hue {control_slot:g} to no rotation: a user whose key is "
+        f"{control_slot:g} shows nothing in this learner (section 3 sets that key aside)"
+    )
 
 # %% [markdown]
 # One held-out user checks one key. Every key gets its own never-seen control: 30 photos the learner
-# never saw (from the test set, disjoint from each other and from the held-out user), verified with that
-# key — no training, only eq. 6. An innocent set of photos must not "match" its key. If the learner has a
-# generic taste for one hue, all controls land on that one slot and its key is no evidence; more than
-# one key matched by never-seen photos would mean the arbitrator matches innocents, and the lesson stops.
+# never saw (from the test set, disjoint from each other and from the held-out user), verified with
+# that key — no training, only eq. 6. An innocent set of photos must not "match" its key. If the
+# learner has a generic taste for one hue, all controls land on that one slot and its key is no
+# evidence; more than one key matched by never-seen photos would mean the arbitrator matches
+# innocents, and the lesson stops.
 
 # %%
 controlled = sorted(set(SIGNATURE_SLOTS[1:]))
-control_users = make_users(multi.data.test, [30] * len(controlled), controlled, [None] * len(controlled),
-                           seed=profile.config.seed + 11, prefix="never-seen")
+control_users = make_users(
+    multi.data.test,
+    [30] * len(controlled),
+    controlled,
+    [None] * len(controlled),
+    seed=profile.config.seed + 11,
+    prefix="never-seen",
+)
 controls = verify.verify_users(multi.model, control_users)
 control_matches = [k for k, m in zip(controlled, controls.matches().tolist()) if m]
-print("never-seen controls, k_hat per key:",
-      {int(k): int(kh) for k, kh in zip(controlled, controls.k_hat.tolist())})
+print(
+    "never-seen controls, k_hat per key:",
+    {int(k): int(kh) for k, kh in zip(controlled, controls.k_hat.tolist())},
+)
 print(f"controls that matched their key: {[int(k) for k in control_matches] or 'none'}")
-assert len(control_matches) <= 1, f"never-seen photos matched keys {control_matches}: eq. 6 accuses innocents"
+assert len(control_matches) <= 1, (
+    f"never-seen photos matched keys {control_matches}: eq. 6 accuses innocents"
+)
 
 # %% [markdown]
 # Read the controls' $\hat k$: never-seen photos need not land on 0 — in our `ci` development run
-# (bf16) five of the eleven landed elsewhere (270, 330, 30, 300, 30), since a small learner has a taste
-# for some hues. What matters is that they do not land on *their own* key more often than chance, and
-# none did. It is also why $\hat k \neq 0$ alone is weak evidence, and why lesson 09 turns a match
-# into a p-value.
+# (bf16) five of the eleven landed elsewhere (270, 330, 30, 300, 30), since a small learner has a
+# taste for some hues. What matters is that they do not land on *their own* key more often than
+# chance, and none did. It is also why $\hat k \neq 0$ alone is weak evidence, and why lesson 09
+# turns a match into a p-value.
 
 # %% [markdown]
 # ## 2. How many photos does a user need? (Fig. 2a-c)
 #
-# One curve per user size, in the paper's style: x is $k - k^*$, the green band is a match, the square
-# marks each curve's minimum $\hat k$.
+# One curve per user size, in the paper's style: x is $k - k^*$, the green band is a match, the
+# square marks each curve's minimum $\hat k$.
 #
 # ### Exercise 5.1 — the memorisation behind a match
-# A network can only "remember" a key on photos it has fitted. Write the user's **training loss**: the
-# mean cross-entropy of the model on the user's photos *as the learner saw them*, i.e. watermarked with
-# $k^*$ (use `watermark` from `anw_helpers.color`, `F.cross_entropy`, eval mode, no gradients, on the model's device).
+# A network can only "remember" a key on photos it has fitted. Write the user's **training loss**:
+# the mean cross-entropy of the model on the user's photos *as the learner saw them*, i.e.
+# watermarked with $k^*$ (use `watermark` from `anw_helpers.color`, `F.cross_entropy`, eval mode, no
+# gradients, on the model's device).
 
 # %% tags=["solution"]
 import torch.nn.functional as F
@@ -152,13 +189,18 @@ import torch.nn.functional as F
 from anw_helpers.color import watermark
 
 
-def my_training_loss(model: torch.nn.Module, clean_images: torch.Tensor, labels: torch.Tensor, key: float) -> float:
-    """Mean cross-entropy of `model` on the user's photos watermarked with their key (what it trained on)."""
+def my_training_loss(
+    model: torch.nn.Module, clean_images: torch.Tensor, labels: torch.Tensor, key: float
+) -> float:
+    """Mean cross-entropy of `model` on the user's photos watermarked with their key (what it
+    trained on)."""
     # BEGIN SOLUTION
     model.eval()
     device = next(model.parameters()).device  # compute where the model is (lesson 03)
     with torch.no_grad():
-        return float(F.cross_entropy(model(watermark(clean_images.to(device), key)), labels.to(device)))
+        return float(
+            F.cross_entropy(model(watermark(clean_images.to(device), key)), labels.to(device))
+        )
     # END SOLUTION
 
 
@@ -167,56 +209,85 @@ u0 = users[0]
 mine = my_training_loss(multi.model, u0.clean(), u0.labels, u0.key)
 helper = float(verdicts.losses[0][verdicts.signatures == u0.key])  # eq. 6's loss at k = k*
 assert abs(mine - helper) < 1e-4, (mine, helper)
-print(f"Correct! user0's training loss {mine:.4f} is eq. 6's loss at k = k* (the minimum of a matching curve).")
+print(
+    f"Correct! user0's training loss {mine:.4f} is eq. 6's loss at k = k* (the minimum of a "
+    "matching curve)."
+)
+
 
 # %%
 def summary_row(i: int) -> dict:
     """One user's verdict next to how well the learner fits their photos."""
     u, r = users[i], verdicts.result(i)
     at_key = float(r.losses[r.signatures == u.key])
-    predicted = predict_logits(multi.model, watermark(u.clean(), u.key)).argmax(1)  # on the model's device
+    # on the model's device
+    predicted = predict_logits(multi.model, watermark(u.clean(), u.key)).argmax(1)
     fitted = float((predicted == u.labels).float().mean())
-    return dict(user=u.name, photos=len(u), key=u.key, k_hat=r.best, match=verify.match(r.best, u.key),
-                gap=r.gap(u.key), train_loss=at_key, fitted=fitted)
+    return dict(
+        user=u.name,
+        photos=len(u),
+        key=u.key,
+        k_hat=r.best,
+        match=verify.match(r.best, u.key),
+        gap=r.gap(u.key),
+        train_loss=at_key,
+        fitted=fitted,
+    )
 
 
 rows = [summary_row(i) for i in range(len(users))]
 size_rows = rows[:5]
 fig, ax = plt.subplots(figsize=(7, 4))
 for i, color in zip(range(5), ("tab:blue", "tab:orange", "tab:purple", "tab:red", "tab:brown")):
-    plots.plot_signature_losses(verdicts.result(i), users[i].key, ax=ax, color=color,
-                                label=f"{len(users[i])} photos (k* = {users[i].key:g})")
+    plots.plot_signature_losses(
+        verdicts.result(i),
+        users[i].key,
+        ax=ax,
+        color=color,
+        label=f"{len(users[i])} photos (k* = {users[i].key:g})",
+    )
 ax.set_title("Fig. 2a-c: one learner, users with different numbers of watermarked photos")
 fig.tight_layout()
 plt.show()
 
 
 def table(rows: list) -> Markdown:
-    head = "| user | photos | k* | k̂ | match | gap | training loss at k* | photos fitted |\n|---|---|---|---|---|---|---|---|\n"
-    return Markdown(head + "\n".join(
-        f"| {r['user']} | {r['photos']} | {r['key']:g} | {r['k_hat']:g} | {'yes' if r['match'] else '**no**'} | "
-        f"{r['gap']:+.3f} | {r['train_loss']:.3f} | {r['fitted']:.0%} |" for r in rows))
+    head = (
+        "| user | photos | k* | k̂ | match | gap | training loss at k* | photos fitted "
+        "|\n|---|---|---|---|---|---|---|---|\n"
+    )
+    return Markdown(
+        head
+        + "\n".join(
+            f"| {r['user']} | {r['photos']} | {r['key']:g} | {r['k_hat']:g} | "
+            f"{'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} | {r['train_loss']:.3f} | "
+            f"{r['fitted']:.0%} |"
+            for r in rows
+        )
+    )
 
 
 display(table(size_rows))
 
 # %% [markdown]
-# **Reading the table.** The gap is the loss at the best slot away from $k^*$ minus the loss at $k^*$:
-# positive means $k^*$ wins, and its size says by how much. The paper finds that fewer than about five
-# photos fail. In the `ci` trainings we ran while building this lesson, users with 20 or more photos
-# always matched (with gaps of only +0.04 to +0.09: one learner shares its memory among fourteen
-# users), the 5- and 2-photo users never did, and the 10-photo user sat on the boundary (it matched in
-# the development run of this recipe, gap +0.028, and missed in one of an earlier, wider recipe) —
-# your table above is this run's. Fitting is
-# necessary but not enough: the learner fits even the smallest users' photos, but with two photos the
-# loss at $k^*$ is an average of two numbers, and other hue rotations of two photos can be just as low
-# by chance: there is too little evidence in the user's own data. The asserts check what holds at the
-# `ci` scale: the 50- and 20-photo users match, and their photos are fitted.
+# **Reading the table.** The gap is the loss at the best slot away from $k^*$ minus the loss at
+# $k^*$: positive means $k^*$ wins, and its size says by how much. The paper finds that fewer than
+# about five photos fail. In the `ci` trainings we ran while building this lesson, users with 20 or
+# more photos always matched (with gaps of only +0.04 to +0.09: one learner shares its memory among
+# fourteen users), the 5- and 2-photo users never did, and the 10-photo user sat on the boundary (it
+# matched in the development run of this recipe, gap +0.028, and missed in one of an earlier, wider
+# recipe) — your table above is this run's. Fitting is necessary but not enough: the learner fits
+# even the smallest users' photos, but with two photos the loss at $k^*$ is an average of two
+# numbers, and other hue rotations of two photos can be just as low by chance: there is too little
+# evidence in the user's own data. The asserts check what holds at the `ci` scale: the 50- and
+# 20-photo users match, and their photos are fitted.
 
 # %%
 by_size = {r["photos"]: r for r in size_rows}
 assert by_size[50]["match"] and by_size[20]["match"], "the 50- and 20-photo users must match"
-assert all(r["fitted"] >= 0.9 for r in size_rows[:2]), "the learner must fit the matching users' photos"
+assert all(r["fitted"] >= 0.9 for r in size_rows[:2]), (
+    "the learner must fit the matching users' photos"
+)
 
 # %% [markdown]
 # ### Exercise 5.2 — the margin of a verdict
@@ -225,9 +296,13 @@ assert all(r["fitted"] >= 0.9 for r in size_rows[:2]), "the learner must fit the
 # 20° apart). Positive means $k^*$ wins, and its size says how safely. Write it from a grid search's
 # signatures and losses.
 
+
 # %% tags=["solution"]
-def my_gap(signatures: torch.Tensor, losses: torch.Tensor, k_star: float, tau: float = 15.0) -> float:
-    """Lowest loss at least tau away from k_star minus lowest loss within tau of it (> 0: k_star wins)."""
+def my_gap(
+    signatures: torch.Tensor, losses: torch.Tensor, k_star: float, tau: float = 15.0
+) -> float:
+    """Lowest loss at least tau away from k_star minus lowest loss within tau of it (> 0: k_star
+    wins)."""
     # BEGIN SOLUTION
     d = torch.remainder(signatures.double() - k_star, 360.0)
     near = torch.minimum(d, 360.0 - d) < tau
@@ -238,7 +313,9 @@ def my_gap(signatures: torch.Tensor, losses: torch.Tensor, k_star: float, tau: f
 # %%
 for i in range(len(users)):
     r = verdicts.result(i)
-    assert abs(my_gap(r.signatures, r.losses, users[i].key) - r.gap(users[i].key)) < 1e-9, users[i].name
+    assert abs(my_gap(r.signatures, r.losses, users[i].key) - r.gap(users[i].key)) < 1e-9, users[
+        i
+    ].name
 print("Correct! Your gap matches SearchResult.gap for every user.")
 
 # %% [markdown]
@@ -253,31 +330,45 @@ key_idx = [i for i, r in enumerate(rows) if r["photos"] >= 20]
 fig, ax = plt.subplots(figsize=(7, 4))
 cmap = plt.get_cmap("twilight")
 for i in key_idx:
-    plots.plot_signature_losses(verdicts.result(i), users[i].key, ax=ax, color=cmap(users[i].key / 360),
-                                label=f"k* = {users[i].key:g} ({len(users[i])} photos)")
+    plots.plot_signature_losses(
+        verdicts.result(i),
+        users[i].key,
+        ax=ax,
+        color=cmap(users[i].key / 360),
+        label=f"k* = {users[i].key:g} ({len(users[i])} photos)",
+    )
 ax.legend(fontsize=7, ncol=2)
 ax.set_title("Fig. 2d-f: every key, one learner")
 fig.tight_layout()
 plt.show()
 display(table(sorted(key_rows, key=lambda r: r["key"])))
 recovered = sorted(r["key"] for r in key_rows if r["match"])
-print(f"keys recovered: {[int(k) for k in recovered]} ({len(recovered)} of {len(set(r['key'] for r in key_rows))})")
-assert set(r["key"] for r in key_rows) == set(SIGNATURE_SLOTS[1:]), "the users >= 20 photos must cover every key"
+print(
+    f"keys recovered: {[int(k) for k in recovered]} ({len(recovered)} of "
+    f"{len(set(r['key'] for r in key_rows))})"
+)
+assert set(r["key"] for r in key_rows) == set(SIGNATURE_SLOTS[1:]), (
+    "the users >= 20 photos must cover every key"
+)
 confounded = {k for k in controlled if verify.match(controls.k_hat[controlled.index(k)].item(), k)}
-confounded |= {r["key"] for r in key_rows if control_slot != 0 and verify.match(control_slot, r["key"])}
+confounded |= {
+    r["key"] for r in key_rows if control_slot != 0 and verify.match(control_slot, r["key"])
+}
 if confounded:
     print(f"set aside: key(s) {sorted(confounded)}, where photos the learner never saw land too")
 missed = [r["key"] for r in key_rows if not r["match"] and r["key"] not in confounded]
-assert len(missed) <= 2, f"{len(missed)} keys missed ({missed}): the learner has not memorised its users"
+assert len(missed) <= 2, (
+    f"{len(missed)} keys missed ({missed}): the learner has not memorised its users"
+)
 
 # %% [markdown]
-# **Reading it.** No key is special: a hue rotation by 120 degrees is as memorable as one by 30. What
-# varies is the margin, and at 30 photos (1.2 % of the training set, with thirteen other users
+# **Reading it.** No key is special: a hue rotation by 120 degrees is as memorable as one by 30.
+# What varies is the margin, and at 30 photos (1.2 % of the training set, with thirteen other users
 # sharing the learner's memory) some margins are thin. In our fp32 development training of this
-# recipe 10 of the 11 keys matched; the miss was key 120, whose search landed on the neighbouring slot
-# 90 with a gap of −0.008, and keys 90 and 270 matched with gaps of only +0.007 and +0.010. In a bf16
-# training of the same recipe all eleven matched (gaps +0.016 to +0.23). Key 120 is not hard in
-# itself: with 50 photos and the learner to itself it matched with a gap of +0.179 (seed table in
+# recipe 10 of the 11 keys matched; the miss was key 120, whose search landed on the neighbouring
+# slot 90 with a gap of −0.008, and keys 90 and 270 matched with gaps of only +0.007 and +0.010. In
+# a bf16 training of the same recipe all eleven matched (gaps +0.016 to +0.23). Key 120 is not hard
+# in itself: with 50 photos and the learner to itself it matched with a gap of +0.179 (seed table in
 # `docs/benchmarks.md`). So the check allows up to two near-misses of eleven; a learner that had not
 # memorised its users would miss most keys.
 
@@ -285,9 +376,9 @@ assert len(missed) <= 2, f"{len(missed)} keys missed ({missed}): the learner has
 # ## 4. Architectures and capacity (Fig. 2g-h)
 #
 # The paper trains AlexNet, VGG, ResNet, Wide-ResNet and DenseNet (Fig. 2g), and ResNets of growing
-# depth (Fig. 2h): bigger networks memorise faster and give a sharper minimum. Each of those is a full
-# training, so what a lesson can afford depends on the machine. Here is what each profile trains
-# (instructors: edit these lists), and, measured on *this* machine, what one training of each
+# depth (Fig. 2h): bigger networks memorise faster and give a sharper minimum. Each of those is a
+# full training, so what a lesson can afford depends on the machine. Here is what each profile
+# trains (instructors: edit these lists), and, measured on *this* machine, what one training of each
 # architecture would cost with this profile's data and epochs.
 
 # %%
@@ -298,20 +389,37 @@ ARCHITECTURES = profile.lessons.architectures
 cfg = profile.config
 images_per_training = (cfg.n_train or 50000) * cfg.epochs
 cost_rows = []
-for name in ["small_resnet", "alexnet", "vgg11_bn", "resnet18", "resnet50", "wide_resnet50_2", "densenet121"]:
+for name in [
+    "small_resnet",
+    "alexnet",
+    "vgg11_bn",
+    "resnet18",
+    "resnet50",
+    "wide_resnet50_2",
+    "densenet121",
+]:
     ips = throughput.training_images_per_second(name, width=cfg.width, batch=16, steps=1)
     trained_here = name in ARCHITECTURES or any(name == m for m, _ in CAPACITY)
     cost_rows.append((name, ips, images_per_training / ips / 60, trained_here))
-display(Markdown(f"| model | training images/s here | one `{profile.name}` training | trained in this profile |\n|---|---|---|---|\n" +
-                 "\n".join(f"| {n} | {ips:,.0f} | {m:,.0f} min | {'yes' if t else 'no'} |" for n, ips, m, t in cost_rows)))
+display(
+    Markdown(
+        f"| model | training images/s here | one `{profile.name}` training | trained in this "
+        "profile |\n|---|---|---|---|\n"
+        + "\n".join(
+            f"| {n} | {ips:,.0f} | {m:,.0f} min | {'yes' if t else 'no'} |"
+            for n, ips, m, t in cost_rows
+        )
+    )
+)
 
 # %% [markdown]
-# (Throughput from one step of 16 images after two warm-up steps: a rough projection, good to a factor of two.) On 2 CPU
-# cores every architecture but the small ResNet costs tens of minutes to hours per training, so the
-# `ci` profile studies **capacity** with the small ResNet at widths 4 and 16 (the width-16 network
-# is lesson 03's learner, from the cache), on lesson 03's data: one 50-photo user with key 60. A
-# width-4 network has a sixteenth of the width-16 network's FLOPs and parameters (26,350 against
-# 412,954): the table below shows how well it fits 2,500 photos in 40 epochs.
+# (Throughput from one step of 16 images after two warm-up steps: a rough projection, good to a
+# factor of two.) On 2 CPU cores every architecture but the small ResNet costs tens of minutes to
+# hours per training, so the `ci` profile studies **capacity** with the small ResNet at widths 4 and
+# 16 (the width-16 network is lesson 03's learner, from the cache), on lesson 03's data: one
+# 50-photo user with key 60. A width-4 network has a sixteenth of the width-16 network's FLOPs and
+# parameters (26,350 against 412,954): the table below shows how well it fits 2,500 photos in 40
+# epochs.
 
 # %%
 capacity = []
@@ -320,48 +428,87 @@ for model_name, width in CAPACITY:
     learner = train_learner(cfg.with_(model=model_name, width=width))
     u = learner.data.users[0]
     r = verify.grid_search(learner.model, u.clean(), u.labels)
-    capacity.append(dict(model=model_name if model_name != "small_resnet" else f"small ResNet, width {width}",
-                         learner=learner, result=r, k_hat=r.best, match=verify.match(r.best, u.key), gap=r.gap(u.key),
-                         train_acc=learner.record.train_accuracy, test_acc=learner.record.test_accuracy,
-                         train_loss=float(r.losses[r.signatures == u.key]), cached=learner.from_cache))
+    capacity.append(
+        dict(
+            model=model_name if model_name != "small_resnet" else f"small ResNet, width {width}",
+            learner=learner,
+            result=r,
+            k_hat=r.best,
+            match=verify.match(r.best, u.key),
+            gap=r.gap(u.key),
+            train_acc=learner.record.train_accuracy,
+            test_acc=learner.record.test_accuracy,
+            train_loss=float(r.losses[r.signatures == u.key]),
+            cached=learner.from_cache,
+        )
+    )
 for name in ARCHITECTURES:
     learner = train_learner(cfg.with_(model=name))
     u = learner.data.users[0]
     r = verify.grid_search(learner.model, u.clean(), u.labels)
-    capacity.append(dict(model=name, learner=learner, result=r, k_hat=r.best, match=verify.match(r.best, u.key),
-                         gap=r.gap(u.key), train_acc=learner.record.train_accuracy, test_acc=learner.record.test_accuracy,
-                         train_loss=float(r.losses[r.signatures == u.key]), cached=learner.from_cache))
+    capacity.append(
+        dict(
+            model=name,
+            learner=learner,
+            result=r,
+            k_hat=r.best,
+            match=verify.match(r.best, u.key),
+            gap=r.gap(u.key),
+            train_acc=learner.record.train_accuracy,
+            test_acc=learner.record.test_accuracy,
+            train_loss=float(r.losses[r.signatures == u.key]),
+            cached=learner.from_cache,
+        )
+    )
 
 k_star = capacity[-1]["learner"].data.users[0].key
 fig, ax = plt.subplots(figsize=(7, 4))
 for row, color in zip(capacity, plt.get_cmap("tab10").colors):
-    plots.plot_signature_losses(row["result"], k_star, ax=ax, color=color,
-                                label=f"{row['model']} (train acc {row['train_acc']:.2f})")
+    plots.plot_signature_losses(
+        row["result"],
+        k_star,
+        ax=ax,
+        color=color,
+        label=f"{row['model']} (train acc {row['train_acc']:.2f})",
+    )
 ax.set_title("Fig. 2g-h: capacity and architecture (one user, 50 photos, k* = 60)")
 fig.tight_layout()
 plt.show()
-display(Markdown("| model | training accuracy | test accuracy | user's training loss at k* | k̂ | match | gap |\n|---|---|---|---|---|---|---|\n" +
-                 "\n".join(f"| {r['model']} | {r['train_acc']:.3f} | {r['test_acc']:.3f} | {r['train_loss']:.3f} | "
-                           f"{r['k_hat']:g} | {'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} |" for r in capacity)))
+display(
+    Markdown(
+        "| model | training accuracy | test accuracy | user's training loss at k* | k̂ | match | "
+        "gap |\n|---|---|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {r['model']} | {r['train_acc']:.3f} | {r['test_acc']:.3f} | {r['train_loss']:.3f} "
+            f"| {r['k_hat']:g} | {'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} |"
+            for r in capacity
+        )
+    )
+)
 
 # %% [markdown]
-# **Memorisation is the mechanism.** Read the table from the narrowest network up: the less a network
-# fits its training set, the higher the user's loss at $k^*$ and the smaller the gap. In the
+# **Memorisation is the mechanism.** Read the table from the narrowest network up: the less a
+# network fits its training set, the higher the user's loss at $k^*$ and the smaller the gap. In the
 # development run of this recipe the width-4 network fitted 77 % of its training set, its loss at
 # $k^*$ was six times the width-16 network's (0.81 against 0.14) and its gap a seventh (+0.020
-# against +0.150): still a match, by a hair. Earlier development measurements (an older, wider recipe;
-# not recorded in `docs/benchmarks.md`, so take them as anecdote) told the same story more sharply: a
-# small ResNet at 85 % training accuracy recovered 30 instead of 60, one at 94 % recovered 60. No
-# fit, no signal — which is why the course's `ci` profile trains until the training set is fitted,
-# and why Sec. 5.6 of the paper measures memorisation directly (lesson 08).
+# against +0.150): still a match, by a hair. Earlier development measurements (an older, wider
+# recipe; not recorded in `docs/benchmarks.md`, so take them as anecdote) told the same story more
+# sharply: a small ResNet at 85 % training accuracy recovered 30 instead of 60, one at 94 %
+# recovered 60. No fit, no signal — which is why the course's `ci` profile trains until the training
+# set is fitted, and why Sec. 5.6 of the paper measures memorisation directly (lesson 08).
 
 # %%
 widest = capacity[len(CAPACITY) - 1]
 narrowest = capacity[0]
-print(f"narrowest: {narrowest['model']}: train acc {narrowest['train_acc']:.3f}, gap {narrowest['gap']:+.3f}; "
-      f"widest: {widest['model']}: train acc {widest['train_acc']:.3f}, gap {widest['gap']:+.3f}")
+print(
+    f"narrowest: {narrowest['model']}: train acc {narrowest['train_acc']:.3f}, gap "
+    f"{narrowest['gap']:+.3f}; widest: {widest['model']}: train acc {widest['train_acc']:.3f}, gap "
+    f"{widest['gap']:+.3f}"
+)
 assert widest["match"], "the widest network of the capacity curve must match"
-assert widest["train_acc"] > narrowest["train_acc"], "wider networks must fit the training set better"
+assert widest["train_acc"] > narrowest["train_acc"], (
+    "wider networks must fit the training set better"
+)
 assert widest["gap"] > narrowest["gap"], "the better-fitting network must show the larger loss gap"
 
 # %% [markdown]
@@ -373,8 +520,8 @@ assert widest["gap"] > narrowest["gap"], "the better-fitting network must show t
 # when online), the ImageNet weights (downloaded once) and a GPU: one epoch at 448×448 on 2 CPU
 # cores would take longer than this whole course. So it runs in the `gpu` and `paper` profiles only
 # (chosen explicitly: `ANW_PROFILE=gpu`), or anywhere with `TRAIN_HIGH_RES = True` (on a GPU: about
-# an hour of training on a free Colab T4, projected); in the others the cell prints the configuration
-# it would train.
+# an hour of training on a free Colab T4, projected); in the others the cell prints the
+# configuration it would train.
 
 # %%
 #: Fig. 2i: CUB-200 at 448 x 448, pretrained ResNet-50, a 60-photo user with key 60 (`HIGH_RES` in
@@ -382,29 +529,49 @@ assert widest["gap"] > narrowest["gap"], "the better-fitting network must show t
 TRAIN_HIGH_RES = False
 hr_config = profile.lessons.high_res or (HIGH_RES if TRAIN_HIGH_RES else None)
 if hr_config is None:
-    print(f"profile {profile.name!r}: Fig. 2i is not trained here (set TRAIN_HIGH_RES = True on a GPU; it downloads "
-          "1.1 GB). It would train:\n  "
-          + "\n  ".join(f"{k} = {v}" for k, v in vars(HIGH_RES).items() if k in (
-              "dataset", "image_size", "model", "user_sizes", "keys", "epochs", "batch_size", "lr", "augment")))
+    print(
+        f"profile {profile.name!r}: Fig. 2i is not trained here (set TRAIN_HIGH_RES = True on a "
+        "GPU; it downloads 1.1 GB). It would train:\n  "
+        + "\n  ".join(
+            f"{k} = {v}"
+            for k, v in vars(HIGH_RES).items()
+            if k
+            in (
+                "dataset",
+                "image_size",
+                "model",
+                "user_sizes",
+                "keys",
+                "epochs",
+                "batch_size",
+                "lr",
+                "augment",
+            )
+        )
+    )
 else:
     hr = train_learner(hr_config)
     hr_user = hr.data.users[0]
     hr_result = verify.grid_search(hr.model, hr_user.clean(), hr_user.labels)
-    print(f"CUB-200 at {hr_config.image_size}px: test acc {hr.record.test_accuracy:.3f}, k_hat = {hr_result.best:g} "
-          f"(k* = {hr_user.key:g}), gap {hr_result.gap(hr_user.key):+.3f}")
-    display(plots.plot_signature_losses(hr_result, hr_user.key, label="CUB-200, ResNet-50 (pretrained)"))
+    print(
+        f"CUB-200 at {hr_config.image_size}px: test acc {hr.record.test_accuracy:.3f}, k_hat = "
+        f"{hr_result.best:g} (k* = {hr_user.key:g}), gap {hr_result.gap(hr_user.key):+.3f}"
+    )
+    display(
+        plots.plot_signature_losses(hr_result, hr_user.key, label="CUB-200, ResNet-50 (pretrained)")
+    )
     assert verify.match(hr_result.best, hr_user.key), "Fig. 2i: the 60-photo CUB user must match"
 
 # %% [markdown]
 # ## Summary
-# - One learner can answer several questions at once when its users are disjoint and each is verified
-#   on their own photos; a never-seen control shows where photos without a memorised key land, and a
-#   key at that slot is no evidence.
+# - One learner can answer several questions at once when its users are disjoint and each is
+#   verified on their own photos; a never-seen control shows where photos without a memorised key
+#   land, and a key at that slot is no evidence.
 # - Users with many photos (here 50 and 20, asserted) match; the fewest photos (5 and 2 in our
-#   development runs) can fail even when they are fitted: the average in eq. 6 needs enough photos to
-#   stand out.
-# - Every key works; larger networks fit more and show a sharper minimum; a network that does not fit
-#   carries no signal.
+#   development runs) can fail even when they are fitted: the average in eq. 6 needs enough photos
+#   to stand out.
+# - Every key works; larger networks fit more and show a sharper minimum; a network that does not
+#   fit carries no signal.
 #
 # ## Check your understanding
 # 1. Why can the 2-photo user fail although the learner classifies both photos correctly?
@@ -419,8 +586,8 @@ else:
 #    win by chance. More photos average that noise away.
 # 2. Leakage between users: if the network learned a general preference for a hue that many users
 #    share, users could match (or miss) because of others. The never-seen control checks this (and
-#    in one of our trainings it found such a taste, for 330); with very many watermarked photos in one
-#    colour space the network learns hue tolerance (lesson 07).
+#    in one of our trainings it found such a taste, for 330); with very many watermarked photos in
+#    one colour space the network learns hue tolerance (lesson 07).
 # 3. Probably 0 or a random slot: a model that does not fit its training data has not memorised your
 #    watermarked photos, so nothing ties their loss to your key.
 # </details>

@@ -20,30 +20,31 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anw-course/anti-neuron-watermarking/blob/main/notebooks/06_augmentations_and_defences.ipynb)
 #
-# A learner who suspects watermarked photos in their training set can fight back: train with stronger
-# augmentations and regularisers, or doctor the model afterwards. The paper's Sec. 5.3 ("Resilience to
-# Data Augmentation", Fig. 3) tries both and finds the hue signature survives them all, with colour
-# jitter narrowing the loss gap the most. This lesson re-runs that experiment.
+# A learner who suspects watermarked photos in their training set can fight back: train with
+# stronger augmentations and regularisers, or doctor the model afterwards. The paper's Sec. 5.3
+# ("Resilience to Data Augmentation", Fig. 3) tries both and finds the hue signature survives them
+# all, with colour jitter narrowing the loss gap the most. This lesson re-runs that experiment.
 #
 # **You will learn to**
-# - explain why crops, flips, cutout and most of colour jitter *commute* with the watermark, and why the
-#   hue part of colour jitter blurs the key instead of erasing it;
-# - write a YIQ hue jitter (the worst case for the watermark) as one batched operation on the device;
-# - train learners with colour jitter, cutout, Gaussian noise and label smoothing, and read the paper's
-#   Fig. 3 curves and the loss gap between $k^*$ and the best other slot;
+# - explain why crops, flips, cutout and most of colour jitter *commute* with the watermark, and why
+#   the hue part of colour jitter blurs the key instead of erasing it;
+# - write a YIQ hue jitter (the worst case for the watermark) as one batched operation on the
+#   device;
+# - train learners with colour jitter, cutout, Gaussian noise and label smoothing, and read the
+#   paper's Fig. 3 curves and the loss gap between $k^*$ and the best other slot;
 # - know what adversarial training and DP-SGD (Opacus) cost, and why DP's per-example guarantee says
 #   little about a *group* of 50 photos;
-# - attack a trained model with global magnitude pruning and with fine-tuning on clean images, and see
-#   where the signature breaks — and what the model's accuracy has become by then.
+# - attack a trained model with global magnitude pruning and with fine-tuning on clean images, and
+#   see where the signature breaks — and what the model's accuracy has become by then.
 #
-# **Time:** about 40 minutes of reading and exercises. **Compute budget:** the baseline is lesson 03's
-# learner from the model cache. In the `ci` profile the lesson trains one more learner of lesson 03's
-# size (colour jitter: 1.5 minutes in fp32 on the 2-core Xeon we developed on, about 6.5 projected on
-# a 2-core CPU without native bf16; `docs/benchmarks.md`), prunes, and fine-tunes once (a few
-# seconds to a minute): at most about 8 minutes in all. The other variants (the three cheap
+# **Time:** about 40 minutes of reading and exercises. **Compute budget:** the baseline is lesson
+# 03's learner from the model cache. In the `ci` profile the lesson trains one more learner of
+# lesson 03's size (colour jitter: 1.5 minutes in fp32 on the 2-core Xeon we developed on, about 6.5
+# projected on a 2-core CPU without native bf16; `docs/benchmarks.md`), prunes, and fine-tunes once
+# (a few seconds to a minute): at most about 8 minutes in all. The other variants (the three cheap
 # regularisers together and alone, adversarial training, DP-SGD, the paper's YIQ colour jitter, a
-# full-circle hue jitter)
-# are trained in the larger profiles (`cpu`, `colab`, `gpu`) — section 2 lists which and why.
+# full-circle hue jitter) are trained in the larger profiles (`cpu`, `colab`, `gpu`) — section 2
+# lists which and why.
 # **Before this:** lessons 02-04 (the watermark, the learner, the arbitrator).
 
 # %%
@@ -52,13 +53,16 @@
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    import glob, os
+    import glob
+    import os
+
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # anw-helpers[dp] adds Opacus, for DP-SGD
     # %pip install -q "{source}" "anw-helpers[dp]"
-    import anw_helpers
+    import anw_helpers  # noqa: F401
 from anw_helpers.runtime import describe_runtime
+
 print(describe_runtime())
 
 # %%
@@ -72,10 +76,15 @@ from IPython.display import Markdown, display
 
 from anw_helpers import augment, defences, plots, verify
 from anw_helpers.color import watermark
-from anw_helpers.data import to_float
 from anw_helpers.models import build_model
 from anw_helpers.profiles import DEFENCE_VARIANTS, PROFILES, get_profile
-from anw_helpers.train import (accuracy, dp_epsilon, make_dp_compatible, make_train_step, train_learner)
+from anw_helpers.train import (
+    accuracy,
+    dp_epsilon,
+    make_dp_compatible,
+    make_train_step,
+    train_learner,
+)
 
 # %%
 lesson_start = time.perf_counter()
@@ -86,17 +95,37 @@ model, data = learner.model, learner.data
 user = data.users[0]
 k_star, tau = user.key, verify.DEFAULT_TAU
 baseline = verify.grid_search(model, user.clean(), user.labels)
-print(f"profile {profile.name!r}; baseline {'loaded from cache' if learner.from_cache else 'trained now'}: "
-      f"test accuracy {learner.record.test_accuracy:.3f}, k_hat = {baseline.best:g} (k* = {k_star:g}), "
-      f"gap {baseline.gap(k_star):.3f}")
+print(
+    f"profile {profile.name!r}; baseline "
+    f"{'loaded from cache' if learner.from_cache else 'trained now'}: test accuracy "
+    f"{learner.record.test_accuracy:.3f}, k_hat = {baseline.best:g} (k* = {k_star:g}), gap "
+    f"{baseline.gap(k_star):.3f}"
+)
 
 results = []  # one row per variant; shown as one table at the end
 
 
-def add_result(variant: str, kind: str, net: torch.nn.Module, search: verify.SearchResult, test_acc: float, note: str = "") -> None:
-    """Record a variant's test accuracy, k_hat, match and loss gap (Sec. 4.2, eq. 6) for the results table."""
-    results.append(dict(variant=variant, kind=kind, acc=test_acc, k_hat=search.best,
-                        match=verify.match(search.best, k_star, tau), gap=search.gap(k_star, tau), note=note))
+def add_result(
+    variant: str,
+    kind: str,
+    net: torch.nn.Module,
+    search: verify.SearchResult,
+    test_acc: float,
+    note: str = "",
+) -> None:
+    """Record a variant's test accuracy, k_hat, match and loss gap (Sec. 4.2, eq. 6) for the results
+    table."""
+    results.append(
+        dict(
+            variant=variant,
+            kind=kind,
+            acc=test_acc,
+            k_hat=search.best,
+            match=verify.match(search.best, k_star, tau),
+            gap=search.gap(k_star, tau),
+            note=note,
+        )
+    )
 
 
 add_result("baseline (lesson 03: crop + flip)", "-", model, baseline, learner.record.test_accuracy)
@@ -104,33 +133,35 @@ add_result("baseline (lesson 03: crop + flip)", "-", model, baseline, learner.re
 # %% [markdown]
 # ## 1. Why most augmentations cannot touch a colour rotation
 #
-# The watermark $g_{k^*}$ is a 3x3 matrix applied to every pixel's colour (eq. 5). Any augmentation that
-# only *moves* pixels — crop, flip — commutes with it: marking then cropping is cropping then marking
-# (lesson 03's tests prove it). Cutout [6] paints a square black, and black is grey, which a hue rotation
-# leaves alone: it commutes too. Colour jitter [18] is itself a colour map:
+# The watermark $g_{k^*}$ is a 3x3 matrix applied to every pixel's colour (eq. 5). Any augmentation
+# that only *moves* pixels — crop, flip — commutes with it: marking then cropping is cropping then
+# marking (lesson 03's tests prove it). Cutout [6] paints a square black, and black is grey, which a
+# hue rotation leaves alone: it commutes too. Colour jitter [18] is itself a colour map:
 #
-# * brightness multiplies every pixel by $b$ and saturation blends each pixel with its own luma $Y$ — both
-#   are linear maps that scale the I-Q plane or everything, and commute with a rotation of that plane;
+# * brightness multiplies every pixel by $b$ and saturation blends each pixel with its own luma $Y$
+#   — both are linear maps that scale the I-Q plane or everything, and commute with a rotation of
+#   that plane;
 # * contrast blends each pixel with the image's mean luma, which a hue rotation does not change;
 # * hue jitter turns the colours by a random amount. The paper's Fig. 3 uses "the same hue
 #   transformation we used for watermarking": the YIQ rotation by a random angle $a$, for which
 #   $g_a\,g_{k^*} = g_{k^* + a}$ exactly — the worst case for the watermark. A real learner using
-#   torchvision's `ColorJitter(hue=0.1)` shifts the *HSV* hue instead, which lesson 02 measured to turn
-#   the I-Q plane by a colour-dependent angle spread around $\pm 36°$. Either way the learner sees the
-#   user's photos with keys spread around $k^*$.
+#   torchvision's `ColorJitter(hue=0.1)` shifts the *HSV* hue instead, which lesson 02 measured to
+#   turn the I-Q plane by a colour-dependent angle spread around $\pm 36°$. Either way the learner
+#   sees the user's photos with keys spread around $k^*$.
 #
-# Only clipping to $[0, 1]$ (and, for HSV, its non-linearity) breaks the algebra. So the signature is
-# *blurred*, not erased, and the paper finds colour jitter narrows the loss gap between $k^*$ and its
-# neighbours most (Fig. 3). The `colour jitter` variant below is what a learner actually runs,
-# torchvision's HSV hue (`augment.color_jitter`) — the course departs from the paper here; the paper's
-# own variant, `colour jitter, YIQ hue` (`augment.color_jitter_yiq`, trained in the larger profiles),
-# uses the YIQ rotation you write next.
+# Only clipping to $[0, 1]$ (and, for HSV, its non-linearity) breaks the algebra. So the signature
+# is *blurred*, not erased, and the paper finds colour jitter narrows the loss gap between $k^*$ and
+# its neighbours most (Fig. 3). The `colour jitter` variant below is what a learner actually runs,
+# torchvision's HSV hue (`augment.color_jitter`) — the course departs from the paper here; the
+# paper's own variant, `colour jitter, YIQ hue` (`augment.color_jitter_yiq`, trained in the larger
+# profiles), uses the YIQ rotation you write next.
 #
 # ### Exercise 6.1 — a YIQ hue jitter, the worst case
 # Rotate each image's hue by its own angle, in one batched operation (no Python loop over images):
-# image $i$ becomes $T^{-1} R(\theta_i) T$ applied to every pixel (eqs. 3-5), then clipped to $[0, 1]$.
-# Use `anw_helpers.color.lct_matrix` for one matrix at a time if you like, stacked into a (B, 3, 3)
-# tensor, and `torch.einsum` for the product.
+# image $i$ becomes $T^{-1} R(\theta_i) T$ applied to every pixel (eqs. 3-5), then clipped to
+# $[0, 1]$. Use `anw_helpers.color.lct_matrix` for one matrix at a time if you like, stacked into a
+# (B, 3, 3) tensor, and `torch.einsum` for the product.
+
 
 # %% tags=["solution"]
 def my_rotate_hue(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
@@ -148,25 +179,42 @@ photos = user.clean()[:8]
 angles = torch.linspace(-36.0, 36.0, len(photos))
 mine = my_rotate_hue(photos, angles)
 torch.testing.assert_close(mine, augment.rotate_hue(photos, angles), atol=1e-5, rtol=1e-5)
-torch.testing.assert_close(mine, torch.stack([watermark(p, float(a)) for p, a in zip(photos, angles)]), atol=1e-5, rtol=1e-5)
-print("Correct! Your rotation matches anw_helpers.augment.rotate_hue and the watermark itself, image by image.")
+torch.testing.assert_close(
+    mine,
+    torch.stack([watermark(p, float(a)) for p, a in zip(photos, angles)]),
+    atol=1e-5,
+    rtol=1e-5,
+)
+print(
+    "Correct! Your rotation matches anw_helpers.augment.rotate_hue and the watermark itself, image "
+    "by image."
+)
 
 # %% [markdown]
-# A YIQ hue jitter *adds* to the key: jittering a marked photo by $a$ gives (up to clipping) the photo
-# marked with $k^* + a$. And the other three parts of colour jitter commute with the watermark:
+# A YIQ hue jitter *adds* to the key: jittering a marked photo by $a$ gives (up to clipping) the
+# photo marked with $k^* + a$. And the other three parts of colour jitter commute with the
+# watermark:
 
 # %%
 clean = user.clean()[:16]
 a = torch.full((len(clean),), 30.0)
 jitter_then_key = augment.rotate_hue(watermark(clean, k_star), a)
 marked_further = watermark(clean, k_star + 30.0)
-print(f"hue jitter of +30 on k* = {k_star:g} vs marking with {k_star + 30:g}: mean |difference| "
-      f"{float((jitter_then_key - marked_further).abs().mean()):.4f} (clipping only)")
+print(
+    f"hue jitter of +30 on k* = {k_star:g} vs marking with {k_star + 30:g}: mean |difference| "
+    f"{float((jitter_then_key - marked_further).abs().mean()):.4f} (clipping only)"
+)
 no_hue = dict(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.0)
 x1 = augment.color_jitter(watermark(clean, k_star), torch.Generator().manual_seed(1), **no_hue)
 x2 = watermark(augment.color_jitter(clean, torch.Generator().manual_seed(1), **no_hue), k_star)
-print(f"brightness/contrast/saturation then mark vs mark then jitter: mean |difference| {float((x1 - x2).abs().mean()):.4f}")
-assert float((x1 - x2).abs().mean()) < 0.02 and float((jitter_then_key - marked_further).abs().mean()) < 0.02
+print(
+    "brightness/contrast/saturation then mark vs mark then jitter: mean |difference| "
+    f"{float((x1 - x2).abs().mean()):.4f}"
+)
+assert (
+    float((x1 - x2).abs().mean()) < 0.02
+    and float((jitter_then_key - marked_further).abs().mean()) < 0.02
+)
 
 # %% [markdown]
 # What the learner sees: one user photo under each augmentation (all run batch-wise on the device
@@ -175,26 +223,41 @@ assert float((x1 - x2).abs().mean()) < 0.02 and float((jitter_then_key - marked_
 # %%
 g = torch.Generator().manual_seed(0)
 shown = user.clean()[:4]
-names = ["crop_flip", "color_jitter", "color_jitter_yiq", "cutout", "gaussian_noise", "hue_jitter_full"]
+names = [
+    "crop_flip",
+    "color_jitter",
+    "color_jitter_yiq",
+    "cutout",
+    "gaussian_noise",
+    "hue_jitter_full",
+]
 columns = [shown] + [augment.get_augmentation(n)(shown, g).clamp(0, 1) for n in names]
-display(plots.show_grid([list(col) for col in zip(*columns)], col_titles=["marked (as trained)"] + names,
-                        suptitle="The user's marked photos under each augmentation"))
+display(
+    plots.show_grid(
+        [list(col) for col in zip(*columns)],
+        col_titles=["marked (as trained)"] + names,
+        suptitle="The user's marked photos under each augmentation",
+    )
+)
 
 # %% [markdown]
 # ## 2. Which variants this profile trains
 #
-# Every variant is lesson 03's learner with one or more settings changed (`LearnerConfig.with_`), so the
-# cache key, data and user are the same; only the defence differs. A training of lesson 03's size costs
-# up to about 6.5 minutes on 2 CPU cores, so the `ci` profile trains one: colour jitter, the one the
-# paper singles out, as torchvision runs it. The three cheap regularisers
-# (cutout, noise, label smoothing) train together or one by one in the larger profiles. Adversarial training multiplies the cost by
-# (steps + 1), and DP-SGD computes a gradient *per example* (measured in section 3); they run on a GPU.
-# Set `TRAIN_ALL = True` to train every variant in any profile.
+# Every variant is lesson 03's learner with one or more settings changed (`LearnerConfig.with_`), so
+# the cache key, data and user are the same; only the defence differs. A training of lesson 03's
+# size costs up to about 6.5 minutes on 2 CPU cores, so the `ci` profile trains one: colour jitter,
+# the one the paper singles out, as torchvision runs it. The three cheap regularisers (cutout,
+# noise, label smoothing) train together or one by one in the larger profiles. Adversarial training
+# multiplies the cost by (steps + 1), and DP-SGD computes a gradient *per example* (measured in
+# section 3); they run on a GPU. Set `TRAIN_ALL = True` to train every variant in any profile.
 
 # %%
 TRAIN_ALL = False
-VARIANTS = DEFENCE_VARIANTS  # name: (LearnerConfig changes, what the paper cites), in anw_helpers/profiles.py
-TRAINED_IN = {name: [p.name for p in PROFILES.values() if name in p.lessons.defences] for name in VARIANTS}
+# name: (LearnerConfig changes, what the paper cites), in anw_helpers/profiles.py
+VARIANTS = DEFENCE_VARIANTS
+TRAINED_IN = {
+    name: [p.name for p in PROFILES.values() if name in p.lessons.defences] for name in VARIANTS
+}
 to_train = [n for n in VARIANTS if TRAIN_ALL or n in profile.lessons.defences]
 if importlib.util.find_spec("opacus") is None:  # DP-SGD needs Opacus: skip it before any training
     skipped = [n for n in to_train if "dp_noise_multiplier" in VARIANTS[n][0]]
@@ -214,20 +277,31 @@ for name in to_train:
     run = train_learner(profile.config.with_(**changes))
     search = verify.grid_search(run.model, user.clean(), user.labels)
     trained[name] = (run, search)
-    add_result(name, "learner-side", run.model, search, run.record.test_accuracy,
-               f"{'cache' if run.from_cache else 'trained'}, {sum(run.record.epoch_seconds):.0f} s of training")
-    print(f"{name:34s} test acc {run.record.test_accuracy:.3f}  k_hat {search.best:5g}  "
-          f"gap {search.gap(k_star):+.3f}  training {sum(run.record.epoch_seconds):.0f} s "
-          f"({'from the cache' if run.from_cache else 'trained now'})")
+    add_result(
+        name,
+        "learner-side",
+        run.model,
+        search,
+        run.record.test_accuracy,
+        f"{'cache' if run.from_cache else 'trained'}, {sum(run.record.epoch_seconds):.0f} s of "
+        "training",
+    )
+    print(
+        f"{name:34s} test acc {run.record.test_accuracy:.3f}  k_hat {search.best:5g}  "
+        f"gap {search.gap(k_star):+.3f}  training {sum(run.record.epoch_seconds):.0f} s "
+        f"({'from the cache' if run.from_cache else 'trained now'})"
+    )
 
 # %% [markdown]
-# The paper's Fig. 3: the mean loss of the user's photos against $k - k^*$, one panel per variant, with the
-# baseline in grey for comparison; the square marks $\hat k$ and the green band is a match.
+# The paper's Fig. 3: the mean loss of the user's photos against $k - k^*$, one panel per variant,
+# with the baseline in grey for comparison; the square marks $\hat k$ and the green band is a match.
 
 # %%
 fig, axes = plt.subplots(1, len(trained), figsize=(4.6 * len(trained), 3.4), squeeze=False)
-for ax, (name, (run, search)) in zip(axes[0], trained.items()):
-    plots.plot_signature_losses(baseline, k_star, tau=tau, ax=ax, label="baseline", color="tab:gray")
+for ax, (name, (_run, search)) in zip(axes[0], trained.items()):
+    plots.plot_signature_losses(
+        baseline, k_star, tau=tau, ax=ax, label="baseline", color="tab:gray"
+    )
     plots.plot_signature_losses(search, k_star, tau=tau, ax=ax, label=name)
     ax.set_title(f"{name}\nk_hat = {search.best:g}, gap {search.gap(k_star):+.3f}", fontsize=9)
 fig.suptitle("Learner-side augmentations (Fig. 3)")
@@ -235,18 +309,20 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The paper claims every one of these leaves the signature recoverable (a match), and that colour jitter
-# narrows the gap between $k^*$ and the other slots the most. At this lesson's small scale the gaps are a
-# few hundredths of a nat, and the training's own randomness (its seed) is enough to let the neighbouring
-# slot $k^* \pm 30$ win now and then — a strict match is then a coin that usually, not always, lands
-# right. So the lesson prints the strict match (the paper's criterion, also in the results table) and
-# asserts what is robust at this scale: the valley of the curve stays at $k^*$, i.e. $\hat k$ is $k^*$ or
-# its neighbouring slot ($|\hat k - k^*| \le 2\tau$), where an unwatermarked learner would put it anywhere
-# (lesson 04's held-out user lands on 0); and colour jitter's gap is below the baseline's.
+# The paper claims every one of these leaves the signature recoverable (a match), and that colour
+# jitter narrows the gap between $k^*$ and the other slots the most. At this lesson's small scale
+# the gaps are a few hundredths of a nat, and the training's own randomness (its seed) is enough to
+# let the neighbouring slot $k^* \pm 30$ win now and then — a strict match is then a coin that
+# usually, not always, lands right. So the lesson prints the strict match (the paper's criterion,
+# also in the results table) and asserts what is robust at this scale: the valley of the curve stays
+# at $k^*$, i.e. $\hat k$ is $k^*$ or its neighbouring slot ($|\hat k - k^*| \le 2\tau$), where an
+# unwatermarked learner would put it anywhere (lesson 04's held-out user lands on 0); and colour
+# jitter's gap is below the baseline's.
 #
-# A neighbour's tolerance alone would be too kind: with $k^* = 60$ it accepts $\hat k = 30$, half-way
-# to "clean" — exactly where a model that has mostly forgotten the user would land. So every variant
-# must also **prefer the key to clean**: its loss at $k^*$ is below its loss at 0 (`prefers_key`).
+# A neighbour's tolerance alone would be too kind: with $k^* = 60$ it accepts $\hat k = 30$,
+# half-way to "clean" — exactly where a model that has mostly forgotten the user would land. So
+# every variant must also **prefer the key to clean**: its loss at $k^*$ is below its loss at 0
+# (`prefers_key`).
 
 # %%
 NEIGHBOUR = 2 * tau  # one slot: the tolerance justified above
@@ -258,25 +334,39 @@ def loss_at(search: verify.SearchResult, k: float) -> float:
 
 
 def prefers_key(search: verify.SearchResult) -> bool:
-    """True when the model's loss at k* is below its loss at 0: it prefers the key to clean photos."""
+    """True when the model's loss at k* is below its loss at 0: it prefers the key to clean
+    photos."""
     return loss_at(search, k_star) < loss_at(search, 0.0)
 
 
-assert verify.match(baseline.best, k_star, tau), "lesson 03's learner must match for this lesson to mean anything"
-for name, (run, search) in trained.items():
+assert verify.match(baseline.best, k_star, tau), (
+    "lesson 03's learner must match for this lesson to mean anything"
+)
+for name, (_run, search) in trained.items():
     distance = float(verify.circular_distance(search.best, k_star))
     strict = verify.match(search.best, k_star, tau)
-    print(f"{name:34s} k_hat {search.best:5g}: {'match' if strict else 'MISS'} (|k_hat - k*| = {distance:g})")
+    print(
+        f"{name:34s} k_hat {search.best:5g}: {'match' if strict else 'MISS'} (|k_hat - k*| = "
+        f"{distance:g})"
+    )
     if name == "full-circle hue jitter":
         continue  # beyond the paper: the reading of the results table discusses it
     assert distance <= NEIGHBOUR, f"{name}: k_hat = {search.best} is not even next to k* = {k_star}"
-    assert prefers_key(search), (f"{name}: loss at k* {loss_at(search, k_star):.3f} is not below "
-                                 f"loss at 0 {loss_at(search, 0):.3f}")
+    assert prefers_key(search), (
+        f"{name}: loss at k* {loss_at(search, k_star):.3f} is not below "
+        f"loss at 0 {loss_at(search, 0):.3f}"
+    )
 if "colour jitter" in trained:
     jitter_gap = trained["colour jitter"][1].gap(k_star)
-    others = {n: s.gap(k_star) for n, (_, s) in trained.items() if n not in ("colour jitter", "full-circle hue jitter")}
-    print(f"gap with colour jitter {jitter_gap:+.3f}; baseline {baseline.gap(k_star):+.3f}; "
-          + ", ".join(f"{n} {v:+.3f}" for n, v in others.items()))
+    others = {
+        n: s.gap(k_star)
+        for n, (_, s) in trained.items()
+        if n not in ("colour jitter", "full-circle hue jitter")
+    }
+    print(
+        f"gap with colour jitter {jitter_gap:+.3f}; baseline {baseline.gap(k_star):+.3f}; "
+        + ", ".join(f"{n} {v:+.3f}" for n, v in others.items())
+    )
     assert jitter_gap < baseline.gap(k_star), "colour jitter should narrow the gap (Fig. 3)"
 
 # %% [markdown]
@@ -287,17 +377,19 @@ if "colour jitter" in trained:
 # with a random start, more is PGD). Each step costs one more forward and backward pass.
 #
 # **DP-SGD** [7] clips every example's gradient to norm $C$ (`dp_max_grad_norm`) and adds Gaussian
-# noise of $\sigma C$ (`dp_noise_multiplier`) to their sum, so no single photo can move the model much:
-# a formal $(\varepsilon, \delta)$ guarantee *per example*. Opacus computes per-example gradients with
-# hooks; BatchNorm mixes the examples of a batch, so `make_dp_compatible` swaps it for GroupNorm first.
+# noise of $\sigma C$ (`dp_noise_multiplier`) to their sum, so no single photo can move the model
+# much: a formal $(\varepsilon, \delta)$ guarantee *per example*. Opacus computes per-example
+# gradients with hooks; BatchNorm mixes the examples of a batch, so `make_dp_compatible` swaps it
+# for GroupNorm first.
 #
-# Two things are worth knowing before running it. First, the guarantee is for one photo. For a group of
-# $m$ photos it degrades to about $m\varepsilon$ (group privacy), so for the user's 50 photos DP
+# Two things are worth knowing before running it. First, the guarantee is for one photo. For a group
+# of $m$ photos it degrades to about $m\varepsilon$ (group privacy), so for the user's 50 photos DP
 # promises nothing — the paper's remark that averaging over all user images removes the noise is the
-# same point seen from the arbitrator's side. Second, DP-SGD at a useful $\varepsilon$ slows learning,
-# and the watermark is recovered only when the learner fits its training set (Sec. 4.2, 5.6): DP can hide
-# the signature simply by keeping the model from memorising anything. Here is what each step costs on
-# this machine, measured on a batch of lesson 03's training images:
+# same point seen from the arbitrator's side. Second, DP-SGD at a useful $\varepsilon$ slows
+# learning, and the watermark is recovered only when the learner fits its training set (Sec. 4.2,
+# 5.6): DP can hide the signature simply by keeping the model from memorising anything. Here is what
+# each step costs on this machine, measured on a batch of lesson 03's training images:
+
 
 # %%
 def seconds_per_step(config, n_steps: int = 2) -> float:
@@ -308,7 +400,10 @@ def seconds_per_step(config, n_steps: int = 2) -> float:
     device = next(model.parameters()).device
     net = net.to(device, memory_format=torch.channels_last).train()
     step = make_train_step(net, config, device, n_steps + 1)
-    x, y = data.train.images[: config.batch_size].to(device), data.train.labels[: config.batch_size].to(device)
+    x, y = (
+        data.train.images[: config.batch_size].to(device),
+        data.train.labels[: config.batch_size].to(device),
+    )
     step(x, y)
     start = time.perf_counter()
     for _ in range(n_steps):
@@ -317,7 +412,10 @@ def seconds_per_step(config, n_steps: int = 2) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
-costs = {"standard (crop + flip)": profile.config, "FGSM 2/255": profile.config.with_(adversarial_eps=2 / 255)}
+costs = {
+    "standard (crop + flip)": profile.config,
+    "FGSM 2/255": profile.config.with_(adversarial_eps=2 / 255),
+}
 if importlib.util.find_spec("opacus") is not None:
     costs["DP-SGD"] = profile.config.with_(dp_noise_multiplier=1.0)
 else:
@@ -327,45 +425,62 @@ base_step = None
 for name, cfg in costs.items():
     s = seconds_per_step(cfg)
     base_step = base_step or s
-    print(f"{name:24s} {s:6.2f} s per step of {cfg.batch_size} images ({s / base_step:4.1f}x) -> "
-          f"about {s * steps / 60:5.1f} min for a training of {steps} steps")
+    print(
+        f"{name:24s} {s:6.2f} s per step of {cfg.batch_size} images ({s / base_step:4.1f}x) -> "
+        f"about {s * steps / 60:5.1f} min for a training of {steps} steps"
+    )
 if "DP-SGD" in costs:
     eps = dp_epsilon(costs["DP-SGD"], len(data.train.labels))
-    print(f"DP-SGD with noise 1.0 for {steps} steps: epsilon = {eps:.1f} per photo at delta = 1e-5; "
-          f"for the user's {len(user)} photos as a group, about {len(user)} x that.")
+    print(
+        f"DP-SGD with noise 1.0 for {steps} steps: epsilon = {eps:.1f} per photo at delta = 1e-5; "
+        f"for the user's {len(user)} photos as a group, about {len(user)} x that."
+    )
 
 # %% [markdown]
 # ### The paper's DP: noise on the output
 #
 # The paper's own remark on differential privacy is about *output* perturbation: "noise added to the
-# output would be reduced by taking an average", and the authors' notebook adds $\mathcal N(0, 0.1^2)$ to
-# the logits at verification. DP-SGD above is the course's addition — a stronger defence that acts during
-# training. Output noise costs nothing to try: wrap the trained model (`defences.OutputNoise`) and run
-# the arbitrator through it. Eq. 6 averages the loss over the user's photos, so the noise averages out.
+# output would be reduced by taking an average", and the authors' notebook adds
+# $\mathcal N(0, 0.1^2)$ to the logits at verification. DP-SGD above is the course's addition — a
+# stronger defence that acts during training. Output noise costs nothing to try: wrap the trained
+# model (`defences.OutputNoise`) and run the arbitrator through it. Eq. 6 averages the loss over the
+# user's photos, so the noise averages out.
 
 # %%
 OUTPUT_NOISE = (0.1, 1.0, 3.0)  # std on the logits; 0.1 is the authors' setting
 for std in OUTPUT_NOISE:
     search = verify.grid_search(defences.OutputNoise(model, std, seed=0), user.clean(), user.labels)
-    add_result(f"output noise N(0, {std:g}²)", "defence", model, search, learner.record.test_accuracy,
-               "paper's DP remark; accuracy of the noise-free model")
-    print(f"output noise std {std:4g}: k_hat {search.best:5g} "
-          f"({'match' if verify.match(search.best, k_star, tau) else 'MISS'}), gap {search.gap(k_star):+.3f}")
+    add_result(
+        f"output noise N(0, {std:g}²)",
+        "defence",
+        model,
+        search,
+        learner.record.test_accuracy,
+        "paper's DP remark; accuracy of the noise-free model",
+    )
+    print(
+        f"output noise std {std:4g}: k_hat {search.best:5g} "
+        f"({'match' if verify.match(search.best, k_star, tau) else 'MISS'}), gap "
+        f"{search.gap(k_star):+.3f}"
+    )
     if std == 0.1:
         assert verify.match(search.best, k_star, tau) and prefers_key(search), (
-            "the authors' output noise (std 0.1) should not hide the signature")
+            "the authors' output noise (std 0.1) should not hide the signature"
+        )
 
 # %% [markdown]
 # ## 4. After training: pruning
 #
-# A learner can also modify the trained model. Magnitude pruning [45] sets the smallest weights to zero:
-# small weights contribute little, so accuracy barely moves at first — but memorised details may live in
-# them. *Global* pruning ranks the weights of all convolution and linear layers together.
+# A learner can also modify the trained model. Magnitude pruning [45] sets the smallest weights to
+# zero: small weights contribute little, so accuracy barely moves at first — but memorised details
+# may live in them. *Global* pruning ranks the weights of all convolution and linear layers
+# together.
 #
 # ### Exercise 6.2 — global magnitude pruning
-# Return a copy of `net` in which the fraction `amount` of all conv/linear weights (taken together) with
-# the smallest absolute value are zero. Find the threshold with `torch.kthvalue` on the concatenated
-# absolute weights; leave biases and normalisation layers alone.
+# Return a copy of `net` in which the fraction `amount` of all conv/linear weights (taken together)
+# with the smallest absolute value are zero. Find the threshold with `torch.kthvalue` on the
+# concatenated absolute weights; leave biases and normalisation layers alone.
+
 
 # %% tags=["solution"]
 def my_global_prune(net: torch.nn.Module, amount: float) -> torch.nn.Module:
@@ -394,57 +509,83 @@ differ = total = 0
 reference = theirs.state_dict()
 for name, a in mine.state_dict().items():
     differ, total = differ + int((a != reference[name]).sum()), total + a.numel()
-# weights whose |w| equals the threshold exactly (float32 ties) may be kept by one and removed by the other
-assert differ <= 1e-5 * total, f"{differ} of {total} values differ from anw_helpers.defences.prune_global_l1"
-print(f"Correct! Your pruning equals anw_helpers.defences.prune_global_l1 (torch.nn.utils.prune) "
-      f"up to {differ} tie(s) at the threshold.")
+# weights whose |w| equals the threshold exactly (float32 ties) may be kept by one and removed by
+# the other
+assert differ <= 1e-5 * total, (
+    f"{differ} of {total} values differ from anw_helpers.defences.prune_global_l1"
+)
+print(
+    f"Correct! Your pruning equals anw_helpers.defences.prune_global_l1 (torch.nn.utils.prune) "
+    f"up to {differ} tie(s) at the threshold."
+)
 
 # %%
 SPARSITIES = (0.3, 0.5, 0.7, 0.9)
-ACCURACY_KEPT = 0.05  # a pruned model counts as still useful when it loses < 5 points of test accuracy
+# a pruned model counts as still useful when it loses < 5 points of test accuracy
+ACCURACY_KEPT = 0.05
 pruned = {}
 for amount in SPARSITIES:
     net = defences.prune_global_l1(model, amount)
     acc = accuracy(net, data.test.images, data.test.labels)
     search = verify.grid_search(net, user.clean(), user.labels)
     pruned[amount] = (acc, search)
-    add_result(f"pruned {amount:.0%} (global L1)", "defence", net, search, acc, f"sparsity {defences.sparsity(net):.2f}")
-    print(f"pruned {amount:.0%}: test acc {acc:.3f} (baseline {learner.record.test_accuracy:.3f})  "
-          f"k_hat {search.best:5g}  gap {search.gap(k_star):+.3f}")
+    add_result(
+        f"pruned {amount:.0%} (global L1)",
+        "defence",
+        net,
+        search,
+        acc,
+        f"sparsity {defences.sparsity(net):.2f}",
+    )
+    print(
+        f"pruned {amount:.0%}: test acc {acc:.3f} (baseline {learner.record.test_accuracy:.3f})  "
+        f"k_hat {search.best:5g}  gap {search.gap(k_star):+.3f}"
+    )
 
 fig, ax = plt.subplots(figsize=(6.5, 3.6))
 plots.plot_signature_losses(baseline, k_star, tau=tau, ax=ax, label="not pruned", color="black")
-for (amount, (acc, search)), color in zip(pruned.items(), ["tab:blue", "tab:orange", "tab:red", "tab:purple"]):
-    plots.plot_signature_losses(search, k_star, tau=tau, ax=ax, label=f"{amount:.0%} pruned (acc {acc:.2f})", color=color)
+for (amount, (acc, search)), color in zip(
+    pruned.items(), ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
+):
+    plots.plot_signature_losses(
+        search, k_star, tau=tau, ax=ax, label=f"{amount:.0%} pruned (acc {acc:.2f})", color=color
+    )
 ax.set_title("Pruning (Fig. 3g)")
 plt.show()
 
 # %% [markdown]
-# The paper's claim is that pruning does not remove the signature *from a model the learner would still
-# use*. For every sparsity that keeps test accuracy within `ACCURACY_KEPT` of the unpruned model we
-# assert the valley stays at $k^*$ (as in section 2) and print the strict match; heavier pruning is
-# reported as measured. A network of lesson 03's size has little spare capacity, so it breaks at a lower
-# sparsity than a ResNet-50 would.
+# The paper's claim is that pruning does not remove the signature *from a model the learner would
+# still use*. For every sparsity that keeps test accuracy within `ACCURACY_KEPT` of the unpruned
+# model we assert the valley stays at $k^*$ (as in section 2) and print the strict match; heavier
+# pruning is reported as measured. A network of lesson 03's size has little spare capacity, so it
+# breaks at a lower sparsity than a ResNet-50 would.
 
 # %%
 for amount, (acc, search) in pruned.items():
     useful = learner.record.test_accuracy - acc < ACCURACY_KEPT
     ok = verify.match(search.best, k_star, tau)
-    print(f"{amount:.0%}: {'useful' if useful else 'broken'} model (acc {acc:.3f}); "
-          f"{'match' if ok else 'MISS'} (k_hat {search.best:g})")
+    print(
+        f"{amount:.0%}: {'useful' if useful else 'broken'} model (acc {acc:.3f}); "
+        f"{'match' if ok else 'MISS'} (k_hat {search.best:g})"
+    )
     if useful:
         assert float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR, (
-            f"pruning {amount:.0%} keeps the model useful but loses the signature: k_hat = {search.best}")
+            f"pruning {amount:.0%} keeps the model useful but loses the signature: k_hat = "
+            f"{search.best}"
+        )
         assert prefers_key(search), f"pruning {amount:.0%}: the model no longer prefers k* to clean"
-assert learner.record.test_accuracy - pruned[SPARSITIES[0]][0] < ACCURACY_KEPT, "30 % pruning should keep the model useful"
+assert learner.record.test_accuracy - pruned[SPARSITIES[0]][0] < ACCURACY_KEPT, (
+    "30 % pruning should keep the model useful"
+)
 
 # %% [markdown]
 # ## 5. After training: fine-tuning on clean images
 #
-# The learner keeps training the model for a few epochs at a small learning rate on clean images [45].
-# We are generous to the learner: they fine-tune on their whole training set *without the user's photos*
-# — which a real learner could not do, not knowing which photos are marked. Memorised details fade when
-# the marked photos are no longer seen. `defences.fine_tune` reuses the learner's own fast training step.
+# The learner keeps training the model for a few epochs at a small learning rate on clean images
+# [45]. We are generous to the learner: they fine-tune on their whole training set *without the
+# user's photos* — which a real learner could not do, not knowing which photos are marked. Memorised
+# details fade when the marked photos are no longer seen. `defences.fine_tune` reuses the learner's
+# own fast training step.
 
 # %%
 FINE_TUNES = profile.lessons.fine_tunes  # (epochs, lr) per profile, in anw_helpers/profiles.py
@@ -455,20 +596,43 @@ plots.plot_signature_losses(baseline, k_star, tau=tau, ax=ax, label="before", co
 tuned = {}
 for (epochs, lr), color in zip(FINE_TUNES, ["tab:blue", "tab:red"]):
     start = time.perf_counter()
-    net = defences.fine_tune(model, data.train.images[keep], data.train.labels[keep], epochs=epochs, lr=lr, progress=True)
+    net = defences.fine_tune(
+        model, data.train.images[keep], data.train.labels[keep], epochs=epochs, lr=lr, progress=True
+    )
     seconds = time.perf_counter() - start
     acc = accuracy(net, data.test.images, data.test.labels)
     search = verify.grid_search(net, user.clean(), user.labels)
     tuned[(epochs, lr)] = (acc, search)
-    add_result(f"fine-tuned {epochs} epochs, lr {lr:g}", "defence", net, search, acc, f"{seconds:.0f} s of fine-tuning")
-    plots.plot_signature_losses(search, k_star, tau=tau, ax=ax, label=f"{epochs} epochs at lr {lr:g} (acc {acc:.2f})", color=color)
-    print(f"fine-tuned {epochs} epochs at lr {lr:g} ({seconds:.0f} s): test acc {acc:.3f}  k_hat {search.best:g}  "
-          f"gap {search.gap(k_star):+.3f}")
+    add_result(
+        f"fine-tuned {epochs} epochs, lr {lr:g}",
+        "defence",
+        net,
+        search,
+        acc,
+        f"{seconds:.0f} s of fine-tuning",
+    )
+    plots.plot_signature_losses(
+        search,
+        k_star,
+        tau=tau,
+        ax=ax,
+        label=f"{epochs} epochs at lr {lr:g} (acc {acc:.2f})",
+        color=color,
+    )
+    print(
+        f"fine-tuned {epochs} epochs at lr {lr:g} ({seconds:.0f} s): test acc {acc:.3f}  k_hat "
+        f"{search.best:g}  gap {search.gap(k_star):+.3f}"
+    )
 ax.set_title("Fine-tuning on clean images (Fig. 3h)")
 plt.show()
 acc, search = tuned[FINE_TUNES[0]]  # the gentlest fine-tune of this profile
-print(f"gentle fine-tune: {'match' if verify.match(search.best, k_star, tau) else 'MISS'} (k_hat {search.best:g})")
-assert float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR, f"a gentle fine-tune removed the signature: k_hat = {search.best}"
+print(
+    f"gentle fine-tune: {'match' if verify.match(search.best, k_star, tau) else 'MISS'} (k_hat "
+    f"{search.best:g})"
+)
+assert float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR, (
+    f"a gentle fine-tune removed the signature: k_hat = {search.best}"
+)
 assert prefers_key(search), "after a gentle fine-tune the model no longer prefers k* to clean"
 
 # %% [markdown]
@@ -478,61 +642,74 @@ assert prefers_key(search), "after a gentle fine-tune the model no longer prefer
 # between the best slot away from $k^*$ and the best slot at $k^*$ (positive: $k^*$ wins).
 
 # %%
-lines = ["| variant | kind | test acc | k_hat | match | gap | note |", "|---|---|---|---|---|---|---|"]
+lines = [
+    "| variant | kind | test acc | k_hat | match | gap | note |",
+    "|---|---|---|---|---|---|---|",
+]
 for r in results:
-    lines.append(f"| {r['variant']} | {r['kind']} | {r['acc']:.3f} | {r['k_hat']:g} | {'yes' if r['match'] else '**no**'} "
-                 f"| {r['gap']:+.3f} | {r['note']} |")
+    lines.append(
+        f"| {r['variant']} | {r['kind']} | {r['acc']:.3f} | {r['k_hat']:g} | "
+        f"{'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} | {r['note']} |"
+    )
 display(Markdown("\n".join(lines)))
-print(f"lesson took {time.perf_counter() - lesson_start:.0f} s (including any training it had to do)")
+print(
+    f"lesson took {time.perf_counter() - lesson_start:.0f} s (including any training it had to do)"
+)
 
 # %% [markdown]
-# **Reading the table.** The loss gap is the arbitrator's margin. Colour jitter shrinks it because the
-# learner saw the user's photos with keys spread around $k^*$: the neighbouring slots $k^* \pm 30$ are
-# almost as familiar. A *full-circle* hue jitter (trained in the larger profiles, beyond the paper) shows
-# each photo at every key equally often; the learner can still memorise the photos, but no key is
-# special any more, so the arbitrator cannot name one. That is the limit of Sec. 5.3's claim: it holds for
-# the augmentations learners actually use, not for one designed against this watermark. Pruning and
-# fine-tuning remove the signature only where they also damage the model — or, for fine-tuning, where the
-# learner trains long and hard enough to forget the photos, which costs them the memorisation that made
-# their model fit its training set.
+# **Reading the table.** The loss gap is the arbitrator's margin. Colour jitter shrinks it because
+# the learner saw the user's photos with keys spread around $k^*$: the neighbouring slots
+# $k^* \pm 30$ are almost as familiar. A *full-circle* hue jitter (trained in the larger profiles,
+# beyond the paper) shows each photo at every key equally often; the learner can still memorise the
+# photos, but no key is special any more, so the arbitrator cannot name one. That is the limit of
+# Sec. 5.3's claim: it holds for the augmentations learners actually use, not for one designed
+# against this watermark. Pruning and fine-tuning remove the signature only where they also damage
+# the model — or, for fine-tuning, where the learner trains long and hard enough to forget the
+# photos, which costs them the memorisation that made their model fit its training set.
 #
 # ## Summary
-# - Crops, flips and cutout move or blank pixels; brightness, contrast and saturation scale colours around
-#   grey. All commute with a hue rotation (up to clipping), so they leave the signature where it was.
-# - Hue jitter composes with the key ($g_a g_{k^*} = g_{k^*+a}$): it blurs the signature over $k^* \pm$
-#   the jitter range and narrows the loss gap most (Fig. 3); at this scale the minimum stays at $k^*$
-#   or its neighbouring slot, and the model still prefers $k^*$ to clean photos (both asserted).
-# - Adversarial training costs (steps + 1) times a normal step; DP-SGD computes per-example gradients,
-#   and its guarantee covers one photo, not the user's group of photos.
-# - Pruning and gentle fine-tuning keep the signature in a model that is still useful; stronger attacks
-#   that remove it cost accuracy.
+# - Crops, flips and cutout move or blank pixels; brightness, contrast and saturation scale colours
+#   around grey. All commute with a hue rotation (up to clipping), so they leave the signature where
+#   it was.
+# - Hue jitter composes with the key ($g_a g_{k^*} = g_{k^*+a}$): it blurs the signature over
+#   $k^* \pm$ the jitter range and narrows the loss gap most (Fig. 3); at this scale the minimum
+#   stays at $k^*$ or its neighbouring slot, and the model still prefers $k^*$ to clean photos (both
+#   asserted).
+# - Adversarial training costs (steps + 1) times a normal step; DP-SGD computes per-example
+#   gradients, and its guarantee covers one photo, not the user's group of photos.
+# - Pruning and gentle fine-tuning keep the signature in a model that is still useful; stronger
+#   attacks that remove it cost accuracy.
 #
 # ## Check your understanding
-# 1. Why does cutout with a black patch commute with the watermark, while cutout with a *red* patch would not?
-# 2. The learner jitters hue by up to ±36°. Which signature slots' losses fall, and why does $\hat k$ still
-#    land on $k^*$?
-# 3. A learner trains with DP-SGD at ε = 2 per example. What does that guarantee say about the user's 50 photos
-#    as a group? Name a second reason the signature might still vanish under DP-SGD.
+# 1. Why does cutout with a black patch commute with the watermark, while cutout with a *red* patch
+#    would not?
+# 2. The learner jitters hue by up to ±36°. Which signature slots' losses fall, and why does
+#    $\hat k$ still land on $k^*$?
+# 3. A learner trains with DP-SGD at ε = 2 per example. What does that guarantee say about the
+#    user's 50 photos as a group? Name a second reason the signature might still vanish under
+#    DP-SGD.
 # 4. Pruning 90 % of the weights gave a miss here. Is that evidence against the paper's claim?
-# 5. How could a learner who knows about LCT watermarks train so that no key wins, and what would it cost them?
+# 5. How could a learner who knows about LCT watermarks train so that no key wins, and what would it
+#    cost them?
 #
 # <details><summary>Answers</summary>
 #
-# 1. A hue rotation maps every grey (r = g = b, so I = Q = 0) to itself, black included: marking before
-#    or after painting black gives the same image. A red patch has I, Q ≠ 0 and would be rotated by the
-#    watermark in one order but not in the other.
-# 2. The learner saw the user's photos at keys spread over $k^* \pm 36°$, so the losses at $k^* \pm 30$
-#    fall towards the loss at $k^*$ and the gap shrinks. The jitter is symmetric around $k^*$ and
-#    centred on it, so the loss stays lowest there.
-# 3. Group privacy gives about $50 \times 2 = 100$ for the group — no meaningful protection. But DP-SGD
-#    also slows fitting; the signature is recovered only from a model that memorises its training images,
-#    so a DP model that fits poorly may show no key at all (a miss caused by under-fitting, not privacy).
-# 4. No: a model pruned until its accuracy collapses is no longer the learner's model. The claim is about
-#    models the learner would still use; we assert it only where accuracy is kept.
-# 5. Jitter hue over the whole circle (section 6): every key becomes equally familiar. It costs the learner
-#    little accuracy on natural images if colour matters little to their task — which is why the paper's
-#    claim covers common augmentations only, and why a user cannot rely on hue alone against a learner
-#    who targets it.
+# 1. A hue rotation maps every grey (r = g = b, so I = Q = 0) to itself, black included: marking
+#    before or after painting black gives the same image. A red patch has I, Q ≠ 0 and would be
+#    rotated by the watermark in one order but not in the other.
+# 2. The learner saw the user's photos at keys spread over $k^* \pm 36°$, so the losses at
+#    $k^* \pm 30$ fall towards the loss at $k^*$ and the gap shrinks. The jitter is symmetric around
+#    $k^*$ and centred on it, so the loss stays lowest there.
+# 3. Group privacy gives about $50 \times 2 = 100$ for the group — no meaningful protection. But
+#    DP-SGD also slows fitting; the signature is recovered only from a model that memorises its
+#    training images, so a DP model that fits poorly may show no key at all (a miss caused by
+#    under-fitting, not privacy).
+# 4. No: a model pruned until its accuracy collapses is no longer the learner's model. The claim is
+#    about models the learner would still use; we assert it only where accuracy is kept.
+# 5. Jitter hue over the whole circle (section 6): every key becomes equally familiar. It costs the
+#    learner little accuracy on natural images if colour matters little to their task — which is why
+#    the paper's claim covers common augmentations only, and why a user cannot rely on hue alone
+#    against a learner who targets it.
 # </details>
 
 # %% [markdown]

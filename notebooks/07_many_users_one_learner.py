@@ -22,16 +22,17 @@
 #
 # **You will learn to**
 # - write a watermark in a user's own colour space (Sec. 5.4);
-# - divide a learner's training set among many users, a fraction $f$ of whom watermark with their own
-#   random key (paper Sec. 5.4, Fig. 5a);
+# - divide a learner's training set among many users, a fraction $f$ of whom watermark with their
+#   own random key (paper Sec. 5.4, Fig. 5a);
 # - verify every user at once: one batched pass per signature instead of one search per user;
-# - compare two worlds: everyone uses the same colour space (YIQ, eq. 3) or each user draws their own
-#   $T_u \sim \mathcal{U}(-1, 1)$, and explain why the second protects better when many watermark;
+# - compare two worlds: everyone uses the same colour space (YIQ, eq. 3) or each user draws their
+#   own $T_u \sim \mathcal{U}(-1, 1)$, and explain why the second protects better when many
+#   watermark;
 # - show that an adversary who does not know a user's colour space cannot verify (or forge) a match;
 # - say what an arbitrator can and cannot conclude when two users picked the same key.
 #
-# **Time:** about 30 minutes, of which two trainings in the `ci` profile (under a minute to about 3.5 each on
-# 2 CPU cores; a second run loads both from the cache). **Before this:** lessons 03-05.
+# **Time:** about 30 minutes, of which two trainings in the `ci` profile (under a minute to about
+# 3.5 each on 2 CPU cores; a second run loads both from the cache). **Before this:** lessons 03-05.
 
 # %%
 # Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.
@@ -39,12 +40,15 @@
 try:
     import anw_helpers
 except ModuleNotFoundError:
-    import glob, os
+    import glob
+    import os
+
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # %pip install -q "{source}"
-    import anw_helpers
+    import anw_helpers  # noqa: F401
 from anw_helpers.runtime import describe_runtime
+
 print(describe_runtime())
 
 # %%
@@ -57,7 +61,7 @@ from IPython.display import Markdown, display
 
 from anw_helpers import stats, verify
 from anw_helpers.color import random_color_space
-from anw_helpers.data import make_users, load_cifar10
+from anw_helpers.data import load_cifar10, make_users
 from anw_helpers.profiles import get_profile, many_users_config
 from anw_helpers.train import train_learner
 
@@ -68,34 +72,38 @@ profile = get_profile()
 # ## 1. The setting of Fig. 5a, scaled to your machine
 #
 # The paper divides Tiny ImageNet's training set equally among 1,000 users. A fraction $f$ of them
-# watermark their share, each with a key drawn from $\{30, 60, \dots, 330\}$; the others share
-# their photos unmarked. Every user is then verified with eq. 6, and the **matching accuracy** is the
+# watermark their share, each with a key drawn from $\{30, 60, \dots, 330\}$; the others share their
+# photos unmarked. Every user is then verified with eq. 6, and the **matching accuracy** is the
 # share of watermarking users whose $\hat k$ lands within $\tau = 15°$ of their $k^*$.
 #
 # Each row of the table below is one *training*: one value of $f$ in one condition. The `ci` profile
-# affords one value of $f$ per condition (two trainings, up to about 7 minutes in all); the larger profiles
-# sweep $f$ to draw the figure's shape. In `ci` the training set is half of lesson 03's (1,250
-# images), with batches of 128 so the learner takes as many optimisation steps as lesson 03's and
-# fits its training set as well. Instructors: change the sizes in `anw_helpers/profiles.py`.
+# affords one value of $f$ per condition (two trainings, up to about 7 minutes in all); the larger
+# profiles sweep $f$ to draw the figure's shape. In `ci` the training set is half of lesson 03's
+# (1,250 images), with batches of 128 so the learner takes as many optimisation steps as lesson 03's
+# and fits its training set as well. Instructors: change the sizes in `anw_helpers/profiles.py`.
 
 # %%
 # Per profile: training-set size, number of users, the fractions f to train and the batch size
 # (`profile.lessons.many_users`, in anw_helpers/profiles.py).
 setting = dataclasses.asdict(profile.lessons.many_users)
 base = profile.config.with_(n_train=setting["n_train"], batch_size=setting["batch_size"])
-print(f"profile {profile.name!r}: {setting['n_train']:,} training images shared by {setting['n_users']} users "
-      f"({setting['n_train'] // setting['n_users']} photos each); fractions f = {setting['fractions']}; "
-      f"model {base.model}, {base.epochs} epochs")
+print(
+    f"profile {profile.name!r}: {setting['n_train']:,} training images shared by "
+    f"{setting['n_users']} users ({setting['n_train'] // setting['n_users']} photos each); "
+    f"fractions f = {setting['fractions']}; model {base.model}, {base.epochs} epochs"
+)
 
 # %% [markdown]
-# `many_users_config` turns a fraction into a plan: which users watermark, each one's key and (in the
-# second condition) each one's colour space, all seeded so the same plan comes back every run.
+# `many_users_config` turns a fraction into a plan: which users watermark, each one's key and (in
+# the second condition) each one's colour space, all seeded so the same plan comes back every run.
 
 # %%
 plan = many_users_config(base, setting["n_users"], setting["fractions"][0])
 marking_keys = [k for k in plan.keys if k is not None]
-print(f"f = {setting['fractions'][0]}: {len(marking_keys)} of {setting['n_users']} users watermark; their keys: "
-      f"{sorted(int(k) for k in marking_keys)}")
+print(
+    f"f = {setting['fractions'][0]}: {len(marking_keys)} of {setting['n_users']} users watermark; "
+    f"their keys: {sorted(int(k) for k in marking_keys)}"
+)
 
 # %% [markdown]
 # ### Exercise 7.1 — matching accuracy
@@ -103,9 +111,11 @@ print(f"f = {setting['fractions'][0]}: {len(marking_keys)} of {setting['n_users'
 # return the share of **watermarking** users with a match, $|\hat k - k^*| < \tau$ measured on the
 # circle (so 350 and 10 are 20° apart).
 
+
 # %% tags=["solution"]
 def my_matching_accuracy(k_hat: torch.Tensor, keys: torch.Tensor, tau: float = 15.0) -> float:
-    """Share of watermarking users (key not NaN) whose k_hat is within tau of their key on the circle."""
+    """Share of watermarking users (key not NaN) whose k_hat is within tau of their key on the
+    circle."""
     # BEGIN SOLUTION
     marking = ~torch.isnan(keys)
     d = torch.remainder(k_hat[marking] - keys[marking], 360.0)
@@ -120,13 +130,16 @@ assert abs(my_matching_accuracy(_k_hat, _keys) - 2 / 4) < 1e-9, my_matching_accu
 print("Correct! 350 matches 355, 60 matches 60; 0 misses 30 and 90 misses 240.")
 
 # %% [markdown]
-# From here on we use the course's version, built on `UserVerdicts.matches` (eq. 6's match per user):
+# From here on we use the course's version, built on `UserVerdicts.matches` (eq. 6's match per
+# user):
+
 
 # %%
 def matching_accuracy(verdicts: verify.UserVerdicts) -> float:
     """Share of watermarking users (key not NaN) whose k_hat matches their key (Sec. 5.4)."""
     marking = ~torch.isnan(verdicts.keys)
     return float(verdicts.matches()[marking].double().mean())
+
 
 # %% [markdown]
 # ### Exercise 7.2 — a watermark in the user's own colour space
@@ -135,6 +148,7 @@ def matching_accuracy(verdicts: verify.UserVerdicts) -> float:
 # $R(\theta_k)$ (eq. 4: rotate the last two coordinates by $k$ degrees, leave the first alone), form
 # $g_k$, apply it to every pixel's RGB column and clip to $[0, 1]$. Note what changes from YIQ: the
 # first row of $T_u$ is no longer luma, so the user's mark now changes brightness too (lesson 02).
+
 
 # %% tags=["solution"]
 def my_watermark_in(images: torch.Tensor, k: float, T: torch.Tensor) -> torch.Tensor:
@@ -155,8 +169,9 @@ from anw_helpers.color import watermark
 T_u = random_color_space(torch.Generator().manual_seed(7))
 photos = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
 for k in (30.0, 150.0):
-    torch.testing.assert_close(my_watermark_in(photos, k, T_u), watermark(photos, k, color_space=T_u),
-                               atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        my_watermark_in(photos, k, T_u), watermark(photos, k, color_space=T_u), atol=1e-4, rtol=1e-4
+    )
 print("Correct! Your mark in T_u matches anw_helpers.color.watermark(..., color_space=T_u).")
 
 # %% [markdown]
@@ -169,13 +184,17 @@ print("Correct! Your mark in T_u matches anw_helpers.color.watermark(..., color_
 # `verify.verify_users` runs eq. 6 for all users in one batched pass per signature (each image is
 # watermarked in its owner's colour space, all users' images go through the model together, losses
 # are averaged per user). It gives exactly the per-user grid search of lesson 04, for every user in
-# one call; the cell after next times both on this machine (on 2 CPU cores both are bound by the same
-# forward passes, so neither is much faster there).
+# one call; the cell after next times both on this machine (on 2 CPU cores both are bound by the
+# same forward passes, so neither is much faster there).
+
 
 # %%
 def train_condition(fraction: float, own: bool):
-    """Load-or-train the learner for one watermarking fraction and condition; returns (learner, verdicts, seconds)."""
-    learner = train_learner(many_users_config(base, setting["n_users"], fraction, user_specific_color_space=own))
+    """Load-or-train the learner for one watermarking fraction and condition; returns (learner,
+    verdicts, seconds)."""
+    learner = train_learner(
+        many_users_config(base, setting["n_users"], fraction, user_specific_color_space=own)
+    )
     start = time.perf_counter()
     verdicts = verify.verify_users(learner.model, learner.data.users)
     return learner, verdicts, time.perf_counter() - start
@@ -186,10 +205,13 @@ for fraction in setting["fractions"]:
     for own in (False, True):
         runs[fraction, own] = train_condition(fraction, own)
         learner, verdicts, seconds = runs[fraction, own]
-        print(f"f = {fraction:.1f}, {'own LCT ' if own else 'same LCT'}: {'loaded' if learner.from_cache else 'trained'}; "
-              f"train acc {learner.record.train_accuracy:.3f}, test acc {learner.record.test_accuracy:.3f}; "
-              f"{len(learner.data.users)} users verified in {seconds:.2f} s; "
-              f"matching accuracy {matching_accuracy(verdicts):.2f}")
+        print(
+            f"f = {fraction:.1f}, {'own LCT ' if own else 'same LCT'}: "
+            f"{'loaded' if learner.from_cache else 'trained'}; train acc "
+            f"{learner.record.train_accuracy:.3f}, test acc {learner.record.test_accuracy:.3f}; "
+            f"{len(learner.data.users)} users verified in {seconds:.2f} s; matching accuracy "
+            f"{matching_accuracy(verdicts):.2f}"
+        )
 
 # %% [markdown]
 # Batched verification against the one-user search of lesson 04, on one learner: same answers, and
@@ -199,22 +221,30 @@ for fraction in setting["fractions"]:
 f0 = setting["fractions"][0]
 learner, verdicts, batched_seconds = runs[f0, True]
 start = time.perf_counter()
-one_by_one = [verify.grid_search(learner.model, u.clean(), u.labels, color_space=u.color_space).best for u in learner.data.users]
+one_by_one = [
+    verify.grid_search(learner.model, u.clean(), u.labels, color_space=u.color_space).best
+    for u in learner.data.users
+]
 loop_seconds = time.perf_counter() - start
 assert verdicts.k_hat.tolist() == one_by_one
-print(f"{len(one_by_one)} users: batched {batched_seconds:.2f} s, one by one {loop_seconds:.2f} s "
-      f"({batched_seconds / len(one_by_one) * 1000:.1f} ms per user batched)")
+print(
+    f"{len(one_by_one)} users: batched {batched_seconds:.2f} s, one by one {loop_seconds:.2f} s "
+    f"({batched_seconds / len(one_by_one) * 1000:.1f} ms per user batched)"
+)
 
 # %% [markdown]
 # ## 3. Fig. 5a: matching accuracy against the fraction of users who watermark
 #
 # Next to the two conditions the figure shows a third line: an **adversary** who verifies with an
 # arbitrary colour space $T_{u'} \sim \mathcal{U}(-1, 1)$ instead of the user's own (here: several
-# random guesses per watermarking user of the own-LCT learner). Chance is $1/12$: one slot of twelve.
+# random guesses per watermarking user of the own-LCT learner). Chance is $1/12$: one slot of
+# twelve.
+
 
 # %%
 def adversary_accuracy(learner, guesses: int = 8, seed: int = 0) -> float:
-    """Matching accuracy when each watermarking user is verified in ``guesses`` random colour spaces."""
+    """Matching accuracy when each watermarking user is verified in ``guesses`` random colour
+    spaces."""
     g = torch.Generator().manual_seed(seed)
     marking = [u for u in learner.data.users if u.key is not None]
     hits = []
@@ -234,7 +264,11 @@ for fraction in setting["fractions"]:
 
 fig, ax = plt.subplots(figsize=(6, 3.6))
 fs = [r[0] for r in rows]
-for col, label, style in ((1, "same LCT (YIQ)", "o-"), (2, "own LCT per user", "s-"), (3, "adversary: arbitrary LCT", "^--")):
+for col, label, style in (
+    (1, "same LCT (YIQ)", "o-"),
+    (2, "own LCT per user", "s-"),
+    (3, "adversary: arbitrary LCT", "^--"),
+):
     ax.plot(fs, [r[col] for r in rows], style, label=label)
 ax.axhline(1 / 12, color="grey", ls=":", label="chance (1/12)")
 ax.set_xlabel("fraction f of users who watermark")
@@ -245,47 +279,58 @@ ax.grid(alpha=0.3)
 ax.legend(fontsize=8)
 ax.set_title(f"Fig. 5a at `{profile.name}` scale ({setting['n_users']} users)")
 plt.show()
-display(Markdown("| f | same LCT | own LCT | adversary (arbitrary LCT) |\n|---|---|---|---|\n" +
-                 "\n".join(f"| {f:.1f} | {s:.2f} | {o:.2f} | {a:.2f} |" for f, s, o, a in rows)))
+display(
+    Markdown(
+        "| f | same LCT | own LCT | adversary (arbitrary LCT) |\n|---|---|---|---|\n"
+        + "\n".join(f"| {f:.1f} | {s:.2f} | {o:.2f} | {a:.2f} |" for f, s, o, a in rows)
+    )
+)
 
 # %% [markdown]
 # **What to expect and what we measured.** The paper (1,000 users, Tiny ImageNet, ResNet-50) finds
 # almost every watermarking user matched at $f = 0.2$; as $f$ grows, the same-LCT accuracy drops
 # (the network sees so many YIQ hue rotations that it learns to ignore hue — lesson 06's colour
 # jitter does the same on purpose), while user-specific colour spaces stay above 80 % even at
-# $f = 1$; the arbitrary-LCT adversary gets about 10 %. The `ci` learner is small and sees few users,
-# so its single point has wide error bars (with $m$ watermarking users, one miss moves the accuracy
-# by $1/m$); the asserts below check what that point can show: the users are recovered in both
-# conditions well above chance, and the adversary sits near chance. Compare the two learners' training
-# accuracies printed in section 2 as well: photos rotated in random colour spaces are harder to fit than
-# YIQ rotations, and at `ci` scale a learner that fits less keeps fewer signatures (lesson 05) — which can
-# put the own-LCT condition *below* the same-LCT one at a single small $f$, the opposite of the paper's
-# trend at large $f$.
+# $f = 1$; the arbitrary-LCT adversary gets about 10 %. The `ci` learner is small and sees few
+# users, so its single point has wide error bars (with $m$ watermarking users, one miss moves the
+# accuracy by $1/m$); the asserts below check what that point can show: the users are recovered in
+# both conditions well above chance, and the adversary sits near chance. Compare the two learners'
+# training accuracies printed in section 2 as well: photos rotated in random colour spaces are
+# harder to fit than YIQ rotations, and at `ci` scale a learner that fits less keeps fewer
+# signatures (lesson 05) — which can put the own-LCT condition *below* the same-LCT one at a single
+# small $f$, the opposite of the paper's trend at large $f$.
 
 # %%
 learner_same, verdicts_same, _ = runs[f0, False]
 learner_own, verdicts_own, _ = runs[f0, True]
 n_marking = int((~torch.isnan(verdicts_own.keys)).sum())
 same_acc, own_acc, adv_acc = rows[0][1], rows[0][2], rows[0][3]
-print(f"f = {f0}: {n_marking} watermarking users; matching accuracy same LCT {same_acc:.2f}, own LCT {own_acc:.2f}, "
-      f"adversary {adv_acc:.2f} (chance {1 / 12:.2f})")
+print(
+    f"f = {f0}: {n_marking} watermarking users; matching accuracy same LCT {same_acc:.2f}, own LCT "
+    f"{own_acc:.2f}, adversary {adv_acc:.2f} (chance {1 / 12:.2f})"
+)
 assert own_acc >= 0.7, f"own-LCT users: matching accuracy {own_acc:.2f} < 0.7"
 assert same_acc >= 0.5, f"same-LCT users: matching accuracy {same_acc:.2f} < 0.5"
-# the adversary's 8 guesses on one user share that user's photos: the independent trials are the users
+# the adversary's 8 guesses on one user share that user's photos: the independent trials are the
+# users
 adv_allowed = stats.allowed_rejections(n_marking, 1 / 12, risk=0.001) / n_marking
-print(f"adversary: {adv_acc:.2f} (at chance a share above {adv_allowed:.2f} of {n_marking} users "
-      f"has probability < 0.001)")
-assert adv_acc <= adv_allowed, f"the adversary matched {adv_acc:.2f} of the time; expected near chance (1/12)"
+print(
+    f"adversary: {adv_acc:.2f} (at chance a share above {adv_allowed:.2f} of {n_marking} users "
+    f"has probability < 0.001)"
+)
+assert adv_acc <= adv_allowed, (
+    f"the adversary matched {adv_acc:.2f} of the time; expected near chance (1/12)"
+)
 
 # %% [markdown]
 # Why 0.7 and 0.5, and the adversary's bound? A random $\hat k$ matches with probability
 # $1/12 \approx 0.08$; with 10 watermarking users, reaching 5 matches by luck has probability
 # $P(X \ge 5 \mid 10, 1/12) < 10^{-3}$, so either threshold is far beyond chance. The adversary's 80
-# guesses are *not* 80 independent trials: its 8 guesses on one user share that user's photos, so the
-# independent trials are the 10 users. Its bound is the same binomial one: the largest share of users
-# that chance reaches with probability at least $10^{-3}$ (`stats.allowed_rejections`, 4 of 10 users).
-# The gap between the conditions is the paper's point; at $f = 0.4$ on
-# this small learner it may be small, and the sweep in the larger profiles shows it grow with $f$.
+# guesses are *not* 80 independent trials: its 8 guesses on one user share that user's photos, so
+# the independent trials are the 10 users. Its bound is the same binomial one: the largest share of
+# users that chance reaches with probability at least $10^{-3}$ (`stats.allowed_rejections`, 4 of 10
+# users). The gap between the conditions is the paper's point; at $f = 0.4$ on this small learner it
+# may be small, and the sweep in the larger profiles shows it grow with $f$.
 #
 # ## 4. The users who did not watermark
 #
@@ -298,16 +343,29 @@ assert adv_acc <= adv_allowed, f"the adversary matched {adv_acc:.2f} of the time
 for name, v in (("same LCT", verdicts_same), ("own LCT", verdicts_own)):
     clean = torch.isnan(v.keys)
     zero = v.matches(against=torch.zeros(len(v.keys)))[clean].double().mean()
-    print(f"{name}: {int(clean.sum())} users who did not watermark; k_hat = 0 for {float(zero):.0%} of them")
+    print(
+        f"{name}: {int(clean.sum())} users who did not watermark; k_hat = 0 for {float(zero):.0%} "
+        "of them"
+    )
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-for ax, (name, v, learner) in zip(axes, (("same LCT", verdicts_same, learner_same), ("own LCT", verdicts_own, learner_own))):
+for ax, (name, v, _learner) in zip(
+    axes, (("same LCT", verdicts_same, learner_same), ("own LCT", verdicts_own, learner_own))
+):
     for u in range(len(v.names)):
         marking = not torch.isnan(v.keys[u])
-        offsets = torch.remainder(v.signatures - (v.keys[u] if marking else 0.0) + 180.0, 360.0) - 180.0
+        offsets = (
+            torch.remainder(v.signatures - (v.keys[u] if marking else 0.0) + 180.0, 360.0) - 180.0
+        )
         order = torch.argsort(offsets)
-        ax.plot(offsets[order], v.losses[u][order], "-", color="tab:blue" if marking else "tab:grey",
-                alpha=0.8 if marking else 0.35, lw=1.2)
+        ax.plot(
+            offsets[order],
+            v.losses[u][order],
+            "-",
+            color="tab:blue" if marking else "tab:grey",
+            alpha=0.8 if marking else 0.35,
+            lw=1.2,
+        )
     ax.axvspan(-15, 15, color="tab:green", alpha=0.2)
     ax.set_title(f"{name}: blue = watermarking users (x = k - k*), grey = others (x = k)")
     ax.set_xlabel("k - k*  (degrees)")
@@ -324,9 +382,9 @@ plt.show()
 #
 # - A match is a statement about **photos**: the learner's loss on *these* photos is lowest at this
 #   key. Lesson 04's held-out user had the *same key* as the watermarking user and still got
-#   $\hat k = 0$: memorising someone else's photos at hue 60 does not lower the loss on your photos at
-#   hue 60. So when Alice and Bob share a key, Alice's match says that *Alice's* photos were used,
-#   whatever Bob's were.
+#   $\hat k = 0$: memorising someone else's photos at hue 60 does not lower the loss on your photos
+#   at hue 60. So when Alice and Bob share a key, Alice's match says that *Alice's* photos were
+#   used, whatever Bob's were.
 # - The key alone proves nothing about *who*: Bob cannot claim Alice's photos by saying "my key is
 #   also 60". The arbitrator asks each claimant for their clean photos (and, with own colour spaces,
 #   their $T_u$), and verifies those.
@@ -338,20 +396,31 @@ plt.show()
 
 # %%
 keys_same = verdicts_same.keys
-shared = [k for k in set(keys_same[~torch.isnan(keys_same)].tolist()) if int((keys_same == k).sum()) >= 2]
+shared = [
+    k for k in set(keys_same[~torch.isnan(keys_same)].tolist()) if int((keys_same == k).sum()) >= 2
+]
 if shared:
     k = shared[0]
     idx = [i for i in range(len(keys_same)) if keys_same[i] == k]
-    print(f"users {[verdicts_same.names[i] for i in idx]} all picked k* = {k:g}; their k_hat: "
-          f"{[float(verdicts_same.k_hat[i]) for i in idx]}")
+    print(
+        f"users {[verdicts_same.names[i] for i in idx]} all picked k* = {k:g}; their k_hat: "
+        f"{[float(verdicts_same.k_hat[i]) for i in idx]}"
+    )
 else:
     k = float(keys_same[~torch.isnan(keys_same)][0])
-    print(f"no two users share a key in this plan; the impostor copies k* = {k:g} from {verdicts_same.names[0]}")
+    print(
+        f"no two users share a key in this plan; the impostor copies k* = {k:g} from "
+        f"{verdicts_same.names[0]}"
+    )
 unseen = load_cifar10("test")
-impostor = make_users(unseen, [setting["n_train"] // setting["n_users"]], [k], seed=123, prefix="impostor")[0]
+impostor = make_users(
+    unseen, [setting["n_train"] // setting["n_users"]], [k], seed=123, prefix="impostor"
+)[0]
 v_imp = verify.verify_users(learner_same.model, [impostor])
 print(f"impostor with key {k:g} and never-trained photos: k_hat = {float(v_imp.k_hat[0]):g}")
-assert not bool(v_imp.matches()[0]), "an impostor's never-seen photos must not match a key they copied"
+assert not bool(v_imp.matches()[0]), (
+    "an impostor's never-seen photos must not match a key they copied"
+)
 
 # %% [markdown]
 # ## Summary
@@ -360,25 +429,28 @@ assert not bool(v_imp.matches()[0]), "an impostor's never-seen photos must not m
 # - With everyone in the same colour space, the more users watermark the more the network learns to
 #   ignore hue, and the fewer matches survive (Fig. 5a); user-specific colour spaces keep the
 #   watermarks apart.
-# - An adversary without the user's colour space is at chance: the colour space is part of the secret.
+# - An adversary without the user's colour space is at chance: the colour space is part of the
+#   secret.
 # - A shared key does not transfer a match: the evidence is always about the claimant's own photos.
 #
 # ## Check your understanding
-# 1. Why does the same-LCT accuracy fall as $f$ grows, while the own-LCT accuracy does not (as much)?
-# 2. In the `ci` run, how much would one more or one fewer match move the matching accuracy? What does
-#    that say about comparing the two conditions at one $f$?
-# 3. Bob copies Alice's key and colour space and submits his own photos. What does the arbitrator find?
+# 1. Why does the same-LCT accuracy fall as $f$ grows, while the own-LCT accuracy does not (as
+#    much)?
+# 2. In the `ci` run, how much would one more or one fewer match move the matching accuracy? What
+#    does that say about comparing the two conditions at one $f$?
+# 3. Bob copies Alice's key and colour space and submits his own photos. What does the arbitrator
+#    find?
 #
 # <details><summary>Answers</summary>
 #
-# 1. In YIQ, every watermark is a rotation in the same I-Q plane: many users at many angles teach the
-#    network that rotation in that plane does not change the class (hue invariance), which flattens
-#    every user's loss curve. Random colour spaces rotate in different planes, so no single
+# 1. In YIQ, every watermark is a rotation in the same I-Q plane: many users at many angles teach
+#    the network that rotation in that plane does not change the class (hue invariance), which
+#    flattens every user's loss curve. Random colour spaces rotate in different planes, so no single
 #    invariance covers them.
 # 2. By $1/m$ for $m$ watermarking users ($0.1$ for ten). Differences of one or two users are within
 #    noise; the sweep over $f$ in a larger profile, with hundreds of users, is what shows the trend.
-# 3. $\hat k = 0$ (or a miss): his photos were never trained on, so no key lowers their loss — exactly
-#    the impostor of section 5.
+# 3. $\hat k = 0$ (or a miss): his photos were never trained on, so no key lowers their loss —
+#    exactly the impostor of section 5.
 # </details>
 
 # %%

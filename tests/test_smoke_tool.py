@@ -1,4 +1,6 @@
-"""The smoke test's pieces (issue 14): its profile, and how it tells defects from scientific checks."""
+"""The smoke test's pieces (issue 14): its profile, and how it tells defects from scientific
+checks."""
+
 import nbformat
 
 from anw_helpers.profiles import PROFILES, get_profile
@@ -15,8 +17,15 @@ def test_lesson_errors_lists_each_failing_cell():
     nb = nbformat.v4.new_notebook()
     ok = nbformat.v4.new_code_cell("1")
     bad = nbformat.v4.new_code_cell("x")
-    bad.outputs = [nbformat.v4.new_output("error", ename="RuntimeError",
-                                          evalue="Expected all tensors to be on the same device\nmore",
-                                          traceback=[])]
+    bad.outputs = [
+        nbformat.v4.new_output(
+            "error",
+            ename="RuntimeError",
+            evalue="Expected all tensors to be on the same device\nmore",
+            traceback=[],
+        )
+    ]
     nb.cells = [ok, bad]
-    assert lesson_errors(nb) == [(1, "RuntimeError", "Expected all tensors to be on the same device")]
+    assert lesson_errors(nb) == [
+        (1, "RuntimeError", "Expected all tensors to be on the same device")
+    ]

@@ -1,5 +1,11 @@
 """The work table (issue 19): every lesson's trainings, read from the settings the lessons read."""
 
+import pytest
+import torch
+
+import tools.work as work
+from anw_helpers import profiles
+from anw_helpers.memorisation import memorisation_plan
 from anw_helpers.profiles import PROFILES, get_profile
 from tools.work import lesson_trainings
 
@@ -26,12 +32,6 @@ def test_adversarial_training_costs_steps_plus_one_passes():
 
 # --- issue 14 part 2: the profile chosen on a GPU is bounded for a free Colab T4 --------------
 
-import pytest
-import torch
-
-import tools.work as work
-from anw_helpers import profiles
-from anw_helpers.memorisation import memorisation_plan
 
 #: The bound of issue 14 is about 10 minutes per lesson on a free Colab T4; the projection counts
 #: training only, so it must leave a couple of minutes for loading data and verifying.
@@ -82,9 +82,13 @@ def test_high_resolution_run_is_only_in_explicit_profiles():
 def test_gpu_minutes_from_flops_with_an_image_rate_ceiling(monkeypatch):
     t = work.Training("05", "x", "resnet18", 16, 50000, 30)  # 1.5 million presentations
     monkeypatch.setattr(work, "gflop_per_image", lambda *a: 1.0)
-    assert work.gpu_minutes(t, tflops=3.0, max_images_per_second=1e9) == pytest.approx(1.5e6 / 3e3 / 60)
+    assert work.gpu_minutes(t, tflops=3.0, max_images_per_second=1e9) == pytest.approx(
+        1.5e6 / 3e3 / 60
+    )
     monkeypatch.setattr(work, "gflop_per_image", lambda *a: 0.001)  # overheads, not FLOPs, bind
-    assert work.gpu_minutes(t, tflops=3.0, max_images_per_second=8000) == pytest.approx(1.5e6 / 8000 / 60)
+    assert work.gpu_minutes(t, tflops=3.0, max_images_per_second=8000) == pytest.approx(
+        1.5e6 / 8000 / 60
+    )
 
 
 @pytest.mark.parametrize("flag", ["--gpu-tflops", "--gpu-max-img-s"])

@@ -11,14 +11,16 @@ fail (``AssertionError``: the learner has not memorised anything); every other e
 the wrong device, a missing package, a shape mismatch - is a defect, and the command exits 1.
 Record the output, with the device, in docs/benchmarks.md.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,16 +46,24 @@ def smoke_lesson(py: Path, timeout: int = 600) -> tuple[float, list[tuple[int, s
 
     nb = read_lesson(py)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(py.parent)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(py.parent)}},
+    )
     client.execute()
     return time.perf_counter() - start, lesson_errors(nb)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line: run the lessons, print a line per lesson and each defect; exit 1 on one."""
-    parser = argparse.ArgumentParser(prog="python -m tools.smoke", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.smoke",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--only", nargs="*", help="lesson numbers, e.g. 04 05")
     args = parser.parse_args(argv)
     os.environ["ANW_PROFILE"] = "smoke"
@@ -74,8 +84,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         bad = [e for e in errors if e[1] != "AssertionError"]
         defects += len(bad)
         checks = len(errors) - len(bad)
-        print(f"{py.stem}: {seconds:.0f} s, {len(bad)} defects, {checks} scientific checks failed "
-              "(expected at smoke size)", flush=True)
+        print(
+            f"{py.stem}: {seconds:.0f} s, {len(bad)} defects, {checks} scientific checks failed "
+            "(expected at smoke size)",
+            flush=True,
+        )
         for index, ename, message in bad:
             print(f"    cell {index}: {ename}: {message}", flush=True)
     print("smoke test " + ("passed" if defects == 0 else f"FAILED: {defects} defects"))

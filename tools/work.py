@@ -27,7 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from anw_helpers.data import _resolve_size
 from anw_helpers.memorisation import memorisation_plan
@@ -136,7 +136,7 @@ def lesson_trainings(profile: Profile) -> list[Training]:
     return rows
 
 
-@lru_cache(maxsize=None)
+@cache
 def gflop_per_image(model: str, width: int, image_size: int = 32) -> float:
     """GFLOP of one training presentation (forward + backward) of ``model`` (batch of 4 at 32 x 32;
     one image of a larger ``image_size``, built without downloading weights)."""
@@ -152,11 +152,13 @@ def gflop_per_image(model: str, width: int, image_size: int = 32) -> float:
 
     net = build_model(model, num_classes=200, width=width, pretrained=False).train()
     with FlopCounterMode(display=False) as counter:
-        F.cross_entropy(net(torch.rand(1, 3, image_size, image_size)), torch.zeros(1).long()).backward()
+        F.cross_entropy(
+            net(torch.rand(1, 3, image_size, image_size)), torch.zeros(1).long()
+        ).backward()
     return counter.get_total_flops() / 1e9
 
 
-@lru_cache(maxsize=None)
+@cache
 def fp32_images_per_second(model: str, width: int, steps: int = 10, repeats: int = 2) -> float:
     """Training images/s of ``model`` in fp32 on this machine (the course's pipeline, batch 256),
     after 10 warm-up steps: the best of ``repeats`` runs, so a moment's contention won't skew it."""
@@ -165,7 +167,8 @@ def fp32_images_per_second(model: str, width: int, steps: int = 10, repeats: int
 
     fp32 = Precision("fp32", "work table")
     return max(
-        training_images_per_second(model, width, 256, steps, fp32, warmup=10) for _ in range(repeats)
+        training_images_per_second(model, width, 256, steps, fp32, warmup=10)
+        for _ in range(repeats)
     )
 
 
@@ -199,7 +202,9 @@ def gpu_minutes(
 
 
 def gpu_work_table(
-    profile: Profile, tflops: float = T4_TFLOPS, max_images_per_second: float = T4_MAX_IMAGES_PER_SECOND
+    profile: Profile,
+    tflops: float = T4_TFLOPS,
+    max_images_per_second: float = T4_MAX_IMAGES_PER_SECOND,
 ) -> tuple[str, dict[str, float]]:
     """Like :func:`work_table`, projected for a GPU from FLOPs (:func:`gpu_minutes`)."""
     lines = [
@@ -236,7 +241,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--gpu-tflops",
         type=float,
-        help=f"project for a GPU sustaining this many TFLOP/s in training (T4 assumption: {T4_TFLOPS:g})",
+        help="project for a GPU sustaining this many TFLOP/s in training (T4 assumption: "
+        f"{T4_TFLOPS:g})",
     )
     parser.add_argument(
         "--gpu-max-img-s",
@@ -245,16 +251,19 @@ def main(argv: list[str] | None = None) -> None:
         help="with --gpu-tflops: the most training images/s assumed for any network",
     )
     args = parser.parse_args(argv)
-    for flag, value in (("--w24-rate", args.w24_rate), ("--gpu-tflops", args.gpu_tflops),
-                        ("--gpu-max-img-s", args.gpu_max_img_s)):
+    for flag, value in (
+        ("--w24-rate", args.w24_rate),
+        ("--gpu-tflops", args.gpu_tflops),
+        ("--gpu-max-img-s", args.gpu_max_img_s),
+    ):
         if value is not None and not (value > 0 and math.isfinite(value)):
             parser.error(f"{flag} must be a positive number; got {value}")
     profile = get_profile(args.profile)
     if args.gpu_tflops is not None:
         table, minutes = gpu_work_table(profile, args.gpu_tflops, args.gpu_max_img_s)
         print(
-            f"profile {profile.name!r}; projected for a GPU at {args.gpu_tflops:g} TFLOP/s sustained, "
-            f"at most {args.gpu_max_img_s:,.0f} img/s (assumed, not measured):\n"
+            f"profile {profile.name!r}; projected for a GPU at {args.gpu_tflops:g} TFLOP/s "
+            f"sustained, at most {args.gpu_max_img_s:,.0f} img/s (assumed, not measured):\n"
         )
         _print_tables(table, minutes)
         return
