@@ -191,6 +191,18 @@ def my_train(
     """Train `model` with SGD (momentum 0.9) on float images in [0, 1]; the mean loss of each
     epoch."""
     # BEGIN SOLUTION
+    # STUB: opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    # STUB: epoch_losses = []
+    # STUB: for _ in range(epochs):
+    # STUB:     model.train()
+    # STUB:     order = ...  # a fresh random order of the images
+    # STUB:     total = 0.0
+    # STUB:     for start in range(0, len(images), batch_size):
+    # STUB:         batch = order[start : start + batch_size]
+    # STUB:         ...  # zero the gradients, loss of this batch, backward, optimiser step
+    # STUB:         total += ...  # this batch's summed loss
+    # STUB:     epoch_losses.append(total / len(images))
+    # STUB: return epoch_losses
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     epoch_losses = []
     for _ in range(epochs):

@@ -99,6 +99,13 @@ def my_grid_search(
 ) -> torch.Tensor:
     """Mean loss of `model` on `images` watermarked with each signature k (eq. 6)."""
     # BEGIN SOLUTION
+    # STUB: model.eval()
+    # STUB: device = next(model.parameters()).device
+    # STUB: images, labels = images.to(device), labels.to(device)
+    # STUB: with torch.no_grad():
+    # STUB:     losses = [...  # mean cross-entropy of the images watermarked with k
+    # STUB:               for k in signatures]
+    # STUB: return torch.stack(losses).cpu()
     model.eval()
     device = next(model.parameters()).device  # compute where the model is (a GPU when there is one)
     images, labels = images.to(device), labels.to(device)
@@ -251,6 +258,16 @@ def my_descend_signature(
     """Adam on k alone from k0: the loss of eq. 6 as a function of a continuous signature (Sec.
     4.2)."""
     # BEGIN SOLUTION
+    # STUB: from anw_helpers.color import apply_color_matrix, lct_matrix
+    # STUB:
+    # STUB: device = next(model.parameters()).device
+    # STUB: images, labels = images.to(device), labels.to(device)
+    # STUB: model.eval()
+    # STUB: k = ...  # a tensor holding k0 that requires a gradient
+    # STUB: opt = torch.optim.Adam([k], lr=lr)
+    # STUB: for _ in range(steps):
+    # STUB:     ...  # zero the gradient, loss of the photos marked with g_k, backward, step
+    # STUB: return float(k.detach()) % 360.0
     from anw_helpers.color import apply_color_matrix, lct_matrix
 
     device = next(model.parameters()).device

@@ -304,6 +304,9 @@ def my_gap(
     """Lowest loss at least tau away from k_star minus lowest loss within tau of it (> 0: k_star
     wins)."""
     # BEGIN SOLUTION
+    # STUB: d = ...  # each signature's distance to k_star on the circle, in [0, 180]
+    # STUB: near = d < tau
+    # STUB: return ...  # best loss away from k_star minus best loss near it
     d = torch.remainder(signatures.double() - k_star, 360.0)
     near = torch.minimum(d, 360.0 - d) < tau
     return float(losses[~near].min() - losses[near].min())

@@ -154,6 +154,9 @@ def matching_accuracy(verdicts: verify.UserVerdicts) -> float:
 def my_watermark_in(images: torch.Tensor, k: float, T: torch.Tensor) -> torch.Tensor:
     """Images (N, 3, H, W) in [0, 1] marked with g_k = T^-1 R(theta_k) T, clipped to [0, 1]."""
     # BEGIN SOLUTION
+    # STUB: R = ...  # eq. 4: the 3x3 rotation by k degrees of the last two coordinates
+    # STUB: g = ...  # T^-1 R T
+    # STUB: return torch.einsum("ij,njhw->nihw", g.to(images.dtype), images).clamp(0.0, 1.0)
     theta = torch.tensor(k * torch.pi / 180.0, dtype=T.dtype)
     c, s = torch.cos(theta), torch.sin(theta)
     R = torch.eye(3, dtype=T.dtype)

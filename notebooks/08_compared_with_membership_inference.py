@@ -329,6 +329,8 @@ assert mia_shadow.accuracy <= gap_accuracy + tol, (
 def my_protection_advantage(successes: torch.Tensor, p: float) -> float:
     """adv^P of eq. 7: the success rate minus the chance of success by a random guess."""
     # BEGIN SOLUTION
+    # STUB: n = len(successes)
+    # STUB: return ...  # (M - N p) / N
     n = len(successes)
     return (float(successes.sum()) - n * p) / n
     # END SOLUTION

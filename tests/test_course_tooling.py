@@ -148,6 +148,28 @@ def test_stub_replaces_each_block_at_its_indentation_and_names_the_exercise(tmp_
     }
 
 
+def test_a_stub_keeps_its_skeleton_with_dots_where_the_answer_goes():
+    source = (
+        "def double(x):\n"
+        '    """Return twice x."""\n'
+        "    # BEGIN SOLUTION\n"
+        "    # STUB: result = ...  # twice x\n"
+        "    # STUB: return result\n"
+        "    result = 2 * x\n"
+        "    return result\n"
+        "    # END SOLUTION\n"
+    )
+    stubbed, messages = course.stub_source(source)
+    assert messages == ["Exercise: Return twice x."]
+    assert stubbed.split("\n")[2:5] == [
+        '    raise NotImplementedError("Exercise: Return twice x.")'
+        "  # delete this line once the skeleton below is filled in",
+        "    result = ...  # twice x",
+        "    return result",
+    ]
+    assert "2 * x" not in stubbed
+
+
 @pytest.mark.parametrize(
     "body, error",
     [
@@ -217,13 +239,16 @@ def test_committed_student_versions_are_current():
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 def test_student_versions_contain_no_solution(lesson):
-    solution_lines = set()
+    solution_lines, given = set(), set()
     for cell in course.read_lesson(lesson).cells:
         inside = False
         for line in cell.source.split("\n"):
             if re.match(r"\s*# END SOLUTION", line):
                 inside = False
-            if inside and len(line.strip()) > 12:
+            stub = re.match(r"\s*# STUB:[ ]?(.*)$", line)
+            if inside and stub:
+                given.add(stub.group(1).strip())  # the skeleton the student copy shows on purpose
+            elif inside and len(line.strip()) > 12:
                 solution_lines.add(line.strip())
             if re.match(r"\s*# BEGIN SOLUTION", line):
                 inside = True
@@ -236,7 +261,9 @@ def test_student_versions_contain_no_solution(lesson):
         for c in course.read_lesson(lesson).cells
         if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
     )
-    leaked = [line for line in solution_lines if line in student_code and line not in teacher_other]
+    student_lines = {line.strip() for line in student_code.split("\n")}
+    teacher_lines = {line.strip() for line in teacher_other.split("\n")}
+    leaked = sorted((solution_lines - given) & student_lines - teacher_lines)
     assert not leaked, f"solution lines in the student copy: {leaked[:3]}"
 
 

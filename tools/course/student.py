@@ -24,6 +24,8 @@ from .sync import _cells_key
 
 _BEGIN = re.compile(r"^(?P<indent>[ \t]*)#[ \t]*BEGIN SOLUTION\b[ \t]*:?[ \t]*(?P<name>.*?)[ \t]*$")
 _END = re.compile(r"^[ \t]*#[ \t]*END SOLUTION\b.*$")
+#: Inside a solution block, ``# STUB: <code>`` lines are the skeleton the student copy keeps.
+_STUB = re.compile(r"^(?P<indent>[ \t]*)#[ \t]*STUB:[ ]?(?P<code>.*)$")
 _EXERCISE_HEADING = re.compile(r"^#+[ \t]*Exercise\b[ \t]*(?P<name>.*?)[ \t]*$", re.M)
 
 
@@ -64,7 +66,9 @@ def stub_source(
     """Replace every ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` block of ``source`` by a stub.
 
     Returns the new source and the stub messages (``"Exercise: ..."``), one per block. Each block
-    becomes ``raise NotImplementedError("Exercise: <name>")`` at the indentation of its BEGIN line;
+    becomes ``raise NotImplementedError("Exercise: <name>")`` at the indentation of its BEGIN line,
+    followed by the block's skeleton if it has one (its ``# STUB: <code>`` lines as code, with
+    ``...`` where the answer goes: the student fills it in and deletes the raise);
     the name is the text after ``BEGIN SOLUTION:``, else the first sentence of the enclosing
     function's docstring, else ``exercise_name``. Unbalanced or nested markers raise ValueError
     naming ``where``.
@@ -91,19 +95,28 @@ def stub_source(
                 )
             message = f"Exercise: {name}"
             messages.append(message)
-            out.append(
+            raise_line = (
                 f"{b.group('indent')}raise "
                 f"NotImplementedError({json.dumps(message, ensure_ascii=False)})"
             )
+            skeleton: list[str] = []
         elif e:
             if begin is None:
                 raise ValueError(
                     f"{where}: '# END SOLUTION' on line {i + 1} without a '# BEGIN SOLUTION' "
                     "before it."
                 )
+            if skeleton:  # the skeleton follows the raise: fill in the dots, then delete the raise
+                out.append(raise_line + "  # delete this line once the skeleton below is filled in")
+                out.extend(skeleton)
+            else:
+                out.append(raise_line)
             begin = None
         elif begin is None:
             out.append(line)
+        elif _STUB.match(line):
+            m = _STUB.match(line)
+            skeleton.append(m.group("indent") + m.group("code"))
     if begin is not None:
         raise ValueError(
             f"{where}: '# BEGIN SOLUTION' on line {begin + 1} has no '# END SOLUTION'."
