@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from .checkpoint import cache_path, load_or_train
 from .data import ImageSet, LearnerData, User, to_float
-from .profiles import LearnerConfig
+from .profiles import PROFILES, SMOKE, LearnerConfig, MemorisationPlan
 from .runtime import choose_device
 from .train import TrainedLearner, TrainRecord, accuracy, fit, predict_logits, train_learner
 
@@ -53,87 +53,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class MemorisationPlan:
-    """How many subsampled models a profile affords, and how they train (Sec. 5.6's estimate, scaled
-    down).
-
-    ``pool_size`` photos (the user's among them) are split ``n_pairs`` times into two halves; each
-    half trains one model for ``epochs`` epochs (``batch_size``, ``lr``, ``augment``; the rest of
-    the learner's recipe). With ``fine_tune`` every model starts from a public network that never
-    saw the pool (on 2 CPU cores a from-scratch model does not fit a few hundred photos in an
-    affordable number of steps); otherwise from scratch, with ``width``. ``min_train_accuracy`` is
-    the fit every model must reach on its half: a model that has not fitted its training photos
-    cannot show that it memorised them.
-    """
-
-    pool_size: int
-    n_pairs: int
-    epochs: int
-    batch_size: int
-    lr: float
-    fine_tune: bool = True
-    width: Optional[int] = None
-    augment: str = "crop_flip"
-    min_train_accuracy: float = 0.95
-
-    def __post_init__(self) -> None:
-        if (
-            self.pool_size < 4
-            or self.n_pairs < 1
-            or self.epochs < 1
-            or self.batch_size < 1
-            or not self.lr > 0
-        ):
-            raise ValueError(
-                "a memorisation plan needs pool_size >= 4 and positive n_pairs, epochs, "
-                f"batch_size, lr; got {self}."
-            )
-        if not self.fine_tune and (self.width is None or self.width < 1):
-            raise ValueError(f"a from-scratch plan needs a width >= 1; got {self.width!r}.")
-
-    @property
-    def n_models(self) -> int:
-        """Models per condition (clean or watermarked): two per pair."""
-        return 2 * self.n_pairs
-
-    def label(self) -> str:
-        """How to quote an estimate made with this plan, e.g. "estimate from 2 + 2 models"."""
-        return f"estimate from {self.n_pairs} + {self.n_pairs} models"
-
-    def config(self, base: LearnerConfig) -> LearnerConfig:
-        """The learner's config with this plan's training length, batch, lr and augmentation (and
-        width when training from scratch; a fine-tuned model keeps its base's width)."""
-        changes = dict(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, augment=self.augment
-        )
-        if not self.fine_tune:
-            changes["width"] = self.width
-        return base.with_(**changes)
-
-
-#: Per profile. ``ci`` (measured on 2 CPU cores): 2 + 2 fine-tuned models per condition, 300 photos
-#: each, training accuracy 95-98 % (checked >= 90 %). The larger profiles' plans are estimates, not
-#: yet measured.
+#: Every profile's lesson-08 plan by name: a view of ``profile.lessons.memorisation``, where the
+#: plans are defined (anw_helpers/profiles.py).
 MEMORISATION_PLANS: dict[str, MemorisationPlan] = {
-    "ci": MemorisationPlan(
-        pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9
-    ),
-    "cpu": MemorisationPlan(
-        pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
-    ),
-    "colab": MemorisationPlan(
-        pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
-    ),
-    "gpu": MemorisationPlan(
-        pool_size=5000, n_pairs=8, epochs=60, batch_size=128, lr=0.1, fine_tune=False, width=32
-    ),
-    "paper": MemorisationPlan(
-        pool_size=10000, n_pairs=16, epochs=90, batch_size=128, lr=0.1, fine_tune=False, width=64
-    ),
-    "smoke": MemorisationPlan(
-        pool_size=100, n_pairs=1, epochs=1, batch_size=32, lr=0.02, min_train_accuracy=0.0
-    ),
+    name: profile.lessons.memorisation
+    for name, profile in {**PROFILES, SMOKE.name: SMOKE}.items()
+    if profile.lessons.memorisation is not None
 }
 
 

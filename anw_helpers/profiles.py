@@ -151,6 +151,65 @@ class ManyUsersSetting:
 
 
 @dataclass(frozen=True)
+class MemorisationPlan:
+    """How many subsampled models a profile affords, and how they train (Sec. 5.6's estimate, scaled
+    down).
+
+    ``pool_size`` photos (the user's among them) are split ``n_pairs`` times into two halves; each
+    half trains one model for ``epochs`` epochs (``batch_size``, ``lr``, ``augment``; the rest of
+    the learner's recipe). With ``fine_tune`` every model starts from a public network that never
+    saw the pool (on 2 CPU cores a from-scratch model does not fit a few hundred photos in an
+    affordable number of steps); otherwise from scratch, with ``width``. ``min_train_accuracy`` is
+    the fit every model must reach on its half: a model that has not fitted its training photos
+    cannot show that it memorised them.
+    """
+
+    pool_size: int
+    n_pairs: int
+    epochs: int
+    batch_size: int
+    lr: float
+    fine_tune: bool = True
+    width: Optional[int] = None
+    augment: str = "crop_flip"
+    min_train_accuracy: float = 0.95
+
+    def __post_init__(self) -> None:
+        if (
+            self.pool_size < 4
+            or self.n_pairs < 1
+            or self.epochs < 1
+            or self.batch_size < 1
+            or not self.lr > 0
+        ):
+            raise ValueError(
+                "a memorisation plan needs pool_size >= 4 and positive n_pairs, epochs, "
+                f"batch_size, lr; got {self}."
+            )
+        if not self.fine_tune and (self.width is None or self.width < 1):
+            raise ValueError(f"a from-scratch plan needs a width >= 1; got {self.width!r}.")
+
+    @property
+    def n_models(self) -> int:
+        """Models per condition (clean or watermarked): two per pair."""
+        return 2 * self.n_pairs
+
+    def label(self) -> str:
+        """How to quote an estimate made with this plan, e.g. "estimate from 2 + 2 models"."""
+        return f"estimate from {self.n_pairs} + {self.n_pairs} models"
+
+    def config(self, base: LearnerConfig) -> LearnerConfig:
+        """The learner's config with this plan's training length, batch, lr and augmentation (and
+        width when training from scratch; a fine-tuned model keeps its base's width)."""
+        changes = dict(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, augment=self.augment
+        )
+        if not self.fine_tune:
+            changes["width"] = self.width
+        return base.with_(**changes)
+
+
+@dataclass(frozen=True)
 class LessonSettings:
     """What lessons 05-07 train beyond lesson 03's learner, in one profile (instructors: edit here).
 
@@ -159,6 +218,9 @@ class LessonSettings:
     and ``fine_tunes`` the (epochs, lr) fine-tunings on clean images. Lesson 07: ``many_users``.
     Lesson 05's high-resolution run (Fig. 2i, :data:`HIGH_RES`: downloads 1.1 GB of CUB-200):
     ``high_res``, None where the lesson only trains it when switched on (``TRAIN_HIGH_RES``).
+    Lesson 08: ``memorisation``, the subsampled-model plan of Sec. 5.6. Lesson 09:
+    ``extra_learners`` trains its one-subject learner (section 4f) and its second learner
+    (section 7), each of lesson 03's size.
     """
 
     capacity: tuple[tuple[str, int], ...]
@@ -167,6 +229,8 @@ class LessonSettings:
     fine_tunes: tuple[tuple[int, float], ...]
     many_users: ManyUsersSetting
     high_res: Optional[LearnerConfig] = None
+    memorisation: Optional[MemorisationPlan] = None
+    extra_learners: bool = False
 
 
 #: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the
@@ -223,6 +287,7 @@ _GPU_LESSONS = LessonSettings(
     defences=tuple(DEFENCE_VARIANTS),
     fine_tunes=((5, 0.01), (10, 0.05)),
     many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512),
+    extra_learners=True,
 )  # no CUB-200 download unless a profile adds HIGH_RES
 
 
@@ -253,6 +318,11 @@ PROFILES: dict[str, Profile] = {
             defences=("colour jitter",),
             fine_tunes=((5, 0.01),),
             many_users=ManyUsersSetting(1250, 25, (0.4,), 128),
+            # measured on 2 CPU cores: 2 + 2 fine-tuned models per condition, 300 photos each,
+            # training accuracy 95-98 % (checked >= 90 %); the larger plans are estimates
+            memorisation=MemorisationPlan(
+                pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9
+            ),
         ),
     ),
     "cpu": Profile(
@@ -267,6 +337,10 @@ PROFILES: dict[str, Profile] = {
             defences=_CHEAP_DEFENCES,
             fine_tunes=((5, 0.01), (10, 0.05)),
             many_users=ManyUsersSetting(10000, 100, (0.2, 0.6, 1.0), 256),
+            memorisation=MemorisationPlan(
+                pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
+            ),
+            extra_learners=True,
         ),
     ),
     "colab": Profile(
@@ -286,6 +360,10 @@ PROFILES: dict[str, Profile] = {
             ),
             fine_tunes=((5, 0.01), (10, 0.05)),
             many_users=ManyUsersSetting(5000, 50, (0.2, 0.6, 1.0), 256),
+            memorisation=MemorisationPlan(
+                pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
+            ),
+            extra_learners=True,
         ),
     ),
     "gpu": Profile(
@@ -301,7 +379,19 @@ PROFILES: dict[str, Profile] = {
             epochs=30,
             batch_size=512,
         ),
-        replace(_GPU_LESSONS, high_res=HIGH_RES),
+        replace(
+            _GPU_LESSONS,
+            high_res=HIGH_RES,
+            memorisation=MemorisationPlan(
+                pool_size=5000,
+                n_pairs=8,
+                epochs=60,
+                batch_size=128,
+                lr=0.1,
+                fine_tune=False,
+                width=32,
+            ),
+        ),
     ),
     "paper": Profile(
         "paper",
@@ -321,6 +411,15 @@ PROFILES: dict[str, Profile] = {
             _GPU_LESSONS,
             many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128),
             high_res=HIGH_RES.with_(epochs=40),
+            memorisation=MemorisationPlan(
+                pool_size=10000,
+                n_pairs=16,
+                epochs=90,
+                batch_size=128,
+                lr=0.1,
+                fine_tune=False,
+                width=64,
+            ),
         ),
     ),
 }
@@ -341,6 +440,9 @@ SMOKE = Profile(
         defences=tuple(DEFENCE_VARIANTS),
         fine_tunes=((1, 0.01),),
         many_users=ManyUsersSetting(500, 10, (0.4,), 128),
+        memorisation=MemorisationPlan(
+            pool_size=100, n_pairs=1, epochs=1, batch_size=32, lr=0.02, min_train_accuracy=0.0
+        ),
     ),
 )
 

@@ -798,9 +798,9 @@ for c, name in enumerate(unseen.classes):
 # Now the sharper case, with a learner trained on a one-subject owner:
 
 # %%
-# one more training of lesson 03's size: on in the larger profiles; in `ci` our development run's
-# result is quoted below and in docs/benchmarks.md (set True to train it here too)
-RUN_ONE_SUBJECT_LEARNER = profile.name != "ci"
+# one more training of lesson 03's size: on where the profile says so (`profile.lessons`); in `ci`
+# our development run's result is quoted below and in docs/benchmarks.md (set True to train it)
+RUN_ONE_SUBJECT_LEARNER = profile.lessons.extra_learners
 if RUN_ONE_SUBJECT_LEARNER:
     subject = unseen.classes.index("dog")
     cifar_train = load_cifar10("train")
@@ -1085,7 +1085,7 @@ assert wm_test.n_permutations + 1 > m / 0.05, (
 # does not need a second one. Set `RUN_SECOND_LEARNER = True` to run it anyway.
 
 # %%
-RUN_SECOND_LEARNER = profile.name != "ci"
+RUN_SECOND_LEARNER = profile.lessons.extra_learners
 if RUN_SECOND_LEARNER:
     second = train_learner(profile.config.with_(seed=2, keys=(300.0,)))
     other_user = second.data.users[0]

@@ -87,7 +87,7 @@ def lesson_models(profile: Profile, with_dp: Optional[bool] = None) -> list[Less
                     many_users_config(base, many.n_users, fraction, user_specific_color_space=own),
                 )
             )
-    if profile.name != "ci":  # lesson 09's RUN_SECOND_LEARNER
+    if profile.lessons.extra_learners:  # lesson 09's RUN_SECOND_LEARNER
         rows.append(
             LessonModel("09", "second learner (seed 2, key 300)", cfg.with_(seed=2, keys=(300.0,)))
         )

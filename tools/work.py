@@ -130,7 +130,7 @@ def lesson_trainings(profile: Profile) -> list[Training]:
             plan.epochs,
         )
     )
-    if profile.name != "ci":  # lesson 09's RUN_ONE_SUBJECT_LEARNER and RUN_SECOND_LEARNER
+    if profile.lessons.extra_learners:  # lesson 09's one-subject and second learners
         rows.append(_of("09", "a one-subject learner (section 4f)", cfg, n))
         rows.append(_of("09", "a second learner", cfg, n))
     return rows
