@@ -37,7 +37,7 @@ from typing import Optional
 from . import photos
 from ._checks import check_user_key, key_is_off_grid
 from .color import color_space_from_seed
-from .data import IMAGE_SUFFIXES
+from .datasets import IMAGE_SUFFIXES
 
 __all__ = ["main", "CliError", "MarkResult", "mark_folder", "load_checkpoint", "parse_background"]
 
@@ -441,7 +441,7 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
     """Map the user's class names to the model's class indices (CIFAR-10 names, or integers)."""
     import torch
 
-    from .data import CIFAR10_CLASSES
+    from .datasets import CIFAR10_CLASSES
 
     names = CIFAR10_CLASSES if num_classes == len(CIFAR10_CLASSES) else ()
     index = {}
@@ -465,7 +465,7 @@ def _cmd_verify(args) -> int:
     verdict."""
     from . import stats, verify
     from ._checks import check_user_key, key_is_off_grid
-    from .data import load_image_folder, to_float
+    from .datasets import load_image_folder, to_float
     from .runtime import choose_device
 
     # 1. Every argument (key, labels, checkpoint, photos, reference) before any verdict is printed.

@@ -57,7 +57,7 @@ SIGNATURE_SLOTS: tuple[float, ...] = tuple(float(k) for k in range(0, 360, 30))
 Signature = Union[float, int, Tensor]
 
 #: A value counts as outside [0, 1] only beyond this margin (g_0 is the identity only to ~1e-16).
-_CUBE_TOLERANCE = 1e-6
+CUBE_TOLERANCE = 1e-6
 
 
 def hue_rotation(k: Signature) -> Tensor:
@@ -154,7 +154,7 @@ def clipped_fraction(images: Tensor, k: Signature, color_space: Optional[Tensor]
     """
     check_float_images(images)
     raw = apply_color_matrix(images, lct_matrix(k, color_space))
-    outside = ((raw < -_CUBE_TOLERANCE) | (raw > 1 + _CUBE_TOLERANCE)).any(dim=-3)
+    outside = ((raw < -CUBE_TOLERANCE) | (raw > 1 + CUBE_TOLERANCE)).any(dim=-3)
     return outside.float().mean(dim=(-2, -1))
 
 

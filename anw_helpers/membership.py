@@ -35,9 +35,10 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._checks import check_labelled_batch, check_sample
-from .data import ImageSet, LearnerData, User
+from .datasets import ImageSet
 from .profiles import LearnerConfig
 from .train import TrainedLearner, predict_logits, train_learner
+from .users import LearnerData, User
 
 __all__ = [
     "sample_losses",

@@ -35,10 +35,11 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import cache_path, load_or_train
-from .data import ImageSet, LearnerData, User, to_float
+from .datasets import ImageSet, to_float
 from .profiles import PROFILES, SMOKE, LearnerConfig, MemorisationPlan
 from .runtime import choose_device
 from .train import TrainedLearner, TrainRecord, accuracy, fit, predict_logits, train_learner
+from .users import LearnerData, User
 
 __all__ = [
     "MemorisationPlan",

@@ -26,10 +26,11 @@ from matplotlib.patches import Arc, Wedge
 from torch import Tensor
 
 from . import color
-from .color import _CUBE_TOLERANCE
+from .color import CUBE_TOLERANCE
 from .verify import circular_distance
 
 __all__ = [
+    "finish_figure",
     "sample_portrait",
     "to_display",
     "show_images",
@@ -110,7 +111,7 @@ def _imshow(ax, image: ImageLike, title: Optional[str], cmap: Optional[str], vmi
     ax.set_yticks([])
 
 
-def _finish(fig: Figure) -> Figure:
+def finish_figure(fig: Figure) -> Figure:
     """Close ``fig`` in pyplot (no second display, no leak) and return it for the caller to show or
     save."""
     plt.close(fig)
@@ -164,7 +165,7 @@ def show_images(
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def show_grid(
@@ -217,7 +218,7 @@ def show_grid(
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_channels(
@@ -258,7 +259,7 @@ def plot_channels(
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 # ----------------------------------------------------------------------------- the I-Q chroma plane
@@ -399,7 +400,7 @@ def plot_iq_plane(
     ax.set_title(title or f"chroma plane at luma {luma_level:g}", fontsize=9)
     if own:
         fig.tight_layout()
-        return _finish(fig)
+        return finish_figure(fig)
     return fig
 
 
@@ -434,7 +435,7 @@ def plot_watermark_explorer(
     image = image.float()
     marked = color.watermark(image, k, color_space)
     raw = color.apply_color_matrix(image, color.lct_matrix(k, color_space))
-    clipped = ((raw < -_CUBE_TOLERANCE) | (raw > 1 + _CUBE_TOLERANCE)).any(0)
+    clipped = ((raw < -CUBE_TOLERANCE) | (raw > 1 + CUBE_TOLERANCE)).any(0)
     luma_change = (color.luma(marked) - color.luma(image)).abs()
     kept = float(luma_change[~clipped].max()) if bool((~clipped).any()) else float("nan")
     psnr = float(color.psnr(image, marked))
@@ -460,7 +461,7 @@ def plot_watermark_explorer(
         fontsize=10,
     )
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 # ------------------------------------------------------------------------------------ measurements
@@ -514,7 +515,7 @@ def plot_per_signature(
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_histograms(
@@ -551,7 +552,7 @@ def plot_histograms(
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_signature_slots(
@@ -628,7 +629,7 @@ def plot_signature_slots(
     ax.axis("off")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_signature_losses(
@@ -669,7 +670,7 @@ def plot_signature_losses(
     ax.grid(alpha=0.3)
     if own:
         fig.tight_layout()
-        return _finish(fig)
+        return finish_figure(fig)
     return fig
 
 
@@ -696,7 +697,7 @@ def plot_gradient_search(result, k_star: Optional[float] = None, tau: float = 15
         ax.grid(alpha=0.3)
     fig.suptitle(f"gradient search: k_hat = {result.best:.1f}")
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_training_record(record) -> Figure:
@@ -727,4 +728,4 @@ def plot_training_record(record) -> Figure:
     for ax in (a, b):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)

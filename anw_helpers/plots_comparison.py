@@ -15,12 +15,9 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .plots import finish_figure
+
 __all__ = ["plot_mia_thresholds", "plot_protection_advantage", "plot_memorisation"]
-
-
-def _finish(fig: Figure) -> Figure:
-    plt.close(fig)
-    return fig
 
 
 def plot_mia_thresholds(
@@ -76,7 +73,7 @@ def plot_mia_thresholds(
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_protection_advantage(
@@ -106,7 +103,7 @@ def plot_protection_advantage(
     ax.set_title("Protection advantage (eq. 7)", fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)
 
 
 def plot_memorisation(estimates: Mapping[str, tuple[float, float]], title: str) -> Figure:
@@ -134,4 +131,4 @@ def plot_memorisation(estimates: Mapping[str, tuple[float, float]], title: str) 
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    return _finish(fig)
+    return finish_figure(fig)

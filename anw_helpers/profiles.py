@@ -565,7 +565,7 @@ def many_users_config(
     Keys (30, ..., 330) and colour spaces (YIQ, or each user's own U(-1, 1) space) come from
     ``data.many_users_plan`` seeded by ``config.seed``; every training image belongs to one user.
     """
-    from .data import many_users_plan
+    from .users import many_users_plan
 
     if config.n_train is None or config.n_train < n_users:
         raise ValueError(

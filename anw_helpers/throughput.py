@@ -12,7 +12,7 @@ from typing import Optional
 
 import torch
 
-from .data import load_cifar10
+from .datasets import load_cifar10
 from .models import build_model
 from .profiles import get_profile
 from .runtime import Precision, choose_device

@@ -27,10 +27,11 @@ from torch.nn import functional as F
 from .augment import get_augmentation
 from .checkpoint import cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
-from .data import LearnerData, build_learner_data, load_cifar10, load_cub200, to_float
+from .datasets import load_cifar10, load_cub200, to_float
 from .models import build_model
 from .profiles import LearnerConfig, get_profile
 from .runtime import Precision, choose_device, choose_precision
+from .users import LearnerData, build_learner_data
 
 __all__ = [
     "TrainRecord",

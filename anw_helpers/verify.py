@@ -22,7 +22,7 @@ from ._checks import check_labelled_batch
 from .color import SIGNATURE_SLOTS, apply_color_matrix, lct_matrix
 
 if TYPE_CHECKING:
-    from .data import User
+    from .users import User
 
 __all__ = [
     "SearchResult",

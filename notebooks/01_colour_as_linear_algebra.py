@@ -64,7 +64,7 @@ print(describe_runtime())
 import torch
 
 from anw_helpers import color, plots, widgets
-from anw_helpers.data import load_cifar10, to_float
+from anw_helpers.datasets import load_cifar10, to_float
 
 torch.set_printoptions(precision=4, sci_mode=False)
 portrait = plots.sample_portrait()  # (3, 240, 205), floats in [0, 1]

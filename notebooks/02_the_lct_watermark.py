@@ -68,7 +68,7 @@ import torchvision.transforms.v2 as T2
 import torchvision.transforms.v2.functional as TF
 
 from anw_helpers import augment, color, plots, verify, widgets
-from anw_helpers.data import load_cifar10, to_float
+from anw_helpers.datasets import load_cifar10, to_float
 
 torch.set_printoptions(precision=4, sci_mode=False)
 portrait = plots.sample_portrait()  # our stand-in selfie, (3, 240, 205)

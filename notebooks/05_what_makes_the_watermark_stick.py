@@ -60,7 +60,6 @@ from IPython.display import Markdown, display
 
 from anw_helpers import plots, throughput, verify
 from anw_helpers.color import SIGNATURE_SLOTS
-from anw_helpers.data import make_users
 from anw_helpers.profiles import (
     HIGH_RES,
     MULTI_USER_KEYS,
@@ -69,6 +68,7 @@ from anw_helpers.profiles import (
     multi_user_config,
 )
 from anw_helpers.train import predict_logits, train_learner
+from anw_helpers.users import make_users
 
 lesson_start = time.perf_counter()
 profile = get_profile()

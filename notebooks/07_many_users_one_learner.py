@@ -61,9 +61,10 @@ from IPython.display import Markdown, display
 
 from anw_helpers import stats, verify
 from anw_helpers.color import random_color_space
-from anw_helpers.data import load_cifar10, make_users
+from anw_helpers.datasets import load_cifar10
 from anw_helpers.profiles import get_profile, many_users_config
 from anw_helpers.train import train_learner
+from anw_helpers.users import make_users
 
 lesson_start = time.perf_counter()
 profile = get_profile()

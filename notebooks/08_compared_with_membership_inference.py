@@ -70,9 +70,10 @@ from IPython.display import Markdown, display
 
 from anw_helpers import membership, memorisation, plots_comparison, stats, tracing, verify
 from anw_helpers.color import SIGNATURE_SLOTS, psnr
-from anw_helpers.data import ImageSet, load_cifar10, make_users, to_float, to_uint8, watermark_uint8
+from anw_helpers.datasets import ImageSet, load_cifar10, to_float, to_uint8
 from anw_helpers.profiles import get_profile, multi_user_config
 from anw_helpers.train import predict_logits, train_learner
+from anw_helpers.users import make_users, watermark_uint8
 
 # %%
 lesson_start = time.perf_counter()

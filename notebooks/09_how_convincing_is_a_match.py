@@ -75,16 +75,10 @@ import torch.nn.functional as F
 
 from anw_helpers import stats, verify
 from anw_helpers.color import luma, watermark
-from anw_helpers.data import (
-    LearnerData,
-    User,
-    load_cifar10,
-    make_users,
-    to_float,
-    watermarked_training_set,
-)
+from anw_helpers.datasets import load_cifar10, to_float
 from anw_helpers.profiles import get_profile
 from anw_helpers.train import train_learner
+from anw_helpers.users import LearnerData, User, make_users, watermarked_training_set
 
 # %%
 lesson_start = time.perf_counter()

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 
 def _cifar(split: str):
-    from anw_helpers.data import load_cifar10
+    from anw_helpers.datasets import load_cifar10
 
     try:
         return load_cifar10(split)

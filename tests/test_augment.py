@@ -129,8 +129,9 @@ def test_unknown_names_and_bad_settings_raise_clear_errors():
 
 
 def test_new_fields_default_off_and_enter_the_cache_key():
-    from anw_helpers.data import ImageSet, LearnerData, User
+    from anw_helpers.datasets import ImageSet
     from anw_helpers.train import model_cache_key
+    from anw_helpers.users import LearnerData, User
 
     cfg = profiles.LearnerConfig()
     assert (

@@ -26,7 +26,7 @@ from PIL import Image
 from anw_helpers import cli, verify
 from anw_helpers.cli import main
 from anw_helpers.color import random_color_space, watermark
-from anw_helpers.data import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
+from anw_helpers.datasets import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
 from anw_helpers.models import build_model
 from anw_helpers.profiles import LearnerConfig
 from anw_helpers.train import TrainRecord

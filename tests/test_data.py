@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from anw_helpers import data
+from anw_helpers import data, datasets
 from anw_helpers.color import color_space_from_seed, watermark
-from anw_helpers.data import CIFAR10_CLASSES, ImageSet
+from anw_helpers.datasets import CIFAR10_CLASSES, ImageSet
 
 
 def test_cifar10_counts_order_and_range(cifar_train, cifar_test):
@@ -29,7 +29,7 @@ def test_second_load_reads_the_cache_without_decoding(cifar_train, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("the second load decoded images instead of reading the cache")
 
-    monkeypatch.setattr(data, "_decode_all", no_decoding)
+    monkeypatch.setattr(datasets, "_decode_all", no_decoding)
     again = data.load_cifar10("train")
     assert torch.equal(again.labels, cifar_train.labels) and torch.equal(
         again.images[:100], cifar_train.images[:100]

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from anw_helpers import data
-from anw_helpers.data import CIFAR10_CLASSES, ImageSet
+from anw_helpers.datasets import CIFAR10_CLASSES, ImageSet
 from anw_helpers.profiles import LearnerConfig
 from anw_helpers.train import model_cache_key
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from anw_helpers import memorisation
-from anw_helpers.data import ImageSet
+from anw_helpers.datasets import ImageSet
 from anw_helpers.profiles import LearnerConfig
 
 TINY = LearnerConfig(

@@ -13,7 +13,7 @@ from PIL import Image
 
 from anw_helpers import data, photos
 from anw_helpers.cli import main
-from anw_helpers.data import watermark_uint8
+from anw_helpers.users import watermark_uint8
 
 
 def _colour(shape: tuple[int, int], seed: int = 0) -> np.ndarray:

@@ -123,7 +123,8 @@ def test_unknown_profile_is_one_line(capsys):
 
 def test_source_shift_compares_verdicts_on_a_second_jpeg_copy(monkeypatch, capsys):
     """tools.source_shift: a toy model that remembers one watermarked photo (no training)."""
-    from anw_helpers.data import User, to_float, watermark_uint8
+    from anw_helpers.datasets import to_float
+    from anw_helpers.users import User, watermark_uint8
     from tests.toy_models import HueMatcher
     from tools import source_shift
 

@@ -23,10 +23,10 @@ from torch import nn
 from anw_helpers import stats, verify
 from anw_helpers.cli import main
 from anw_helpers.color import YIQ, luma, watermark
-from anw_helpers.data import User
 from anw_helpers.models import build_model
 from anw_helpers.profiles import LearnerConfig
 from anw_helpers.train import TrainRecord
+from anw_helpers.users import User
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +100,7 @@ def test_models_with_non_finite_outputs_give_an_error_not_a_verdict(bad):
 
 
 def test_verify_users_refuses_an_empty_user():
-    from anw_helpers.data import to_uint8
+    from anw_helpers.datasets import to_uint8
 
     full = User("full", to_uint8(_in_gamut(3, 0)), torch.zeros(3, dtype=torch.int64), 60.0)
     empty = User(

@@ -75,7 +75,8 @@ def test_empty_signature_lists_raise():
 
 def _users_for(model_target_keys):
     from anw_helpers.color import random_color_space
-    from anw_helpers.data import User, to_uint8
+    from anw_helpers.datasets import to_uint8
+    from anw_helpers.users import User
 
     g = torch.Generator().manual_seed(3)
     users = []

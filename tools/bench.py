@@ -20,7 +20,7 @@ import time
 import torch
 from torch.nn import functional as F
 
-from anw_helpers.data import load_cifar10
+from anw_helpers.datasets import load_cifar10
 from anw_helpers.models import build_model
 from anw_helpers.runtime import (
     PRECISIONS,

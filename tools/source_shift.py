@@ -52,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     from anw_helpers import verify
-    from anw_helpers.data import to_float
+    from anw_helpers.datasets import to_float
     from anw_helpers.profiles import get_profile
     from anw_helpers.train import train_learner
 

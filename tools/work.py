@@ -29,7 +29,6 @@ import math
 from dataclasses import dataclass
 from functools import cache
 
-from anw_helpers.data import _resolve_size
 from anw_helpers.memorisation import memorisation_plan
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,
@@ -38,6 +37,7 @@ from anw_helpers.profiles import (
     get_profile,
     multi_user_config,
 )
+from anw_helpers.users import _resolve_size
 
 __all__ = [
     "Training",
