@@ -93,6 +93,14 @@ def save(path: Path, model: nn.Module, record: str, config: Mapping[str, Any]) -
     atomically (``paths.atomic_write``: temporary file, fsync, rename; the mode follows the
     umask)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    bad = [
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
+    if bad:
+        raise ValueError(
+            f"training produced NaN or infinite weights ({', '.join(bad[:3])}): it diverged, so "
+            f"nothing was saved to {path}. Lower the learning rate or check the data."
+        )
     payload = {
         "state_dict": state,
         "record": record,

@@ -170,6 +170,12 @@ def test_a_cached_pretrained_learner_loads_without_downloading(tmp_path, monkeyp
     monkeypatch.setenv("ANW_DATA", str(tmp_path))
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tvm, "resnet50", _tiny_resnet50)
+    from anw_helpers import train as train_module
+
+    torch.manual_seed(0)  # the stand-in ImageNet weights: the same whatever ran before
+    # what is tested is the cache, not training: a no-op fit keeps the pretrained weights (a real
+    # step on two 16-pixel photos can blow up, and a diverged model is never cached)
+    monkeypatch.setattr(train_module, "fit", lambda *a, **k: train_module.TrainRecord())
     pretrained = _tiny_resnet50().state_dict()
     monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", lambda self, *a, **k: pretrained)
     cfg = profiles.LearnerConfig(
@@ -307,3 +313,13 @@ def test_a_damaged_cached_dataset_is_reported_and_decoded_again(
     assert torch.equal(healed.images, first.images) and torch.equal(healed.labels, first.labels)
     assert np.load(images_file).shape == tuple(first.images.shape)  # rewritten whole
     assert torch.equal(data.load_cub200("train", 16).images, first.images)
+
+
+def test_a_diverged_model_is_refused_not_cached(tmp_path):
+    """No NaN passes silently: weights that blew up in training are an error, not a checkpoint."""
+    model = models.build_model("small_resnet", 3, 4, 0)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="diverged"):
+        checkpoint.save(tmp_path / "m.pt", model, "{}", {})
+    assert not (tmp_path / "m.pt").exists()
