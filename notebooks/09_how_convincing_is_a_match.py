@@ -173,10 +173,16 @@ def my_key_scores(
 
 
 # %%
+reference_scores = stats.key_scores(model, user.clean(), user.labels, k_star)
 mine = my_key_scores(model, user.clean(), user.labels, k_star)
-s_user = stats.key_scores(model, user.clean(), user.labels, k_star)
-torch.testing.assert_close(mine.double(), s_user, atol=1e-4, rtol=1e-4)
+torch.testing.assert_close(mine.double(), reference_scores, atol=1e-4, rtol=1e-4)
 print("Correct! Your scores match anw_helpers.stats.key_scores.")
+
+# %% [markdown]
+# From here on we use the course's version, `stats.key_scores`:
+
+# %%
+s_user = stats.key_scores(model, user.clean(), user.labels, k_star)
 
 # %% [markdown]
 # Now the same score for all 10,000 reference photos: 20,000 forward passes, the slowest step here.
@@ -1046,6 +1052,11 @@ for p_test in (
 ):
     assert my_holm(p_test, 0.05).tolist() == stats.holm(p_test, 0.05).tolist()
 print("Correct! Your Holm correction matches anw_helpers.stats.holm.")
+
+# %% [markdown]
+# From here on we use the course's versions, `stats.holm` and `stats.bonferroni`:
+
+# %%
 m = len(family)
 uncorrected, bonf, holm = family <= 0.05, stats.bonferroni(family, 0.05), stats.holm(family, 0.05)
 for name, rejected in (("no correction", uncorrected), ("Bonferroni", bonf), ("Holm", holm)):
