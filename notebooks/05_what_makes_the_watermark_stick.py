@@ -424,45 +424,33 @@ display(
 # parameters (26,350 against 412,954): the table below shows how well it fits 2,500 photos in 40
 # epochs.
 
+
 # %%
+def capacity_row(label: str, learner) -> dict:
+    """One row of the capacity table: the learner's fit next to eq. 6's verdict for its user."""
+    u = learner.data.users[0]
+    r = verify.grid_search(learner.model, u.clean(), u.labels)
+    return dict(
+        model=label,
+        learner=learner,
+        result=r,
+        k_hat=r.best,
+        match=verify.match(r.best, u.key),
+        gap=r.gap(u.key),
+        train_acc=learner.record.train_accuracy,
+        test_acc=learner.record.test_accuracy,
+        train_loss=float(r.losses[r.signatures == u.key]),
+        cached=learner.from_cache,
+    )
+
+
 capacity = []
 for model_name, width in CAPACITY:
     width = width or cfg.width
-    learner = train_learner(cfg.with_(model=model_name, width=width))
-    u = learner.data.users[0]
-    r = verify.grid_search(learner.model, u.clean(), u.labels)
-    capacity.append(
-        dict(
-            model=model_name if model_name != "small_resnet" else f"small ResNet, width {width}",
-            learner=learner,
-            result=r,
-            k_hat=r.best,
-            match=verify.match(r.best, u.key),
-            gap=r.gap(u.key),
-            train_acc=learner.record.train_accuracy,
-            test_acc=learner.record.test_accuracy,
-            train_loss=float(r.losses[r.signatures == u.key]),
-            cached=learner.from_cache,
-        )
-    )
+    label = model_name if model_name != "small_resnet" else f"small ResNet, width {width}"
+    capacity.append(capacity_row(label, train_learner(cfg.with_(model=model_name, width=width))))
 for name in ARCHITECTURES:
-    learner = train_learner(cfg.with_(model=name))
-    u = learner.data.users[0]
-    r = verify.grid_search(learner.model, u.clean(), u.labels)
-    capacity.append(
-        dict(
-            model=name,
-            learner=learner,
-            result=r,
-            k_hat=r.best,
-            match=verify.match(r.best, u.key),
-            gap=r.gap(u.key),
-            train_acc=learner.record.train_accuracy,
-            test_acc=learner.record.test_accuracy,
-            train_loss=float(r.losses[r.signatures == u.key]),
-            cached=learner.from_cache,
-        )
-    )
+    capacity.append(capacity_row(name, train_learner(cfg.with_(model=name))))
 
 k_star = capacity[-1]["learner"].data.users[0].key
 fig, ax = plt.subplots(figsize=(7, 4))
