@@ -35,6 +35,7 @@ __all__ = [
     "color_jitter",
     "cutout",
     "gaussian_noise",
+    "jpeg_squeeze",
     "compose",
     "AUGMENTATIONS",
     "get_augmentation",
@@ -254,6 +255,26 @@ def gaussian_noise(
     return x + std * torch.randn(x.shape, device=x.device, generator=generator, dtype=x.dtype)
 
 
+def jpeg_squeeze(
+    x: Tensor, generator: Optional[torch.Generator] = None, quality: int = 50
+) -> Tensor:
+    """JPEG "squeezing" (Liu et al., ICML 2023; lesson 10): every image round-tripped through JPEG
+    at ``quality`` (libjpeg's defaults through torchvision: 4:2:0 chroma subsampling).
+
+    Deterministic (``generator`` is unused: the same photo always compresses the same way), so on
+    every epoch the learner sees the same compressed training set, as if the learner had stored
+    it as JPEG. Encoding runs on the CPU; the result returns to the batch's device.
+    """
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    check_float_shape(x, "batch", batch=True)
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"JPEG quality must be in 1..100; got {quality}.")
+    u8 = x.detach().clamp(0.0, 1.0).mul(255.0).round().to(torch.uint8).cpu()
+    decoded = decode_jpeg(encode_jpeg(list(u8), quality=int(quality)))
+    return torch.stack(decoded).to(device=x.device, dtype=x.dtype).div_(255.0)
+
+
 def _identity(x: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
     return x
 
@@ -280,6 +301,8 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     ),
     "cutout": cutout,
     "gaussian_noise": gaussian_noise,
+    "jpeg_q50": partial(jpeg_squeeze, quality=50),
+    "jpeg_q10": partial(jpeg_squeeze, quality=10),
 }
 for _name in ("color_jitter", "color_jitter_yiq", "cutout", "gaussian_noise", "hue_jitter_full"):
     AUGMENTATIONS[f"crop_flip+{_name}"] = compose(crop_flip, AUGMENTATIONS[_name])

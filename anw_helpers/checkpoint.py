@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from .models import MODEL_NAMES, build_model
+from .models import MODEL_NAMES, WIDTH_MODELS, build_model
 from .paths import atomic_write, cache_dir
 
 __all__ = [
@@ -238,7 +238,7 @@ def _sizes_from_weights(
         )
     num_classes = int(state[head].shape[0])
     width = 8
-    if name == "small_resnet":
+    if name in WIDTH_MODELS:
         first = next(n for n, m in probe.named_modules() if isinstance(m, nn.Conv2d)) + ".weight"
         if first not in state or state[first].dim() != 4:
             raise CheckpointError(
@@ -294,7 +294,7 @@ def load(path: Path) -> LoadedCheckpoint:
     num_classes, width = _sizes_from_weights(path, name, state, config)
     what = (
         f"a {name!r}"
-        + (f" of width {width}" if name == "small_resnet" else "")
+        + (f" of width {width}" if name in WIDTH_MODELS else "")
         + f" with {num_classes} classes"
     )
     _check_shapes(path, state, _meta_model(name, num_classes, width).state_dict(), what)
@@ -306,7 +306,7 @@ def load(path: Path) -> LoadedCheckpoint:
         config,
         record,
         num_classes,
-        width if name == "small_resnet" else None,
+        width if name in WIDTH_MODELS else None,
         image_size,
         path,
     )

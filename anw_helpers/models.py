@@ -16,6 +16,7 @@ __all__ = [
     "CIFAR_MEAN",
     "CIFAR_STD",
     "Normalized",
+    "LumaOnly",
     "SmallResNet",
     "build_model",
     "MODEL_NAMES",
@@ -43,6 +44,25 @@ class Normalized(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net((x - self.mean) / self.std)
+
+
+class LumaOnly(Normalized):
+    """A network that sees only luma: each input image becomes its Y channel (eq. 3) in all three
+    channels before it is standardised (lesson 10, grayscale "squeezing" after Liu et al., ICML
+    2023).
+
+    The YIQ hue rotation of eq. 4-5 leaves Y unchanged, so such a learner cannot tell a watermarked
+    photo from its original (up to the clipping of eq. 5). The weights are those of
+    :class:`Normalized` (the same state-dict keys): only the forward pass differs.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = torch.einsum("c,bchw->bhw", _LUMA.to(device=x.device, dtype=x.dtype), x)
+        return super().forward(y.unsqueeze(1).expand(-1, 3, -1, -1))
+
+
+#: The luma row of eq. 3 (``color.YIQ[0]``; copied here so models does not depend on color).
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:
@@ -187,6 +207,7 @@ def _imagenet_resnet50(num_classes: int, pretrained: bool = True) -> nn.Module:
 #: name -> builder(num_classes, width, pretrained); only ``PRETRAINED_MODELS`` use ``pretrained``.
 _BUILDERS: dict[str, Callable[[int, int, bool], nn.Module]] = {
     "small_resnet": lambda nc, w, p: SmallResNet(w, nc),
+    "small_resnet_luma": lambda nc, w, p: SmallResNet(w, nc),
     "alexnet": lambda nc, w, p: AlexNetSmall(nc),
     "vgg11_bn": lambda nc, w, p: _cifar_vgg(_torchvision("vgg11_bn"), nc),
     "vgg16_bn": lambda nc, w, p: _cifar_vgg(_torchvision("vgg16_bn"), nc),
@@ -199,6 +220,10 @@ _BUILDERS: dict[str, Callable[[int, int, bool], nn.Module]] = {
 }
 #: Models whose builder downloads pretrained weights (full-size inputs, ImageNet normalisation).
 PRETRAINED_MODELS: tuple[str, ...] = ("resnet50_imagenet",)
+#: Models that see only luma (:class:`LumaOnly`): lesson 10's grayscale learner.
+LUMA_MODELS: tuple[str, ...] = ("small_resnet_luma",)
+#: Models with a ``width`` (the small ResNet's channel width).
+WIDTH_MODELS: tuple[str, ...] = ("small_resnet", "small_resnet_luma")
 #: Every model name ``build_model`` accepts.
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
@@ -209,7 +234,8 @@ def build_model(
     """Build a freshly initialised classifier for 32x32 images in [0, 1] (normalisation inside).
 
     ``name`` is one of ``MODEL_NAMES`` (paper Fig. 2g: AlexNet, VGG, ResNet, Wide-ResNet, DenseNet);
-    ``width`` only applies to ``small_resnet``. Initialisation is seeded. ``resnet50_imagenet`` is
+    ``width`` only applies to ``small_resnet`` and ``small_resnet_luma`` (the same network seeing
+    only luma, :class:`LumaOnly`, lesson 10). Initialisation is seeded. ``resnet50_imagenet`` is
     the paper's pretrained ResNet-50 for high-resolution photos (Fig. 2i): ImageNet weights
     (downloaded once), a new classifier, ImageNet normalisation. ``pretrained=False`` never
     downloads: the network a checkpoint's weights are loaded into (``anw_helpers.checkpoint``).
@@ -221,4 +247,5 @@ def build_model(
         if name in PRETRAINED_MODELS:
             net = _BUILDERS[name](num_classes, width, pretrained)
             return Normalized(net, IMAGENET_MEAN, IMAGENET_STD)
-        return Normalized(_BUILDERS[name](num_classes, width, pretrained))
+        wrapper = LumaOnly if name in LUMA_MODELS else Normalized
+        return wrapper(_BUILDERS[name](num_classes, width, pretrained))

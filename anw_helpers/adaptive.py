@@ -1,0 +1,335 @@
+"""The learner fights back (lesson 10): adaptive training against colour marks, a detector of
+marked photos, and a blend mark to compare.
+
+Beyond the paper. The paper (Sec. 5.3, Fig. 3) tests defences a learner uses anyway; a learner who
+knows about LCT watermarks can do better. Image Shortcut Squeezing (Liu et al., ICML 2023) defeats
+colour- and noise-based data protections by training on grayscale or JPEG-compressed images. Here:
+
+- ``luma`` learners (``models.LumaOnly``): the YIQ hue rotation of eq. 4-5 keeps luma Y, so a
+  learner that sees only Y never sees the mark; a user-specific colour space T (Sec. 5.4) does not
+  keep luma, so its mark should reach such a learner.
+- JPEG squeezing (``augment.jpeg_squeeze``) and full-circle hue jitter (``augment``'s
+  ``hue_jitter_full``) as training recipes.
+- A detector: can the learner find hue-rotated photos in its training set from colour statistics
+  alone (:func:`hue_outlier_scores`, :func:`auc`)?
+- A blend mark in the spirit of MembershipTracker (Chen & Pattabiraman, CCS 2025), simplified: a
+  user blends every photo with one fixed noise pattern (:func:`blend_mark`) and verifies with a
+  set-level membership test (:func:`membership_test`: published against unpublished marked photos,
+  lesson 09's permutation test).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+from scipy import stats as scipy_stats
+from torch import Tensor, nn
+
+from ._checks import check_float_images, check_labelled_batch, check_uint8_images
+from .color import color_space_from_seed, rgb_to_yiq, watermark
+from .datasets import ImageSet, _digest, to_float, to_uint8
+from .membership import sample_losses
+from .stats import TestResult, permutation_test
+from .users import LearnerData, User, make_users, watermarked_training_set
+
+__all__ = [
+    "BLEND_ALPHA",
+    "blend_pattern",
+    "blend_mark",
+    "blend_mark_uint8",
+    "luma_change",
+    "estimate_rotation",
+    "blend_strength",
+    "hue_features",
+    "hue_outlier_scores",
+    "auc",
+    "membership_test",
+    "circular_mean",
+    "MarkedUsers",
+    "marked_users_data",
+]
+
+#: The blend mark's ratio: each photo becomes (1 - alpha) x + alpha P for the user's noise pattern
+#: P. MembershipTracker blends with ratios of this order; 0.1 keeps the photo recognisable (the
+#: lesson measures its PSNR).
+BLEND_ALPHA = 0.1
+
+
+# ---------------------------------------------------------------------------------- blend mark
+def blend_pattern(seed: int, height: int = 32, width: int = 32) -> Tensor:
+    """A user's secret noise pattern: uniform [0, 1] values, shape (3, ``height``, ``width``),
+    seeded."""
+    if height < 1 or width < 1:
+        raise ValueError(f"a pattern needs height and width >= 1; got {height} x {width}.")
+    g = torch.Generator().manual_seed(int(seed))
+    return torch.rand(3, height, width, generator=g)
+
+
+def blend_mark(images: Tensor, pattern: Tensor, alpha: float = BLEND_ALPHA) -> Tensor:
+    """Blend float images in [0, 1] with ``pattern``: ``(1 - alpha) x + alpha P`` (stays in [0, 1]).
+
+    The simplified MembershipTracker mark of lesson 10.
+    """
+    check_float_images(images)
+    if not 0.0 < float(alpha) < 1.0:
+        raise ValueError(f"the blend ratio alpha must be in (0, 1); got {alpha}.")
+    if pattern.shape != images.shape[-3:]:
+        raise ValueError(
+            f"the pattern's shape {tuple(pattern.shape)} does not match the images' "
+            f"{tuple(images.shape[-3:])}; draw it with blend_pattern(seed, height, width)."
+        )
+    return (1.0 - alpha) * images + alpha * pattern.to(images.device, images.dtype)
+
+
+def blend_mark_uint8(images: Tensor, pattern: Tensor, alpha: float = BLEND_ALPHA) -> Tensor:
+    """:func:`blend_mark` on uint8 photos, rounded back to uint8 as a shared photo is."""
+    return to_uint8(blend_mark(to_float(check_uint8_images(images)), pattern, alpha))
+
+
+# ------------------------------------------------------------------------------- what survives
+def luma_change(images: Tensor, key: float, color_space: Optional[Tensor] = None) -> Tensor:
+    """Mean absolute change of luma Y (eq. 3) that watermarking with ``key`` causes, per image.
+
+    About 0 for YIQ (eq. 4-5 rotate only the I-Q plane; what remains comes from clipping), and
+    clearly above 0 for a random colour space T (Sec. 5.4), whose rotation mixes luma in.
+    """
+    check_float_images(images)
+    marked = watermark(images, key, color_space)
+    y = rgb_to_yiq(images)[..., 0, :, :]
+    y_marked = rgb_to_yiq(marked)[..., 0, :, :]
+    return (y_marked - y).abs().mean(dim=(-2, -1))
+
+
+def _chroma_coordinates(images: Tensor, color_space: Optional[Tensor]) -> Tensor:
+    """The rotated plane's two coordinates per pixel, shape (N, 2, H*W): (I, Q) in YIQ, else the
+    last two coordinates of T v."""
+    if color_space is None:
+        coords = rgb_to_yiq(images)
+    else:
+        coords = torch.einsum("ij,njhw->nihw", color_space.to(images.dtype), images)
+    return coords[:, 1:].flatten(2)
+
+
+def estimate_rotation(
+    clean: Tensor, marked: Tensor, color_space: Optional[Tensor] = None
+) -> Tensor:
+    """The hue rotation (degrees in [0, 360)) that best maps each clean image onto its marked
+    version, in the least-squares sense, in YIQ's I-Q plane (or in ``color_space``'s rotated plane).
+
+    For a mark of eq. 5 with key k it returns about k; for a photo that went through JPEG it says
+    whether the rotation survived the compression (lesson 10). Per image: the angle of
+    ``sum(a * conj(b))`` over pixels, with a and b the complex chroma of marked and clean.
+    """
+    check_float_images(clean, "clean")
+    check_float_images(marked, "marked")
+    if clean.shape != marked.shape:
+        raise ValueError(
+            f"clean and marked must have the same shape; got {tuple(clean.shape)} and "
+            f"{tuple(marked.shape)}."
+        )
+    a = _chroma_coordinates(marked.reshape(-1, *marked.shape[-3:]).double(), color_space)
+    b = _chroma_coordinates(clean.reshape(-1, *clean.shape[-3:]).double(), color_space)
+    cross = (b[:, 0] * a[:, 1] - b[:, 1] * a[:, 0]).sum(dim=1)
+    dot = (b[:, 0] * a[:, 0] + b[:, 1] * a[:, 1]).sum(dim=1)
+    return torch.rad2deg(torch.atan2(cross, dot)).remainder(360.0)
+
+
+def blend_strength(clean: Tensor, marked: Tensor, pattern: Tensor) -> Tensor:
+    """The blend ratio each marked image carries: the least-squares alpha in
+    ``marked - clean = alpha (P - clean)``, per image (about ``BLEND_ALPHA`` for a fresh mark).
+
+    After JPEG it measures how much of the noise pattern survived the compression (lesson 10).
+    """
+    check_float_images(clean, "clean")
+    check_float_images(marked, "marked")
+    direction = (pattern.to(clean.dtype) - clean).flatten(1)
+    change = (marked - clean).flatten(1)
+    return (change * direction).sum(1) / (direction * direction).sum(1).clamp_min(1e-12)
+
+
+# ---------------------------------------------------------------------------------- detection
+def hue_features(images: Tensor) -> Tensor:
+    """Each photo's colour statistics a learner can compute without any key: mean I, mean Q and
+    their standard deviations (YIQ, eq. 3), shape (N, 4)."""
+    check_float_images(images)
+    iq = rgb_to_yiq(images.double())[:, 1:].flatten(2)
+    return torch.cat([iq.mean(dim=2), iq.std(dim=2)], dim=1)
+
+
+def hue_outlier_scores(
+    images: Tensor, labels: Tensor, reference_images: Tensor, reference_labels: Tensor
+) -> Tensor:
+    """How unusual each photo's colours are for its class: the squared Mahalanobis distance of its
+    :func:`hue_features` from the class's reference photos (higher: more suspicious).
+
+    The learner's detector of lesson 10: it knows no key, only what photos of a class usually look
+    like (its own training set serves as reference; a few marked photos barely move the class
+    statistics).
+    """
+    check_labelled_batch(images, labels, "images")
+    check_labelled_batch(reference_images, reference_labels, "reference_images")
+    feats, ref = hue_features(images), hue_features(reference_images)
+    scores = torch.empty(len(images), dtype=torch.float64)
+    for c in labels.unique().tolist():
+        in_ref = ref[reference_labels == c]
+        if len(in_ref) < 10:
+            raise ValueError(
+                f"class {c} has {len(in_ref)} reference photos; need at least 10 to know what "
+                "its photos look like."
+            )
+        mean = in_ref.mean(0)
+        cov = torch.cov(in_ref.T) + 1e-6 * torch.eye(in_ref.shape[1], dtype=torch.float64)
+        diff = feats[labels == c] - mean
+        scores[labels == c] = (diff @ torch.linalg.inv(cov) * diff).sum(1)
+    return scores
+
+
+def auc(negative_scores: Tensor, positive_scores: Tensor) -> float:
+    """Area under the ROC curve of "score >= threshold flags a photo": the probability that a
+    random marked photo scores above a random clean one (ties count half; Mann-Whitney U / nm)."""
+    neg = np.asarray(negative_scores, dtype=np.float64)
+    pos = np.asarray(positive_scores, dtype=np.float64)
+    if neg.size == 0 or pos.size == 0 or not (np.isfinite(neg).all() and np.isfinite(pos).all()):
+        raise ValueError("auc needs finite scores on both sides; got an empty or non-finite set.")
+    u = scipy_stats.mannwhitneyu(pos, neg, alternative="greater").statistic
+    return float(u) / (neg.size * pos.size)
+
+
+# --------------------------------------------------------------------------- set-level testing
+def membership_test(
+    model: nn.Module,
+    published: Tensor,
+    published_labels: Tensor,
+    unpublished: Tensor,
+    unpublished_labels: Tensor,
+    n_permutations: int = 9999,
+    seed: int = 0,
+) -> TestResult:
+    """Set-level membership test (MembershipTracker's verification, simplified): are the model's
+    losses on the user's ``published`` photos lower than on photos of the same kind it never saw?
+
+    Both sets are float images as the learner received them (for the blend mark: marked). The score
+    of a photo is its negative loss; the class-stratified permutation test of lesson 09
+    (:func:`stats.permutation_test`) gives the one-sided p-value of H0 "the published photos are
+    just more photos the learner never saw". A learner that memorises every training photo fails
+    this test for any user, marked or not: the lesson runs it on an unmarked user too.
+    """
+    member = -sample_losses(model, published, published_labels)
+    reference = -sample_losses(model, unpublished, unpublished_labels)
+    return permutation_test(
+        member,
+        reference,
+        n_permutations,
+        seed,
+        x_strata=published_labels,
+        y_strata=unpublished_labels,
+    )
+
+
+# ------------------------------------------------------------------------------------- the data
+@dataclass
+class MarkedUsers:
+    """Lesson 10's learner data: four users inside one training set and their never-seen twins.
+
+    ``data.users`` are, in order, the YIQ user, the user with their own colour space T (seed
+    ``own_space_seed``), the blend-mark user and a user who does not mark; ``data.held_out`` is
+    the never-seen YIQ control. ``controls`` holds never-seen users for the other marks, and
+    ``reference`` never-seen clean photos (the unpublished photos of the membership tests, marked
+    with the pattern for the blend user).
+    """
+
+    data: LearnerData
+    controls: dict[str, User]
+    reference: User
+    pattern: Tensor
+    alpha: float
+    own_space_seed: int
+
+    @property
+    def own_space(self) -> Tensor:
+        """The own-colour-space user's T (Sec. 5.4)."""
+        space = color_space_from_seed(self.own_space_seed)
+        assert space is not None
+        return space
+
+    def blend_published(self) -> Tensor:
+        """The blend user's photos as the learner received them (marked), floats."""
+        return blend_mark(self.data.users[2].clean(), self.pattern, self.alpha)
+
+    def reference_marked(self) -> Tensor:
+        """The never-seen reference photos carrying the blend user's mark, floats."""
+        return blend_mark(self.reference.clean(), self.pattern, self.alpha)
+
+
+def _with_blend(base: ImageSet, user: User, pattern: Tensor, alpha: float) -> ImageSet:
+    images = base.images.clone()
+    images[user.indices] = blend_mark_uint8(user.images, pattern, alpha)
+    origin = None
+    if base.origin is not None:
+        tag = f"{_digest(user.indices.long())}|{_digest(pattern)}|{alpha!r}"
+        origin = f"{base.origin}+blend[{hashlib.sha1(tag.encode()).hexdigest()[:12]}]"
+    return ImageSet(images, base.labels.clone(), base.classes, origin)
+
+
+def marked_users_data(
+    train: ImageSet,
+    test: ImageSet,
+    n_train: int,
+    user_size: int,
+    key: float,
+    own_space_seed: int,
+    pattern_seed: int,
+    alpha: float = BLEND_ALPHA,
+    reference_size: int = 500,
+    n_test: Optional[int] = None,
+    seed: int = 0,
+) -> MarkedUsers:
+    """Draw lesson 10's users (seeded): ``n_train`` training photos holding four users of
+    ``user_size`` photos (YIQ mark with ``key``; own colour space with ``key``; blend mark with the
+    pattern of ``pattern_seed``; no mark), never-seen twins of the three marking users and
+    ``reference_size`` never-seen reference photos from ``test``, and the rest of ``test`` (at most
+    ``n_test``) for accuracy.
+    """
+    if not 0 < n_train <= len(train):
+        raise ValueError(f"n_train must be in 1..{len(train)}; got {n_train}.")
+    g = torch.Generator().manual_seed(seed)
+    base = train.subset(torch.randperm(len(train), generator=g)[:n_train].sort().values)
+    space = color_space_from_seed(own_space_seed)
+    users = make_users(
+        base, [user_size] * 4, [key, key, None, None], [None, space, None, None], seed + 1
+    )
+    for user, name in zip(users, ("YIQ user", "own-T user", "blend user", "unmarked user")):
+        user.name = name
+    marked = watermarked_training_set(base, users[:2])
+    pattern = blend_pattern(pattern_seed, *train.images.shape[-2:])
+    training_set = _with_blend(marked, users[2], pattern, alpha)
+    twins = make_users(
+        test,
+        [user_size] * 3 + [reference_size],
+        [key, key, None, None],
+        [None, space, None, None],
+        seed + 2,
+    )
+    for user, name in zip(twins, ("YIQ never seen", "own-T never seen", "blend never seen")):
+        user.name = name
+    twins[3].name = "reference"
+    rest = torch.ones(len(test), dtype=torch.bool)
+    for user in twins:
+        rest[user.indices] = False
+    test_idx = rest.nonzero().squeeze(1)
+    if n_test is not None:
+        test_idx = test_idx[torch.randperm(len(test_idx), generator=g)[:n_test].sort().values]
+    data = LearnerData(training_set, users, twins[0], test.subset(test_idx))
+    controls = {"own-T": twins[1], "blend": twins[2]}
+    return MarkedUsers(data, controls, twins[3], pattern, float(alpha), int(own_space_seed))
+
+
+def circular_mean(degrees: Tensor) -> float:
+    """The circular mean of angles in degrees, in [0, 360)."""
+    rad = torch.deg2rad(torch.as_tensor(degrees, dtype=torch.float64))
+    return math.degrees(math.atan2(float(rad.sin().mean()), float(rad.cos().mean()))) % 360.0

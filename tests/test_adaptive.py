@@ -1,0 +1,173 @@
+"""Lesson 10's pieces (anw_helpers.adaptive, the luma-only model, JPEG squeezing) on tiny inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from anw_helpers import adaptive
+from anw_helpers.augment import get_augmentation, jpeg_squeeze
+from anw_helpers.color import color_space_from_seed, watermark
+from anw_helpers.datasets import ImageSet
+from anw_helpers.models import LumaOnly, build_model
+
+
+def _images(n: int = 8, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    smooth = torch.rand(n, 3, 4, 4, generator=g)
+    return torch.nn.functional.interpolate(smooth, size=32, mode="bilinear").clamp(0.05, 0.95)
+
+
+def test_a_luma_only_model_cannot_see_a_yiq_rotation_but_sees_a_random_space() -> None:
+    model = build_model("small_resnet_luma", 10, 4).eval()
+    assert isinstance(model, LumaOnly)
+    x = _images() * 0.5 + 0.25  # no clipping at any key
+    with torch.no_grad():
+        clean, yiq = model(x), model(watermark(x, 90.0))
+        own = model(watermark(x, 90.0, color_space_from_seed(3)))
+    assert torch.allclose(clean, yiq, atol=1e-4)
+    assert not torch.allclose(clean, own, atol=1e-2)
+
+
+def test_the_luma_model_has_the_small_resnets_weights() -> None:
+    a, b = build_model("small_resnet", 10, 4), build_model("small_resnet_luma", 10, 4)
+    assert a.state_dict().keys() == b.state_dict().keys()
+
+
+def test_luma_change_is_zero_for_yiq_and_large_for_a_random_space() -> None:
+    x = _images() * 0.5 + 0.25
+    assert float(adaptive.luma_change(x, 60.0).max()) < 1e-6
+    assert float(adaptive.luma_change(x, 60.0, color_space_from_seed(3)).mean()) > 0.01
+
+
+@pytest.mark.parametrize("key", [30.0, 60.0, 210.0])
+def test_estimate_rotation_recovers_the_key(key: float) -> None:
+    x = _images() * 0.5 + 0.25
+    est = adaptive.estimate_rotation(x, watermark(x, key))
+    assert torch.allclose(est, torch.full_like(est, key), atol=1e-6)
+    assert adaptive.circular_mean(est) == pytest.approx(key)
+
+
+def test_estimate_rotation_refuses_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="same shape"):
+        adaptive.estimate_rotation(_images(2), _images(3))
+
+
+def test_blend_mark_and_its_strength() -> None:
+    x = _images()
+    pattern = adaptive.blend_pattern(7)
+    assert torch.equal(pattern, adaptive.blend_pattern(7))
+    marked = adaptive.blend_mark(x, pattern, 0.1)
+    assert float(marked.min()) >= 0 and float(marked.max()) <= 1
+    strength = adaptive.blend_strength(x, marked, pattern)
+    assert torch.allclose(strength, torch.full_like(strength, 0.1), atol=1e-5)
+    assert float(adaptive.blend_strength(x, x, pattern).abs().max()) < 1e-9
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, float("nan")])
+def test_blend_mark_refuses_a_bad_ratio(alpha: float) -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        adaptive.blend_mark(_images(2), adaptive.blend_pattern(0), alpha)
+
+
+def test_blend_mark_refuses_a_pattern_of_another_size() -> None:
+    with pytest.raises(ValueError, match="blend_pattern"):
+        adaptive.blend_mark(_images(2), adaptive.blend_pattern(0, 16, 16))
+
+
+def test_jpeg_squeeze_is_deterministic_and_lossy() -> None:
+    x = torch.rand(4, 3, 32, 32)
+    a, b = jpeg_squeeze(x, quality=10), jpeg_squeeze(x, quality=10)
+    assert torch.equal(a, b) and a.shape == x.shape
+    assert float((a - x).abs().mean()) > float((jpeg_squeeze(x, quality=95) - x).abs().mean())
+    assert get_augmentation("jpeg_q50+crop_flip")(x, torch.Generator()).shape == x.shape
+    with pytest.raises(ValueError, match="quality"):
+        jpeg_squeeze(x, quality=0)
+
+
+def test_a_hue_rotation_survives_jpeg() -> None:
+    x = _images() * 0.5 + 0.25
+    squeezed = jpeg_squeeze(watermark(x, 60.0), quality=10)
+    assert abs(adaptive.circular_mean(adaptive.estimate_rotation(x, squeezed)) - 60.0) < 5.0
+
+
+def test_outlier_scores_flag_rotated_photos_and_auc() -> None:
+    g = torch.Generator().manual_seed(1)
+    reds = torch.rand(60, 3, 1, 1, generator=g) * 0.1 + torch.tensor([0.8, 0.2, 0.2]).view(3, 1, 1)
+    reds = reds.expand(-1, -1, 8, 8).contiguous()
+    labels = torch.zeros(60, dtype=torch.long)
+    ref, test = reds[:40], reds[40:]
+    neg = adaptive.hue_outlier_scores(test, labels[40:], ref, labels[:40])
+    pos = adaptive.hue_outlier_scores(watermark(test, 120.0), labels[40:], ref, labels[:40])
+    assert adaptive.auc(neg, pos) == pytest.approx(1.0)
+    assert adaptive.auc(neg, neg) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="reference photos"):
+        adaptive.hue_outlier_scores(test, labels[40:] + 1, ref, labels[:40])
+    with pytest.raises(ValueError, match="finite"):
+        adaptive.auc(neg, torch.tensor([float("nan")]))
+
+
+def test_membership_test_finds_a_memorised_set() -> None:
+    class Memoriser(torch.nn.Module):
+        """Confident on the first 20 photos (its 'training set'), unsure elsewhere."""
+
+        def __init__(self, members: torch.Tensor) -> None:
+            super().__init__()
+            self.members = members
+            self.scale = torch.nn.Parameter(torch.ones(()))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            hit = (x[:, None] == self.members[None]).flatten(2).all(2).any(1).float()
+            out = torch.zeros(len(x), 10)
+            out[:, 0] = self.scale * (1 + 4 * hit)
+            return out
+
+    x = torch.rand(60, 3, 8, 8)
+    labels = torch.zeros(60, dtype=torch.long)
+    model = Memoriser(x[:20])
+    member = adaptive.membership_test(model, x[:20], labels[:20], x[20:], labels[20:], 999)
+    innocent = adaptive.membership_test(model, x[20:40], labels[:20], x[40:], labels[40:], 999)
+    assert member.p_value <= 0.002 and innocent.p_value > 0.05
+
+
+def _image_set(n: int, seed: int) -> ImageSet:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.arange(n) % 10
+    return ImageSet(images, labels, tuple(str(c) for c in range(10)), f"fake{seed}")
+
+
+def test_marked_users_data_marks_each_user_as_it_says() -> None:
+    train, test = _image_set(400, 0), _image_set(300, 1)
+    mu = adaptive.marked_users_data(train, test, 300, 10, 60.0, 5, 7, reference_size=50)
+    d = mu.data
+    names = [u.name for u in d.users]
+    assert names == ["YIQ user", "own-T user", "blend user", "unmarked user"]
+    base = train.images  # the users' clean photos are the training pool's originals
+    yiq, own, blend, plain = d.users
+    assert torch.equal(d.train.images[yiq.indices], watermark_uint8(yiq.images, 60.0, None))
+    assert torch.equal(d.train.images[own.indices], watermark_uint8(own.images, 60.0, mu.own_space))
+    assert torch.equal(
+        d.train.images[blend.indices], adaptive.blend_mark_uint8(blend.images, mu.pattern)
+    )
+    assert torch.equal(d.train.images[plain.indices], plain.images)
+    assert d.held_out.key == 60.0 and d.held_out.color_space is None
+    assert mu.controls["own-T"].color_space is not None
+    seen = torch.cat(
+        [
+            d.held_out.indices,
+            mu.controls["own-T"].indices,
+            mu.controls["blend"].indices,
+            mu.reference.indices,
+        ]
+    )
+    assert len(seen.unique()) == len(seen)  # never-seen users and reference are disjoint
+    assert "+blend[" in d.train.origin and len(base) == 400
+    other = adaptive.marked_users_data(train, test, 300, 10, 60.0, 5, 8, reference_size=50)
+    assert other.data.train.origin != d.train.origin  # another pattern, another cache key
+
+
+def watermark_uint8(images: torch.Tensor, key: float, space) -> torch.Tensor:
+    from anw_helpers.users import watermark_uint8 as mark
+
+    return mark(images, key, space)
