@@ -7,7 +7,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   ``augment`` (batch-wise augmentation), ``train`` (the learner, load-or-train), ``verify`` (the
   arbitrator, eq. 6), ``defences`` (Sec. 5.3), ``membership`` (Sec. 5.5), ``memorisation``
   (Sec. 5.6), ``tracing`` (radioactive data, Table 1).
-- Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09).
+- Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09), ``adaptive`` (lesson
+  10: learners that fight back, a detector of marked photos, a blend mark to compare).
 - Running the course: ``profiles`` (compute profiles), ``runtime`` (device and precision),
   ``throughput`` (training images per second here), ``paths`` (data and cache folders),
   ``checkpoint`` (save, validated load, load-or-train: the model cache),

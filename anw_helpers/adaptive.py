@@ -30,18 +30,20 @@ import torch
 from scipy import stats as scipy_stats
 from torch import Tensor, nn
 
-from ._checks import check_float_images, check_labelled_batch, check_uint8_images
-from .color import color_space_from_seed, rgb_to_yiq, watermark
+from ._checks import check_color_space, check_float_images, check_labelled_batch, check_uint8_images
+from .color import YIQ, rgb_to_yiq, watermark
 from .datasets import ImageSet, _digest, to_float, to_uint8
 from .membership import sample_losses
-from .stats import TestResult, permutation_test
+from .stats import TestResult, ownership_test, permutation_test
 from .users import LearnerData, User, make_users, watermarked_training_set
+from .verify import verify_users
 
 __all__ = [
     "BLEND_ALPHA",
     "blend_pattern",
     "blend_mark",
     "blend_mark_uint8",
+    "tilted_color_space",
     "luma_change",
     "estimate_rotation",
     "blend_strength",
@@ -52,6 +54,8 @@ __all__ = [
     "circular_mean",
     "MarkedUsers",
     "marked_users_data",
+    "MarkVerdict",
+    "mark_verdicts",
 ]
 
 #: The blend mark's ratio: each photo becomes (1 - alpha) x + alpha P for the user's noise pattern
@@ -92,6 +96,26 @@ def blend_mark_uint8(images: Tensor, pattern: Tensor, alpha: float = BLEND_ALPHA
 
 
 # ------------------------------------------------------------------------------- what survives
+def tilted_color_space(tilt: float, azimuth: float = 0.0) -> Tensor:
+    """A user-specific colour space that does not keep luma: YIQ (eq. 3) with its luma axis tilted
+    by ``tilt`` degrees towards the direction ``azimuth`` (degrees) of the I-Q plane, float64.
+
+    Watermarking in it (eq. 5 with this T) rotates colours about the tilted axis, so luma changes
+    by an amount that grows with the tilt (0: exactly YIQ). The course's alternative to Sec. 5.4's
+    T ~ U(-1, 1), whose marks clip most pixels (lesson 10 measures both).
+    """
+    if not (math.isfinite(tilt) and math.isfinite(azimuth)) or not 0.0 <= tilt <= 90.0:
+        raise ValueError(
+            f"tilt must be an angle in [0, 90] degrees and azimuth finite; got {tilt}, {azimuth}."
+        )
+    phi, az = math.radians(tilt), math.radians(azimuth)
+    luma_axis = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    toward = torch.tensor([0.0, math.cos(az), math.sin(az)], dtype=torch.float64)
+    k = torch.outer(toward, luma_axis) - torch.outer(luma_axis, toward)
+    rotation = torch.eye(3, dtype=torch.float64) + math.sin(phi) * k + (1 - math.cos(phi)) * k @ k
+    return rotation @ YIQ
+
+
 def luma_change(images: Tensor, key: float, color_space: Optional[Tensor] = None) -> Tensor:
     """Mean absolute change of luma Y (eq. 3) that watermarking with ``key`` causes, per image.
 
@@ -236,8 +260,9 @@ def membership_test(
 class MarkedUsers:
     """Lesson 10's learner data: four users inside one training set and their never-seen twins.
 
-    ``data.users`` are, in order, the YIQ user, the user with their own colour space T (seed
-    ``own_space_seed``), the blend-mark user and a user who does not mark; ``data.held_out`` is
+    ``data.users`` are, in order, the YIQ user, the user with their own colour space ``own_space``
+    (e.g. :func:`tilted_color_space`), the blend-mark user and a user who does not mark;
+    ``data.held_out`` is
     the never-seen YIQ control. ``controls`` holds never-seen users for the other marks, and
     ``reference`` never-seen clean photos (the unpublished photos of the membership tests, marked
     with the pattern for the blend user).
@@ -248,14 +273,7 @@ class MarkedUsers:
     reference: User
     pattern: Tensor
     alpha: float
-    own_space_seed: int
-
-    @property
-    def own_space(self) -> Tensor:
-        """The own-colour-space user's T (Sec. 5.4)."""
-        space = color_space_from_seed(self.own_space_seed)
-        assert space is not None
-        return space
+    own_space: Tensor
 
     def blend_published(self) -> Tensor:
         """The blend user's photos as the learner received them (marked), floats."""
@@ -282,7 +300,7 @@ def marked_users_data(
     n_train: int,
     user_size: int,
     key: float,
-    own_space_seed: int,
+    own_space: Tensor,
     pattern_seed: int,
     alpha: float = BLEND_ALPHA,
     reference_size: int = 500,
@@ -290,7 +308,7 @@ def marked_users_data(
     seed: int = 0,
 ) -> MarkedUsers:
     """Draw lesson 10's users (seeded): ``n_train`` training photos holding four users of
-    ``user_size`` photos (YIQ mark with ``key``; own colour space with ``key``; blend mark with the
+    ``user_size`` photos (YIQ mark with ``key``; ``own_space`` with ``key``; blend mark with the
     pattern of ``pattern_seed``; no mark), never-seen twins of the three marking users and
     ``reference_size`` never-seen reference photos from ``test``, and the rest of ``test`` (at most
     ``n_test``) for accuracy.
@@ -299,7 +317,7 @@ def marked_users_data(
         raise ValueError(f"n_train must be in 1..{len(train)}; got {n_train}.")
     g = torch.Generator().manual_seed(seed)
     base = train.subset(torch.randperm(len(train), generator=g)[:n_train].sort().values)
-    space = color_space_from_seed(own_space_seed)
+    space = check_color_space(own_space).double()
     users = make_users(
         base, [user_size] * 4, [key, key, None, None], [None, space, None, None], seed + 1
     )
@@ -326,10 +344,92 @@ def marked_users_data(
         test_idx = test_idx[torch.randperm(len(test_idx), generator=g)[:n_test].sort().values]
     data = LearnerData(training_set, users, twins[0], test.subset(test_idx))
     controls = {"own-T": twins[1], "blend": twins[2]}
-    return MarkedUsers(data, controls, twins[3], pattern, float(alpha), int(own_space_seed))
+    return MarkedUsers(data, controls, twins[3], pattern, float(alpha), space)
 
 
 def circular_mean(degrees: Tensor) -> float:
     """The circular mean of angles in degrees, in [0, 360)."""
     rad = torch.deg2rad(torch.as_tensor(degrees, dtype=torch.float64))
     return math.degrees(math.atan2(float(rad.sin().mean()), float(rad.cos().mean()))) % 360.0
+
+
+# -------------------------------------------------------------------------------- the verdicts
+@dataclass
+class MarkVerdict:
+    """One user's result on one learner (lesson 10's table).
+
+    For the LCT marks (``mark`` "YIQ" or "own T"): ``k_hat`` and ``gap`` of eq. 6 at the user's
+    key, ``match`` (|k_hat - k*| < tau) and ``p_value`` of lesson 09's ownership test at the key.
+    For "blend" and "none": ``p_value`` of :func:`membership_test` (``k_hat``/``gap`` NaN,
+    ``match`` None). ``seen`` says whether the learner trained on the user's photos.
+    """
+
+    user: str
+    mark: str
+    seen: bool
+    k_hat: float
+    gap: float
+    match: Optional[bool]
+    p_value: float
+
+
+def _lct_verdicts(model: nn.Module, mu: MarkedUsers, n_permutations: int) -> list[MarkVerdict]:
+    d, ref = mu.data, mu.reference
+    users = [d.users[0], d.users[1], d.held_out, mu.controls["own-T"]]
+    found = verify_users(model, users)
+    rows = []
+    for i, user in enumerate(users):
+        assert user.key is not None
+        test = ownership_test(
+            model,
+            user.clean(),
+            user.labels,
+            ref.clean(),
+            ref.labels,
+            user.key,
+            color_space=user.color_space,
+            n_permutations=n_permutations,
+        )
+        k_hat = float(found.k_hat[i])
+        rows.append(
+            MarkVerdict(
+                user.name,
+                "YIQ" if user.color_space is None else "own T",
+                i < 2,
+                k_hat,
+                found.result(i).gap(user.key),
+                bool(found.matches()[i]),
+                test.p_value,
+            )
+        )
+    return rows
+
+
+def _membership_verdicts(
+    model: nn.Module, mu: MarkedUsers, n_permutations: int
+) -> list[MarkVerdict]:
+    d, ref = mu.data, mu.reference
+    blend_seen, plain = d.users[2], d.users[3]
+    never = mu.controls["blend"]
+    cases = [
+        ("blend", blend_seen, mu.blend_published(), mu.reference_marked(), True),
+        ("blend", never, blend_mark(never.clean(), mu.pattern, mu.alpha), None, False),
+        ("none", plain, plain.clean(), ref.clean(), True),
+    ]
+    rows = []
+    for mark, user, published, reference, seen in cases:
+        reference = mu.reference_marked() if reference is None else reference
+        test = membership_test(model, published, user.labels, reference, ref.labels, n_permutations)
+        rows.append(MarkVerdict(user.name, mark, seen, math.nan, math.nan, None, test.p_value))
+    return rows
+
+
+def mark_verdicts(
+    model: nn.Module, mu: MarkedUsers, n_permutations: int = 9999
+) -> list[MarkVerdict]:
+    """Every user of lesson 10 judged on ``model``: the YIQ and own-T users and their never-seen
+    twins by eq. 6 and the ownership test (tau = 15 degrees), the blend user, its never-seen twin
+    and the unmarked user by the set-level membership test."""
+    return _lct_verdicts(model, mu, n_permutations) + _membership_verdicts(
+        model, mu, n_permutations
+    )

@@ -23,6 +23,7 @@ __all__ = [
     "ManyUsersSetting",
     "HIGH_RES",
     "DEFENCE_VARIANTS",
+    "ADAPTIVE_RECIPES",
     "get_profile",
     "auto_profile_name",
     "profile_table",
@@ -209,6 +210,23 @@ class MemorisationPlan:
         return base.with_(**changes)
 
 
+#: Lesson 10's learners (beyond the paper): name -> (LearnerConfig changes, what it is). Each trains
+#: on the same four users (``adaptive.marked_users_data``).
+ADAPTIVE_RECIPES: dict[str, tuple[dict, str]] = {
+    "standard": ({}, "lesson 03's recipe"),
+    "luma only": (
+        dict(model="small_resnet_luma"),
+        "sees only luma Y (grayscale squeezing, Liu et al. 2023)",
+    ),
+    "full-circle hue jitter": (
+        dict(augment="crop_flip+hue_jitter_full"),
+        "a random YIQ hue rotation of 0-360 degrees per image and step",
+    ),
+    "JPEG q50": (dict(augment="jpeg_q50+crop_flip"), "trains on JPEG at quality 50"),
+    "JPEG q10": (dict(augment="jpeg_q10+crop_flip"), "trains on JPEG at quality 10"),
+}
+
+
 @dataclass(frozen=True)
 class LessonSettings:
     """What lessons 05-07 train beyond lesson 03's learner, in one profile (instructors: edit here).
@@ -220,7 +238,8 @@ class LessonSettings:
     ``high_res``, None where the lesson only trains it when switched on (``TRAIN_HIGH_RES``).
     Lesson 08: ``memorisation``, the subsampled-model plan of Sec. 5.6. Lesson 09:
     ``extra_learners`` trains its one-subject learner (section 4f) and its second learner
-    (section 7), each of lesson 03's size.
+    (section 7), each of lesson 03's size. Lesson 10: ``adaptive`` names the entries of
+    :data:`ADAPTIVE_RECIPES` trained.
     """
 
     capacity: tuple[tuple[str, int], ...]
@@ -231,6 +250,7 @@ class LessonSettings:
     high_res: Optional[LearnerConfig] = None
     memorisation: Optional[MemorisationPlan] = None
     extra_learners: bool = False
+    adaptive: tuple[str, ...] = tuple(ADAPTIVE_RECIPES)
 
 
 #: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the
@@ -323,6 +343,7 @@ PROFILES: dict[str, Profile] = {
             memorisation=MemorisationPlan(
                 pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9
             ),
+            adaptive=("standard", "luma only"),
         ),
     ),
     "cpu": Profile(

@@ -139,7 +139,9 @@ def _image_set(n: int, seed: int) -> ImageSet:
 
 def test_marked_users_data_marks_each_user_as_it_says() -> None:
     train, test = _image_set(400, 0), _image_set(300, 1)
-    mu = adaptive.marked_users_data(train, test, 300, 10, 60.0, 5, 7, reference_size=50)
+    mu = adaptive.marked_users_data(
+        train, test, 300, 10, 60.0, adaptive.tilted_color_space(20.0), 7, reference_size=50
+    )
     d = mu.data
     names = [u.name for u in d.users]
     assert names == ["YIQ user", "own-T user", "blend user", "unmarked user"]
@@ -163,7 +165,9 @@ def test_marked_users_data_marks_each_user_as_it_says() -> None:
     )
     assert len(seen.unique()) == len(seen)  # never-seen users and reference are disjoint
     assert "+blend[" in d.train.origin and len(base) == 400
-    other = adaptive.marked_users_data(train, test, 300, 10, 60.0, 5, 8, reference_size=50)
+    other = adaptive.marked_users_data(
+        train, test, 300, 10, 60.0, adaptive.tilted_color_space(20.0), 8, reference_size=50
+    )
     assert other.data.train.origin != d.train.origin  # another pattern, another cache key
 
 
@@ -171,3 +175,27 @@ def watermark_uint8(images: torch.Tensor, key: float, space) -> torch.Tensor:
     from anw_helpers.users import watermark_uint8 as mark
 
     return mark(images, key, space)
+
+
+def test_a_tilted_space_is_yiq_at_zero_and_changes_luma_more_with_the_tilt() -> None:
+    from anw_helpers.color import YIQ
+
+    assert torch.allclose(adaptive.tilted_color_space(0.0), YIQ)
+    x = _images() * 0.5 + 0.25
+    changes = [
+        float(adaptive.luma_change(x, 60.0, adaptive.tilted_color_space(t)).mean())
+        for t in (0.0, 10.0, 30.0)
+    ]
+    assert changes[0] < 1e-6 < changes[1] < changes[2]
+    with pytest.raises(ValueError, match="tilt"):
+        adaptive.tilted_color_space(120.0)
+
+
+def test_every_profiles_lesson_10_learners_are_known_recipes() -> None:
+    from anw_helpers.profiles import ADAPTIVE_RECIPES, PROFILES, SMOKE
+
+    for profile in [*PROFILES.values(), SMOKE]:
+        assert set(profile.lessons.adaptive) <= set(ADAPTIVE_RECIPES), profile.name
+        for name in profile.lessons.adaptive:
+            profile.config.with_(**ADAPTIVE_RECIPES[name][0])  # a valid config
+    assert PROFILES["ci"].lessons.adaptive == ("standard", "luma only")
