@@ -13,7 +13,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   ``throughput`` (training images per second here), ``paths`` (data and cache folders),
   ``checkpoint`` (save, validated load, load-or-train: the model cache),
   ``_checks`` (input validation shared by every module), ``sweep`` (a grid of learners on
-  submitit: ``python -m anw_helpers.sweep GRID.toml``).
+  submitit: ``python -m anw_helpers.sweep GRID.toml``), ``distributed`` (one learner on several
+  GPUs: ``torchrun ... -m anw_helpers.distributed``).
 - Showing it: ``plots``, ``plots_comparison`` (lesson 08's figures), ``widgets``.
 - Your own photos: ``photos`` (one way to open, list and mark a photo), ``cli`` (the ``anw``
   command).

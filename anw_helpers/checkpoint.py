@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from .models import MODEL_NAMES, WIDTH_MODELS, build_model
 from .paths import atomic_write, cache_dir
 
@@ -352,23 +353,26 @@ def load_or_train(
     ``train(model)`` trains it in place, leaves it in eval mode and returns its training record
     (JSON); ``config`` is saved beside the weights. A damaged cache file (truncated, empty, foreign)
     is reported with a warning naming it and trained again. ``retrain=True`` ignores the cache.
-    ``path`` usually comes from :func:`cache_path`.
+    ``path`` usually comes from :func:`cache_path`. Under torchrun every rank trains, rank 0 alone
+    writes the file and the others then load it (``distributed.write_on_rank0``).
     """
     path = Path(path)
-    if path.exists() and not retrain:
+    if distributed.all_ranks(path.exists() and not retrain):  # torchrun: one decision for all
         model = build(False)
+        loaded: Optional[str] = None
         try:
-            record = load_into(model, path)
+            loaded = load_into(model, path)
         except CheckpointError as exc:
             warnings.warn(
                 f"the cached model {path} cannot be used ({exc}); training it again.",
                 RuntimeWarning,
                 stacklevel=2,
             )
-        else:
-            return Cached(model.eval(), record, True, path)
+        if distributed.all_ranks(loaded is not None):
+            return Cached(model.eval(), loaded, True, path)
     model = build(True)
     record = train(model)
     model.eval()
-    save(path, model, record, config)
+    if distributed.write_on_rank0(lambda: save(path, model, record, config)):
+        record = load_into(model, path)  # torchrun, ranks > 0: rank 0's model, from its file
     return Cached(model, record, False, path)

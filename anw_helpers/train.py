@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from . import distributed
 from .augment import get_augmentation
 from .checkpoint import cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
@@ -279,7 +280,9 @@ def make_train_step(
         nesterov=True,
     )
     dp = config.dp_noise_multiplier is not None
-    net = model
+    if dp:
+        distributed.refuse("DP-SGD (dp_noise_multiplier)")  # torchrun: Opacus + DDP not supported
+    net, unwrap = distributed.wrap_model(model, device)  # torchrun: DDP; else the model itself
     if dp:
         from opacus import GradSampleModule
         from opacus.optimizers import DPOptimizer
@@ -319,18 +322,21 @@ def make_train_step(
                 gen,
                 config.label_smoothing,
             )
+        total = len(y)  # torchrun: augmented as a whole on every rank, then this rank's share
+        xb, y = distributed.shard(xb), distributed.shard(y)
         xb = xb.contiguous(memory_format=torch.channels_last)
         with contextlib.nullcontext() if dp else precision.autocast(device):
             logits = net(xb)
             loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
+        scaler.scale(distributed.scale_share_loss(loss, len(y), total)).backward()
         scaler.step(opt)
         scaler.update()
         sched.step()
         return loss.detach(), logits.detach()
 
     def close() -> None:
+        unwrap()  # torchrun: the model's own BatchNorm layers back (SyncBatchNorm on CUDA)
         if dp:
             opt.zero_grad(set_to_none=True)
             net._close()  # removes Opacus's hooks and per-example gradient attributes (opacus 1.4+)
@@ -354,22 +360,25 @@ def fit(
 
     Trains ``model`` in place (from scratch for the learner; from trained weights for the
     fine-tuning of lesson 06 and the subsampled models of lesson 08) and returns the per-epoch
-    record.
+    record. Under torchrun each rank trains on its share of every batch (``distributed``).
     """
     from tqdm.auto import tqdm
 
     torch.manual_seed(config.seed)
     x_all, y_all = images.to(device), labels.to(device)
     n = len(y_all)
+    distributed.check_batches(n, config.batch_size)  # torchrun: every rank gets images
     step = make_train_step(model, config, device, math.ceil(n / config.batch_size))
     order_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    record = TrainRecord(device=str(device), precision=choose_precision().name)
+    record = TrainRecord(
+        device=distributed.device_label(device), precision=choose_precision().name
+    )
     where = f"{device}, {record.precision}"
     bar = tqdm(
         range(config.epochs),
         desc=f"{desc or f'training {config.model}'} on {where}",
         unit="epoch",
-        disable=not progress,
+        disable=not progress or not distributed.is_main(),
     )
     for _ in bar:
         model.train()
@@ -380,8 +389,10 @@ def fit(
         )
         for idx in torch.randperm(n, device=device, generator=order_gen).split(config.batch_size):
             loss, logits = step(x_all[idx], y_all[idx])
-            loss_sum += loss * len(idx)
-            correct += (logits.argmax(1) == y_all[idx]).sum()
+            mine = distributed.shard(idx)  # torchrun: this rank's share; else idx itself
+            loss_sum += loss * len(mine)
+            correct += (logits.argmax(1) == y_all[mine]).sum()
+        distributed.all_reduce_sum(loss_sum, correct)  # torchrun: the global epoch totals
         record.epoch_seconds.append(time.perf_counter() - start)
         record.epoch_loss.append(float(loss_sum) / n)
         record.epoch_accuracy.append(float(correct) / n)
@@ -419,7 +430,7 @@ def train_learner(
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base
-    device = choose_device()
+    device = distributed.init_from_env() or choose_device()  # torchrun: this rank's device
     data = learner_data(config) if data is None else data
 
     def build(for_training: bool) -> nn.Module:
@@ -435,7 +446,7 @@ def train_learner(
         return model.to(device, memory_format=torch.channels_last)
 
     def train(model: nn.Module) -> str:
-        if announce:
+        if announce and distributed.is_main():
             print(f"{announce} is not in the model cache yet: training it first.", flush=True)
         record = fit(model, data.train.images, data.train.labels, config, device, progress)
         model.eval()
