@@ -365,3 +365,4 @@ assert float(rows["held-out photos, clean"]) < float(
 #   [14]).
 # - Feldman & Zhang, *What Neural Networks Memorize and Why*, NeurIPS 2020 — memorisation (the
 #   paper's [9]).
+# - Fig. 2d–f against the course's runs: [reproduction table](../docs/reproduction.md#fig-2d-f).

@@ -360,3 +360,4 @@ assert distance < CONVERGED, (
 #   cited as in it).
 # - Kingma & Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015 — the optimiser of the
 #   gradient search.
+# - Sec. 5.4's held-out users, measured: [reproduction table](../docs/reproduction.md#sec-5-4).

@@ -597,3 +597,4 @@ print(f"lesson 05 ran in {time.perf_counter() - lesson_start:.0f} s (profile {pr
 #   et al., NeurIPS 2012 (AlexNet, [18]) — the architectures of Fig. 2g.
 # - Welinder et al., *Caltech-UCSD Birds 200*, 2010 — the high-resolution data of Fig. 2i (the
 #   paper's [36]).
+# - Fig. 2a–i against the course's runs: [reproduction table](../docs/reproduction.md#fig-2a-c).

@@ -729,5 +729,6 @@ print(
 # - [34] Szegedy et al., *Rethinking the Inception Architecture*, CVPR 2016 — label smoothing.
 # - [45] Zhang et al., *Passport-aware Normalization for Deep Model Protection*, NeurIPS 2020 — the
 #   pruning and fine-tuning settings.
+# - Fig. 3 against the course's runs: [reproduction table](../docs/reproduction.md#fig-3).
 #
 # Numbers in brackets are the paper's reference numbers.

@@ -467,3 +467,4 @@ print(f"lesson 07 ran in {time.perf_counter() - lesson_start:.0f} s (profile {pr
 #   Neural Networks.* ECCV 2022 — the paper this course follows (equations, sections and figures
 #   cited as in it).
 # - Sec. 5.4 and Fig. 5a of the paper: many users, user-specific colour spaces.
+# - Fig. 5a against the course's runs: [reproduction table](../docs/reproduction.md#fig-5a).

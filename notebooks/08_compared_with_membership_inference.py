@@ -799,3 +799,4 @@ print(
 #   models ([31]).
 # - Sablayrolles et al., *Radioactive Data: Tracing through Training*, ICML 2020 — Table 1 ([29]).
 # - Feldman & Zhang, NeurIPS 2020 — the memorisation estimate of Sec. 5.6 ([9]).
+# - Fig. 5b–c, Table 1, Sec. 5.6 against the course's runs: [table](../docs/reproduction.md#fig-5b).

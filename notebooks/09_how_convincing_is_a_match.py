@@ -1218,3 +1218,4 @@ print(
 #   ROC at low false-positive rates of section 5.
 # - Maini, Yaghini & Papernot, *Dataset Inference: Ownership Resolution in Machine Learning*, ICLR
 #   2021 — a statistical test of ownership (the paper's [23]).
+# - Innocent (held-out) users, many learners: [reproduction table](../docs/reproduction.md#sec-5-4).

@@ -14,6 +14,7 @@ import anw_helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLING = {"course", "bench", "check_profile", "make_readme_figure", "work", "smoke"}
+TOOLING |= {"reproduction"}
 
 
 def test_the_package_has_no_course_tooling():

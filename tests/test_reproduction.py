@@ -1,0 +1,473 @@
+"""docs/reproduction.md, generated from the sweep's records by tools/reproduction.py (issue 17).
+
+Synthetic records are written by the sweep's own ``run_job`` (so in exactly its format), with the
+training and eq. 6 replaced by stand-ins that return chosen k_hat and loss gaps.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from anw_helpers import sweep, verify
+from anw_helpers.profiles import (
+    DEFENCE_VARIANTS,
+    HIGH_RES,
+    PROFILES,
+    get_profile,
+    many_users_config,
+    multi_user_config,
+)
+from tools import reproduction as rp
+
+ROOT = Path(__file__).resolve().parent.parent
+SLOTS = [float(k) for k in range(0, 360, 30)]
+
+
+# --------------------------------------------------------------------- records from sweep.run_job
+def _losses(k_hat: float, depth: float) -> torch.Tensor:
+    """Twelve grid losses with the minimum, ``depth`` below the rest, at ``k_hat``."""
+    losses = torch.full((len(SLOTS),), 2.0, dtype=torch.float64)
+    losses[SLOTS.index(k_hat)] -= depth
+    return losses
+
+
+def write_record(
+    monkeypatch,
+    results: Path,
+    *,
+    seed: int,
+    keys,
+    k_hat,
+    depth,
+    sizes=None,
+    held: float = 0.0,
+    profile: str = "ci",
+    **changes,
+) -> dict:
+    """Append one record through ``sweep.run_job``: users with ``keys`` (None: no watermark) get
+    ``k_hat`` with a loss minimum ``depth`` deep (gap +depth on a match, -depth on a miss)."""
+    keys = tuple(None if k is None else float(k) for k in keys)
+    sizes = tuple(sizes or (50,) * len(keys))
+    seeds = changes.pop("color_space_seeds", (None,) * len(keys))
+    config = get_profile(profile).config.with_(
+        seed=seed, keys=keys, user_sizes=sizes, color_space_seeds=seeds, **changes
+    )
+    users = [_User(f"user {i}", k, n) for i, (k, n) in enumerate(zip(keys, sizes))]
+    held_user = SimpleNamespace(key=keys[0], clean=lambda: None, labels=None)
+    record = SimpleNamespace(
+        train_accuracy=0.97,
+        test_accuracy=0.61,
+        user_accuracy=0.98,
+        images_per_second=1000.0,
+        epoch_seconds=[1.0, 2.0],
+        device="cpu",
+        precision="fp32",
+    )
+    learner = SimpleNamespace(
+        model=None,
+        data=SimpleNamespace(users=users, held_out=held_user),
+        record=record,
+        from_cache=False,
+    )
+    verdicts = verify.UserVerdicts(
+        [u.name for u in users],
+        torch.tensor([float("nan") if k is None else k for k in keys], dtype=torch.float64),
+        torch.tensor(SLOTS, dtype=torch.float64),
+        torch.stack([_losses(h, d) for h, d in zip(k_hat, depth)]),
+    )
+    monkeypatch.setattr("anw_helpers.train.train_learner", lambda *a, **k: learner)
+    monkeypatch.setattr(verify, "verify_users", lambda *a, **k: verdicts)
+    monkeypatch.setattr(
+        verify,
+        "grid_search",
+        lambda *a, **k: verify.SearchResult(torch.tensor(SLOTS), _losses(held, 0.5)),
+    )
+    return sweep.run_job(config, str(results), profile, f"seed={seed}")
+
+
+class _User:
+    def __init__(self, name: str, key, size: int) -> None:
+        self.name, self.key, self.size = name, key, size
+
+    def __len__(self) -> int:
+        return self.size
+
+
+# --------------------------------------------------------------------------- a registry in tmp
+GRID = 'profile = "{profile}"\n[zip]\nseed = [0]\n'
+
+
+def make_root(tmp_path: Path, claims: str, grids=("ci",)) -> Path:
+    """A repository in tmp: a lesson, one grid per profile (tools/grids/<profile>.toml), claims."""
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "05_demo.py").write_text("# %% [markdown]\n# demo\n")
+    (tmp_path / "tools" / "grids").mkdir(parents=True)
+    for profile in grids:
+        (tmp_path / "tools" / "grids" / f"{profile}.toml").write_text(GRID.format(profile=profile))
+    (tmp_path / "tools" / "claims.toml").write_text(claims)
+    return tmp_path
+
+
+def claim(id="demo", grids=("ci",), metric="keys_matched", extra="") -> str:
+    names = ", ".join(f'"tools/grids/{g}.toml"' for g in grids)
+    return (
+        f'[[claim]]\nid = "{id}"\ntitle = "a demo"\nwhere = "Fig. 0"\nquote = "words"\n'
+        f'paper_number = "all"\nlessons = ["05"]\ngrids = [{names}]\nmetric = "{metric}"\n{extra}'
+    )
+
+
+def generate(root: Path) -> str:
+    return rp.generate(root / "tools" / "claims.toml", root, root / "docs" / "reproduction.md")
+
+
+def measures(root: Path) -> dict:
+    claims = rp.load_claims(root / "tools" / "claims.toml", root)
+    sources = rp.read_sources(claims, root)
+    return {c.id: rp.measure(c, sources.records(c)) for c in claims}
+
+
+def results(root: Path, profile: str = "ci") -> Path:
+    return root / "tools" / "grids" / f"{profile}.jsonl"
+
+
+# ------------------------------------------------------------------------- numbers and verdicts
+def test_a_record_written_by_the_sweep_reads_back_whole(tmp_path, monkeypatch):
+    r = write_record(monkeypatch, tmp_path / "r.jsonl", seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    assert r["match"] == [True] and r["gap"] == [pytest.approx(0.2)] and r["held_out_at_zero"]
+    (back,) = rp.read_results(tmp_path / "r.jsonl", tmp_path, "ci")
+    assert back["k_hat"] == [60.0] and back["_where"] == "r.jsonl line 1"
+    assert rp.machine_label(back).endswith(", fp32") and r["machine"]["cpu"] in rp.machine_label(
+        back
+    )
+
+
+def test_keys_matched_gives_the_share_the_gaps_and_the_verdict(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(extra="options = { yes_at = 1.0, partly_at = 0.5 }\n"))
+    for seed, key, k_hat, depth in [(0, 60, 60, 0.2), (1, 210, 210, 0.3), (2, 300, 270, 0.1)]:
+        write_record(
+            monkeypatch, results(root), seed=seed, keys=[key], k_hat=[k_hat], depth=[depth]
+        )
+    m = measures(root)["demo"]["ci"]
+    assert m.outcome.verdict == "partly"  # 2 of 3: below the bar of all, above half
+    assert m.outcome.number == "2/3 matched (3 keys)"
+    assert m.outcome.values == pytest.approx((0.2, 0.3, -0.1))
+    assert (m.seeds, m.learners) == (3, 3)
+    assert rp.spread(m.outcome.values, m.outcome.fmt) == (
+        "+0.133 ± 0.208 std (min -0.100, max +0.300)"
+    )
+    assert all(measures(root)["demo"][p] is None for p in ("cpu", "colab", "gpu", "paper"))
+    text = generate(root)
+    row = next(line for line in text.splitlines() if line.startswith("| [Fig. 0](#demo)"))
+    cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
+    assert cells[2].startswith("**partly**: 2/3 matched (3 keys); loss gap +0.133 ± 0.208 std")
+    assert "3 seeds (3 learners)" in cells[2] and ", fp32" in cells[2]
+    assert cells[3:7] == ["not yet measured"] * 4
+    assert "yes: all of the (learner, user) pairs matched; partly: at least 50 %" in text
+
+
+def test_every_key_matched_is_yes_and_users_are_selected_by_size(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(extra="select = { min_photos = 10 }\n"))
+    write_record(  # a 2-photo user who misses does not count for users of 10 photos or more
+        monkeypatch,
+        results(root),
+        seed=0,
+        keys=[60, 150, 240],
+        sizes=[50, 10, 2],
+        k_hat=[60, 150, 90],
+        depth=[0.2, 0.1, 0.05],
+    )
+    m = measures(root)["demo"]["ci"]
+    assert m.outcome.verdict == "yes" and m.outcome.number == "2/2 matched (2 keys)"
+
+
+def test_users_without_a_key_are_not_counted(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim())
+    write_record(
+        monkeypatch, results(root), seed=0, keys=[60, None], k_hat=[60, 0], depth=[0.2, 0.3]
+    )
+    assert measures(root)["demo"]["ci"].outcome.number == "1/1 matched (1 key)"
+
+
+def test_held_out_users_at_zero(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="held_out_at_zero"))
+    for seed, held in [(0, 0.0), (1, 330.0), (2, 0.0), (3, 0.0)]:
+        write_record(
+            monkeypatch, results(root), seed=seed, keys=[60], k_hat=[60], depth=[0.2], held=held
+        )
+    o = measures(root)["demo"]["ci"].outcome
+    assert (o.verdict, o.number) == ("partly", "3/4 held-out users at k̂ = 0")
+    assert o.values == (0.0, 30.0, 0.0, 0.0)  # 330 is 30 degrees from 0 on the circle
+
+
+def test_hue_cosine_after_training_and_before(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="hue_cosine_after_training"))
+    write_record(monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    write_record(monkeypatch, results(root), seed=1, keys=[60], k_hat=[90], depth=[0.2])
+    o = measures(root)["demo"]["ci"].outcome
+    after = (1 + 0.8660254) / 2
+    assert o.values == pytest.approx((1.0, 0.8660254)) and o.verdict == "partly"  # 0.933
+    assert o.number == f"after training {after:+.3f} over 2 users; before (held-out users) +0.500"
+
+
+def test_gap_grows_with_capacity(tmp_path, monkeypatch):
+    extra = 'options = { models = ["small_resnet", "resnet18"] }\n'
+    root = make_root(tmp_path, claim(metric="gap_grows_with_capacity", extra=extra))
+    for width, depth in [(4, 0.05), (16, 0.2), (8, 0.1)]:
+        write_record(
+            monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[depth], width=width
+        )
+    o = measures(root)["demo"]["ci"].outcome
+    assert o.verdict == "yes"
+    assert o.number.startswith("mean gap small_resnet w4 +0.050, small_resnet w8 +0.100, ")
+    write_record(  # a wider network that misses: no longer growing, but the largest still wins
+        monkeypatch, results(root), seed=1, keys=[60], k_hat=[90], depth=[0.05], width=16
+    )
+    assert measures(root)["demo"]["ci"].outcome.verdict == "partly"
+
+
+def test_gap_grows_needs_two_sizes_and_a_known_model(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="gap_grows_with_capacity"))
+    write_record(monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    assert measures(root)["demo"]["ci"] is None  # one size: not yet measured
+    assert "| not yet measured |" in generate(root)
+    write_record(
+        monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2], model="alexnet"
+    )
+    with pytest.raises(rp.ReproductionError, match=r"ci.jsonl line 2: model 'alexnet' has no"):
+        measures(root)
+
+
+def test_colour_jitter_narrows_gap(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="colour_jitter_narrows_gap"))
+    for changes, depth in [
+        ({}, 0.3),
+        ({"augment": "crop_flip+color_jitter"}, 0.02),
+        ({"augment": "crop_flip+cutout"}, 0.25),
+        ({"label_smoothing": 0.1}, 0.05),
+    ]:
+        write_record(
+            monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[depth], **changes
+        )
+    o = measures(root)["demo"]["ci"].outcome
+    assert o.verdict == "yes" and o.values == pytest.approx((0.02,))
+    assert o.number == (
+        "mean gap with color_jitter +0.020; plain +0.300; lowest of the 3 other variants +0.050"
+    )
+    write_record(  # label smoothing narrows it more: colour jitter is no longer the only one
+        monkeypatch, results(root), seed=1, keys=[60], k_hat=[90], depth=[0.05], label_smoothing=0.1
+    )
+    assert measures(root)["demo"]["ci"].outcome.verdict == "partly"
+
+
+def test_matching_drops_with_the_fraction_of_users_who_watermark(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="match_drops_with_fraction"))
+    # f = 0.5: 2 users, 1 watermarks and matches; f = 1: 2 users, 1 of 2 matches
+    write_record(
+        monkeypatch, results(root), seed=0, keys=[60, None], k_hat=[60, 0], depth=[0.2, 0.2]
+    )
+    write_record(monkeypatch, results(root), seed=1, keys=[60, 90], k_hat=[60, 0], depth=[0.2, 0.2])
+    o = measures(root)["demo"]["ci"].outcome
+    assert (o.verdict, o.number) == ("yes", "matched f = 0.5: 1/1, f = 1: 1/2; drop +0.50")
+
+
+def test_records_are_selected_by_fraction_and_colour_space(tmp_path, monkeypatch):
+    select = 'select = { watermarked_fraction_min = 1.0, color_spaces = "own" }\n'
+    root = make_root(tmp_path, claim(extra=select))
+    write_record(monkeypatch, results(root), seed=0, keys=[60, 90], k_hat=[0, 0], depth=[1, 1])
+    write_record(
+        monkeypatch,
+        results(root),
+        seed=0,
+        keys=[60, 90],
+        k_hat=[60, 90],
+        depth=[1, 1],
+        color_space_seeds=(5, 6),
+    )
+    assert measures(root)["demo"]["ci"].outcome.number == "2/2 matched (2 keys)"
+
+
+def test_a_learner_in_two_results_files_counts_once_and_profiles_stay_apart(tmp_path, monkeypatch):
+    grids = ("ci", "gpu")
+    root = make_root(tmp_path, claim(grids=("ci", "ci2", "gpu")), grids=grids)
+    (root / "tools" / "grids" / "ci2.toml").write_text(GRID.format(profile="ci"))
+    for path in (results(root), root / "tools" / "grids" / "ci2.jsonl"):
+        write_record(monkeypatch, path, seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    write_record(
+        monkeypatch, results(root, "gpu"), seed=0, keys=[60], k_hat=[90], depth=[0.2], profile="gpu"
+    )
+    m = measures(root)["demo"]
+    assert m["ci"].learners == 1 and m["ci"].outcome.verdict == "yes"
+    assert m["gpu"].outcome.verdict == "no" and m["cpu"] is None
+
+
+# ------------------------------------------------------------------------ nothing measured yet
+def test_missing_results_say_not_yet_measured_for_every_profile(tmp_path):
+    needs = (
+        '[[claim]]\nid = "later"\ntitle = "t"\nwhere = "Sec. 9"\nquote = "q"\n'
+        'paper_number = "n"\nlessons = ["05"]\nneeds = "a results file nobody writes yet"\n'
+    )
+    root = make_root(tmp_path, claim() + "\n" + needs)
+    text = generate(root)
+    for anchor in ("demo", "later"):
+        row = next(line for line in text.splitlines() if f"](#{anchor})" in line)
+        assert row.count("| not yet measured ") == len(PROFILES)
+    assert "`tools/grids/ci.jsonl`: not run yet" in text
+    assert "**Not measured by any sweep yet:** a results file nobody writes yet" in text
+    assert re.search(r"\d\.\d", text.split("## Summary")[1]) is None  # no number anywhere
+
+
+# --------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda r: '{"config": {"seed": 1}, "k_hat": [60', r"line 2: not a JSON record"),
+        (lambda r: json.dumps({k: v for k, v in r.items() if k != "k_hat"}), r"line 2: .*no k_hat"),
+        (lambda r: json.dumps(r).replace('"gap": [', '"gap": [NaN, '), r"line 2: not a JSON"),
+        (lambda r: json.dumps({**r, "gap": [None]}), r"line 2: user 0: a key needs .* finite gap"),
+        (lambda r: json.dumps({**r, "match": [False]}), r"line 2: user 0: match False disagrees"),
+        (lambda r: json.dumps({**r, "profile": "gpu"}), r"line 2: profile 'gpu', but its grid"),
+        (lambda r: json.dumps({**r, "k_hat": [60, 90]}), r"line 2: .*one entry per user"),
+    ],
+)
+def test_a_malformed_record_is_one_line_naming_file_and_line(
+    tmp_path, monkeypatch, capsys, damage, message
+):
+    root = make_root(tmp_path, claim())
+    r = write_record(monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    with open(results(root), "a") as f:
+        f.write(damage(r) + "\n")
+    out = root / "docs" / "reproduction.md"
+    args = ["--root", str(root), "--claims", str(root / "tools/claims.toml"), "--out", str(out)]
+    assert rp.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.search("reproduction: tools/grids/ci.jsonl " + message, err), err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('metric = "keys_matchd"\n', r"unknown metric 'keys_matchd'"),
+        ("options = { yes = 1 }\n", r"metric keys_matched takes options"),
+        ("select = { photos = 1 }\n", r"unknown select key\(s\) \['photos'\]"),
+        ('needs = "x"\n', r"either grids .* or needs"),
+    ],
+)
+def test_a_bad_registry_says_what_to_fix(tmp_path, extra, message):
+    text = claim() + extra
+    if extra.startswith("metric"):
+        text = text.replace('metric = "keys_matched"\n', "")
+    root = make_root(tmp_path, text)
+    with pytest.raises(rp.ReproductionError, match=message):
+        generate(root)
+    (root / "tools" / "claims.toml").write_text(claim(grids=("nowhere",)))
+    with pytest.raises(rp.ReproductionError, match=r"tools/grids/nowhere.toml does not exist"):
+        generate(root)
+
+
+# ----------------------------------------------------------------------------------- --check
+def test_check_detects_a_stale_file_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    root = make_root(tmp_path, claim())
+    out = root / "docs" / "reproduction.md"
+    args = ["--root", str(root), "--claims", str(root / "tools/claims.toml"), "--out", str(out)]
+    assert rp.main(args + ["--check"]) == 1  # not written yet
+    assert "is missing" in capsys.readouterr().err and not out.exists()
+    assert rp.main(args) == 0
+    assert rp.main(args + ["--check"]) == 0
+    write_record(monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    before = out.read_text()
+    assert rp.main(args + ["--check"]) == 1  # a new record: the committed table is stale
+    assert "is stale; regenerate it with python -m tools.reproduction" in capsys.readouterr().err
+    assert out.read_text() == before
+    assert rp.main(args) == 0 and "**yes**" in out.read_text()
+    out.write_text(out.read_text().replace("**yes**", "**no**"))  # edited by hand
+    assert rp.main(args + ["--check"]) == 1
+
+
+# ------------------------------------------------------------------ the committed registry & doc
+def test_the_committed_reproduction_table_is_up_to_date():
+    """Fails when a results file, the registry or the generator changed without regenerating:
+    run ``python -m tools.reproduction`` and commit docs/reproduction.md."""
+    assert rp.DEFAULT_OUT.read_text(encoding="utf-8") == rp.generate(), (
+        "docs/reproduction.md is stale: run python -m tools.reproduction"
+    )
+
+
+def _claims() -> list:
+    return rp.load_claims(rp.DEFAULT_CLAIMS, ROOT)
+
+
+def test_the_registry_has_every_claim_the_issue_lists():
+    ids = {c.id for c in _claims()}
+    wanted = {"fig-2a-c", "fig-2d-f", "fig-2g", "fig-2h", "fig-2i", "fig-3", "fig-4", "fig-5a"}
+    wanted |= {"fig-5b", "fig-5c", "table-1", "sec-5-4", "sec-5-6"}
+    assert wanted <= ids
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.replace("’", "'").replace("$", " ").split())
+
+
+def test_the_quotes_are_the_papers_words():
+    """Every run of plain words (no formula) inside a claim's quotation marks is in the paper."""
+    paper = _normalise(
+        (ROOT.parent / "shared" / "reference" / "anti-neuron-watermarking-paper.md").read_text()
+        if (ROOT.parent / "shared" / "reference").is_dir()
+        else pytest.skip("the paper's text is not next to this checkout")
+    )
+    for c in _claims():
+        quoted = re.findall(r'"([^"]+)"', c.quote)
+        assert quoted, f"{c.id}: the quote has no quotation marks"
+        for words in quoted:
+            for run in re.split(r"[|<>∼τ*̂−=()]", words):  # formulas and brackets break runs
+                run = _normalise(run)
+                if len(run.split()) >= 4:
+                    assert run in paper, f"{c.id}: {run!r} is not in the paper"
+
+
+def test_every_grid_the_registry_names_parses():
+    for grid in {g for c in _claims() for g in c.grids}:
+        assert sweep.load_grid(ROOT / grid).jobs, grid
+
+
+def _configs(grid: str) -> list:
+    return [j.config for j in sweep.load_grid(ROOT / "tools" / "grids" / grid).jobs]
+
+
+def test_the_new_grids_train_what_the_lessons_train():
+    ci = get_profile("ci").config
+    assert _configs("ci_fig2_users.toml") == [multi_user_config(ci).with_(seed=s) for s in range(6)]
+    setting = get_profile("ci").lessons.many_users
+    base = ci.with_(n_train=setting.n_train, batch_size=setting.batch_size)
+    assert _configs("ci_fig5a_many_users.toml") == [
+        many_users_config(base.with_(seed=s), setting.n_users, f, own)
+        for f in (0.2, 1.0)
+        for own in (False, True)
+        for s in (0, 1, 2)
+    ]
+    variants = {"colour jitter", "colour jitter, YIQ hue", "cutout", "Gaussian noise (std 0.1)"}
+    variants |= {"label smoothing 0.1", "cutout + noise + label smoothing"}
+    variants |= {"adversarial, FGSM 2/255"}
+    wanted = [ci] + [ci.with_(**DEFENCE_VARIANTS[v][0]) for v in sorted(variants)]
+    got = _configs("ci_fig3_defences.toml")
+    assert {c.with_(seed=0) for c in got} == set(wanted) and len(got) == 3 * len(wanted)
+    assert _configs("gpu_fig2i_high_res.toml") == [HIGH_RES.with_(seed=s) for s in range(3)]
+
+
+def test_every_lesson_links_to_rows_that_exist():
+    doc = rp.DEFAULT_OUT.read_text(encoding="utf-8")
+    anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', doc))
+    assert anchors == {c.id for c in _claims()}
+    for n in ("03", "04", "05", "06", "07", "08", "09"):
+        (lesson,) = (ROOT / "notebooks").glob(f"{n}_*.py")
+        last_cell = lesson.read_text(encoding="utf-8").rsplit("# %%", 1)[1]
+        links = re.findall(r"\(\.\./docs/reproduction\.md#([a-z0-9-]+)\)", last_cell)
+        assert links, f"{lesson.name}: its last cell links to no row of docs/reproduction.md"
+        assert set(links) <= anchors, f"{lesson.name}: {set(links) - anchors}"

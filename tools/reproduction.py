@@ -1,0 +1,861 @@
+"""Write docs/reproduction.md: each claim of the paper against the course's sweep results.
+
+    python -m tools.reproduction              # (re)write docs/reproduction.md
+    python -m tools.reproduction --check      # exit 1 when docs/reproduction.md is stale
+
+Reads the claims registry (``tools/claims.toml``: the paper's words and number for each claim, the
+grids that measure it, the metric below that turns their records into the course's number, the
+bar that counts as "reproduces", the lesson that teaches it) and every results file its grids name:
+``GRID.jsonl`` next to ``GRID.toml``, one JSON record per learner, as ``python -m
+anw_helpers.sweep GRID.toml`` appends them. Nothing in the table is typed: a profile without
+records for a claim reads "not yet measured". The output holds no date, so ``--check`` (and the
+fast test that runs it) fails exactly when the committed file differs from what the committed
+results give.
+
+Exit codes: 0 written or up to date; 1 stale (``--check``); 2 a registry or a record that cannot be
+read (one line naming the file, the line and the fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import re
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from anw_helpers.profiles import PROFILES
+from anw_helpers.sweep import tomllib
+from anw_helpers.verify import DEFAULT_TAU
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CLAIMS = ROOT / "tools" / "claims.toml"
+DEFAULT_OUT = ROOT / "docs" / "reproduction.md"
+COMMAND = "python -m tools.reproduction"
+#: The profiles a record may come from, in the table's column order.
+PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+NOT_MEASURED = "not yet measured"
+VERDICTS = ("yes", "partly", "no")
+
+
+class ReproductionError(ValueError):
+    """A registry or results file that cannot be used; the message names the file, line and fix."""
+
+
+# ------------------------------------------------------------------------------------ the registry
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper (``[[claim]]`` in the registry) and how the course measures it."""
+
+    id: str
+    title: str
+    where: str
+    quote: str
+    paper_number: str
+    lessons: tuple[str, ...]
+    metric: str = ""
+    options: dict = field(default_factory=dict)
+    select: dict = field(default_factory=dict)
+    grids: tuple[str, ...] = ()
+    needs: str = ""
+    note: str = ""
+
+
+_REQUIRED = ("id", "title", "where", "quote", "paper_number", "lessons")
+_SELECT = {
+    "users",
+    "min_photos",
+    "max_photos",
+    "watermarked_fraction_min",
+    "watermarked_fraction_max",
+    "color_spaces",
+    "config",
+}
+
+
+def load_claims(path: Path, root: Path) -> list[Claim]:
+    """The registry's claims, checked: ids, metrics, options, selections, grids and lessons."""
+    where = _rel(path, root)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReproductionError(f"cannot read the claims registry {where}: {exc}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ReproductionError(f"{where} is not valid TOML: {exc}.") from None
+    entries = data.get("claim")
+    if not isinstance(entries, list) or not entries:
+        raise ReproductionError(f"{where}: no [[claim]] entries; see the example at its top.")
+    claims, seen = [], set()
+    for number, entry in enumerate(entries, start=1):
+        claim = _claim(entry, f"{where} [[claim]] #{number}")
+        if claim.id in seen:
+            raise ReproductionError(f"{where}: the id {claim.id!r} is used twice; ids are anchors.")
+        seen.add(claim.id)
+        _check_claim(claim, where, root)
+        claims.append(claim)
+    return claims
+
+
+def _claim(entry: Any, where: str) -> Claim:
+    if not isinstance(entry, dict):
+        raise ReproductionError(f"{where}: a claim is a table of fields.")
+    missing = [k for k in _REQUIRED if not entry.get(k)]
+    unknown = set(entry) - set(Claim.__dataclass_fields__)
+    if missing or unknown:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown {sorted(unknown)}"
+        raise ReproductionError(f"{where} ({entry.get('id', '?')}): {problem} field(s).")
+    values = dict(entry)
+    for name in ("lessons", "grids"):
+        values[name] = tuple(values.get(name, ()))
+    return Claim(**values)
+
+
+def _check_claim(claim: Claim, where: str, root: Path) -> None:
+    at = f"{where} ({claim.id})"
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", claim.id):
+        raise ReproductionError(f"{at}: an id is an anchor: lowercase letters, digits and '-'.")
+    if bool(claim.grids) == bool(claim.needs):
+        raise ReproductionError(
+            f"{at}: give either grids (and a metric) or needs (what would measure it), not both."
+        )
+    if claim.grids:
+        if claim.metric not in METRICS:
+            raise ReproductionError(
+                f"{at}: unknown metric {claim.metric!r}; one of {', '.join(METRICS)}."
+            )
+        accepted = set(inspect.signature(METRICS[claim.metric].compute).parameters) - {"records"}
+        if set(claim.options) - accepted:
+            raise ReproductionError(
+                f"{at}: metric {claim.metric} takes options {sorted(accepted)}; got "
+                f"{sorted(claim.options)}."
+            )
+        if set(claim.select) - _SELECT:
+            raise ReproductionError(
+                f"{at}: unknown select key(s) {sorted(set(claim.select) - _SELECT)}; one of "
+                f"{sorted(_SELECT)}."
+            )
+        for grid in claim.grids:
+            if not (root / grid).is_file():
+                raise ReproductionError(f"{at}: the grid {grid} does not exist; add it or fix it.")
+    for lesson in claim.lessons:
+        _lesson_path(lesson, root, at)
+
+
+def _lesson_path(lesson: str, root: Path, where: str) -> Path:
+    found = sorted((root / "notebooks").glob(f"{lesson}_*.py"))
+    if len(found) != 1:
+        raise ReproductionError(
+            f"{where}: lesson {lesson!r} names no single notebooks/{lesson}_*.py."
+        )
+    return found[0]
+
+
+# ------------------------------------------------------------------------------------- the records
+def results_path(grid: str) -> str:
+    """Where the sweep writes a grid's records by default: the grid's path with ``.jsonl``."""
+    return str(Path(grid).with_suffix(".jsonl"))
+
+
+def read_results(path: Path, root: Path, profile: str) -> list[dict]:
+    """The records of one results file, each checked and tagged with ``_where`` ("file:line").
+
+    ``profile`` is the grid's; a record from another profile, a damaged line (a job killed
+    mid-write), NaN, or per-user lists that disagree raise :class:`ReproductionError` naming the
+    file and line: a committed results file must be whole.
+    """
+    rel = _rel(path, root)
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{rel} line {number}"
+        try:
+            record = json.loads(line, parse_constant=_no_constant)
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise ReproductionError(
+                f"{where}: not a JSON record ({exc}); delete the line and rerun the sweep to "
+                "measure that learner again."
+            ) from None
+        problem = record_problem(record, profile)
+        if problem:
+            raise ReproductionError(
+                f"{where}: {problem}; fix it, or delete the line and rerun the sweep."
+            )
+        records.append({**record, "_where": where})
+    return records
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number")
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def record_problem(record: Any, profile: str) -> Optional[str]:
+    """What makes ``record`` unusable as a sweep record of ``profile``'s grid, or None."""
+    if not isinstance(record, dict):
+        return "a record is a JSON object"
+    need = ("config", "profile", "users", "user_keys", "user_sizes", "k_hat", "match", "gap")
+    need += ("held_out_key", "held_out_k_hat", "held_out_at_zero", "machine", "precision")
+    missing = [k for k in need if k not in record]
+    if missing:
+        return f"not a sweep record: no {', '.join(missing)}"
+    if record["profile"] != profile:
+        return f"profile {record['profile']!r}, but its grid's profile is {profile!r}"
+    if not isinstance(record["config"], dict) or not isinstance(record["config"].get("seed"), int):
+        return "config is not a learner's config (no integer seed)"
+    lists = ("users", "user_keys", "user_sizes", "k_hat", "match", "gap")
+    if not all(isinstance(record[k], list) for k in lists):
+        return f"{', '.join(lists)} must be lists"
+    if len({len(record[k]) for k in lists}) != 1 or not record["users"]:
+        return f"{', '.join(lists)} must have one entry per user"
+    for i, (key, k_hat, match, gap, size) in enumerate(
+        zip(*(record[k] for k in ("user_keys", "k_hat", "match", "gap", "user_sizes")))
+    ):
+        if not _is_number(k_hat) or not (isinstance(size, int) and size > 0):
+            return f"user {i}: k_hat and user_sizes must be finite numbers"
+        if key is None:
+            if match is not None or gap is not None:
+                return f"user {i} has no key, so no match or gap"
+            continue
+        if not _is_number(key) or not isinstance(match, bool) or not _is_number(gap):
+            return f"user {i}: a key needs a boolean match and a finite gap (null: NaN in training)"
+        if match != (_circular(k_hat, key) < DEFAULT_TAU):
+            return f"user {i}: match {match} disagrees with k_hat {k_hat:g} and key {key:g}"
+    held = record["held_out_k_hat"]
+    if not _is_number(held) or not isinstance(record["held_out_at_zero"], bool):
+        return "held_out_k_hat must be a finite number and held_out_at_zero a boolean"
+    if record["held_out_at_zero"] != (_circular(held, 0.0) < DEFAULT_TAU):
+        return f"held_out_at_zero disagrees with held_out_k_hat {held:g}"
+    if not isinstance(record["machine"], dict):
+        return "machine must be an object"
+    return None
+
+
+def _circular(a: float, b: float) -> float:
+    """Distance between two angles in degrees on the circle (as ``verify.circular_distance``)."""
+    d = (a - b) % 360.0
+    return min(d, 360.0 - d)
+
+
+def machine_label(record: dict) -> str:
+    """What a record was measured on, in a few words: GPU or CPU model, threads, precision."""
+    m = record["machine"]
+    if m.get("gpu"):
+        where = str(m["gpu"])
+    else:
+        threads = m.get("threads", "?")
+        where = f"{m.get('cpu') or 'unknown CPU'}, {threads} thread{'s' * (threads != 1)}"
+    return f"{where}, {record['precision'] or 'unknown precision'}"
+
+
+def select_records(records: list[dict], select: dict) -> list[dict]:
+    """The records a claim counts: learners matching ``select``, each keeping only the users it
+    names (``min_photos`` / ``max_photos``); a learner left with no such user is dropped."""
+    kept = []
+    for r in records:
+        if not _learner_selected(r, select):
+            continue
+        users = [
+            i
+            for i, size in enumerate(r["user_sizes"])
+            if select.get("min_photos", 0) <= size <= select.get("max_photos", math.inf)
+        ]
+        if not users:
+            continue
+        lists = ("users", "user_keys", "user_sizes", "k_hat", "match", "gap")
+        kept.append({**r, **{k: [r[k][i] for i in users] for k in lists}})
+    return kept
+
+
+def _learner_selected(r: dict, select: dict) -> bool:
+    keys = r["user_keys"]
+    fraction = sum(k is not None for k in keys) / len(keys)
+    seeds = r["config"].get("color_space_seeds") or [None]
+    own = [s is not None for s, k in zip(seeds, keys) if k is not None]
+    spaces = "own" if own and all(own) else "yiq" if not any(own) else "mixed"
+    return (
+        select.get("users", len(keys)) == len(keys)
+        and select.get("watermarked_fraction_min", 0.0) - 1e-9 <= fraction
+        and fraction <= select.get("watermarked_fraction_max", 1.0) + 1e-9
+        and select.get("color_spaces", spaces) == spaces
+        and all(r["config"].get(k) == v for k, v in select.get("config", {}).items())
+    )
+
+
+def unique_learners(records: list[dict]) -> list[dict]:
+    """One record per learner (config): a learner in two grids' results counts once (the first)."""
+    seen, kept = set(), []
+    for r in records:
+        key = json.dumps(r["config"], sort_keys=True)
+        if key not in seen:
+            seen.add(key)
+            kept.append(r)
+    return kept
+
+
+# ------------------------------------------------------------------------------------- the metrics
+@dataclass(frozen=True)
+class Outcome:
+    """What a metric makes of one profile's records: the verdict by its bar, the course's number in
+    words, and the per-unit values (``quantity``) whose mean and spread the table shows."""
+
+    verdict: str
+    number: str
+    quantity: str
+    values: tuple[float, ...]
+    fmt: str = "+.3f"
+
+
+def _threshold(score: float, yes_at: float, partly_at: float) -> str:
+    return "yes" if score >= yes_at else "partly" if score >= partly_at else "no"
+
+
+def _watermarked(records: list[dict]) -> list[tuple[bool, float, float, float]]:
+    """(match, gap, k_hat, key) of every (learner, watermarking user) pair."""
+    return [
+        (m, g, h, k)
+        for r in records
+        for m, g, h, k in zip(r["match"], r["gap"], r["k_hat"], r["user_keys"])
+        if k is not None
+    ]
+
+
+def keys_matched(
+    records: list[dict], yes_at: float = 1.0, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """The share of (learner, watermarking user) pairs whose key eq. 6 recovers (|k̂ − k*| < 15°),
+    and each pair's loss gap (best loss away from k* minus the loss near it; > 0: k* wins)."""
+    pairs = _watermarked(records)
+    if not pairs:
+        return None
+    hits = sum(m for m, *_ in pairs)
+    keys = len({k for *_, k in pairs})
+    return Outcome(
+        _threshold(hits / len(pairs), yes_at, partly_at),
+        f"{hits}/{len(pairs)} matched ({keys} key{'s' * (keys != 1)})",
+        "loss gap",
+        tuple(g for _, g, _, _ in pairs),
+    )
+
+
+def keys_missed(
+    records: list[dict], yes_at: float = 0.8, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """The share of (learner, watermarking user) pairs whose key eq. 6 does *not* recover, and each
+    pair's loss gap (< 0: a slot away from k* wins)."""
+    pairs = _watermarked(records)
+    if not pairs:
+        return None
+    misses = sum(not m for m, *_ in pairs)
+    return Outcome(
+        _threshold(misses / len(pairs), yes_at, partly_at),
+        f"{misses}/{len(pairs)} missed",
+        "loss gap",
+        tuple(g for _, g, _, _ in pairs),
+    )
+
+
+def held_out_at_zero(
+    records: list[dict], yes_at: float = 1.0, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """The share of learners whose held-out user (the same key, photos the learner never saw;
+    Sec. 5.4) gets k̂ = 0 (|k̂| < 15°), and each one's |k̂ − 0| in degrees (grid: 0, 30, ...)."""
+    if not records:
+        return None
+    at_zero = sum(r["held_out_at_zero"] for r in records)
+    return Outcome(
+        _threshold(at_zero / len(records), yes_at, partly_at),
+        f"{at_zero}/{len(records)} held-out users at k̂ = 0",
+        "|k̂ − 0| (degrees)",
+        tuple(_circular(r["held_out_k_hat"], 0.0) for r in records),
+        ".1f",
+    )
+
+
+def hue_cosine_after_training(
+    records: list[dict], yes_at: float = 0.99, partly_at: float = 0.9
+) -> Optional[Outcome]:
+    """The mean of cos(k̂ − k*) over (learner, watermarking user) pairs, Table 1's "after training"
+    (``anw_helpers.tracing.hue_cosine``, as lesson 08); the held-out users' cos(k̂ − k*), Table 1's
+    "before training", is quoted beside it."""
+    from anw_helpers.tracing import hue_cosine
+
+    pairs = _watermarked(records)
+    if not pairs:
+        return None
+    after = hue_cosine([h for *_, h, _ in pairs], [k for *_, k in pairs]).tolist()
+    held = [r for r in records if r["held_out_key"] is not None]
+    before = hue_cosine(
+        [r["held_out_k_hat"] for r in held], [r["held_out_key"] for r in held]
+    ).tolist()
+    mean = statistics.fmean(after)
+    before_text = f"; before (held-out users) {statistics.fmean(before):+.3f}" if before else ""
+    return Outcome(
+        _threshold(mean, yes_at, partly_at),
+        f"after training {mean:+.3f} over {len(after)} users{before_text}",
+        "cos(k̂ − k*) after training",
+        tuple(after),
+    )
+
+
+def gap_grows_with_capacity(
+    records: list[dict], models: Sequence[str] = ("small_resnet",)
+) -> Optional[Outcome]:
+    """The mean loss gap per model size, smallest first (``models`` in order of size, then width
+    within a model): does the minimum at k* get sharper as the network grows (Fig. 2h)?"""
+    groups: dict[tuple[int, int], list[tuple[bool, float]]] = {}
+    names: dict[tuple[int, int], str] = {}
+    for r in records:
+        model, width = r["config"].get("model"), int(r["config"].get("width", 0))
+        if model not in models:
+            raise ReproductionError(
+                f"{r['_where']}: model {model!r} has no place in the metric's size order "
+                f"{list(models)}; add it to the claim's options.models."
+            )
+        size = (list(models).index(model), width if model == "small_resnet" else 0)
+        names[size] = f"{model} w{width}" if model == "small_resnet" else model
+        groups.setdefault(size, []).extend((m, g) for m, g, *_ in _watermarked([r]))
+    groups = {s: v for s, v in groups.items() if v}
+    if len(groups) < 2:
+        return None
+    order = sorted(groups)
+    means = [statistics.fmean(g for _, g in groups[s]) for s in order]
+    all_match = all(m for s in order for m, _ in groups[s])
+    growing = all(b > a for a, b in zip(means, means[1:]))
+    verdict = "yes" if all_match and growing else "partly" if means[-1] > means[0] else "no"
+    hits = sum(m for s in order for m, _ in groups[s])
+    total = sum(len(groups[s]) for s in order)
+    per_size = ", ".join(f"{names[s]} {m:+.3f}" for s, m in zip(order, means))
+    return Outcome(
+        verdict,
+        f"mean gap {per_size}; {hits}/{total} matched",
+        "loss gap (all sizes)",
+        tuple(g for s in order for _, g in groups[s]),
+    )
+
+
+_DEFENCE_FIELDS = ("augment", "label_smoothing", "adversarial_eps", "dp_noise_multiplier")
+
+
+def colour_jitter_narrows_gap(records: list[dict]) -> Optional[Outcome]:
+    """The mean loss gap of the colour-jitter learners (an ``augment`` with ``color_jitter``)
+    against the plain crop-and-flip learner's and every other learner-side variant's (Fig. 3)."""
+    groups: dict[tuple, list[float]] = {}
+    for r in records:
+        variant = tuple(r["config"].get(k) for k in _DEFENCE_FIELDS)
+        groups.setdefault(variant, []).extend(g for _, g, *_ in _watermarked([r]))
+    plain = groups.get(("crop_flip", 0.0, 0.0, None))
+    jitter = {v: g for v, g in groups.items() if "color_jitter" in str(v[0]) and g}
+    others = {v: g for v, g in groups.items() if v not in jitter and g}
+    if not plain or not jitter:
+        return None
+    worst_jitter = max(statistics.fmean(g) for g in jitter.values())
+    plain_mean = statistics.fmean(plain)
+    least_other = min(statistics.fmean(g) for g in others.values())
+    verdict = (
+        "yes" if worst_jitter < least_other else "partly" if worst_jitter < plain_mean else "no"
+    )
+    jitter_means = ", ".join(
+        f"{v[0].removeprefix('crop_flip+')} {statistics.fmean(g):+.3f}"
+        for v, g in sorted(jitter.items(), key=lambda item: str(item[0]))
+    )
+    return Outcome(
+        verdict,
+        f"mean gap with {jitter_means}; plain {plain_mean:+.3f}; lowest of the "
+        f"{len(others)} other variants {least_other:+.3f}",
+        "loss gap with colour jitter",
+        tuple(g for gaps in jitter.values() for g in gaps),
+    )
+
+
+def match_drops_with_fraction(records: list[dict], yes_drop: float = 0.2) -> Optional[Outcome]:
+    """The share of watermarking users matched at the smallest and at the largest fraction of users
+    who watermark (Fig. 5a): how far matching falls as more users watermark."""
+    groups: dict[float, list[bool]] = {}
+    for r in records:
+        keys = r["user_keys"]
+        fraction = round(sum(k is not None for k in keys) / len(keys), 3)
+        groups.setdefault(fraction, []).extend(m for m, *_ in _watermarked([r]))
+    groups = {f: v for f, v in groups.items() if v}
+    if len(groups) < 2:
+        return None
+    rates = {f: sum(v) / len(v) for f, v in groups.items()}
+    low, high = min(rates), max(rates)
+    drop = rates[low] - rates[high]
+    verdict = "yes" if drop >= yes_drop else "partly" if drop > 0 else "no"
+    per_fraction = ", ".join(
+        f"f = {f:g}: {sum(groups[f])}/{len(groups[f])}" for f in sorted(groups)
+    )
+    return Outcome(
+        verdict,
+        f"matched {per_fraction}; drop {drop:+.2f}",
+        "share matched per fraction f",
+        tuple(rates[f] for f in sorted(rates)),
+        ".2f",
+    )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric and its bar, written from the options it is given (so the two cannot disagree)."""
+
+    compute: Callable[..., Optional[Outcome]]
+    bar: Callable[..., str]
+
+
+def _share(x: float) -> str:
+    return "all" if x >= 1 else f"at least {x:.0%}".replace("%", " %")
+
+
+def _shares_bar(what: str) -> Callable[..., str]:
+    return lambda yes_at, partly_at: (
+        f"yes: {_share(yes_at)} of {what}; partly: {_share(partly_at)}; otherwise no"
+    )
+
+
+METRICS: dict[str, Metric] = {
+    "keys_matched": Metric(keys_matched, _shares_bar("the (learner, user) pairs matched")),
+    "keys_missed": Metric(keys_missed, _shares_bar("the (learner, user) pairs missed")),
+    "held_out_at_zero": Metric(held_out_at_zero, _shares_bar("the held-out users at k̂ = 0")),
+    "hue_cosine_after_training": Metric(
+        hue_cosine_after_training,
+        lambda yes_at, partly_at: (
+            f"yes: mean cos(k̂ − k*) after training at least {yes_at}; partly: at least "
+            f"{partly_at}; otherwise no"
+        ),
+    ),
+    "gap_grows_with_capacity": Metric(
+        gap_grows_with_capacity,
+        lambda models: (
+            "yes: every size matches and the mean gap grows from each size to the next; partly: "
+            "the largest size's mean gap exceeds the smallest's; otherwise no (sizes in the order "
+            f"{', '.join(models)}, then by width; needs two sizes or more)"
+        ),
+    ),
+    "colour_jitter_narrows_gap": Metric(
+        colour_jitter_narrows_gap,
+        lambda: (
+            "yes: every colour-jitter variant's mean gap is below every other variant's; partly: "
+            "below the plain learner's; otherwise no (needs the plain learner and a jitter "
+            "variant)"
+        ),
+    ),
+    "match_drops_with_fraction": Metric(
+        match_drops_with_fraction,
+        lambda yes_drop: (
+            f"yes: the share matched at the largest fraction is at least {yes_drop * 100:g} "
+            "percentage points below the smallest fraction's; partly: below it; otherwise no "
+            "(needs two fractions or more)"
+        ),
+    ),
+}
+
+
+def bar_text(claim: Claim) -> str:
+    """The claim's bar in words, from its metric's template and the claim's options."""
+    metric = METRICS[claim.metric]
+    defaults = {
+        name: p.default
+        for name, p in inspect.signature(metric.compute).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+    return metric.bar(**{**defaults, **claim.options})
+
+
+# ----------------------------------------------------------------------------------- the measures
+@dataclass(frozen=True)
+class Measure:
+    """One claim in one profile: the metric's outcome and what it was computed from."""
+
+    outcome: Outcome
+    seeds: int
+    learners: int
+    machines: tuple[str, ...]
+
+
+def measure(claim: Claim, records: list[dict]) -> dict[str, Optional[Measure]]:
+    """The claim's measure in every profile (None: not yet measured) from its grids' records."""
+    chosen = unique_learners(select_records(records, claim.select))
+    result: dict[str, Optional[Measure]] = {}
+    for profile in PROFILE_NAMES:
+        mine = [r for r in chosen if r["profile"] == profile]
+        outcome = METRICS[claim.metric].compute(mine, **claim.options) if mine else None
+        if outcome is None:
+            result[profile] = None
+            continue
+        if outcome.verdict not in VERDICTS or any(not math.isfinite(v) for v in outcome.values):
+            raise AssertionError(f"metric {claim.metric} gave {outcome}")  # a bug, not bad input
+        result[profile] = Measure(
+            outcome,
+            len({r["config"]["seed"] for r in mine}),
+            len(mine),
+            tuple(sorted({machine_label(r) for r in mine})),
+        )
+    return result
+
+
+def spread(values: Sequence[float], fmt: str) -> str:
+    """Mean ± sample standard deviation, and min–max: "+0.240 ± 0.090 std (min +0.150, max
+    +0.370)"."""
+    mean = format(statistics.fmean(values), fmt)
+    if len(values) < 2:
+        return f"{mean} (one value)"
+    std = format(statistics.stdev(values), fmt.lstrip("+"))
+    return f"{mean} ± {std} std (min {format(min(values), fmt)}, max {format(max(values), fmt)})"
+
+
+# ------------------------------------------------------------------------------------ the document
+@dataclass
+class Sources:
+    """Every results file the registry names: its records (None: not run yet)."""
+
+    files: dict[str, Optional[list[dict]]] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
+    grids: dict[str, str] = field(default_factory=dict)
+
+    def records(self, claim: Claim) -> list[dict]:
+        return [r for g in claim.grids for r in (self.files[results_path(g)] or [])]
+
+
+def read_sources(claims: list[Claim], root: Path) -> Sources:
+    """Read every grid's results file once (a missing file: not run yet)."""
+    sources = Sources()
+    for grid in dict.fromkeys(g for c in claims for g in c.grids):
+        path = results_path(grid)
+        profile = _grid_profile(root / grid, grid)
+        sources.grids[grid] = path
+        sources.profiles[path] = profile
+        full = root / path
+        sources.files[path] = read_results(full, root, profile) if full.is_file() else None
+    return sources
+
+
+def _grid_profile(path: Path, rel: str) -> str:
+    try:
+        profile = tomllib.loads(path.read_text(encoding="utf-8")).get("profile")
+    except tomllib.TOMLDecodeError as exc:
+        raise ReproductionError(f"{rel} is not valid TOML: {exc}.") from None
+    if profile not in PROFILE_NAMES:
+        raise ReproductionError(
+            f"{rel}: profile {profile!r} is not one of {', '.join(PROFILE_NAMES)}."
+        )
+    return profile
+
+
+def generate(claims_path: Path = DEFAULT_CLAIMS, root: Path = ROOT, out: Path = DEFAULT_OUT) -> str:
+    """The text of docs/reproduction.md from the registry and the results files it names."""
+    claims = load_claims(claims_path, root)
+    sources = read_sources(claims, root)
+    measures = {c.id: measure(c, sources.records(c)) for c in claims if c.grids}
+    link = _Linker(root, out)
+    parts = [_header(claims_path, root, sources, link), _summary(claims, measures, link)]
+    parts += [_details(c, measures.get(c.id), link) for c in claims]
+    return "\n".join(parts)
+
+
+class _Linker:
+    """Relative links from the output file's folder to files of the repository."""
+
+    def __init__(self, root: Path, out: Path) -> None:
+        self.root, self.folder = root, out.resolve().parent
+
+    def __call__(self, rel: str, text: Optional[str] = None) -> str:
+        target = os.path.relpath(self.root.resolve() / rel, self.folder)
+        return f"[{text or rel}]({Path(target).as_posix()})"
+
+    def lesson(self, lesson: str) -> str:
+        py = _lesson_path(lesson, self.root, "lesson link")
+        return self(str(py.with_suffix(".ipynb").relative_to(self.root)), f"lesson {lesson}")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _header(claims_path: Path, root: Path, sources: Sources, link: _Linker) -> str:
+    rows = []
+    for grid, path in sources.grids.items():
+        records = sources.files[path]
+        if records is None:
+            state = f"`{path}`: not run yet"
+        else:
+            state = f"{link(path)}: {len(records)} record{'s' * (len(records) != 1)}"
+        rows.append(f"| {link(grid)} | `{sources.profiles[path]}` | {state} |")
+    return "\n".join(
+        [
+            f"<!-- Generated by `{COMMAND}`: do not edit by hand. Edit "
+            f"{_rel(claims_path, root)} or rerun a sweep, then run the command again. -->",
+            "",
+            "# Reproduction: the paper's claims and the course's runs",
+            "",
+            f"**Generated** by `{COMMAND}` from the claims registry "
+            f"{link(_rel(claims_path, root))} and the sweep results below; **do not edit by "
+            f"hand**. `{COMMAND} --check` fails when this file is stale (a fast test runs it).",
+            "",
+            "One row per claim of Zou, Gong & Wang, *Anti-Neuron Watermarking* (ECCV 2022): the "
+            "paper's number, then for each compute profile the verdict by the claim's bar, the "
+            "course's number, the mean ± sample standard deviation and the min and max of the "
+            "values behind it, the number of seeds (learners), and the machines the records came "
+            "from. A profile with no records for a claim says "
+            f"*{NOT_MEASURED}*: no number here is typed or projected. Grids run with "
+            "`python -m anw_helpers.sweep GRID.toml`, which appends to `GRID.jsonl`; a learner "
+            "found in two grids' results counts once.",
+            "",
+            "| grid | profile | results |",
+            "|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+def _summary(
+    claims: list[Claim], measures: dict[str, dict[str, Optional[Measure]]], link: _Linker
+) -> str:
+    head = "| claim | the paper | " + " | ".join(f"`{p}`" for p in PROFILE_NAMES) + " | lessons |"
+    rows = [head, "|---" * (len(PROFILE_NAMES) + 3) + "|"]
+    for c in claims:
+        by_profile = measures.get(c.id, {})
+        cells = [_short(by_profile.get(p)) for p in PROFILE_NAMES]
+        lessons = ", ".join(link.lesson(n) for n in c.lessons)
+        rows.append(
+            f"| [{_cell(c.where)}](#{c.id}): {_cell(c.title)} | {_cell(c.paper_number)} | "
+            + " | ".join(cells)
+            + f" | {lessons} |"
+        )
+    return "\n".join(["## Summary", "", *rows, ""])
+
+
+def _short(m: Optional[Measure]) -> str:
+    if m is None:
+        return NOT_MEASURED
+    o = m.outcome
+    return _cell(
+        f"**{o.verdict}**: {o.number}; {o.quantity} {spread(o.values, o.fmt)}; "
+        f"{m.seeds} seed{'s' * (m.seeds != 1)} ({m.learners} learner{'s' * (m.learners != 1)}); "
+        f"{'; '.join(m.machines)}"
+    )
+
+
+def _details(c: Claim, by_profile: Optional[dict[str, Optional[Measure]]], link: _Linker) -> str:
+    lines = [
+        f'<a id="{c.id}"></a>',
+        "",
+        f"## {c.where}: {c.title}",
+        "",
+        f"**The paper** ({c.where}): {c.quote.strip()}",
+        "",
+        f"**The paper's number:** {c.paper_number}",
+        "",
+    ]
+    if c.grids:
+        grids = ", ".join(f"{link(g)} → `{results_path(g)}`" for g in c.grids)
+        which = f"; the records of {_select_text(c.select)}" if c.select else ""
+        lines += [
+            f"**Measured by:** {grids}{which}.",
+            "",
+            f"**The course's number:** `{c.metric}` (tools/reproduction.py): "
+            f"{_flat(METRICS[c.metric].compute.__doc__)}",
+            "",
+            f"**Reproduces when:** {bar_text(c)}.",
+            "",
+        ]
+    else:
+        lines += [f"**Not measured by any sweep yet:** {c.needs.strip()}", ""]
+    if c.note:
+        lines += [f"**Note:** {c.note.strip()}", ""]
+    lines += [f"**Taught in:** {', '.join(link.lesson(n) for n in c.lessons)}.", ""]
+    measured = {p: m for p, m in (by_profile or {}).items() if m is not None}
+    if measured:
+        lines += [
+            "| profile | reproduces | the course's number | mean ± std (min, max) | seeds "
+            "(learners) | machines |",
+            "|---|---|---|---|---|---|",
+        ]
+        for p, m in measured.items():
+            o = m.outcome
+            lines.append(
+                f"| `{p}` | **{o.verdict}** | {_cell(o.number)} | {_cell(o.quantity)}: "
+                f"{_cell(spread(o.values, o.fmt))} | {m.seeds} ({m.learners}) | "
+                f"{_cell('; '.join(m.machines))} |"
+            )
+        lines.append("")
+    missing = [f"`{p}`" for p in PROFILE_NAMES if p not in measured]
+    if missing:
+        lines += [f"*{NOT_MEASURED.capitalize()}:* {', '.join(missing)}.", ""]
+    return "\n".join(lines)
+
+
+def _select_text(select: dict) -> str:
+    words = {
+        "users": "learners with {} users",
+        "min_photos": "users of at least {} photos",
+        "max_photos": "users of at most {} photos",
+        "watermarked_fraction_min": "learners where at least a fraction {} of the users watermark",
+        "watermarked_fraction_max": "learners where at most a fraction {} of the users watermark",
+        "color_spaces": "colour spaces {} (yiq: one LCT for all; own: each user's own)",
+    }
+    parts = [words[k].format(v) for k, v in select.items() if k in words]
+    parts += [f"{k} = {v!r}" for k, v in select.get("config", {}).items()]
+    return ", ".join(parts)
+
+
+def _flat(doc: Optional[str]) -> str:
+    return " ".join((doc or "").split())
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+# ---------------------------------------------------------------------------------- command line
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Write (or ``--check``) docs/reproduction.md; 0 done or up to date, 1 stale, 2 bad input."""
+    p = argparse.ArgumentParser(
+        prog=COMMAND, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: docs/reproduction.md")
+    p.add_argument("--claims", type=Path, default=DEFAULT_CLAIMS, help="default: tools/claims.toml")
+    p.add_argument("--root", type=Path, default=ROOT, help="the repository (paths are relative)")
+    p.add_argument("--check", action="store_true", help="exit 1 if --out differs; write nothing")
+    args = p.parse_args(argv)
+    try:
+        text = generate(args.claims, args.root, args.out)
+    except ReproductionError as exc:
+        print(f"reproduction: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        current = args.out.read_text(encoding="utf-8") if args.out.is_file() else None
+        if current != text:
+            state = "missing" if current is None else "stale"
+            print(
+                f"reproduction: {args.out} is {state}; regenerate it with {COMMAND}"
+                + ("" if args.out == DEFAULT_OUT else f" --out {args.out}"),
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.out} is up to date.")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(args.out.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
