@@ -68,7 +68,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from anw_helpers import membership, memorisation, plots_comparison, stats, tracing, verify
+from anw_helpers import membership, memorisation, plots, stats, tracing, verify
 from anw_helpers.color import SIGNATURE_SLOTS, psnr
 from anw_helpers.datasets import ImageSet, load_cifar10, to_float, to_uint8
 from anw_helpers.profiles import get_profile, multi_user_config
@@ -265,7 +265,7 @@ print(
 
 # %%
 display(
-    plots_comparison.plot_mia_thresholds(
+    plots.plot_mia_thresholds(
         member_losses,
         nonmember_losses,
         shadow_eps,
@@ -383,7 +383,7 @@ advantage = {
 for name, value in advantage.items():
     print(f"adv^P {name:20s} {value:+.3f}")
 display(
-    plots_comparison.plot_protection_advantage(
+    plots.plot_protection_advantage(
         advantage,
         {
             "ANW (p = 1/12)": "tab:green",
@@ -646,7 +646,7 @@ for c, e in estimates.items():
         f"when out {e.out_accuracy[user_positions].mean():.2f}"
     )
 display(
-    plots_comparison.plot_memorisation(
+    plots.plot_memorisation(
         {
             "other photos": mean_se(mem_other),
             "user, clean": mean_se(mem_of_user["clean"]),
