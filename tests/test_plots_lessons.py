@@ -8,6 +8,8 @@ artists (lines, labels, titles), tables through their rows.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import matplotlib
 
@@ -22,6 +24,7 @@ from anw_helpers import membership, plots, stats, verify  # noqa: E402
 from anw_helpers.color import SIGNATURE_SLOTS  # noqa: E402
 
 SLOTS = torch.tensor(SIGNATURE_SLOTS, dtype=torch.float64)
+LESSONS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
 def v_curve(k_min: float, depth: float = 0.5) -> verify.SearchResult:
@@ -402,4 +405,21 @@ def test_comparison_table_puts_every_method_side_by_side():
     assert rows[3][1:] == ["a public extractor; marks 50 photos", "", "", "cos = +0.000 ± 0.000"]
     assert table.endswith(
         "Memorisation (Sec. 5.6), 2 + 2 models: watermarked − clean = +0.08 ± 0.03 (paper: +0.08)."
+    )
+
+
+# ------------------------------------------------------------------------------------- lessons
+def test_lessons_draw_no_figure_and_build_no_table_inline():
+    """Issue 15.5: a lesson calls one helper per figure or table; no matplotlib, no Markdown table
+    built cell by cell, in its code (its Markdown, the lines starting with #, may mention them)."""
+    inline = re.compile(r"\bplt\.|import matplotlib|from matplotlib|\|---")
+    assert LESSONS, "no lessons found in notebooks/"
+    offenders = [
+        f"{py.name}:{n}: {line.strip()}"
+        for py in LESSONS
+        for n, line in enumerate(py.read_text(encoding="utf-8").splitlines(), 1)
+        if not line.lstrip().startswith("#") and inline.search(line)
+    ]
+    assert not offenders, "figures or tables built inline (use anw_helpers.plots):\n" + "\n".join(
+        offenders
     )
