@@ -15,7 +15,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   ``_checks`` (input validation shared by every module), ``sweep`` (a grid of learners on
   submitit: ``python -m anw_helpers.sweep GRID.toml``), ``distributed`` (one learner on several
   GPUs: ``torchrun ... -m anw_helpers.distributed``).
-- Showing it: ``plots``, ``plots_comparison`` (lesson 08's figures), ``widgets``.
+- Showing it: ``plots`` (a package: every figure and result table of the lessons, one call each,
+  by topic), ``widgets`` (sliders around the figures).
 - Your own photos: ``photos`` (one way to open, list and mark a photo), ``cli`` (the ``anw``
   command).
 

@@ -49,7 +49,6 @@ print(describe_runtime())
 # %%
 import time
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from IPython.display import display
@@ -169,13 +168,16 @@ assert k_star != 0
 # %%
 held_result = verify.grid_search(model, held.clean(), held.labels)
 print(f"held-out user: k_hat = {held_result.best:g} (their key was {held.key:g})")
-fig, ax = plt.subplots(figsize=(6, 3.5))
-plots.plot_signature_losses(result, k_star, tau=tau, ax=ax, label="watermarked user (trained on)")
-plots.plot_signature_losses(
-    held_result, k_star, tau=tau, ax=ax, label="held-out user (never seen)", color="tab:gray"
+display(
+    plots.plot_loss_overlay(
+        [("watermarked user (trained on)", result), ("held-out user (never seen)", held_result)],
+        k_star,
+        tau,
+        colors=["tab:blue", "tab:gray"],
+        title="Trained on vs never seen",
+        size=(6, 3.5),
+    )
 )
-ax.set_title("Trained on vs never seen")
-plt.show()
 at_zero = float(held_result.losses[held_result.signatures == 0])
 at_key = float(held_result.losses[held_result.signatures == held.key])
 print(f"held-out user's loss: {at_zero:.3f} at k = 0, {at_key:.3f} at their key {held.key:g}")

@@ -54,7 +54,6 @@ print(describe_runtime())
 # %%
 import time
 
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
@@ -237,37 +236,15 @@ def summary_row(i: int) -> dict:
 
 rows = [summary_row(i) for i in range(len(users))]
 size_rows = rows[:5]
-fig, ax = plt.subplots(figsize=(7, 4))
-for i, color in zip(range(5), ("tab:blue", "tab:orange", "tab:purple", "tab:red", "tab:brown")):
-    plots.plot_signature_losses(
-        verdicts.result(i),
-        users[i].key,
-        ax=ax,
-        color=color,
-        label=f"{len(users[i])} photos (k* = {users[i].key:g})",
+display(
+    plots.plot_loss_overlay(
+        [(f"{len(users[i])} photos (k* = {users[i].key:g})", verdicts.result(i)) for i in range(5)],
+        [users[i].key for i in range(5)],
+        colors=("tab:blue", "tab:orange", "tab:purple", "tab:red", "tab:brown"),
+        title="Fig. 2a-c: one learner, users with different numbers of watermarked photos",
     )
-ax.set_title("Fig. 2a-c: one learner, users with different numbers of watermarked photos")
-fig.tight_layout()
-plt.show()
-
-
-def table(rows: list) -> Markdown:
-    head = (
-        "| user | photos | k* | k̂ | match | gap | training loss at k* | photos fitted "
-        "|\n|---|---|---|---|---|---|---|---|\n"
-    )
-    return Markdown(
-        head
-        + "\n".join(
-            f"| {r['user']} | {r['photos']} | {r['key']:g} | {r['k_hat']:g} | "
-            f"{'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} | {r['train_loss']:.3f} | "
-            f"{r['fitted']:.0%} |"
-            for r in rows
-        )
-    )
-
-
-display(table(size_rows))
+)
+display(Markdown(plots.verdict_table(size_rows)))
 
 # %% [markdown]
 # **Reading the table.** The gap is the loss at the best slot away from $k^*$ minus the loss at
@@ -330,21 +307,16 @@ print("Correct! Your gap matches SearchResult.gap for every user.")
 # %%
 key_rows = [r for r in rows if r["photos"] >= 20]
 key_idx = [i for i, r in enumerate(rows) if r["photos"] >= 20]
-fig, ax = plt.subplots(figsize=(7, 4))
-cmap = plt.get_cmap("twilight")
-for i in key_idx:
-    plots.plot_signature_losses(
-        verdicts.result(i),
-        users[i].key,
-        ax=ax,
-        color=cmap(users[i].key / 360),
-        label=f"k* = {users[i].key:g} ({len(users[i])} photos)",
+display(
+    plots.plot_loss_overlay(
+        [(f"k* = {users[i].key:g} ({len(users[i])} photos)", verdicts.result(i)) for i in key_idx],
+        [users[i].key for i in key_idx],
+        colors=plots.key_colors([users[i].key for i in key_idx]),
+        title="Fig. 2d-f: every key, one learner",
+        legend_columns=2,
     )
-ax.legend(fontsize=7, ncol=2)
-ax.set_title("Fig. 2d-f: every key, one learner")
-fig.tight_layout()
-plt.show()
-display(table(sorted(key_rows, key=lambda r: r["key"])))
+)
+display(Markdown(plots.verdict_table(sorted(key_rows, key=lambda r: r["key"]))))
 recovered = sorted(r["key"] for r in key_rows if r["match"])
 print(
     f"keys recovered: {[int(k) for k in recovered]} ({len(recovered)} of "
@@ -404,16 +376,7 @@ for name in [
     ips = throughput.training_images_per_second(name, width=cfg.width, batch=16, steps=1)
     trained_here = name in ARCHITECTURES or any(name == m for m, _ in CAPACITY)
     cost_rows.append((name, ips, images_per_training / ips / 60, trained_here))
-display(
-    Markdown(
-        f"| model | training images/s here | one `{profile.name}` training | trained in this "
-        "profile |\n|---|---|---|---|\n"
-        + "\n".join(
-            f"| {n} | {ips:,.0f} | {m:,.0f} min | {'yes' if t else 'no'} |"
-            for n, ips, m, t in cost_rows
-        )
-    )
-)
+display(Markdown(plots.cost_table(cost_rows, profile.name)))
 
 # %% [markdown]
 # (Throughput from one step of 16 images after two warm-up steps: a rough projection, good to a
@@ -453,29 +416,14 @@ for name in ARCHITECTURES:
     capacity.append(capacity_row(name, train_learner(cfg.with_(model=name))))
 
 k_star = capacity[-1]["learner"].data.users[0].key
-fig, ax = plt.subplots(figsize=(7, 4))
-for row, color in zip(capacity, plt.get_cmap("tab10").colors):
-    plots.plot_signature_losses(
-        row["result"],
-        k_star,
-        ax=ax,
-        color=color,
-        label=f"{row['model']} (train acc {row['train_acc']:.2f})",
-    )
-ax.set_title("Fig. 2g-h: capacity and architecture (one user, 50 photos, k* = 60)")
-fig.tight_layout()
-plt.show()
 display(
-    Markdown(
-        "| model | training accuracy | test accuracy | user's training loss at k* | k̂ | match | "
-        "gap |\n|---|---|---|---|---|---|---|\n"
-        + "\n".join(
-            f"| {r['model']} | {r['train_acc']:.3f} | {r['test_acc']:.3f} | {r['train_loss']:.3f} "
-            f"| {r['k_hat']:g} | {'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} |"
-            for r in capacity
-        )
+    plots.plot_loss_overlay(
+        [(f"{r['model']} (train acc {r['train_acc']:.2f})", r["result"]) for r in capacity],
+        k_star,
+        title="Fig. 2g-h: capacity and architecture (one user, 50 photos, k* = 60)",
     )
 )
+display(Markdown(plots.capacity_table(capacity)))
 
 # %% [markdown]
 # **Memorisation is the mechanism.** Read the table from the narrowest network up: the less a
@@ -520,25 +468,10 @@ assert widest["gap"] > narrowest["gap"], "the better-fitting network must show t
 TRAIN_HIGH_RES = False
 hr_config = profile.lessons.high_res or (HIGH_RES if TRAIN_HIGH_RES else None)
 if hr_config is None:
+    shown = "dataset image_size model user_sizes keys epochs batch_size lr augment".split()
     print(
         f"profile {profile.name!r}: Fig. 2i is not trained here (set TRAIN_HIGH_RES = True on a "
-        "GPU; it downloads 1.1 GB). It would train:\n  "
-        + "\n  ".join(
-            f"{k} = {v}"
-            for k, v in vars(HIGH_RES).items()
-            if k
-            in (
-                "dataset",
-                "image_size",
-                "model",
-                "user_sizes",
-                "keys",
-                "epochs",
-                "batch_size",
-                "lr",
-                "augment",
-            )
-        )
+        "GPU; it downloads 1.1 GB). It would train:\n  " + plots.settings_list(HIGH_RES, shown)
     )
 else:
     hr = train_learner(hr_config)

@@ -70,7 +70,6 @@ import importlib.util
 import math
 import time
 
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
@@ -264,11 +263,7 @@ if importlib.util.find_spec("opacus") is None:  # DP-SGD needs Opacus: skip it b
     to_train = [n for n in to_train if n not in skipped]
     if skipped:
         print(f"Skipping {', '.join(skipped)}: Opacus is not installed (pip install opacus).")
-table = ["| variant | settings | paper | trained in | here |", "|---|---|---|---|---|"]
-for name, (changes, cite) in VARIANTS.items():
-    here = "**trained**" if name in to_train else "skipped (see the profiles)"
-    table.append(f"| {name} | `{changes}` | {cite} | {', '.join(TRAINED_IN[name])} | {here} |")
-display(Markdown("\n".join(table)))
+display(Markdown(plots.variants_table(VARIANTS, TRAINED_IN, to_train)))
 
 # %%
 trained = {}
@@ -297,16 +292,15 @@ for name in to_train:
 # with the baseline in grey for comparison; the square marks $\hat k$ and the green band is a match.
 
 # %%
-fig, axes = plt.subplots(1, len(trained), figsize=(4.6 * len(trained), 3.4), squeeze=False)
-for ax, (name, (_run, search)) in zip(axes[0], trained.items()):
-    plots.plot_signature_losses(
-        baseline, k_star, tau=tau, ax=ax, label="baseline", color="tab:gray"
+display(
+    plots.plot_loss_panels(
+        baseline,
+        {name: search for name, (_run, search) in trained.items()},
+        k_star,
+        tau,
+        suptitle="Learner-side augmentations (Fig. 3)",
     )
-    plots.plot_signature_losses(search, k_star, tau=tau, ax=ax, label=name)
-    ax.set_title(f"{name}\nk_hat = {search.best:g}, gap {search.gap(k_star):+.3f}", fontsize=9)
-fig.suptitle("Learner-side augmentations (Fig. 3)")
-fig.tight_layout()
-plt.show()
+)
 
 # %% [markdown]
 # The paper claims every one of these leaves the signature recoverable (a match), and that colour
@@ -542,16 +536,17 @@ for amount in SPARSITIES:
         f"k_hat {search.best:5g}  gap {search.gap(k_star):+.3f}"
     )
 
-fig, ax = plt.subplots(figsize=(6.5, 3.6))
-plots.plot_signature_losses(baseline, k_star, tau=tau, ax=ax, label="not pruned", color="black")
-for (amount, (acc, search)), color in zip(
-    pruned.items(), ["tab:blue", "tab:orange", "tab:red", "tab:purple"]
-):
-    plots.plot_signature_losses(
-        search, k_star, tau=tau, ax=ax, label=f"{amount:.0%} pruned (acc {acc:.2f})", color=color
+display(
+    plots.plot_loss_overlay(
+        [("not pruned", baseline)]
+        + [(f"{a:.0%} pruned (acc {acc:.2f})", s) for a, (acc, s) in pruned.items()],
+        k_star,
+        tau,
+        colors=["black", "tab:blue", "tab:orange", "tab:red", "tab:purple"][: len(pruned) + 1],
+        title="Pruning (Fig. 3g)",
+        size=(6.5, 3.6),
     )
-ax.set_title("Pruning (Fig. 3g)")
-plt.show()
+)
 
 # %% [markdown]
 # The paper's claim is that pruning does not remove the signature *from a model the learner would
@@ -591,10 +586,8 @@ assert learner.record.test_accuracy - pruned[SPARSITIES[0]][0] < ACCURACY_KEPT, 
 FINE_TUNES = profile.lessons.fine_tunes  # (epochs, lr) per profile, in anw_helpers/profiles.py
 keep = torch.ones(len(data.train.labels), dtype=torch.bool)
 keep[user.indices] = False
-fig, ax = plt.subplots(figsize=(6.5, 3.6))
-plots.plot_signature_losses(baseline, k_star, tau=tau, ax=ax, label="before", color="black")
 tuned = {}
-for (epochs, lr), color in zip(FINE_TUNES, ["tab:blue", "tab:red"]):
+for epochs, lr in FINE_TUNES:
     start = time.perf_counter()
     net = defences.fine_tune(
         model, data.train.images[keep], data.train.labels[keep], epochs=epochs, lr=lr, progress=True
@@ -611,20 +604,21 @@ for (epochs, lr), color in zip(FINE_TUNES, ["tab:blue", "tab:red"]):
         acc,
         f"{seconds:.0f} s of fine-tuning",
     )
-    plots.plot_signature_losses(
-        search,
-        k_star,
-        tau=tau,
-        ax=ax,
-        label=f"{epochs} epochs at lr {lr:g} (acc {acc:.2f})",
-        color=color,
-    )
     print(
         f"fine-tuned {epochs} epochs at lr {lr:g} ({seconds:.0f} s): test acc {acc:.3f}  k_hat "
         f"{search.best:g}  gap {search.gap(k_star):+.3f}"
     )
-ax.set_title("Fine-tuning on clean images (Fig. 3h)")
-plt.show()
+display(
+    plots.plot_loss_overlay(
+        [("before", baseline)]
+        + [(f"{e} epochs at lr {lr:g} (acc {acc:.2f})", s) for (e, lr), (acc, s) in tuned.items()],
+        k_star,
+        tau,
+        colors=["black", "tab:blue", "tab:red"][: len(tuned) + 1],
+        title="Fine-tuning on clean images (Fig. 3h)",
+        size=(6.5, 3.6),
+    )
+)
 acc, search = tuned[FINE_TUNES[0]]  # the gentlest fine-tune of this profile
 print(
     f"gentle fine-tune: {'match' if verify.match(search.best, k_star, tau) else 'MISS'} (k_hat "
@@ -642,16 +636,7 @@ assert prefers_key(search), "after a gentle fine-tune the model no longer prefer
 # between the best slot away from $k^*$ and the best slot at $k^*$ (positive: $k^*$ wins).
 
 # %%
-lines = [
-    "| variant | kind | test acc | k_hat | match | gap | note |",
-    "|---|---|---|---|---|---|---|",
-]
-for r in results:
-    lines.append(
-        f"| {r['variant']} | {r['kind']} | {r['acc']:.3f} | {r['k_hat']:g} | "
-        f"{'yes' if r['match'] else '**no**'} | {r['gap']:+.3f} | {r['note']} |"
-    )
-display(Markdown("\n".join(lines)))
+display(Markdown(plots.results_table(results)))
 print(
     f"lesson took {time.perf_counter() - lesson_start:.0f} s (including any training it had to do)"
 )

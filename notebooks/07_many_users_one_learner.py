@@ -55,11 +55,10 @@ print(describe_runtime())
 import dataclasses
 import time
 
-import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown, display
 
-from anw_helpers import stats, verify
+from anw_helpers import plots, stats, verify
 from anw_helpers.color import random_color_space
 from anw_helpers.datasets import load_cifar10
 from anw_helpers.profiles import get_profile, many_users_config
@@ -266,29 +265,12 @@ for fraction in setting["fractions"]:
     adversary = adversary_accuracy(runs[fraction, True][0])
     rows.append((fraction, same, own, adversary))
 
-fig, ax = plt.subplots(figsize=(6, 3.6))
-fs = [r[0] for r in rows]
-for col, label, style in (
-    (1, "same LCT (YIQ)", "o-"),
-    (2, "own LCT per user", "s-"),
-    (3, "adversary: arbitrary LCT", "^--"),
-):
-    ax.plot(fs, [r[col] for r in rows], style, label=label)
-ax.axhline(1 / 12, color="grey", ls=":", label="chance (1/12)")
-ax.set_xlabel("fraction f of users who watermark")
-ax.set_ylabel("matching accuracy")
-ax.set_ylim(-0.02, 1.02)
-ax.set_xlim(0, 1.05)
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
-ax.set_title(f"Fig. 5a at `{profile.name}` scale ({setting['n_users']} users)")
-plt.show()
 display(
-    Markdown(
-        "| f | same LCT | own LCT | adversary (arbitrary LCT) |\n|---|---|---|---|\n"
-        + "\n".join(f"| {f:.1f} | {s:.2f} | {o:.2f} | {a:.2f} |" for f, s, o, a in rows)
+    plots.plot_matching_accuracy(
+        rows, title=f"Fig. 5a at `{profile.name}` scale ({setting['n_users']} users)"
     )
 )
+display(Markdown(plots.matching_table(rows)))
 
 # %% [markdown]
 # **What to expect and what we measured.** The paper (1,000 users, Tiny ImageNet, ResNet-50) finds
@@ -351,32 +333,7 @@ for name, v in (("same LCT", verdicts_same), ("own LCT", verdicts_own)):
         f"{name}: {int(clean.sum())} users who did not watermark; k_hat = 0 for {float(zero):.0%} "
         "of them"
     )
-
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
-for ax, (name, v, _learner) in zip(
-    axes, (("same LCT", verdicts_same, learner_same), ("own LCT", verdicts_own, learner_own))
-):
-    for u in range(len(v.names)):
-        marking = not torch.isnan(v.keys[u])
-        offsets = (
-            torch.remainder(v.signatures - (v.keys[u] if marking else 0.0) + 180.0, 360.0) - 180.0
-        )
-        order = torch.argsort(offsets)
-        ax.plot(
-            offsets[order],
-            v.losses[u][order],
-            "-",
-            color="tab:blue" if marking else "tab:grey",
-            alpha=0.8 if marking else 0.35,
-            lw=1.2,
-        )
-    ax.axvspan(-15, 15, color="tab:green", alpha=0.2)
-    ax.set_title(f"{name}: blue = watermarking users (x = k - k*), grey = others (x = k)")
-    ax.set_xlabel("k - k*  (degrees)")
-    ax.grid(alpha=0.3)
-axes[0].set_ylabel("mean loss on the user's photos")
-fig.tight_layout()
-plt.show()
+display(plots.plot_user_loss_curves({"same LCT": verdicts_same, "own LCT": verdicts_own}))
 
 # %% [markdown]
 # ## 5. Two users, one key

@@ -68,7 +68,7 @@ import numpy as np
 import torch
 from IPython.display import Markdown, display
 
-from anw_helpers import membership, memorisation, plots_comparison, stats, tracing, verify
+from anw_helpers import membership, memorisation, plots, stats, tracing, verify
 from anw_helpers.color import SIGNATURE_SLOTS, psnr
 from anw_helpers.datasets import ImageSet, load_cifar10, to_float, to_uint8
 from anw_helpers.profiles import get_profile, multi_user_config
@@ -265,7 +265,7 @@ print(
 
 # %%
 display(
-    plots_comparison.plot_mia_thresholds(
+    plots.plot_mia_thresholds(
         member_losses,
         nonmember_losses,
         shadow_eps,
@@ -382,17 +382,7 @@ advantage = {
 }
 for name, value in advantage.items():
     print(f"adv^P {name:20s} {value:+.3f}")
-display(
-    plots_comparison.plot_protection_advantage(
-        advantage,
-        {
-            "ANW (p = 1/12)": "tab:green",
-            "MIA-std": "tab:blue",
-            "MIA-pow": "tab:orange",
-            "MIA, user's shadow": "tab:red",
-        },
-    )
-)
+display(plots.plot_protection_advantage(advantage))
 for name, value in list(advantage.items())[1:]:
     assert advantage["ANW (p = 1/12)"] > value, f"the watermark's adv^P should exceed {name}'s"
 
@@ -505,20 +495,12 @@ tracing_seconds = time.perf_counter() - start
 # %%
 hue_before = tracing.hue_cosine([r.best for r in innocent_results], [u.key for u in outsiders])
 hue_after = tracing.hue_cosine([r.best for r in anw_results], [u.key for u in watermarkers])
-
-
-def pm(x: torch.Tensor) -> str:
-    return f"{x.mean():+.3f} ± {x.std():.3f}"
-
-
-table1 = (
-    "| Table 1 (this run) | before training | after training | control |\n|---|---|---|---|\n"
-    f"| dataset tracing: cos($w_c$, $u_c$), {len(carriers)} classes | "
-    f"{pm(cosines['at initialisation'])} | {pm(cosines['trained with the marked photos'])} | "
-    f"unmarked: {pm(cosines['trained with the photos unmarked'])} |\n| watermark: cos($\\hat k - "
-    f"k^*$), {N_USERS} users | {pm(hue_before)} (never seen) | {pm(hue_after)} | |\n| *paper, "
-    "dataset tracing (0.1 % marked)* | *-0.005 ± 0.030* | *-0.005 ± 0.015* | |\n| *paper, "
-    "watermark* | *0.045 ± 0.52* | *0.999 ± 0.001* | |"
+table1 = plots.tracing_table(
+    cosines["at initialisation"],
+    cosines["trained with the marked photos"],
+    cosines["trained with the photos unmarked"],
+    hue_before,
+    hue_after,
 )
 display(Markdown(table1))
 assert hue_after.mean() > cosines["trained with the marked photos"].mean() + 0.5, (
@@ -646,7 +628,7 @@ for c, e in estimates.items():
         f"when out {e.out_accuracy[user_positions].mean():.2f}"
     )
 display(
-    plots_comparison.plot_memorisation(
+    plots.plot_memorisation(
         {
             "other photos": mean_se(mem_other),
             "user, clean": mean_se(mem_of_user["clean"]),
@@ -680,50 +662,20 @@ assert (
 
 # %%
 mem_diff, mem_diff_se = mean_se(difference)
-rows = [
-    (
-        "Watermark (ANW)",
-        "only her own photos and key",
-        f"{int(anw_matches.sum())}/{N_USERS} users matched ({int(false_matches.sum())} false "
-        f"matches of {N_USERS} innocent)",
-        f"{advantage['ANW (p = 1/12)']:+.2f} ({normalised['ANW (p = 1/12)']:+.2f})",
-        f"cos = {pm(hue_after)}",
-    ),
-    (
-        "MIA-std",
-        f"{N_KNOWN} known members",
-        f"accuracy {mia_std.accuracy:.0%}",
-        f"{advantage['MIA-std']:+.2f} ({normalised['MIA-std']:+.2f})",
-        "",
-    ),
-    (
-        "MIA-pow",
-        f"{N_KNOWN} known members + {N_KNOWN} non-members",
-        f"accuracy {mia_pow.accuracy:.0%}",
-        f"{advantage['MIA-pow']:+.2f} ({normalised['MIA-pow']:+.2f})",
-        "",
-    ),
-    (
-        "MIA, user's shadow",
-        "only her own photos",
-        f"accuracy {mia_shadow.accuracy:.0%} (gap attack {gap_accuracy:.0%})",
-        f"{advantage[mia_shadow.name]:+.2f} ({normalised[mia_shadow.name]:+.2f})",
-        "",
-    ),
-    (
-        "Radioactive data",
-        "a public extractor; marks 50 photos",
-        "",
-        "",
-        f"cos = {pm(cosines['trained with the marked photos'])}",
-    ),
-]
-table = (
-    "| method | what the user needs | result | adv$^P$ (eq. 7) (normalised) | Table 1 cosine "
-    "|\n|---|---|---|---|---|\n"
-    + "\n".join("| " + " | ".join(r) + " |" for r in rows)
-    + f"\n\nMemorisation (Sec. 5.6), {label}: watermarked − clean = {mem_diff:+.2f} ± "
-    f"{mem_diff_se:.2f} (paper: +0.08)."
+table = plots.comparison_table(
+    anw_matches,
+    false_matches,
+    [
+        (mia_std, f"{N_KNOWN} known members", ""),
+        (mia_pow, f"{N_KNOWN} known members + {N_KNOWN} non-members", ""),
+        (mia_shadow, "only her own photos", f"gap attack {gap_accuracy:.0%}"),
+    ],
+    advantage,
+    normalised,
+    hue_after=hue_after,
+    tracing_after=cosines["trained with the marked photos"],
+    n_marked=len(marked),
+    memorisation=(mem_diff, mem_diff_se, label),
 )
 display(Markdown(table))
 

@@ -68,12 +68,12 @@ import math
 import time
 from itertools import combinations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import display
 
-from anw_helpers import stats, verify
+from anw_helpers import plots, stats, verify
 from anw_helpers.color import luma, watermark
 from anw_helpers.datasets import load_cifar10, to_float
 from anw_helpers.profiles import get_profile
@@ -214,30 +214,12 @@ print(
 )
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 3.2))
-bins = np.linspace(-1, 1, 41)
-ax.hist(
-    s_unseen.numpy(),
-    bins=bins,
-    density=True,
-    alpha=0.6,
-    color="tab:gray",
-    label=f"{len(unseen):,} reference photos (never seen)",
+plots.plot_score_histograms(
+    s_unseen,
+    s_user,
+    reference_label=f"{len(unseen):,} reference photos (never seen)",
+    user_label=f"the user's {len(user)} photos",
 )
-ax.hist(
-    s_user.numpy(),
-    bins=bins,
-    density=True,
-    alpha=0.6,
-    color="tab:green",
-    label=f"the user's {len(user)} photos",
-)
-ax.set_yscale("log")
-ax.set_xlabel(r"score $s_i$ = P(true class | hue $k^*$) $-$ P(true class | clean)")
-ax.set_ylabel("density (log)")
-ax.set_title("Per-photo scores")
-ax.legend(fontsize=8)
-plt.show()
 
 # %% [markdown]
 # ## 3. The permutation test
@@ -332,24 +314,7 @@ loss_test = stats.permutation_test(
     y_strata=unseen.labels,
 )
 print(f"with the loss difference as the score instead: p = {loss_test.p_value:.2g}")
-
-fig, ax = plt.subplots(figsize=(7, 3.2))
-ax.hist(
-    wm_test.null.numpy(),
-    bins=80,
-    color="tab:gray",
-    label=f"{wm_test.n_permutations:,} random relabellings (H0)",
-)
-ax.axvline(wm_test.statistic, color="tab:green", lw=2, label=f"observed: {wm_test.statistic:+.3f}")
-ax.set_yscale("log")
-ax.set_xlabel("class-matched difference of mean scores, user - reference")
-ax.set_ylabel("relabellings (log)")
-ax.set_title(
-    "Null distribution and the watermarked user: p "
-    f"{'<=' if wm_test.p_value <= wm_test.p_floor else '='} {wm_test.p_value:.2g}"
-)
-ax.legend(fontsize=8)
-plt.show()
+plots.plot_null_distribution(wm_test)
 
 # %%
 assert wm_test.p_value < 0.01, f"the watermarked user's p-value is {wm_test.p_value}"
@@ -622,34 +587,16 @@ assert int((p_single_pooled <= 0.05).sum()) > stats.allowed_rejections(n_single,
 )
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 4))
-grid = np.logspace(-4, 0, 200)
-for p, label, color, style in [
-    (p_innocent, "permutation, 50 photos", "tab:blue", "-"),
-    (p_innocent_welch, "Welch t-test, 50 photos", "tab:orange", "-"),
-    (p_small, "permutation, 5 photos", "tab:blue", ":"),
-    (p_small_welch, "Welch t-test, 5 photos", "tab:orange", ":"),
-    (p_single, "permutation, one class, stratified", "tab:green", "-"),
-    (p_single_pooled, "permutation, one class, not stratified", "tab:red", "-"),
-]:
-    ax.step(
-        grid,
-        [(p.numpy() <= g).mean() for g in grid],
-        where="post",
-        label=label,
-        color=color,
-        ls=style,
-    )
-ax.plot([1e-4, 1], [1e-4, 1], "k--", lw=1, label="calibrated: rate = alpha")
-ax.set_xscale("log")
-ax.set_yscale("log")
-ax.set_xlim(1e-3, 1)
-ax.set_ylim(1e-3, 1)
-ax.set_xlabel("alpha")
-ax.set_ylabel("share of innocent users accused")
-ax.set_title("Calibration over innocent users")
-ax.legend(fontsize=7)
-plt.show()
+plots.plot_calibration(
+    [
+        ("permutation, 50 photos", p_innocent, "tab:blue", "-"),
+        ("Welch t-test, 50 photos", p_innocent_welch, "tab:orange", "-"),
+        ("permutation, 5 photos", p_small, "tab:blue", ":"),
+        ("Welch t-test, 5 photos", p_small_welch, "tab:orange", ":"),
+        ("permutation, one class, stratified", p_single, "tab:green", "-"),
+        ("permutation, one class, not stratified", p_single_pooled, "tab:red", "-"),
+    ]
+)
 
 # %% [markdown]
 # Comparing a cat lover with the whole zoo accuses her far more often than α allows; comparing her
@@ -950,23 +897,7 @@ for n in sizes:
         f"n = {n:3d} photos: median p = {median_p[-1]:.2g} (quartiles {q25_p[-1]:.2g} - "
         f"{q75_p[-1]:.2g})"
     )
-
-fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.plot(
-    sizes, median_p, "o-", color="tab:green", label="median over sub-users of the watermarked user"
-)
-ax.fill_between(sizes, q25_p, q75_p, color="tab:green", alpha=0.2, label="quartiles")
-for alpha, style in ((0.05, ":"), (0.01, "--")):
-    ax.axhline(alpha, color="k", ls=style, lw=1, label=f"alpha = {alpha}")
-ax.axhline(1 / 10_000, color="tab:gray", lw=1, label="floor of 9,999 relabellings")
-ax.set_xscale("log")
-ax.set_yscale("log")
-ax.set_xticks(sizes, [str(n) for n in sizes])
-ax.xaxis.set_minor_locator(plt.NullLocator())
-ax.set_xlabel("photos the user brings (n)")
-ax.set_ylabel("p-value")
-ax.legend(fontsize=7)
-plt.show()
+display(plots.plot_p_by_photos(sizes, median_p, q25_p, q75_p, floor=1 / (9_999 + 1)))
 
 # %% [markdown]
 # LiRA's question is different: over many cases, what share of watermarked users does the test catch
@@ -983,32 +914,16 @@ z_pool = stats.centre_by_stratum(
     s_unseen[pool], unseen.labels[pool], s_unseen[ref], unseen.labels[ref]
 )
 z_user = stats.centre_by_stratum(s_user, user.labels, s_unseen[ref], unseen.labels[ref])
-fig, ax = plt.subplots(figsize=(5, 4.5))
-tpr_table = {}
-for n, color in zip((5, 10, 20), ("tab:orange", "tab:blue", "tab:green")):
+roc, tpr_table = {}, {}
+for n in (5, 10, 20):
     negatives = z_pool[stats.random_subsets(len(pool), n, 20_000, seed=1)].mean(dim=1)
     positives = z_user[stats.random_subsets(len(user), n, 2_000, seed=2)].mean(dim=1)
-    fpr, tpr = stats.roc_curve(negatives, positives)
+    roc[n] = stats.roc_curve(negatives, positives)
     tpr_table[n] = (
         stats.tpr_at_fpr(negatives, positives, 0.01),
         stats.tpr_at_fpr(negatives, positives, 0.001),
     )
-    ax.plot(
-        fpr,
-        tpr,
-        color=color,
-        label=f"n = {n}: TPR {tpr_table[n][0]:.0%} at 1 % FPR, {tpr_table[n][1]:.0%} at 0.1 %",
-    )
-ax.plot([1e-5, 1], [1e-5, 1], "k--", lw=1, label="chance")
-ax.set_xscale("log")
-ax.set_yscale("log")
-ax.set_xlim(1e-4, 1)
-ax.set_ylim(1e-3, 1.05)
-ax.set_xlabel("false-positive rate (innocent users)")
-ax.set_ylabel("true-positive rate (watermarked sub-users)")
-ax.set_title("ROC, log-log (as in LiRA)")
-ax.legend(fontsize=7, loc="lower right")
-plt.show()
+display(plots.plot_roc(roc, tpr_table))
 for n, (at1, at01) in tpr_table.items():
     print(f"n = {n:2d}: TPR at 1 % FPR = {at1:.1%}, at 0.1 % FPR = {at01:.1%}")
 

@@ -132,7 +132,7 @@ def test_shadow_model_trains_on_the_users_photos_only(tmp_path, monkeypatch):
 def test_lesson_08_figures_draw_and_check_their_input():
     from matplotlib.figure import Figure
 
-    from anw_helpers import plots_comparison as pc
+    from anw_helpers import plots as pc
 
     fig = pc.plot_mia_thresholds(
         [torch.rand(3)] * 2, [torch.rand(3) * 3] * 2, [0.0, 1.0], ["2", "3"], {"MIA-std": 0.1}

@@ -1,5 +1,5 @@
-"""Tests of the pure plotting functions (anw_helpers.plots) and the widgets around them
-(anw_helpers.widgets).
+"""Tests of the pure plotting functions of lessons 01-04 (anw_helpers.plots) and the widgets around
+them (anw_helpers.widgets); the figures and tables of lessons 05-09 are in test_plots_lessons.py.
 
 Everything runs headless (matplotlib Agg, ipywidgets without a kernel): figures are checked through
 their artists (image data, scatter offsets, titles), widgets by setting a control's value and
@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from anw_helpers import color, plots, widgets  # noqa: E402
+from anw_helpers.plots import chroma  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +115,8 @@ def test_plot_channels_shows_luma_and_signed_chroma(small_portrait):
 # ----------------------------------------------------------------------------- the I-Q chroma plane
 def test_gamut_slice_is_grey_at_the_centre_and_pale_outside():
     T = color.YIQ
-    extent = plots._chroma_extent(T)
-    rgb = plots._gamut_slice(T, 0.5, extent, resolution=101)
+    extent = chroma._chroma_extent(T)
+    rgb = chroma._gamut_slice(T, 0.5, extent, resolution=101)
     np.testing.assert_allclose(rgb[50, 50], [0.5, 0.5, 0.5], atol=1e-9)
     # a corner of the square is out of gamut
     np.testing.assert_allclose(rgb[0, 0], [0.93, 0.93, 0.93])
@@ -131,7 +132,7 @@ def test_plot_iq_plane_places_each_pixel_at_its_chroma(small_portrait):
     ax = fig.axes[0]
     offsets = np.asarray(ax.collections[0].get_offsets())
     assert offsets.shape == (200, 2)
-    sampled = plots._sample_pixels(small_portrait, 200, 3)
+    sampled = chroma._sample_pixels(small_portrait, 200, 3)
     expected = (color.YIQ @ sampled)[1:].T.numpy()
     np.testing.assert_allclose(offsets, expected, atol=1e-6)
     # every point is drawn in its own colour
@@ -151,7 +152,7 @@ def test_plot_iq_plane_draws_into_a_given_axes_and_other_colour_spaces(small_por
     assert fig.axes[0].get_xlabel() == "chroma 1"
     offsets = np.asarray(fig.axes[0].collections[0].get_offsets())
     np.testing.assert_allclose(
-        offsets, (T_u @ plots._sample_pixels(small_portrait, 50, 0))[1:].T.numpy(), atol=1e-6
+        offsets, (T_u @ chroma._sample_pixels(small_portrait, 50, 0))[1:].T.numpy(), atol=1e-6
     )
 
 

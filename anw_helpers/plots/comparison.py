@@ -1,8 +1,8 @@
 """Figures for lesson 08 (paper Sec. 5.5-5.6, Fig. 5b-c): membership inference, protection
 advantage, memorisation.
 
-Pure functions like :mod:`anw_helpers.plots`: each draws one static figure from tensors and returns
-it closed in pyplot (a notebook ``display()``s it once).
+Like every module of :mod:`anw_helpers.plots`: each function draws one static figure from tensors
+and returns it closed in pyplot (a notebook ``display()``s it once).
 """
 
 from __future__ import annotations
@@ -15,9 +15,22 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from .plots import finish_figure
+from .core import finish_figure
 
-__all__ = ["plot_mia_thresholds", "plot_protection_advantage", "plot_memorisation"]
+__all__ = [
+    "METHOD_COLORS",
+    "plot_mia_thresholds",
+    "plot_protection_advantage",
+    "plot_memorisation",
+]
+
+#: Fig. 5c's colour per method (lesson 08's names); other methods are drawn in blue.
+METHOD_COLORS = {
+    "ANW (p = 1/12)": "tab:green",
+    "MIA-std": "tab:blue",
+    "MIA-pow": "tab:orange",
+    "MIA, user's shadow": "tab:red",
+}
 
 
 def plot_mia_thresholds(
@@ -80,14 +93,13 @@ def plot_protection_advantage(
     advantages: Mapping[str, float], colors: Optional[Mapping[str, str]] = None
 ) -> Figure:
     """Fig. 5c: the protection advantage adv^P of eq. 7 for each method, one bar each (0: no better
-    than a guess)."""
+    than a guess); ``colors`` (method -> colour) defaults to :data:`METHOD_COLORS`."""
     if not advantages:
         raise ValueError("advantages is empty; give at least one method's adv^P.")
     names, values = list(advantages), [float(v) for v in advantages.values()]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 1), 3.5))
-    bars = ax.bar(
-        range(len(names)), values, color=[(colors or {}).get(n, "tab:blue") for n in names]
-    )
+    palette = METHOD_COLORS if colors is None else colors
+    bars = ax.bar(range(len(names)), values, color=[palette.get(n, "tab:blue") for n in names])
     for bar, v in zip(bars, values):
         ax.text(
             bar.get_x() + bar.get_width() / 2,
