@@ -153,7 +153,8 @@ class TrainingRecipe:
 
     def with_(self, **changes: object) -> TrainingRecipe:
         """A copy with some settings changed (e.g. ``recipe.with_(epochs=5, lr=0.01)``)."""
-        _check_names(changes, _names(TrainingRecipe), "a training recipe")
+        known = _names(TrainingRecipe)
+        _check_names(changes, known, f"a training recipe; expected some of: {', '.join(known)}")
         return dataclasses.replace(self, **changes)
 
 
@@ -181,7 +182,12 @@ class LearnerConfig:
         """A copy with some settings changed by name, each in the part that owns it (e.g.
         ``cfg.with_(keys=(210.0,), epochs=5)`` changes the data's keys and the recipe's epochs)."""
         data_names, recipe_names = _names(DataSetting), _names(TrainingRecipe)
-        _check_names(changes, data_names + recipe_names, "a learner")
+        _check_names(
+            changes,
+            data_names + recipe_names,
+            f"a learner; its data setting has {', '.join(data_names)} and its training recipe "
+            f"{', '.join(recipe_names)}",
+        )
         data = {k: v for k, v in changes.items() if k in data_names}
         recipe = {k: v for k, v in changes.items() if k in recipe_names}
         return LearnerConfig(
@@ -207,7 +213,4 @@ def _names(cls: type) -> tuple[str, ...]:
 def _check_names(changes: dict, known: tuple[str, ...], what: str) -> None:
     unknown = [k for k in changes if k not in known]
     if unknown:
-        raise ValueError(
-            f"unknown setting(s) {', '.join(map(repr, unknown))} for {what}; expected some of: "
-            f"{', '.join(known)}."
-        )
+        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))} for {what}.")
