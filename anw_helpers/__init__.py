@@ -4,7 +4,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
 
 - The paper: ``color`` (the LCT watermark, eq. 3-5), ``datasets`` (CIFAR-10, CUB-200, your
   photos), ``users`` (who watermarks what, Sec. 3, 5.1, 5.4; ``data`` re-exports both), ``models``,
-  ``augment`` (batch-wise augmentation), ``train`` (the learner, load-or-train), ``verify`` (the
+  ``augment`` (batch-wise augmentation), ``recipe`` (a learner's data setting and training recipe,
+  Sec. 5.1), ``train`` (``fit`` with a recipe; the learner, load-or-train), ``verify`` (the
   arbitrator, eq. 6), ``defences`` (Sec. 5.3), ``membership`` (Sec. 5.5), ``memorisation``
   (Sec. 5.6), ``tracing`` (radioactive data, Table 1).
 - Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09), ``adaptive`` (lesson

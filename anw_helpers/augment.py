@@ -9,7 +9,7 @@ rotation instead, the worst case for the watermark). Every function takes a floa
 from that generator only (repeatable), and transforms the whole batch in a few vectorised operations
 (no per-image PIL), so it runs inside the fast training loop of ``anw_helpers.train``.
 
-Names for ``LearnerConfig.augment``: any entry of ``AUGMENTATIONS`` or several joined by ``+``,
+Names for ``TrainingRecipe.augment``: any entry of ``AUGMENTATIONS`` or several joined by ``+``,
 applied left to right, e.g. ``"crop_flip+color_jitter"``.
 """
 

@@ -2,7 +2,9 @@
 
 One file format for every model the course trains and for ``anw verify``: a dict with ``state_dict``
 (tensors), ``record`` (the training record as JSON) and ``config`` (the JSON of the settings that
-made it, e.g. a ``LearnerConfig``). Files are read with ``torch.load(weights_only=True)``, so no
+made it: a ``LearnerConfig`` as ``{"data": {...}, "recipe": {...}}``, a model trained on one set of
+images as its ``{"recipe": {...}}``; files written before the split hold one flat dict, still
+read). Files are read with ``torch.load(weights_only=True)``, so no
 code in a file ever runs, and every size is checked against the tensors' shapes before a model is
 built: a foreign or hostile file is refused with a one-line reason instead of allocating what its
 config claims.
@@ -18,7 +20,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -36,6 +38,7 @@ __all__ = [
     "LoadedCheckpoint",
     "cache_key",
     "cache_path",
+    "flat_settings",
     "load",
     "load_into",
     "load_or_train",
@@ -46,8 +49,9 @@ __all__ = [
 #: whenever a change to the training code changes the trained weights: every cached model is then
 #: trained again. 4: one key scheme for all models (was ``train._TRAINING_CODE_VERSION`` 3 plus a
 #: separate fine-tune key). 5: colour jitter's hue is torchvision's HSV shift (was the YIQ
-#: rotation).
-CACHE_VERSION = 5
+#: rotation). 6: the learner's config saved as its two parts, data setting and training recipe
+#: (``anw_helpers.recipe``); shadow and subsampled models keyed by their recipe alone.
+CACHE_VERSION = 6
 
 _FIELDS = ("state_dict", "record", "config")
 #: Bounds on what a checkpoint may ask for (a course model is far inside them).
@@ -65,7 +69,8 @@ class LoadedCheckpoint:
     ``model`` (eval mode, on the CPU) has ``num_classes`` outputs, ``width`` (small ResNet; None for
     the others) read from the weights' shapes, and takes images of ``image_size`` x ``image_size``
     pixels (the size it was trained at: 32 for CIFAR-10). ``config`` is the saved settings (a dict),
-    ``record`` the saved training record (a dict).
+    ``record`` the saved training record (a dict); ``settings`` every saved setting by its name
+    (the config's ``data`` and ``recipe`` parts in one dict, see :func:`flat_settings`).
     """
 
     model: nn.Module
@@ -75,6 +80,7 @@ class LoadedCheckpoint:
     width: Optional[int]
     image_size: int
     path: Path
+    settings: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -215,6 +221,27 @@ def _check_shapes(
         )
 
 
+#: The parts of a saved config (``LearnerConfig``: both; a model trained on one set: the recipe).
+_PARTS = ("data", "recipe")
+
+
+def flat_settings(config: Mapping[str, Any], path: Path = Path("checkpoint")) -> dict:
+    """Every setting of a saved ``config`` by its name: the ``data`` and ``recipe`` parts merged
+    into one dict (a config saved before the split is flat already and returned as it is). Raises
+    :class:`CheckpointError` naming ``path`` when a part is not a JSON object."""
+    if not any(part in config for part in _PARTS):
+        return dict(config)
+    flat: dict = {}
+    for part in _PARTS:
+        value = config.get(part, {})
+        if not isinstance(value, dict):
+            raise CheckpointError(
+                f"{path}: its config's {part!r} is not a JSON object (got {type(value).__name__})."
+            )
+        flat.update(value)
+    return flat
+
+
 def _meta_model(name: str, num_classes: int, width: int) -> nn.Module:
     """The network's structure without memory or downloads (tensors on PyTorch's ``meta``
     device)."""
@@ -287,19 +314,20 @@ def load(path: Path) -> LoadedCheckpoint:
     """
     path = Path(path).expanduser()
     state, config, record = _read(path)
-    name = config.get("model")
+    settings = flat_settings(config, path)
+    name = settings.get("model")
     if name not in MODEL_NAMES:
         raise CheckpointError(
             f"{path}: its config names model {name!r}; expected one of {', '.join(MODEL_NAMES)}."
         )
-    num_classes, width = _sizes_from_weights(path, name, state, config)
+    num_classes, width = _sizes_from_weights(path, name, state, settings)
     what = (
         f"a {name!r}"
         + (f" of width {width}" if name in WIDTH_MODELS else "")
         + f" with {num_classes} classes"
     )
     _check_shapes(path, state, _meta_model(name, num_classes, width).state_dict(), what)
-    image_size = _image_size(path, config)
+    image_size = _image_size(path, settings)
     model = build_model(name, num_classes, width, pretrained=False)
     model.load_state_dict(state)
     return LoadedCheckpoint(
@@ -310,6 +338,7 @@ def load(path: Path) -> LoadedCheckpoint:
         width if name in WIDTH_MODELS else None,
         image_size,
         path,
+        settings,
     )
 
 

@@ -420,10 +420,11 @@ def _cmd_mark(args) -> int:
 def load_checkpoint(path: Path):
     """A model from a checkpoint of the course's format (``anw_helpers.checkpoint.load``).
 
-    Returns (model, config dict). Validated before anything is built (``weights_only=True``; sizes
-    read from the weights' shapes; no download). The config gains ``num_classes``, ``width`` (from
-    the weights) and ``image_size`` (the size the model was trained at: load the photos at that
-    size). Raises CliError naming the file when it is not a usable checkpoint.
+    Returns (model, settings): every saved setting by its name (``checkpoint.flat_settings``: a
+    learner's data setting and recipe in one dict), plus ``num_classes``, ``width`` (from the
+    weights) and ``image_size`` (the size the model was trained at: load the photos at that size).
+    Validated before anything is built (``weights_only=True``; sizes read from the weights' shapes;
+    no download). Raises CliError naming the file when it is not a usable checkpoint.
     """
     from . import checkpoint
 
@@ -431,7 +432,7 @@ def load_checkpoint(path: Path):
         loaded = checkpoint.load(Path(path))
     except checkpoint.CheckpointError as exc:
         raise CliError(str(exc)) from None
-    config = dict(loaded.config, num_classes=loaded.num_classes, image_size=loaded.image_size)
+    config = dict(loaded.settings, num_classes=loaded.num_classes, image_size=loaded.image_size)
     if loaded.width is not None:
         config["width"] = loaded.width
     return loaded.model, config

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from torch.nn.utils import prune
 
 from ._checks import check_uint8_images
-from .profiles import LearnerConfig
+from .recipe import TrainingRecipe
 
 __all__ = ["prunable_weights", "prune_global_l1", "sparsity", "fine_tune", "OutputNoise"]
 
@@ -70,10 +70,10 @@ def fine_tune(
     """A copy of ``model`` fine-tuned on clean uint8 ``images`` (Fig. 3h): ``epochs`` epochs of SGD
     at a constant ``lr``.
 
-    The learner's own fast step (``train.make_train_step``: batch-wise ``augment`` on the device,
-    autocast, SGD with momentum 0.9, weight decay 5e-4, Sec. 5.1) with the "step" schedule, whose
-    first decay comes after 30 epochs, so the learning rate stays ``lr``. BatchNorm statistics
-    follow the new data. Seeded; returned in eval mode; ``model`` is not changed.
+    The learner's own fast step (``train.fit`` with a ``TrainingRecipe``: batch-wise ``augment`` on
+    the device, autocast, SGD with momentum 0.9, weight decay 5e-4, Sec. 5.1) with the "step"
+    schedule, whose first decay comes after 30 epochs, so the learning rate stays ``lr``. BatchNorm
+    statistics follow the new data. Seeded; returned in eval mode; ``model`` is not changed.
     """
     from .train import fit
 
@@ -90,11 +90,11 @@ def fine_tune(
         raise ValueError(f"lr must be > 0; got {lr}.")
     tuned = copy.deepcopy(model)
     device = next(tuned.parameters()).device
-    config = LearnerConfig(
+    recipe = TrainingRecipe(
         epochs=epochs, lr=lr, batch_size=batch_size, augment=augment, seed=seed, schedule="step"
     )
     with torch.random.fork_rng(devices=[]):
-        fit(tuned, images, labels, config, device, progress, desc="fine-tuning")
+        fit(tuned, images, labels, recipe, device, progress, desc="fine-tuning")
     return tuned.eval()
 
 

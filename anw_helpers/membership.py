@@ -36,9 +36,8 @@ from torch.nn import functional as F
 
 from ._checks import check_labelled_batch, check_sample
 from .datasets import ImageSet
-from .profiles import LearnerConfig
-from .train import TrainedLearner, predict_logits, train_learner
-from .users import LearnerData, User
+from .recipe import TrainingRecipe
+from .train import TrainedModel, predict_logits, train_model
 
 __all__ = [
     "sample_losses",
@@ -195,18 +194,18 @@ def normalised_advantage(
 def train_shadow_model(
     images: Tensor,
     labels: Tensor,
-    config: LearnerConfig,
+    recipe: TrainingRecipe,
     classes: Sequence[str],
-    name: str = "shadow",
+    name: str = "the user",
     progress: bool = False,
-) -> TrainedLearner:
-    """A user's shadow model (Shokri et al. 2017; Sec. 5.5): the learner's public recipe
-    (``config``: model, width, epochs, batch size, schedule, augmentation) trained on the user's own
-    uint8 photos only.
+) -> TrainedModel:
+    """A user's shadow model (Shokri et al. 2017; Sec. 5.5): the learner's public ``recipe``
+    (model, width, epochs, batch size, schedule, augmentation) trained from scratch on the user's
+    own uint8 photos only.
 
-    Load-or-train through :func:`anw_helpers.train.train_learner` (cached by the photos' pixels).
-    Its "test accuracy" is measured on the same photos (the user has no others), so read it as a
-    training accuracy.
+    Load-or-train through :func:`anw_helpers.train.train_model` (cached by the photos' pixels); the
+    record has the training accuracy on her photos (she has no others, so no test accuracy).
+    ``name`` (the user's) labels the progress bar.
     """
     if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
         raise TypeError(
@@ -221,8 +220,7 @@ def train_shadow_model(
             f"{tuple(labels.shape)}."
         )
     own = ImageSet(images.clone(), labels.long().clone(), tuple(classes))
-    user = User(name, own.images, own.labels, None, None, torch.arange(len(own)))
-    return train_learner(config, data=LearnerData(own, [user], user, own), progress=progress)
+    return train_model(recipe, own, progress=progress, desc=f"shadow model of {name}")
 
 
 def shadow_threshold(shadow: nn.Module, images: Tensor, labels: Tensor) -> float:

@@ -24,9 +24,6 @@ Subsampled models must fit their training subsets, or "in" means nothing:
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
@@ -34,19 +31,16 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import cache_path, load_or_train
 from .datasets import ImageSet, to_float
-from .profiles import PROFILES, SMOKE, LearnerConfig, MemorisationPlan
-from .runtime import choose_device
-from .train import TrainedLearner, TrainRecord, accuracy, fit, predict_logits, train_learner
-from .users import LearnerData, User
+from .profiles import PROFILES, SMOKE, MemorisationPlan
+from .recipe import TrainingRecipe
+from .train import TrainedModel, predict_logits, train_model
 
 __all__ = [
     "MemorisationPlan",
     "MEMORISATION_PLANS",
     "memorisation_plan",
     "complementary_splits",
-    "fine_tune",
     "train_subsampled_models",
     "correctness",
     "MemorisationEstimate",
@@ -96,81 +90,21 @@ def complementary_splits(n: int, n_pairs: int, seed: int = 0) -> Tensor:
     return masks
 
 
-def _state_digest(model: nn.Module) -> str:
-    h = hashlib.sha1()
-    for name, value in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(value.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def fine_tune(
-    base: nn.Module, data: LearnerData, config: LearnerConfig, progress: bool = False
-) -> TrainedLearner:
-    """Train a copy of ``base`` on ``data.train`` with the learner's pipeline
-    (``train.make_train_step``: augmentation, SGD, schedule, all from ``config``) for
-    ``config.epochs`` epochs; ``base`` is untouched.
-
-    The subsampled models of Sec. 5.6 in the small profiles start from a public network that never
-    saw the pool, so that a few epochs fit the subset. Cached under ``$ANW_CACHE/models`` by the
-    config, the data's pixels and the base's weights. Returns a ``TrainedLearner`` (training, test
-    and tracked-photo accuracy).
-    """
-    device = choose_device()
-    settings = {
-        "kind": "fine_tune",
-        "config": dataclasses.asdict(config),
-        "data": data.train.fingerprint(),
-        "base": _state_digest(base),
-    }
-
-    def build(for_training: bool) -> nn.Module:
-        model = copy.deepcopy(base).to(device, memory_format=torch.channels_last)
-        for p in model.parameters():
-            p.requires_grad_(p.requires_grad or for_training)
-        return model
-
-    def train(model: nn.Module) -> str:
-        record = fit(
-            model,
-            data.train.images,
-            data.train.labels,
-            config,
-            device,
-            progress,
-            desc="fine-tuning",
-        )
-        model.eval()
-        record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
-        record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
-        tracked = [u for u in data.users if len(u)]
-        if tracked:
-            images = torch.cat([data.train.images[u.indices] for u in tracked])
-            record.user_accuracy = accuracy(model, images, torch.cat([u.labels for u in tracked]))
-        return record.to_json()
-
-    path = cache_path("finetune", settings)
-    done = load_or_train(path, build, train, dataclasses.asdict(config))
-    record = TrainRecord.from_json(done.record)
-    return TrainedLearner(done.model, data, config, record, done.from_cache, path)
-
-
 def train_subsampled_models(
     pool: ImageSet,
     masks: Tensor,
-    config: LearnerConfig,
-    test: ImageSet,
-    tracked: Optional[Tensor] = None,
+    recipe: TrainingRecipe,
+    test: Optional[ImageSet] = None,
     start_from: Optional[nn.Module] = None,
     progress: bool = False,
-) -> list[TrainedLearner]:
-    """Train one model per row of ``masks`` on that subset of ``pool`` (cached by pixels; Sec. 5.6).
+) -> list[TrainedModel]:
+    """Train one model per row of ``masks`` on that subset of ``pool`` with ``recipe`` (Sec. 5.6).
 
-    From scratch with :func:`anw_helpers.train.train_learner`, or, with ``start_from``, by
-    fine-tuning a copy of that network (:func:`fine_tune`). ``tracked`` (pool positions, e.g. the
-    user's photos) only labels the records: each model's ``record.user_accuracy`` is its accuracy on
-    the tracked photos it trained on. ``test`` gives every record a test accuracy. Returns the
-    models in the order of ``masks``.
+    Each model trains on ``pool.subset(row)`` through :func:`anw_helpers.train.train_model`: from
+    scratch, or, with ``start_from``, by fine-tuning a copy of that network; cached by the subset's
+    pixels. Every record has the training accuracy on its subset and, with ``test``, a test
+    accuracy. Returns the models in the order of ``masks`` (row m of ``masks`` says which pool
+    photos model m trained on).
     """
     if masks.dtype != torch.bool or masks.dim() != 2 or masks.shape[1] != len(pool):
         raise ValueError(
@@ -181,27 +115,14 @@ def train_subsampled_models(
         raise ValueError(
             "every subsampled model needs at least one training example; a row of masks is empty."
         )
-    tracked = torch.empty(0, dtype=torch.int64) if tracked is None else tracked.long()
-    models = []
-    for row in masks:
-        idx = row.nonzero().squeeze(1)
-        train = pool.subset(idx)
-        position = torch.full((len(pool),), -1, dtype=torch.int64)
-        position[idx] = torch.arange(len(idx))
-        inside, outside = tracked[row[tracked]], tracked[~row[tracked]]
-        user = User(
-            "tracked", pool.images[inside], pool.labels[inside], None, None, position[inside]
-        )
-        rest = User("tracked-out", pool.images[outside], pool.labels[outside], None, None, outside)
-        data = LearnerData(train, [user], rest, test)
-        if start_from is None:
-            models.append(train_learner(config, data=data, progress=progress))
-        else:
-            models.append(fine_tune(start_from, data, config, progress=progress))
-    return models
+    desc = "fine-tuning a subsampled model" if start_from is not None else None
+    return [
+        train_model(recipe, pool.subset(row.nonzero().squeeze(1)), test, start_from, progress, desc)
+        for row in masks
+    ]
 
 
-def correctness(models: Sequence[TrainedLearner], images: Tensor, labels: Tensor) -> Tensor:
+def correctness(models: Sequence[TrainedModel], images: Tensor, labels: Tensor) -> Tensor:
     """Whether each model classifies each image correctly: a bool tensor (models, images).
 
     ``images`` are uint8 (N, 3, H, W) or floats in [0, 1]; ``labels`` (N,).

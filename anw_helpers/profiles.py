@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field, replace
-from typing import Optional, Union
+from typing import Optional
 
 import torch
 
+from .recipe import DataSetting, LearnerConfig, TrainingRecipe
+
 __all__ = [
-    "LearnerConfig",
     "Profile",
     "PROFILES",
     "LessonSettings",
@@ -32,111 +33,6 @@ __all__ = [
     "multi_user_config",
     "many_users_config",
 ]
-
-Size = Union[int, float]
-
-#: Data sets a learner can train on (``LearnerConfig.dataset``).
-DATASETS: tuple[str, ...] = ("cifar10", "cub200")
-
-
-@dataclass(frozen=True)
-class LearnerConfig:
-    """Every setting that shapes a trained learner (and so its model-cache key).
-
-    Data: ``n_train`` CIFAR-10 training images (None: all 50,000); users of ``user_sizes`` images
-        (counts,
-    or fractions of ``n_train``) with ``keys`` (degrees; None: no watermark) and colour spaces drawn
-    from ``color_space_seeds`` (None: YIQ); a held-out user of ``held_out_size`` test images
-    (default: the first user's size); test accuracy on ``n_test`` test images (None: all).
-    Model and optimisation: Sec. 5.1 (SGD, momentum 0.9, weight decay 5e-4, lr 0.1; ``schedule`` is
-    "onecycle" or "step", the paper's x0.1 every 30 epochs).
-    Learner-side defences of Sec. 5.3 (Fig. 3), all off by default: ``augment`` names a batch-wise
-    augmentation of ``anw_helpers.augment`` (e.g. "crop_flip+color_jitter"); ``label_smoothing``
-    [34]; ``adversarial_eps`` > 0 trains on L-infinity adversarial examples [22] of that radius
-    (pixels in [0, 1]) found by ``adversarial_steps`` signed-gradient steps (1: FGSM with a random
-    start; more: PGD); ``dp_noise_multiplier`` set trains with DP-SGD [7] (Opacus: per-example
-    gradients clipped to ``dp_max_grad_norm``, Gaussian noise of that many times the clip norm;
-    BatchNorm becomes GroupNorm).
-    """
-
-    n_train: Optional[int] = 2500
-    user_sizes: tuple[Size, ...] = (50,)
-    keys: tuple[Optional[float], ...] = (60.0,)
-    color_space_seeds: tuple[Optional[int], ...] = (None,)
-    held_out_size: Optional[int] = None
-    n_test: Optional[int] = 2000
-    model: str = "small_resnet"
-    width: int = 16
-    epochs: int = 40
-    batch_size: int = 256
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    schedule: str = "onecycle"
-    label_smoothing: float = 0.0
-    augment: str = "crop_flip"
-    seed: int = 0
-    adversarial_eps: float = 0.0
-    adversarial_steps: int = 1
-    dp_noise_multiplier: Optional[float] = None
-    dp_max_grad_norm: float = 1.0
-    dataset: str = "cifar10"
-    image_size: Optional[int] = None
-
-    def __post_init__(self) -> None:
-        if not (len(self.user_sizes) == len(self.keys) == len(self.color_space_seeds)):
-            raise ValueError(
-                f"user_sizes, keys and color_space_seeds need one entry per user; got lengths "
-                f"{len(self.user_sizes)}, {len(self.keys)}, {len(self.color_space_seeds)}."
-            )
-        if self.schedule not in ("onecycle", "step"):
-            raise ValueError(f"schedule must be 'onecycle' or 'step'; got {self.schedule!r}.")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError(
-                f"epochs and batch_size must be >= 1; got {self.epochs} and {self.batch_size}."
-            )
-        if self.dataset not in DATASETS:
-            raise ValueError(
-                f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}."
-            )
-        if self.image_size is not None and self.image_size < 8:
-            raise ValueError(
-                "image_size must be at least 8 pixels (or None: the dataset's own); got "
-                f"{self.image_size}."
-            )
-        if self.dataset == "cifar10" and self.image_size not in (None, 32):
-            raise ValueError(f"CIFAR-10 images are 32 x 32; got image_size={self.image_size}.")
-        from .augment import check_augmentation_name  # late import: augment does not need profiles
-
-        check_augmentation_name(self.augment)
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1); got {self.label_smoothing}.")
-        if not 0.0 <= self.adversarial_eps <= 1.0:
-            raise ValueError(
-                "adversarial_eps is an L-infinity radius in [0, 1] pixel units (e.g. 8/255); got "
-                f"{self.adversarial_eps}."
-            )
-        if self.adversarial_steps < 1:
-            raise ValueError(
-                "adversarial_steps must be >= 1 (1: FGSM, more: PGD); got "
-                f"{self.adversarial_steps}."
-            )
-        if self.dp_noise_multiplier is not None and self.dp_noise_multiplier < 0:
-            raise ValueError(
-                "dp_noise_multiplier must be >= 0 (or None: no DP-SGD); got "
-                f"{self.dp_noise_multiplier}."
-            )
-        if not self.dp_max_grad_norm > 0:
-            raise ValueError(f"dp_max_grad_norm must be > 0; got {self.dp_max_grad_norm}.")
-        if self.dp_noise_multiplier is not None and self.adversarial_eps > 0:
-            raise ValueError(
-                "DP-SGD (dp_noise_multiplier) and adversarial training (adversarial_eps > 0) "
-                "cannot be combined here; set one of them to its default."
-            )
-
-    def with_(self, **changes: object) -> LearnerConfig:
-        """A copy with some settings changed (e.g. ``cfg.with_(keys=(210.0,), seed=1)``)."""
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -158,11 +54,11 @@ class MemorisationPlan:
 
     ``pool_size`` photos (the user's among them) are split ``n_pairs`` times into two halves; each
     half trains one model for ``epochs`` epochs (``batch_size``, ``lr``, ``augment``; the rest of
-    the learner's recipe). With ``fine_tune`` every model starts from a public network that never
-    saw the pool (on 2 CPU cores a from-scratch model does not fit a few hundred photos in an
-    affordable number of steps); otherwise from scratch, with ``width``. ``min_train_accuracy`` is
-    the fit every model must reach on its half: a model that has not fitted its training photos
-    cannot show that it memorised them.
+    the learner's recipe: :meth:`recipe`). With ``fine_tune`` every model starts from a public
+    network that never saw the pool (on 2 CPU cores a from-scratch model does not fit a few hundred
+    photos in an affordable number of steps); otherwise from scratch, with ``width``.
+    ``min_train_accuracy`` is the fit every model must reach on its half: a model that has not
+    fitted its training photos cannot show that it memorised them.
     """
 
     pool_size: int
@@ -199,9 +95,10 @@ class MemorisationPlan:
         """How to quote an estimate made with this plan, e.g. "estimate from 2 + 2 models"."""
         return f"estimate from {self.n_pairs} + {self.n_pairs} models"
 
-    def config(self, base: LearnerConfig) -> LearnerConfig:
-        """The learner's config with this plan's training length, batch, lr and augmentation (and
-        width when training from scratch; a fine-tuned model keeps its base's width)."""
+    def recipe(self, base: TrainingRecipe) -> TrainingRecipe:
+        """The learner's recipe ``base`` with this plan's training length, batch, lr and
+        augmentation (and width when training from scratch; a fine-tuned model keeps its base's
+        width)."""
         changes = dict(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, augment=self.augment
         )
@@ -253,8 +150,8 @@ class LessonSettings:
     adaptive: tuple[str, ...] = tuple(ADAPTIVE_RECIPES)
 
 
-#: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (LearnerConfig changes, what the
-#: paper cites).
+#: Lesson 06's learner-side defences (Sec. 5.3, Fig. 3): name -> (changes to the learner's
+#: TrainingRecipe, what the paper cites).
 DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
     "colour jitter": (
         dict(augment="crop_flip+color_jitter"),
@@ -289,17 +186,16 @@ _CHEAP_DEFENCES = (
 #: Lesson 05's Fig. 2i: CUB-200 at 448 x 448 (1.1 GB download), an ImageNet-pretrained ResNet-50
 #: fine-tuned with strong augmentation, a 60-photo user with key 60.
 HIGH_RES = LearnerConfig(
-    dataset="cub200",
-    image_size=448,
-    n_train=None,
-    n_test=None,
-    user_sizes=(60,),
-    keys=(60.0,),
-    model="resnet50_imagenet",
-    epochs=20,
-    batch_size=32,
-    lr=0.01,
-    augment="crop_flip+color_jitter",
+    DataSetting(
+        dataset="cub200", image_size=448, n_train=None, n_test=None, user_sizes=(60,), keys=(60.0,)
+    ),
+    TrainingRecipe(
+        model="resnet50_imagenet",
+        epochs=20,
+        batch_size=32,
+        lr=0.01,
+        augment="crop_flip+color_jitter",
+    ),
 )
 _GPU_LESSONS = LessonSettings(
     capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
@@ -314,7 +210,8 @@ _GPU_LESSONS = LessonSettings(
 @dataclass(frozen=True)
 class Profile:
     """A named configuration with the machine it is meant for, its measured (or estimated) cost, the
-    learner's recipe (``config``) and what each lesson trains beyond it (``lessons``)."""
+    learner's data setting and recipe (``config``) and what each lesson trains beyond it
+    (``lessons``)."""
 
     name: str
     machine: str
@@ -351,7 +248,9 @@ PROFILES: dict[str, Profile] = {
         "a laptop CPU, 4+ cores",
         "twice the data, a wider network",
         "under 20 min on 4-8 cores (estimated, not yet measured)",
-        LearnerConfig(n_train=10000, user_sizes=(100,), width=32, epochs=40),
+        LearnerConfig(
+            DataSetting(n_train=10000, user_sizes=(100,)), TrainingRecipe(width=32, epochs=40)
+        ),
         LessonSettings(
             capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 32)),
             architectures=("alexnet",),
@@ -369,7 +268,9 @@ PROFILES: dict[str, Profile] = {
         "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
         "the ci recipe scaled up: 4x the data, twice the width, 1 % user; no CUB-200",
         "about 1.3 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
-        LearnerConfig(n_train=10000, user_sizes=(100,), width=32, epochs=40),
+        LearnerConfig(
+            DataSetting(n_train=10000, user_sizes=(100,)), TrainingRecipe(width=32, epochs=40)
+        ),
         LessonSettings(
             capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 0)),
             architectures=("alexnet",),
@@ -393,12 +294,8 @@ PROFILES: dict[str, Profile] = {
         "full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
         "about 28 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
         LearnerConfig(
-            n_train=None,
-            user_sizes=(500,),
-            n_test=None,
-            model="resnet18",
-            epochs=30,
-            batch_size=512,
+            DataSetting(n_train=None, user_sizes=(500,), n_test=None),
+            TrainingRecipe(model="resnet18", epochs=30, batch_size=512),
         ),
         replace(
             _GPU_LESSONS,
@@ -420,13 +317,8 @@ PROFILES: dict[str, Profile] = {
         "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
         "hours (paper scale)",
         LearnerConfig(
-            n_train=None,
-            user_sizes=(500,),
-            n_test=None,
-            model="resnet50",
-            epochs=90,
-            batch_size=128,
-            schedule="step",
+            DataSetting(n_train=None, user_sizes=(500,), n_test=None),
+            TrainingRecipe(model="resnet50", epochs=90, batch_size=128, schedule="step"),
         ),
         replace(
             _GPU_LESSONS,
@@ -454,7 +346,10 @@ SMOKE = Profile(
     "any machine (smoke test)",
     "every code path at tiny size; results mean nothing",
     "seconds",
-    LearnerConfig(n_train=1024, user_sizes=(50,), n_test=256, width=8, epochs=2, batch_size=128),
+    LearnerConfig(
+        DataSetting(n_train=1024, user_sizes=(50,), n_test=256),
+        TrainingRecipe(width=8, epochs=2, batch_size=128),
+    ),
     LessonSettings(
         capacity=(("small_resnet", 4), ("small_resnet", 0)),
         architectures=("resnet18",),
@@ -527,13 +422,13 @@ def profile_table(active: Optional[str] = None) -> str:
         "|---|---|---|---|---|---|",
     ]
     for p in PROFILES.values():
-        c = p.config
-        n = "all 50,000" if c.n_train is None else f"{c.n_train:,}"
-        model = f"{c.model} (width {c.width})" if c.model == "small_resnet" else c.model
+        d, r = p.config.data, p.config.recipe
+        n = "all 50,000" if d.n_train is None else f"{d.n_train:,}"
+        model = f"{r.model} (width {r.width})" if r.model == "small_resnet" else r.model
         mark = " **(active)**" if p.name == active else ""
         rows.append(
-            f"| `{p.name}`{mark} | {p.machine} | {n}, user {c.user_sizes[0]} | {model} | "
-            f"{c.epochs} ({c.schedule}) | {p.lesson03_time} |"
+            f"| `{p.name}`{mark} | {p.machine} | {n}, user {d.user_sizes[0]} | {model} | "
+            f"{r.epochs} ({r.schedule}) | {p.lesson03_time} |"
         )
     return "\n".join(rows)
 
@@ -584,18 +479,19 @@ def many_users_config(
     watermark (Fig. 5a).
 
     Keys (30, ..., 330) and colour spaces (YIQ, or each user's own U(-1, 1) space) come from
-    ``data.many_users_plan`` seeded by ``config.seed``; every training image belongs to one user.
+    ``data.many_users_plan`` seeded by ``config.recipe.seed``; every training image belongs to one
+    user.
     """
     from .users import many_users_plan
 
-    if config.n_train is None or config.n_train < n_users:
+    n_train = config.data.n_train
+    if n_train is None or n_train < n_users:
         raise ValueError(
-            f"many_users_config needs n_train >= n_users; got n_train={config.n_train}, "
-            f"n_users={n_users}."
+            f"many_users_config needs n_train >= n_users; got n_train={n_train}, n_users={n_users}."
         )
     keys, seeds = many_users_plan(
-        n_users, watermark_fraction, config.seed, user_specific_color_space
+        n_users, watermark_fraction, config.recipe.seed, user_specific_color_space
     )
     return config.with_(
-        user_sizes=(config.n_train // n_users,) * n_users, keys=keys, color_space_seeds=seeds
+        user_sizes=(n_train // n_users,) * n_users, keys=keys, color_space_seeds=seeds
     )

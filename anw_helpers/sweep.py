@@ -3,9 +3,10 @@
     python -m anw_helpers.sweep tools/grids/ci_seeds.toml                 # one job at a time, here
     python -m anw_helpers.sweep GRID.toml --executor slurm --slurm-partition gpu --parallel 8
 
-A grid file (TOML) names a base profile and the ``LearnerConfig`` settings to vary::
+A grid file (TOML) names a base profile and the learner's settings to vary (``LearnerConfig.with_``
+names: its data setting's and its training recipe's)::
 
-    profile = "ci"            # the base recipe (anw_helpers.profiles)
+    profile = "ci"            # the base learner (anw_helpers.profiles)
     [set]                     # optional: settings every job shares
     epochs = 40
     [cross]                   # optional: every combination of these lists
@@ -14,9 +15,10 @@ A grid file (TOML) names a base profile and the ``LearnerConfig`` settings to va
     seed = [0, 1, 2]
     keys = [60, 210, 300]     # one user: a number; several users: a list, e.g. [60, 150]
 
-Every name is a ``LearnerConfig`` field (``seed``, ``keys``, ``user_sizes`` as counts or
-fractions of ``n_train``, ``augment``, ``n_train``, ``width``, ``epochs``, ...); the jobs are [zip]
-crossed with [cross]. Each job trains its learner or loads it from the model cache
+Every name is a setting of ``DataSetting`` or ``TrainingRecipe`` (``seed``, ``keys``, ``user_sizes``
+as counts or fractions of ``n_train``, ``augment``, ``n_train``, ``width``, ``epochs``, ...); the
+records name the settings the same way, in one flat ``config``; the jobs are [zip] crossed with
+[cross]. Each job trains its learner or loads it from the model cache
 (``train.train_learner``), verifies every user and the held-out user (eq. 6,
 ``verify.verify_users``, ``verify.grid_search``) and appends one JSON record to the results file
 (default: the grid's path with ``.jsonl``). A sweep is resumable: a learner whose config already
@@ -42,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import itertools
 import json
 import math
@@ -61,7 +62,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.9 and 3.10 (the scale extra installs tomli)
     import tomli as tomllib
 
-from .profiles import LearnerConfig, get_profile
+from .profiles import get_profile
+from .recipe import LearnerConfig
 
 __all__ = [
     "Grid",
@@ -79,7 +81,7 @@ __all__ = [
 
 #: Executors ``--executor`` accepts (submitit's AutoExecutor clusters).
 EXECUTORS: tuple[str, ...] = ("local", "slurm", "debug")
-#: LearnerConfig fields that hold one entry per user.
+#: Settings (of the data setting) that hold one entry per user.
 _PER_USER = ("user_sizes", "keys", "color_space_seeds")
 _SECTIONS = {"profile", "description", "set", "cross", "zip"}
 
@@ -106,8 +108,9 @@ class Grid:
 
 
 def config_id(config: LearnerConfig) -> str:
-    """The config as canonical JSON (sorted keys): what identifies a learner in the results file."""
-    return json.dumps(_jsonable(dataclasses.asdict(config)), sort_keys=True)
+    """The config's settings by name (``LearnerConfig.flat``) as canonical JSON (sorted keys): what
+    identifies a learner in the results file."""
+    return json.dumps(_jsonable(config.flat()), sort_keys=True)
 
 
 def _jsonable(value: Any) -> Any:
@@ -123,7 +126,7 @@ def _jsonable(value: Any) -> Any:
 
 # ----------------------------------------------------------------------------------------- the grid
 def _field_types() -> dict[str, Any]:
-    return typing.get_type_hints(LearnerConfig)
+    return LearnerConfig.setting_types()
 
 
 def _scalar(name: str, value: Any, hint: Any, where: str) -> Any:
@@ -145,7 +148,7 @@ def _scalar(name: str, value: Any, hint: Any, where: str) -> Any:
     if not ok:
         raise GridError(
             f"{where}: {name} = {value!r} is not a valid {name} "
-            f"(LearnerConfig.{name} is {hint.__name__ if hasattr(hint, '__name__') else hint})."
+            f"(the setting {name} is {hint.__name__ if hasattr(hint, '__name__') else hint})."
         )
     return value
 
@@ -166,7 +169,7 @@ def _check_names(table: dict, where: str) -> None:
     if unknown:
         raise GridError(
             f"{where}: unknown setting(s) {', '.join(map(repr, unknown))}; a grid varies "
-            f"LearnerConfig fields: {', '.join(fields)}."
+            f"a learner's settings: {', '.join(fields)}."
         )
 
 
@@ -236,8 +239,8 @@ def parse_grid(data: dict, path: str = "grid") -> Grid:
 def _job(base: LearnerConfig, fixed: dict, varied: dict, path: str) -> Job:
     label = " ".join(f"{k}={_short(v)}" for k, v in varied.items()) or "base"
     changes = {**fixed, **{k: _value(k, v, f"{path} ({label})") for k, v in varied.items()}}
-    users = max(len(changes.get(k, getattr(base, k))) for k in ("user_sizes", "keys"))
-    if "color_space_seeds" not in changes and all(s is None for s in base.color_space_seeds):
+    users = max(len(changes.get(k, getattr(base.data, k))) for k in ("user_sizes", "keys"))
+    if "color_space_seeds" not in changes and all(s is None for s in base.data.color_space_seeds):
         changes["color_space_seeds"] = (None,) * users  # YIQ for every user the grid names
     try:
         return Job(base.with_(**changes), label)
@@ -384,7 +387,7 @@ def run_job(
     r = learner.record
     marked = [m for m in match if m is not None]
     record = {
-        "config": dataclasses.asdict(config),
+        "config": config.flat(),
         "profile": profile,
         "label": label,
         "users": [u.name for u in learner.data.users],

@@ -44,12 +44,12 @@ def training_images_per_second(
     data = load_cifar10("train")
     n = batch * (steps + warmup)
     x, y = data.images[:n].to(device), data.labels[:n].to(device)
-    config = get_profile("ci").config.with_(
+    recipe = get_profile("ci").config.recipe.with_(
         model=model_name, width=width, batch_size=batch, epochs=1, schedule="step"
     )
     model = build_model(model_name, width=width)
     model = model.to(device, memory_format=torch.channels_last).train()
-    step = make_train_step(model, config, device, steps + warmup, precision)
+    step = make_train_step(model, recipe, device, steps + warmup, precision)
     for i in range(steps + warmup):
         if i == warmup:
             _sync(device)

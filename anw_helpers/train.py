@@ -5,14 +5,19 @@ Fast on small machines: the whole training set stays on the device as uint8, aug
 batch-wise on the device, autocast in the precision the machine runs natively (bf16 on CPUs with
 native bf16 and on recent GPUs, fp16 AMP on older GPUs, fp32 elsewhere:
 ``runtime.choose_precision``), channels_last memory layout.
-Load-or-train: a model is cached under ``$ANW_CACHE/models`` by a hash of every setting that shapes
-it and of the training data itself; the same settings load in well under a second.
+A :class:`~anw_helpers.recipe.TrainingRecipe` says how to train (:func:`fit` only trains, whatever
+the images); :func:`train_learner` builds the learner's data from its ``LearnerConfig`` and trains
+it, and :func:`train_model` trains one model on one set of images (a shadow model, a subsampled
+model). Load-or-train: a model is cached under ``$ANW_CACHE/models`` by a hash of every setting that
+shapes it and of the training data itself; the same settings load in well under a second.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
+import hashlib
 import json
 import math
 import time
@@ -28,17 +33,21 @@ from . import distributed
 from .augment import get_augmentation
 from .checkpoint import cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
-from .datasets import load_cifar10, load_cub200, to_float
+from .datasets import ImageSet, load_cifar10, load_cub200, to_float
 from .models import build_model
-from .profiles import LearnerConfig, get_profile
+from .profiles import get_profile
+from .recipe import LearnerConfig, TrainingRecipe
 from .runtime import Precision, choose_device, choose_precision
 from .users import LearnerData, build_learner_data
 
 __all__ = [
     "TrainRecord",
     "TrainedLearner",
+    "TrainedModel",
     "learner_data",
+    "fit",
     "train_learner",
+    "train_model",
     "predict_logits",
     "accuracy",
     "model_cache_key",
@@ -85,29 +94,42 @@ class TrainedLearner:
     cache_path: Path
 
 
-def learner_data(config: LearnerConfig) -> LearnerData:
-    """Build the learner's data for ``config`` (users watermarked in place, held-out user, test
-    set).
+@dataclass
+class TrainedModel:
+    """A model trained with ``recipe`` on one set of images, with no users or held-out user (a
+    shadow model, Sec. 5.5; a subsampled model, Sec. 5.6) and its training record."""
 
-    CIFAR-10 by default; ``config.dataset == "cub200"`` loads CUB-200-2011 at ``config.image_size``
-    (default 448, the paper's Fig. 2i).
+    model: nn.Module
+    recipe: TrainingRecipe
+    record: TrainRecord
+    from_cache: bool
+    cache_path: Path
+
+
+def learner_data(config: LearnerConfig) -> LearnerData:
+    """Build the learner's data for ``config.data`` (users watermarked in place, held-out user, test
+    set), drawn with the recipe's seed.
+
+    CIFAR-10 by default; ``config.data.dataset == "cub200"`` loads CUB-200-2011 at
+    ``config.data.image_size`` (default 448, the paper's Fig. 2i).
     """
-    spaces = [color_space_from_seed(s) for s in config.color_space_seeds]
-    if config.dataset == "cub200":
-        size = config.image_size or 448
+    setting = config.data
+    spaces = [color_space_from_seed(s) for s in setting.color_space_seeds]
+    if setting.dataset == "cub200":
+        size = setting.image_size or 448
         train, test = load_cub200("train", size), load_cub200("test", size)
     else:
         train, test = load_cifar10("train"), load_cifar10("test")
     return build_learner_data(
         train,
         test,
-        config.n_train,
-        config.user_sizes,
-        config.keys,
+        setting.n_train,
+        setting.user_sizes,
+        setting.keys,
         spaces,
-        config.held_out_size,
-        config.n_test,
-        config.seed,
+        setting.held_out_size,
+        setting.n_test,
+        config.recipe.seed,
     )
 
 
@@ -157,12 +179,12 @@ def _autocast(device: torch.device):
     return choose_precision().autocast(device)
 
 
-def _scheduler(opt: torch.optim.Optimizer, config: LearnerConfig, steps_per_epoch: int):
-    total = config.epochs * steps_per_epoch
-    if config.schedule == "onecycle":
+def _scheduler(opt: torch.optim.Optimizer, recipe: TrainingRecipe, steps_per_epoch: int):
+    total = recipe.epochs * steps_per_epoch
+    if recipe.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             opt,
-            max_lr=config.lr,
+            max_lr=recipe.lr,
             total_steps=total,
             pct_start=0.25,
             anneal_strategy="linear",
@@ -229,33 +251,33 @@ def make_dp_compatible(model: nn.Module) -> nn.Module:
     return model
 
 
-def dp_epsilon(config: LearnerConfig, n_train: int, delta: float = 1e-5) -> float:
-    """The (epsilon, delta) privacy budget DP-SGD [7] spends in ``config``'s training, by Opacus's
-    RDP accountant.
+def dp_epsilon(recipe: TrainingRecipe, n_train: int, delta: float = 1e-5) -> float:
+    """The (epsilon, delta) privacy budget DP-SGD [7] spends training ``recipe`` on ``n_train``
+    images, by Opacus's RDP accountant.
 
     Sampling rate ``batch_size / n_train`` for ``epochs * ceil(n_train / batch_size)`` steps. The
     accountant assumes Poisson sampling; the course shuffles fixed-size batches, so read epsilon as
     an approximation.
     """
-    if config.dp_noise_multiplier is None:
+    if recipe.dp_noise_multiplier is None:
         raise ValueError(
-            "config trains without DP-SGD (dp_noise_multiplier is None); there is no epsilon."
+            "the recipe trains without DP-SGD (dp_noise_multiplier is None); there is no epsilon."
         )
-    if config.dp_noise_multiplier == 0:
+    if recipe.dp_noise_multiplier == 0:
         return float("inf")
     from opacus.accountants import RDPAccountant
 
     accountant = RDPAccountant()
-    steps = config.epochs * math.ceil(n_train / config.batch_size)
+    steps = recipe.epochs * math.ceil(n_train / recipe.batch_size)
     accountant.history = [
-        (config.dp_noise_multiplier, min(1.0, config.batch_size / n_train), steps)
+        (recipe.dp_noise_multiplier, min(1.0, recipe.batch_size / n_train), steps)
     ]
     return float(accountant.get_epsilon(delta))
 
 
 def make_train_step(
     model: nn.Module,
-    config: LearnerConfig,
+    recipe: TrainingRecipe,
     device: torch.device,
     steps_per_epoch: int,
     precision: Optional[Precision] = None,
@@ -264,8 +286,8 @@ def make_train_step(
     augmentation, channels_last, autocast in the machine's precision (``runtime.choose_precision``),
     SGD + schedule. Returns ``step(x_uint8, y) -> (loss, logits)``.
 
-    Sec. 5.3's learner-side defences: ``config.adversarial_eps`` > 0 replaces each augmented batch
-    by adversarial examples (:func:`adversarial_batch`); ``config.dp_noise_multiplier`` trains with
+    Sec. 5.3's learner-side defences: ``recipe.adversarial_eps`` > 0 replaces each augmented batch
+    by adversarial examples (:func:`adversarial_batch`); ``recipe.dp_noise_multiplier`` trains with
     DP-SGD through Opacus (per-example clipping and noise, fp32; the model must have passed
     :func:`make_dp_compatible`). ``step.close()`` removes what DP-SGD attached to the model (call it
     after the last step). ``precision`` (default: the machine's, ``runtime.choose_precision``) is
@@ -274,12 +296,12 @@ def make_train_step(
     precision = precision or choose_precision()
     opt = torch.optim.SGD(
         model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        weight_decay=config.weight_decay,
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        weight_decay=recipe.weight_decay,
         nesterov=True,
     )
-    dp = config.dp_noise_multiplier is not None
+    dp = recipe.dp_noise_multiplier is not None
     if dp:
         distributed.refuse("DP-SGD (dp_noise_multiplier)")  # torchrun: Opacus + DDP not supported
     net, unwrap = distributed.wrap_model(model, device)  # torchrun: DDP; else the model itself
@@ -295,39 +317,39 @@ def make_train_step(
                 f"({problems[0]}); pass it through make_dp_compatible first."
             )
         net = GradSampleModule(model)
-        noise_gen = torch.Generator(device=device).manual_seed(config.seed + 2)
+        noise_gen = torch.Generator(device=device).manual_seed(recipe.seed + 2)
         opt = DPOptimizer(
             opt,
-            noise_multiplier=config.dp_noise_multiplier,
-            max_grad_norm=config.dp_max_grad_norm,
-            expected_batch_size=config.batch_size,
+            noise_multiplier=recipe.dp_noise_multiplier,
+            max_grad_norm=recipe.dp_max_grad_norm,
+            expected_batch_size=recipe.batch_size,
             generator=noise_gen,
         )
-    sched = _scheduler(opt, config, steps_per_epoch)
+    sched = _scheduler(opt, recipe, steps_per_epoch)
     scaler = torch.amp.GradScaler(
         "cuda", enabled=(device.type == "cuda" and not dp and precision.needs_grad_scaler)
     )
-    augment = get_augmentation(config.augment)
-    gen = torch.Generator(device=device).manual_seed(config.seed)
+    augment = get_augmentation(recipe.augment)
+    gen = torch.Generator(device=device).manual_seed(recipe.seed)
 
     def step(x_uint8: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         xb = augment(x_uint8.float().div_(255.0), gen)
-        if config.adversarial_eps > 0:
+        if recipe.adversarial_eps > 0:
             xb = adversarial_batch(
                 model,
                 xb,
                 y,
-                config.adversarial_eps,
-                config.adversarial_steps,
+                recipe.adversarial_eps,
+                recipe.adversarial_steps,
                 gen,
-                config.label_smoothing,
+                recipe.label_smoothing,
             )
         total = len(y)  # torchrun: augmented as a whole on every rank, then this rank's share
         xb, y = distributed.shard(xb), distributed.shard(y)
         xb = xb.contiguous(memory_format=torch.channels_last)
         with contextlib.nullcontext() if dp else precision.autocast(device):
             logits = net(xb)
-            loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+            loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         opt.zero_grad(set_to_none=True)
         scaler.scale(distributed.scale_share_loss(loss, len(y), total)).backward()
         scaler.step(opt)
@@ -350,33 +372,41 @@ def fit(
     model: nn.Module,
     images: Tensor,
     labels: Tensor,
-    config: LearnerConfig,
-    device: torch.device,
+    recipe: TrainingRecipe,
+    device: Optional[torch.device] = None,
     progress: bool = True,
     desc: Optional[str] = None,
 ) -> TrainRecord:
-    """The training loop of Sec. 5.1 on uint8 ``images``: ``config.epochs`` seeded epochs of
+    """The training loop of Sec. 5.1 on uint8 ``images``: ``recipe.epochs`` seeded epochs of
     :func:`make_train_step`.
 
-    Trains ``model`` in place (from scratch for the learner; from trained weights for the
-    fine-tuning of lesson 06 and the subsampled models of lesson 08) and returns the per-epoch
-    record. Under torchrun each rank trains on its share of every batch (``distributed``).
+    Trains ``model`` in place on ``device`` (default: where the model is) with ``recipe`` (from
+    scratch for the learner; from trained weights for the fine-tuning of lesson 06 and the
+    subsampled models of lesson 08) and returns the per-epoch record. Only ``recipe``'s
+    optimisation and defence settings are used: the model is the one passed in. Under torchrun each
+    rank trains on its share of every batch (``distributed``).
     """
     from tqdm.auto import tqdm
 
-    torch.manual_seed(config.seed)
+    if not isinstance(recipe, TrainingRecipe):
+        raise TypeError(
+            f"fit trains with a TrainingRecipe; got {type(recipe).__name__} (for a learner's "
+            "LearnerConfig pass config.recipe)."
+        )
+    device = next(model.parameters()).device if device is None else device
+    torch.manual_seed(recipe.seed)
     x_all, y_all = images.to(device), labels.to(device)
     n = len(y_all)
-    distributed.check_batches(n, config.batch_size)  # torchrun: every rank gets images
-    step = make_train_step(model, config, device, math.ceil(n / config.batch_size))
-    order_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    distributed.check_batches(n, recipe.batch_size)  # torchrun: every rank gets images
+    step = make_train_step(model, recipe, device, math.ceil(n / recipe.batch_size))
+    order_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     record = TrainRecord(
         device=distributed.device_label(device), precision=choose_precision().name
     )
     where = f"{device}, {record.precision}"
     bar = tqdm(
-        range(config.epochs),
-        desc=f"{desc or f'training {config.model}'} on {where}",
+        range(recipe.epochs),
+        desc=f"{desc or f'training {recipe.model}'} on {where}",
         unit="epoch",
         disable=not progress or not distributed.is_main(),
     )
@@ -387,7 +417,7 @@ def fit(
             torch.zeros((), device=device),
             torch.zeros((), device=device),
         )
-        for idx in torch.randperm(n, device=device, generator=order_gen).split(config.batch_size):
+        for idx in torch.randperm(n, device=device, generator=order_gen).split(recipe.batch_size):
             loss, logits = step(x_all[idx], y_all[idx])
             mine = distributed.shard(idx)  # torchrun: this rank's share; else idx itself
             loss_sum += loss * len(mine)
@@ -401,8 +431,21 @@ def fit(
             loss=f"{record.epoch_loss[-1]:.3f}", train_acc=f"{record.epoch_accuracy[-1]:.3f}"
         )
     step.close()  # type: ignore[attr-defined]
-    record.images_per_second = n * config.epochs / max(1e-9, sum(record.epoch_seconds))
+    record.images_per_second = n * recipe.epochs / max(1e-9, sum(record.epoch_seconds))
     return record
+
+
+def _fresh_model(
+    recipe: TrainingRecipe, num_classes: int, device: torch.device, for_training: bool
+) -> nn.Module:
+    """``recipe``'s network, initialised with its seed (pretrained weights only ``for_training``:
+    a cached model's come from its file), DP-compatible for DP-SGD, on ``device``."""
+    model = build_model(
+        recipe.model, num_classes, recipe.width, recipe.seed, pretrained=for_training
+    )
+    if recipe.dp_noise_multiplier is not None:  # DP-SGD (Sec. 5.3): GroupNorm for BatchNorm
+        model = make_dp_compatible(model)
+    return model.to(device, memory_format=torch.channels_last)
 
 
 def train_learner(
@@ -417,14 +460,15 @@ def train_learner(
     """Load-or-train a learner (Sec. 5.1) from one config: the profile's (``profile`` /
     ``$ANW_PROFILE``) or ``config``.
 
-    ``overrides`` change single settings, e.g. ``train_learner(keys=(210.0,), seed=1)``. A model
+    ``overrides`` change single settings by name (:meth:`LearnerConfig.with_`), e.g.
+    ``train_learner(keys=(210.0,), seed=1)``. A model
     with the same settings and data is loaded from ``$ANW_CACHE/models``
     (``torch.load(weights_only=True)``); otherwise it is trained with a progress bar and written
     atomically. ``retrain=True`` ignores the cache. Returns the model (eval mode, on the course's
     device), the data (users, held-out user, test set), the config and the training record
     (per-epoch loss/accuracy, final train/test/user accuracy). ``data`` trains on a LearnerData
-    built elsewhere (e.g. a subsample for lesson 08's memorisation estimate) instead of the one
-    ``config`` describes; the cache key covers its pixels and labels. ``announce`` names the model
+    built elsewhere instead of the one ``config.data`` describes; the cache key covers its pixels
+    and labels. ``announce`` names the model
     for a message printed when it is not cached and must be trained first (e.g. "lesson 03's learner
     (about 3 min on 2 CPU cores)", for a lesson opened on its own).
     """
@@ -434,21 +478,12 @@ def train_learner(
     data = learner_data(config) if data is None else data
 
     def build(for_training: bool) -> nn.Module:
-        model = build_model(
-            config.model,
-            len(data.train.classes),
-            config.width,
-            config.seed,
-            pretrained=for_training,
-        )
-        if config.dp_noise_multiplier is not None:  # DP-SGD (Sec. 5.3): GroupNorm for BatchNorm
-            model = make_dp_compatible(model)
-        return model.to(device, memory_format=torch.channels_last)
+        return _fresh_model(config.recipe, len(data.train.classes), device, for_training)
 
     def train(model: nn.Module) -> str:
         if announce and distributed.is_main():
             print(f"{announce} is not in the model cache yet: training it first.", flush=True)
-        record = fit(model, data.train.images, data.train.labels, config, device, progress)
+        record = fit(model, data.train.images, data.train.labels, config.recipe, device, progress)
         model.eval()
         record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
         record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
@@ -457,7 +492,66 @@ def train_learner(
         record.user_accuracy = accuracy(model, user_images, user_labels)
         return record.to_json()
 
-    path = cache_path(config.model, _cache_settings(config, data))
+    path = cache_path(config.recipe.model, _cache_settings(config, data))
     done = load_or_train(path, build, train, dataclasses.asdict(config), retrain)
     record = TrainRecord.from_json(done.record)
     return TrainedLearner(done.model, data, config, record, done.from_cache, path)
+
+
+def _state_digest(model: nn.Module) -> str:
+    """A short hash of a model's weights and buffers (by name): a starting point's identity."""
+    h = hashlib.sha1()
+    for name, value in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def train_model(
+    recipe: TrainingRecipe,
+    train: ImageSet,
+    test: Optional[ImageSet] = None,
+    start_from: Optional[nn.Module] = None,
+    progress: bool = False,
+    desc: Optional[str] = None,
+) -> TrainedModel:
+    """Load-or-train one model with ``recipe`` on the uint8 images of ``train`` alone (no users).
+
+    From scratch (``recipe.model`` of ``recipe.width`` with ``len(train.classes)`` outputs, seeded
+    by ``recipe.seed``, as :func:`train_learner` builds it), or, with ``start_from``, a copy of that
+    network fine-tuned (``start_from`` is untouched). Cached under ``$ANW_CACHE/models`` by the
+    recipe, the identity of ``train`` (and of ``test``) and the starting weights. The record holds
+    the training accuracy and, with ``test``, the test accuracy. A user's shadow model (Sec. 5.5)
+    and the subsampled models of Sec. 5.6 are trained here.
+    """
+    device = choose_device()
+    settings = {
+        "kind": "model",
+        "recipe": dataclasses.asdict(recipe),
+        "train": train.identity,
+        "test": None if test is None else test.identity,
+        "start": None if start_from is None else _state_digest(start_from),
+    }
+
+    def build(for_training: bool) -> nn.Module:
+        if start_from is None:
+            return _fresh_model(recipe, len(train.classes), device, for_training)
+        model = copy.deepcopy(start_from).to(device, memory_format=torch.channels_last)
+        for p in model.parameters():
+            p.requires_grad_(p.requires_grad or for_training)
+        return model
+
+    def fit_and_measure(model: nn.Module) -> str:
+        record = fit(model, train.images, train.labels, recipe, device, progress, desc)
+        model.eval()
+        record.train_accuracy = accuracy(model, train.images, train.labels)
+        if test is not None:
+            record.test_accuracy = accuracy(model, test.images, test.labels)
+        return record.to_json()
+
+    saved = {"recipe": dataclasses.asdict(recipe), "data": {"image_size": train.images.shape[-1]}}
+    prefix = recipe.model if start_from is None else "finetune"
+    path = cache_path(prefix, settings)
+    done = load_or_train(path, build, fit_and_measure, saved)
+    record = TrainRecord.from_json(done.record)
+    return TrainedModel(done.model, recipe, record, done.from_cache, path)

@@ -86,8 +86,12 @@ from anw_helpers.train import learner_data, train_learner
 # ## 2. Compute profiles
 #
 # The same lesson runs on a 2-core CI machine, a laptop, a Colab GPU and at the paper's own scale.
-# The profile is chosen from `ANW_PROFILE`, or automatically from the hardware; instructors can
-# change any setting with `profile.config.with_(...)`.
+# The profile is chosen from `ANW_PROFILE`, or automatically from the hardware. Its learner's
+# `config` has two parts: `config.data`, what the learner trains on (how many CIFAR-10 images, the
+# users, their keys, the held-out user, the test set), and `config.recipe`, how it trains (the
+# network, the optimiser and its schedule, augmentation, and the seed, which also draws the
+# photos). Instructors can change any setting by name with `profile.config.with_(...)`, e.g.
+# `with_(keys=(210.0,), epochs=30)`.
 #
 # The smallest profile, `ci`, is a compromise we measured (`docs/benchmarks.md`): the whole course
 # must train in about half an hour on the slowest 2-core CPU it meets, and this lesson in a few
@@ -109,7 +113,8 @@ profile = get_profile()
 display(Markdown(profile_table(active=profile.name)))
 config = profile.config
 print(f"Active profile: {profile.name!r} - {profile.purpose}.")
-print(config)
+print(f"data:   {config.data}")
+print(f"recipe: {config.recipe}")
 
 # %% [markdown]
 # ## 3. The learner's training set
@@ -244,14 +249,14 @@ print("Correct! Your loop trains, and the network memorises what it cannot gener
 # %% [markdown]
 # ## 4. Train (or load) the learner
 #
-# `train_learner` trains with the paper's recipe scaled to the profile (Sec. 5.1): SGD with momentum
-# 0.9 and weight decay 5e-4, learning rate 0.1 (one-cycle here, or ×0.1 every 30 epochs at paper
-# scale), random crop with padding 4 and horizontal flips. Where the course departs: the momentum
-# and weight decay come from the authors' `main.py` (the paper's text does not give them), SGD uses
-# Nesterov momentum (neither the paper nor the authors' code does), and lesson 06's cutout fills
-# with 0 rather than the authors' 0.5. Under the hood it keeps the data on the device and augments
-# whole batches at once, which makes it several times faster than the usual `DataLoader` pipeline
-# (see `docs/benchmarks.md`).
+# `train_learner` trains with the paper's recipe scaled to the profile (Sec. 5.1, `config.recipe`):
+# SGD with momentum 0.9 and weight decay 5e-4, learning rate 0.1 (one-cycle here, or ×0.1 every 30
+# epochs at paper scale), random crop with padding 4 and horizontal flips. Where the course departs:
+# the momentum and weight decay come from the authors' `main.py` (the paper's text does not give
+# them), SGD uses Nesterov momentum (neither the paper nor the authors' code does), and lesson 06's
+# cutout fills with 0 rather than the authors' 0.5. Under the hood it keeps the data on the device
+# and augments whole batches at once, which makes it several times faster than the usual
+# `DataLoader` pipeline (see `docs/benchmarks.md`).
 #
 # The model is cached under a key made of *every* setting and of the training data itself: run this
 # cell again, or open lesson 04, and the same model loads in under a second. Change any setting and

@@ -202,9 +202,8 @@ assert at_zero < at_key, "photos the learner never saw must not prefer the key t
 # %%
 from anw_helpers.models import build_model
 
-untrained = build_model(
-    profile.config.model, len(learner.data.train.classes), profile.config.width, 1
-)
+recipe = profile.config.recipe
+untrained = build_model(recipe.model, len(learner.data.train.classes), recipe.width, 1)
 untrained = untrained.to(next(model.parameters()).device)
 cases = (
     ("watermarked user", user, model),

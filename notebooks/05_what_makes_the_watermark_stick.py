@@ -72,8 +72,8 @@ from anw_helpers.users import make_users
 lesson_start = time.perf_counter()
 profile = get_profile()
 print(
-    f"profile {profile.name!r}: {profile.config.n_train or 50000:,} training images, model "
-    f"{profile.config.model}, {profile.config.epochs} epochs"
+    f"profile {profile.name!r}: {profile.config.data.n_train or 50000:,} training images, model "
+    f"{profile.config.recipe.model}, {profile.config.recipe.epochs} epochs"
 )
 
 # %% [markdown]
@@ -149,7 +149,7 @@ control_users = make_users(
     [30] * len(controlled),
     controlled,
     [None] * len(controlled),
-    seed=profile.config.seed + 11,
+    seed=profile.config.recipe.seed + 11,
     prefix="never-seen",
 )
 controls = verify.verify_users(multi.model, control_users)
@@ -362,7 +362,7 @@ assert len(missed) <= 2, (
 CAPACITY = profile.lessons.capacity
 ARCHITECTURES = profile.lessons.architectures
 cfg = profile.config
-images_per_training = (cfg.n_train or 50000) * cfg.epochs
+images_per_training = (cfg.data.n_train or 50000) * cfg.recipe.epochs
 cost_rows = []
 for name in [
     "small_resnet",
@@ -373,7 +373,7 @@ for name in [
     "wide_resnet50_2",
     "densenet121",
 ]:
-    ips = throughput.training_images_per_second(name, width=cfg.width, batch=16, steps=1)
+    ips = throughput.training_images_per_second(name, width=cfg.recipe.width, batch=16, steps=1)
     trained_here = name in ARCHITECTURES or any(name == m for m, _ in CAPACITY)
     cost_rows.append((name, ips, images_per_training / ips / 60, trained_here))
 display(Markdown(plots.cost_table(cost_rows, profile.name)))
@@ -409,7 +409,7 @@ def capacity_row(label: str, learner) -> dict:
 
 capacity = []
 for model_name, width in CAPACITY:
-    width = width or cfg.width
+    width = width or cfg.recipe.width
     label = model_name if model_name != "small_resnet" else f"small ResNet, width {width}"
     capacity.append(capacity_row(label, train_learner(cfg.with_(model=model_name, width=width))))
 for name in ARCHITECTURES:
@@ -478,8 +478,8 @@ else:
     hr_user = hr.data.users[0]
     hr_result = verify.grid_search(hr.model, hr_user.clean(), hr_user.labels)
     print(
-        f"CUB-200 at {hr_config.image_size}px: test acc {hr.record.test_accuracy:.3f}, k_hat = "
-        f"{hr_result.best:g} (k* = {hr_user.key:g}), gap {hr_result.gap(hr_user.key):+.3f}"
+        f"CUB-200 at {hr_config.data.image_size}px: test acc {hr.record.test_accuracy:.3f}, "
+        f"k_hat = {hr_result.best:g} (k* = {hr_user.key:g}), gap {hr_result.gap(hr_user.key):+.3f}"
     )
     display(
         plots.plot_signature_losses(hr_result, hr_user.key, label="CUB-200, ResNet-50 (pretrained)")

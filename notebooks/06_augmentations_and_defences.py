@@ -217,7 +217,7 @@ assert (
 
 # %% [markdown]
 # What the learner sees: one user photo under each augmentation (all run batch-wise on the device
-# inside the training loop, `anw_helpers.augment`; names join with `+` in `LearnerConfig.augment`).
+# inside the training loop, `anw_helpers.augment`; names join with `+` in `TrainingRecipe.augment`).
 
 # %%
 g = torch.Generator().manual_seed(0)
@@ -242,17 +242,18 @@ display(
 # %% [markdown]
 # ## 2. Which variants this profile trains
 #
-# Every variant is lesson 03's learner with one or more settings changed (`LearnerConfig.with_`), so
-# the cache key, data and user are the same; only the defence differs. A training of lesson 03's
-# size costs up to about 6.5 minutes on 2 CPU cores, so the `ci` profile trains one: colour jitter,
-# the one the paper singles out, as torchvision runs it. The three cheap regularisers (cutout,
-# noise, label smoothing) train together or one by one in the larger profiles. Adversarial training
-# multiplies the cost by (steps + 1), and DP-SGD computes a gradient *per example* (measured in
-# section 3); they run on a GPU. Set `TRAIN_ALL = True` to train every variant in any profile.
+# Every variant is lesson 03's learner with one or more settings of its recipe changed
+# (`LearnerConfig.with_`), so the data and the user are the same; only the defence differs. A
+# training of lesson 03's size costs up to about 6.5 minutes on 2 CPU cores, so the `ci` profile
+# trains one: colour jitter, the one the paper singles out, as torchvision runs it. The three cheap
+# regularisers (cutout, noise, label smoothing) train together or one by one in the larger
+# profiles. Adversarial training multiplies the cost by (steps + 1), and DP-SGD computes a gradient
+# *per example* (measured in section 3); they run on a GPU. Set `TRAIN_ALL = True` to train every
+# variant in any profile.
 
 # %%
 TRAIN_ALL = False
-# name: (LearnerConfig changes, what the paper cites), in anw_helpers/profiles.py
+# name: (changes to the learner's recipe, what the paper cites), in anw_helpers/profiles.py
 VARIANTS = DEFENCE_VARIANTS
 TRAINED_IN = {
     name: [p.name for p in PROFILES.values() if name in p.lessons.defences] for name in VARIANTS
@@ -386,17 +387,17 @@ if "colour jitter" in trained:
 
 
 # %%
-def seconds_per_step(config, n_steps: int = 2) -> float:
-    """Mean wall time of one training step (after one warm-up step) of `config` on this machine."""
-    net = build_model(config.model, 10, config.width, config.seed)
-    if config.dp_noise_multiplier is not None:
+def seconds_per_step(recipe, n_steps: int = 2) -> float:
+    """Mean wall time of one training step (after one warm-up step) of `recipe` on this machine."""
+    net = build_model(recipe.model, 10, recipe.width, recipe.seed)
+    if recipe.dp_noise_multiplier is not None:
         net = make_dp_compatible(net)
     device = next(model.parameters()).device
     net = net.to(device, memory_format=torch.channels_last).train()
-    step = make_train_step(net, config, device, n_steps + 1)
+    step = make_train_step(net, recipe, device, n_steps + 1)
     x, y = (
-        data.train.images[: config.batch_size].to(device),
-        data.train.labels[: config.batch_size].to(device),
+        data.train.images[: recipe.batch_size].to(device),
+        data.train.labels[: recipe.batch_size].to(device),
     )
     step(x, y)
     start = time.perf_counter()
@@ -406,21 +407,22 @@ def seconds_per_step(config, n_steps: int = 2) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
+recipe = profile.config.recipe
 costs = {
-    "standard (crop + flip)": profile.config,
-    "FGSM 2/255": profile.config.with_(adversarial_eps=2 / 255),
+    "standard (crop + flip)": recipe,
+    "FGSM 2/255": recipe.with_(adversarial_eps=2 / 255),
 }
 if importlib.util.find_spec("opacus") is not None:
-    costs["DP-SGD"] = profile.config.with_(dp_noise_multiplier=1.0)
+    costs["DP-SGD"] = recipe.with_(dp_noise_multiplier=1.0)
 else:
     print("Opacus is not installed (pip install opacus): DP-SGD's cost is not measured here.")
-steps = profile.config.epochs * math.ceil(len(data.train.labels) / profile.config.batch_size)
+steps = recipe.epochs * math.ceil(len(data.train.labels) / recipe.batch_size)
 base_step = None
-for name, cfg in costs.items():
-    s = seconds_per_step(cfg)
+for name, variant in costs.items():
+    s = seconds_per_step(variant)
     base_step = base_step or s
     print(
-        f"{name:24s} {s:6.2f} s per step of {cfg.batch_size} images ({s / base_step:4.1f}x) -> "
+        f"{name:24s} {s:6.2f} s per step of {variant.batch_size} images ({s / base_step:4.1f}x) -> "
         f"about {s * steps / 60:5.1f} min for a training of {steps} steps"
     )
 if "DP-SGD" in costs:

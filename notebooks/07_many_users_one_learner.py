@@ -90,7 +90,7 @@ base = profile.config.with_(n_train=setting["n_train"], batch_size=setting["batc
 print(
     f"profile {profile.name!r}: {setting['n_train']:,} training images shared by "
     f"{setting['n_users']} users ({setting['n_train'] // setting['n_users']} photos each); "
-    f"fractions f = {setting['fractions']}; model {base.model}, {base.epochs} epochs"
+    f"fractions f = {setting['fractions']}; model {base.recipe.model}, {base.recipe.epochs} epochs"
 )
 
 # %% [markdown]
@@ -99,7 +99,7 @@ print(
 
 # %%
 plan = many_users_config(base, setting["n_users"], setting["fractions"][0])
-marking_keys = [k for k in plan.keys if k is not None]
+marking_keys = [k for k in plan.data.keys if k is not None]
 print(
     f"f = {setting['fractions'][0]}: {len(marking_keys)} of {setting['n_users']} users watermark; "
     f"their keys: {sorted(int(k) for k in marking_keys)}"

@@ -226,7 +226,7 @@ for r in (mia_std, mia_pow):
 start = time.perf_counter()
 shadows = [
     membership.train_shadow_model(
-        u.images, u.labels, profile.config, train_set.classes, name=u.name
+        u.images, u.labels, profile.config.recipe, train_set.classes, name=u.name
     )
     for u in members
 ]
@@ -586,9 +586,8 @@ for condition, pool in pools.items():
     models = memorisation.train_subsampled_models(
         pool,
         masks,
-        plan.config(profile.config),
+        plan.recipe(profile.config.recipe),
         data03.test,
-        tracked=user_positions,
         start_from=start_from,
     )
     correct = memorisation.correctness(models, pool.images, pool.labels)

@@ -753,7 +753,7 @@ if RUN_ONE_SUBJECT_LEARNER:
     cifar_train = load_cifar10("train")
     pool = (
         torch.randperm(len(cifar_train), generator=torch.Generator().manual_seed(0))[
-            : profile.config.n_train
+            : profile.config.data.n_train
         ]
         .sort()
         .values

@@ -8,8 +8,9 @@ import math
 import pytest
 import torch
 
-from anw_helpers import augment, models, profiles
+from anw_helpers import augment, models
 from anw_helpers.color import luma, watermark
+from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
 from anw_helpers.train import (
     adversarial_batch,
     dp_epsilon,
@@ -18,15 +19,9 @@ from anw_helpers.train import (
     train_learner,
 )
 
-TINY = profiles.LearnerConfig(
-    n_train=300,
-    user_sizes=(10,),
-    keys=(90.0,),
-    color_space_seeds=(None,),
-    n_test=100,
-    width=8,
-    epochs=1,
-    batch_size=64,
+TINY = LearnerConfig(
+    DataSetting(n_train=300, user_sizes=(10,), keys=(90.0,), color_space_seeds=(None,), n_test=100),
+    TrainingRecipe(width=8, epochs=1, batch_size=64),
 )
 
 
@@ -109,23 +104,27 @@ def test_unknown_names_and_bad_settings_raise_clear_errors():
     with pytest.raises(ValueError, match="unknown augmentation 'jitter' in 'crop_flip\\+jitter'"):
         augment.get_augmentation("crop_flip+jitter")
     with pytest.raises(ValueError, match="unknown augmentation"):
-        profiles.LearnerConfig(augment="colour_jitter")
+        TrainingRecipe(augment="colour_jitter")
     with pytest.raises(TypeError, match="batch must be a float tensor"):
         augment.cutout(torch.zeros(2, 3, 8, 8, dtype=torch.uint8))
     with pytest.raises(ValueError, match=r"batch must have shape \(B, 3, H, W\)"):
         augment.cutout(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="label_smoothing"):
-        profiles.LearnerConfig(label_smoothing=1.0)
+        TrainingRecipe(label_smoothing=1.0)
     with pytest.raises(ValueError, match="adversarial_eps"):
-        profiles.LearnerConfig(adversarial_eps=8)
+        TrainingRecipe(adversarial_eps=8)
     with pytest.raises(ValueError, match="adversarial_steps"):
-        profiles.LearnerConfig(adversarial_steps=0)
+        TrainingRecipe(adversarial_steps=0)
     with pytest.raises(ValueError, match="dp_noise_multiplier"):
-        profiles.LearnerConfig(dp_noise_multiplier=-1.0)
+        TrainingRecipe(dp_noise_multiplier=-1.0)
     with pytest.raises(ValueError, match="dp_max_grad_norm"):
-        profiles.LearnerConfig(dp_max_grad_norm=0.0)
+        TrainingRecipe(dp_max_grad_norm=0.0)
     with pytest.raises(ValueError, match="cannot be combined"):
-        profiles.LearnerConfig(dp_noise_multiplier=1.0, adversarial_eps=0.01)
+        LearnerConfig().with_(dp_noise_multiplier=1.0, adversarial_eps=0.01)
+    with pytest.raises(ValueError, match="lr and momentum must be > 0"):
+        TrainingRecipe(lr=0.0)
+    with pytest.raises(ValueError, match="width must be >= 1"):
+        TrainingRecipe(width=0)
 
 
 def test_new_fields_default_off_and_enter_the_cache_key():
@@ -133,12 +132,12 @@ def test_new_fields_default_off_and_enter_the_cache_key():
     from anw_helpers.train import model_cache_key
     from anw_helpers.users import LearnerData, User
 
-    cfg = profiles.LearnerConfig()
+    cfg = LearnerConfig()
     assert (
-        cfg.adversarial_eps,
-        cfg.adversarial_steps,
-        cfg.dp_noise_multiplier,
-        cfg.dp_max_grad_norm,
+        cfg.recipe.adversarial_eps,
+        cfg.recipe.adversarial_steps,
+        cfg.recipe.dp_noise_multiplier,
+        cfg.recipe.dp_max_grad_norm,
     ) == (0.0, 1, None, 1.0)
     images = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
     user = User("u", images[:1], torch.zeros(1, dtype=torch.int64), 60.0)
@@ -155,9 +154,11 @@ def test_new_fields_default_off_and_enter_the_cache_key():
             cfg.with_(adversarial_eps=0.01),
             cfg.with_(dp_noise_multiplier=1.0),
             cfg.with_(dp_noise_multiplier=1.0, dp_max_grad_norm=2.0),
+            cfg.with_(n_test=50),  # a data setting enters the key, not only the data's identity
+            cfg.with_(epochs=2),
         )
     }
-    assert len(keys) == 4
+    assert len(keys) == 6
 
 
 @pytest.mark.slow  # trains a model
@@ -183,7 +184,7 @@ def test_dp_sgd_step_clips_and_adds_noise():
     pytest.importorskip("opacus")
     net = make_dp_compatible(models.build_model("small_resnet", width=8))
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
-    cfg = TINY.with_(dp_noise_multiplier=1.0, batch_size=8)
+    cfg = TINY.recipe.with_(dp_noise_multiplier=1.0, batch_size=8)
     step = make_train_step(net, cfg, torch.device("cpu"), steps_per_epoch=2)
     before = [p.detach().clone() for p in net.parameters()]
     x, y = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8), torch.randint(0, 10, (8,))

@@ -163,7 +163,7 @@ def test_a_cached_pretrained_learner_loads_without_downloading(tmp_path, monkeyp
     import torchvision.models as tvm
     from torchvision.models import _api
 
-    from anw_helpers import profiles
+    from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
     from anw_helpers.train import train_learner
 
     fake_cub(tmp_path)
@@ -178,17 +178,17 @@ def test_a_cached_pretrained_learner_loads_without_downloading(tmp_path, monkeyp
     monkeypatch.setattr(train_module, "fit", lambda *a, **k: train_module.TrainRecord())
     pretrained = _tiny_resnet50().state_dict()
     monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", lambda self, *a, **k: pretrained)
-    cfg = profiles.LearnerConfig(
-        dataset="cub200",
-        image_size=16,
-        n_train=None,
-        user_sizes=(1,),
-        keys=(60.0,),
-        color_space_seeds=(None,),
-        n_test=None,
-        model="resnet50_imagenet",
-        epochs=1,
-        batch_size=2,
+    cfg = LearnerConfig(
+        DataSetting(
+            dataset="cub200",
+            image_size=16,
+            n_train=None,
+            user_sizes=(1,),
+            keys=(60.0,),
+            color_space_seeds=(None,),
+            n_test=None,
+        ),
+        TrainingRecipe(model="resnet50_imagenet", epochs=1, batch_size=2),
     )
     first = train_learner(cfg, progress=False)
     monkeypatch.setattr(_api.WeightsEnum, "get_state_dict", _no_download)
@@ -323,3 +323,32 @@ def test_a_diverged_model_is_refused_not_cached(tmp_path):
     with pytest.raises(ValueError, match="diverged"):
         checkpoint.save(tmp_path / "m.pt", model, "{}", {})
     assert not (tmp_path / "m.pt").exists()
+
+
+def test_a_learners_config_is_read_from_its_data_setting_and_recipe(tmp_path):
+    """Since the recipe split a learner's config is saved as ``{"data": ..., "recipe": ...}``: the
+    model and width come from the recipe, the image size from the data setting. The flat configs
+    written before the split still load (``_small`` above writes one)."""
+    import dataclasses
+
+    from anw_helpers.recipe import LearnerConfig
+
+    config = LearnerConfig().with_(width=4, dataset="cub200", image_size=64)
+    model = models.build_model("small_resnet", 3, 4, 0)
+    path = tmp_path / "learner.pt"
+    checkpoint.save(path, model, "{}", dataclasses.asdict(config))
+    loaded = checkpoint.load(path)
+    assert (loaded.num_classes, loaded.width, loaded.image_size) == (3, 4, 64)
+    assert loaded.settings == json.loads(json.dumps(config.flat()))
+    assert set(loaded.config) == {"data", "recipe"}
+    assert cli.load_checkpoint(path)[1]["model"] == "small_resnet"
+    saved = json.loads(torch.load(path, weights_only=True)["config"])
+    hostile = _edit(path, tmp_path / "wide.pt", recipe={**saved["recipe"], "width": 3000})
+    with pytest.raises(checkpoint.CheckpointError, match="says width 3000"):
+        checkpoint.load(hostile)
+    with pytest.raises(checkpoint.CheckpointError, match="'recipe' is not a JSON object"):
+        checkpoint.load(_edit(path, tmp_path / "odd.pt", recipe=[1, 2]))
+    assert checkpoint.flat_settings({"model": "small_resnet", "width": 4}) == {
+        "model": "small_resnet",
+        "width": 4,
+    }

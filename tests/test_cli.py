@@ -28,7 +28,7 @@ from anw_helpers.cli import main
 from anw_helpers.color import random_color_space, watermark
 from anw_helpers.datasets import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
 from anw_helpers.models import build_model
-from anw_helpers.profiles import LearnerConfig
+from anw_helpers.recipe import LearnerConfig
 from anw_helpers.train import TrainRecord
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,8 +190,9 @@ def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path,
 def checkpoint(tmp_path: Path) -> Path:
     """A freshly built small ResNet of width 8, saved exactly as anw_helpers.train caches a
     model."""
-    config = LearnerConfig(width=8, epochs=1)
-    model = build_model(config.model, 10, config.width, config.seed)
+    config = LearnerConfig().with_(width=8, epochs=1)
+    recipe = config.recipe
+    model = build_model(recipe.model, 10, recipe.width, recipe.seed)
     path = tmp_path / "model.pt"
     torch.save(
         {
@@ -329,7 +330,7 @@ def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
 def test_verify_rejects_weights_of_another_width(checkpoint, clean_photos, tmp_path, capsys):
     saved = torch.load(checkpoint, weights_only=True)
     cfg = json.loads(saved["config"])
-    cfg["width"] = 16
+    cfg["recipe"]["width"] = 16
     saved["config"] = json.dumps(cfg)
     wrong = tmp_path / "wrong.pt"
     torch.save(saved, wrong)

@@ -181,15 +181,15 @@ def test_many_users_and_multi_user_configs():
 
     base = get_profile("ci").config.with_(n_train=1000)
     cfg = many_users_config(base, 20, 0.5, user_specific_color_space=True)
-    assert cfg.user_sizes == (50,) * 20 and sum(k is not None for k in cfg.keys) == 10
-    assert cfg.color_space_seeds == data.many_users_plan(20, 0.5, base.seed, True)[1]
+    assert cfg.data.user_sizes == (50,) * 20 and sum(k is not None for k in cfg.data.keys) == 10
+    assert cfg.data.color_space_seeds == data.many_users_plan(20, 0.5, base.recipe.seed, True)[1]
     with pytest.raises(ValueError, match="n_train >= n_users"):
         many_users_config(base.with_(n_train=None), 20, 0.5)
     multi = multi_user_config(base)
-    assert set(MULTI_USER_KEYS) == set(range(30, 331, 30)) and len(multi.user_sizes) == len(
-        multi.keys
+    assert set(MULTI_USER_KEYS) == set(range(30, 331, 30)) and len(multi.data.user_sizes) == len(
+        multi.data.keys
     )
-    assert multi.user_sizes[:5] == (50, 20, 10, 5, 2)
+    assert multi.data.user_sizes[:5] == (50, 20, 10, 5, 2) and multi.recipe == base.recipe
 
 
 def test_load_cub200_reads_the_official_split(tmp_path, monkeypatch, fake_cub):

@@ -16,7 +16,7 @@ from PIL import Image
 
 from anw_helpers import data
 from anw_helpers.datasets import CIFAR10_CLASSES, ImageSet
-from anw_helpers.profiles import LearnerConfig
+from anw_helpers.recipe import LearnerConfig
 from anw_helpers.train import model_cache_key
 
 PER_CLASS = {"train": 8, "test": 4}
@@ -112,7 +112,7 @@ def test_both_sources_give_the_same_users_training_set_and_cache_key(two_sources
         assert torch.equal(a.indices, b.indices) and torch.equal(a.images, b.images), a.name
     assert torch.equal(tv.test.images, folder.test.images)
     assert tv.train.identity == folder.train.identity
-    config = LearnerConfig(
+    config = LearnerConfig().with_(
         n_train=50, user_sizes=(6, 3), keys=(60.0, None), color_space_seeds=(None, None)
     )
     assert model_cache_key(config, tv) == model_cache_key(config, folder)

@@ -10,11 +10,12 @@ import torch
 from torch import nn
 
 from anw_helpers import membership
-from anw_helpers.profiles import LearnerConfig
+from anw_helpers.datasets import ImageSet
+from anw_helpers.recipe import LearnerConfig, TrainingRecipe
+from anw_helpers.train import train_learner
+from anw_helpers.users import LearnerData, User
 
-TINY = LearnerConfig(
-    n_train=300, user_sizes=(10,), keys=(90.0,), n_test=100, width=8, epochs=1, batch_size=64
-)
+TINY = TrainingRecipe(width=8, epochs=1, batch_size=64)
 
 
 class FixedLogits(nn.Module):
@@ -122,11 +123,21 @@ def test_shadow_model_trains_on_the_users_photos_only(tmp_path, monkeypatch):
     images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.tensor([0, 1, 2, 0, 1, 2])
     shadow = membership.train_shadow_model(images, labels, TINY, tuple("abc"), progress=False)
-    assert not shadow.from_cache and len(shadow.data.train) == 6
+    assert not shadow.from_cache and shadow.recipe == TINY
+    assert 0.0 <= shadow.record.train_accuracy <= 1.0 and len(shadow.record.epoch_loss) == 1
     eps = membership.shadow_threshold(shadow.model, images.float() / 255, labels)
     assert math.isfinite(eps) and eps > 0
     again = membership.train_shadow_model(images, labels, TINY, tuple("abc"), progress=False)
     assert again.from_cache
+    # the same model as before the recipe split, when a shadow model was a learner whose test set
+    # was its training set (train_learner on a LearnerData of the user's photos)
+    own = ImageSet(images, labels, tuple("abc"))
+    user = User("u", images, labels, None, None, torch.arange(6))
+    before = train_learner(
+        LearnerConfig(recipe=TINY), data=LearnerData(own, [user], user, own), progress=False
+    )
+    for (name, a), b in zip(before.model.state_dict().items(), shadow.model.state_dict().values()):
+        assert torch.equal(a, b), name
 
 
 def test_lesson_08_figures_draw_and_check_their_input():

@@ -8,11 +8,10 @@ import torch
 
 from anw_helpers import memorisation
 from anw_helpers.datasets import ImageSet
-from anw_helpers.profiles import LearnerConfig
+from anw_helpers.recipe import TrainingRecipe
+from anw_helpers.train import train_model
 
-TINY = LearnerConfig(
-    n_train=300, user_sizes=(10,), keys=(90.0,), n_test=100, width=8, epochs=1, batch_size=64
-)
+TINY = TrainingRecipe(width=8, epochs=1, batch_size=64)
 
 
 def test_complementary_splits():
@@ -70,12 +69,12 @@ def test_plans_scale_with_the_profile():
     assert ci.n_models <= cpu.n_models <= memorisation.memorisation_plan("gpu").n_models
     assert ci.label() == f"estimate from {ci.n_pairs} + {ci.n_pairs} models"
     assert (
-        ci.config(TINY).width == TINY.width
-        and ci.config(TINY).epochs == ci.epochs
-        and ci.config(TINY).seed == TINY.seed
+        ci.recipe(TINY).width == TINY.width
+        and ci.recipe(TINY).epochs == ci.epochs
+        and ci.recipe(TINY).seed == TINY.seed
     )
     gpu = memorisation.memorisation_plan("gpu")
-    assert not gpu.fine_tune and gpu.config(TINY).width == gpu.width
+    assert not gpu.fine_tune and gpu.recipe(TINY).width == gpu.width
 
 
 @pytest.mark.slow  # trains
@@ -88,16 +87,20 @@ def test_subsampled_models_train_on_their_subsets(tmp_path, monkeypatch):
         tuple("abc"),
     )
     masks = memorisation.complementary_splits(len(pool), 1, seed=0)
-    models = memorisation.train_subsampled_models(pool, masks, TINY, pool, tracked=torch.arange(4))
-    assert [len(m.data.train) for m in models] == [10, 10]
-    assert len(models[0].data.users[0]) + len(models[1].data.users[0]) == 4
+    models = memorisation.train_subsampled_models(pool, masks, TINY, pool)
+    for row, m in zip(masks, models):  # each is the model of its own half, and says how it fits
+        alone = train_model(TINY, pool.subset(row.nonzero().squeeze(1)), pool)
+        assert alone.from_cache and alone.cache_path == m.cache_path
+        assert 0 <= m.record.train_accuracy <= 1 and 0 <= m.record.test_accuracy <= 1
     correct = memorisation.correctness(models, pool.images, pool.labels)
     est = memorisation.memorisation_estimate(correct, masks)
     assert correct.shape == (2, 20) and est.label() == "estimate from 1 + 1 models"
+    start = {k: v.clone() for k, v in models[0].model.state_dict().items()}
     tuned = memorisation.train_subsampled_models(
         pool, masks, TINY, pool, start_from=models[0].model
     )
-    assert [len(m.data.train) for m in tuned] == [10, 10] and not tuned[0].from_cache
+    assert not tuned[0].from_cache and tuned[0].cache_path != models[0].cache_path
+    assert all(torch.equal(v, models[0].model.state_dict()[k]) for k, v in start.items())
     again = memorisation.train_subsampled_models(
         pool, masks, TINY, pool, start_from=models[0].model
     )

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from anw_helpers import profiles
 from anw_helpers.profiles import PROFILES, LessonSettings, ManyUsersSetting, Profile
+from anw_helpers.recipe import LearnerConfig
 from tools import pretrain as tool
 from tools.work import lesson_trainings
 
@@ -22,7 +22,7 @@ TINY = Profile(
     "tests",
     "no training",
     "none",
-    profiles.LearnerConfig(n_train=200, epochs=1),
+    LearnerConfig().with_(n_train=200, epochs=1),
     LessonSettings(
         capacity=(("small_resnet", 4), ("small_resnet", 0)),
         architectures=(),
@@ -56,7 +56,8 @@ def test_lesson_models_agree_with_the_work_table(name):
         if t.lesson in ("03", "05", "06", "07") and not t.what.startswith("fine-tune")
     ]
     assert len(ours) == len(theirs)
-    assert [(r.config.model, r.config.width) for r in ours] == [(t.model, t.width) for t in theirs]
+    recipes = [r.config.recipe for r in ours]
+    assert [(r.model, r.width) for r in recipes] == [(t.model, t.width) for t in theirs]
 
 
 def _fake_train(cached=(), failing=()):

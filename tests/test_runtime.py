@@ -40,12 +40,12 @@ def test_fp32_autocast_is_a_no_op_and_only_fp16_scales():
 
 def test_the_training_record_names_the_precision(cifar_train):
     from anw_helpers.models import build_model
-    from anw_helpers.profiles import LearnerConfig
+    from anw_helpers.recipe import TrainingRecipe
     from anw_helpers.train import fit
 
     model = build_model("small_resnet", 10, 4, 0)
-    config = LearnerConfig(n_train=16, epochs=1, batch_size=8, width=4)
+    recipe = TrainingRecipe(epochs=1, batch_size=8, width=4)
     record = fit(
-        model, cifar_train.images[:16], cifar_train.labels[:16], config, CPU, progress=False
+        model, cifar_train.images[:16], cifar_train.labels[:16], recipe, CPU, progress=False
     )
     assert record.precision == runtime.choose_precision().name

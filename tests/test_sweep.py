@@ -30,19 +30,24 @@ def test_zip_is_crossed_with_cross_over_the_set_settings():
     )
     assert len(grid.jobs) == 2 * 2 * 2
     first = grid.jobs[0].config
-    assert (first.seed, first.keys, first.user_sizes, first.epochs) == (0, (60.0,), (50,), 3)
+    assert (first.recipe.seed, first.data.keys, first.data.user_sizes) == (0, (60.0,), (50,))
+    assert first.recipe.epochs == 3
     assert grid.jobs[0].label == "seed=0 keys=60 user_sizes=50 augment=crop_flip"
-    assert {j.config.user_sizes for j in grid.jobs} == {(50,), (0.02,)}  # a count or a fraction
-    assert {(j.config.seed, j.config.keys) for j in grid.jobs} == {(0, (60.0,)), (1, (210.0,))}
+    assert {j.config.data.user_sizes for j in grid.jobs} == {(50,), (0.02,)}  # count or fraction
+    pairs = {(j.config.recipe.seed, j.config.data.keys) for j in grid.jobs}
+    assert pairs == {(0, (60.0,)), (1, (210.0,))}
     base = get_profile("ci").config
-    assert all(j.config.n_train == base.n_train and j.config.width == base.width for j in grid.jobs)
+    assert all(
+        j.config.data.n_train == base.data.n_train and j.config.recipe.width == base.recipe.width
+        for j in grid.jobs
+    )
     assert len({sweep.config_id(j.config) for j in grid.jobs}) == len(grid.jobs)
 
 
 def test_a_list_of_keys_is_several_users_each_in_yiq():
     grid = _grid(set={"user_sizes": [50, 30]}, cross={"keys": [[60, 150], [90, "none"]]})
-    assert [j.config.keys for j in grid.jobs] == [(60.0, 150.0), (90.0, None)]
-    assert all(j.config.color_space_seeds == (None, None) for j in grid.jobs)
+    assert [j.config.data.keys for j in grid.jobs] == [(60.0, 150.0), (90.0, None)]
+    assert all(j.config.data.color_space_seeds == (None, None) for j in grid.jobs)
 
 
 def test_no_lists_is_the_profile_itself():
@@ -93,7 +98,7 @@ def test_the_command_line_rejects_a_bad_grid_in_one_line(tmp_path, capsys):
 
 def test_the_example_grid_is_the_ci_seed_table_of_the_benchmarks():
     grid = sweep.load_grid(ROOT / "tools" / "grids" / "ci_seeds.toml")
-    pairs = [(j.config.seed, j.config.keys) for j in grid.jobs]
+    pairs = [(j.config.recipe.seed, j.config.data.keys) for j in grid.jobs]
     command = re.search(
         r"check_profile --profile ci --pairs ([\d: ]+)`",
         (ROOT / "docs" / "benchmarks.md").read_text(),
@@ -147,10 +152,10 @@ def test_a_record_is_strict_json_and_a_damaged_line_is_reported(tmp_path):
 
 # ------------------------------------------------------------------- resume and failures (fake job)
 def _fake_job(config, results, profile="", label="", **options):
-    if config.seed == 2:
+    if config.recipe.seed == 2:
         raise RuntimeError("the learner's data could not be built")
     record = {
-        "config": sweep.dataclasses.asdict(config),
+        "config": config.flat(),
         "k_hat": [60.0],
         "match": [True],
         "gap": [0.2],

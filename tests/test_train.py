@@ -7,17 +7,12 @@ import torch
 
 from anw_helpers import augment, models, profiles
 from anw_helpers.color import watermark
+from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
 from anw_helpers.train import train_learner
 
-TINY = profiles.LearnerConfig(
-    n_train=300,
-    user_sizes=(10,),
-    keys=(90.0,),
-    color_space_seeds=(None,),
-    n_test=100,
-    width=8,
-    epochs=1,
-    batch_size=64,
+TINY = LearnerConfig(
+    DataSetting(n_train=300, user_sizes=(10,), keys=(90.0,), color_space_seeds=(None,), n_test=100),
+    TrainingRecipe(width=8, epochs=1, batch_size=64),
 )
 
 
@@ -62,14 +57,14 @@ def test_crop_and_flip_commute_with_the_watermark():
 
 
 def test_profiles_by_name_env_and_errors(monkeypatch):
-    assert profiles.get_profile("ci").config.n_train == 2500
+    assert profiles.get_profile("ci").config.data.n_train == 2500
     monkeypatch.setenv("ANW_PROFILE", "gpu")
     assert profiles.get_profile().name == "gpu"
     with pytest.raises(ValueError, match="unknown profile 'laptop'"):
         profiles.get_profile("laptop")
     assert "`ci`" in profiles.profile_table("ci") and "(active)" in profiles.profile_table("ci")
     with pytest.raises(ValueError, match="one entry per user"):
-        profiles.LearnerConfig(user_sizes=(10, 20), keys=(60.0,))
+        DataSetting(user_sizes=(10, 20), keys=(60.0,))
 
 
 @pytest.mark.slow  # trains
@@ -134,22 +129,22 @@ def test_pretrained_resnet50_offline_error_or_full_size_model(monkeypatch):
 
 @pytest.mark.slow  # trains
 def test_a_learner_trains_on_cub200_at_its_own_size(tmp_path, monkeypatch, fake_cub):
-    """The Fig. 2i path: LearnerConfig(dataset="cub200", image_size=...) loads CUB and trains at
+    """The Fig. 2i path: DataSetting(dataset="cub200", image_size=...) loads CUB and trains at
     that size."""
     fake_cub(tmp_path)
     monkeypatch.setenv("ANW_DATA", str(tmp_path))
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
-    cfg = profiles.LearnerConfig(
-        dataset="cub200",
-        image_size=16,
-        n_train=None,
-        user_sizes=(1,),
-        keys=(60.0,),
-        color_space_seeds=(None,),
-        n_test=None,
-        width=8,
-        epochs=1,
-        batch_size=2,
+    cfg = LearnerConfig(
+        DataSetting(
+            dataset="cub200",
+            image_size=16,
+            n_train=None,
+            user_sizes=(1,),
+            keys=(60.0,),
+            color_space_seeds=(None,),
+            n_test=None,
+        ),
+        TrainingRecipe(width=8, epochs=1, batch_size=2),
     )
     learner = train_learner(cfg, progress=False)
     assert (
@@ -158,6 +153,48 @@ def test_a_learner_trains_on_cub200_at_its_own_size(tmp_path, monkeypatch, fake_
     )
     assert 0.0 <= learner.record.test_accuracy <= 1.0
     with pytest.raises(ValueError, match="unknown dataset"):
-        profiles.LearnerConfig(dataset="imagenet")
+        DataSetting(dataset="imagenet")
     with pytest.raises(ValueError, match="32 x 32"):
-        profiles.LearnerConfig(image_size=64)
+        DataSetting(image_size=64)
+
+
+def test_with_changes_each_setting_in_the_part_that_owns_it():
+    """``LearnerConfig.with_`` takes the flat names of both parts (issue 15 item 2)."""
+    cfg = LearnerConfig().with_(keys=(210.0,), epochs=5, seed=3, n_train=400)
+    assert (cfg.data.keys, cfg.data.n_train) == ((210.0,), 400)
+    assert (cfg.recipe.epochs, cfg.recipe.seed) == (5, 3)
+    assert cfg.recipe.with_(epochs=40, seed=0) == LearnerConfig().recipe
+    assert cfg.data.keys != LearnerConfig().data.keys and LearnerConfig().with_() == LearnerConfig()
+    flat = cfg.flat()
+    assert flat["keys"] == (210.0,) and flat["epochs"] == 5 and set(flat) == set(
+        LearnerConfig.setting_types()
+    )
+    assert LearnerConfig().with_(**flat) == cfg
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) 'epoch' for a learner.*epochs"):
+        cfg.with_(epoch=3)
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) 'n_train' for a training recipe"):
+        cfg.recipe.with_(n_train=3)
+    with pytest.raises(TypeError, match="DataSetting and a TrainingRecipe"):
+        LearnerConfig(TrainingRecipe(), DataSetting())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
+        cfg.with_(model="resnet9000")
+
+
+def test_fit_with_the_recipe_trains_the_model_train_learner_trains(cifar_train):
+    """The split moves settings, not science: ``fit`` with ``config.recipe`` on the learner's
+    data gives the learner of ``train_learner``, parameter for parameter."""
+    from anw_helpers.train import fit
+
+    cfg = LearnerConfig(
+        DataSetting(n_train=64, user_sizes=(4,), keys=(90.0,), n_test=16),
+        TrainingRecipe(width=4, epochs=2, batch_size=16, seed=4),
+    )
+    learner = train_learner(cfg, progress=False, retrain=True)
+    data, r = learner.data, cfg.recipe
+    model = models.build_model(r.model, len(data.train.classes), r.width, r.seed)
+    model = model.to(memory_format=torch.channels_last)
+    fit(model, data.train.images, data.train.labels, r, progress=False)
+    for (name, a), b in zip(learner.model.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu()), name
+    with pytest.raises(TypeError, match="config.recipe"):
+        fit(model, data.train.images, data.train.labels, cfg, progress=False)  # type: ignore

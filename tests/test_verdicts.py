@@ -24,7 +24,7 @@ from anw_helpers import stats, verify
 from anw_helpers.cli import main
 from anw_helpers.color import YIQ, luma, watermark
 from anw_helpers.models import build_model
-from anw_helpers.profiles import LearnerConfig
+from anw_helpers.recipe import LearnerConfig
 from anw_helpers.train import TrainRecord
 from anw_helpers.users import User
 
@@ -364,8 +364,9 @@ def _photo(path: Path, seed: int, grey: bool = False) -> None:
 
 @pytest.fixture
 def checkpoint(tmp_path: Path) -> Path:
-    config = LearnerConfig(width=8, epochs=1)
-    model = build_model(config.model, 10, config.width, config.seed)
+    config = LearnerConfig().with_(width=8, epochs=1)
+    recipe = config.recipe
+    model = build_model(recipe.model, 10, recipe.width, recipe.seed)
     path = tmp_path / "model.pt"
     torch.save(
         {

@@ -16,7 +16,8 @@ def test_ci_work_covers_every_training_lesson_once():
     assert {r.lesson for r in rows} == {"03", "05", "06", "07", "08"}
     assert all(r.presentations > 0 for r in rows)
     # the capacity curve's widest network is lesson 03's learner, from the cache: not counted twice
-    assert not any(r.lesson == "05" and f"width {profile.config.width}" in r.what for r in rows)
+    width = profile.config.recipe.width
+    assert not any(r.lesson == "05" and f"width {width}" in r.what for r in rows)
     many = profile.lessons.many_users
     lesson07 = [r for r in rows if r.lesson == "07"]
     assert len(lesson07) == 2 * len(many.fractions) and all(
@@ -68,14 +69,14 @@ def test_bounded_profile_projects_within_the_bound_on_a_t4():
 @pytest.mark.parametrize("name", ["ci", "cpu", "colab"])
 def test_automatic_profiles_never_download_cub200(name):
     profile = PROFILES[name]
-    assert profile.lessons.high_res is None and profile.config.dataset == "cifar10"
+    assert profile.lessons.high_res is None and profile.config.data.dataset == "cifar10"
     assert all(t.image_size == 32 for t in lesson_trainings(profile))
 
 
 def test_high_resolution_run_is_only_in_explicit_profiles():
     assert profiles.Profile("custom", "m", "p", "t").lessons.high_res is None  # not by default
     for name in ("gpu", "paper"):
-        assert PROFILES[name].lessons.high_res.dataset == "cub200"
+        assert PROFILES[name].lessons.high_res.data.dataset == "cub200"
         assert any(t.image_size == 448 for t in lesson_trainings(PROFILES[name]))
 
 

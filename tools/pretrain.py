@@ -29,12 +29,12 @@ from typing import Callable, Optional, TextIO
 
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,
-    LearnerConfig,
     Profile,
     get_profile,
     many_users_config,
     multi_user_config,
 )
+from anw_helpers.recipe import LearnerConfig
 
 __all__ = ["LessonModel", "lesson_models", "pretrain", "share_cache", "main"]
 
@@ -60,10 +60,9 @@ def lesson_models(profile: Profile, with_dp: Optional[bool] = None) -> list[Less
         LessonModel("03", "the learner (one user)", cfg),
         LessonModel("05", "fourteen users", multi_user_config(cfg)),
     ]
+    width = cfg.recipe.width
     rows += [
-        LessonModel(
-            "05", f"capacity: {m} width {w or cfg.width}", cfg.with_(model=m, width=w or cfg.width)
-        )
+        LessonModel("05", f"capacity: {m} width {w or width}", cfg.with_(model=m, width=w or width))
         for m, w in plans.capacity
     ]
     rows += [
@@ -104,7 +103,8 @@ def _is_cached(config: LearnerConfig) -> bool:
     from anw_helpers.train import learner_data, model_cache_key
 
     return (
-        cache_dir("models") / f"{config.model}-{model_cache_key(config, learner_data(config))}.pt"
+        cache_dir("models")
+        / f"{config.recipe.model}-{model_cache_key(config, learner_data(config))}.pt"
     ).exists()
 
 
@@ -124,7 +124,7 @@ def pretrain(
     counts = {"cached": 0, "trained": 0, "missing": 0, "failed": 0}
     start = time.perf_counter()
     for i, row in enumerate(models, 1):
-        head = f"[{i}/{len(models)}] lesson {row.lesson}: {row.what} ({row.config.model})"
+        head = f"[{i}/{len(models)}] lesson {row.lesson}: {row.what} ({row.config.recipe.model})"
         if only_list:
             state = "cached" if _is_cached(row.config) else "missing"
             counts[state] += 1

@@ -30,13 +30,8 @@ from dataclasses import dataclass
 from functools import cache
 
 from anw_helpers.memorisation import memorisation_plan
-from anw_helpers.profiles import (
-    DEFENCE_VARIANTS,
-    LearnerConfig,
-    Profile,
-    get_profile,
-    multi_user_config,
-)
+from anw_helpers.profiles import DEFENCE_VARIANTS, Profile, get_profile, multi_user_config
+from anw_helpers.recipe import LearnerConfig, TrainingRecipe
 from anw_helpers.users import _resolve_size
 
 __all__ = [
@@ -84,24 +79,36 @@ class Training:
 def _of(
     lesson: str, what: str, config: LearnerConfig, images: int, epochs: int = 0, passes: int = 1
 ) -> Training:
-    size = config.image_size or 32
-    return Training(
-        lesson, what, config.model, config.width, images, epochs or config.epochs, passes, size
+    return _of_recipe(
+        lesson, what, config.recipe, images, epochs, passes, config.data.image_size or 32
     )
+
+
+def _of_recipe(
+    lesson: str,
+    what: str,
+    recipe: TrainingRecipe,
+    images: int,
+    epochs: int = 0,
+    passes: int = 1,
+    image_size: int = 32,
+) -> Training:
+    epochs = epochs or recipe.epochs
+    return Training(lesson, what, recipe.model, recipe.width, images, epochs, passes, image_size)
 
 
 def lesson_trainings(profile: Profile) -> list[Training]:
     """Every training lessons 03-09 run in ``profile``, read from the settings the lessons read."""
     cfg, plans = profile.config, profile.lessons
-    n = cfg.n_train or 50000
+    n = cfg.data.n_train or 50000
     rows = [
         _of("03", "the learner (one user)", cfg, n),
         _of("05", "fourteen users", multi_user_config(cfg), n),
     ]
     for model, width in plans.capacity:
-        variant = cfg.with_(model=model, width=width or cfg.width)
+        variant = cfg.with_(model=model, width=width or cfg.recipe.width)
         if variant != cfg:
-            rows.append(_of("05", f"capacity: {model} width {variant.width}", variant, n))
+            rows.append(_of("05", f"capacity: {model} width {variant.recipe.width}", variant, n))
     rows += [
         _of("05", f"architecture: {name}", cfg.with_(model=name), n) for name in plans.architectures
     ]
@@ -109,25 +116,27 @@ def lesson_trainings(profile: Profile) -> list[Training]:
         rows.append(_of("05", "high resolution: CUB-200", plans.high_res, _CUB_TRAIN_IMAGES))
     for name in plans.defences:
         variant = cfg.with_(**DEFENCE_VARIANTS[name][0])
-        steps = variant.adversarial_steps + 1 if variant.adversarial_eps > 0 else 1
+        adversarial = variant.recipe.adversarial_eps > 0
+        steps = variant.recipe.adversarial_steps + 1 if adversarial else 1
         rows.append(_of("06", f"defence: {name}", variant, n, passes=steps))
-    user = _resolve_size(cfg.user_sizes[0], n)  # a count, or a fraction of the training set
+    user = _resolve_size(cfg.data.user_sizes[0], n)  # a count, or a fraction of the training set
     rows += [_of("06", f"fine-tune {e} epochs", cfg, n - user, e) for e, _ in plans.fine_tunes]
     many = plans.many_users
     for f in many.fractions:
         for condition in ("same LCT", "own LCT"):
             rows.append(_of("07", f"f = {f}, {condition}", cfg, many.n_train))
-    shadow_photos = sum(multi_user_config(cfg).user_sizes[:_SHADOW_USERS])
+    shadow_photos = sum(multi_user_config(cfg).data.user_sizes[:_SHADOW_USERS])
     rows.append(_of("08", f"{_SHADOW_USERS} shadow models", cfg, int(shadow_photos)))
     plan = memorisation_plan(profile.name)
     models = 2 * plan.n_models  # clean and watermarked pools, 2 * n_pairs models each
     rows.append(
-        _of(
+        _of_recipe(
             "08",
             f"memorisation: {models} fine-tunes",
-            plan.config(cfg),
+            plan.recipe(cfg.recipe),
             models * (plan.pool_size // 2),
             plan.epochs,
+            image_size=cfg.data.image_size or 32,
         )
     )
     if profile.lessons.extra_learners:  # lesson 09's one-subject and second learners
