@@ -36,7 +36,7 @@ from .datasets import ImageSet, _digest, to_float, to_uint8
 from .membership import sample_losses
 from .stats import TestResult, ownership_test, permutation_test
 from .users import LearnerData, User, make_users, watermarked_training_set
-from .verify import verify_users
+from .verify import SearchResult, verify_users
 
 __all__ = [
     "BLEND_ALPHA",
@@ -56,6 +56,10 @@ __all__ = [
     "marked_users_data",
     "MarkVerdict",
     "mark_verdicts",
+    "JpegSurvival",
+    "jpeg_survival",
+    "Detection",
+    "detection_by_key",
 ]
 
 #: The blend mark's ratio: each photo becomes (1 - alpha) x + alpha P for the user's noise pattern
@@ -361,7 +365,8 @@ class MarkVerdict:
     For the LCT marks (``mark`` "YIQ" or "own T"): ``k_hat`` and ``gap`` of eq. 6 at the user's
     key, ``match`` (|k_hat - k*| < tau) and ``p_value`` of lesson 09's ownership test at the key.
     For "blend" and "none": ``p_value`` of :func:`membership_test` (``k_hat``/``gap`` NaN,
-    ``match`` None). ``seen`` says whether the learner trained on the user's photos.
+    ``match`` None). ``seen`` says whether the learner trained on the user's photos; ``key`` and
+    ``losses`` (eq. 6's loss per signature) are set for the LCT marks.
     """
 
     user: str
@@ -371,6 +376,8 @@ class MarkVerdict:
     gap: float
     match: Optional[bool]
     p_value: float
+    key: Optional[float] = None
+    losses: Optional[SearchResult] = None
 
 
 def _lct_verdicts(model: nn.Module, mu: MarkedUsers, n_permutations: int) -> list[MarkVerdict]:
@@ -400,6 +407,8 @@ def _lct_verdicts(model: nn.Module, mu: MarkedUsers, n_permutations: int) -> lis
                 found.result(i).gap(user.key),
                 bool(found.matches()[i]),
                 test.p_value,
+                user.key,
+                found.result(i),
             )
         )
     return rows
@@ -433,3 +442,71 @@ def mark_verdicts(
     return _lct_verdicts(model, mu, n_permutations) + _membership_verdicts(
         model, mu, n_permutations
     )
+
+
+# ----------------------------------------------------------------------------- JPEG, detection
+@dataclass
+class JpegSurvival:
+    """What of each mark a photo keeps after JPEG at one quality: the rotation it carries
+    (circular mean over photos, degrees; :func:`estimate_rotation`) and the share of the blend
+    pattern left (mean :func:`blend_strength` over ``alpha``)."""
+
+    quality: int
+    yiq_degrees: float
+    blend_fraction: float
+
+
+def jpeg_survival(
+    photos: Tensor,
+    key: float,
+    pattern: Tensor,
+    alpha: float = BLEND_ALPHA,
+    qualities: tuple[int, ...] = (95, 75, 50, 10),
+) -> dict[int, JpegSurvival]:
+    """For each JPEG quality: compress the YIQ-marked and the blend-marked ``photos`` and measure
+    the mark each still carries against the clean ``photos`` (lesson 10, no training)."""
+    from .augment import jpeg_squeeze
+
+    check_float_images(photos, "photos")
+    yiq, blend = watermark(photos, key), blend_mark(photos, pattern, alpha)
+    out = {}
+    for q in qualities:
+        rotation = circular_mean(estimate_rotation(photos, jpeg_squeeze(yiq, quality=q)))
+        kept = float(blend_strength(photos, jpeg_squeeze(blend, quality=q), pattern).mean())
+        out[int(q)] = JpegSurvival(int(q), rotation, kept / alpha)
+    return out
+
+
+@dataclass
+class Detection:
+    """ROC AUC of :func:`hue_outlier_scores` for marked against clean photos: per key for the YIQ
+    and the own-colour-space marks, and once for the blend mark (which has no key)."""
+
+    yiq: dict[float, float]
+    own: dict[float, float]
+    blend: float
+
+
+def detection_by_key(
+    photos: ImageSet,
+    reference: ImageSet,
+    keys: tuple[float, ...],
+    own_space: Tensor,
+    pattern: Tensor,
+    alpha: float = BLEND_ALPHA,
+    n_photos: int = 1000,
+) -> Detection:
+    """Lesson 10's detector at every key: ``n_photos`` photos of ``photos`` (never in
+    ``reference``) scored clean and marked against ``reference`` (the learner's own training set),
+    one AUC per key and mark."""
+    images = to_float(photos.images[:n_photos])
+    labels = photos.labels[:n_photos]
+    ref_images, ref_labels = to_float(reference.images), reference.labels
+
+    def scores(x: Tensor) -> Tensor:
+        return hue_outlier_scores(x, labels, ref_images, ref_labels)
+
+    clean = scores(images)
+    yiq = {float(k): auc(clean, scores(watermark(images, k))) for k in keys}
+    own = {float(k): auc(clean, scores(watermark(images, k, own_space))) for k in keys}
+    return Detection(yiq, own, auc(clean, scores(blend_mark(images, pattern, alpha))))

@@ -17,9 +17,20 @@ Modules, by topic (every public name is also available here, ``plots.show_images
 - ``many_users``: Fig. 5a and every user's loss curve (lesson 07);
 - ``comparison``: Fig. 5b-c and memorisation (lesson 08);
 - ``evidence``: scores, null distribution, calibration, p against photos, ROC (lesson 09);
-- ``tables``: the Markdown result tables of lessons 05-08.
+- ``tables``: the Markdown result tables of lessons 05-08;
+- ``adaptive``: the marks side by side, eq. 6 per learner, the detector's AUC and the tables of
+  lesson 10.
 """
 
+from .adaptive import (
+    jpeg_survival_table,
+    mark_comparison_table,
+    mark_verdict_table,
+    plot_detection,
+    plot_mark_curves,
+    plot_marks,
+    recipes_table,
+)
 from .chroma import plot_iq_plane, plot_watermark_explorer
 from .comparison import (
     METHOD_COLORS,
@@ -117,6 +128,14 @@ __all__ = [
     "plot_calibration",
     "plot_p_by_photos",
     "plot_roc",
+    # adaptive learners (lesson 10)
+    "plot_marks",
+    "plot_mark_curves",
+    "plot_detection",
+    "recipes_table",
+    "mark_verdict_table",
+    "jpeg_survival_table",
+    "mark_comparison_table",
     # tables
     "markdown_table",
     "yes_no",
