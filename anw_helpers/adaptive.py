@@ -463,16 +463,18 @@ def jpeg_survival(
     alpha: float = BLEND_ALPHA,
     qualities: tuple[int, ...] = (95, 75, 50, 10),
 ) -> dict[int, JpegSurvival]:
-    """For each JPEG quality: compress the YIQ-marked and the blend-marked ``photos`` and measure
-    the mark each still carries against the clean ``photos`` (lesson 10, no training)."""
+    """For each JPEG quality: compress the YIQ-marked, the blend-marked and the clean ``photos``
+    alike, and measure the mark each compressed photo still carries against its compressed original
+    (what the mark adds after compression; lesson 10, no training)."""
     from .augment import jpeg_squeeze
 
     check_float_images(photos, "photos")
     yiq, blend = watermark(photos, key), blend_mark(photos, pattern, alpha)
     out = {}
     for q in qualities:
-        rotation = circular_mean(estimate_rotation(photos, jpeg_squeeze(yiq, quality=q)))
-        kept = float(blend_strength(photos, jpeg_squeeze(blend, quality=q), pattern).mean())
+        clean = jpeg_squeeze(photos, quality=q)  # compression changes the clean photos too
+        rotation = circular_mean(estimate_rotation(clean, jpeg_squeeze(yiq, quality=q)))
+        kept = float(blend_strength(clean, jpeg_squeeze(blend, quality=q), pattern).mean())
         out[int(q)] = JpegSurvival(int(q), rotation, kept / alpha)
     return out
 

@@ -19,6 +19,7 @@ folder (the learner's cache file is watched). Writes, per rank r, ``OUT/rank{r}.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -26,13 +27,15 @@ from torch import nn
 
 from anw_helpers import checkpoint, distributed, models, train
 from anw_helpers.datasets import ImageSet
-from anw_helpers.profiles import LearnerConfig
+from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
 from anw_helpers.users import build_learner_data
 
 CLASSES = tuple(f"class{i}" for i in range(10))
-PLAIN = LearnerConfig(n_train=301, width=4, epochs=2, batch_size=64, augment="crop_flip", seed=3)
+PLAIN = TrainingRecipe(width=4, epochs=2, batch_size=64, augment="crop_flip", seed=3)
+PLAIN_N_TRAIN = 301
 LEARNER = LearnerConfig(
-    n_train=301, user_sizes=(10,), keys=(90.0,), n_test=40, width=4, epochs=2, batch_size=64
+    DataSetting(n_train=301, user_sizes=(10,), keys=(90.0,), n_test=40),
+    TrainingRecipe(width=4, epochs=2, batch_size=64),
 )
 
 
@@ -102,13 +105,15 @@ def main(out: Path) -> None:
     device = distributed.init_from_env() or torch.device("cpu")
     net = plain_network()
     init = weights(net)
-    data = synthetic(PLAIN.n_train, seed=1)
+    data = synthetic(PLAIN_N_TRAIN, seed=1)
     plain = train.fit(net, data.images, data.labels, PLAIN, device, progress=False)
 
     dp_error = None
     if distributed.is_distributed():
         try:
-            train.make_train_step(plain_network(), PLAIN.with_(dp_noise_multiplier=1.0), device, 1)
+            train.make_train_step(
+                plain_network(), replace(PLAIN, dp_noise_multiplier=1.0), device, 1
+            )
         except ValueError as exc:
             dp_error = str(exc)
 
@@ -117,17 +122,23 @@ def main(out: Path) -> None:
     logged(calls, "load_into")
     train_set, test_set = synthetic(400, seed=2), synthetic(100, seed=4)
     learner_data = build_learner_data(
-        train_set, test_set, LEARNER.n_train, LEARNER.user_sizes, LEARNER.keys, n_test=40
+        train_set,
+        test_set,
+        LEARNER.data.n_train,
+        LEARNER.data.user_sizes,
+        LEARNER.data.keys,
+        n_test=40,
     )
     first = train.train_learner(LEARNER, progress=False, data=learner_data)
     first_calls = list(calls)
     second = train.train_learner(LEARNER, progress=False, data=learner_data)
     per_share = None
     if not distributed.is_distributed():
-        resnet = models.build_model(LEARNER.model, 10, LEARNER.width, LEARNER.seed)
+        recipe = LEARNER.recipe
+        resnet = models.build_model(recipe.model, 10, recipe.width, recipe.seed)
         resnet = resnet.to(device, memory_format=torch.channels_last)
         images, labels = learner_data.train.images, learner_data.train.labels
-        train.fit(PerShareBatchNorm(resnet, 2), images, labels, LEARNER, device, progress=False)
+        train.fit(PerShareBatchNorm(resnet, 2), images, labels, recipe, device, progress=False)
         per_share = weights(resnet)
     torch.save(
         {

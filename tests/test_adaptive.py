@@ -192,10 +192,36 @@ def test_a_tilted_space_is_yiq_at_zero_and_changes_luma_more_with_the_tilt() -> 
 
 
 def test_every_profiles_lesson_10_learners_are_known_recipes() -> None:
-    from anw_helpers.profiles import ADAPTIVE_RECIPES, PROFILES, SMOKE
+    from anw_helpers.profiles import ADAPTIVE_RECIPES, PROFILES, SMOKE, AdaptiveSetting
 
     for profile in [*PROFILES.values(), SMOKE]:
-        assert set(profile.lessons.adaptive) <= set(ADAPTIVE_RECIPES), profile.name
-        for name in profile.lessons.adaptive:
-            profile.config.with_(**ADAPTIVE_RECIPES[name][0])  # a valid config
-    assert PROFILES["ci"].lessons.adaptive == ("standard", "luma only")
+        assert set(profile.lessons.adaptive.recipes) <= set(ADAPTIVE_RECIPES), profile.name
+        for name in profile.lessons.adaptive.recipes:
+            profile.lessons.adaptive.config(profile.config, name)  # a valid config
+    ci = PROFILES["ci"].lessons.adaptive
+    assert ci.recipes == ("standard", "luma only")
+    assert ci.config(PROFILES["ci"].config, "luma only").recipe.model == "small_resnet_luma"
+    with pytest.raises(ValueError, match="unknown lesson 10 recipe"):
+        AdaptiveSetting(("standard", "grayscale"))
+
+
+def test_jpeg_survival_measures_what_the_mark_adds_after_compression() -> None:
+    x = _images(6) * 0.5 + 0.25
+    out = adaptive.jpeg_survival(x, 60.0, adaptive.blend_pattern(3), 0.1, (95, 10))
+    assert sorted(out) == [10, 95]
+    assert abs(out[95].yiq_degrees - 60.0) < 2.0 and abs(out[10].yiq_degrees - 60.0) < 6.0
+    assert 0.0 < out[10].blend_fraction < 1.2
+
+
+def test_detection_by_key_gives_an_auc_per_key_and_mark() -> None:
+    train, test = _image_set(200, 0), _image_set(60, 1)
+    found = adaptive.detection_by_key(
+        test,
+        train,
+        (60.0, 180.0),
+        adaptive.tilted_color_space(20.0),
+        adaptive.blend_pattern(1),
+        n_photos=60,
+    )
+    assert set(found.yiq) == set(found.own) == {60.0, 180.0}
+    assert all(0.0 <= a <= 1.0 for a in [*found.yiq.values(), *found.own.values(), found.blend])

@@ -293,10 +293,12 @@ def _learner_selected(r: dict, select: dict) -> bool:
 
 
 def unique_learners(records: list[dict]) -> list[dict]:
-    """One record per learner (config): a learner in two grids' results counts once (the first)."""
+    """One record per learner (config, profile and training precision): a learner in two grids'
+    results counts once (the first). The same config in two profiles, or trained in bf16 and in
+    fp32, is two learners (`cpu` keeps `ci`'s config; its table is measured in fp32)."""
     seen, kept = set(), []
     for r in records:
-        key = json.dumps(r["config"], sort_keys=True)
+        key = json.dumps([r["config"], r["profile"], r.get("precision")], sort_keys=True)
         if key not in seen:
             seen.add(key)
             kept.append(r)

@@ -30,7 +30,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from anw_helpers.memorisation import memorisation_plan
-from anw_helpers.profiles import DEFENCE_VARIANTS, Profile, get_profile, multi_user_config
+from anw_helpers.profiles import (
+    DEFENCE_VARIANTS,
+    Profile,
+    get_profile,
+    multi_user_config,
+)
 from anw_helpers.recipe import LearnerConfig, TrainingRecipe
 from anw_helpers.users import _resolve_size
 
@@ -142,6 +147,10 @@ def lesson_trainings(profile: Profile) -> list[Training]:
     if profile.lessons.extra_learners:  # lesson 09's one-subject and second learners
         rows.append(_of("09", "a one-subject learner (section 4f)", cfg, n))
         rows.append(_of("09", "a second learner", cfg, n))
+    adaptive = profile.lessons.adaptive  # lesson 10: one learner per recipe, the same users
+    for name in adaptive.recipes:
+        learner = adaptive.config(cfg, name)
+        rows.append(_of("10", f"adaptive: {name}", learner, learner.data.n_train or n))
     return rows
 
 
