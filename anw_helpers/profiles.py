@@ -285,7 +285,7 @@ PROFILES: dict[str, Profile] = {
         # users at 0) on some seed, so cpu keeps the measured ci learner (issue 17).
         LearnerConfig(),
         LessonSettings(
-            capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 32)),
+            capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
             architectures=("alexnet",),
             defences=_CHEAP_DEFENCES,
             fine_tunes=((5, 0.01), (10, 0.05)),
@@ -299,13 +299,15 @@ PROFILES: dict[str, Profile] = {
     "colab": Profile(
         "colab",
         "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
-        "the ci recipe scaled up: 4x the data, twice the width, 1 % user; no CUB-200",
-        "about 1.3 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
-        LearnerConfig(
-            DataSetting(n_train=10000, user_sizes=(100,)), TrainingRecipe(width=32, epochs=40)
-        ),
+        "ci's learner (larger ones memorised too little to be reliable) and more variants in "
+        "lessons 05-10; no CUB-200",
+        "seconds of training on a T4 (ci's learner; not yet measured on a GPU)",
+        # The auto-chosen GPU profile must carry the watermark: 10,000 images at width 32 (its
+        # earlier learner) matched 1 of 3 seeds as `cpu`, and larger learners missed the bar
+        # (docs/benchmarks.md), so it keeps ci's measured learner.
+        LearnerConfig(),
         LessonSettings(
-            capacity=(("small_resnet", 8), ("small_resnet", 16), ("small_resnet", 0)),
+            capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
             architectures=("alexnet",),
             defences=(
                 "colour jitter",

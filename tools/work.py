@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from anw_helpers.memorisation import memorisation_plan
+from anw_helpers.models import WIDTH_MODELS
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,
     Profile,
@@ -202,7 +203,7 @@ def work_table(profile: Profile, w24_rate: float) -> tuple[str, dict[str, float]
         rate = fp32_images_per_second(t.model, t.width) * w24_rate / reference
         m = t.presentations / rate / 60
         minutes[t.lesson] = minutes.get(t.lesson, 0.0) + m
-        model = f"{t.model} w{t.width}" if t.model == "small_resnet" else t.model
+        model = f"{t.model} w{t.width}" if t.model in WIDTH_MODELS else t.model
         lines.append(
             f"| {t.lesson} | {t.what} | {model} | {t.presentations:,} | "
             f"{gflop_per_image(t.model, t.width):.3f} | {m:.1f} |"
@@ -233,7 +234,7 @@ def gpu_work_table(
     for t in lesson_trainings(profile):
         m = gpu_minutes(t, tflops, max_images_per_second)
         minutes[t.lesson] = minutes.get(t.lesson, 0.0) + m
-        model = f"{t.model} w{t.width}" if t.model == "small_resnet" else t.model
+        model = f"{t.model} w{t.width}" if t.model in WIDTH_MODELS else t.model
         size = "" if t.image_size == 32 else f" at {t.image_size} px"
         lines.append(
             f"| {t.lesson} | {t.what} | {model}{size} | {t.presentations:,} | "
