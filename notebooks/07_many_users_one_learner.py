@@ -187,8 +187,9 @@ print("Correct! Your mark in T_u matches anw_helpers.color.watermark(..., color_
 # `verify.verify_users` runs eq. 6 for all users in one batched pass per signature (each image is
 # watermarked in its owner's colour space, all users' images go through the model together, losses
 # are averaged per user). It gives exactly the per-user grid search of lesson 04, for every user in
-# one call; the cell after next times both on this machine (on 2 CPU cores both are bound by the
-# same forward passes, so neither is much faster there).
+# one call; the cell after next times both on this machine. Batching pays on a GPU, where one large
+# pass keeps the device busy; on 2 CPU cores, where both do the same forward passes, the batched
+# pass was not faster in our runs (it builds one colour matrix per image): read the times it prints.
 
 
 # %%

@@ -513,10 +513,10 @@ assert hue_after.mean() > hue_before.mean() + 0.5
 # training (its mean is pulled down by the smallest users' misses, section 3), while the tracer's
 # cosine stays where an unrelated direction would be — compare it with the unmarked control and with
 # $1/\sqrt{d}$. A low-dimensional secret (one angle) is easy for a network to memorise; a direction
-# in a 192-dimensional space, nudged by about 5 photos per class, is not. Two honest caveats: our
-# $\hat k$ comes from the 30° grid, so a match gives exactly 1 (the paper's gradient search gives
-# 0.999); and radioactive data is meant for a larger share of marked data and a statistical test
-# over many classes, not for one person's 50 photos.
+# in the $d$-dimensional feature space (printed above), nudged by about 5 photos per class, is not.
+# Two honest caveats: our $\hat k$ comes from the 30° grid, so a match gives exactly 1 (the paper's
+# gradient search gives 0.999); and radioactive data is meant for a larger share of marked data and
+# a statistical test over many classes, not for one person's 50 photos.
 #
 # ## 5. Why does the watermark stick? Memorisation (Sec. 5.6)
 #
@@ -711,8 +711,8 @@ print(
 #    correctly with high confidence? What accuracy does that give?
 # 3. Why is $p = 1/12$ for the watermark but $p = 1/2$ for an MIA in eq. 7? What would $p$ be for a
 #    watermark with 360 one-degree slots?
-# 4. In the tracing experiment, why is a cosine of 0.05 in 192 dimensions not evidence of anything,
-#    and what would be?
+# 4. In the tracing experiment, why is a cosine of 0.05 in $d = 128$ dimensions (the `ci`
+#    network's) not evidence of anything, and what would be?
 # 5. With 2 + 2 subsampled models, what values can a single photo's mem estimate take? Why does the
 #    paired design (same splits for clean and watermarked) help?
 #
@@ -726,8 +726,8 @@ print(
 # 3. An MIA's answer is one bit: a coin is right half the time. The arbitrator names one of 12
 #    slots: a random slot is right 1 time in 12. With 360 slots $p = 1/360$ — but also a smaller
 #    match tolerance τ, so the learner must memorise the hue more precisely.
-# 4. Random directions in $d = 192$ dimensions have cosines of about
-#    $\pm 1/\sqrt{192} \approx 0.07$, so 0.05 is typical of chance. Evidence would be cosines far
+# 4. Random directions in $d = 128$ dimensions have cosines of about
+#    $\pm 1/\sqrt{128} \approx 0.09$, so 0.05 is typical of chance. Evidence would be cosines far
 #    above that for many classes together (radioactive data combines the classes into one p-value),
 #    or a clear gap to the unmarked control.
 # 5. Each photo is in 2 models and out of 2, so in-accuracy and out-accuracy are each 0, ½ or 1 and
