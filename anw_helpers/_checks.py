@@ -76,6 +76,15 @@ def check_sample(values: object, name: str, min_size: int = 1, what: str = "valu
     return t
 
 
+def check_same_shape(a: Tensor, b: Tensor, a_name: str, b_name: str) -> None:
+    """Refuse two tensors of different shapes (e.g. a photo and its marked version), naming both."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{a_name} and {b_name} must have the same shape; got {tuple(a.shape)} and "
+            f"{tuple(b.shape)}."
+        )
+
+
 def check_float_images(images: object, name: str = "images") -> Tensor:
     """Return ``images`` unchanged after checking it is a float tensor (..., 3, H, W) in [0, 1].
 

@@ -30,8 +30,14 @@ import torch
 from scipy import stats as scipy_stats
 from torch import Tensor, nn
 
-from ._checks import check_color_space, check_float_images, check_labelled_batch, check_uint8_images
-from .color import YIQ, rgb_to_yiq, watermark
+from ._checks import (
+    check_color_space,
+    check_float_images,
+    check_labelled_batch,
+    check_same_shape,
+    check_uint8_images,
+)
+from .color import YIQ, apply_color_matrix, luma, rgb_to_yiq, watermark
 from .datasets import ImageSet, _digest, to_float, to_uint8
 from .membership import sample_losses
 from .stats import TestResult, ownership_test, permutation_test
@@ -128,18 +134,13 @@ def luma_change(images: Tensor, key: float, color_space: Optional[Tensor] = None
     """
     check_float_images(images)
     marked = watermark(images, key, color_space)
-    y = rgb_to_yiq(images)[..., 0, :, :]
-    y_marked = rgb_to_yiq(marked)[..., 0, :, :]
-    return (y_marked - y).abs().mean(dim=(-2, -1))
+    return (luma(marked) - luma(images)).abs().mean(dim=(-2, -1))
 
 
 def _chroma_coordinates(images: Tensor, color_space: Optional[Tensor]) -> Tensor:
     """The rotated plane's two coordinates per pixel, shape (N, 2, H*W): (I, Q) in YIQ, else the
     last two coordinates of T v."""
-    if color_space is None:
-        coords = rgb_to_yiq(images)
-    else:
-        coords = torch.einsum("ij,njhw->nihw", color_space.to(images.dtype), images)
+    coords = apply_color_matrix(images, YIQ if color_space is None else color_space)
     return coords[:, 1:].flatten(2)
 
 
@@ -155,11 +156,7 @@ def estimate_rotation(
     """
     check_float_images(clean, "clean")
     check_float_images(marked, "marked")
-    if clean.shape != marked.shape:
-        raise ValueError(
-            f"clean and marked must have the same shape; got {tuple(clean.shape)} and "
-            f"{tuple(marked.shape)}."
-        )
+    check_same_shape(clean, marked, "clean", "marked")
     a = _chroma_coordinates(marked.reshape(-1, *marked.shape[-3:]).double(), color_space)
     b = _chroma_coordinates(clean.reshape(-1, *clean.shape[-3:]).double(), color_space)
     cross = (b[:, 0] * a[:, 1] - b[:, 1] * a[:, 0]).sum(dim=1)
@@ -175,6 +172,7 @@ def blend_strength(clean: Tensor, marked: Tensor, pattern: Tensor) -> Tensor:
     """
     check_float_images(clean, "clean")
     check_float_images(marked, "marked")
+    check_same_shape(clean, marked, "clean", "marked")
     direction = (pattern.to(clean.dtype) - clean).flatten(1)
     change = (marked - clean).flatten(1)
     return (change * direction).sum(1) / (direction * direction).sum(1).clamp_min(1e-12)
@@ -384,6 +382,7 @@ def _lct_verdicts(model: nn.Module, mu: MarkedUsers, n_permutations: int) -> lis
     d, ref = mu.data, mu.reference
     users = [d.users[0], d.users[1], d.held_out, mu.controls["own-T"]]
     found = verify_users(model, users)
+    matches = found.matches()
     rows = []
     for i, user in enumerate(users):
         assert user.key is not None
@@ -405,7 +404,7 @@ def _lct_verdicts(model: nn.Module, mu: MarkedUsers, n_permutations: int) -> lis
                 i < 2,
                 k_hat,
                 found.result(i).gap(user.key),
-                bool(found.matches()[i]),
+                bool(matches[i]),
                 test.p_value,
                 user.key,
                 found.result(i),

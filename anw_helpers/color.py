@@ -20,7 +20,13 @@ from typing import Optional, Union
 import torch
 from torch import Tensor
 
-from ._checks import check_color_space, check_float_images, check_float_shape, check_signature
+from ._checks import (
+    check_color_space,
+    check_float_images,
+    check_float_shape,
+    check_same_shape,
+    check_signature,
+)
 
 __all__ = [
     "YIQ",
@@ -232,10 +238,6 @@ def psnr(reference: Tensor, test: Tensor) -> Tensor:
     """
     check_float_images(reference, "reference")
     check_float_images(test, "test")
-    if reference.shape != test.shape:
-        raise ValueError(
-            f"reference and test must have the same shape; got {tuple(reference.shape)} and "
-            f"{tuple(test.shape)}."
-        )
+    check_same_shape(reference, test, "reference", "test")
     mse = ((reference - test) ** 2).mean(dim=(-3, -2, -1))
     return 10 * torch.log10(1.0 / mse)

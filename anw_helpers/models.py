@@ -12,6 +12,8 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from .color import YIQ
+
 __all__ = [
     "CIFAR_MEAN",
     "CIFAR_STD",
@@ -57,12 +59,8 @@ class LumaOnly(Normalized):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        y = torch.einsum("c,bchw->bhw", _LUMA.to(device=x.device, dtype=x.dtype), x)
+        y = torch.einsum("c,bchw->bhw", YIQ[0].to(device=x.device, dtype=x.dtype), x)
         return super().forward(y.unsqueeze(1).expand(-1, 3, -1, -1))
-
-
-#: The luma row of eq. 3 (``color.YIQ[0]``; copied here so models does not depend on color).
-_LUMA = torch.tensor([0.299, 0.587, 0.114])
 
 
 def _conv_bn(c_in: int, c_out: int) -> nn.Sequential:

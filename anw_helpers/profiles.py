@@ -127,13 +127,10 @@ ADAPTIVE_RECIPES: dict[str, tuple[dict, str]] = {
 
 @dataclass(frozen=True)
 class AdaptiveSetting:
-    """Lesson 10's learners in one profile: the entries of :data:`ADAPTIVE_RECIPES` trained, and
-    the training-set size and batch (None: the profile learner's). A smaller set with smaller
-    batches keeps lesson 03's number of optimisation steps at a fraction of its cost."""
+    """Lesson 10's learners in one profile: the entries of :data:`ADAPTIVE_RECIPES` trained, each
+    with the profile learner's data setting and recipe otherwise."""
 
     recipes: tuple[str, ...] = tuple(ADAPTIVE_RECIPES)
-    n_train: Optional[int] = None
-    batch_size: Optional[int] = None
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.recipes if r not in ADAPTIVE_RECIPES]
@@ -144,13 +141,8 @@ class AdaptiveSetting:
             )
 
     def config(self, base: LearnerConfig, recipe: str) -> LearnerConfig:
-        """``base`` with this setting's size and batch and ``recipe``'s changes."""
-        changes = dict(ADAPTIVE_RECIPES[recipe][0])
-        if self.n_train is not None:
-            changes["n_train"] = self.n_train
-        if self.batch_size is not None:
-            changes["batch_size"] = self.batch_size
-        return base.with_(**changes)
+        """``base`` with ``recipe``'s changes (e.g. the luma-only model)."""
+        return base.with_(**ADAPTIVE_RECIPES[recipe][0])
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ train, test = load_cifar10("train"), load_cifar10("test")
 marked = adaptive.marked_users_data(
     train,
     test,
-    n_train=setting.n_train or config.data.n_train,
+    n_train=config.data.n_train,
     user_size=int(config.data.user_sizes[0]),
     key=KEY,
     own_space=adaptive.tilted_color_space(TILT),

@@ -151,7 +151,7 @@ def lesson_trainings(profile: Profile) -> list[Training]:
     adaptive = profile.lessons.adaptive  # lesson 10: one learner per recipe, the same users
     for name in adaptive.recipes:
         learner = adaptive.config(cfg, name)
-        rows.append(_of("10", f"adaptive: {name}", learner, learner.data.n_train or n))
+        rows.append(_of("10", f"adaptive: {name}", learner, n))
     return rows
 
 
