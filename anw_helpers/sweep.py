@@ -326,6 +326,47 @@ def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:
 
 
 # -------------------------------------------------------------------------------------- one job
+#: Lesson 04's gradient search: its starts (drawn with this seed, none within tau of the key), how
+#: many, and the distance to k* within which it counts as converged.
+GRADIENT_SEED, GRADIENT_STARTS, GRADIENT_CONVERGED = 4, 8, 7.5
+
+
+def lesson_checks(model: Any, user: Any, held: Any) -> dict:
+    """What lessons 03 and 04 assert about one learner, measured so the asserts rest on a spread.
+
+    ``user`` is the learner's first watermarking user, ``held`` its held-out user (same key, never
+    seen). Returns the loss margins behind lesson 03's fingerprint table (positive: the lesson's
+    assert holds), lesson 04's verdicts (:func:`verify.verdict`: conclusive or not, and k_hat) and
+    the distance from k* at which lesson 04's gradient search (Sec. 4.2) ends.
+    ``tools.reproduction`` tabulates them over seeds (docs/reproduction.md, "Lesson checks over
+    the recorded seeds").
+    """
+    import torch
+
+    from . import verify
+
+    def losses(who: Any, k: float) -> float:
+        return float(verify.signature_losses(model, who.clean(), who.labels, [k]))
+
+    mine = verify.verdict(model, user.clean(), user.labels)
+    theirs = verify.verdict(model, held.clean(), held.labels)
+    draws = torch.rand(256, generator=torch.Generator().manual_seed(GRADIENT_SEED)) * 360.0
+    tau = verify.DEFAULT_TAU
+    away = [a for a in draws.tolist() if float(verify.circular_distance(a, user.key)) > tau]
+    starts = [round(a, 1) for a in away]
+    grad = verify.gradient_search(
+        model, user.clean(), user.labels, inits=starts[:GRADIENT_STARTS], steps=40
+    )
+    return {
+        "user_loss_clean_minus_key": losses(user, 0.0) - losses(user, user.key),
+        "held_out_loss_key_minus_clean": losses(held, held.key) - losses(held, 0.0),
+        "user_verdict_conclusive": mine.conclusive,
+        "held_out_verdict_conclusive": theirs.conclusive,
+        "held_out_verdict_k_hat": theirs.k_hat,
+        "gradient_distance": float(verify.circular_distance(grad.best, user.key)),
+    }
+
+
 def machine() -> dict:
     """What a record was measured on: device, GPU or CPU model, threads, torch and Python."""
     import torch
@@ -345,6 +386,7 @@ def machine() -> dict:
         "gpu": gpu,
         "cpu": cpu,
         "threads": torch.get_num_threads(),
+        "isa": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...: fp32 differs by it
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -401,6 +443,7 @@ def run_job(
         "held_out_key": held.key,
         "held_out_k_hat": held_k_hat,
         "held_out_at_zero": verify.match(held_k_hat, 0.0),
+        "lesson_checks": lesson_checks(learner.model, learner.data.users[0], held),
         "train_accuracy": r.train_accuracy,
         "test_accuracy": r.test_accuracy,
         "user_accuracy": r.user_accuracy,

@@ -159,11 +159,13 @@ assert k_star != 0
 # What matters for a claim is sharper than "about 0": the innocent user's search must **not** land
 # on their key, and their never-seen photos must not prefer the key to no rotation at all. A small
 # learner's curve for photos it never saw is its generic taste in hue, and that taste need not be
-# centred exactly on 0: in our development trainings of this lesson's learner the held-out user's
-# curve was lowest at 0 when it trained in fp32 (1.177 at 0, next best 1.446 at 330), but lowest at
-# 330, by a hair, when the same recipe trained in bf16 (1.071 at 330 against 1.109 at 0). Either way
-# the loss at the key was far higher (2.0). A search that lands near 0 is no evidence of a key; a
-# search that lands *on the claimed key* would be — lesson 09 asks how often that happens by chance.
+# centred exactly on 0: over the recorded trainings of this lesson's learner (six seeds each in
+# bf16 and in fp32, on two instruction sets) the held-out user's curve was lowest at 0 in most and
+# at 330, a neighbour of 0, in the others, while the loss at the key stayed well above the loss at 0
+# in every one: the two checks below rest on that record
+# ([lesson checks](../docs/reproduction.md#lesson-checks)). A search that lands near 0 is no
+# evidence of a key; a search that lands *on the claimed key* would be — lesson 09 asks how often
+# that happens by chance.
 
 # %%
 held_result = verify.grid_search(model, held.clean(), held.labels)
@@ -198,6 +200,14 @@ assert at_zero < at_key, "photos the learner never saw must not prefer the key t
 # photo may decide $\hat k$ (it is recomputed without each photo in turn). `anw verify` prints both
 # and calls a verdict that fails them
 # **inconclusive**.
+#
+# For the innocent held-out user, expect either verdict. Their curve has no minimum the learner put
+# there: it is the learner's generic taste in hue, often nearly flat, and whether its lowest slot
+# survives dropping each photo in turn depends on the seed and even on the arithmetic (on a 2-core
+# AMD CPU training in fp32, one photo decided this very user's $\hat k$; in bf16 none did). An
+# "inconclusive" for an innocent is a correct answer — their photos carry no evidence either way.
+# What the method promises, and what the cell checks, is that an innocent never gets a *readable*
+# verdict for their key.
 
 # %%
 from anw_helpers.models import build_model
@@ -210,17 +220,28 @@ cases = (
     ("held-out user", held, model),
     ("watermarked user, untrained network", user, untrained),
 )
+verdicts = {}
 for name, who, judged in cases:
-    v = verify.verdict(judged, who.clean(), who.labels)
+    v = verdicts[name] = verify.verdict(judged, who.clean(), who.labels)
     print(
         f"{name}: k_hat = {v.k_hat:g}; correct {v.correct_clean}/{v.n_photos} clean, "
         f"{v.correct_at_k_hat} at k_hat (needed {v.needed}); "
         f"{'conclusive' if v.conclusive else 'INCONCLUSIVE: ' + ' '.join(v.reasons())}"
     )
-    if judged is model:
-        assert v.conclusive, f"the {name}'s verdict should be readable"
-    else:
-        assert not v.conclusive, "an untrained network's k_hat must not be read"
+mine, innocent = verdicts["watermarked user"], verdicts["held-out user"]
+# Held on every recorded learner, in bf16 and in fp32 (docs/reproduction.md#lesson-checks):
+assert mine.conclusive and verify.match(mine.k_hat, k_star, tau), "the user's verdict is unreadable"
+# What the method promises an innocent: never a readable verdict *for* their key. Whether it is
+# readable at all (k_hat near 0) or inconclusive (one photo tips a flat curve) varies with the seed
+# and the precision, so it is printed above, not checked.
+assert not (innocent.conclusive and verify.match(innocent.k_hat, held.key, tau)), (
+    "the innocent user got a readable verdict for their key"
+)
+# By construction (verify.min_correct): a network that guesses classifies this many photos
+# correctly with probability at most 1 %.
+assert not verdicts["watermarked user, untrained network"].conclusive, (
+    "an untrained network's k_hat must not be read"
+)
 
 # %% [markdown]
 # Even a readable $\hat k \neq 0$ is a **lead, not proof**: one slot in 12 matches by luck, and a

@@ -97,13 +97,16 @@ print(
 # photos at hue 90 made the network prefer hue 90 on photos it never memorised at that hue. The
 # held-out user tests exactly that: they carry the first user's key (60) and the learner never saw
 # their photos, so their search shows where photos with *no* memorised key land — the learner's
-# generic taste in hue. That must not be their key (checked below); and any user whose key coincides
-# with it is no evidence either way, so section 3 sets such keys aside. In our development trainings
-# of this learner the control landed on 0 in fp32 (1.090 at 0, next 1.231 at 330) but on 330 in bf16
-# (1.153 at 330 against 1.349 at 0): with 14 % of its photos rotated, two users of them by 330, a
-# small learner can pick up a taste for a hue — a limit of the design, not only of the method. The
-# other limits: lesson 07 shows what happens when far more photos are watermarked; and the three
-# smallest users share their key with a 30-photo user.
+# generic taste in hue. It should not be their key, and any user whose key coincides with it is no
+# evidence either way, so section 3 sets such keys aside. The cell below prints where the control
+# landed in *this* training: that is one run, printed and not checked, because another seed or
+# precision can land elsewhere (the spread over seeds will be recorded in
+# [the held-out row of the reproduction table](../docs/reproduction.md#sec-5-4)). In our development
+# trainings of this learner the control landed on 0 in fp32 (1.090 at 0, next 1.231 at 330) but on
+# 330 in bf16 (1.153 at 330 against 1.349 at 0): with 14 % of its photos rotated, two users of them
+# by 330, a small learner can pick up a taste for a hue — a limit of the design, not only of the
+# method. The other limits: lesson 07 shows what happens when far more photos are watermarked; and
+# the three smallest users share their key with a 30-photo user.
 
 # %%
 print("sizes:", MULTI_USER_SIZES)
@@ -125,8 +128,11 @@ print(
     f"{held_verdict.best:g}"
 )
 control_slot = held_verdict.best  # where never-seen photos land: no evidence of any key there
-assert not verify.match(control_slot, held.key), (
-    f"the never-seen control matched its key {held.key:g}"
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+control_on_key = verify.match(control_slot, held.key)
+print(
+    f"this run: the never-seen control {'landed on' if control_on_key else 'stayed off'} its key "
+    f"{held.key:g} (one run: printed, not checked)"
 )
 if control_slot != 0:
     print(
@@ -137,10 +143,12 @@ if control_slot != 0:
 # %% [markdown]
 # One held-out user checks one key. Every key gets its own never-seen control: 30 photos the learner
 # never saw (from the test set, disjoint from each other and from the held-out user), verified with
-# that key — no training, only eq. 6. An innocent set of photos must not "match" its key. If the
+# that key — no training, only eq. 6. An innocent set of photos should not "match" its key. If the
 # learner has a generic taste for one hue, all controls land on that one slot and its key is no
-# evidence; more than one key matched by never-seen photos would mean the arbitrator matches
-# innocents, and the lesson stops.
+# evidence; several keys matched by never-seen photos would mean the arbitrator matches innocents.
+# The cell prints how many matched in *this* training; it checks nothing, because one run cannot
+# say how often that happens (another seed or precision gives other numbers; lesson 09 turns a
+# match into a calibrated p-value).
 
 # %%
 controlled = sorted(set(SIGNATURE_SLOTS[1:]))
@@ -158,17 +166,18 @@ print(
     "never-seen controls, k_hat per key:",
     {int(k): int(kh) for k, kh in zip(controlled, controls.k_hat.tolist())},
 )
-print(f"controls that matched their key: {[int(k) for k in control_matches] or 'none'}")
-assert len(control_matches) <= 1, (
-    f"never-seen photos matched keys {control_matches}: eq. 6 accuses innocents"
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: {len(control_matches)} of {len(controlled)} never-seen controls matched their key: "
+    f"{[int(k) for k in control_matches] or 'none'} (one run: printed, not checked)"
 )
 
 # %% [markdown]
 # Read the controls' $\hat k$: never-seen photos need not land on 0 — in our `ci` development run
 # (bf16) five of the eleven landed elsewhere (270, 330, 30, 300, 30), since a small learner has a
 # taste for some hues. What matters is that they do not land on *their own* key more often than
-# chance, and none did. It is also why $\hat k \neq 0$ alone is weak evidence, and why lesson 09
-# turns a match into a p-value.
+# chance; in that run none did, and your run's count is printed above. It is also why
+# $\hat k \neq 0$ alone is weak evidence, and why lesson 09 turns a match into a p-value.
 
 # %% [markdown]
 # ## 2. How many photos does a user need? (Fig. 2a-c)
@@ -249,22 +258,29 @@ display(Markdown(plots.verdict_table(size_rows)))
 # %% [markdown]
 # **Reading the table.** The gap is the loss at the best slot away from $k^*$ minus the loss at
 # $k^*$: positive means $k^*$ wins, and its size says by how much. The paper finds that fewer than
-# about five photos fail. In the `ci` trainings we ran while building this lesson, users with 20 or
-# more photos always matched (with gaps of only +0.04 to +0.09: one learner shares its memory among
-# fourteen users), the 5- and 2-photo users never did, and the 10-photo user sat on the boundary (it
+# about five photos fail. In the few `ci` trainings we ran while building this lesson, users with 20
+# or more photos matched (with gaps of only +0.04 to +0.09: one learner shares its memory among
+# fourteen users), the 5- and 2-photo users did not, and the 10-photo user sat on the boundary (it
 # matched in the development run of this recipe, gap +0.028, and missed in one of an earlier, wider
 # recipe) — your table above is this run's. Fitting is necessary but not enough: the learner fits
 # even the smallest users' photos, but with two photos the loss at $k^*$ is an average of two
 # numbers, and other hue rotations of two photos can be just as low by chance: there is too little
-# evidence in the user's own data. The asserts check what holds at the `ci` scale: the 50- and
-# 20-photo users match, and their photos are fitted.
+# evidence in the user's own data. The cell below prints, user by user, what this run shows; it
+# checks none of it. A table like this is the outcome of one training: another seed or precision
+# (fp32 on most laptops, bf16 on newer CPUs) can move a user across the boundary, with margins this
+# thin even a 20-photo user. The spread over seeds will be recorded in the reproduction table:
+# [users with enough photos](../docs/reproduction.md#fig-2a-c) and
+# [users with too few](../docs/reproduction.md#fig-2a-c-few).
 
 # %%
 by_size = {r["photos"]: r for r in size_rows}
-assert by_size[50]["match"] and by_size[20]["match"], "the 50- and 20-photo users must match"
-assert all(r["fitted"] >= 0.9 for r in size_rows[:2]), (
-    "the learner must fit the matching users' photos"
-)
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+for n_photos, r in by_size.items():
+    print(
+        f"this run: the {n_photos}-photo user {'matched' if r['match'] else 'missed'} its key "
+        f"(gap {r['gap']:+.3f}); the learner fits {r['fitted']:.0%} of its photos "
+        "(one run: printed, not checked)"
+    )
 
 # %% [markdown]
 # ### Exercise 5.2 — the margin of a verdict
@@ -322,6 +338,7 @@ print(
     f"keys recovered: {[int(k) for k in recovered]} ({len(recovered)} of "
     f"{len(set(r['key'] for r in key_rows))})"
 )
+# by construction (MULTI_USER_SIZES and MULTI_USER_KEYS in anw_helpers/profiles.py): no training
 assert set(r["key"] for r in key_rows) == set(SIGNATURE_SLOTS[1:]), (
     "the users >= 20 photos must cover every key"
 )
@@ -331,21 +348,27 @@ confounded |= {
 }
 if confounded:
     print(f"set aside: key(s) {sorted(confounded)}, where photos the learner never saw land too")
-missed = [r["key"] for r in key_rows if not r["match"] and r["key"] not in confounded]
-assert len(missed) <= 2, (
-    f"{len(missed)} keys missed ({missed}): the learner has not memorised its users"
+kept = [r for r in key_rows if r["key"] not in confounded]
+missed = [r["key"] for r in kept if not r["match"]]
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: {len(missed)} of the {len(kept)} keys not set aside missed: "
+    f"{[int(k) for k in missed] or 'none'} (one run: printed, not checked)"
 )
 
 # %% [markdown]
-# **Reading it.** No key is special: a hue rotation by 120 degrees is as memorable as one by 30.
-# What varies is the margin, and at 30 photos (1.2 % of the training set, with thirteen other users
-# sharing the learner's memory) some margins are thin. In our fp32 development training of this
-# recipe 10 of the 11 keys matched; the miss was key 120, whose search landed on the neighbouring
-# slot 90 with a gap of −0.008, and keys 90 and 270 matched with gaps of only +0.007 and +0.010. In
-# a bf16 training of the same recipe all eleven matched (gaps +0.016 to +0.23). Key 120 is not hard
-# in itself: with 50 photos and the learner to itself it matched with a gap of +0.179 (seed table in
-# `docs/benchmarks.md`). So the check allows up to two near-misses of eleven; a learner that had not
-# memorised its users would miss most keys.
+# **Reading it.** The paper finds no key special: a hue rotation by 120 degrees is as memorable as
+# one by 30. What varies is the margin, and at 30 photos (1.2 % of the training set, with thirteen
+# other users sharing the learner's memory) some margins are thin. In our fp32 development training
+# of this recipe 10 of the 11 keys matched; the miss was key 120, whose search landed on the
+# neighbouring slot 90 with a gap of −0.008, and keys 90 and 270 matched with gaps of only +0.007
+# and +0.010. In a bf16 training of the same recipe all eleven matched (gaps +0.016 to +0.23). Key
+# 120 is not hard in itself: with 50 photos and the learner to itself it matched with a gap of
+# +0.179 (seed table in `docs/benchmarks.md`). Which keys miss, and how many, is the outcome of one
+# training, so the cell above only prints this run's count: with margins this thin another seed or
+# precision can differ, and the spread over seeds will be recorded in
+# [the reproduction table](../docs/reproduction.md#fig-2d-f). A learner that had not memorised its
+# users would miss most keys.
 
 # %% [markdown]
 # ## 4. Architectures and capacity (Fig. 2g-h)
@@ -435,6 +458,13 @@ display(Markdown(plots.capacity_table(capacity)))
 # sharply: a small ResNet at 85 % training accuracy recovered 30 instead of 60, one at 94 %
 # recovered 60. No fit, no signal — which is why the course's `ci` profile trains until the training
 # set is fitted, and why Sec. 5.6 of the paper measures memorisation directly (lesson 08).
+#
+# The cell below compares the narrowest and the widest network of *this* run and prints what it
+# finds without checking it: each is one training, and another seed or precision can give other
+# numbers (a gap as thin as the width-4 network's +0.020 can turn a match into a miss). The spread
+# over seeds will be recorded in [the reproduction table](../docs/reproduction.md#fig-2h).
+# One thing is checked, as lesson 04 checks it: lesson 03's learner (the row at the profile's own
+# width) matches its user, which it did on all 12 seeds recorded so far.
 
 # %%
 widest = capacity[len(CAPACITY) - 1]
@@ -444,11 +474,19 @@ print(
     f"{narrowest['gap']:+.3f}; widest: {widest['model']}: train acc {widest['train_acc']:.3f}, gap "
     f"{widest['gap']:+.3f}"
 )
-assert widest["match"], "the widest network of the capacity curve must match"
-assert widest["train_acc"] > narrowest["train_acc"], (
-    "wider networks must fit the training set better"
+# the outcome of one training run each: printed, not checked (other seeds and precisions can differ)
+fits_better = widest["train_acc"] > narrowest["train_acc"]
+print(
+    f"this run: the widest network {'matched' if widest['match'] else 'missed'}; it fits its "
+    f"training set {'better' if fits_better else 'no better'} than the narrowest, with a "
+    f"{'larger' if widest['gap'] > narrowest['gap'] else 'not larger'} gap "
+    "(one run each: printed, not checked)"
 )
-assert widest["gap"] > narrowest["gap"], "the better-fitting network must show the larger loss gap"
+# recorded spread: lesson 03's learner matched its user's key on 12 of 12 seeds (ci in bf16, cpu in
+# fp32; loss gap at least +0.108: docs/reproduction.md#fig-2d-f), so its match is checked
+for r in capacity:
+    if r["learner"].config == cfg:  # lesson 03's learner: the profile's own model and width
+        assert r["match"], f"{r['model']} is lesson 03's learner: its key should match"
 
 # %% [markdown]
 # ## 5. High resolution (Fig. 2i)
@@ -460,7 +498,9 @@ assert widest["gap"] > narrowest["gap"], "the better-fitting network must show t
 # cores would take longer than this whole course. So it runs in the `gpu` and `paper` profiles only
 # (chosen explicitly: `ANW_PROFILE=gpu`), or anywhere with `TRAIN_HIGH_RES = True` (on a GPU: about
 # an hour of training on a free Colab T4, projected); in the others the cell prints the
-# configuration it would train.
+# configuration it would train. Where it trains, the cell prints whether the CUB user matched: one
+# training, printed and not checked (the spread over seeds will be recorded in
+# [the reproduction table](../docs/reproduction.md#fig-2i)).
 
 # %%
 #: Fig. 2i: CUB-200 at 448 x 448, pretrained ResNet-50, a 60-photo user with key 60 (`HIGH_RES` in
@@ -484,18 +524,25 @@ else:
     display(
         plots.plot_signature_losses(hr_result, hr_user.key, label="CUB-200, ResNet-50 (pretrained)")
     )
-    assert verify.match(hr_result.best, hr_user.key), "Fig. 2i: the 60-photo CUB user must match"
+    # the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+    print(
+        f"this run: the 60-photo CUB user "
+        f"{'matched' if verify.match(hr_result.best, hr_user.key) else 'missed'} its key "
+        "(one run: printed, not checked; spread over seeds: docs/reproduction.md#fig-2i)"
+    )
 
 # %% [markdown]
 # ## Summary
 # - One learner can answer several questions at once when its users are disjoint and each is
 #   verified on their own photos; a never-seen control shows where photos without a memorised key
 #   land, and a key at that slot is no evidence.
-# - Users with many photos (here 50 and 20, asserted) match; the fewest photos (5 and 2 in our
+# - Users with many photos match (the 50- and 20-photo users in our development runs; your run
+#   printed its own outcome, which one training cannot promise); the fewest photos (5 and 2 in our
 #   development runs) can fail even when they are fitted: the average in eq. 6 needs enough photos
 #   to stand out.
-# - Every key works; larger networks fit more and show a sharper minimum; a network that does not
-#   fit carries no signal.
+# - The paper finds every key works, and larger networks fit more and show a sharper minimum; a
+#   network that does not fit carries no signal. How often this holds at the course's scale is a
+#   question for many seeds: see [the reproduction table](../docs/reproduction.md#fig-2a-c).
 #
 # ## Check your understanding
 # 1. Why can the 2-photo user fail although the learner classifies both photos correctly?

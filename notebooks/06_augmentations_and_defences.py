@@ -309,15 +309,22 @@ display(
 # the gaps are a few hundredths of a nat, and the training's own randomness (its seed) is enough to
 # let the neighbouring slot $k^* \pm 30$ win now and then — a strict match is then a coin that
 # usually, not always, lands right. So the lesson prints the strict match (the paper's criterion,
-# also in the results table) and asserts what is robust at this scale: the valley of the curve stays
-# at $k^*$, i.e. $\hat k$ is $k^*$ or its neighbouring slot ($|\hat k - k^*| \le 2\tau$), where an
-# unwatermarked learner would put it anywhere (lesson 04's held-out user lands on 0); and colour
-# jitter's gap is below the baseline's.
+# also in the results table) and two looser readings: whether the valley of the curve stays at
+# $k^*$, i.e. $\hat k$ is $k^*$ or its neighbouring slot ($|\hat k - k^*| \le 2\tau$), where an
+# unwatermarked learner would put it anywhere (lesson 04's held-out user lands on 0); and whether
+# colour jitter's gap is below the baseline's.
 #
 # A neighbour's tolerance alone would be too kind: with $k^* = 60$ it accepts $\hat k = 30$,
-# half-way to "clean" — exactly where a model that has mostly forgotten the user would land. So
-# every variant must also **prefer the key to clean**: its loss at $k^*$ is below its loss at 0
-# (`prefers_key`).
+# half-way to "clean" — exactly where a model that has mostly forgotten the user would land. So the
+# cell also prints whether each variant **prefers the key to clean**: its loss at $k^*$ is below its
+# loss at 0 (`prefers_key`).
+#
+# None of these is checked, only printed: each variant is *one* training, and another seed or
+# precision (fp32 on most laptops, bf16 on newer CPUs) gives other numbers, with margins this thin
+# sometimes another verdict. How often each holds will be recorded over several seeds in the
+# reproduction table ([the key survives](../docs/reproduction.md#fig-3),
+# [colour jitter narrows the gap](../docs/reproduction.md#fig-3-colour-jitter)). What *is* checked
+# is the baseline: lesson 03's learner matched its user's key on all 12 seeds recorded so far.
 
 # %%
 NEIGHBOUR = 2 * tau  # one slot: the tolerance justified above
@@ -334,22 +341,21 @@ def prefers_key(search: verify.SearchResult) -> bool:
     return loss_at(search, k_star) < loss_at(search, 0.0)
 
 
+# recorded spread: `baseline` is lesson 03's learner (profile.config, unchanged), whose key matched
+# on 12 of 12 seeds (ci in bf16, cpu in fp32; loss gap at least +0.108: reproduction.md#fig-2d-f)
 assert verify.match(baseline.best, k_star, tau), (
     "lesson 03's learner must match for this lesson to mean anything"
 )
+# each variant is the outcome of one training run: printed, not checked (other seeds and precisions
+# can differ)
 for name, (_run, search) in trained.items():
     distance = float(verify.circular_distance(search.best, k_star))
     strict = verify.match(search.best, k_star, tau)
     print(
         f"{name:34s} k_hat {search.best:5g}: {'match' if strict else 'MISS'} (|k_hat - k*| = "
-        f"{distance:g})"
-    )
-    if name == "full-circle hue jitter":
-        continue  # beyond the paper: the reading of the results table discusses it
-    assert distance <= NEIGHBOUR, f"{name}: k_hat = {search.best} is not even next to k* = {k_star}"
-    assert prefers_key(search), (
-        f"{name}: loss at k* {loss_at(search, k_star):.3f} is not below "
-        f"loss at 0 {loss_at(search, 0):.3f}"
+        f"{distance:g}); {'next to k*' if distance <= NEIGHBOUR else 'NOT next to k*'}; loss at "
+        f"k* {loss_at(search, k_star):.3f} {'<' if prefers_key(search) else '>='} loss at 0 "
+        f"{loss_at(search, 0):.3f} (one run: printed, not checked)"
     )
 if "colour jitter" in trained:
     jitter_gap = trained["colour jitter"][1].gap(k_star)
@@ -362,7 +368,12 @@ if "colour jitter" in trained:
         f"gap with colour jitter {jitter_gap:+.3f}; baseline {baseline.gap(k_star):+.3f}; "
         + ", ".join(f"{n} {v:+.3f}" for n, v in others.items())
     )
-    assert jitter_gap < baseline.gap(k_star), "colour jitter should narrow the gap (Fig. 3)"
+    # two training runs compared: printed, not checked (other seeds and precisions can differ)
+    narrowed = jitter_gap < baseline.gap(k_star)
+    print(
+        f"this run: colour jitter {'narrowed' if narrowed else 'did not narrow'} the gap "
+        "(one run: printed, not checked)"
+    )
 
 # %% [markdown]
 # ## 3. Adversarial training and DP-SGD: what they cost
@@ -440,7 +451,10 @@ if "DP-SGD" in costs:
 # $\mathcal N(0, 0.1^2)$ to the logits at verification. DP-SGD above is the course's addition — a
 # stronger defence that acts during training. Output noise costs nothing to try: wrap the trained
 # model (`defences.OutputNoise`) and run the arbitrator through it. Eq. 6 averages the loss over the
-# user's photos, so the noise averages out.
+# user's photos, so the noise averages out. The cell prints whether the authors' noise (std 0.1)
+# still leaves a match; it does not check it, because noise on the logits has no bound that would
+# guarantee the verdict, and the margin it eats into is one training's (its spread over seeds will
+# be recorded in [the reproduction table](../docs/reproduction.md#fig-3)).
 
 # %%
 OUTPUT_NOISE = (0.1, 1.0, 3.0)  # std on the logits; 0.1 is the authors' setting
@@ -460,8 +474,12 @@ for std in OUTPUT_NOISE:
         f"{search.gap(k_star):+.3f}"
     )
     if std == 0.1:
-        assert verify.match(search.best, k_star, tau) and prefers_key(search), (
-            "the authors' output noise (std 0.1) should not hide the signature"
+        # one training run, one noise draw: printed, not checked (other seeds and precisions can
+        # differ)
+        noise_kept = verify.match(search.best, k_star, tau) and prefers_key(search)
+        print(
+            f"this run: the authors' output noise (std 0.1) {'kept' if noise_kept else 'hid'} the "
+            "signature (one run: printed, not checked)"
         )
 
 # %% [markdown]
@@ -553,27 +571,26 @@ display(
 # %% [markdown]
 # The paper's claim is that pruning does not remove the signature *from a model the learner would
 # still use*. For every sparsity that keeps test accuracy within `ACCURACY_KEPT` of the unpruned
-# model we assert the valley stays at $k^*$ (as in section 2) and print the strict match; heavier
-# pruning is reported as measured. A network of lesson 03's size has little spare capacity, so it
-# breaks at a lower sparsity than a ResNet-50 would.
+# model the cell prints the strict match and whether the valley stays at $k^*$ (as in section 2);
+# heavier pruning is reported as measured. A network of lesson 03's size has little spare capacity,
+# so it breaks at a lower sparsity than a ResNet-50 would. All of it is printed, not checked: which
+# sparsities stay useful and where the signature goes is the outcome of one training, and another
+# seed or precision can differ (the spread over seeds will be recorded in
+# [the reproduction table](../docs/reproduction.md#fig-3g-h)).
 
 # %%
 for amount, (acc, search) in pruned.items():
     useful = learner.record.test_accuracy - acc < ACCURACY_KEPT
     ok = verify.match(search.best, k_star, tau)
+    near = float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR
+    # the outcome of one training run: printed, not checked (other seeds and precisions can differ)
     print(
-        f"{amount:.0%}: {'useful' if useful else 'broken'} model (acc {acc:.3f}); "
-        f"{'match' if ok else 'MISS'} (k_hat {search.best:g})"
+        f"this run, {amount:.0%}: {'useful' if useful else 'broken'} model (acc {acc:.3f}); "
+        f"{'match' if ok else 'MISS'} (k_hat {search.best:g}, "
+        f"{'next to k*' if near else 'NOT next to k*'}); "
+        f"{'prefers' if prefers_key(search) else 'does NOT prefer'} k* to clean "
+        "(one run: printed, not checked)"
     )
-    if useful:
-        assert float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR, (
-            f"pruning {amount:.0%} keeps the model useful but loses the signature: k_hat = "
-            f"{search.best}"
-        )
-        assert prefers_key(search), f"pruning {amount:.0%}: the model no longer prefers k* to clean"
-assert learner.record.test_accuracy - pruned[SPARSITIES[0]][0] < ACCURACY_KEPT, (
-    "30 % pruning should keep the model useful"
-)
 
 # %% [markdown]
 # ## 5. After training: fine-tuning on clean images
@@ -582,7 +599,9 @@ assert learner.record.test_accuracy - pruned[SPARSITIES[0]][0] < ACCURACY_KEPT, 
 # [45]. We are generous to the learner: they fine-tune on their whole training set *without the
 # user's photos* — which a real learner could not do, not knowing which photos are marked. Memorised
 # details fade when the marked photos are no longer seen. `defences.fine_tune` reuses the learner's
-# own fast training step.
+# own fast training step. As with pruning, the cell prints what the gentlest fine-tune leaves of
+# the signature in this run and checks nothing: one training, which other seeds and precisions can
+# change ([reproduction table](../docs/reproduction.md#fig-3g-h)).
 
 # %%
 FINE_TUNES = profile.lessons.fine_tunes  # (epochs, lr) per profile, in anw_helpers/profiles.py
@@ -622,14 +641,14 @@ display(
     )
 )
 acc, search = tuned[FINE_TUNES[0]]  # the gentlest fine-tune of this profile
+near = float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
 print(
-    f"gentle fine-tune: {'match' if verify.match(search.best, k_star, tau) else 'MISS'} (k_hat "
-    f"{search.best:g})"
+    f"this run, gentle fine-tune: {'match' if verify.match(search.best, k_star, tau) else 'MISS'} "
+    f"(k_hat {search.best:g}, {'next to k*' if near else 'NOT next to k*'}); "
+    f"{'prefers' if prefers_key(search) else 'does NOT prefer'} k* to clean "
+    "(one run: printed, not checked)"
 )
-assert float(verify.circular_distance(search.best, k_star)) <= NEIGHBOUR, (
-    f"a gentle fine-tune removed the signature: k_hat = {search.best}"
-)
-assert prefers_key(search), "after a gentle fine-tune the model no longer prefers k* to clean"
 
 # %% [markdown]
 # ## 6. All results
@@ -650,32 +669,37 @@ print(
 # beyond the paper) shows each photo at every key equally often; the learner can still memorise the
 # photos, but no key is special any more, so the arbitrator cannot name one. That is the limit of
 # Sec. 5.3's claim: it holds for the augmentations learners actually use, not for one designed
-# against this watermark. Pruning and fine-tuning remove the signature only where they also damage
-# the model — or, for fine-tuning, where the learner trains long and hard enough to forget the
-# photos, which costs them the memorisation that made their model fit its training set.
+# against this watermark. The paper finds that pruning and fine-tuning remove the signature only
+# where they also damage the model — or, for fine-tuning, where the learner trains long and hard
+# enough to forget the photos, which costs them the memorisation that made their model fit its
+# training set. The table is one training per variant: read it as this run's outcome, not a
+# verdict on the claim; the spread over seeds will be recorded in
+# [the reproduction table](../docs/reproduction.md#fig-3).
 #
 # ## Summary
 # - Crops, flips and cutout move or blank pixels; brightness, contrast and saturation scale colours
 #   around grey. All commute with a hue rotation (up to clipping), so they leave the signature where
 #   it was.
 # - Hue jitter composes with the key ($g_a g_{k^*} = g_{k^*+a}$): it blurs the signature over
-#   $k^* \pm$ the jitter range and narrows the loss gap most (Fig. 3); at this scale the minimum
-#   stays at $k^*$ or its neighbouring slot, and the model still prefers $k^*$ to clean photos (both
-#   asserted).
+#   $k^* \pm$ the jitter range and narrows the loss gap most (Fig. 3). At this scale the margins are
+#   thin: whether the minimum stays at $k^*$ or its neighbouring slot, and whether the model still
+#   prefers $k^*$ to clean photos, is printed for your run, not checked — one training cannot
+#   promise it for another seed or precision.
 # - Adversarial training costs (steps + 1) times a normal step; DP-SGD computes per-example
 #   gradients, and its guarantee covers one photo, not the user's group of photos.
-# - Pruning and gentle fine-tuning keep the signature in a model that is still useful; stronger
-#   attacks that remove it cost accuracy.
+# - In the paper, pruning and gentle fine-tuning keep the signature in a model that is still useful,
+#   and stronger attacks that remove it cost accuracy; your run printed its own outcome.
 #
 # ## Check your understanding
 # 1. Why does cutout with a black patch commute with the watermark, while cutout with a *red* patch
 #    would not?
 # 2. The learner jitters hue by up to ±36°. Which signature slots' losses fall, and why does
-#    $\hat k$ still land on $k^*$?
+#    $\hat k$ still tend to land on $k^*$?
 # 3. A learner trains with DP-SGD at ε = 2 per example. What does that guarantee say about the
 #    user's 50 photos as a group? Name a second reason the signature might still vanish under
 #    DP-SGD.
-# 4. Pruning 90 % of the weights gave a miss here. Is that evidence against the paper's claim?
+# 4. Suppose pruning 90 % of the weights gives a miss (it did in our development run). Is that
+#    evidence against the paper's claim?
 # 5. How could a learner who knows about LCT watermarks train so that no key wins, and what would it
 #    cost them?
 #
@@ -692,7 +716,7 @@ print(
 #    training images, so a DP model that fits poorly may show no key at all (a miss caused by
 #    under-fitting, not privacy).
 # 4. No: a model pruned until its accuracy collapses is no longer the learner's model. The claim is
-#    about models the learner would still use; we assert it only where accuracy is kept.
+#    about models the learner would still use, so we read it only where accuracy is kept.
 # 5. Jitter hue over the whole circle (section 6): every key becomes equally familiar. It costs the
 #    learner little accuracy on natural images if colour matters little to their task — which is why
 #    the paper's claim covers common augmentations only, and why a user cannot rely on hue alone

@@ -28,7 +28,8 @@
 # - compare two worlds: everyone uses the same colour space (YIQ, eq. 3) or each user draws their
 #   own $T_u \sim \mathcal{U}(-1, 1)$, and explain why the second protects better when many
 #   watermark;
-# - show that an adversary who does not know a user's colour space cannot verify (or forge) a match;
+# - see why an adversary who does not know a user's colour space can hardly verify (or forge) a
+#   match (the paper: about 10 % of users, near chance);
 # - say what an arbitrator can and cannot conclude when two users picked the same key.
 #
 # **Time:** about 30 minutes, of which two trainings in the `ci` profile (under a minute to about
@@ -230,6 +231,7 @@ one_by_one = [
     for u in learner.data.users
 ]
 loop_seconds = time.perf_counter() - start
+# the same fp32 forward passes (verification runs without autocast), batched or not: same k_hat
 assert verdicts.k_hat.tolist() == one_by_one
 print(
     f"{len(one_by_one)} users: batched {batched_seconds:.2f} s, one by one {loop_seconds:.2f} s "
@@ -280,8 +282,13 @@ display(Markdown(plots.matching_table(rows)))
 # jitter does the same on purpose), while user-specific colour spaces stay above 80 % even at
 # $f = 1$; the arbitrary-LCT adversary gets about 10 %. The `ci` learner is small and sees few
 # users, so its single point has wide error bars (with $m$ watermarking users, one miss moves the
-# accuracy by $1/m$); the asserts below check what that point can show: the users are recovered in
-# both conditions well above chance, and the adversary sits near chance. Compare the two learners'
+# accuracy by $1/m$). The cell below prints what that point shows — whether the users are recovered
+# in both conditions well above chance, and whether the adversary sits near chance — and checks
+# none of it: each condition is *one* training, and another seed or precision (fp32 on most
+# laptops, bf16 on newer CPUs) gives other numbers. The spread over seeds will be recorded in the
+# reproduction table: [a few users watermark](../docs/reproduction.md#fig-5a),
+# [own colour spaces](../docs/reproduction.md#fig-5a-own),
+# [the adversary](../docs/reproduction.md#fig-5a-adversary). Compare the two learners'
 # training accuracies printed in section 2 as well: photos rotated in random colour spaces are
 # harder to fit than YIQ rotations, and at `ci` scale a learner that fits less keeps fewer
 # signatures (lesson 05) — which can put the own-LCT condition *below* the same-LCT one at a single
@@ -296,28 +303,34 @@ print(
     f"f = {f0}: {n_marking} watermarking users; matching accuracy same LCT {same_acc:.2f}, own LCT "
     f"{own_acc:.2f}, adversary {adv_acc:.2f} (chance {1 / 12:.2f})"
 )
-assert own_acc >= 0.7, f"own-LCT users: matching accuracy {own_acc:.2f} < 0.7"
-assert same_acc >= 0.5, f"same-LCT users: matching accuracy {same_acc:.2f} < 0.5"
-# the adversary's 8 guesses on one user share that user's photos: the independent trials are the
-# users
-adv_allowed = stats.allowed_rejections(n_marking, 1 / 12, risk=0.001) / n_marking
+# what a random k_hat would reach: the largest share of m users that a 1-in-12 chance per user
+# reaches with probability at least 0.001 (the adversary's 8 guesses on one user share that user's
+# photos: the independent trials are the users)
+chance_share = stats.allowed_rejections(n_marking, 1 / 12, risk=0.001) / n_marking
+# the outcomes of one training run per condition: printed, not checked (other seeds and precisions
+# can differ). The adversary's bound is a reading aid, not a calibrated test: a guessed colour space
+# is not a uniformly random k_hat (the paper measured about 10 %, above 1/12), so none is asserted.
 print(
-    f"adversary: {adv_acc:.2f} (at chance a share above {adv_allowed:.2f} of {n_marking} users "
-    f"has probability < 0.001)"
-)
-assert adv_acc <= adv_allowed, (
-    f"the adversary matched {adv_acc:.2f} of the time; expected near chance (1/12)"
+    f"this run: same LCT {same_acc:.2f} and own LCT {own_acc:.2f} "
+    f"{'both above' if min(same_acc, own_acc) > chance_share else 'NOT both above'} what chance "
+    f"reaches ({chance_share:.2f} of {n_marking} users, probability < 0.001); adversary "
+    f"{adv_acc:.2f}, {'within' if adv_acc <= chance_share else 'ABOVE'} it "
+    "(one run: printed, not checked)"
 )
 
 # %% [markdown]
-# Why 0.7 and 0.5, and the adversary's bound? A random $\hat k$ matches with probability
-# $1/12 \approx 0.08$; with 10 watermarking users, reaching 5 matches by luck has probability
-# $P(X \ge 5 \mid 10, 1/12) < 10^{-3}$, so either threshold is far beyond chance. The adversary's 80
-# guesses are *not* 80 independent trials: its 8 guesses on one user share that user's photos, so
-# the independent trials are the 10 users. Its bound is the same binomial one: the largest share of
-# users that chance reaches with probability at least $10^{-3}$ (`stats.allowed_rejections`, 4 of 10
-# users). The gap between the conditions is the paper's point; at $f = 0.4$ on this small learner it
-# may be small, and the sweep in the larger profiles shows it grow with $f$.
+# How to read the printed bound? A random $\hat k$ matches with probability $1/12 \approx 0.08$;
+# with 10 watermarking users, reaching 5 matches by luck has probability
+# $P(X \ge 5 \mid 10, 1/12) < 10^{-3}$. The printed share is the largest that chance reaches with
+# probability at least $10^{-3}$ (`stats.allowed_rejections`, 4 of 10 users): a condition above it
+# recovered its users beyond chance *in this run*. The adversary's 80 guesses are *not* 80
+# independent trials: its 8 guesses on one user share that user's photos, so the independent trials
+# are the 10 users. Its share is compared with the same bound, but only as a reading aid: a guessed
+# colour space does not make $\hat k$ a uniformly random slot (it can favour 0, and a guess close
+# to the user's own $T_u$ can partly recover the key — the paper measured about 10 %, a bit above
+# 1/12), so no calibrated bound exists for it. The gap between the conditions is the paper's
+# point; at $f = 0.4$ on this small learner it may be small, and the sweep in the larger profiles
+# shows it grow with $f$.
 #
 # ## 4. The users who did not watermark
 #
@@ -343,10 +356,10 @@ display(plots.plot_user_loss_curves({"same LCT": verdicts_same, "own LCT": verdi
 # soon as five users watermark. What does a match then prove?
 #
 # - A match is a statement about **photos**: the learner's loss on *these* photos is lowest at this
-#   key. Lesson 04's held-out user had the *same key* as the watermarking user and still got
-#   $\hat k = 0$: memorising someone else's photos at hue 60 does not lower the loss on your photos
-#   at hue 60. So when Alice and Bob share a key, Alice's match says that *Alice's* photos were
-#   used, whatever Bob's were.
+#   key. Lesson 04's held-out user had the *same key* as the watermarking user and still did not
+#   match it (on all 12 seeds recorded for lesson 03's learner, mostly at $\hat k = 0$): memorising
+#   someone else's photos at hue 60 does not lower the loss on your photos at hue 60. So when Alice
+#   and Bob share a key, Alice's match says that *Alice's* photos were used, whatever Bob's were.
 # - The key alone proves nothing about *who*: Bob cannot claim Alice's photos by saying "my key is
 #   also 60". The arbitrator asks each claimant for their clean photos (and, with own colour spaces,
 #   their $T_u$), and verifies those.
@@ -354,7 +367,11 @@ display(plots.plot_user_loss_curves({"same LCT": verdicts_same, "own LCT": verdi
 #   match by luck, whatever the key. Lesson 09 turns a match into a calibrated p-value instead.
 #
 # Check it on this run: a group of users with the same key, and a new "impostor" who picks the same
-# key but whose photos the learner never saw.
+# key but whose photos the learner never saw. The cell prints whether the impostor matched; it does
+# not check it, because this is one training of a learner that saw many hue rotations, and a
+# learner's taste for some hue can, in another seed or precision, land on the copied key (the
+# spread of never-seen users is recorded for lesson 03's learner only:
+# [held-out users](../docs/reproduction.md#sec-5-4)).
 
 # %%
 keys_same = verdicts_same.keys
@@ -380,8 +397,10 @@ impostor = make_users(
 )[0]
 v_imp = verify.verify_users(learner_same.model, [impostor])
 print(f"impostor with key {k:g} and never-trained photos: k_hat = {float(v_imp.k_hat[0]):g}")
-assert not bool(v_imp.matches()[0]), (
-    "an impostor's never-seen photos must not match a key they copied"
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: the impostor {'MATCHED' if bool(v_imp.matches()[0]) else 'did not match'} the "
+    "copied key (one run: printed, not checked)"
 )
 
 # %% [markdown]
@@ -391,8 +410,8 @@ assert not bool(v_imp.matches()[0]), (
 # - With everyone in the same colour space, the more users watermark the more the network learns to
 #   ignore hue, and the fewer matches survive (Fig. 5a); user-specific colour spaces keep the
 #   watermarks apart.
-# - An adversary without the user's colour space is at chance: the colour space is part of the
-#   secret.
+# - An adversary without the user's colour space is near chance in the paper (about 10 %): the
+#   colour space is part of the secret.
 # - A shared key does not transfer a match: the evidence is always about the claimant's own photos.
 #
 # ## Check your understanding

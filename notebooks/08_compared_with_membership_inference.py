@@ -286,26 +286,30 @@ display(
 # thresholds, so it is called "out" — and the accuracy lands above 50 %, at the level of the **gap
 # attack**, which needs no shadow at all. The shadow threshold adds nothing beyond the learner's own
 # generalisation gap; the better the learner generalises, the closer that is to a coin (the paper's
-# 50 %). We check these statements on this run: nearly all members called "in" (95 % in our
-# development run of the `ci` recipe), most non-members too (75 %), and the shadow MIA no better
-# than the gap attack (60 % against 67 %: it did worse), within three standard deviations of an
-# accuracy measured on this many decisions.
+# 50 %). In our development run of the `ci` recipe nearly all members were called "in" (95 %), most
+# non-members too (75 %), and the shadow MIA did no better than the gap attack (60 % against 67 %:
+# it did worse). The cell below prints what **your** run gives, with a tolerance of three standard
+# deviations of an accuracy measured on this many decisions. It prints them and does not check
+# them: they are the outcome of one training run, and another seed, precision (fp32 or bf16) or CPU
+# can give other numbers. The spread over many seeds belongs in the
+# [reproduction table](../docs/reproduction.md#fig-5b) (not yet measured there).
 
 # %%
 n_decisions = len(mia_shadow.correct)
 tol = 3 * math.sqrt(0.25 / n_decisions)
+members_in = float(mia_shadow.member_in.double().mean())
+nonmembers_in = float(mia_shadow.nonmember_in.double().mean())
 print(
     f"shadow MIA {mia_shadow.accuracy:.1%} vs gap attack {gap_accuracy:.1%} (tolerance ±{tol:.1%} "
     f"on {n_decisions} decisions)"
 )
-assert mia_shadow.member_in.double().mean() >= 0.9, (
-    "the shadow thresholds should lie above nearly all members' losses"
-)
-assert mia_shadow.nonmember_in.double().mean() >= 0.5, (
-    "most non-members should be called 'in' (Fig. 5b)"
-)
-assert mia_shadow.accuracy <= gap_accuracy + tol, (
-    "the shadow MIA should do no better than the gap attack"
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: members called 'in' {members_in:.0%} "
+    f"({'nearly all' if members_in >= 0.9 else 'fewer than 90 %'}), non-members called 'in' "
+    f"{nonmembers_in:.0%} ({'most' if nonmembers_in >= 0.5 else 'fewer than half'}); the shadow "
+    f"MIA did {'no better than' if mia_shadow.accuracy <= gap_accuracy + tol else 'better than'} "
+    "the gap attack (one run, printed not checked)"
 )
 
 # %% [markdown]
@@ -383,8 +387,13 @@ advantage = {
 for name, value in advantage.items():
     print(f"adv^P {name:20s} {value:+.3f}")
 display(plots.plot_protection_advantage(advantage))
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
 for name, value in list(advantage.items())[1:]:
-    assert advantage["ANW (p = 1/12)"] > value, f"the watermark's adv^P should exceed {name}'s"
+    ahead = advantage["ANW (p = 1/12)"] > value
+    print(
+        f"this run: the watermark's adv^P is {'above' if ahead else 'NOT above'} {name}'s "
+        "(one run, printed not checked)"
+    )
 
 # %% [markdown]
 # **A fairer scale.** Eq. 7 is capped at $1 - p$: 0.5 for a yes/no, 11/12 for a slot. So "ANW beats
@@ -397,7 +406,7 @@ for name, value in list(advantage.items())[1:]:
 # For a yes/no it is $2\,\text{acc} - 1$ — Yeom et al.'s membership advantage. (The paper calls
 # Yeom's advantage a special case of eq. 7; it is one only up to this factor of 2: eq. 7 gives
 # $\text{acc} - \tfrac12$, and the authors' `mi_success` returns $2(\text{acc} - 50)$ in percent.)
-# We compare the methods on this scale too, and assert the watermark still comes first.
+# We compare the methods on this scale too, and print whether the watermark still comes first.
 
 # %%
 normalised = {
@@ -408,24 +417,32 @@ normalised = {
 }
 for name in advantage:
     print(f"{name:20s} adv^P (eq. 7) {advantage[name]:+.3f}   normalised {normalised[name]:+.3f}")
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
 for name, value in list(normalised.items())[1:]:
-    assert normalised["ANW (p = 1/12)"] > value, (
-        f"on the normalised scale the watermark should beat {name}"
+    ahead = normalised["ANW (p = 1/12)"] > value
+    print(
+        f"this run, normalised: the watermark is {'above' if ahead else 'NOT above'} {name} "
+        "(one run, printed not checked)"
     )
 
 # %% [markdown]
 # The MIAs' advantage is capped at 0.5 (a perfect yes/no), the watermark's at 11/12: a named key out
-# of twelve carries more information than one bit. The watermark's misses are the users with the
-# fewest photos (lesson 05: a few photos are not enough to memorise a key) and, in our development
-# run, the 30-photo user with key 120 that lesson 05 discusses; the paper reports every user
+# of twelve carries more information than one bit. In our development run the watermark's misses
+# were the users with the fewest photos (lesson 05: a few photos are not enough to memorise a key)
+# and the 30-photo user with key 120 that lesson 05 discusses; the paper reports every user
 # matched. In that run one of the ten innocent users "matched" too: each innocent user's noisiest
 # slot is their key with probability about 1/12, so among ten, one is no surprise — a match alone is
-# no proof, and lesson 09 turns it into a p-value. The MIAs here *knew* members of the training set;
-# the user's own shadow — the only MIA a real user can run — is the weakest. (MIA-pow's threshold is
-# the best one on its 200 calibration photos, not necessarily on the users' photos: a difference of
-# a few points between MIA-std and MIA-pow is within the noise of this many decisions.) (Eq. 7
-# scores the trained-on users only; the innocent users above are the other half of the story — a
-# false match would accuse an innocent learner, see lesson 09.)
+# no proof, and lesson 09 turns it into a p-value. In that run the watermark came first on both
+# scales; the two cells above print whether it does in **yours**, without checking it: which users
+# match, and so the ranking, is the outcome of one training run, and another seed, precision or CPU
+# can differ (the spread over seeds belongs in the
+# [reproduction table](../docs/reproduction.md#fig-5c), not yet measured there). The MIAs here
+# *knew* members of the training set; the user's own shadow — the only MIA a real user can run —
+# was the weakest in our development run. (MIA-pow's threshold is the best one on its 200
+# calibration photos, not necessarily on the users' photos: a difference of a few points between
+# MIA-std and MIA-pow is within the noise of this many decisions.) (Eq. 7 scores the trained-on
+# users only; the innocent users above are the other half of the story — a false match would accuse
+# an innocent learner, see lesson 09.)
 #
 # ## 4. Dataset tracing with radioactive data (Table 1)
 #
@@ -503,16 +520,25 @@ table1 = plots.tracing_table(
     hue_after,
 )
 display(Markdown(table1))
-assert hue_after.mean() > cosines["trained with the marked photos"].mean() + 0.5, (
-    "the watermark should be far better aligned"
+wm_after, wm_before = float(hue_after.mean()), float(hue_before.mean())
+tracer_after = float(cosines["trained with the marked photos"].mean())
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: watermark after training {wm_after:+.3f}, "
+    f"{'more' if wm_after > tracer_after + 0.5 else 'NOT more'} than 0.5 above the tracer's "
+    f"{tracer_after:+.3f} and {'more' if wm_after > wm_before + 0.5 else 'NOT more'} than 0.5 "
+    f"above its own before-training {wm_before:+.3f} (one run, printed not checked)"
 )
-assert hue_after.mean() > hue_before.mean() + 0.5
 
 # %% [markdown]
 # Read the rows as the paper does: the watermark's cosine is exactly 1 for every matched user after
-# training (its mean is pulled down by the smallest users' misses, section 3), while the tracer's
-# cosine stays where an unrelated direction would be — compare it with the unmarked control and with
-# $1/\sqrt{d}$. A low-dimensional secret (one angle) is easy for a network to memorise; a direction
+# training (its mean is pulled down by the users it missed, section 3), while in our development run
+# the tracer's cosine stayed where an unrelated direction would be — compare it with the unmarked
+# control and with $1/\sqrt{d}$. The cell above prints how far apart the rows are in **your** run
+# and does not check it: it is one training run, and another seed, precision or CPU can differ. The
+# watermark's row over several seeds of lesson 03's learner is in the
+# [reproduction table](../docs/reproduction.md#table-1) (this ten-user learner and the tracer: not
+# yet measured). A low-dimensional secret (one angle) is easy for a network to memorise; a direction
 # in the $d$-dimensional feature space (printed above), nudged by about 5 photos per class, is not.
 # Two honest caveats: our $\hat k$ comes from the 30° grid, so a match gives exactly 1 (the paper's
 # gradient search gives 0.999); and radioactive data is meant for a larger share of marked data and
@@ -637,9 +663,20 @@ display(
         "photos)",
     )
 )
-assert float(min(f.min() for f in fits.values())) >= plan.min_train_accuracy, (
-    "the subsampled models must fit their halves"
+worst_fit = float(min(f.min() for f in fits.values()))
+# a training outcome of this run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: the least-fitted subsampled model reached training accuracy {worst_fit:.3f} (the "
+    f"plan asks >= {plan.min_train_accuracy}): "
+    + (
+        "every model fitted its half"
+        if worst_fit >= plan.min_train_accuracy
+        else "a model did NOT fit its half, so it cannot show memorisation: read the estimate "
+        "with care"
+    )
 )
+# by construction (memorisation.complementary_splits): each photo is in exactly one model of
+# every pair, so it is "in" for n_pairs models and "out" for n_pairs
 assert (
     estimates["clean"].n_in.min() == plan.n_pairs and estimates["clean"].n_out.min() == plan.n_pairs
 )
@@ -648,12 +685,16 @@ assert (
 # **Reading the estimate.** The paper measured 26.8 % (clean) and 34.8 % (watermarked) with
 # full-size ResNets trained from scratch. Our subsampled models are fine-tuned on a few hundred
 # photos (`ci`), a different training algorithm — the level is not comparable, only the difference.
-# The difference comes mostly from the "out" models: a model that never saw a user's photo
-# recognises the clean photo more often than the hue-rotated one, while both are fitted when trained
-# on. With a handful of models per photo each photo's estimate is one of a few values (−1, −½, 0, ½,
-# 1 with 2 + 2 models), so the standard error printed above is large: in the `ci` profile this is a
-# **small-sample estimate**, and its sign can go either way from one run to the next if the true
-# effect is small. Larger profiles train more pairs.
+# In our development run the difference came mostly from the "out" models: a model that never saw a
+# user's photo recognised the clean photo more often than the hue-rotated one, while both were
+# fitted when trained on. (Whether every subsampled model fitted its half is printed above, not
+# checked: it is a training outcome of this run; we measured 95-98 % in development, the plan asks
+# at least 90 %.) With a handful of models per photo each photo's estimate is one of a few values
+# (−1, −½, 0, ½, 1 with 2 + 2 models), so the standard error printed above is large: in the `ci`
+# profile this is a **small-sample estimate**, and its sign can go either way from one run to the
+# next if the true effect is small (the spread over seeds belongs in the
+# [reproduction table](../docs/reproduction.md#sec-5-6), not yet measured there). Larger profiles
+# train more pairs.
 #
 # ## 6. Side by side
 #
@@ -691,11 +732,12 @@ print(
 # - A threshold MIA needs a threshold, and a good one needs knowledge of the learner's data
 #   (MIA-std: known members; MIA-pow: known members and non-members). A user with only her own
 #   photos can train a shadow model, but its loss is far higher than the learner's: her threshold
-#   calls most photos "in", members or not, and does no better than the gap attack (Fig. 5b). The
-#   better the learner generalises, the closer that is to a coin.
+#   calls most photos "in", members or not, and in our development run did no better than the gap
+#   attack (Fig. 5b). The better the learner generalises, the closer that is to a coin.
 # - Eq. 7's protection advantage subtracts a random guess: 1/2 for a yes/no, 1/12 for a named slot.
 #   Its cap differs (0.5 against 11/12), so we also divide by $1 - p$; the watermark names the
-#   user's key and scores higher than every MIA on both scales here (Fig. 5c; both asserted).
+#   user's key, and in our development run scored higher than every MIA on both scales (Fig. 5c;
+#   your run's ranking is printed, not checked: one training run, other seeds can differ).
 # - Radioactive data hides a direction in a high-dimensional feature space; with a few marked photos
 #   a learner's weights do not turn towards it, while the watermark's one-dimensional secret is
 #   recovered (Table 1).

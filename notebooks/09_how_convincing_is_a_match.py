@@ -297,6 +297,13 @@ print("Correct! Your permutation p-value agrees with the exact one and with anw_
 # classes* (a *stratified* test; section 4 shows why that matters). Here is the verdict for the
 # watermarked user, with 99,999 relabellings, next to the Welch t-test, which replaces the
 # relabellings by a formula (Student's t distribution, the test of dataset inference).
+#
+# The watermarked user's p-value is the outcome of **one** training run: the cell after the plot
+# prints whether it is small, and does not check it — a learner trained with another seed, another
+# precision (fp32 or bf16) or on another CPU gives other numbers. Over several seeds of this
+# learner the user's key was matched every time (the
+# [reproduction table](../docs/reproduction.md#fig-2d-f)); the spread of this test's p-value over
+# seeds is not yet recorded.
 
 # %%
 wm_test = stats.permutation_test(
@@ -317,8 +324,15 @@ print(f"with the loss difference as the score instead: p = {loss_test.p_value:.2
 plots.plot_null_distribution(wm_test)
 
 # %%
-assert wm_test.p_value < 0.01, f"the watermarked user's p-value is {wm_test.p_value}"
-assert wm_test.statistic > 0 and wm_test.method == "permutation-stratified"
+# the outcome of one training run: printed, not checked (other seeds and precisions can differ)
+print(
+    f"this run: the watermarked user's p = {wm_test.p_value:.2g} "
+    f"({'below' if wm_test.p_value < 0.01 else 'NOT below'} 0.01), mean score difference "
+    f"{wm_test.statistic:+.4f} ({'above' if wm_test.statistic > 0 else 'NOT above'} the reference)"
+    " (one run, printed not checked)"
+)
+# deterministic: class labels were given, so the helper ran the class-stratified test
+assert wm_test.method == "permutation-stratified"
 
 # %% [markdown]
 # **Why the permutation test and not the t-test?** Both compare the same means. The t-test's p-value
@@ -360,7 +374,13 @@ same = stats.matched_permutation_test(
     9_999,
     0,
 )
-assert abs(one_call.p_value - same.p_value) < 1e-12 and one_call.p_value < 0.01
+# the same test on the same scores, strata and seed: the same p-value, whatever the run
+assert abs(one_call.p_value - same.p_value) < 1e-12
+# the outcome of one training run: printed, not checked
+print(
+    f"this run: the one-call p = {one_call.p_value:.2g} is "
+    f"{'below' if one_call.p_value < 0.01 else 'NOT below'} 0.01 (one run, printed not checked)"
+)
 
 # %% [markdown]
 # ## 4. Calibration, measured
@@ -429,14 +449,26 @@ for alpha in (0.05, 0.01):
     )
 
 # %%
+# The permutation test is exact under H0 (photos the learner never saw are exchangeable), so its
+# count of false accusations is checked against stats.allowed_rejections(n, alpha): the smallest r
+# with P(Binomial(n, alpha) > r) <= 0.001, which a calibrated test exceeds with probability at most
+# 0.1 % (for independent tests; these share reference photos, but leave-user-out, see above).
 for alpha in (0.05, 0.01):
     assert int((p_innocent <= alpha).sum()) <= stats.allowed_rejections(n_inn, alpha), (
         f"too many false accusations at alpha = {alpha}"
     )
-    assert int((p_innocent_welch <= alpha).sum()) <= stats.allowed_rejections(n_inn, alpha)
+    # the Welch t-test is only approximate on these scores: printed, not checked
+    welch_within = int((p_innocent_welch <= alpha).sum()) <= stats.allowed_rejections(n_inn, alpha)
+    print(
+        f"this run, alpha = {alpha}: the Welch t-test "
+        f"{'stays within' if welch_within else 'EXCEEDS'} the allowance (printed, not checked)"
+    )
 
 # %% [markdown]
-# With 50 photos both tests stay within the allowance. With **5 photos** the mean of skewed scores
+# With 50 photos the permutation test stays within the allowance: it is exact, so the cell checks
+# it. The Welch t-test is only an approximation, whose quality depends on the shape of this
+# learner's scores: its count is printed, not checked (in our development run it stayed within the
+# allowance too; another seed or precision can differ). With **5 photos** the mean of skewed scores
 # is far from normal: here are 2,000 innocent users of 5 photos (all 10,000 test photos again,
 # leave-user-out).
 
@@ -460,9 +492,13 @@ for alpha in (0.05, 0.01, 0.001):
         f"{int((p_small_welch <= alpha).sum())} times by the Welch t-test (a calibrated test: at "
         f"most {stats.allowed_rejections(n_small, alpha)})"
     )
+    # exact test, binomial allowance (see above)
     assert int((p_small <= alpha).sum()) <= stats.allowed_rejections(n_small, alpha)
-assert int((p_small_welch <= 0.05).sum()) > stats.allowed_rejections(n_small, 0.05), (
-    "the t-test was calibrated here after all"
+# how badly the t-test fails depends on this learner's scores: printed, not checked
+welch_over = int((p_small_welch <= 0.05).sum()) > stats.allowed_rejections(n_small, 0.05)
+print(
+    f"this run: the Welch t-test {'over-accuses' if welch_over else 'does NOT over-accuse'} "
+    "innocent 5-photo users at alpha = 0.05 (one run, printed not checked)"
 )
 
 # %% [markdown]
@@ -503,14 +539,25 @@ print(
     f"{s_members[member_idx].mean():+.3f} (reference {s_unseen.mean():+.3f}); accused at 0.05: "
     f"{int((p_members <= 0.05).sum())}, at 0.01: {int((p_members <= 0.01).sum())}"
 )
+# H0 is false for these photos (trained on), so no theorem bounds the count: printed, not checked
 for alpha in (0.05, 0.01):
-    assert int((p_members <= alpha).sum()) <= stats.allowed_rejections(n_members, alpha)
-assert s_members[member_idx].mean() < s_unseen.mean()
+    quiet = int((p_members <= alpha).sum()) <= stats.allowed_rejections(n_members, alpha)
+    print(
+        f"this run, alpha = {alpha}: the test {'stays within' if quiet else 'EXCEEDS'} the "
+        "allowance on clean trained-on photos (one run, printed not checked)"
+    )
+below = bool(s_members[member_idx].mean() < s_unseen.mean())
+print(
+    f"this run: the clean trained-on photos score {'below' if below else 'NOT below'} the "
+    "reference (one run, printed not checked)"
+)
 
 # %% [markdown]
-# Memorising a clean photo makes the model *more* sure of it clean than hue-rotated: these scores
-# sit below the reference, and the one-sided test stays quiet. It detects the hue, not mere
-# membership.
+# In our development run memorising a clean photo made the model *more* sure of it clean than
+# hue-rotated: these scores sat below the reference, and the one-sided test stayed quiet. It
+# detects the hue, not mere membership. The cell above prints what **your** run gives and checks
+# nothing: H0 is false for these photos, so the permutation theorem promises nothing, and a
+# learner trained with another seed, precision or CPU can differ.
 #
 # **(c) One reference set shared by many tests.** An arbitrator might fix one public reference set
 # and test every claim against it. Each single test is still exact — but all of them now share the
@@ -581,9 +628,13 @@ for alpha in (0.05, 0.01):
         f"times with the stratified test, {int((p_single_pooled <= alpha).sum())} times without "
         f"(allowed: {stats.allowed_rejections(n_single, alpha)})"
     )
+    # within classes the test is exact: binomial allowance (see above)
     assert int((p_single <= alpha).sum()) <= stats.allowed_rejections(n_single, alpha)
-assert int((p_single_pooled <= 0.05).sum()) > stats.allowed_rejections(n_single, 0.05), (
-    "one-class users were not over-accused"
+# how far one class's scores sit from the others' depends on this learner: printed, not checked
+pooled_over = int((p_single_pooled <= 0.05).sum()) > stats.allowed_rejections(n_single, 0.05)
+print(
+    f"this run: without stratifying, one-class users {'are' if pooled_over else 'are NOT'} "
+    "over-accused at alpha = 0.05 (one run, printed not checked)"
 )
 
 # %%
@@ -599,10 +650,13 @@ plots.plot_calibration(
 )
 
 # %% [markdown]
-# Comparing a cat lover with the whole zoo accuses her far more often than α allows; comparing her
-# cats with reference cats restores the level. And the t-test with 5 photos (dotted orange) accuses
-# innocent users well above α — the further into the tail, the worse (compare the counts printed at
-# α = 0.001) — while the permutation test (dotted blue) stays on the diagonal. Classes are only the
+# In our development run, comparing a cat lover with the whole zoo accused her far more often than
+# α allows; comparing her cats with reference cats restores the level (that test is exact: the cell
+# checks it). And the t-test with 5 photos (dotted orange) accused innocent users well above α — the
+# further into the tail, the worse (compare the counts printed at α = 0.001) — while the
+# permutation test (dotted blue) stays on the diagonal (exact: checked). How far the unstratified
+# test and the t-test go wrong depends on the trained learner's scores: your run's counts are
+# printed above, not checked, and another seed or precision can differ. Classes are only the
 # coarsest mismatch — a user's photos may differ from any public set in style or camera — which is
 # why the reference must be *like the user's photos*, and why calibration is measured, not assumed.
 # (Stratifying by class is the default of `stats.ownership_test`.)
@@ -694,24 +748,36 @@ for name, saturation in (("faded (25 % colour)", 0.25), ("black-and-white", 0.0)
         )
 
 # %%
+# faded photos are matched to reference photos of *similar* colour, an approximation (not an exact
+# test), on one learner's scores: printed, not checked
 for name, (_p_class_only, p_matched, _inconclusive) in washed.items():
     for alpha in (0.05, 0.01):
-        assert int((p_matched <= alpha).sum()) <= stats.allowed_rejections(n_washed, alpha), (
-            f"{name} users accused"
+        within = int((p_matched <= alpha).sum()) <= stats.allowed_rejections(n_washed, alpha)
+        print(
+            f"this run, {name}, alpha = {alpha}: the class-and-colour test "
+            f"{'stays within' if within else 'EXCEEDS'} the allowance (printed, not checked)"
         )
 grey_class_only, grey_matched, grey_inconclusive = washed["black-and-white"]
+# by construction: a grey photo has chroma 0 (below stats.MIN_CHROMA), so every photo is set
+# aside and every black-and-white user's test is inconclusive
 assert grey_inconclusive == n_washed and len(grey_matched) == 0, (
     "grey photos carry no evidence: always inconclusive"
 )
-assert int((grey_class_only <= 0.05).sum()) > stats.allowed_rejections(n_washed, 0.05), (
-    "the class-only test did not accuse grey users"
+grey_accused = int((grey_class_only <= 0.05).sum())
+print(
+    f"this run: the class-only test accused {grey_accused} of {n_washed} black-and-white users at "
+    f"0.05 (a calibrated test: at most {stats.allowed_rejections(n_washed, 0.05)}; one run, "
+    "printed not checked)"
 )
 
 # %% [markdown]
-# The class-only test accuses black-and-white users nearly every time, though the learner never saw
-# them: they are simply immune to the hue rotation that costs every colourful reference photo.
-# Matched on colour, the faded users are compared with faded reference photos and stay within the
-# allowance, and black-and-white photos are set aside: **they carry no evidence either way** — the
+# In our development run the class-only test accused black-and-white users nearly every time,
+# though the learner never saw them: they are simply immune to the hue rotation that costs every
+# colourful reference photo. Matched on colour, the faded users were compared with reference photos
+# of similar colour and stayed within the allowance. Both are printed above for your run, not
+# checked: they come from one trained learner, and matching on *similar* colour is an
+# approximation, not an exact test. Black-and-white photos are always set aside (checked: it
+# follows from the construction): **they carry no evidence either way** — the
 # mark cannot change a grey pixel, so neither a watermark nor its absence can be read from them. The
 # same holds, less completely, for faded photos and photos of grey subjects (snow, concrete, a
 # black-and-white cat): they still count, but each says little. A user who wants to be protected
@@ -836,10 +902,13 @@ if RUN_ONE_SUBJECT_LEARNER:
         f"{int((p_same_class <= 0.05).sum())} against dogs of similar colour (a calibrated test: "
         f"at most {stats.allowed_rejections(n_dog_users, 0.05)})"
     )
-    assert verify.match(owner_verdict.k_hat, k_star), "eq. 6 did not find the one-subject owner"
-    assert int((k_innocent != 0).sum()) > n_dog_users // 2, (
-        "eq. 6 did not mislead here: most innocent dog owners got k_hat = 0"
+    # outcomes of one training run: printed, not checked (other seeds and precisions can differ)
+    print(
+        f"this run: eq. 6 {'matched' if verify.match(owner_verdict.k_hat, k_star) else 'missed'} "
+        f"the dog owner; {int((k_innocent != 0).sum())} of {n_dog_users} innocent dog owners got "
+        "k_hat away from 0 (one run, printed not checked)"
     )
+    # never-seen photos, class-and-colour strata: an exact test, binomial allowance (section 4a)
     for alpha in (0.05, 0.01):
         assert int((p_same_class <= alpha).sum()) <= stats.allowed_rejections(n_dog_users, alpha)
 else:
@@ -849,14 +918,15 @@ else:
     )
 
 # %% [markdown]
-# Eq. 6 alone cannot tell the dog owner from an innocent person who also photographs dogs: both get
-# a $\hat k$ at or next to her key, and an innocent who happened to hold that key would be
-# "matched". What the learner memorised *about the class* shows in every dog photo, the reference
-# dogs included; what it memorised *about her photos* shows only in hers. The class-matched test
-# measures the second: compared with never-seen dogs, the innocent dog owners are accused no more
-# often than α allows. This is why `anw verify` calls a match without reference photos of the same
-# classes a lead, not proof, and why a claim needs `--reference` photos of the same subjects that
-# the model never saw.
+# Eq. 6 alone cannot tell the dog owner from an innocent person who also photographs dogs: in our
+# development run both got a $\hat k$ at or next to her key (one run: the cell prints what yours
+# gives, and checks only the class-matched test's count), and an innocent who happened to hold
+# that key would be "matched". What the learner memorised *about the class* shows in every dog
+# photo, the reference dogs included; what it memorised *about her photos* shows only in hers. The
+# class-matched test measures the second: compared with never-seen dogs, the innocent dog owners
+# are accused no more often than α allows. This is why `anw verify` calls a match without
+# reference photos of the same classes a lead, not proof, and why a claim needs `--reference`
+# photos of the same subjects that the model never saw.
 #
 # The price is power: read the dog owner's own p-value above. In our `ci` development run (bf16,
 # 2-core Xeon) every one of the 20 innocent dog owners landed on 60 or 90 by eq. 6, the class-only
@@ -998,11 +1068,12 @@ assert wm_test.n_permutations + 1 > m / 0.05, (
 # ## 7. A second learner, trained without the user (larger profiles)
 #
 # Everything above used one learner. In every profile but `ci` (`cpu`, `colab`, `gpu`, `paper`) this
-# section trains a second learner — other training photos, another user whose key is 300 — and
-# checks that our user's photos are innocent there (its p should be unremarkable), that its own user
-# is caught, and that the false-positive rate holds for a second model. In `ci` it would add ~6
-# minutes of training, so it is skipped: the calibration of section 4 holds for any fixed model, and
-# does not need a second one. Set `RUN_SECOND_LEARNER = True` to run it anyway.
+# section trains a second learner — other training photos, another user whose key is 300 — prints
+# our user's p there (it should be unremarkable) and whether its own user is caught (one training
+# run: printed, not checked), and checks that the false-positive rate holds for a second model (an
+# exact test on photos it never saw). In `ci` it would add ~6 minutes of training, so it is
+# skipped: the calibration of section 4 holds for any fixed model, and does not need a second one.
+# Set `RUN_SECOND_LEARNER = True` to run it anyway.
 
 # %%
 RUN_SECOND_LEARNER = profile.lessons.extra_learners
@@ -1053,7 +1124,12 @@ if RUN_SECOND_LEARNER:
         f"{stats.allowed_rejections(len(innocents), 0.05)}, "
         f"{stats.allowed_rejections(len(innocents), 0.01)})"
     )
-    assert theirs.p_value < 0.01
+    # one training run: printed, not checked
+    print(
+        f"this run: the second learner's own user is {'' if theirs.p_value < 0.01 else 'NOT '}"
+        "caught at 0.01 (one run, printed not checked)"
+    )
+    # never-seen photos: an exact test, binomial allowance (section 4a)
     for alpha in (0.05, 0.01):
         assert sum(p <= alpha for p in p2) <= stats.allowed_rejections(len(innocents), alpha)
 else:
@@ -1077,7 +1153,7 @@ print(
 #   the user's photos with public photos the learner never saw. A permutation test makes no
 #   assumption about the scores' shape and is exact under H0; its floor $1/(B+1)$ is the price. The
 #   Welch t-test gives smaller-looking p-values that its assumptions cannot back, and with few
-#   photos it accused innocent users far more often than α.
+#   photos it accused innocent users far more often than α in our development run.
 # - Calibration is measured on innocent cases, not assumed. A single shared reference makes all
 #   tests err together; a reference unlike the user's photos (one class against all ten, colourful
 #   photos against faded ones) breaks the level — match the reference to the user (same class,

@@ -185,6 +185,8 @@ print(
     f"Correct! Mean luma change: YIQ {float(yiq_change.mean()):.5f} (clipping only), own T "
     f"{float(own_change.mean()):.3f} (on a 0-1 scale)"
 )
+# no training involved: lesson 01's algebra (a YIQ rotation keeps luma, up to clipping) on the
+# same fixed photos for every seed of the learner and every precision
 assert float(yiq_change.mean()) < 1e-3 < 0.01 < float(own_change.mean())
 
 # %% [markdown]
@@ -228,25 +230,42 @@ display(Markdown(plots.mark_verdict_table(verdicts)))
 plots.plot_mark_curves(verdicts)
 
 # %% [markdown]
-# The checks below hold what `ci` measures (one training per learner, seed 0; larger profiles
-# print their rows and are not checked here — they have not been run with several seeds):
+# Below, what each learner's table says about the key questions, printed and **not checked**: each
+# row is one training run (seed 0), and a learner trained with another seed, precision (fp32 or
+# bf16) or on another CPU can give other verdicts; these learners have not been run with several
+# seeds yet (the [reproduction table](../docs/reproduction.md) has no row for them). Note what the
+# blend row needs: a small p for the blend user and a larger one for its never-seen twin. In our
+# development run the **unmarked user passed the same set-level test** (read its row for yours): on
+# a learner that memorises, the test detects membership alone, with or without the mark.
 
 # %%
 standard = {row.user: row for row in verdicts["standard"]}
 luma = {row.user: row for row in verdicts["luma only"]}
-if profile.name == "ci":  # what ci measures; other profiles are not checked (not yet run)
-    assert standard["YIQ user"].match and standard["own-T user"].match, standard
-    assert not standard["YIQ never seen"].match, standard["YIQ never seen"]
-    assert not standard["own-T never seen"].match, standard["own-T never seen"]
-    assert standard["blend user"].p_value <= 0.01 < standard["blend never seen"].p_value, standard
-    assert not luma["YIQ user"].match and luma["YIQ user"].p_value > 0.01, luma["YIQ user"]
-else:
-    print(f"profile {profile.name!r}: the rows above are printed, not checked (not yet run).")
+# outcomes of one training run per learner: printed, not checked (other seeds and precisions can
+# differ; every profile alike)
 print(
-    f"luma-only learner: YIQ user k_hat = {luma['YIQ user'].k_hat:g}, p = "
-    f"{luma['YIQ user'].p_value:.2g} (no evidence); own-T user k_hat = "
+    "this run, standard learner: "
+    + ", ".join(
+        f"{u} {'matched' if standard[u].match else 'missed'}"
+        for u in ("YIQ user", "own-T user", "YIQ never seen", "own-T never seen")
+    )
+    + " (one run, printed not checked)"
+)
+blend_found = standard["blend user"].p_value <= 0.01 < standard["blend never seen"].p_value
+print(
+    f"this run, standard learner: blend user p = {standard['blend user'].p_value:.2g}, never-seen "
+    f"twin p = {standard['blend never seen'].p_value:.2g} (blend user p <= 0.01 < twin p: "
+    f"{blend_found}); the UNMARKED user, same set-level test: p = "
+    f"{standard['unmarked user'].p_value:.2g} (one run, printed not checked)"
+)
+print(
+    f"this run, luma-only learner: YIQ user k_hat = {luma['YIQ user'].k_hat:g} "
+    f"({'matched' if luma['YIQ user'].match else 'missed'}; a slot can hit the key by chance), "
+    f"p = {luma['YIQ user'].p_value:.2g} "
+    f"({'no evidence' if luma['YIQ user'].p_value > 0.01 else 'p <= 0.01'}); own-T user k_hat = "
     f"{luma['own-T user'].k_hat:g}, gap {luma['own-T user'].gap:+.3f}, p = "
-    f"{luma['own-T user'].p_value:.2g}; blend user p = {luma['blend user'].p_value:.2g}"
+    f"{luma['own-T user'].p_value:.2g}; blend user p = {luma['blend user'].p_value:.2g} (one run, "
+    "printed not checked)"
 )
 
 # %% [markdown]
@@ -257,10 +276,12 @@ print(
 #
 # Read the unmarked user's row with care: in a learner that memorises its training set — and the
 # method needs one, lesson 05 — a set-level membership test finds *any* user's published photos,
-# marked or not. MembershipTracker's point is the opposite regime: large learners that generalise,
-# where a marked photo is memorised and an unmarked one is not; the course does not train such a
-# learner. Here the mark-free test is as strong as the blend mark's, and that is a finding, not a
-# failure.
+# marked or not. So "blend user p ≤ 0.01 < never-seen twin p", printed above, is no evidence of the
+# mark: the unmarked user passes the same set-level test (in our development run, and in yours if
+# its p is as small). MembershipTracker's point is the opposite regime: large learners that
+# generalise, where a marked photo is memorised and an unmarked one is not; the course does not
+# train such a learner. In our development run the mark-free test was as strong as the blend
+# mark's, and that is a finding, not a failure.
 
 # %% [markdown]
 # ## 5. JPEG squeezing
@@ -300,6 +321,7 @@ print(f"Correct! Median rotation the YIQ user's marked photos carry: {float(mine
 # %%
 survival = adaptive.jpeg_survival(photos, KEY, marked.pattern, marked.alpha, (95, 75, 50, 10))
 display(Markdown(plots.jpeg_survival_table(survival, KEY, marked.alpha)))
+# no training involved: deterministic JPEG round trips of the same fixed photos on every run
 assert abs(survival[10].yiq_degrees - KEY) < 5.0, survival[10]
 
 # %% [markdown]
@@ -346,6 +368,7 @@ display(plots.plot_detection(detection))
 print("AUC per key, YIQ:  " + ", ".join(f"{k:g}: {a:.2f}" for k, a in detection.yiq.items()))
 print("AUC per key, own T: " + ", ".join(f"{k:g}: {a:.2f}" for k, a in detection.own.items()))
 print(f"AUC of the blend mark: {detection.blend:.2f}")
+# no training involved: float64 colour statistics of the same fixed photos on every run
 assert detection.own[KEY] > 0.9 and detection.yiq[KEY] > 0.65 and detection.blend < 0.6
 
 # %% [markdown]
@@ -374,14 +397,15 @@ display(Markdown(plots.mark_comparison_table(verdicts, visibility, survival, det
 
 # %% [markdown]
 # ## Summary
-# - A learner that sees only luma never sees a YIQ watermark: eq. 6 finds nothing and the ownership
-#   test has no evidence, at a cost in accuracy you measured.
+# - A learner that sees only luma never sees a YIQ watermark (lesson 01's algebra): eq. 6's $\hat k$
+#   lands on any slot, and in our runs the ownership test found no evidence, at a cost in accuracy
+#   you measured.
 # - A user-specific colour space reaches that learner, because its rotation changes luma — and for
 #   the same reason it is far more visible, and trivially detected by colour statistics.
 # - A global hue rotation survives JPEG; a blend pattern loses part of itself.
-# - A blend mark verified by a set-level membership test survives the luma-only learner. On a
-#   learner that memorises, the same test finds unmarked users too: it tests membership, and the
-#   mark matters where learners do not memorise.
+# - In our development run a blend mark verified by a set-level membership test survived the
+#   luma-only learner. But on a learner that memorises, the unmarked user passes the same test: it
+#   tests membership, and the mark matters where learners do not memorise.
 # - No mark here survives every adaptive learner at no cost: what a user should pick depends on
 #   what they expect the learner to do.
 #

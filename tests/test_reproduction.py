@@ -88,7 +88,18 @@ def write_record(
         "grid_search",
         lambda *a, **k: verify.SearchResult(torch.tensor(SLOTS), _losses(held, 0.5)),
     )
+    monkeypatch.setattr(sweep, "lesson_checks", lambda *a: dict(LESSON_CHECKS))
     return sweep.run_job(config, str(results), profile, f"seed={seed}")
+
+
+LESSON_CHECKS = {
+    "user_loss_clean_minus_key": 0.3,
+    "held_out_loss_key_minus_clean": 0.8,
+    "user_verdict_conclusive": True,
+    "held_out_verdict_conclusive": False,
+    "held_out_verdict_k_hat": 0.0,
+    "gradient_distance": 1.5,
+}
 
 
 class _User:
@@ -464,7 +475,7 @@ def test_the_new_grids_train_what_the_lessons_train():
 def test_every_lesson_links_to_rows_that_exist():
     doc = rp.DEFAULT_OUT.read_text(encoding="utf-8")
     anchors = set(re.findall(r'<a id="([a-z0-9-]+)"></a>', doc))
-    assert anchors == {c.id for c in _claims()}
+    assert anchors == {c.id for c in _claims()} | {"lesson-checks"}
     for n in ("03", "04", "05", "06", "07", "08", "09"):
         (lesson,) = (ROOT / "notebooks").glob(f"{n}_*.py")
         last_cell = lesson.read_text(encoding="utf-8").rsplit("# %%", 1)[1]

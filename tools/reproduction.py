@@ -35,6 +35,8 @@ from anw_helpers.profiles import PROFILES
 from anw_helpers.sweep import tomllib
 from anw_helpers.verify import DEFAULT_TAU
 
+from . import lesson_checks
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CLAIMS = ROOT / "tools" / "claims.toml"
 DEFAULT_OUT = ROOT / "docs" / "reproduction.md"
@@ -293,12 +295,14 @@ def _learner_selected(r: dict, select: dict) -> bool:
 
 
 def unique_learners(records: list[dict]) -> list[dict]:
-    """One record per learner (config, profile and training precision): a learner in two grids'
-    results counts once (the first). The same config in two profiles, or trained in bf16 and in
-    fp32, is two learners (`cpu` keeps `ci`'s config; its table is measured in fp32)."""
+    """One record per learner (config, profile, training precision and the CPU's instruction set
+    where recorded): a learner in two grids' results counts once (the first). The same config in
+    two profiles, trained in bf16 and in fp32, or in fp32 on AVX2 and on AVX-512, is two learners
+    (`cpu` keeps `ci`'s config; its table is measured in fp32)."""
     seen, kept = set(), []
     for r in records:
-        key = json.dumps([r["config"], r["profile"], r.get("precision")], sort_keys=True)
+        isa = r["machine"].get("isa")  # fp32 on AVX2 and on AVX-512 gives other numbers
+        key = json.dumps([r["config"], r["profile"], r.get("precision"), isa], sort_keys=True)
         if key not in seen:
             seen.add(key)
             kept.append(r)
@@ -662,6 +666,8 @@ def generate(claims_path: Path = DEFAULT_CLAIMS, root: Path = ROOT, out: Path = 
     link = _Linker(root, out)
     parts = [_header(claims_path, root, sources, link), _summary(claims, measures, link)]
     parts += [_details(c, measures.get(c.id), link) for c in claims]
+    seeds = [r for g in lesson_checks.SEED_GRIDS for r in sources.files.get(results_path(g)) or []]
+    parts.append(lesson_checks.table(unique_learners(seeds)))
     return "\n".join(parts)
 
 
