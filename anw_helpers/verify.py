@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Optional
 
 import torch
@@ -391,8 +391,9 @@ class Verdict:
     ``search`` is the grid search (``k_hat = search.best``); ``per_image`` its per-photo losses (N,
     S); ``correct_clean`` / ``correct_at_k_hat`` how many photos the model classifies correctly
     clean and watermarked with k_hat; ``needed`` the count :func:`min_correct` requires;
-    ``deciding_photo`` the index of a photo whose removal alone changes k_hat to another slot (None:
-    no single photo decides it) and ``k_hat_without`` the k_hat without it.
+    ``movers`` every photo whose removal alone changes k_hat to another slot, as (index, k_hat
+    without it), the farthest move first; ``deciding_photo`` / ``k_hat_without`` the first of them
+    (None: no single photo moves k_hat).
     """
 
     search: SearchResult
@@ -403,6 +404,7 @@ class Verdict:
     needed: int
     deciding_photo: Optional[int]
     k_hat_without: Optional[float]
+    movers: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def k_hat(self) -> float:
@@ -441,8 +443,17 @@ class Verdict:
         elif self.deciding_photo is not None:
             out.append(
                 f"photo #{self.deciding_photo + 1} alone decides k_hat (without it k_hat = "
-                f"{self.k_hat_without:g}): check its label; one photo is not evidence."
+                f"{self.k_hat_without:g}): check its label; a k_hat that one photo decides is not "
+                "evidence."
             )
+            others = [f"#{i + 1} ({k:g})" for i, k in self.movers[1:]]
+            if others:
+                out.append(
+                    f"{len(others)} more photo(s) move k_hat alone (k_hat without each): "
+                    + ", ".join(others[:10])
+                    + (", ..." if len(others) > 10 else "")
+                    + "."
+                )
         return out
 
 
@@ -490,12 +501,15 @@ def verdict(
       rate that is clearly not guessing; a trained course learner scores several times chance) and a
       count a guesser reaches with probability <= 1 %.
     * **No single photo may decide k_hat.** k_hat is recomputed without each photo in turn (cheap:
-      the per-photo losses are kept); when dropping one photo moves k_hat beyond the neighbouring
-      slot (more than 2 tau), that photo alone decided it (e.g. one photo with a wrong label: its
-      loss is largest clean and falls under any hue). The photo that moves k_hat farthest is
-      reported.
+      the per-photo losses are kept); when dropping one photo moves k_hat to any other slot, even
+      the neighbouring one, that photo alone decided it (e.g. one photo with a wrong label: its
+      loss is largest clean and falls under any hue) and the verdict is inconclusive: a match that
+      one photo creates is not a match. Every such photo is listed in ``movers``, the farthest
+      move first.
 
-    Raises ValueError for NaN/inf losses (a broken model) and for bad images or labels.
+    ``tau`` is no longer used (since issue 30 any move counts, not only moves beyond 2 tau); it is
+    kept so that callers need not change. Raises ValueError for NaN/inf losses (a broken model) and
+    for bad images or labels.
     """
     sigs = torch.tensor(
         list(SIGNATURE_SLOTS if signatures is None else signatures), dtype=torch.float64
@@ -503,19 +517,10 @@ def verdict(
     per_image = per_image_losses(model, images, labels, sigs.tolist(), color_space)
     search = SearchResult(sigs, per_image.mean(dim=0).float())
     k_hat = search.best
-    deciding, without = None, None
-    n = len(per_image)
-    if n == 1:
-        deciding = 0
-    else:
-        # row i: mean loss without photo i
-        loo = (per_image.sum(dim=0, keepdim=True) - per_image) / (n - 1)
-        loo_k = sigs[loo.argmin(dim=1)]
-        moved = circular_distance(loo_k, k_hat)
-        # beyond the neighbouring slot: not just a k_hat between two slots
-        if float(moved.max()) > 2 * tau:
-            deciding = int(torch.argmax(moved))
-            without = float(loo_k[deciding])
+    movers = _movers(per_image, sigs, k_hat)
+    deciding, without = (movers[0][0], movers[0][1]) if movers else (None, None)
+    if len(per_image) == 1:
+        deciding, without = 0, None
     correct_clean, num_classes = _correct(model, images, labels, 0.0, color_space)
     correct_k = (
         correct_clean if k_hat == 0.0 else _correct(model, images, labels, k_hat, color_space)[0]
@@ -526,7 +531,21 @@ def verdict(
         num_classes,
         correct_clean,
         correct_k,
-        min_correct(n, num_classes),
+        min_correct(len(per_image), num_classes),
         deciding,
         without,
+        movers,
     )
+
+
+def _movers(per_image: Tensor, sigs: Tensor, k_hat: float) -> list[tuple[int, float]]:
+    """Every photo whose removal alone moves eq. 6's k_hat, as (index, k_hat without it), the
+    farthest move first (leave-one-out of eq. 6's mean; empty for a single photo)."""
+    n = len(per_image)
+    if n < 2:
+        return []
+    loo = (per_image.sum(dim=0, keepdim=True) - per_image) / (n - 1)  # row i: without photo i
+    loo_k = sigs[loo.argmin(dim=1)]
+    moved = circular_distance(loo_k, k_hat)
+    order = torch.argsort(-moved, stable=True)
+    return [(int(i), float(loo_k[i])) for i in order.tolist() if float(moved[i]) > 0.0]

@@ -54,3 +54,14 @@ def _write_fake_cub(root):
 def fake_cub():
     """Writes a tiny CUB-200-2011 layout under a folder: ``fake_cub(tmp_path)``."""
     return _write_fake_cub
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """``anw verify`` loads the model put in ``toy["model"]`` instead of reading a checkpoint."""
+    holder: dict = {}
+    monkeypatch.setattr(
+        "anw_helpers.cli.load_checkpoint",
+        lambda path: (holder["model"], {"model": "toy", "num_classes": 10, "image_size": 6}),
+    )
+    return holder
