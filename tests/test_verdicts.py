@@ -456,7 +456,7 @@ def test_verify_a_match_without_a_reference_is_called_weak_evidence(tmp_path, ca
         )
     assert main(["verify", "toy.pt", str(folder), "--key", "120"]) == 0
     out = capsys.readouterr().out
-    assert "k_hat = 120" in out and "verdict: a lead, not proof" in out
+    assert "k_hat = 120" in out and "verdict: MATCH - a lead, not proof" in out
     assert "weak evidence" in out and "--reference" in out and "same classes" in out
     assert "your key 120 matches k_hat" in out and "this match alone is weak evidence" in out
     assert "a sign that it was trained on copies" not in out
