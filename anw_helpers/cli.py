@@ -32,12 +32,15 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from . import photos
-from ._checks import check_user_key, key_is_off_grid
+from ._checks import check_matchable_key, check_user_key, key_is_off_grid
 from .color import color_space_from_seed
 from .datasets import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["main", "CliError", "MarkResult", "mark_folder", "load_checkpoint", "parse_background"]
 
@@ -62,7 +65,7 @@ class Terminated(BaseException):
 def _check_key(key: float) -> float:
     """The shared rule for a user's key (``_checks.check_user_key``) as a CliError."""
     try:
-        return check_user_key(key, "--key")
+        return check_matchable_key(check_user_key(key, "--key"), "--key")
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 
@@ -132,11 +135,50 @@ class MarkResult:
     written: list[Path] = field(default_factory=list)
     faint: list[tuple[Path, float]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    #: JPEG copies whose measured rotation moved >= 15 degrees: (photo, degrees moved)
+    lost: list[tuple[Path, float]] = field(default_factory=list)
 
     @property
     def carrying(self) -> int:
-        """How many copies carry the mark (changed by >= ``photos.FAINT_MARK_LEVELS``)."""
-        return len(self.written) - len(self.faint)
+        """How many copies carry the mark: changed by >= ``photos.FAINT_MARK_LEVELS`` and, for
+        JPEG, with the rotation measured in the file within 15 degrees of the one written."""
+        return len(self.written) - len(self.faint) - len(self.lost)
+
+
+#: A JPEG copy whose measured rotation moved this far (the match tolerance) has lost the mark.
+_LOST_DEGREES = 15.0
+#: A JPEG copy's rotation is measured on every n-th pixel, n chosen so that at most this many
+#: pixels are compared per side (memory and time bounded for huge photos).
+_MEASURE_SIDE = 512
+
+
+def _thumbnail(rgb) -> torch.Tensor:
+    """Every n-th pixel of an (H, W, 3) uint8 photo as a (1, 3, h, w) float tensor in [0, 1]."""
+    import torch
+
+    step = max(1, -(-max(rgb.shape[:2]) // _MEASURE_SIDE))
+    small = rgb[::step, ::step].copy()
+    return torch.from_numpy(small).permute(2, 0, 1)[None].float() / 255.0
+
+
+def _rotation_change(clean, intended, out: Path, color_space) -> float:
+    """How far (degrees, in [0, 180]) the hue rotation measured in the file written at ``out``
+    lies from that of the ``intended`` marked pixels, both measured against ``clean`` (thumbnails;
+    ``adaptive.estimate_rotation``, lesson 10). Clipping bends both alike; JPEG bends only the
+    file's."""
+    from .adaptive import estimate_rotation
+
+    written = _thumbnail(photos.decode_rgb(out))
+    both = estimate_rotation(_pair(clean, clean), _pair(intended, written), color_space)
+    change = abs(float(both[1] - both[0])) % 360.0
+    return min(change, 360.0 - change)
+
+
+def _pair(a, b):
+    """Two (1, 3, h, w) thumbnails as one batch."""
+    import torch
+
+    return torch.cat([a, b])
 
 
 def _mark_image(
@@ -147,10 +189,12 @@ def _mark_image(
     fmt: str,
     quality: int,
     background: Optional[tuple[int, int, int]] = None,
-) -> tuple[tuple[int, int], float, int]:
+) -> tuple[tuple[int, int], float, int, Optional[float]]:
     """Watermark one photo at full resolution (in tiles) and save it to ``out``.
 
-    Returns its (width, height), the mark's strength (``photos.watermark_rgb``) and its frame count.
+    Returns its (width, height), the mark's strength (``photos.watermark_rgb``), its frame count
+    and, for JPEG, how many degrees the rotation measured in the written file lies from the
+    intended one (:func:`_rotation_change`; None for PNG, which is lossless).
     """
     from PIL import Image
 
@@ -164,10 +208,12 @@ def _mark_image(
     elif alpha is not None and fmt == "jpeg":  # checked before any work; kept as a guard
         raise CliError(f"{path} has transparent pixels that JPEG cannot store: pass --background.")
     photo.rgb = None
+    clean = _thumbnail(rgb) if fmt == "jpeg" else None  # the mark is measured in the written file
     marked, strength = photos.watermark_rgb(
         rgb, key, color_space, alpha=alpha, out=rgb if rgb.flags.writeable else None
     )  # in place
     del rgb
+    intended = _thumbnail(marked) if clean is not None else None
     result = Image.fromarray(marked, "RGB")
     del marked
     options = {"icc_profile": photo.icc_profile} if photo.icc_profile else {}
@@ -180,7 +226,8 @@ def _mark_image(
     result.save(
         out, format=_FORMATS[fmt][1], **options
     )  # no exif=, pnginfo=: metadata is not copied
-    return result.size, strength, photo.frames
+    change = None if clean is None else _rotation_change(clean, intended, out, color_space)
+    return result.size, strength, photo.frames, change
 
 
 def _transparent_photos(paths: Sequence[Path]) -> list[Path]:
@@ -333,13 +380,17 @@ def mark_folder(
             for i, (rel, path) in enumerate(targets.items(), 1):
                 out = tmp / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
-                (w, h), strength, frames = _mark_image(
+                (w, h), strength, frames, change = _mark_image(
                     path, out, key, color_space, fmt, quality, background
                 )
                 faint = strength < photos.FAINT_MARK_LEVELS
+                lost = not faint and change is not None and change >= _LOST_DEGREES
                 if faint:
                     result.faint.append((path, strength))
+                if lost:
+                    result.lost.append((path, change))
                 note = f", changed by {strength:.2f} levels: almost no mark" if faint else ""
+                note += f", rotation off by {change:.0f} degrees in the file: lost" if lost else ""
                 echo(f"[{i}/{len(targets)}] {path.relative_to(src)} -> {rel} ({w}x{h}{note})")
                 if frames > 1:
                     echo(
@@ -349,6 +400,8 @@ def mark_folder(
                 result.written.append(dst / rel)
             if result.faint and not force:
                 raise CliError(_faint_message(result, len(targets)))
+            if result.lost and not force:
+                raise CliError(_lost_message(result, len(targets), key, quality))
             if dst.exists():
                 dst.rmdir()  # empty (checked above)
             os.replace(tmp, dst)
@@ -363,6 +416,17 @@ def mark_folder(
     for path, why in listing.skipped:
         echo(f"  {path.relative_to(src) if _is_inside(path, src) else path}: {why}")
     return result
+
+
+def _lost_message(result: MarkResult, total: int, key: float, quality: int) -> str:
+    shown = ", ".join(f"{p.name} (off by {r:.0f})" for p, r in result.lost[:5])
+    return (
+        f"{len(result.lost)} of {total} photo(s) lost the mark in the written JPEG file (quality "
+        f"{quality}): the hue rotation measured in the file lies {_LOST_DEGREES:g} degrees or more "
+        f"from the one written (key {key:g}), e.g. {shown}, so verification cannot find the key. "
+        "Raise --quality (90 or more keeps it) or use --format png, or pass --force to write them "
+        "anyway; nothing was written."
+    )
 
 
 def _faint_message(result: MarkResult, total: int) -> str:
@@ -403,6 +467,12 @@ def _cmd_mark(args) -> int:
             f"; {len(result.faint)} carry almost none (greyscale or near-grey): "
             + ", ".join(p.name for p, _ in result.faint[:5])
             if result.faint
+            else ""
+        )
+        + (
+            f"; {len(result.lost)} lost it to JPEG compression (measured in the written file): "
+            + ", ".join(p.name for p, _ in result.lost[:5])
+            if result.lost
             else ""
         )
         + "."
@@ -465,17 +535,14 @@ def _cmd_verify(args) -> int:
     """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the
     verdict."""
     from . import claims, stats, verify
-    from ._checks import check_user_key, key_is_off_grid
+    from ._checks import key_is_off_grid
     from .datasets import load_image_folder, to_float
     from .runtime import choose_device
 
     # 1. Every argument (key, labels, checkpoint, photos, reference) before any verdict is printed.
     key = None
     if args.key is not None:
-        try:
-            key = check_user_key(args.key, "--key")
-        except ValueError as exc:
-            raise CliError(str(exc)) from None
+        key = _check_key(args.key)
     if args.reference and key is None:
         raise CliError(
             "--reference needs --key: the calibrated test checks the key you watermarked with."
