@@ -636,6 +636,8 @@ def _cmd_verify(args) -> int:
             "degrees (the calibrated test, --reference, checks the key itself).",
             file=sys.stderr,
         )
+    if reference is not None:
+        _warn_if_marked(images, labels, to_float(reference.images), ref_labels, key, color_space)
     _print_verdict(args, config, user, result, colour)
     if decision.key_line:
         print(decision.key_line)
@@ -645,6 +647,31 @@ def _cmd_verify(args) -> int:
             print(f"key test: {keyed.summary()}")
     print(decision.verdict_line)
     return 0
+
+
+#: The photos look already marked when undoing the key makes their colours this many times more
+#: typical of their class (median outlier score, ``adaptive.looks_marked``) ...
+_MARKED_RATIO = 4.0
+#: ... and they are clearly unusual as given (a squared Mahalanobis distance of 4 features).
+_MARKED_SCORE = 16.0
+
+
+def _warn_if_marked(images, labels, reference, ref_labels, key, color_space) -> None:
+    """Warn (stderr) when the photos look like the watermarked copies, not the originals."""
+    from .adaptive import looks_marked
+
+    try:
+        given, undone = looks_marked(images, labels, reference, ref_labels, key, color_space)
+    except ValueError:  # fewer than 10 reference photos of a class: no statistics to compare
+        return
+    if given >= _MARKED_SCORE and given >= _MARKED_RATIO * undone:
+        print(
+            f"anw verify: warning: your photos look already marked with your key {key:g}: their "
+            f"colours are unusual for their classes (median score {given:.0f}) and typical once "
+            f"the mark is undone ({undone:.0f}). Verify with the clean ORIGINALS: the watermarked "
+            "copies give k_hat = 0 (no evidence) even when the model trained on them.",
+            file=sys.stderr,
+        )
 
 
 def _class_names(user, labels, missing) -> list[str]:

@@ -11,7 +11,9 @@ import torch
 from toy_models import Remembers, in_gamut, save_image_folder, verify_out
 
 from anw_helpers import claims, verify
+from anw_helpers.cli import main
 from anw_helpers.color import watermark
+from anw_helpers.datasets import to_float, to_uint8
 
 
 @pytest.fixture(autouse=True)
@@ -156,3 +158,28 @@ def test_the_library_bounds_permutations_too():
             60.0,
             n_permutations=10**9,
         )
+
+
+# ------------------------------------------------------------------------------------------- case 3
+def _warm(n: int, seed: int) -> torch.Tensor:
+    """'Natural' photos: warm hues (positive I in YIQ) of varied brightness and saturation."""
+    g = torch.Generator().manual_seed(seed)
+    grey = 0.3 + 0.4 * torch.rand(n, 1, 6, 6, generator=g)
+    sat = 0.5 + 0.5 * torch.rand(n, 1, 1, 1, generator=g)
+    colour = torch.tensor([0.2, -0.03, -0.15])[None, :, None, None] * sat
+    return to_float(to_uint8((grey + colour).clamp(0, 1)))
+
+
+def test_verifying_with_the_marked_copies_is_detected(tmp_path, toy, capsys):
+    """Issue 30, case 3: the marked copies gave a confident 'no evidence'; now a warning says so."""
+    originals = _warm(20, 1)
+    toy["model"] = Remembers(watermark(originals, 120.0), margin=4.0, scale=400.0)
+    ref = save_image_folder(tmp_path / "ref", _warm(200, 2), ["airplane"] * 200)
+    copies = save_image_folder(tmp_path / "copies", watermark(originals, 120.0), ["airplane"] * 20)
+    clean = save_image_folder(tmp_path / "clean", originals, ["airplane"] * 20)
+    args = ["--key", "120", "--reference", str(ref), "--permutations", "99"]
+    assert main(["verify", "toy.pt", str(copies), *args]) == 0
+    err = capsys.readouterr().err
+    assert "look already marked with your key 120" in err and "ORIGINALS" in err
+    assert main(["verify", "toy.pt", str(clean), *args]) == 0
+    assert "already marked" not in capsys.readouterr().err
