@@ -217,3 +217,24 @@ def key_is_off_grid(key: float, step: float = SLOT_STEP) -> bool:
     searches."""
     remainder = float(key) % step
     return min(remainder, step - remainder) > 1e-9
+
+
+def check_matchable_key(
+    key: float, name: str = "key", step: float = SLOT_STEP, tau: float = SLOT_HALF_WIDTH
+) -> float:
+    """``key`` unchanged when eq. 6's grid search can match it, else a one-line ValueError.
+
+    The match rule (Sec. 4.2, Sec. 5.1) is strict, |k_hat - k*| < tau, and k_hat is one of the
+    signatures 0, step, 2 step, ...; a key exactly between two of them (45, 75, ... for step 30 and
+    tau 15) is tau from both and can never match: a mark with it can never be verified.
+    """
+    remainder = float(key) % step
+    if min(remainder, step - remainder) >= tau - 1e-9:
+        below = float(key) - remainder
+        raise ValueError(
+            f"{name} {key:g} lies exactly between the signatures {below % 360:g} and "
+            f"{(below + step) % 360:g} that verification searches: k_hat can never be within "
+            f"{tau:g} degrees of it (the match rule is strict), so a mark with it can never be "
+            "verified. Pick one of 30, 60, ..., 330."
+        )
+    return key

@@ -55,6 +55,7 @@ __all__ = [
     "blend_strength",
     "hue_features",
     "hue_outlier_scores",
+    "looks_marked",
     "auc",
     "membership_test",
     "circular_mean",
@@ -213,6 +214,30 @@ def hue_outlier_scores(
         diff = feats[labels == c] - mean
         scores[labels == c] = (diff @ torch.linalg.inv(cov) * diff).sum(1)
     return scores
+
+
+def looks_marked(
+    images: Tensor,
+    labels: Tensor,
+    reference_images: Tensor,
+    reference_labels: Tensor,
+    key: float,
+    color_space: Optional[Tensor] = None,
+) -> tuple[float, float]:
+    """Do the user's "clean" photos look already marked with ``key``? (A common mistake: verifying
+    with the watermarked copies, which makes eq. 6's k_hat 0.)
+
+    Returns the median :func:`hue_outlier_scores` of the photos as given and after undoing the mark
+    (``color.remove_watermark``: g_-key of eq. 5), both against the reference photos of their
+    classes. Marked copies look far more natural undone; clean photos look less natural rotated.
+    """
+    from .color import remove_watermark
+
+    given = hue_outlier_scores(images, labels, reference_images, reference_labels)
+    undone = hue_outlier_scores(
+        remove_watermark(images, key, color_space), labels, reference_images, reference_labels
+    )
+    return float(given.median()), float(undone.median())
 
 
 def auc(negative_scores: Tensor, positive_scores: Tensor) -> float:

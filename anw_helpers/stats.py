@@ -60,6 +60,8 @@ __all__ = [
     "random_subsets",
     "centre_by_stratum",
     "permutation_test",
+    "check_permutations",
+    "MAX_PERMUTATIONS",
     "ownership_test",
     "chroma",
     "chroma_strata",
@@ -287,6 +289,29 @@ def _random_subsets(n_pool: int, k: int, count: int, rng: np.random.Generator) -
     return drawn
 
 
+#: The most relabellings a permutation test draws: its smallest p-value is then 1e-6, and its null
+#: distribution (kept in memory) 8 MB. Lesson 09 uses at most 99,999.
+MAX_PERMUTATIONS = 1_000_000
+
+
+def check_permutations(n_permutations: object, name: str = "n_permutations") -> int:
+    """``n_permutations`` as an int in 1 .. :data:`MAX_PERMUTATIONS`, else a one-line ValueError.
+
+    Bounds the memory and time of a permutation test (the p-value floor 1 / (B + 1), lesson 09).
+    """
+    if (
+        not isinstance(n_permutations, (int, np.integer))
+        or isinstance(n_permutations, bool)
+        or not 1 <= int(n_permutations) <= MAX_PERMUTATIONS
+    ):
+        raise ValueError(
+            f"{name} must be a whole number from 1 to {MAX_PERMUTATIONS:,}; got "
+            f"{n_permutations!r} (the smallest p-value is 1/(B+1): 9,999 reaches 0.0001, "
+            f"{MAX_PERMUTATIONS - 1:,} reaches 1e-6)."
+        )
+    return int(n_permutations)
+
+
 #: How many numbers one chunk of relabellings holds at once (16 MB of float64).
 _CHUNK_VALUES = 2_000_000
 
@@ -372,12 +397,7 @@ def permutation_test(
         )
     need = 2 if statistic == "welch" else 1
     xs, ys = _as_sample(x, "x (user scores)", need), _as_sample(y, "y (reference scores)", need)
-    if (
-        not isinstance(n_permutations, int)
-        or isinstance(n_permutations, bool)
-        or n_permutations < 1
-    ):
-        raise ValueError(f"n_permutations must be an integer >= 1; got {n_permutations!r}.")
+    n_permutations = check_permutations(n_permutations)
     n, m = len(xs), len(ys)
     xst = _as_strata(x_strata, n, "x_strata") if stratified else torch.zeros(n, dtype=torch.long)
     yst = _as_strata(y_strata, m, "y_strata") if stratified else torch.zeros(m, dtype=torch.long)
