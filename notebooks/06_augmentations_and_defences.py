@@ -91,6 +91,7 @@ from anw_helpers import augment, defences, plots, verify
 from anw_helpers.color import watermark
 from anw_helpers.models import build_model
 from anw_helpers.profiles import DEFENCE_VARIANTS, PROFILES, get_profile
+from anw_helpers.throughput import synchronize
 from anw_helpers.train import (
     accuracy,
     dp_epsilon,
@@ -425,9 +426,11 @@ def seconds_per_step(recipe, n_steps: int = 2) -> float:
         data.train.labels[: recipe.batch_size].to(device),
     )
     step(x, y)
+    synchronize(device)  # a GPU runs asynchronously: time finished steps, not queued ones
     start = time.perf_counter()
     for _ in range(n_steps):
         step(x, y)
+    synchronize(device)
     step.close()
     return (time.perf_counter() - start) / n_steps
 
