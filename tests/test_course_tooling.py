@@ -880,3 +880,49 @@ def test_lesson_06_installs_opacus_with_the_torch_already_there(monkeypatch):
     cell = course.install_cell_source(SETTING, "06_augmentations_and_defences.py")
     (pip,) = _run_install_cell(cell, monkeypatch, installs=True)
     assert '"anw-helpers[dp]"' in pip and f'"torch=={importlib.metadata.version("torch")}"' in pip
+
+
+# ----------------------------------------------------------------------------- Colab asks for a GPU
+@pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
+def test_lessons_that_train_open_on_a_colab_gpu(lesson):
+    from tools.course.colab_gpu import GPU_METADATA, gpu_problems, lesson_trains
+
+    assert gpu_problems(lesson) == []
+    if lesson_trains(lesson.read_text(encoding="utf-8")):
+        for nb_path in (lesson.with_suffix(".ipynb"), ROOT / "student" / f"{lesson.stem}.ipynb"):
+            meta = nbformat.read(str(nb_path), as_version=4).metadata
+            assert meta.get("accelerator") == GPU_METADATA["accelerator"], nb_path
+            assert meta.get("colab", {}).get("gpuType") == "T4", nb_path
+
+
+def test_the_gpu_header_is_written_once_and_checked(tmp_path):
+    from tools.course.colab_gpu import gpu_problems, with_gpu_header
+
+    kernel = "#   kernelspec:\n#     display_name: Python 3\n#     name: python3\n"
+    header = f"# ---\n# jupyter:\n{kernel}# ---\n"
+    text = header + "\n# %%\nfit(model)\n"
+    py = tmp_path / "03_x.py"
+    py.write_text(text)
+    assert "does not ask Colab for a GPU" in gpu_problems(py)[0]
+    once = with_gpu_header(text)
+    assert with_gpu_header(once) == once and once.count("accelerator: GPU") == 1
+    py.write_text(once)
+    assert gpu_problems(py) == []
+    assert course.read_lesson(py).metadata["colab"] == {"gpuType": "T4"}
+    with pytest.raises(ValueError, match="jupytext header"):
+        with_gpu_header("# %%\nfit(model)\n")
+
+
+def test_sync_notices_colab_metadata_missing_from_the_ipynb(tmp_path):
+    import shutil
+
+    lesson = next(p for p in LESSONS if p.name.startswith("03"))
+    py = tmp_path / lesson.name
+    shutil.copy(lesson, py)
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    nb = nbformat.read(str(lesson.with_suffix(".ipynb")), as_version=4)
+    del nb.metadata["accelerator"]
+    nbformat.write(nb, str(py.with_suffix(".ipynb")))
+    assert any("Colab metadata" in p for p in course.pair_problems(py))
+    course.sync_pairs(tmp_path)
+    assert course.pair_problems(py) == []
