@@ -29,6 +29,8 @@ PROBE_FILE = "precision_probe.json"
 PROBED: tuple[str, ...] = ("fp32", "bf16")
 #: The largest batch the probe trains (a recipe's larger batch would only make it slower).
 _MAX_BATCH = 32
+#: The most timed steps per precision (the schedule is built for 1000 steps).
+_MAX_STEPS = 200
 
 
 def probe_key(cpu_model: str, bf16_flags: tuple[str, ...]) -> str:
@@ -46,7 +48,7 @@ def _timed_rate(step: Callable, x: torch.Tensor, y: torch.Tensor, budget_s: floa
     if warmup >= budget_s:
         return len(y) / warmup
     start, steps = time.perf_counter(), 0
-    while steps < 2 or time.perf_counter() - start < budget_s:
+    while steps < 2 or (time.perf_counter() - start < budget_s and steps < _MAX_STEPS):
         step(x, y)
         steps += 1
     return len(y) * steps / (time.perf_counter() - start)

@@ -174,9 +174,11 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
 
 def _probe_allowed() -> bool:
     """The probe runs unless ``ANW_PRECISION_PROBE=off`` or under torchrun (ranks must agree)."""
+    from .distributed import launched_by_torchrun
+
     if os.environ.get("ANW_PRECISION_PROBE", "").lower() in ("off", "0", "no"):
         return False
-    return not ("RANK" in os.environ and "WORLD_SIZE" in os.environ)
+    return not launched_by_torchrun()
 
 
 def _measured_cpu_precision() -> Precision:

@@ -105,3 +105,10 @@ def test_a_probe_that_fails_trains_in_fp32(monkeypatch, probe):
     monkeypatch.setattr(precision_probe, "measure_rates", broken)
     picked = precision_for(CPU)
     assert picked.name == "fp32" and "no bf16 kernel" in picked.reason
+
+
+def test_torchrun_ranks_trust_the_flags(monkeypatch, probe):
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: SAPPHIRE)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert precision_for(CPU).name == "bf16" and probe.calls == []
