@@ -2,10 +2,11 @@
 
 A CPU whose flags list bf16 instructions (avx512_bf16, amx_bf16) should train faster in bf16, but
 flags do not promise it: :func:`cached_rates` times a few steps of the course's own training step
-(``train.make_train_step``) in each precision, at most about ``2 * budget_s`` seconds plus one
-warm-up step each, and keeps the rates in ``$ANW_CACHE/precision_probe.json`` (beside the model
-cache), keyed by the CPU model, its bf16 flags, the thread count and the torch version. A corrupt
-or unreadable file is measured again and rewritten; a read-only cache is measured, not written.
+(``train.make_train_step``) in each precision in alternating rounds, keeping each one's best (about
+``budget_s`` seconds and one warm-up step each; a warm-up slower than that ends it), and keeps the
+rates in ``$ANW_CACHE/precision_probe.json`` (beside the model cache), keyed by the CPU model, its
+bf16 flags, the thread count and the torch version. A corrupt or unreadable file is measured again
+and rewritten; a read-only cache is measured, not written.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ PROBED: tuple[str, ...] = ("fp32", "bf16")
 _MAX_BATCH = 32
 #: The most timed steps per precision (the schedule is built for 1000 steps).
 _MAX_STEPS = 200
+#: Alternating timing rounds per precision (load from other processes hits them unevenly).
+_ROUNDS = 3
 
 
 def probe_key(cpu_model: str, bf16_flags: tuple[str, ...]) -> str:
@@ -40,18 +43,32 @@ def probe_key(cpu_model: str, bf16_flags: tuple[str, ...]) -> str:
 
 
 def _timed_rate(step: Callable, x: torch.Tensor, y: torch.Tensor, budget_s: float) -> float:
-    """Images/s of ``step`` after one warm-up step, timing steps until ``budget_s`` has passed (a
-    warm-up slower than the budget is the measurement)."""
-    start = time.perf_counter()
-    step(x, y)
-    warmup = time.perf_counter() - start
-    if warmup >= budget_s:
-        return len(y) / warmup
+    """Images/s of ``step``, timing at least two steps and then steps until ``budget_s`` passed."""
     start, steps = time.perf_counter(), 0
     while steps < 2 or (time.perf_counter() - start < budget_s and steps < _MAX_STEPS):
         step(x, y)
         steps += 1
     return len(y) * steps / (time.perf_counter() - start)
+
+
+def _rates(steps: dict[str, Callable], x: torch.Tensor, y: torch.Tensor, budget_s: float) -> dict:
+    """The best of :data:`_ROUNDS` alternating timings of each step (a busy machine slows some; the
+    best is the machine's rate), after one warm-up step each; a warm-up slower than ``budget_s``
+    is that precision's measurement (it has lost already)."""
+    best: dict[str, float] = {}
+    slow: set[str] = set()
+    for name, step in steps.items():
+        start = time.perf_counter()
+        step(x, y)
+        warmup = time.perf_counter() - start
+        if warmup >= budget_s:
+            best[name] = len(y) / warmup
+            slow.add(name)
+    for _ in range(_ROUNDS):
+        for name in steps.keys() - slow:
+            rate = _timed_rate(steps[name], x, y, budget_s / _ROUNDS)
+            best[name] = max(best.get(name, 0.0), rate)
+    return {name: round(best[name], 1) for name in steps}
 
 
 def measure_rates(
@@ -60,7 +77,8 @@ def measure_rates(
     """Training images/s of the course's training step in each of :data:`PROBED` on this CPU.
 
     ``recipe`` (default: the active profile's learner; batch capped at 32) sets the model, width
-    and augmentation; the images are random 32 x 32 pixels (no data set is loaded).
+    and augmentation; the images are random 32 x 32 pixels (no data set is loaded). Each precision
+    is timed for about ``budget_s`` seconds in alternating rounds.
     """
     from .models import build_model
     from .profiles import get_profile
@@ -72,13 +90,13 @@ def measure_rates(
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (batch, 3, 32, 32), dtype=torch.uint8, generator=gen)
     y = torch.randint(0, 10, (batch,), generator=gen)
-    cpu, rates = torch.device("cpu"), {}
+    steps = {}
     for name in PROBED:
         model = build_model(recipe.model, width=recipe.width, pretrained=False)
         model = model.to(memory_format=torch.channels_last).train()
-        step = make_train_step(model, recipe, cpu, 1000, Precision(name, "probe"))
-        rates[name] = round(_timed_rate(step, x, y, budget_s), 1)
-    return rates
+        cpu = torch.device("cpu")
+        steps[name] = make_train_step(model, recipe, cpu, 1000, Precision(name, "probe"))
+    return _rates(steps, x, y, budget_s)
 
 
 def _read(key: str) -> Optional[dict[str, float]]:
