@@ -12,6 +12,7 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   verification may claim: the key test and one decision for every verdict line), ``adaptive``
   (lesson 10: learners that fight back, a detector of marked photos, a blend mark to compare).
 - Running the course: ``profiles`` (compute profiles), ``runtime`` (device and precision),
+  ``precision_probe`` (a CPU's fp32 and bf16 training rates, measured once and cached),
   ``throughput`` (training images per second here), ``paths`` (data and cache folders),
   ``checkpoint`` (save, validated load, load-or-train: the model cache),
   ``_checks`` (input validation shared by every module), ``sweep`` (a grid of learners on

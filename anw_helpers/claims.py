@@ -132,7 +132,7 @@ def key_test(
     if not rivals:
         raise ValueError(f"no signature is at least tau={tau:g} away from key {key:g}.")
     losses = per_image_losses(model, images, labels, [key] + rivals, color_space)
-    probs = torch.exp(-losses).numpy()  # cross-entropy is -log P(true class)
+    probs = torch.exp(-losses).cpu().numpy()  # cross-entropy is -log P(true class)
     gains = probs[:, :1] - probs[:, 1:]
     p_values = {r: _sign_flip_p(gains[:, j], n_permutations, seed) for j, r in enumerate(rivals)}
     j = max(range(len(rivals)), key=lambda i: (p_values[rivals[i]], -gains[:, i].mean()))

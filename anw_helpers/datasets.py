@@ -101,8 +101,8 @@ class ImageSet:
     def fingerprint(self) -> str:
         """A short hash of the pixels and labels: the data's identity in model-cache keys."""
         h = hashlib.sha1()
-        h.update(self.images.contiguous().numpy().tobytes())
-        h.update(self.labels.numpy().tobytes())
+        h.update(self.images.contiguous().cpu().numpy().tobytes())
+        h.update(self.labels.cpu().numpy().tobytes())
         h.update(",".join(self.classes).encode())
         return h.hexdigest()[:16]
 
@@ -118,14 +118,14 @@ class ImageSet:
         if self.origin is None:
             return self.fingerprint()
         h = hashlib.sha1(self.origin.encode())
-        h.update(self.labels.numpy().tobytes())
+        h.update(self.labels.cpu().numpy().tobytes())
         h.update(f"{tuple(self.images.shape)}|{','.join(self.classes)}".encode())
         return f"{self.origin.split('[', 1)[0]}:{h.hexdigest()[:16]}"
 
 
 def _digest(values: Tensor) -> str:
     """A short hash of an integer or float tensor's values (selections, colour spaces)."""
-    array = values.detach().cpu().contiguous().numpy()
+    array = values.detach().contiguous().cpu().numpy()
     return hashlib.sha1(f"{array.dtype}{array.shape}".encode() + array.tobytes()).hexdigest()[:12]
 
 

@@ -1,9 +1,12 @@
 """The runtime a lesson runs on: the device and the training precision, each chosen once; a banner.
 
-Precision is chosen from what the machine does natively, never assumed: bf16 autocast is fast only
-where the CPU has bf16 instructions (AVX-512 BF16 or AMX); elsewhere PyTorch emulates it and
-training was measured 9x slower than fp32 (docs/benchmarks.md). ``ANW_PRECISION`` (fp32, bf16,
-fp16) overrides the choice.
+Precision is chosen by what the machine does, never assumed. On a CPU, bf16 can only be fast where
+its flags list bf16 instructions (avx512_bf16 or amx_bf16, read from ``/proc/cpuinfo``); elsewhere
+oneDNN emulates it, even where PyTorch calls bf16 "supported" (any AVX-512 BW/VL/DQ CPU), and
+training was measured 9x slower than fp32 (docs/benchmarks.md). Where the flags say native, a few
+seconds' probe times the course's own training step in fp32 and bf16, once per machine
+(``precision_probe``), and the faster wins. ``ANW_PRECISION`` (fp32, bf16, fp16) overrides the
+choice and skips the probe; ``ANW_PRECISION_PROBE=off`` trusts the flags without measuring.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import platform
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 import torch
@@ -21,6 +25,9 @@ import torch
 __all__ = [
     "choose_device",
     "choose_precision",
+    "cpu_flags",
+    "cpu_model",
+    "parse_cpu_flags",
     "cpu_has_native_bf16",
     "gpu_has_native_bf16",
     "Precision",
@@ -28,6 +35,10 @@ __all__ = [
     "describe_runtime",
     "flush_denormals",
 ]
+
+#: CPU flags (Linux ``/proc/cpuinfo``) that mean bf16 runs natively: AVX-512 BF16, AMX, Arm's BF16.
+BF16_FLAGS: frozenset[str] = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
+_CPUINFO = Path("/proc/cpuinfo")
 
 #: Names ``ANW_PRECISION`` accepts, with the autocast dtype each stands for (None: plain fp32).
 PRECISIONS: dict[str, Optional[torch.dtype]] = {
@@ -64,6 +75,7 @@ class Precision:
 
     name: str
     reason: str
+    rates: tuple[tuple[str, float], ...] = ()  # images/s per precision, where measured
 
     @property
     def dtype(self) -> Optional[torch.dtype]:
@@ -82,12 +94,52 @@ class Precision:
         return self.name == "fp16"
 
 
-def cpu_has_native_bf16() -> bool:
-    """True when oneDNN runs bf16 natively on this CPU (AVX-512 BF16 or AMX), not by emulation."""
+def parse_cpu_flags(cpuinfo: str) -> frozenset[str]:
+    """The CPU flags in the text of ``/proc/cpuinfo`` (x86's ``flags``, Arm's ``Features``)."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> Optional[frozenset[str]]:
+    """This CPU's flags from ``/proc/cpuinfo``, or None where there is none (macOS, Windows)."""
+    try:
+        flags = parse_cpu_flags(_CPUINFO.read_text())
+    except OSError:
+        return None
+    return flags or None
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` says."""
+    try:
+        for line in _CPUINFO.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _mkldnn_says_bf16() -> bool:
+    """PyTorch's answer, which is "yes" on any AVX-512 BW/VL/DQ CPU, emulated bf16 included."""
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_has_native_bf16(flags: Optional[frozenset[str]] = None) -> bool:
+    """True when the CPU's flags (default: :func:`cpu_flags`) list bf16 instructions (avx512_bf16,
+    amx_bf16, Arm's bf16). Without readable flags, PyTorch's oneDNN check decides."""
+    flags = cpu_flags() if flags is None else flags
+    if flags is None:
+        return _mkldnn_says_bf16()
+    return bool(flags & BF16_FLAGS)
 
 
 def gpu_has_native_bf16(device: torch.device) -> bool:
@@ -98,8 +150,9 @@ def gpu_has_native_bf16(device: torch.device) -> bool:
 def precision_for(device: torch.device, forced: Optional[str] = None) -> Precision:
     """The precision for ``device``: ``forced`` (a name of PRECISIONS) if given, else by capability.
 
-    CUDA: bf16 on GPUs that support it (Ampere and newer), else fp16 with loss scaling. CPU: bf16
-    only where native, else fp32 (emulated bf16 was 12 img/s against fp32's 111 on an AVX2 EPYC).
+    CUDA: bf16 on GPUs that support it (Ampere and newer), else fp16 with loss scaling. CPU: fp32
+    unless the flags list bf16 (emulated bf16 was 12 img/s against fp32's 111 on an AVX2 EPYC);
+    where they do, the faster of the two by the probe (``precision_probe``).
     """
     if forced:
         if forced not in PRECISIONS:
@@ -114,9 +167,37 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
         if gpu_has_native_bf16(device):
             return Precision("bf16", "the GPU runs bf16 natively")
         return Precision("fp16", "the GPU has no bf16; fp16 with loss scaling")
-    if cpu_has_native_bf16():
-        return Precision("bf16", "the CPU has native bf16 (AVX-512 BF16 or AMX)")
-    return Precision("fp32", "the CPU has no native bf16, where bf16 would be emulated and slow")
+    if not cpu_has_native_bf16():
+        return Precision("fp32", "the CPU has no native bf16 flag; bf16 would be emulated, slow")
+    return _measured_cpu_precision()
+
+
+def _probe_allowed() -> bool:
+    """The probe runs unless ``ANW_PRECISION_PROBE=off`` or under torchrun (ranks must agree)."""
+    from .distributed import launched_by_torchrun
+
+    if os.environ.get("ANW_PRECISION_PROBE", "").lower() in ("off", "0", "no"):
+        return False
+    return not launched_by_torchrun()
+
+
+def _measured_cpu_precision() -> Precision:
+    """On a CPU whose flags list bf16: the faster of fp32 and bf16 by the cached probe."""
+    if not _probe_allowed():
+        return Precision("bf16", "the CPU's flags list native bf16 (not measured)")
+    from . import precision_probe
+
+    flags = tuple(sorted((cpu_flags() or frozenset()) & BF16_FLAGS))
+    try:
+        rates = precision_probe.cached_rates(precision_probe.probe_key(cpu_model(), flags))
+    except RuntimeError as exc:  # a bf16 kernel this torch build lacks: train in fp32
+        return Precision("fp32", f"bf16 failed in the probe ({str(exc).splitlines()[0][:80]})")
+    best = max(rates, key=rates.__getitem__)
+    measured = ", ".join(f"{name} {rate:,.0f} img/s" for name, rate in rates.items())
+    flag_text = ", ".join(flags) or "bf16 by oneDNN"
+    return Precision(
+        best, f"the faster here: measured {measured}; flags {flag_text}", tuple(rates.items())
+    )
 
 
 @lru_cache(maxsize=1)
@@ -134,16 +215,22 @@ def in_colab() -> bool:
     return True
 
 
+def _capability() -> str:
+    """The widest vector instructions PyTorch uses on this CPU (e.g. AVX512, AVX2)."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (AttributeError, RuntimeError):
+        return "unknown vector unit"
+
+
 def describe_runtime() -> str:
-    """One paragraph naming the device, torch version, CPU threads and training precision; tells
-    Colab users how to get a GPU."""
+    """One paragraph naming the device, torch version, CPU threads and training precision with why
+    (on a CPU with bf16 flags: both measured rates); tells Colab users how to get a GPU."""
     device = choose_device()
     if device.type == "cuda":
         where = f"GPU: {torch.cuda.get_device_name(device)}"
     else:
-        where = (
-            f"CPU ({torch.get_num_threads()} threads, {platform.processor() or platform.machine()})"
-        )
+        where = f"CPU ({torch.get_num_threads()} threads, {cpu_model()}, {_capability()})"
     precision = choose_precision()
     text = (
         f"anw_helpers runs on {device} - {where}; torch {torch.__version__}; training in "

@@ -18,12 +18,14 @@ from .profiles import get_profile
 from .runtime import Precision, choose_device
 from .train import make_train_step
 
-__all__ = ["training_images_per_second"]
+__all__ = ["synchronize", "training_images_per_second"]
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait until ``device`` has finished its queued work (CUDA runs asynchronously; a timer read
+    without this measures only how fast the work was queued). A no-op on the CPU."""
     if device.type == "cuda":
-        torch.cuda.synchronize()
+        torch.cuda.synchronize(device)
 
 
 def training_images_per_second(
@@ -52,8 +54,8 @@ def training_images_per_second(
     step = make_train_step(model, recipe, device, steps + warmup, precision)
     for i in range(steps + warmup):
         if i == warmup:
-            _sync(device)
+            synchronize(device)
             start = time.perf_counter()
         step(x[i * batch : (i + 1) * batch], y[i * batch : (i + 1) * batch])
-    _sync(device)
+    synchronize(device)
     return batch * steps / (time.perf_counter() - start)

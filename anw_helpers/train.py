@@ -174,11 +174,6 @@ def accuracy(model: nn.Module, images_uint8: Tensor, labels: Tensor) -> float:
     return correct / max(1, len(images_uint8))
 
 
-def _autocast(device: torch.device):
-    """Autocast in the precision chosen once for this machine (``runtime.choose_precision``)."""
-    return choose_precision().autocast(device)
-
-
 def _scheduler(opt: torch.optim.Optimizer, recipe: TrainingRecipe, steps_per_epoch: int):
     total = recipe.epochs * steps_per_epoch
     if recipe.schedule == "onecycle":
@@ -194,6 +189,28 @@ def _scheduler(opt: torch.optim.Optimizer, recipe: TrainingRecipe, steps_per_epo
     return torch.optim.lr_scheduler.StepLR(opt, step_size=30 * steps_per_epoch, gamma=0.1)
 
 
+#: fp16 input gradients are taken of the loss times this (GradScaler's first scale); their sign,
+#: all FGSM and PGD use, is the same, but it no longer underflows to sign(0) = 0.
+FP16_LOSS_SCALE = 2.0**16
+
+
+def _input_gradient(
+    model: nn.Module, x: Tensor, y: Tensor, label_smoothing: float, precision: Precision
+) -> Tensor:
+    """The gradient of the loss at ``x`` (``requires_grad``) in ``precision``, up to a positive
+    factor: under fp16 the loss is scaled first (:data:`FP16_LOSS_SCALE`) and, should that overflow,
+    the gradient is taken again in fp32."""
+    scale = FP16_LOSS_SCALE if precision.needs_grad_scaler else 1.0
+    with torch.enable_grad(), precision.autocast(x.device):
+        loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
+        (grad,) = torch.autograd.grad(loss * scale, x)
+    if scale != 1.0 and not bool(torch.isfinite(grad).all()):
+        with torch.enable_grad():
+            loss = F.cross_entropy(model(x), y, label_smoothing=label_smoothing)
+            (grad,) = torch.autograd.grad(loss, x)
+    return grad
+
+
 def adversarial_batch(
     model: nn.Module,
     x: Tensor,
@@ -202,27 +219,29 @@ def adversarial_batch(
     steps: int = 1,
     generator: Optional[torch.Generator] = None,
     label_smoothing: float = 0.0,
+    precision: Optional[Precision] = None,
 ) -> Tensor:
     """Adversarial examples for adversarial training [22] (Sec. 5.3, Fig. 3): L-infinity radius
     ``eps``, pixels in [0, 1].
 
     ``steps`` = 1 is FGSM with a random start (step 1.25 eps; Wong et al. 2020), more is PGD (Madry
     et al. [22]: random start, step 2.5 eps / steps). The model stays in its current mode; its
-    parameters get no gradient. Returns detached images in [0, 1].
+    parameters get no gradient. The gradient is taken in ``precision`` (default: the machine's),
+    with the loss scaled under fp16 so that it does not underflow. Returns detached images in
+    [0, 1].
     """
     if eps < 0 or steps < 1:
         raise ValueError(f"need eps >= 0 and steps >= 1; got eps={eps}, steps={steps}.")
     if eps == 0:
         return x
+    precision = precision or choose_precision()
     step_size = 1.25 * eps if steps == 1 else 2.5 * eps / steps
     start = (2 * torch.rand(x.shape, device=x.device, generator=generator, dtype=x.dtype) - 1) * eps
     delta = (x + start).clamp(0.0, 1.0) - x
     for _ in range(steps):
-        delta.requires_grad_(True)
-        with torch.enable_grad(), _autocast(x.device):
-            loss = F.cross_entropy(model(x + delta), y, label_smoothing=label_smoothing)
-            (grad,) = torch.autograd.grad(loss, delta)
-        delta = (delta.detach() + step_size * grad.sign()).clamp(-eps, eps)
+        adv = (x + delta).requires_grad_(True)
+        grad = _input_gradient(model, adv, y, label_smoothing, precision)
+        delta = (delta + step_size * grad.sign()).clamp(-eps, eps)
         delta = (x + delta).clamp(0.0, 1.0) - x
     return (x + delta).detach()
 
@@ -343,6 +362,7 @@ def make_train_step(
                 recipe.adversarial_steps,
                 gen,
                 recipe.label_smoothing,
+                precision,
             )
         total = len(y)  # torchrun: augmented as a whole on every rank, then this rank's share
         xb, y = distributed.shard(xb), distributed.shard(y)

@@ -1,5 +1,8 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
@@ -58,9 +61,23 @@ except ModuleNotFoundError:
 
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        keep = f"torch=={version('torch')}"  # the torch already here stays
+    except PackageNotFoundError:
+        keep = "torch"
     # anw-helpers[dp] adds Opacus, for DP-SGD
-    # %pip install -q "{source}" "anw-helpers[dp]"
-    import anw_helpers  # noqa: F401
+    # %pip install -q "{source}" "anw-helpers[dp]" "{keep}"
+    try:
+        import anw_helpers  # noqa: F401
+    except ModuleNotFoundError:
+        raise SystemExit(
+            f"anw_helpers did not install from {source}: is that repository published? "
+            "Ask your instructor for a wheel (anw_helpers-*.whl) and upload it here (Files "
+            "pane) or set ANW_WHEEL to its path or URL, then run this cell again. Instructors: "
+            "docs/publishing.md."
+        ) from None
 from anw_helpers.runtime import describe_runtime
 
 print(describe_runtime())
@@ -77,6 +94,7 @@ from anw_helpers import augment, defences, plots, verify
 from anw_helpers.color import watermark
 from anw_helpers.models import build_model
 from anw_helpers.profiles import DEFENCE_VARIANTS, PROFILES, get_profile
+from anw_helpers.throughput import synchronize
 from anw_helpers.train import (
     accuracy,
     dp_epsilon,
@@ -411,9 +429,11 @@ def seconds_per_step(recipe, n_steps: int = 2) -> float:
         data.train.labels[: recipe.batch_size].to(device),
     )
     step(x, y)
+    synchronize(device)  # a GPU runs asynchronously: time finished steps, not queued ones
     start = time.perf_counter()
     for _ in range(n_steps):
         step(x, y)
+    synchronize(device)
     step.close()
     return (time.perf_counter() - start) / n_steps
 

@@ -1,5 +1,8 @@
 # ---
 # jupyter:
+#   accelerator: GPU
+#   colab:
+#     gpuType: T4
 #   jupytext:
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
@@ -47,7 +50,15 @@ except ModuleNotFoundError:
     wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
     source = wheel or "git+https://github.com/anw-course/anti-neuron-watermarking@main"
     # %pip install -q "{source}"
-    import anw_helpers  # noqa: F401
+    try:
+        import anw_helpers  # noqa: F401
+    except ModuleNotFoundError:
+        raise SystemExit(
+            f"anw_helpers did not install from {source}: is that repository published? "
+            "Ask your instructor for a wheel (anw_helpers-*.whl) and upload it here (Files "
+            "pane) or set ANW_WHEEL to its path or URL, then run this cell again. Instructors: "
+            "docs/publishing.md."
+        ) from None
 from anw_helpers.runtime import describe_runtime
 
 print(describe_runtime())

@@ -65,3 +65,10 @@ def toy(monkeypatch):
         lambda path: (holder["model"], {"model": "toy", "num_classes": 10, "image_size": 6}),
     )
     return holder
+
+
+@pytest.fixture(autouse=True)
+def _no_precision_probe(monkeypatch):
+    """The precision probe trains for seconds: tests (and what they start) trust the CPU's flags;
+    tests of the probe itself mock it (tests/test_precision_probe.py)."""
+    monkeypatch.setenv("ANW_PRECISION_PROBE", "off")

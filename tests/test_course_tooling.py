@@ -411,7 +411,10 @@ try:
     import anw_helpers
 except ModuleNotFoundError:
     %pip install -q "anw-helpers @ {SETTING.git_url}"
-    import anw_helpers
+    try:
+        import anw_helpers
+    except ModuleNotFoundError:
+        raise SystemExit("failed: upload a wheel or set ANW_WHEEL; docs/publishing.md") from None
 from anw_helpers.runtime import describe_runtime
 print(describe_runtime())"""
 WHEEL_CELL = course.install_cell_source(SETTING)  # the lessons' shape: a wheel, else git
@@ -446,6 +449,7 @@ WHEEL_CELL = course.install_cell_source(SETTING)  # the lessons' shape: a wheel,
         ),
         (WHEEL_CELL.replace(f'"{SETTING.git_url}"', '"anw-helpers"'), "names no repository"),
         (WHEEL_CELL.replace("    %pip", "%pip"), "outside"),
+        (WHEEL_CELL.replace("docs/publishing.md", "the docs"), "not explained"),
     ],
 )
 def test_install_cell_checker_catches_bad_cells(bad, problem):
@@ -462,7 +466,8 @@ def test_install_cell_with_the_wheel_alternative_passes_the_checker():
     fork = course.RepositorySetting("someone/fork", "spring-2027")
     assert any("someone/fork@spring-2027" in p for p in course.check_install_cell(WHEEL_CELL, fork))
     dp = course.install_cell_source(SETTING, "06_augmentations_and_defences.py")
-    assert '"{source}" "anw-helpers[dp]"' in dp
+    assert '"{source}" "anw-helpers[dp]" "{keep}"' in dp
+    assert all(len(line) <= 100 for line in dp.split("\n"))
     assert course.check_install_cell(dp, SETTING, "dp") == []
     assert any("[dp] extra" in p for p in course.check_install_cell(WHEEL_CELL, SETTING, "dp"))
     assert course.lesson_extra("06_augmentations_and_defences") == ("dp", "Opacus, for DP-SGD")
@@ -832,3 +837,92 @@ def test_check_command_reports_every_kind_of_problem(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "out of sync" not in out and "differ" in out and "describe_runtime" in out
     assert "no Colab badge" in out and "stale" in out
+
+
+def _run_install_cell(source: str, monkeypatch, installs: bool) -> list[str]:
+    """Run an install cell's code as IPython would, anw_helpers missing; ``%pip`` is recorded (and
+    makes the package importable when ``installs``). Returns the %pip lines run."""
+    import types
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    monkeypatch.setitem(sys.modules, "anw_helpers", None)  # import raises ModuleNotFoundError
+    monkeypatch.delenv("ANW_WHEEL", raising=False)
+    monkeypatch.chdir(ROOT / "notebooks")  # no anw_helpers-*.whl there
+    ran: list[str] = []
+
+    def run_line_magic(name: str, line: str) -> None:
+        ran.append(f"%{name} {line.format_map(sys._getframe(1).f_globals)}")  # as IPython does
+        if installs:
+            sys.modules["anw_helpers"] = types.ModuleType("anw_helpers")
+
+    shell = types.SimpleNamespace(run_line_magic=run_line_magic)
+    code = TransformerManager().transform_cell(source.split("from anw_helpers.runtime")[0])
+    exec(compile(code, "install cell", "exec"), {"get_ipython": lambda: shell})
+    return ran
+
+
+@pytest.mark.parametrize("lesson", ["01_colour_as_linear_algebra.py", "06_augmentations.py"])
+def test_a_failed_install_stops_with_one_message(lesson, monkeypatch):
+    cell = course.install_cell_source(SETTING, lesson)
+    with pytest.raises(SystemExit) as stop:
+        _run_install_cell(cell, monkeypatch, installs=False)
+    message = str(stop.value)
+    assert "\n" not in message and stop.value.__cause__ is None
+    for part in (SETTING.git_url, "ANW_WHEEL", "upload", "wheel", "docs/publishing.md"):
+        assert part in message, f"the message does not name {part!r}: {message}"
+    assert _run_install_cell(cell, monkeypatch, installs=True)  # a working install runs on
+
+
+def test_lesson_06_installs_opacus_with_the_torch_already_there(monkeypatch):
+    import importlib.metadata
+
+    cell = course.install_cell_source(SETTING, "06_augmentations_and_defences.py")
+    (pip,) = _run_install_cell(cell, monkeypatch, installs=True)
+    assert '"anw-helpers[dp]"' in pip and f'"torch=={importlib.metadata.version("torch")}"' in pip
+
+
+# ----------------------------------------------------------------------------- Colab asks for a GPU
+@pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
+def test_lessons_that_train_open_on_a_colab_gpu(lesson):
+    from tools.course.colab_gpu import GPU_METADATA, gpu_problems, lesson_trains
+
+    assert gpu_problems(lesson) == []
+    if lesson_trains(lesson.read_text(encoding="utf-8")):
+        for nb_path in (lesson.with_suffix(".ipynb"), ROOT / "student" / f"{lesson.stem}.ipynb"):
+            meta = nbformat.read(str(nb_path), as_version=4).metadata
+            assert meta.get("accelerator") == GPU_METADATA["accelerator"], nb_path
+            assert meta.get("colab", {}).get("gpuType") == "T4", nb_path
+
+
+def test_the_gpu_header_is_written_once_and_checked(tmp_path):
+    from tools.course.colab_gpu import gpu_problems, with_gpu_header
+
+    kernel = "#   kernelspec:\n#     display_name: Python 3\n#     name: python3\n"
+    header = f"# ---\n# jupyter:\n{kernel}# ---\n"
+    text = header + "\n# %%\nfit(model)\n"
+    py = tmp_path / "03_x.py"
+    py.write_text(text)
+    assert "does not ask Colab for a GPU" in gpu_problems(py)[0]
+    once = with_gpu_header(text)
+    assert with_gpu_header(once) == once and once.count("accelerator: GPU") == 1
+    py.write_text(once)
+    assert gpu_problems(py) == []
+    assert course.read_lesson(py).metadata["colab"] == {"gpuType": "T4"}
+    with pytest.raises(ValueError, match="jupytext header"):
+        with_gpu_header("# %%\nfit(model)\n")
+
+
+def test_sync_notices_colab_metadata_missing_from_the_ipynb(tmp_path):
+    import shutil
+
+    lesson = next(p for p in LESSONS if p.name.startswith("03"))
+    py = tmp_path / lesson.name
+    shutil.copy(lesson, py)
+    shutil.copy(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    nb = nbformat.read(str(lesson.with_suffix(".ipynb")), as_version=4)
+    del nb.metadata["accelerator"]
+    nbformat.write(nb, str(py.with_suffix(".ipynb")))
+    assert any("Colab metadata" in p for p in course.pair_problems(py))
+    course.sync_pairs(tmp_path)
+    assert course.pair_problems(py) == []

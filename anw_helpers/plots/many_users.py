@@ -80,7 +80,8 @@ def user_loss_curves(verdicts) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         centre = verdicts.keys[u] if marking else 0.0
         offsets = torch.remainder(verdicts.signatures - centre + 180.0, 360.0) - 180.0
         order = torch.argsort(offsets)
-        curves.append((offsets[order].numpy(), verdicts.losses[u][order].numpy(), marking))
+        losses = verdicts.losses[u][order].cpu().numpy()
+        curves.append((offsets[order].cpu().numpy(), losses, marking))
     return curves
 
 

@@ -121,7 +121,7 @@ def loss_offsets(result, k_star: float) -> tuple[np.ndarray, np.ndarray]:
     signatures = result.signatures.double()
     offsets = torch.remainder(signatures - k_star + 180.0, 360.0) - 180.0
     order = torch.argsort(offsets)
-    return offsets[order].numpy(), result.losses[order].double().numpy()
+    return offsets[order].cpu().numpy(), result.losses[order].double().cpu().numpy()
 
 
 def plot_signature_losses(
@@ -261,7 +261,7 @@ def plot_gradient_search(
     band.
     """
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
-    traj, losses = result.trajectories.numpy(), result.loss_trajectories.numpy()
+    traj, losses = result.trajectories.cpu().numpy(), result.loss_trajectories.cpu().numpy()
     for i in range(traj.shape[1]):
         a.plot(traj[:, i], ".-", ms=3, label=f"start {result.inits[i]:.0f}")
         b.plot(losses[:, i], ".-", ms=3)

@@ -13,8 +13,9 @@ Not part of the installed package: run it from a clone of the course repository.
 
 One module per job: ``lessons`` (finding and reading lessons), ``settings`` (``[tool.anw]``),
 ``student`` (student copies), ``sync`` (jupytext pairs), ``install_cells`` (install cells and Colab
-badges, written and linted), ``set_repository``, ``wheel``, ``run_all`` (headless run with timings)
-and ``cli`` (the commands above).
+badges, written and linted), ``colab_gpu`` (lessons that train ask Colab for a GPU),
+``set_repository``, ``wheel``, ``run_all`` (headless run with timings) and ``cli`` (the commands
+above).
 
 Conventions (see docs/instructors.md):
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from .colab_gpu import gpu_problems
 from .install_cells import (
     check_install_cell,
     colab_link_problems,
@@ -84,6 +85,7 @@ def _cmd_check(args) -> int:
             for p in check_install_cell(cell, setting, extra[0] if extra else None)
         ]
         problems += colab_link_problems(py.read_text(encoding="utf-8"), py.name, setting)
+        problems += gpu_problems(py)
     readme = root / "README.md"
     if readme.is_file():
         readme_text = readme.read_text(encoding="utf-8")

@@ -34,6 +34,30 @@ def lesson_extra(name: str) -> Optional[tuple[str, str]]:
     return LESSON_EXTRAS.get(Path(name).name[:2])
 
 
+#: After ``%pip``: import again, and say what to do when the install failed (one message).
+_CHECK_IMPORT = (
+    "    try:",
+    "        import anw_helpers  # noqa: F401",
+    "    except ModuleNotFoundError:",
+    "        raise SystemExit(",
+    '            f"anw_helpers did not install from {source}: is that repository published? "',
+    '            "Ask your instructor for a wheel (anw_helpers-*.whl) and upload it here (Files "',
+    '            "pane) or set ANW_WHEEL to its path or URL, then run this cell again. '
+    'Instructors: "',
+    '            "docs/publishing.md."',
+    "        ) from None",
+)
+#: Lesson 06's Opacus may not replace the torch already installed (Colab's matches its CUDA).
+_KEEP_TORCH = (
+    "    from importlib.metadata import PackageNotFoundError, version",
+    "",
+    "    try:",
+    '        keep = f"torch=={version(\'torch\')}"  # the torch already here stays',
+    "    except PackageNotFoundError:",
+    '        keep = "torch"',
+)
+
+
 def _install_block(setting: RepositorySetting, lesson: str = "") -> list[str]:
     """The install part of a lesson's first code cell (magics as in the notebook, uncommented)."""
     extra = lesson_extra(lesson) if lesson else None
@@ -51,9 +75,9 @@ def _install_block(setting: RepositorySetting, lesson: str = "") -> list[str]:
         f'    source = wheel or "{setting.git_url}"',
     ]
     if extra:
-        lines.append(f"    # anw-helpers[{extra[0]}] adds {extra[1]}")
-        pip += f' "anw-helpers[{extra[0]}]"'
-    return lines + [pip, "    import anw_helpers  # noqa: F401"]
+        lines += [*_KEEP_TORCH, f"    # anw-helpers[{extra[0]}] adds {extra[1]}"]
+        pip += f' "anw-helpers[{extra[0]}]" "{{keep}}"'
+    return lines + [pip, *_CHECK_IMPORT]
 
 
 def install_cell_source(setting: Optional[RepositorySetting] = None, lesson: str = "") -> str:
@@ -142,7 +166,10 @@ def check_install_cell(
             wheel = os.environ.get("ANW_WHEEL") or max(glob.glob("anw_helpers-*.whl"), default="")
             source = wheel or "git+https://github.com/<repository>@<branch>"
             %pip install -q "{source}"
-            import anw_helpers  # noqa: F401
+            try:
+                import anw_helpers  # noqa: F401
+            except ModuleNotFoundError:
+                raise SystemExit(f"... {source} ... ANW_WHEEL ... docs/publishing.md.") from None
         from anw_helpers.runtime import describe_runtime
 
         print(describe_runtime())
@@ -150,7 +177,9 @@ def check_install_cell(
     (or the git address straight in the ``%pip`` line, without the wheel). It installs the helpers
     only when missing, from the repository and branch of ``setting`` (default: ``[tool.anw]`` of
     pyproject.toml) or an instructor's wheel, never (re)installs torch, and installs ``extra``
-    (e.g. ``dp``) when given. The banner names the device and tells a Colab user how to get a GPU.
+    (e.g. ``dp``) when given, and a failed install stops with one message naming the repository,
+    ``ANW_WHEEL``, a wheel upload and docs/publishing.md. The banner names the device and tells a
+    Colab user how to get a GPU.
     """
     setting = setting or repository_setting()
     problems = []
@@ -203,8 +232,9 @@ def check_install_cell(
                 "the install upgrades or reinstalls packages (it would replace "
                 f"Colab's torch): {line}"
             )
+    pinned = {line.strip() for line in _KEEP_TORCH}
     for line in dict.fromkeys(pip_lines + block):
-        if _TORCH.search(_GIT_URL.sub("", line)):
+        if line not in pinned and _TORCH.search(_GIT_URL.sub("", line)):
             problems.append(
                 f"the install names torch (Colab ships its own; never reinstall it): {line}"
             )
@@ -213,6 +243,11 @@ def check_install_cell(
         problems.append(
             f"the install does not add the [{extra}] extra this lesson needs: "
             f'expected "anw-helpers[{extra}]" in the %pip line (run  {SET_REPOSITORY})'
+        )
+    if block_pips and not all(word in source for word in ("ANW_WHEEL", "docs/publishing.md")):
+        problems.append(
+            "a failed install is not explained: after %pip the cell must import again and name "
+            f"the repository, ANW_WHEEL, a wheel upload and docs/publishing.md ({SET_REPOSITORY})"
         )
     if not re.search(r"^print\(describe_runtime\(\)\)", source, re.M):
         problems.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from .colab_gpu import lesson_trains, with_gpu_header
 from .install_cells import _rewrite_colab_links, _rewrite_install_cell
 from .lessons import _default_root, lesson_sources
 from .settings import _wanted_setting, write_repository_setting
@@ -17,7 +18,8 @@ def set_repository(
 ) -> list[Path]:
     """Make the course agree with ``[tool.anw]``, set first when ``repository`` or ``branch`` given.
 
-    Rewrites every lesson's install block and Colab links and the README's Colab links, then
+    Rewrites every lesson's install block and Colab links (and asks Colab for a GPU where the
+    lesson trains: ``colab_gpu``) and the README's Colab links, then
     re-syncs the .ipynb pairs (``sync_pairs``) and the student copies (``write_student_versions``).
     Every lesson is read before anything is written: a lesson without an install guard
     (ValueError) or a malformed setting leaves all files as they were. Returns the files changed.
@@ -28,6 +30,7 @@ def set_repository(
     for py in lesson_sources(root / "notebooks"):
         text = py.read_text(encoding="utf-8")
         new = _rewrite_colab_links(_rewrite_install_cell(text, setting, py.name), setting)
+        new = with_gpu_header(new) if lesson_trains(new) else new
         updates[py] = (text, new)
     readme = root / "README.md"
     if readme.is_file():

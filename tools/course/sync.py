@@ -57,6 +57,9 @@ def pair_problems(py_path: Path) -> list[str]:
             f"{ipynb.name} and {py_path.name} differ: {len(b)} vs {len(a)} cells, first difference "
             f"at cell {first}"
         )
+    kept = ("accelerator", "colab")
+    if any(nb_py.metadata.get(k) != nb_ipynb.metadata.get(k) for k in kept):
+        problems.append(f"{ipynb.name} and {py_path.name} differ in Colab metadata ({kept})")
     with_outputs = [
         i
         for i, c in enumerate(nb_ipynb.cells)
