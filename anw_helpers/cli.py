@@ -494,7 +494,8 @@ def load_checkpoint(path: Path):
     learner's data setting and recipe in one dict), plus ``num_classes``, ``width`` (from the
     weights) and ``image_size`` (the size the model was trained at: load the photos at that size).
     Validated before anything is built (``weights_only=True``; sizes read from the weights' shapes;
-    no download). Raises CliError naming the file when it is not a usable checkpoint.
+    no download; an image size within 8..448 pixels whose one photo takes at most 1 GiB in a pass,
+    ``memory``). Raises CliError naming the file when it is not a usable checkpoint.
     """
     from . import checkpoint
 
