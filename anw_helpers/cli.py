@@ -535,7 +535,7 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
 def _cmd_verify(args) -> int:
     """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the
     verdict."""
-    from . import claims, stats, verify
+    from . import claims, progress, stats, verify
     from ._checks import key_is_off_grid
     from .datasets import load_image_folder, to_float
     from .runtime import choose_device
@@ -601,32 +601,18 @@ def _cmd_verify(args) -> int:
     model = model.to(choose_device())
     images = to_float(user.images)
     colour = stats.chroma(images, color_space)
-    test, test_note, keyed = None, None, None
-    try:
-        result = verify.verdict(model, images, labels, color_space)
-        if reference is not None:
-            if int((colour >= stats.MIN_CHROMA).sum()) < 2:
-                test_note = (
-                    f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough "
-                    "colour for the mark (grey, black-and-white or faded photos carry almost "
-                    "none): inconclusive."
-                )
-            else:
-                test = stats.ownership_test(
-                    model,
-                    images,
-                    labels,
-                    to_float(reference.images),
-                    ref_labels,
-                    key=key,
-                    color_space=color_space,
-                    n_permutations=args.permutations,
-                )
-                keyed = claims.key_test(
-                    model, images, labels, key, color_space, n_permutations=args.permutations
-                )
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    with progress.bar("verifying", unit="photo") as counter:
+        result, test, test_note, keyed = _verify_steps(
+            progress.CountingModel(model, counter),
+            images,
+            labels,
+            colour,
+            key,
+            color_space,
+            reference,
+            ref_labels,
+            args.permutations,
+        )
     decision = claims.decide(result, key, test, keyed, reference=reference is not None)
 
     # 3. The report.
@@ -648,6 +634,42 @@ def _cmd_verify(args) -> int:
             print(f"key test: {keyed.summary()}")
     print(decision.verdict_line)
     return 0
+
+
+def _verify_steps(model, images, labels, colour, key, color_space, reference, ref_labels, n_perm):
+    """Eq. 6's verdict, and with reference photos the calibrated tests: (verdict, membership test
+    or None, why it did not run or None, key test or None). Raises CliError for what the
+    computations refuse (before any verdict is printed)."""
+    from . import claims, stats, verify
+    from .datasets import to_float
+
+    test, test_note, keyed = None, None, None
+    try:
+        result = verify.verdict(model, images, labels, color_space)
+        if reference is not None:
+            if int((colour >= stats.MIN_CHROMA).sum()) < 2:
+                test_note = (
+                    f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough "
+                    "colour for the mark (grey, black-and-white or faded photos carry almost "
+                    "none): inconclusive."
+                )
+            else:
+                test = stats.ownership_test(
+                    model,
+                    images,
+                    labels,
+                    to_float(reference.images),
+                    ref_labels,
+                    key=key,
+                    color_space=color_space,
+                    n_permutations=n_perm,
+                )
+                keyed = claims.key_test(
+                    model, images, labels, key, color_space, n_permutations=n_perm
+                )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return result, test, test_note, keyed
 
 
 #: The photos look already marked when undoing the key makes their colours this many times more

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import progress
 from ._checks import check_uint8_images
 from .paths import atomic_write, cache_dir, data_root
 from .photos import PHOTO_SUFFIXES, Listing, PhotoError, decode_rgb, scan_folder
@@ -484,7 +485,8 @@ def load_image_folder(
                 f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}."
             )
         labels = [classes.index(rows[f.name]) for f in files]
-    images = [_decode(f, size) for f in files]  # PhotoError (a ValueError) names the file
+    reading = progress.over(files, f"reading {path.name}", total=len(files))
+    images = [_decode(f, size) for f in reading]  # PhotoError (a ValueError) names the file
     return ImageSet(
         torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes
     )
