@@ -25,6 +25,7 @@ import errno
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -311,6 +312,30 @@ def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
+def _folder_mode_and_group(dst: Path) -> tuple[int, Optional[int]]:
+    """The mode and group the folder ``dst`` must end with: an existing (empty) one's own; a new
+    one's as ``mkdir`` would give it (the umask; a setgid parent's group and setgid bit)."""
+    if dst.is_dir():
+        st = dst.stat()
+        return stat.S_IMODE(st.st_mode), st.st_gid
+    umask = os.umask(0)
+    os.umask(umask)
+    parent = dst.parent.stat()
+    if parent.st_mode & stat.S_ISGID:
+        return (0o777 & ~umask) | stat.S_ISGID, parent.st_gid
+    return 0o777 & ~umask, None
+
+
+def _set_mode_and_group(folder: Path, mode: int, group: Optional[int]) -> None:
+    """Give ``folder`` its group (when it has one to keep), then its mode."""
+    if group is not None and folder.stat().st_gid != group:
+        try:
+            os.chown(folder, -1, group)
+        except OSError:  # not a member of that group: the mode is still kept
+            pass
+    folder.chmod(mode)
+
+
 def _plan(src: Path, fmt: str, background) -> tuple[dict[Path, Path], photos.Listing]:
     """Where each photo goes (path in DST), after every check that needs only the listing."""
     listing = photos.scan_folder(src)
@@ -360,7 +385,8 @@ def mark_folder(
     ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``. The copies
     are written to a hidden temporary folder beside ``dst``, moved into place at the end, and
     removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once or not at all,
-    and the originals are never modified.
+    and the originals are never modified. An existing (empty) ``dst`` keeps its mode and group; a
+    new one gets what ``mkdir`` would give it (the umask; a setgid parent's group and bit).
     """
     key = _check_mark_arguments(float(key), color_space_seed, fmt, quality, background)
     src, dst = _check_folders(src, dst)
@@ -402,12 +428,11 @@ def mark_folder(
                 raise CliError(_faint_message(result, len(targets)))
             if result.lost and not force:
                 raise CliError(_lost_message(result, len(targets), key, quality))
+            mode, group = _folder_mode_and_group(dst)
             if dst.exists():
                 dst.rmdir()  # empty (checked above)
             os.replace(tmp, dst)
-        umask = os.umask(0)
-        os.umask(umask)
-        dst.chmod(0o777 & ~umask)  # mkdtemp made it private
+        _set_mode_and_group(dst, mode, group)  # mkdtemp made it private
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,0 +1,66 @@
+"""Issue 30, smaller defects of ``anw mark``'s output folder: it keeps the destination's mode and
+group, and a refusal leaves no new folder behind. Photos of a few pixels only."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anw_helpers.cli import main
+
+
+def _photo(path: Path, seed: int = 0, grey: bool = False) -> Path:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (12, 16, 1 if grey else 3), dtype=np.uint8)
+    Image.fromarray(pixels.repeat(3, axis=2) if grey else pixels, "RGB").save(path)
+    return path
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    src = tmp_path / "photos"
+    src.mkdir()
+    _photo(src / "a.png", 1)
+    _photo(src / "b.png", 2)
+    return src
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o750, 0o2770])
+def test_an_existing_empty_destination_keeps_its_mode_and_group(source, tmp_path, mode):
+    """A private 700 folder once became 755 (the temporary folder replaced it)."""
+    dst = tmp_path / "private"
+    dst.mkdir()
+    dst.chmod(mode)
+    group = dst.stat().st_gid
+    assert main(["mark", str(source), str(dst), "--key", "60"]) == 0
+    assert _mode(dst) == mode and dst.stat().st_gid == group
+    assert (dst / "a.png").is_file()
+
+
+def test_a_new_destination_in_a_setgid_folder_keeps_the_group_and_the_bit(source, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o2775)
+    if not shared.stat().st_mode & stat.S_ISGID:
+        pytest.skip("this file system does not keep the setgid bit of a folder")
+    dst = shared / "marked"
+    assert main(["mark", str(source), str(dst), "--key", "60"]) == 0
+    assert dst.stat().st_mode & stat.S_ISGID and dst.stat().st_gid == shared.stat().st_gid
+
+
+def test_a_new_destination_follows_the_umask(source, tmp_path):
+    old = os.umask(0o027)
+    try:
+        assert main(["mark", str(source), str(tmp_path / "new"), "--key", "60"]) == 0
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "new") == 0o750
