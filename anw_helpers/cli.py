@@ -312,6 +312,24 @@ def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing ancestors; the ones created, outermost first."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    for path in missing:
+        path.mkdir(exist_ok=True)
+    return missing
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """Remove the folders of ``created`` that are still empty, innermost first (a refusal leaves
+    no new folder behind)."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (someone else wrote there) or already gone: keep it
+            pass
+
+
 def _folder_mode_and_group(dst: Path) -> tuple[int, Optional[int]]:
     """The mode and group the folder ``dst`` must end with: an existing (empty) one's own; a new
     one's as ``mkdir`` would give it (the umask; a setgid parent's group and setgid bit)."""
@@ -399,8 +417,12 @@ def mark_folder(
         )
     color_space = color_space_from_seed(color_space_seed)
     result = MarkResult(skipped=listing.skipped)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    created = _make_parents(dst.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         with _terminate_cleanly():
             for i, (rel, path) in enumerate(targets.items(), 1):
@@ -435,6 +457,7 @@ def mark_folder(
         _set_mode_and_group(dst, mode, group)  # mkdtemp made it private
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)
         raise
     if listing.skipped:
         echo(f"skipped {len(listing.skipped)} file(s) or folder(s) under {src}:")

@@ -64,3 +64,24 @@ def test_a_new_destination_follows_the_umask(source, tmp_path):
     finally:
         os.umask(old)
     assert _mode(tmp_path / "new") == 0o750
+
+
+def test_a_refusal_leaves_no_new_folder_behind(tmp_path, capsys):
+    """Grey photos are refused ("nothing was written"): the missing parents of the destination
+    that mark created are removed again."""
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    _photo(grey / "g.png", 3, grey=True)
+    dst = tmp_path / "new" / "deeper" / "marked"
+    assert main(["mark", str(grey), str(dst), "--key", "60"]) == 2
+    assert "nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grey"]
+
+
+def test_a_refusal_keeps_a_parent_that_existed(tmp_path):
+    grey = tmp_path / "grey"
+    grey.mkdir()
+    _photo(grey / "g.png", 3, grey=True)
+    (tmp_path / "mine").mkdir()
+    assert main(["mark", str(grey), str(tmp_path / "mine" / "new" / "marked"), "--key", "60"]) == 2
+    assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())
