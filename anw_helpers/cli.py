@@ -231,6 +231,37 @@ def _mark_image(
     return result.size, strength, photo.frames, change
 
 
+#: Pixels per photo that the check for grey photos marks before any copy is written.
+_FAINT_SAMPLE_PIXELS = 1 << 16
+
+
+def _sample_strength(path: Path, key: float, color_space, background) -> float:
+    """The mark's strength (``photos.watermark_rgb``) on an evenly strided sample of about
+    :data:`_FAINT_SAMPLE_PIXELS` of the photo's own pixels (no averaging: grey stays grey and
+    colour stays colour)."""
+    import numpy as np
+
+    try:
+        photo = photos.open_photo(path)
+    except photos.PhotoError as exc:
+        raise CliError(str(exc)) from exc
+    height, width = photo.rgb.shape[:2]
+    step = max(1, int((height * width / _FAINT_SAMPLE_PIXELS) ** 0.5))
+    rgb = np.ascontiguousarray(photo.rgb[::step, ::step])
+    alpha = None if photo.alpha is None else np.ascontiguousarray(photo.alpha[::step, ::step])
+    if alpha is not None and background is not None:
+        rgb, alpha = photos.composite_onto(rgb, alpha, background), None
+    return photos.watermark_rgb(rgb, key, color_space, alpha=alpha)[1]
+
+
+def _faint_photos(paths: Sequence[Path], key: float, color_space, background) -> list:
+    """(photo, strength) of every photo the mark would change by less than
+    ``photos.FAINT_MARK_LEVELS`` (measured on a sample of its pixels, before anything is
+    written)."""
+    strengths = [(p, _sample_strength(p, key, color_space, background)) for p in paths]
+    return [(p, s) for p, s in strengths if s < photos.FAINT_MARK_LEVELS]
+
+
 def _transparent_photos(paths: Sequence[Path]) -> list[Path]:
     """The photos with some pixel not fully opaque (only those whose mode has alpha are decoded)."""
     from PIL import Image
@@ -400,11 +431,13 @@ def mark_folder(
     the format, the folders (``dst`` not ``src`` nor inside it, empty or new, creatable), name
     clashes, HEIC support, transparency with JPEG (needs ``background``). Photos are read with
     ``photos.open_photo`` and marked in tiles; photos the mark changes by less than
-    ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``. The copies
-    are written to a hidden temporary folder beside ``dst``, moved into place at the end, and
-    removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once or not at all,
-    and the originals are never modified. An existing (empty) ``dst`` keeps its mode and group; a
-    new one gets what ``mkdir`` would give it (the umask; a setgid parent's group and bit).
+    ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``, before
+    anything is written (measured on a sample of each photo's pixels; the copies are measured
+    again). The copies are written to a hidden temporary folder beside ``dst``, moved into place
+    at the end, and removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once
+    or not at all, and the originals are never modified. An existing (empty) ``dst`` keeps its
+    mode and group; a new one gets what ``mkdir`` would give it (the umask; a setgid parent's
+    group and bit).
     """
     key = _check_mark_arguments(float(key), color_space_seed, fmt, quality, background)
     src, dst = _check_folders(src, dst)
@@ -416,6 +449,10 @@ def mark_folder(
             "degrees), so keep a grid key if you can."
         )
     color_space = color_space_from_seed(color_space_seed)
+    if not force:  # before any folder or file is written
+        faint = _faint_photos(list(targets.values()), key, color_space, background)
+        if faint:
+            raise CliError(_faint_message(MarkResult(faint=faint), len(targets)))
     result = MarkResult(skipped=listing.skipped)
     created = _make_parents(dst.parent)
     try:

@@ -85,3 +85,31 @@ def test_a_refusal_keeps_a_parent_that_existed(tmp_path):
     (tmp_path / "mine").mkdir()
     assert main(["mark", str(grey), str(tmp_path / "mine" / "new" / "marked"), "--key", "60"]) == 2
     assert (tmp_path / "mine").is_dir() and not any((tmp_path / "mine").iterdir())
+
+
+def test_grey_photos_are_refused_before_any_photo_is_marked(source, tmp_path, capsys, monkeypatch):
+    """The refusal once came only after every photo had been marked (minutes for a big folder)."""
+    from anw_helpers import cli
+
+    _photo(source / "c_grey.png", 4, grey=True)
+
+    def no_marking(*args, **kwargs):
+        raise AssertionError("a photo was marked before the grey photo was refused")
+
+    monkeypatch.setattr(cli, "_mark_image", no_marking)
+    assert main(["mark", str(source), str(tmp_path / "out"), "--key", "60"]) == 2
+    err = capsys.readouterr().err
+    assert "1 of 3 photo(s) would carry almost no mark" in err and "c_grey.png" in err
+    assert "--force" in err and not (tmp_path / "out").exists()
+
+
+def test_a_large_colour_photo_is_not_mistaken_for_grey_by_the_sample(tmp_path):
+    """The sample takes the photo's own pixels, never averages: colour noise stays colour."""
+    from anw_helpers import cli
+
+    big = tmp_path / "noise.png"
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (600, 700, 3), dtype=np.uint8), "RGB").save(big)
+    assert cli._faint_photos([big], 60.0, None, None) == []
+    grey = _photo(tmp_path / "g.png", 6, grey=True)
+    assert [p for p, _ in cli._faint_photos([grey], 60.0, None, None)] == [grey]
