@@ -31,6 +31,7 @@ __all__ = [
     "PHOTO_SUFFIXES",
     "HEIC_SUFFIXES",
     "FAINT_MARK_LEVELS",
+    "HIDDEN_REASON",
     "PhotoError",
     "Photo",
     "Listing",
@@ -52,6 +53,8 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 #: A photo whose pixels the mark changed by less than this mean absolute amount (8-bit levels per
 #: channel) carries almost no mark: greyscale or near-grey photos (grey has no hue to rotate).
 FAINT_MARK_LEVELS = 1.0
+#: Why a hidden photo (its name starts with '.') is skipped.
+HIDDEN_REASON = "a hidden photo (its name starts with '.'): rename it to include it"
 #: How to read HEIC photos when ``pillow-heif`` is missing.
 HEIC_HINT = (
     'install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
@@ -237,7 +240,9 @@ def _scan_error(path: Path, exc: OSError) -> str:
 def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
     """The photos under ``root`` (sorted), and each entry skipped with its reason.
 
-    Hidden entries (names starting with '.') are ignored. Skipped and reported: files that are not
+    Hidden entries (names starting with '.') are not read; hidden photos (by suffix) are reported
+    as skipped (:data:`HIDDEN_REASON`), other hidden files and folders are ignored (``.DS_Store``,
+    ``.git``). Skipped and reported: files that are not
     photos (by suffix), photo names that are not readable regular files (a FIFO, a broken link),
     folders that cannot be read, and symbolic links to folders (not followed, so nothing outside
     ``root`` is read and no loop is possible). With ``recursive=False`` sub-folders are ignored.
@@ -255,6 +260,8 @@ def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
+                if Path(entry.name).suffix.lower() in PHOTO_SUFFIXES:
+                    listing.skipped.append((path, HIDDEN_REASON))
                 continue
             if entry.is_dir(follow_symlinks=False):
                 subfolders.append(path)

@@ -1,0 +1,41 @@
+"""Issue 30: what ``anw mark`` and ``anw verify`` leave out is said, the same way in both: hidden
+photos are listed as skipped (other hidden files, like .DS_Store, stay quiet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anw_helpers import data
+from anw_helpers.cli import main
+from anw_helpers.photos import HIDDEN_REASON
+
+
+def _photo(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "RGB").save(path)
+    return path
+
+
+def test_mark_lists_a_hidden_photo_it_leaves_out(tmp_path, capsys):
+    src = tmp_path / "photos"
+    src.mkdir()
+    _photo(src / "a.png", 1)
+    _photo(src / ".secret.png", 2)
+    (src / ".DS_Store").write_bytes(b"\0")
+    assert main(["mark", str(src), str(tmp_path / "out"), "--key", "60"]) == 0
+    out = capsys.readouterr().out
+    assert f".secret.png: {HIDDEN_REASON}" in out and ".DS_Store" not in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_verify_reads_the_same_photos_and_says_so(tmp_path):
+    (tmp_path / "cat").mkdir()
+    _photo(tmp_path / "cat" / "a.png", 1)
+    _photo(tmp_path / "cat" / ".b.png", 2)
+    with pytest.warns(data.SkippedFilesWarning, match=r"\.b\.png \(a hidden photo"):
+        got = data.load_image_folder(tmp_path, size=8)
+    assert len(got) == 1
