@@ -32,6 +32,7 @@ __all__ = [
     "HEIC_SUFFIXES",
     "FAINT_MARK_LEVELS",
     "HIDDEN_REASON",
+    "NESTED_REASON",
     "PhotoError",
     "Photo",
     "Listing",
@@ -55,6 +56,9 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 FAINT_MARK_LEVELS = 1.0
 #: Why a hidden photo (its name starts with '.') is skipped.
 HIDDEN_REASON = "a hidden photo (its name starts with '.'): rename it to include it"
+#: Why a sub-folder is skipped where only the photos directly in a folder are read (``anw
+#: verify``'s <class>/<photo> and flat folders; ``anw mark`` reads every sub-folder).
+NESTED_REASON = "a sub-folder: its photos are not read (only <class>/<photo>, one level)"
 #: How to read HEIC photos when ``pillow-heif`` is missing.
 HEIC_HINT = (
     'install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
@@ -245,7 +249,8 @@ def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
     ``.git``). Skipped and reported: files that are not
     photos (by suffix), photo names that are not readable regular files (a FIFO, a broken link),
     folders that cannot be read, and symbolic links to folders (not followed, so nothing outside
-    ``root`` is read and no loop is possible). With ``recursive=False`` sub-folders are ignored.
+    ``root`` is read and no loop is possible). With ``recursive=False`` sub-folders are not read
+    and reported as skipped (:data:`NESTED_REASON`).
     """
     listing = Listing()
     pending = [Path(root)]
@@ -264,6 +269,8 @@ def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
                     listing.skipped.append((path, HIDDEN_REASON))
                 continue
             if entry.is_dir(follow_symlinks=False):
+                if not recursive:
+                    listing.skipped.append((path, NESTED_REASON))
                 subfolders.append(path)
             elif entry.is_symlink() and entry.is_dir():
                 if recursive:

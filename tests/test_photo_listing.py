@@ -39,3 +39,26 @@ def test_verify_reads_the_same_photos_and_says_so(tmp_path):
     with pytest.warns(data.SkippedFilesWarning, match=r"\.b\.png \(a hidden photo"):
         got = data.load_image_folder(tmp_path, size=8)
     assert len(got) == 1
+
+
+def test_verify_says_it_does_not_read_nested_sub_folders(tmp_path):
+    """``anw mark`` keeps nested sub-folders; ``anw verify`` once ignored them without a word."""
+    (tmp_path / "cat" / "2019").mkdir(parents=True)
+    _photo(tmp_path / "cat" / "a.png", 1)
+    _photo(tmp_path / "cat" / "2019" / "b.png", 2)
+    with pytest.warns(data.SkippedFilesWarning, match=r"2019 \(a sub-folder: its photos are not"):
+        got = data.load_image_folder(tmp_path, size=8)
+    assert len(got) == 1
+
+
+def test_verify_prints_the_nested_folder_it_skips(tmp_path, capsys, toy):
+    import torch
+
+    (tmp_path / "cat" / "more").mkdir(parents=True)
+    for i in range(4):
+        _photo(tmp_path / "cat" / f"{i}.png", i)
+    _photo(tmp_path / "cat" / "more" / "x.png", 9)
+    toy["model"] = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 6 * 6, 10))
+    assert main(["verify", "toy.pt", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert str(tmp_path / "cat" / "more") in err and "not read" in err
