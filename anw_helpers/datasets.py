@@ -23,7 +23,14 @@ from torch import Tensor
 from . import progress
 from ._checks import check_uint8_images
 from .paths import atomic_write, cache_dir, data_root
-from .photos import PHOTO_SUFFIXES, Listing, PhotoError, decode_rgb, scan_folder
+from .photos import (
+    NESTED_REASON,
+    PHOTO_SUFFIXES,
+    Listing,
+    PhotoError,
+    decode_rgb,
+    scan_folder,
+)
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -474,22 +481,47 @@ def load_image_folder(
                 "labels_file= (CSV: filename,class)."
             )
     else:
-        rows = _read_labels(Path(labels_file))
-        classes = tuple(sorted(set(rows.values())))
-        listing: Listing = scan_folder(path, recursive=False)
-        _warn_skipped(path, listing.skipped)
-        files = listing.photos
-        missing = [f.name for f in files if f.name not in rows]
-        if missing:
-            raise ValueError(
-                f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}."
-            )
-        labels = [classes.index(rows[f.name]) for f in files]
+        files, labels, classes = _flat_listing(path, Path(labels_file))
     reading = progress.over(files, f"reading {path.name}", total=len(files))
     images = [_decode(f, size) for f in reading]  # PhotoError (a ValueError) names the file
     return ImageSet(
         torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes
     )
+
+
+def _flat_listing(path: Path, labels_file: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    """The photos directly in ``path`` with their classes from the CSV ``labels_file``. Raises for
+    a folder without photos (an ImageFolder needs no labels file) and for photos without a row;
+    warns about rows naming files that are not there (``SkippedFilesWarning``)."""
+    rows = _read_labels(labels_file)
+    listing: Listing = scan_folder(path, recursive=False)
+    files = listing.photos
+    if not files:
+        folders = [p.name for p, why in listing.skipped if why == NESTED_REASON]
+        hint = (
+            f"; it has sub-folders ({', '.join(folders[:3])}): an ImageFolder <class>/<photo> "
+            "needs no labels file, leave it out"
+            if folders
+            else ""
+        )
+        raise FileNotFoundError(f"no photos directly in {path} to label with {labels_file}{hint}.")
+    _warn_skipped(path, listing.skipped)
+    missing = [f.name for f in files if f.name not in rows]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}."
+        )
+    present = {f.name for f in files}
+    absent = [name for name in rows if name not in present]
+    if absent:
+        warnings.warn(
+            f"{len(absent)} row(s) of {labels_file} name files that are not photos in {path}, "
+            f"e.g. {', '.join(absent[:3])}: they are not used (check the names).",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
+    classes = tuple(sorted({rows[f.name] for f in files}))
+    return files, [classes.index(rows[f.name]) for f in files], classes
 
 
 def _read_labels(labels_file: Path) -> dict[str, str]:

@@ -62,3 +62,46 @@ def test_verify_prints_the_nested_folder_it_skips(tmp_path, capsys, toy):
     assert main(["verify", "toy.pt", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert str(tmp_path / "cat" / "more") in err and "not read" in err
+
+
+def _flat(tmp_path: Path) -> Path:
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    _photo(flat / "a.png", 1)
+    _photo(flat / "b.png", 2)
+    return flat
+
+
+def test_csv_rows_naming_missing_files_are_reported(tmp_path):
+    flat = _flat(tmp_path)
+    rows = tmp_path / "labels.csv"
+    rows.write_text("a.png,cat\nb.png,cat\nc.png,dog\n")
+    with pytest.warns(data.SkippedFilesWarning, match=r"1 row\(s\) of .*labels.csv.*c\.png"):
+        got = data.load_image_folder(flat, size=8, labels_file=rows)
+    assert len(got) == 2 and got.classes == ("cat",)  # no class without a photo
+
+
+def test_verify_prints_the_csv_rows_it_could_not_use(tmp_path, capsys, toy):
+    import torch
+
+    flat = _flat(tmp_path)
+    rows = tmp_path / "labels.csv"
+    rows.write_text("a.png,cat\nb.png,cat\nIMG_0001.png,cat\n")
+    toy["model"] = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 6 * 6, 10))
+    assert main(["verify", "toy.pt", str(flat), "--labels", str(rows)]) == 0
+    assert "IMG_0001.png" in capsys.readouterr().err
+
+
+def test_an_image_folder_given_labels_gets_a_clear_message(tmp_path, capsys, toy):
+    """It once failed with numpy's 'need at least one array to concatenate'."""
+    import torch
+
+    toy["model"] = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 6 * 6, 10))
+    (tmp_path / "photos" / "cat").mkdir(parents=True)
+    _photo(tmp_path / "photos" / "cat" / "a.png", 1)
+    rows = tmp_path / "labels.csv"
+    rows.write_text("a.png,cat\n")
+    assert main(["verify", "toy.pt", str(tmp_path / "photos"), "--labels", str(rows)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "concatenate" not in err
+    assert "no photos directly in" in err and "(cat)" in err and "leave it out" in err
