@@ -31,6 +31,7 @@ from . import distributed
 from .memory import MAX_IMAGE_SIZE, PASS_MEMORY_BYTES, photo_bytes
 from .models import MODEL_NAMES, WIDTH_MODELS, build_model
 from .paths import atomic_write, cache_dir
+from .photos import what_is_wrong
 
 __all__ = [
     "CACHE_VERSION",
@@ -152,7 +153,7 @@ def _torch_load(path: Path) -> object:
 def _read(path: Path) -> tuple[dict[str, Tensor], dict, dict]:
     """The checked parts of a checkpoint file: (state_dict, config, record). No model is built."""
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist (or is not a file).")
+        raise CheckpointError(f"checkpoint {path} {what_is_wrong(path)}.")
     if path.stat().st_size == 0:
         raise CheckpointError(
             f"{path} is empty (0 bytes): not a model checkpoint (an interrupted copy?)."

@@ -321,8 +321,8 @@ def _check_mark_arguments(
 
 def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     src_in = Path(src).expanduser()
-    if not src_in.is_dir():
-        raise CliError(f"source folder {src_in} does not exist or is not a folder.")
+    if photos.what_is_wrong(src_in, "folder"):
+        raise CliError(f"source folder {src_in} {photos.what_is_wrong(src_in, 'folder')}.")
     src = src_in.resolve()
     dst = Path(dst).expanduser().resolve()
     if dst == src:
@@ -639,26 +639,23 @@ def _cmd_verify(args) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
     labels_file = Path(args.labels).expanduser() if args.labels else None
-    if labels_file is not None and not labels_file.is_file():
+    if labels_file is not None and photos.what_is_wrong(labels_file):
         raise CliError(
-            f"labels file {labels_file} does not exist (expected CSV rows: filename,class)."
+            f"labels file {labels_file} {photos.what_is_wrong(labels_file)} (expected a CSV file "
+            "with rows filename,class)."
         )
-    if args.reference and not Path(args.reference).expanduser().is_dir():
+    if args.reference and photos.what_is_wrong(Path(args.reference).expanduser(), "folder"):
         raise CliError(
-            f"reference folder {args.reference} does not exist or is not a folder "
-            "(expected <class>/<photo> sub-folders)."
+            f"reference folder {args.reference} "
+            f"{photos.what_is_wrong(Path(args.reference).expanduser(), 'folder')} (expected "
+            "<class>/<photo> sub-folders)."
         )
     model, config = load_checkpoint(Path(args.checkpoint))
     size = int(config.get("image_size") or 32)
     try:
         user = load_image_folder(Path(args.images), size=size, labels_file=labels_file)
     except (FileNotFoundError, ValueError) as exc:
-        hint = (
-            " (pass --labels CSV for a flat folder)"
-            if labels_file is None and "labels_file" in str(exc)
-            else ""
-        )
-        raise CliError(f"{exc}{hint}") from exc
+        raise CliError(str(exc).replace("labels_file=", "--labels")) from exc
     source = str(labels_file) if labels_file is not None else f"the sub-folders of {args.images}"
     labels = _model_labels(user.classes, user.labels, config["num_classes"], source)
     reference = ref_labels = None

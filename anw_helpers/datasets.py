@@ -30,6 +30,7 @@ from .photos import (
     PhotoError,
     decode_rgb,
     scan_folder,
+    what_is_wrong,
 )
 
 __all__ = [
@@ -471,8 +472,8 @@ def load_image_folder(
     ``labels_file`` with rows ``filename,class_name``. Unreadable images raise with the file named.
     """
     path = Path(path).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(f"image folder {path} does not exist.")
+    if what_is_wrong(path, "folder"):
+        raise FileNotFoundError(f"image folder {path} {what_is_wrong(path, 'folder')}.")
     if labels_file is None:
         files, labels, classes = _folder_listing(path)
         if not files:
@@ -531,9 +532,10 @@ def _read_labels(labels_file: Path) -> dict[str, str]:
     Raises ValueError naming the file when it is not UTF-8 text, has no rows or short rows, or gives
     one file two different classes.
     """
-    if not labels_file.is_file():
+    if what_is_wrong(labels_file):
         raise FileNotFoundError(
-            f"labels file {labels_file} does not exist (expected CSV rows: filename,class)."
+            f"labels file {labels_file} {what_is_wrong(labels_file)} (expected a CSV file with "
+            "rows filename,class)."
         )
     try:
         with open(labels_file, newline="", encoding="utf-8-sig") as f:

@@ -43,6 +43,7 @@ __all__ = [
     "open_photo",
     "decode_rgb",
     "scan_folder",
+    "what_is_wrong",
     "watermark_rgb",
     "composite_onto",
 ]
@@ -126,6 +127,21 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
+
+
+def what_is_wrong(path: Union[str, Path], want: str = "file") -> str:
+    """Why ``path`` is not the ``want`` ("file": a regular file; "folder") asked for, in words for
+    a message (e.g. "does not exist", "is a FIFO (named pipe), not a file"); "" when it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "is a broken symbolic link" if os.path.islink(path) else "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if (stat.S_ISDIR if want == "folder" else stat.S_ISREG)(mode):
+        return ""
+    kind = "a regular file" if stat.S_ISREG(mode) else _file_kind(mode)
+    return f"is {kind}, not a {want}"
 
 
 def _not_regular_reason(path: Path) -> Optional[str]:
