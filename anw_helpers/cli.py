@@ -13,8 +13,9 @@
         lowest. k_hat = 0: no evidence.
 
 Both read photos through ``anw_helpers.photos`` (EXIF orientation applied, 16-bit scaled to 8 bits).
-Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input (the message names the
-file and the fix), 130 interrupted (Ctrl-C), 141 output pipe closed, 128+N stopped by signal N.
+Exit codes (:data:`EXIT_CODES`, also in every ``--help``): 0 done, 1 the system refused (disk full,
+permission) or an internal error, 2 bad input (the message names the file and the fix), 130
+interrupted (Ctrl-C), 141 output pipe closed, 128+N stopped by signal N.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ _FORMATS = {"png": (".png", "PNG"), "jpeg": (".jpg", "JPEG")}
 _BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 #: --color-space-seed must fit torch.Generator.manual_seed: 0 <= S < 2**64.
 SEED_LIMIT = 2**64
+
+
+#: Exit codes of ``anw`` (``main`` returns them; every ``--help`` prints :data:`EXIT_CODES`).
+EXIT_DONE, EXIT_SYSTEM, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
+#: 128 + N: stopped by signal N (SIGTERM, SIGHUP).
+EXIT_SIGNAL_BASE = 128
+EXIT_CODES = (
+    f"Exit codes: {EXIT_DONE} done, {EXIT_SYSTEM} the system refused (disk full, permission) or "
+    f"an internal error, {EXIT_BAD_INPUT} bad input (the message names the file and the fix), "
+    f"{EXIT_INTERRUPTED} interrupted (Ctrl-C), {EXIT_PIPE} output pipe closed, "
+    f"{EXIT_SIGNAL_BASE}+N stopped by signal N."
+)
 
 
 class CliError(Exception):
@@ -864,8 +877,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anw",
         description="Anti-neuron watermarking: protect your photos, check a model.",
-        epilog="Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input, 130 "
-        "interrupted. Course tooling (in a clone): python -m tools.course --help",
+        epilog=EXIT_CODES + " Course tooling (in a clone): python -m tools.course --help",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
@@ -873,6 +885,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="watermark a folder of photos into a new folder",
         description=_MARK_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES,
     )
     p.add_argument("src", metavar="SRC", help="folder of photos (sub-folders are kept)")
     p.add_argument(
@@ -922,6 +935,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recover the signature a model memorised from your clean photos (eq. 6)",
         description="Grid search of eq. 6 on a model checkpoint of the course's format with your "
         "clean photos.",
+        epilog=EXIT_CODES,
     )
     p.add_argument(
         "checkpoint", metavar="CHECKPOINT", help="model file (dict with state_dict, record, config)"
@@ -1071,20 +1085,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run(args)
     except CliError as exc:
         print(f"{prefix}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(
             f"{prefix}: interrupted; nothing was written and the originals are unchanged.",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     except Terminated as exc:
         print(
             f"{prefix}: stopped by signal {exc.signum}; nothing was written and the originals are "
             "unchanged.",
             file=sys.stderr,
         )
-        return 128 + exc.signum
+        return EXIT_SIGNAL_BASE + exc.signum
     except BrokenPipeError:
         _silence_stdout()
         if args.command == "mark":
@@ -1092,7 +1106,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{prefix}: stopped: its output was closed (broken pipe); nothing was written.",
                 file=sys.stderr,
             )
-        return 141
+        return EXIT_PIPE
     except Exception as exc:  # noqa: BLE001 - the one top-level handler
         if os.environ.get("ANW_DEBUG"):
             raise
@@ -1103,19 +1117,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "anw_helpers.train.",
                 file=sys.stderr,
             )
-            return 2
+            return EXIT_BAD_INPUT
         if isinstance(exc, OSError):
             print(f"{prefix}: error: {_os_error_message(exc)}", file=sys.stderr)
-            return 1
+            return EXIT_SYSTEM
         if isinstance(exc, ValueError):
             print(f"{prefix}: error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_BAD_INPUT
         print(
             f"{prefix}: error: unexpected {type(exc).__name__}: {exc}. This is a bug in anw: "
             "please report it with the command you ran (ANW_DEBUG=1 shows the traceback).",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_SYSTEM
 
 
 if __name__ == "__main__":
