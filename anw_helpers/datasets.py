@@ -154,20 +154,31 @@ def to_uint8(images: Tensor) -> Tensor:
 def _save_cached(
     stem: Path, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]
 ) -> None:
-    """Write ``<stem>.meta.npz`` (labels, classes) then ``<stem>.images.npy``, each atomically
-    (``paths.atomic_write``: fsync, then rename); :func:`_load_cached` catches a damaged pair."""
+    """Write ``<stem>.images.npy`` then ``<stem>.meta.npz`` (labels, classes, and the images
+    file's size and modification time), each atomically (``paths.atomic_write``: fsync, then
+    rename); :func:`_load_cached` catches a damaged pair, and an images file changed since."""
+    images_path = stem.with_suffix(".images.npy")
+    atomic_write(images_path, lambda f: np.save(f, images))
+    written = _file_stamp(images_path)
     atomic_write(
         stem.with_suffix(".meta.npz"),
-        lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)),
+        lambda f: np.savez(f, labels=labels, classes=np.asarray(classes), images_stamp=written),
     )
-    atomic_write(stem.with_suffix(".images.npy"), lambda f: np.save(f, images))
+
+
+def _file_stamp(path: Path) -> np.ndarray:
+    """A file's (size in bytes, modification time in ns): changes whenever it is rewritten."""
+    st = path.stat()
+    return np.asarray([st.st_size, st.st_mtime_ns], dtype=np.int64)
 
 
 def _load_cached(stem: Path) -> Optional[ImageSet]:
     """The arrays cached at ``stem``, or None when there are none or they are damaged.
 
-    A damaged pair (a truncated or empty file, images and labels that disagree) is reported with a
-    warning naming the file and removed, so the caller decodes the photos again and rewrites it.
+    A damaged pair (a truncated or empty file, images and labels that disagree, an images file
+    whose size or modification time differs from the one recorded when it was written, e.g.
+    zeroed or overwritten in place) is reported with a warning naming the file and removed, so
+    the caller decodes the photos again and rewrites it.
     """
     import contextlib
     import warnings
@@ -179,7 +190,10 @@ def _load_cached(stem: Path) -> Optional[ImageSet]:
     try:
         with np.load(meta_path) as meta:
             labels, classes = meta["labels"], tuple(str(c) for c in meta["classes"])
+            stamp = meta["images_stamp"] if "images_stamp" in meta.files else None
         current = images_path
+        if stamp is None or not np.array_equal(stamp, _file_stamp(images_path)):
+            raise ValueError("it was written by an older version or changed since it was cached")
         images = np.load(images_path)  # a plain .npy reads at disk speed (no zip CRC)
         if (
             images.dtype != np.uint8
@@ -268,11 +282,15 @@ def _cache_key(*parts: object) -> str:
 
 
 def _folder_signature(root: Path) -> str:
-    """Cheap identity of an ImageFolder (class names, file counts, folder times) without listing
-    every file twice."""
+    """Identity of an ImageFolder for its cache: every class folder's name and every file's name,
+    size and modification time (a photo overwritten in place, or replaced by one of the same
+    name, changes it)."""
     parts = [str(root.resolve())]
     for d in sorted((e for e in os.scandir(root) if e.is_dir()), key=lambda e: e.name):
-        parts.append(f"{d.name}:{sum(1 for _ in os.scandir(d.path))}:{d.stat().st_mtime_ns}")
+        parts.append(d.name)
+        for f in sorted(os.scandir(d.path), key=lambda e: e.name):
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
     return _cache_key(*parts)
 
 
