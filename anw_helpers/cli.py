@@ -356,6 +356,14 @@ def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     return src, dst
 
 
+def _left_partials(dst: Path) -> list[Path]:
+    """The hidden temporary folders of earlier runs into ``dst`` (``.<name>.partial-*`` beside
+    it): a run killed with SIGKILL (or a power cut) cannot remove its own."""
+    if not dst.parent.is_dir():
+        return []
+    return sorted(p for p in dst.parent.glob(f".{dst.name}.partial-*") if p.is_dir())
+
+
 def _make_parents(folder: Path) -> list[Path]:
     """Create ``folder`` and its missing ancestors; the ones created, outermost first."""
     missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
@@ -467,6 +475,11 @@ def mark_folder(
         if faint:
             raise CliError(_faint_message(MarkResult(faint=faint), len(targets)))
     result = MarkResult(skipped=listing.skipped)
+    for left in _left_partials(dst):
+        echo(
+            f"warning: {left} was left by an earlier anw mark into {dst} that was killed (or is "
+            "still running); it is not used or changed: delete it once no anw mark is running."
+        )
     created = _make_parents(dst.parent)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))

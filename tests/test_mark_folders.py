@@ -113,3 +113,16 @@ def test_a_large_colour_photo_is_not_mistaken_for_grey_by_the_sample(tmp_path):
     assert cli._faint_photos([big], 60.0, None, None) == []
     grey = _photo(tmp_path / "g.png", 6, grey=True)
     assert [p for p, _ in cli._faint_photos([grey], 60.0, None, None)] == [grey]
+
+
+def test_a_killed_runs_partial_folder_is_mentioned_on_the_next_run(source, tmp_path, capsys):
+    """SIGKILL leaves the hidden temporary folder; the next run names it and leaves it alone."""
+    left = tmp_path / ".marked.partial-abc123"
+    left.mkdir()
+    (left / "a.png").write_bytes(b"half a photo")
+    assert main(["mark", str(source), str(tmp_path / "marked"), "--key", "60"]) == 0
+    out = capsys.readouterr().out
+    assert f"warning: {left} was left by an earlier anw mark" in out and "delete it" in out
+    assert (left / "a.png").read_bytes() == b"half a photo"  # nothing lost or changed
+    assert main(["mark", str(source), str(tmp_path / "other"), "--key", "60"]) == 0
+    assert "left by an earlier" not in capsys.readouterr().out  # only for the same destination
