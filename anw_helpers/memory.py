@@ -54,7 +54,7 @@ def _largest_activation(model: nn.Module, height: int, width: int) -> int:
     leaves = [m for m in model.modules() if not list(m.children())]
     hooks = [m.register_forward_hook(record) for m in leaves]
     state = {k: v.to("meta") for k, v in [*model.named_parameters(), *model.named_buffers()]}
-    was_training = model.training
+    modes = {m: m.training for m in model.modules()}
     try:
         model.eval()
         with torch.no_grad():
@@ -62,7 +62,8 @@ def _largest_activation(model: nn.Module, height: int, width: int) -> int:
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
+        for m, training in modes.items():  # each module's own mode, as it was
+            m.training = training
     return max(sizes)
 
 

@@ -106,3 +106,13 @@ def test_eq6_losses_go_through_the_model_in_batches_within_the_budget(monkeypatc
 def test_training_settings_refuse_a_size_no_checkpoint_may_have():
     with pytest.raises(ValueError, match="8..448"):
         DataSetting(dataset="cub200", image_size=512)
+
+
+def test_measuring_leaves_the_model_as_it_was():
+    net = models.build_model("small_resnet", 10, 4, 0).train()
+    frozen = next(m for m in net.modules() if isinstance(m, nn.BatchNorm2d))
+    frozen.eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    memory.photo_bytes(net, 32, 32)
+    assert net.training and not frozen.training
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
