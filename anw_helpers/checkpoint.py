@@ -28,11 +28,14 @@ import torch
 from torch import Tensor, nn
 
 from . import distributed
+from .memory import MAX_IMAGE_SIZE, PASS_MEMORY_BYTES, photo_bytes
 from .models import MODEL_NAMES, WIDTH_MODELS, build_model
 from .paths import atomic_write, cache_dir
+from .photos import what_is_wrong
 
 __all__ = [
     "CACHE_VERSION",
+    "MAX_IMAGE_SIZE",
     "Cached",
     "CheckpointError",
     "LoadedCheckpoint",
@@ -55,7 +58,9 @@ CACHE_VERSION = 6
 
 _FIELDS = ("state_dict", "record", "config")
 #: Bounds on what a checkpoint may ask for (a course model is far inside them).
-_MAX_WIDTH, _MAX_CLASSES, _IMAGE_SIZES = 1024, 100_000, (8, 4096)
+_MAX_WIDTH, _MAX_CLASSES = 1024, 100_000
+#: A checkpoint's image size: photos are verified at it (``memory.MAX_IMAGE_SIZE``: 448).
+_IMAGE_SIZES = (8, MAX_IMAGE_SIZE)
 
 
 class CheckpointError(ValueError):
@@ -148,7 +153,7 @@ def _torch_load(path: Path) -> object:
 def _read(path: Path) -> tuple[dict[str, Tensor], dict, dict]:
     """The checked parts of a checkpoint file: (state_dict, config, record). No model is built."""
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist (or is not a file).")
+        raise CheckpointError(f"checkpoint {path} {what_is_wrong(path)}.")
     if path.stat().st_size == 0:
         raise CheckpointError(
             f"{path} is empty (0 bytes): not a model checkpoint (an interrupted copy?)."
@@ -296,10 +301,26 @@ def _image_size(path: Path, config: dict) -> int:
         size = 448 if config.get("dataset") == "cub200" else 32
     if not isinstance(size, int) or not _IMAGE_SIZES[0] <= size <= _IMAGE_SIZES[1]:
         raise CheckpointError(
-            f"{path}: its config's image_size {size!r} is not a size in pixels "
-            f"({_IMAGE_SIZES[0]}..{_IMAGE_SIZES[1]})."
+            f"{path}: its config's image_size {size!r} is not a size in pixels within "
+            f"{_IMAGE_SIZES[0]}..{_IMAGE_SIZES[1]} (no course model trains above "
+            f"{MAX_IMAGE_SIZE} x {MAX_IMAGE_SIZE}); refused."
         )
     return size
+
+
+def _check_pass_memory(path: Path, probe: nn.Module, size: int, what: str) -> None:
+    """Refuse a model that cannot take ``size`` x ``size`` photos, or one photo of which would
+    take more than ``memory.PASS_MEMORY_BYTES`` in a pass (measured on the ``meta`` device)."""
+    try:
+        need = photo_bytes(probe, size, size)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {what}: {exc} The file is inconsistent, refused.") from None
+    if need > PASS_MEMORY_BYTES:
+        raise CheckpointError(
+            f"{path}: one {size} x {size} photo through {what} would take about "
+            f"{need / 2**30:.1f} GiB, more than the {PASS_MEMORY_BYTES / 2**30:g} GiB a pass may "
+            "take; refused."
+        )
 
 
 def load(path: Path) -> LoadedCheckpoint:
@@ -308,7 +329,11 @@ def load(path: Path) -> LoadedCheckpoint:
     The file is read with ``torch.load(weights_only=True)`` (no code runs); the model's name must be
     one of ``models.MODEL_NAMES``; the class count and the width are read from the weights' shapes
     (a config that disagrees is refused); every tensor's shape is compared with the network's
-    structure on the ``meta`` device (no memory); pretrained weights are never downloaded. Raises
+    structure on the ``meta`` device (no memory); pretrained weights are never downloaded. The
+    image size must be within 8..:data:`MAX_IMAGE_SIZE` (448) pixels and one photo of that size
+    must take at most ``memory.PASS_MEMORY_BYTES`` (1 GiB) in a pass of the network (measured on
+    the ``meta`` device), so verifying with any accepted checkpoint has a memory bound known in
+    advance. Raises
     :class:`CheckpointError` naming the file otherwise. Returns the model on the CPU in eval mode,
     with its image size.
     """
@@ -326,8 +351,10 @@ def load(path: Path) -> LoadedCheckpoint:
         + (f" of width {width}" if name in WIDTH_MODELS else "")
         + f" with {num_classes} classes"
     )
-    _check_shapes(path, state, _meta_model(name, num_classes, width).state_dict(), what)
+    probe = _meta_model(name, num_classes, width)
+    _check_shapes(path, state, probe.state_dict(), what)
     image_size = _image_size(path, settings)
+    _check_pass_memory(path, probe, image_size, what)
     model = build_model(name, num_classes, width, pretrained=False)
     model.load_state_dict(state)
     return LoadedCheckpoint(

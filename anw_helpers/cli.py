@@ -13,8 +13,9 @@
         lowest. k_hat = 0: no evidence.
 
 Both read photos through ``anw_helpers.photos`` (EXIF orientation applied, 16-bit scaled to 8 bits).
-Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input (the message names the
-file and the fix), 130 interrupted (Ctrl-C), 141 output pipe closed, 128+N stopped by signal N.
+Exit codes (:data:`EXIT_CODES`, also in every ``--help``): 0 done, 1 the system refused (disk full,
+permission) or an internal error, 2 bad input (the message names the file and the fix), 130
+interrupted (Ctrl-C), 141 output pipe closed, 128+N stopped by signal N.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import errno
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -48,6 +50,18 @@ _FORMATS = {"png": (".png", "PNG"), "jpeg": (".jpg", "JPEG")}
 _BACKGROUNDS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 #: --color-space-seed must fit torch.Generator.manual_seed: 0 <= S < 2**64.
 SEED_LIMIT = 2**64
+
+
+#: Exit codes of ``anw`` (``main`` returns them; every ``--help`` prints :data:`EXIT_CODES`).
+EXIT_DONE, EXIT_SYSTEM, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_PIPE = 0, 1, 2, 130, 141
+#: 128 + N: stopped by signal N (SIGTERM, SIGHUP).
+EXIT_SIGNAL_BASE = 128
+EXIT_CODES = (
+    f"Exit codes: {EXIT_DONE} done, {EXIT_SYSTEM} the system refused (disk full, permission) or "
+    f"an internal error, {EXIT_BAD_INPUT} bad input (the message names the file and the fix), "
+    f"{EXIT_INTERRUPTED} interrupted (Ctrl-C), {EXIT_PIPE} output pipe closed, "
+    f"{EXIT_SIGNAL_BASE}+N stopped by signal N."
+)
 
 
 class CliError(Exception):
@@ -230,6 +244,37 @@ def _mark_image(
     return result.size, strength, photo.frames, change
 
 
+#: Pixels per photo that the check for grey photos marks before any copy is written.
+_FAINT_SAMPLE_PIXELS = 1 << 16
+
+
+def _sample_strength(path: Path, key: float, color_space, background) -> float:
+    """The mark's strength (``photos.watermark_rgb``) on an evenly strided sample of about
+    :data:`_FAINT_SAMPLE_PIXELS` of the photo's own pixels (no averaging: grey stays grey and
+    colour stays colour)."""
+    import numpy as np
+
+    try:
+        photo = photos.open_photo(path)
+    except photos.PhotoError as exc:
+        raise CliError(str(exc)) from exc
+    height, width = photo.rgb.shape[:2]
+    step = max(1, int((height * width / _FAINT_SAMPLE_PIXELS) ** 0.5))
+    rgb = np.ascontiguousarray(photo.rgb[::step, ::step])
+    alpha = None if photo.alpha is None else np.ascontiguousarray(photo.alpha[::step, ::step])
+    if alpha is not None and background is not None:
+        rgb, alpha = photos.composite_onto(rgb, alpha, background), None
+    return photos.watermark_rgb(rgb, key, color_space, alpha=alpha)[1]
+
+
+def _faint_photos(paths: Sequence[Path], key: float, color_space, background) -> list:
+    """(photo, strength) of every photo the mark would change by less than
+    ``photos.FAINT_MARK_LEVELS`` (measured on a sample of its pixels, before anything is
+    written)."""
+    strengths = [(p, _sample_strength(p, key, color_space, background)) for p in paths]
+    return [(p, s) for p, s in strengths if s < photos.FAINT_MARK_LEVELS]
+
+
 def _transparent_photos(paths: Sequence[Path]) -> list[Path]:
     """The photos with some pixel not fully opaque (only those whose mode has alpha are decoded)."""
     from PIL import Image
@@ -289,8 +334,8 @@ def _check_mark_arguments(
 
 def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
     src_in = Path(src).expanduser()
-    if not src_in.is_dir():
-        raise CliError(f"source folder {src_in} does not exist or is not a folder.")
+    if photos.what_is_wrong(src_in, "folder"):
+        raise CliError(f"source folder {src_in} {photos.what_is_wrong(src_in, 'folder')}.")
     src = src_in.resolve()
     dst = Path(dst).expanduser().resolve()
     if dst == src:
@@ -309,6 +354,56 @@ def _check_folders(src: Path, dst: Path) -> tuple[Path, Path]:
         )
     _check_writable_parent(dst)
     return src, dst
+
+
+def _left_partials(dst: Path) -> list[Path]:
+    """The hidden temporary folders of earlier runs into ``dst`` (``.<name>.partial-*`` beside
+    it): a run killed with SIGKILL (or a power cut) cannot remove its own."""
+    if not dst.parent.is_dir():
+        return []
+    return sorted(p for p in dst.parent.glob(f".{dst.name}.partial-*") if p.is_dir())
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing ancestors; the ones created, outermost first."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    for path in missing:
+        path.mkdir(exist_ok=True)
+    return missing
+
+
+def _remove_empty(created: Sequence[Path]) -> None:
+    """Remove the folders of ``created`` that are still empty, innermost first (a refusal leaves
+    no new folder behind)."""
+    for path in reversed(created):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (someone else wrote there) or already gone: keep it
+            pass
+
+
+def _folder_mode_and_group(dst: Path) -> tuple[int, Optional[int]]:
+    """The mode and group the folder ``dst`` must end with: an existing (empty) one's own; a new
+    one's as ``mkdir`` would give it (the umask; a setgid parent's group and setgid bit)."""
+    if dst.is_dir():
+        st = dst.stat()
+        return stat.S_IMODE(st.st_mode), st.st_gid
+    umask = os.umask(0)
+    os.umask(umask)
+    parent = dst.parent.stat()
+    if parent.st_mode & stat.S_ISGID:
+        return (0o777 & ~umask) | stat.S_ISGID, parent.st_gid
+    return 0o777 & ~umask, None
+
+
+def _set_mode_and_group(folder: Path, mode: int, group: Optional[int]) -> None:
+    """Give ``folder`` its group (when it has one to keep), then its mode."""
+    if group is not None and folder.stat().st_gid != group:
+        try:
+            os.chown(folder, -1, group)
+        except OSError:  # not a member of that group: the mode is still kept
+            pass
+    folder.chmod(mode)
 
 
 def _plan(src: Path, fmt: str, background) -> tuple[dict[Path, Path], photos.Listing]:
@@ -357,10 +452,13 @@ def mark_folder(
     the format, the folders (``dst`` not ``src`` nor inside it, empty or new, creatable), name
     clashes, HEIC support, transparency with JPEG (needs ``background``). Photos are read with
     ``photos.open_photo`` and marked in tiles; photos the mark changes by less than
-    ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``. The copies
-    are written to a hidden temporary folder beside ``dst``, moved into place at the end, and
-    removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once or not at all,
-    and the originals are never modified.
+    ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``, before
+    anything is written (measured on a sample of each photo's pixels; the copies are measured
+    again). The copies are written to a hidden temporary folder beside ``dst``, moved into place
+    at the end, and removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once
+    or not at all, and the originals are never modified. An existing (empty) ``dst`` keeps its
+    mode and group; a new one gets what ``mkdir`` would give it (the umask; a setgid parent's
+    group and bit).
     """
     key = _check_mark_arguments(float(key), color_space_seed, fmt, quality, background)
     src, dst = _check_folders(src, dst)
@@ -372,9 +470,22 @@ def mark_folder(
             "degrees), so keep a grid key if you can."
         )
     color_space = color_space_from_seed(color_space_seed)
+    if not force:  # before any folder or file is written
+        faint = _faint_photos(list(targets.values()), key, color_space, background)
+        if faint:
+            raise CliError(_faint_message(MarkResult(faint=faint), len(targets)))
     result = MarkResult(skipped=listing.skipped)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    for left in _left_partials(dst):
+        echo(
+            f"warning: {left} was left by an earlier anw mark into {dst} that was killed (or is "
+            "still running); it is not used or changed: delete it once no anw mark is running."
+        )
+    created = _make_parents(dst.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.partial-", dir=dst.parent))
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         with _terminate_cleanly():
             for i, (rel, path) in enumerate(targets.items(), 1):
@@ -402,14 +513,14 @@ def mark_folder(
                 raise CliError(_faint_message(result, len(targets)))
             if result.lost and not force:
                 raise CliError(_lost_message(result, len(targets), key, quality))
+            mode, group = _folder_mode_and_group(dst)
             if dst.exists():
                 dst.rmdir()  # empty (checked above)
             os.replace(tmp, dst)
-        umask = os.umask(0)
-        os.umask(umask)
-        dst.chmod(0o777 & ~umask)  # mkdtemp made it private
+        _set_mode_and_group(dst, mode, group)  # mkdtemp made it private
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(created)
         raise
     if listing.skipped:
         echo(f"skipped {len(listing.skipped)} file(s) or folder(s) under {src}:")
@@ -494,7 +605,8 @@ def load_checkpoint(path: Path):
     learner's data setting and recipe in one dict), plus ``num_classes``, ``width`` (from the
     weights) and ``image_size`` (the size the model was trained at: load the photos at that size).
     Validated before anything is built (``weights_only=True``; sizes read from the weights' shapes;
-    no download). Raises CliError naming the file when it is not a usable checkpoint.
+    no download; an image size within 8..448 pixels whose one photo takes at most 1 GiB in a pass,
+    ``memory``). Raises CliError naming the file when it is not a usable checkpoint.
     """
     from . import checkpoint
 
@@ -534,7 +646,7 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
 def _cmd_verify(args) -> int:
     """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the
     verdict."""
-    from . import claims, stats, verify
+    from . import claims, progress, stats, verify
     from ._checks import key_is_off_grid
     from .datasets import load_image_folder, to_float
     from .runtime import choose_device
@@ -553,26 +665,23 @@ def _cmd_verify(args) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
     labels_file = Path(args.labels).expanduser() if args.labels else None
-    if labels_file is not None and not labels_file.is_file():
+    if labels_file is not None and photos.what_is_wrong(labels_file):
         raise CliError(
-            f"labels file {labels_file} does not exist (expected CSV rows: filename,class)."
+            f"labels file {labels_file} {photos.what_is_wrong(labels_file)} (expected a CSV file "
+            "with rows filename,class)."
         )
-    if args.reference and not Path(args.reference).expanduser().is_dir():
+    if args.reference and photos.what_is_wrong(Path(args.reference).expanduser(), "folder"):
         raise CliError(
-            f"reference folder {args.reference} does not exist or is not a folder "
-            "(expected <class>/<photo> sub-folders)."
+            f"reference folder {args.reference} "
+            f"{photos.what_is_wrong(Path(args.reference).expanduser(), 'folder')} (expected "
+            "<class>/<photo> sub-folders)."
         )
     model, config = load_checkpoint(Path(args.checkpoint))
     size = int(config.get("image_size") or 32)
     try:
         user = load_image_folder(Path(args.images), size=size, labels_file=labels_file)
     except (FileNotFoundError, ValueError) as exc:
-        hint = (
-            " (pass --labels CSV for a flat folder)"
-            if labels_file is None and "labels_file" in str(exc)
-            else ""
-        )
-        raise CliError(f"{exc}{hint}") from exc
+        raise CliError(str(exc).replace("labels_file=", "--labels")) from exc
     source = str(labels_file) if labels_file is not None else f"the sub-folders of {args.images}"
     labels = _model_labels(user.classes, user.labels, config["num_classes"], source)
     reference = ref_labels = None
@@ -600,32 +709,18 @@ def _cmd_verify(args) -> int:
     model = model.to(choose_device())
     images = to_float(user.images)
     colour = stats.chroma(images, color_space)
-    test, test_note, keyed = None, None, None
-    try:
-        result = verify.verdict(model, images, labels, color_space)
-        if reference is not None:
-            if int((colour >= stats.MIN_CHROMA).sum()) < 2:
-                test_note = (
-                    f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough "
-                    "colour for the mark (grey, black-and-white or faded photos carry almost "
-                    "none): inconclusive."
-                )
-            else:
-                test = stats.ownership_test(
-                    model,
-                    images,
-                    labels,
-                    to_float(reference.images),
-                    ref_labels,
-                    key=key,
-                    color_space=color_space,
-                    n_permutations=args.permutations,
-                )
-                keyed = claims.key_test(
-                    model, images, labels, key, color_space, n_permutations=args.permutations
-                )
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
+    with progress.bar("verifying", unit="photo") as counter:
+        result, test, test_note, keyed = _verify_steps(
+            progress.CountingModel(model, counter),
+            images,
+            labels,
+            colour,
+            key,
+            color_space,
+            reference,
+            ref_labels,
+            args.permutations,
+        )
     decision = claims.decide(result, key, test, keyed, reference=reference is not None)
 
     # 3. The report.
@@ -647,6 +742,42 @@ def _cmd_verify(args) -> int:
             print(f"key test: {keyed.summary()}")
     print(decision.verdict_line)
     return 0
+
+
+def _verify_steps(model, images, labels, colour, key, color_space, reference, ref_labels, n_perm):
+    """Eq. 6's verdict, and with reference photos the calibrated tests: (verdict, membership test
+    or None, why it did not run or None, key test or None). Raises CliError for what the
+    computations refuse (before any verdict is printed)."""
+    from . import claims, stats, verify
+    from .datasets import to_float
+
+    test, test_note, keyed = None, None, None
+    try:
+        result = verify.verdict(model, images, labels, color_space)
+        if reference is not None:
+            if int((colour >= stats.MIN_CHROMA).sum()) < 2:
+                test_note = (
+                    f"only {int((colour >= stats.MIN_CHROMA).sum())} of your photos carry enough "
+                    "colour for the mark (grey, black-and-white or faded photos carry almost "
+                    "none): inconclusive."
+                )
+            else:
+                test = stats.ownership_test(
+                    model,
+                    images,
+                    labels,
+                    to_float(reference.images),
+                    ref_labels,
+                    key=key,
+                    color_space=color_space,
+                    n_permutations=n_perm,
+                )
+                keyed = claims.key_test(
+                    model, images, labels, key, color_space, n_permutations=n_perm
+                )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    return result, test, test_note, keyed
 
 
 #: The photos look already marked when undoing the key makes their colours this many times more
@@ -759,8 +890,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anw",
         description="Anti-neuron watermarking: protect your photos, check a model.",
-        epilog="Exit codes: 0 done, 1 the system refused (disk full, permission), 2 bad input, 130 "
-        "interrupted. Course tooling (in a clone): python -m tools.course --help",
+        epilog=EXIT_CODES + " Course tooling (in a clone): python -m tools.course --help",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
@@ -768,6 +898,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="watermark a folder of photos into a new folder",
         description=_MARK_DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES,
     )
     p.add_argument("src", metavar="SRC", help="folder of photos (sub-folders are kept)")
     p.add_argument(
@@ -817,6 +948,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="recover the signature a model memorised from your clean photos (eq. 6)",
         description="Grid search of eq. 6 on a model checkpoint of the course's format with your "
         "clean photos.",
+        epilog=EXIT_CODES,
     )
     p.add_argument(
         "checkpoint", metavar="CHECKPOINT", help="model file (dict with state_dict, record, config)"
@@ -966,20 +1098,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _run(args)
     except CliError as exc:
         print(f"{prefix}: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(
             f"{prefix}: interrupted; nothing was written and the originals are unchanged.",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     except Terminated as exc:
         print(
             f"{prefix}: stopped by signal {exc.signum}; nothing was written and the originals are "
             "unchanged.",
             file=sys.stderr,
         )
-        return 128 + exc.signum
+        return EXIT_SIGNAL_BASE + exc.signum
     except BrokenPipeError:
         _silence_stdout()
         if args.command == "mark":
@@ -987,7 +1119,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 f"{prefix}: stopped: its output was closed (broken pipe); nothing was written.",
                 file=sys.stderr,
             )
-        return 141
+        return EXIT_PIPE
     except Exception as exc:  # noqa: BLE001 - the one top-level handler
         if os.environ.get("ANW_DEBUG"):
             raise
@@ -998,19 +1130,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "anw_helpers.train.",
                 file=sys.stderr,
             )
-            return 2
+            return EXIT_BAD_INPUT
         if isinstance(exc, OSError):
             print(f"{prefix}: error: {_os_error_message(exc)}", file=sys.stderr)
-            return 1
+            return EXIT_SYSTEM
         if isinstance(exc, ValueError):
             print(f"{prefix}: error: {exc}", file=sys.stderr)
-            return 2
+            return EXIT_BAD_INPUT
         print(
             f"{prefix}: error: unexpected {type(exc).__name__}: {exc}. This is a bug in anw: "
             "please report it with the command you ran (ANW_DEBUG=1 shows the traceback).",
             file=sys.stderr,
         )
-        return 1
+        return EXIT_SYSTEM
 
 
 if __name__ == "__main__":

@@ -20,9 +20,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import progress
 from ._checks import check_uint8_images
 from .paths import atomic_write, cache_dir, data_root
-from .photos import PHOTO_SUFFIXES, Listing, PhotoError, decode_rgb, scan_folder
+from .photos import (
+    NESTED_REASON,
+    PHOTO_SUFFIXES,
+    Listing,
+    PhotoError,
+    decode_rgb,
+    scan_folder,
+    what_is_wrong,
+)
 
 __all__ = [
     "CIFAR10_CLASSES",
@@ -145,20 +154,31 @@ def to_uint8(images: Tensor) -> Tensor:
 def _save_cached(
     stem: Path, images: np.ndarray, labels: np.ndarray, classes: Sequence[str]
 ) -> None:
-    """Write ``<stem>.meta.npz`` (labels, classes) then ``<stem>.images.npy``, each atomically
-    (``paths.atomic_write``: fsync, then rename); :func:`_load_cached` catches a damaged pair."""
+    """Write ``<stem>.images.npy`` then ``<stem>.meta.npz`` (labels, classes, and the images
+    file's size and modification time), each atomically (``paths.atomic_write``: fsync, then
+    rename); :func:`_load_cached` catches a damaged pair, and an images file changed since."""
+    images_path = stem.with_suffix(".images.npy")
+    atomic_write(images_path, lambda f: np.save(f, images))
+    written = _file_stamp(images_path)
     atomic_write(
         stem.with_suffix(".meta.npz"),
-        lambda f: np.savez(f, labels=labels, classes=np.asarray(classes)),
+        lambda f: np.savez(f, labels=labels, classes=np.asarray(classes), images_stamp=written),
     )
-    atomic_write(stem.with_suffix(".images.npy"), lambda f: np.save(f, images))
+
+
+def _file_stamp(path: Path) -> np.ndarray:
+    """A file's (size in bytes, modification time in ns): changes whenever it is rewritten."""
+    st = path.stat()
+    return np.asarray([st.st_size, st.st_mtime_ns], dtype=np.int64)
 
 
 def _load_cached(stem: Path) -> Optional[ImageSet]:
     """The arrays cached at ``stem``, or None when there are none or they are damaged.
 
-    A damaged pair (a truncated or empty file, images and labels that disagree) is reported with a
-    warning naming the file and removed, so the caller decodes the photos again and rewrites it.
+    A damaged pair (a truncated or empty file, images and labels that disagree, an images file
+    whose size or modification time differs from the one recorded when it was written, e.g.
+    zeroed or overwritten in place) is reported with a warning naming the file and removed, so
+    the caller decodes the photos again and rewrites it.
     """
     import contextlib
     import warnings
@@ -170,7 +190,10 @@ def _load_cached(stem: Path) -> Optional[ImageSet]:
     try:
         with np.load(meta_path) as meta:
             labels, classes = meta["labels"], tuple(str(c) for c in meta["classes"])
+            stamp = meta["images_stamp"] if "images_stamp" in meta.files else None
         current = images_path
+        if stamp is None or not np.array_equal(stamp, _file_stamp(images_path)):
+            raise ValueError("it was written by an older version or changed since it was cached")
         images = np.load(images_path)  # a plain .npy reads at disk speed (no zip CRC)
         if (
             images.dtype != np.uint8
@@ -259,11 +282,15 @@ def _cache_key(*parts: object) -> str:
 
 
 def _folder_signature(root: Path) -> str:
-    """Cheap identity of an ImageFolder (class names, file counts, folder times) without listing
-    every file twice."""
+    """Identity of an ImageFolder for its cache: every class folder's name and every file's name,
+    size and modification time (a photo overwritten in place, or replaced by one of the same
+    name, changes it)."""
     parts = [str(root.resolve())]
     for d in sorted((e for e in os.scandir(root) if e.is_dir()), key=lambda e: e.name):
-        parts.append(f"{d.name}:{sum(1 for _ in os.scandir(d.path))}:{d.stat().st_mtime_ns}")
+        parts.append(d.name)
+        for f in sorted(os.scandir(d.path), key=lambda e: e.name):
+            st = f.stat()
+            parts.append(f"{f.name}:{st.st_size}:{st.st_mtime_ns}")
     return _cache_key(*parts)
 
 
@@ -463,8 +490,8 @@ def load_image_folder(
     ``labels_file`` with rows ``filename,class_name``. Unreadable images raise with the file named.
     """
     path = Path(path).expanduser()
-    if not path.is_dir():
-        raise FileNotFoundError(f"image folder {path} does not exist.")
+    if what_is_wrong(path, "folder"):
+        raise FileNotFoundError(f"image folder {path} {what_is_wrong(path, 'folder')}.")
     if labels_file is None:
         files, labels, classes = _folder_listing(path)
         if not files:
@@ -473,21 +500,47 @@ def load_image_folder(
                 "labels_file= (CSV: filename,class)."
             )
     else:
-        rows = _read_labels(Path(labels_file))
-        classes = tuple(sorted(set(rows.values())))
-        listing: Listing = scan_folder(path, recursive=False)
-        _warn_skipped(path, listing.skipped)
-        files = listing.photos
-        missing = [f.name for f in files if f.name not in rows]
-        if missing:
-            raise ValueError(
-                f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}."
-            )
-        labels = [classes.index(rows[f.name]) for f in files]
-    images = [_decode(f, size) for f in files]  # PhotoError (a ValueError) names the file
+        files, labels, classes = _flat_listing(path, Path(labels_file))
+    reading = progress.over(files, f"reading {path.name}", total=len(files))
+    images = [_decode(f, size) for f in reading]  # PhotoError (a ValueError) names the file
     return ImageSet(
         torch.from_numpy(np.stack(images)), torch.tensor(labels, dtype=torch.int64), classes
     )
+
+
+def _flat_listing(path: Path, labels_file: Path) -> tuple[list[Path], list[int], tuple[str, ...]]:
+    """The photos directly in ``path`` with their classes from the CSV ``labels_file``. Raises for
+    a folder without photos (an ImageFolder needs no labels file) and for photos without a row;
+    warns about rows naming files that are not there (``SkippedFilesWarning``)."""
+    rows = _read_labels(labels_file)
+    listing: Listing = scan_folder(path, recursive=False)
+    files = listing.photos
+    if not files:
+        folders = [p.name for p, why in listing.skipped if why == NESTED_REASON]
+        hint = (
+            f"; it has sub-folders ({', '.join(folders[:3])}): an ImageFolder <class>/<photo> "
+            "needs no labels file, leave it out"
+            if folders
+            else ""
+        )
+        raise FileNotFoundError(f"no photos directly in {path} to label with {labels_file}{hint}.")
+    _warn_skipped(path, listing.skipped)
+    missing = [f.name for f in files if f.name not in rows]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} images have no label in {labels_file}, e.g. {missing[:3]}."
+        )
+    present = {f.name for f in files}
+    absent = [name for name in rows if name not in present]
+    if absent:
+        warnings.warn(
+            f"{len(absent)} row(s) of {labels_file} name files that are not photos in {path}, "
+            f"e.g. {', '.join(absent[:3])}: they are not used (check the names).",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
+    classes = tuple(sorted({rows[f.name] for f in files}))
+    return files, [classes.index(rows[f.name]) for f in files], classes
 
 
 def _read_labels(labels_file: Path) -> dict[str, str]:
@@ -497,9 +550,10 @@ def _read_labels(labels_file: Path) -> dict[str, str]:
     Raises ValueError naming the file when it is not UTF-8 text, has no rows or short rows, or gives
     one file two different classes.
     """
-    if not labels_file.is_file():
+    if what_is_wrong(labels_file):
         raise FileNotFoundError(
-            f"labels file {labels_file} does not exist (expected CSV rows: filename,class)."
+            f"labels file {labels_file} {what_is_wrong(labels_file)} (expected a CSV file with "
+            "rows filename,class)."
         )
     try:
         with open(labels_file, newline="", encoding="utf-8-sig") as f:

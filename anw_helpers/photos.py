@@ -31,6 +31,8 @@ __all__ = [
     "PHOTO_SUFFIXES",
     "HEIC_SUFFIXES",
     "FAINT_MARK_LEVELS",
+    "HIDDEN_REASON",
+    "NESTED_REASON",
     "PhotoError",
     "Photo",
     "Listing",
@@ -41,6 +43,7 @@ __all__ = [
     "open_photo",
     "decode_rgb",
     "scan_folder",
+    "what_is_wrong",
     "watermark_rgb",
     "composite_onto",
 ]
@@ -52,6 +55,11 @@ PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".we
 #: A photo whose pixels the mark changed by less than this mean absolute amount (8-bit levels per
 #: channel) carries almost no mark: greyscale or near-grey photos (grey has no hue to rotate).
 FAINT_MARK_LEVELS = 1.0
+#: Why a hidden photo (its name starts with '.') is skipped.
+HIDDEN_REASON = "a hidden photo (its name starts with '.'): rename it to include it"
+#: Why a sub-folder is skipped where only the photos directly in a folder are read (``anw
+#: verify``'s <class>/<photo> and flat folders; ``anw mark`` reads every sub-folder).
+NESTED_REASON = "a sub-folder: its photos are not read (only <class>/<photo>, one level)"
 #: How to read HEIC photos when ``pillow-heif`` is missing.
 HEIC_HINT = (
     'install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
@@ -119,6 +127,21 @@ def _file_kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a regular file"
+
+
+def what_is_wrong(path: Union[str, Path], want: str = "file") -> str:
+    """Why ``path`` is not the ``want`` ("file": a regular file; "folder") asked for, in words for
+    a message (e.g. "does not exist", "is a FIFO (named pipe), not a file"); "" when it is."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "is a broken symbolic link" if os.path.islink(path) else "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if (stat.S_ISDIR if want == "folder" else stat.S_ISREG)(mode):
+        return ""
+    kind = "a regular file" if stat.S_ISREG(mode) else _file_kind(mode)
+    return f"is {kind}, not a {want}"
 
 
 def _not_regular_reason(path: Path) -> Optional[str]:
@@ -237,10 +260,13 @@ def _scan_error(path: Path, exc: OSError) -> str:
 def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
     """The photos under ``root`` (sorted), and each entry skipped with its reason.
 
-    Hidden entries (names starting with '.') are ignored. Skipped and reported: files that are not
+    Hidden entries (names starting with '.') are not read; hidden photos (by suffix) are reported
+    as skipped (:data:`HIDDEN_REASON`), other hidden files and folders are ignored (``.DS_Store``,
+    ``.git``). Skipped and reported: files that are not
     photos (by suffix), photo names that are not readable regular files (a FIFO, a broken link),
     folders that cannot be read, and symbolic links to folders (not followed, so nothing outside
-    ``root`` is read and no loop is possible). With ``recursive=False`` sub-folders are ignored.
+    ``root`` is read and no loop is possible). With ``recursive=False`` sub-folders are not read
+    and reported as skipped (:data:`NESTED_REASON`).
     """
     listing = Listing()
     pending = [Path(root)]
@@ -255,8 +281,12 @@ def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
         for entry in entries:
             path = Path(entry.path)
             if entry.name.startswith("."):
+                if Path(entry.name).suffix.lower() in PHOTO_SUFFIXES:
+                    listing.skipped.append((path, HIDDEN_REASON))
                 continue
             if entry.is_dir(follow_symlinks=False):
+                if not recursive:
+                    listing.skipped.append((path, NESTED_REASON))
                 subfolders.append(path)
             elif entry.is_symlink() and entry.is_dir():
                 if recursive:

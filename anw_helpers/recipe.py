@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional, Union
 
 from .augment import check_augmentation_name
+from .memory import MAX_IMAGE_SIZE
 from .models import MODEL_NAMES
 
 __all__ = ["DATASETS", "DataSetting", "TrainingRecipe", "LearnerConfig"]
@@ -64,10 +65,10 @@ class DataSetting:
             raise ValueError(
                 f"unknown dataset {self.dataset!r}; expected one of {', '.join(DATASETS)}."
             )
-        if self.image_size is not None and self.image_size < 8:
+        if self.image_size is not None and not 8 <= self.image_size <= MAX_IMAGE_SIZE:
             raise ValueError(
-                "image_size must be at least 8 pixels (or None: the dataset's own); got "
-                f"{self.image_size}."
+                f"image_size must be 8..{MAX_IMAGE_SIZE} pixels (or None: the dataset's own; "
+                f"anw verify accepts no larger model); got {self.image_size}."
             )
         if self.dataset == "cifar10" and self.image_size not in (None, 32):
             raise ValueError(f"CIFAR-10 images are 32 x 32; got image_size={self.image_size}.")

@@ -49,6 +49,7 @@ from torch import Tensor, nn
 
 from ._checks import check_float_images, check_labelled_batch, check_sample, check_user_key
 from .color import apply_color_matrix, lct_matrix
+from .memory import MAX_BATCH, PASS_MEMORY_BYTES
 from .verify import per_image_losses  # re-exported: the per-image terms of eq. 6
 
 __all__ = [
@@ -115,7 +116,7 @@ def key_scores(
     baseline: Sequence[float] = (0.0,),
     color_space: Optional[Tensor] = None,
     kind: str = "probability",
-    batch_size: int = 1000,
+    batch_size: Optional[int] = None,
 ) -> Tensor:
     """Per-image score: how much ``model`` prefers each image watermarked with ``key`` to its
     baseline.
@@ -494,7 +495,9 @@ MIN_CHROMA = 0.01
 CHROMA_BINS = 20
 
 
-def chroma(images: Tensor, color_space: Optional[Tensor] = None, batch_size: int = 1000) -> Tensor:
+def chroma(
+    images: Tensor, color_space: Optional[Tensor] = None, batch_size: Optional[int] = None
+) -> Tensor:
     """How much colour each photo has for the mark to rotate: a float64 tensor of shape (N,), in [0,
     1].
 
@@ -508,6 +511,9 @@ def chroma(images: Tensor, color_space: Optional[Tensor] = None, batch_size: int
     if images.dim() != 4:
         raise ValueError(f"images must be a batch (N, 3, H, W); got shape {tuple(images.shape)}.")
     half_turn = lct_matrix(180.0, color_space)
+    if batch_size is None:  # three float64 copies of each photo: within PASS_MEMORY_BYTES
+        per_photo = 3 * 8 * images[0].numel() if len(images) else 1
+        batch_size = max(1, min(MAX_BATCH, PASS_MEMORY_BYTES // per_photo))
     out = torch.empty(len(images), dtype=torch.float64)
     for start in range(0, len(images), batch_size):
         x = images[start : start + batch_size].double().cpu()

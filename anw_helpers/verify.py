@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from ._checks import check_labelled_batch
 from .color import SIGNATURE_SLOTS, apply_color_matrix, lct_matrix
+from .memory import batch_size_for
 
 if TYPE_CHECKING:
     from .users import User
@@ -131,17 +132,21 @@ def per_image_losses(
     labels: Tensor,
     signatures: Sequence[float],
     color_space: Optional[Tensor] = None,
-    batch_size: int = 1000,
+    batch_size: Optional[int] = None,
 ) -> Tensor:
     """Cross-entropy of ``model`` on every image watermarked with every signature: shape (N images,
     S signatures).
 
     The per-image terms of eq. 6's sum (their mean over images is :func:`signature_losses`).
     ``images`` are clean floats in [0, 1], (N, 3, H, W); the model runs in eval mode, fp32, without
-    gradients, ``batch_size`` images at a time. Returns float64 on the CPU. Raises ValueError when a
-    loss is NaN or infinite (a broken model): no NaN passes silently into a verdict.
+    gradients, ``batch_size`` images at a time (None: as many as keep one pass within
+    ``memory.PASS_MEMORY_BYTES``, :func:`memory.batch_size_for`). Returns float64 on the CPU.
+    Raises ValueError when a loss is NaN or infinite (a broken model): no NaN passes silently into
+    a verdict.
     """
     check_labelled_batch(images, labels)
+    if batch_size is None:
+        batch_size = batch_size_for(model, images.shape)
     sigs = [float(k) for k in signatures]
     if not sigs:
         raise ValueError("signatures is empty; give at least one signature.")
@@ -300,14 +305,15 @@ def verify_users(
     users: Sequence[User],
     signatures: Optional[Sequence[float]] = None,
     color_spaces: Optional[Sequence[Optional[Tensor]]] = None,
-    batch_size: int = 1000,
+    batch_size: Optional[int] = None,
 ) -> UserVerdicts:
     """Grid search of eq. 6 for every user in one batched pass per signature (Sec. 5.4, Fig. 5a).
 
     Each user's clean images are watermarked with each signature in the user's own colour space (or
     in ``color_spaces[u]`` when given - e.g. an adversary's arbitrary T), all users' images go
-    through the model together ``batch_size`` at a time, and the per-image losses are averaged per
-    user. Equal to calling :func:`grid_search` per user, but hundreds of users verify in seconds.
+    through the model together ``batch_size`` at a time (None: :func:`memory.batch_size_for`), and
+    the per-image losses are averaged per user. Equal to calling :func:`grid_search` per user,
+    but hundreds of users verify in seconds.
     """
     if len(users) == 0:
         raise ValueError("verify_users needs at least one user; got an empty list.")
@@ -331,6 +337,8 @@ def verify_users(
     if not sigs:
         raise ValueError("signatures is empty; give at least one signature.")
     device = next(model.parameters()).device
+    if batch_size is None:
+        batch_size = batch_size_for(model, images.shape)
     model.eval()
     totals = torch.zeros(len(users), len(sigs), dtype=torch.float64)
     with torch.no_grad():
@@ -463,10 +471,12 @@ def _correct(
     labels: Tensor,
     k: float,
     color_space: Optional[Tensor],
-    batch_size: int = 1000,
+    batch_size: Optional[int] = None,
 ) -> tuple[int, int]:
     """(number of photos classified correctly when watermarked with ``k``, number of classes)."""
     device = next(model.parameters()).device
+    if batch_size is None:
+        batch_size = batch_size_for(model, images.shape)
     matrix = lct_matrix(k, color_space)
     correct, num_classes = 0, 0
     model.eval()

@@ -153,7 +153,8 @@ def test_scan_folder_skips_and_reports_fifos_linked_and_unreadable_folders(tmp_p
     listing = photos.scan_folder(root)
     assert listing.photos == [root / "a.png", root / "inner" / "b.png"]
     reasons = {p.name: why for p, why in listing.skipped}
-    assert set(reasons) == {"x.jpg", "notes.txt", "elsewhere", "gone.png", "locked"}
+    assert set(reasons) == {"x.jpg", "notes.txt", "elsewhere", "gone.png", "locked", ".hidden.png"}
+    assert reasons[".hidden.png"] == photos.HIDDEN_REASON  # listed, not silently left out
     assert "FIFO" in reasons["x.jpg"] and "symbolic link" in reasons["elsewhere"]
     assert "broken" in reasons["gone.png"] and "Permission denied" in reasons["locked"]
     with pytest.raises(photos.PhotoError, match="FIFO"):
