@@ -26,7 +26,7 @@
 # **You will learn to**
 # - write the paper's verification rule, eq. 6, as a grid search over the signature space;
 # - read the paper's Fig. 2 plot (loss against $k - k^*$, the green match band, the square marker);
-# - run gradient search from random starts, none near the true key, and check that it converges;
+# - run gradient search from random starts, none near the true key, and see whether it converges;
 # - check the innocent case: a held-out user whose photos the learner never saw.
 #
 # **Time:** about 25 minutes. Uses the learner of lesson 03 from the model cache (if you open this
@@ -268,8 +268,8 @@ assert not verdicts["watermarked user, untrained network"].conclusive, (
 # has several valleys, so we start from several points drawn at random over the whole circle
 # (seeded), none within $\tau$ of the user's key — the paper's own notebook started *at* it, which
 # proves nothing — and keep the end point with the lowest loss. A start that only drifts towards
-# $k^*$ would still be "a match" by the slot rule, so we ask for more: the search must *converge* to
-# $k^*$, ending within `CONVERGED` degrees of it, well inside the slot.
+# $k^*$ would still be "a match" by the slot rule, so we ask for more: does the search *converge* to
+# $k^*$, ending within `CONVERGED` degrees of it, well inside the slot?
 
 # ### Exercise 4.2 — one gradient descent on the signature
 # Make $k$ a tensor that requires a gradient, and descend the mean cross-entropy of the user's
@@ -352,9 +352,20 @@ print(f"gradient search: k_hat = {grad.best:.1f} (k* = {k_star:g}); it took {sec
 display(plots.plot_gradient_search(grad, k_star, tau=tau))
 assert all(float(verify.circular_distance(a, k_star)) > tau for a in grad.inits.tolist())
 distance = float(verify.circular_distance(grad.best, k_star))
-assert distance < CONVERGED, (
-    f"gradient search ended at {grad.best:.1f}, {distance:.1f} degrees from k* = {k_star}"
+print(
+    f"this run: the best end lies {distance:.1f} degrees from k* = {k_star:g}: "
+    + ("converged" if distance < CONVERGED else f"NOT within {CONVERGED:g} degrees")
+    + " (printed, not checked: read on)"
 )
+
+# %% [markdown]
+# Did your search converge? We print it rather than check it, because it does not always: over the
+# recorded trainings of this learner (the gradient-search row of the
+# [lesson checks](../docs/reproduction.md#lesson-checks)), these eight starts ended within
+# `CONVERGED` of $k^*$ for most seeds, a little outside it for one, and for one (key 210) every
+# start settled in another valley, 141° away. Eight starts drawn at random can all miss a narrow
+# valley: the grid search of eq. 6 looks at every slot and cannot miss it that way, which is why
+# the arbitrator's verdict comes from the grid; gradient search refines a minimum the grid found.
 
 # %% [markdown]
 # ## Summary
@@ -364,8 +375,8 @@ assert distance < CONVERGED, (
 #   none there (their curve is lowest at or near 0).
 # - $\hat k$ can be read only when the model recognises the photos and no single photo decides it
 #   (`verify.verdict`); even then a match is a lead, and a claim needs lesson 09's calibrated test.
-# - Gradient search reaches the same answer from starts away from the key, and refines it beyond the
-#   30° grid.
+# - Gradient search from starts away from the key usually reaches it and refines it beyond the 30°
+#   grid, but a handful of random starts can all miss its valley: the verdict comes from the grid.
 #
 # ## Check your understanding
 # 1. With $N = 12$ slots, what is the chance that a learner that never saw the photos lands in the
