@@ -855,12 +855,18 @@ def _print_ownership_test(key, test, note, n_reference) -> None:
         print(f"{what}: {note}")
         return
     print(f"{what}: {test.summary()}")
+    from .claims import CLAIM_LEVEL
+
     bound = "at most " if test.p_value <= test.p_floor * (1 + 1e-9) else ""
+    reading = (
+        "This is evidence of membership (hue-rotated near your key), not of the key "
+        "itself: the key test below checks that."
+        if test.p_value <= CLAIM_LEVEL
+        else f"That is above {CLAIM_LEVEL:g}: no evidence that the model trained on your photos."
+    )
     print(
         "meaning: if the model had never trained on your photos, scores at least this far above "
-        f"the reference would turn up with probability {bound}{test.p_value:.2g}. This is "
-        "evidence of membership (hue-rotated near your key), not of the key itself: the key test "
-        "below checks that."
+        f"the reference would turn up with probability {bound}{test.p_value:.2g}. {reading}"
     )
 
 

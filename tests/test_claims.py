@@ -183,3 +183,17 @@ def test_verifying_with_the_marked_copies_is_detected(tmp_path, toy, capsys):
     assert "look already marked with your key 120" in err and "ORIGINALS" in err
     assert main(["verify", "toy.pt", str(clean), *args]) == 0
     assert "already marked" not in capsys.readouterr().err
+
+
+def test_the_meaning_line_never_calls_a_large_p_evidence(capsys):
+    """An innocent's p = 0.49 was read out as "This is evidence of membership" (seen on a ci
+    learner's never-seen user): the meaning follows the p-value."""
+    from types import SimpleNamespace
+
+    from anw_helpers import cli
+
+    for p, said in ((0.49, "no evidence"), (0.0001, "evidence of membership")):
+        test = SimpleNamespace(p_value=p, p_floor=1e-4, summary=lambda: "summary")
+        cli._print_ownership_test(60.0, test, "", 600)
+        meaning = capsys.readouterr().out.splitlines()[-1]
+        assert said in meaning and (p < 0.01 or "evidence of membership" not in meaning)
