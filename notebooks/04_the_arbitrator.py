@@ -215,8 +215,9 @@ assert at_zero < at_key, "photos the learner never saw must not prefer the key t
 # For the innocent held-out user, expect either verdict. Their curve has no minimum the learner put
 # there: it is the learner's generic taste in hue, often nearly flat, and whether its lowest slot
 # survives dropping each photo in turn depends on the seed and even on the arithmetic (on a 2-core
-# AMD CPU training in fp32, one photo decided this very user's $\hat k$; in bf16 none did). An
-# "inconclusive" for an innocent is a correct answer — their photos carry no evidence either way.
+# AMD CPU training in fp32, one photo decided this very user's $\hat k$; on our Xeon it was readable
+# in fp32 and, in bf16, four photos each moved it by a slot). An "inconclusive" for an innocent is
+# a correct answer — their photos carry no evidence either way.
 # What the method promises, and what the cell checks, is that an innocent never gets a *readable*
 # verdict for their key.
 
