@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from anw_helpers.sweep import GRADIENT_CONVERGED
-from anw_helpers.verify import DEFAULT_TAU
+from anw_helpers.verify import DEFAULT_TAU, circular_distance, match
 
 #: The seed grids of lesson 03's learner, whose records carry the lesson checks.
 SEED_GRIDS = (
@@ -25,11 +25,6 @@ SEED_GRIDS = (
 )
 #: The lessons' thresholds on the learner's accuracies (lesson 03, section 4).
 TRAIN_ACCURACY_OVER, TEST_ACCURACY_OVER = 0.90, 0.40
-
-
-def _circular(a: float, b: float) -> float:
-    d = (a - b) % 360.0
-    return min(d, 360.0 - d)
 
 
 @dataclass(frozen=True)
@@ -73,7 +68,7 @@ def _user_matched(r: dict) -> tuple[bool, float]:
 
 
 def _held_out_not_at_key(r: dict) -> tuple[bool, float]:
-    d = _circular(r["held_out_k_hat"], r["held_out_key"])
+    d = float(circular_distance(r["held_out_k_hat"], r["held_out_key"]))
     return d >= DEFAULT_TAU, d
 
 
@@ -81,7 +76,7 @@ def _no_verdict_for_key(r: dict) -> Optional[tuple[bool, float]]:
     c = _checks(r)
     if "held_out_verdict_conclusive" not in c:
         return None
-    at_key = _circular(c["held_out_verdict_k_hat"], r["held_out_key"]) < DEFAULT_TAU
+    at_key = match(c["held_out_verdict_k_hat"], r["held_out_key"])
     return not (c["held_out_verdict_conclusive"] and at_key), c["held_out_verdict_k_hat"]
 
 
