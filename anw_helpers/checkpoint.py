@@ -53,8 +53,9 @@ __all__ = [
 #: trained again. 4: one key scheme for all models (was ``train._TRAINING_CODE_VERSION`` 3 plus a
 #: separate fine-tune key). 5: colour jitter's hue is torchvision's HSV shift (was the YIQ
 #: rotation). 6: the learner's config saved as its two parts, data setting and training recipe
-#: (``anw_helpers.recipe``); shadow and subsampled models keyed by their recipe alone.
-CACHE_VERSION = 6
+#: (``anw_helpers.recipe``); shadow and subsampled models keyed by their recipe alone. 7: the device
+#: type and training precision in every key (``train.trained_with``, issue 26).
+CACHE_VERSION = 7
 
 _FIELDS = ("state_dict", "record", "config")
 #: Bounds on what a checkpoint may ask for (a course model is far inside them).

@@ -75,6 +75,9 @@ __all__ = [
     "run_job",
     "append_record",
     "read_finished",
+    "resume_id",
+    "record_id",
+    "here_id",
     "run_sweep",
     "main",
 ]
@@ -305,8 +308,33 @@ def _locked(fd: int) -> Iterator[None]:
         fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
+def resume_id(config: dict, precision: Optional[str], device: Optional[str], isa: Optional[str]) -> str:
+    """What makes a record count as done: the learner's settings (``LearnerConfig.flat``), its
+    training precision, device type (``cpu``, ``cuda``) and the CPU's instruction set (fp32 on AVX2
+    and on AVX-512 give different numbers). A bf16 record never stands in for an fp32 learner."""
+    device = None if device is None else str(device).split(":")[0]
+    here = {"config": config, "precision": precision, "device": device, "isa": isa}
+    return json.dumps(_jsonable(here), sort_keys=True)
+
+
+def record_id(record: dict) -> str:
+    """:func:`resume_id` of a written record."""
+    isa = (record.get("machine") or {}).get("isa")
+    return resume_id(record["config"], record.get("precision"), record.get("train_device"), isa)
+
+
+def here_id(config: LearnerConfig) -> str:
+    """:func:`resume_id` of a learner trained on this machine, in its chosen precision."""
+    import torch
+
+    from .runtime import choose_device, choose_precision
+
+    isa = torch.backends.cpu.get_cpu_capability()
+    return resume_id(config.flat(), choose_precision().name, choose_device().type, isa)
+
+
 def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:
-    """The :func:`config_id` of every record in the results file, and the unreadable line numbers.
+    """The :func:`record_id` of every record in the results file, and the unreadable line numbers.
 
     A missing file has none. A damaged line (a job killed mid-write) is reported, never fatal: its
     learner simply runs again.
@@ -319,8 +347,8 @@ def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:
         if not line.strip():
             continue
         try:
-            done.add(json.dumps(json.loads(line)["config"], sort_keys=True))
-        except (json.JSONDecodeError, KeyError, TypeError):
+            done.add(record_id(json.loads(line)))
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
             bad.append(number)
     return done, bad
 
@@ -525,7 +553,7 @@ def run_sweep(
             f"{results}: line(s) {', '.join(map(str, bad))} are not readable records; ignored "
             "(their learners run again if they are in this grid)."
         )
-    todo = [j for j in grid.jobs if config_id(j.config) not in finished]
+    todo = [j for j in grid.jobs if here_id(j.config) not in finished]
     for j in grid.jobs:
         if j not in todo:
             say(f"skip {j.label}: already in {results.name}")

@@ -51,6 +51,7 @@ __all__ = [
     "predict_logits",
     "accuracy",
     "model_cache_key",
+    "trained_with",
     "make_train_step",
     "adversarial_batch",
     "make_dp_compatible",
@@ -136,12 +137,25 @@ def learner_data(config: LearnerConfig) -> LearnerData:
 def model_cache_key(config: LearnerConfig, data: LearnerData) -> str:
     """Hash of every setting that shapes the model, of the training data's identity
     (``ImageSet.identity``: canonical CIFAR-10's name and selection, the same from either source;
-    else the pixels and labels) and of ``checkpoint.CACHE_VERSION``."""
+    else the pixels and labels), of the device type and precision it trains with here
+    (:func:`trained_with`) and of ``checkpoint.CACHE_VERSION``."""
     return cache_key(_cache_settings(config, data))
 
 
 def _cache_settings(config: LearnerConfig, data: LearnerData) -> dict:
-    return {"kind": "learner", "config": dataclasses.asdict(config), "data": data.train.identity}
+    return {
+        "kind": "learner",
+        "config": dataclasses.asdict(config),
+        "data": data.train.identity,
+        **trained_with(),
+    }
+
+
+def trained_with() -> dict:
+    """The device type and training precision a model is trained with here: part of every cache
+    key, so that a bf16 learner is never reused as an fp32 one (they differ, Sec. 5.1's numbers
+    included) and a CPU learner never stands in for a GPU one."""
+    return {"device": choose_device().type, "precision": choose_precision().name}
 
 
 @torch.no_grad()
@@ -551,6 +565,7 @@ def train_model(
         "train": train.identity,
         "test": None if test is None else test.identity,
         "start": None if start_from is None else _state_digest(start_from),
+        **trained_with(),
     }
 
     def build(for_training: bool) -> nn.Module:

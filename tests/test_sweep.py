@@ -146,11 +146,36 @@ def test_a_record_is_strict_json_and_a_damaged_line_is_reported(tmp_path):
         "k_hat": [60.0],
     }
     finished, bad = sweep.read_finished(path)
-    assert finished == {'{"seed": 0}', '{"seed": 2}'} and bad == [2]
+    ids = {sweep.resume_id({"seed": s}, None, None, None) for s in (0, 2)}
+    assert finished == ids and bad == [2]
     assert sweep.read_finished(tmp_path / "none.jsonl") == (set(), [])
 
 
 # ------------------------------------------------------------------- resume and failures (fake job)
+def _trained_here(precision=None):
+    import torch
+
+    from anw_helpers.runtime import choose_device, choose_precision
+
+    return {
+        "precision": precision or choose_precision().name,
+        "train_device": str(choose_device()),
+        "machine": {"isa": torch.backends.cpu.get_cpu_capability()},
+    }
+
+
+def test_a_record_in_another_precision_or_isa_is_not_this_learner(tmp_path):
+    grid = _grid(zip={"seed": [0], "keys": [60]})
+    config = grid.jobs[0].config
+    here = _trained_here()
+    other = "bf16" if here["precision"] == "fp32" else "fp32"
+    same = {"config": config.flat(), **here}
+    assert sweep.record_id(same) == sweep.here_id(config)
+    assert sweep.record_id({**same, **_trained_here(other)}) != sweep.here_id(config)
+    assert sweep.record_id({**same, "machine": {"isa": "OTHER"}}) != sweep.here_id(config)
+    assert sweep.record_id({**same, "train_device": "cuda:0"}) != sweep.here_id(config)
+
+
 def _fake_job(config, results, profile="", label="", **options):
     if config.recipe.seed == 2:
         raise RuntimeError("the learner's data could not be built")
@@ -162,6 +187,7 @@ def _fake_job(config, results, profile="", label="", **options):
         "held_out_k_hat": 0.0,
         "wall_seconds": 1.0,
         "from_cache": False,
+        **_trained_here(),
     }
     sweep.append_record(results, record)
     return sweep._jsonable(record)
