@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import itertools
 import json
 import math
@@ -78,6 +79,8 @@ __all__ = [
     "resume_id",
     "record_id",
     "here_id",
+    "here_fields",
+    "job_function",
     "run_sweep",
     "main",
 ]
@@ -86,7 +89,7 @@ __all__ = [
 EXECUTORS: tuple[str, ...] = ("local", "slurm", "debug")
 #: Settings (of the data setting) that hold one entry per user.
 _PER_USER = ("user_sizes", "keys", "color_space_seeds")
-_SECTIONS = {"profile", "description", "set", "cross", "zip"}
+_SECTIONS = {"profile", "description", "job", "set", "cross", "zip"}
 
 
 class GridError(ValueError):
@@ -108,6 +111,7 @@ class Grid:
     profile: str
     description: str
     jobs: tuple[Job, ...]
+    job: str = ""  # "module:function" run for each learner instead of run_job ("": run_job)
 
 
 def config_id(config: LearnerConfig) -> str:
@@ -236,7 +240,26 @@ def parse_grid(data: dict, path: str = "grid") -> Grid:
                 f"{path}: {seen[cid]!r} and {job.label!r} are the same learner; drop one."
             )
         seen[cid] = job.label
-    return Grid(profile, str(data.get("description", "")), tuple(jobs))
+    job = data.get("job", "")
+    if not isinstance(job, str) or (job and ":" not in job):
+        raise GridError(
+            f'{path}: job names a function as "module:function", e.g. '
+            f'job = "tools.measures:memorisation_job" (got {job!r}).'
+        )
+    return Grid(profile, str(data.get("description", "")), tuple(jobs), job)
+
+
+def job_function(grid: Grid) -> Callable[..., dict]:
+    """The function each of the grid's learners runs: :func:`run_job`, or the grid's ``job``
+    ("module:function", imported here; it takes run_job's arguments and appends its record with
+    :func:`append_record`, including :func:`here_fields`' so that a rerun skips it)."""
+    if not grid.job:
+        return run_job
+    module, _, name = grid.job.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise GridError(f"the grid's job {grid.job!r} cannot be imported: {exc}.") from None
 
 
 def _job(base: LearnerConfig, fixed: dict, varied: dict, path: str) -> Job:
@@ -308,7 +331,9 @@ def _locked(fd: int) -> Iterator[None]:
         fcntl.lockf(fd, fcntl.LOCK_UN)
 
 
-def resume_id(config: dict, precision: Optional[str], device: Optional[str], isa: Optional[str]) -> str:
+def resume_id(
+    config: dict, precision: Optional[str], device: Optional[str], isa: Optional[str]
+) -> str:
     """What makes a record count as done: the learner's settings (``LearnerConfig.flat``), its
     training precision, device type (``cpu``, ``cuda``) and the CPU's instruction set (fp32 on AVX2
     and on AVX-512 give different numbers). A bf16 record never stands in for an fp32 learner."""
@@ -331,6 +356,22 @@ def here_id(config: LearnerConfig) -> str:
 
     isa = torch.backends.cpu.get_cpu_capability()
     return resume_id(config.flat(), choose_precision().name, choose_device().type, isa)
+
+
+def here_fields(profile: str, label: str) -> dict:
+    """The fields every record carries about where and how it was measured: profile, label, the
+    training precision and device chosen here, the machine and the time (:func:`record_id` reads
+    them to skip a finished learner)."""
+    from .runtime import choose_device, choose_precision
+
+    return {
+        "profile": profile,
+        "label": label,
+        "precision": choose_precision().name,
+        "train_device": str(choose_device()),
+        "machine": machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:
@@ -698,7 +739,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         else None
     )
     options = {"threads": threads, "retrain": True} if args.retrain else {"threads": threads}
-    failed = run_sweep(grid, results, executor, parallel, options=options)
+    try:
+        job = job_function(grid)
+    except GridError as exc:
+        print(f"sweep: {exc}", file=sys.stderr)
+        return 2
+    failed = run_sweep(grid, results, executor, parallel, job=job, options=options)
     return 1 if failed else 0
 
 

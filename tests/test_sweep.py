@@ -286,3 +286,21 @@ def test_the_slurm_flags_make_a_job_array_script(tmp_path, monkeypatch):
     for line in ("--partition=gpu", "--gpus-per-node=1", "--time=90", "--job-name=anw-sweep"):
         assert f"#SBATCH {line}\n" in script
     assert "--cpus-per-task" not in script  # not asked for: Slurm's default
+
+
+def test_a_grid_may_name_its_own_job_function():
+    grid = sweep.parse_grid(
+        {"profile": "ci", "job": "json:dumps", "zip": {"seed": [0, 1], "keys": [60, 210]}}
+    )
+    assert grid.job == "json:dumps" and sweep.job_function(grid) is json.dumps
+    assert sweep.job_function(sweep.parse_grid({"profile": "ci"})) is sweep.run_job
+    with pytest.raises(sweep.GridError, match="module:function"):
+        sweep.parse_grid({"profile": "ci", "job": "no_colon"})
+    with pytest.raises(sweep.GridError, match="cannot be imported"):
+        sweep.job_function(sweep.parse_grid({"profile": "ci", "job": "no_such_module_x:f"}))
+
+
+def test_here_fields_make_a_record_this_machine_skips(tmp_path):
+    grid = _grid(zip={"seed": [0], "keys": [60]})
+    record = {"config": grid.jobs[0].config.flat(), **sweep.here_fields("ci", "seed=0")}
+    assert sweep.record_id(record) == sweep.here_id(grid.jobs[0].config)
