@@ -455,6 +455,9 @@ def _configs(grid: str) -> list:
 def test_the_new_grids_train_what_the_lessons_train():
     ci = get_profile("ci").config
     assert _configs("ci_fig2_users.toml") == [multi_user_config(ci).with_(seed=s) for s in range(6)]
+    cpu = get_profile("cpu").config
+    fp32 = [multi_user_config(cpu).with_(seed=s) for s in range(6)]
+    assert _configs("cpu_fig2_users.toml") == fp32
     setting = get_profile("ci").lessons.many_users
     base = ci.with_(n_train=setting.n_train, batch_size=setting.batch_size)
     assert _configs("ci_fig5a_many_users.toml") == [
