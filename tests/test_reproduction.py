@@ -595,6 +595,17 @@ def test_every_grid_the_registry_names_parses():
         assert sweep.load_grid(ROOT / grid).jobs, grid
 
 
+def test_every_claim_can_stand_in_some_profile():
+    """A claim's ``seeds`` is reachable: some profile's grids ask for that many distinct seeds (a
+    profile whose grids ask for fewer can only ever read "indicative")."""
+    for c in _claims():
+        asked: dict = {}
+        for grid in map(sweep.load_grid, (ROOT / g for g in c.grids)):
+            asked.setdefault(grid.profile, set()).update(j.config.flat()["seed"] for j in grid.jobs)
+        if c.grids:
+            assert max(len(s) for s in asked.values()) >= c.seeds, (c.id, c.seeds, asked)
+
+
 def _configs(grid: str) -> list:
     return [j.config for j in sweep.load_grid(ROOT / "tools" / "grids" / grid).jobs]
 
