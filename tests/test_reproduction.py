@@ -48,10 +48,13 @@ def write_record(
     sizes=None,
     held: float = 0.0,
     profile: str = "ci",
+    precision: str = "fp32",
+    isa=None,
     **changes,
 ) -> dict:
     """Append one record through ``sweep.run_job``: users with ``keys`` (None: no watermark) get
-    ``k_hat`` with a loss minimum ``depth`` deep (gap +depth on a match, -depth on a miss)."""
+    ``k_hat`` with a loss minimum ``depth`` deep (gap +depth on a match, -depth on a miss), trained
+    in ``precision`` on a CPU with instruction set ``isa`` (None: this machine's)."""
     keys = tuple(None if k is None else float(k) for k in keys)
     sizes = tuple(sizes or (50,) * len(keys))
     seeds = changes.pop("color_space_seeds", (None,) * len(keys))
@@ -67,7 +70,7 @@ def write_record(
         images_per_second=1000.0,
         epoch_seconds=[1.0, 2.0],
         device="cpu",
-        precision="fp32",
+        precision=precision,
     )
     learner = SimpleNamespace(
         model=None,
@@ -89,6 +92,9 @@ def write_record(
         lambda *a, **k: verify.SearchResult(torch.tensor(SLOTS), _losses(held, 0.5)),
     )
     monkeypatch.setattr(sweep, "lesson_checks", lambda *a: dict(LESSON_CHECKS))
+    if isa is not None:
+        here = sweep.machine()
+        monkeypatch.setattr(sweep, "machine", lambda: {**here, "isa": isa})
     return sweep.run_job(config, str(results), profile, f"seed={seed}")
 
 
@@ -166,7 +172,7 @@ def test_keys_matched_gives_the_share_the_gaps_and_the_verdict(tmp_path, monkeyp
         )
     m = measures(root)["demo"]["ci"]
     assert m.outcome.verdict == "partly"  # 2 of 3: below the bar of all, above half
-    assert m.outcome.number == "2/3 matched (3 keys)"
+    assert m.outcome.number == "2 of 3 users matched (3 keys)"
     assert m.outcome.values == pytest.approx((0.2, 0.3, -0.1))
     assert (m.seeds, m.learners) == (3, 3)
     assert rp.spread(m.outcome.values, m.outcome.fmt) == (
@@ -176,7 +182,9 @@ def test_keys_matched_gives_the_share_the_gaps_and_the_verdict(tmp_path, monkeyp
     text = generate(root)
     row = next(line for line in text.splitlines() if line.startswith("| [Fig. 0](#demo)"))
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
-    assert cells[2].startswith("**partly**: 2/3 matched (3 keys); loss gap +0.133 ± 0.208 std")
+    assert cells[2].startswith(
+        "**partly**: 2 of 3 users matched (3 keys); loss gap +0.133 ± 0.208 std"
+    )
     assert "3 seeds (3 learners)" in cells[2] and ", fp32" in cells[2]
     assert cells[3:7] == ["not yet measured"] * 4
     assert "yes: all of the (learner, user) pairs matched; partly: at least 50 %" in text
@@ -194,7 +202,7 @@ def test_every_key_matched_is_yes_and_users_are_selected_by_size(tmp_path, monke
         depth=[0.2, 0.1, 0.05],
     )
     m = measures(root)["demo"]["ci"]
-    assert m.outcome.verdict == "yes" and m.outcome.number == "2/2 matched (2 keys)"
+    assert m.outcome.verdict == "yes" and m.outcome.number == "2 of 2 users matched (2 keys)"
 
 
 def test_users_without_a_key_are_not_counted(tmp_path, monkeypatch):
@@ -202,7 +210,7 @@ def test_users_without_a_key_are_not_counted(tmp_path, monkeypatch):
     write_record(
         monkeypatch, results(root), seed=0, keys=[60, None], k_hat=[60, 0], depth=[0.2, 0.3]
     )
-    assert measures(root)["demo"]["ci"].outcome.number == "1/1 matched (1 key)"
+    assert measures(root)["demo"]["ci"].outcome.number == "1 of 1 users matched (1 key)"
 
 
 def test_held_out_users_at_zero(tmp_path, monkeypatch):
@@ -212,7 +220,7 @@ def test_held_out_users_at_zero(tmp_path, monkeypatch):
             monkeypatch, results(root), seed=seed, keys=[60], k_hat=[60], depth=[0.2], held=held
         )
     o = measures(root)["demo"]["ci"].outcome
-    assert (o.verdict, o.number) == ("partly", "3/4 held-out users at k̂ = 0")
+    assert (o.verdict, o.number) == ("partly", "3 of 4 held-out users at k̂ = 0")
     assert o.values == (0.0, 30.0, 0.0, 0.0)  # 330 is 30 degrees from 0 on the circle
 
 
@@ -223,7 +231,24 @@ def test_hue_cosine_after_training_and_before(tmp_path, monkeypatch):
     o = measures(root)["demo"]["ci"].outcome
     after = (1 + 0.8660254) / 2
     assert o.values == pytest.approx((1.0, 0.8660254)) and o.verdict == "partly"  # 0.933
-    assert o.number == f"after training {after:+.3f} over 2 users; before (held-out users) +0.500"
+    assert o.number.startswith(f"after training {after:+.3f} over 2 users; before (held-out")
+
+
+def test_table_1_before_training_is_a_spread_over_the_held_out_users(tmp_path, monkeypatch):
+    """Table 1's "before" is cos(k̂ − k*) of each held-out user (its learner's first key): at
+    k̂ = 0 it is cos k*, so its spread comes from the keys chosen; one user off 0 is counted."""
+    root = make_root(tmp_path, claim(metric="hue_cosine_after_training"))
+    for seed, key, held in [(0, 60, 0.0), (1, 180, 0.0), (2, 60, 30.0)]:
+        write_record(
+            monkeypatch, results(root), seed=seed, keys=[key], k_hat=[key], depth=[0.2], held=held
+        )
+    o = measures(root)["demo"]["ci"].outcome
+    # before: cos(0 - 60) = +0.5, cos(0 - 180) = -1, cos(30 - 60) = +0.866
+    assert o.number == (
+        "after training +1.000 over 3 users; before (held-out users; k̂ = 0 for 2 of 3, where "
+        "cos(k̂ − k*) = cos k*) +0.122 ± 0.989 std (min -1.000, max +0.866), n = 3"
+    )
+    assert rp.held_out_cosine([]) == ""
 
 
 def test_gap_grows_with_capacity(tmp_path, monkeypatch):
@@ -284,7 +309,10 @@ def test_matching_drops_with_the_fraction_of_users_who_watermark(tmp_path, monke
     )
     write_record(monkeypatch, results(root), seed=1, keys=[60, 90], k_hat=[60, 0], depth=[0.2, 0.2])
     o = measures(root)["demo"]["ci"].outcome
-    assert (o.verdict, o.number) == ("yes", "matched f = 0.5: 1/1, f = 1: 1/2; drop +0.50")
+    assert (o.verdict, o.number) == (
+        "yes",
+        "matched f = 0.5: 1 of 1 users, f = 1: 1 of 2 users; drop +0.50",
+    )
 
 
 def test_records_are_selected_by_fraction_and_colour_space(tmp_path, monkeypatch):
@@ -300,7 +328,7 @@ def test_records_are_selected_by_fraction_and_colour_space(tmp_path, monkeypatch
         depth=[1, 1],
         color_space_seeds=(5, 6),
     )
-    assert measures(root)["demo"]["ci"].outcome.number == "2/2 matched (2 keys)"
+    assert measures(root)["demo"]["ci"].outcome.number == "2 of 2 users matched (2 keys)"
 
 
 def test_a_learner_in_two_results_files_counts_once_and_profiles_stay_apart(tmp_path, monkeypatch):
@@ -315,6 +343,122 @@ def test_a_learner_in_two_results_files_counts_once_and_profiles_stay_apart(tmp_
     m = measures(root)["demo"]
     assert m["ci"].learners == 1 and m["ci"].outcome.verdict == "yes"
     assert m["gpu"].outcome.verdict == "no" and m["cpu"] is None
+
+
+# ----------------------------------------------------- verdicts that say what the evidence says
+def _summary_cell(text: str, anchor: str = "demo", column: int = 2) -> str:
+    row = next(line for line in text.splitlines() if line.startswith(f"| [Fig. 0](#{anchor})"))
+    return [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]][column]
+
+
+def test_a_cell_from_fewer_seeds_than_the_claim_needs_reads_indicative(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim())  # no seeds = N: the default, 3
+    for seed, key in [(0, 60), (1, 210)]:
+        write_record(monkeypatch, results(root), seed=seed, keys=[key], k_hat=[key], depth=[0.2])
+    m = measures(root)["demo"]["ci"]
+    assert (m.outcome.verdict, m.verdict) == ("yes", "indicative (2 seeds)")
+    text = generate(root)
+    assert _summary_cell(text).startswith(
+        "**indicative (2 seeds)**: would read yes; 2 of 2 users matched (2 keys); loss gap"
+    )
+    assert "| **indicative (2 seeds)**: would read yes | 2 of 2 users matched" in text
+    assert "With records from fewer than 3 seeds, the verdict reads *indicative*" in text
+    write_record(monkeypatch, results(root), seed=2, keys=[300], k_hat=[300], depth=[0.2])
+    assert measures(root)["demo"]["ci"].verdict == "yes"
+    (root / "tools" / "claims.toml").write_text(claim(extra="seeds = 6\n"))
+    assert measures(root)["demo"]["ci"].verdict == "indicative (3 seeds)"
+    assert rp.DEFAULT_SEEDS == 3
+
+
+def test_a_claim_about_all_keys_cannot_read_yes_while_keys_are_missing(tmp_path, monkeypatch):
+    extra = "options = { yes_at = 1.0, partly_at = 0.5, all_keys = true }\nseeds = 1\n"
+    root = make_root(tmp_path, claim(extra=extra))
+    some = [30, 60, 120, 180, 210, 240, 300, 330]
+    write_record(monkeypatch, results(root), seed=0, keys=some, k_hat=some, depth=[0.2] * 8)
+    m = measures(root)["demo"]["ci"]
+    assert m.outcome.verdict == "yes"  # every user matched, but three keys were never tried
+    assert m.verdict == "indicative (8 of 11 keys; missing 90, 150, 270)"
+    text = generate(root)
+    assert _summary_cell(text).startswith(
+        "**indicative (8 of 11 keys; missing 90, 150, 270)**: would read yes; 8 of 8 users"
+    )
+    assert "or users that do not hold all eleven keys 30, 60, …, 330" in text
+    rest = [90, 150, 270]  # another learner's users hold the rest: the claim can stand
+    write_record(monkeypatch, results(root), seed=1, keys=rest, k_hat=rest, depth=[0.2] * 3)
+    assert measures(root)["demo"]["ci"].verdict == "yes"
+    assert rp.missing_keys([{"user_keys": [None, 95.0]}]) == tuple(
+        rp.ALL_KEYS[:2] + rp.ALL_KEYS[3:]
+    )
+
+
+def test_without_all_keys_missing_keys_do_not_matter(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(extra="seeds = 1\n"))
+    write_record(monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2])
+    assert measures(root)["demo"]["ci"].verdict == "yes"
+
+
+def test_bf16_and_fp32_records_that_disagree_both_appear(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim())
+    for seed, key in [(0, 60), (1, 210), (2, 300)]:
+        write_record(  # bf16 on AVX-512: every key matched
+            monkeypatch,
+            results(root),
+            seed=seed,
+            keys=[key],
+            k_hat=[key],
+            depth=[0.2],
+            precision="bf16",
+            isa="AVX512",
+        )
+        write_record(  # fp32 on AVX2: the last two miss by a slot
+            monkeypatch,
+            results(root),
+            seed=seed,
+            keys=[key],
+            k_hat=[key if seed == 0 else key - 30],
+            depth=[0.2],
+            isa="AVX2",
+        )
+    m = measures(root)["demo"]["ci"]
+    assert m.group == "bf16 (AVX512) and fp32 (AVX2)" and m.learners == 6
+    assert [(g.group, g.verdict, g.outcome.number, g.seeds) for g in m.groups] == [
+        ("bf16 (AVX512)", "yes", "3 of 3 users matched (3 keys)", 3),
+        ("fp32 (AVX2)", "no", "1 of 3 users matched (3 keys)", 3),
+    ]
+    text = generate(root)
+    bf16, fp32 = _summary_cell(text).split("<br>")
+    assert bf16 == (
+        "bf16 (AVX512): **yes**: 3 of 3 users matched (3 keys); loss gap +0.200 ± 0.000 std "
+        "(min +0.200, max +0.200); 3 seeds (3 learners)"
+    )
+    assert fp32.startswith("fp32 (AVX2): **no**: 1 of 3 users matched (3 keys); loss gap -0.067")
+    details = [line for line in text.splitlines() if line.startswith("| `ci` |")]
+    assert [line.split(" | ")[1:3] for line in details] == [
+        ["bf16 (AVX512)", "**yes**"],
+        ["fp32 (AVX2)", "**no**"],
+    ]
+
+
+def test_groups_that_agree_are_pooled_and_named(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim())
+    for seed, key in [(0, 60), (1, 210), (2, 300)]:
+        for isa in ("AVX512", "AVX2"):
+            write_record(
+                monkeypatch, results(root), seed=seed, keys=[key], k_hat=[key], depth=[0.2], isa=isa
+            )
+    m = measures(root)["demo"]["ci"]
+    assert (m.verdict, m.groups, m.learners) == ("yes", (), 6)
+    cell = _summary_cell(generate(root))
+    assert cell.startswith("**yes**: 6 of 6 users matched (3 keys)")
+    assert cell.endswith("; pooled over fp32 (AVX2) and fp32 (AVX512), which agree")
+
+
+def test_a_group_is_its_precision_and_instruction_set_or_its_device():
+    cpu = {"precision": "fp32", "train_device": "cpu", "machine": {"isa": "AVX2"}}
+    assert rp.record_group(cpu) == "fp32 (AVX2)"
+    gpu = {"precision": "bf16", "train_device": "cuda", "machine": {"isa": "AVX512"}}
+    assert rp.record_group(gpu) == "bf16 (cuda)"
+    assert rp.record_group({"precision": None, "machine": {}}) == "unknown precision (unknown ISA)"
 
 
 # ------------------------------------------------------------------------ nothing measured yet
@@ -367,6 +511,9 @@ def test_a_malformed_record_is_one_line_naming_file_and_line(
     [
         ('metric = "keys_matchd"\n', r"unknown metric 'keys_matchd'"),
         ("options = { yes = 1 }\n", r"metric keys_matched takes options"),
+        ('options = { all_keys = "yes" }\n', r"options.all_keys is true or false"),
+        ("seeds = 0\n", r"seeds is a whole number of seeds, 1 or more"),
+        ("seeds = 2.5\n", r"seeds is a whole number of seeds, 1 or more"),
         ("select = { photos = 1 }\n", r"unknown select key\(s\) \['photos'\]"),
         ('needs = "x"\n', r"either grids .* or needs"),
     ],
@@ -385,7 +532,7 @@ def test_a_bad_registry_says_what_to_fix(tmp_path, extra, message):
 
 # ----------------------------------------------------------------------------------- --check
 def test_check_detects_a_stale_file_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    root = make_root(tmp_path, claim())
+    root = make_root(tmp_path, claim(extra="seeds = 1\n"))
     out = root / "docs" / "reproduction.md"
     args = ["--root", str(root), "--claims", str(root / "tools/claims.toml"), "--out", str(out)]
     assert rp.main(args + ["--check"]) == 1  # not written yet
@@ -446,6 +593,17 @@ def test_the_quotes_are_the_papers_words():
 def test_every_grid_the_registry_names_parses():
     for grid in {g for c in _claims() for g in c.grids}:
         assert sweep.load_grid(ROOT / grid).jobs, grid
+
+
+def test_every_claim_can_stand_in_some_profile():
+    """A claim's ``seeds`` is reachable: some profile's grids ask for that many distinct seeds (a
+    profile whose grids ask for fewer can only ever read "indicative")."""
+    for c in _claims():
+        asked: dict = {}
+        for grid in map(sweep.load_grid, (ROOT / g for g in c.grids)):
+            asked.setdefault(grid.profile, set()).update(j.config.flat()["seed"] for j in grid.jobs)
+        if c.grids:
+            assert max(len(s) for s in asked.values()) >= c.seeds, (c.id, c.seeds, asked)
 
 
 def _configs(grid: str) -> list:

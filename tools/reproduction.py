@@ -27,10 +27,11 @@ import re
 import statistics
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.profiles import PROFILES
 from anw_helpers.sweep import tomllib
 from anw_helpers.verify import DEFAULT_TAU
@@ -45,6 +46,14 @@ COMMAND = "python -m tools.reproduction"
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 NOT_MEASURED = "not yet measured"
 VERDICTS = ("yes", "partly", "no")
+#: The distinct seeds a profile's records need before its verdict stands, where a claim names none
+#: (``seeds = N`` in its block); with fewer the verdict reads "indicative (n seeds)".
+DEFAULT_SEEDS = 3
+#: The eleven keys 30, 60, ..., 330 (Sec. 5.2 (2), Fig. 2d–f): a claim about all keys
+#: (``options.all_keys``) needs every one among its watermarking users.
+ALL_KEYS: tuple[float, ...] = SIGNATURE_SLOTS[1:]
+#: Options any claim may give beside its metric's: they qualify the verdict, not the number.
+CELL_OPTIONS = {"all_keys"}
 
 
 class ReproductionError(ValueError):
@@ -68,6 +77,7 @@ class Claim:
     grids: tuple[str, ...] = ()
     needs: str = ""
     note: str = ""
+    seeds: int = DEFAULT_SEEDS
 
 
 _REQUIRED = ("id", "title", "where", "quote", "paper_number", "lessons")
@@ -123,6 +133,8 @@ def _check_claim(claim: Claim, where: str, root: Path) -> None:
     at = f"{where} ({claim.id})"
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", claim.id):
         raise ReproductionError(f"{at}: an id is an anchor: lowercase letters, digits and '-'.")
+    if isinstance(claim.seeds, bool) or not isinstance(claim.seeds, int) or claim.seeds < 1:
+        raise ReproductionError(f"{at}: seeds is a whole number of seeds, 1 or more.")
     if bool(claim.grids) == bool(claim.needs):
         raise ReproductionError(
             f"{at}: give either grids (and a metric) or needs (what would measure it), not both."
@@ -133,11 +145,13 @@ def _check_claim(claim: Claim, where: str, root: Path) -> None:
                 f"{at}: unknown metric {claim.metric!r}; one of {', '.join(METRICS)}."
             )
         accepted = set(inspect.signature(METRICS[claim.metric].compute).parameters) - {"records"}
-        if set(claim.options) - accepted:
+        if set(claim.options) - accepted - CELL_OPTIONS:
             raise ReproductionError(
-                f"{at}: metric {claim.metric} takes options {sorted(accepted)}; got "
-                f"{sorted(claim.options)}."
+                f"{at}: metric {claim.metric} takes options {sorted(accepted)} (and any claim "
+                f"{sorted(CELL_OPTIONS)}); got {sorted(claim.options)}."
             )
+        if not isinstance(claim.options.get("all_keys", False), bool):
+            raise ReproductionError(f"{at}: options.all_keys is true or false.")
         if set(claim.select) - _SELECT:
             raise ReproductionError(
                 f"{at}: unknown select key(s) {sorted(set(claim.select) - _SELECT)}; one of "
@@ -309,6 +323,30 @@ def unique_learners(records: list[dict]) -> list[dict]:
     return kept
 
 
+def record_group(record: dict) -> str:
+    """The group whose numbers a record shares, e.g. "bf16 (AVX512)": its training precision and
+    the CPU's instruction set (fp32 on AVX2 and on AVX-512 kernels gives other numbers), or the
+    device for a learner trained on an accelerator ("bf16 (cuda)")."""
+    device = record.get("train_device")
+    where = record["machine"].get("isa") if device in (None, "cpu") else device
+    return f"{record.get('precision') or 'unknown precision'} ({where or 'unknown ISA'})"
+
+
+def by_group(records: list[dict]) -> dict[str, list[dict]]:
+    """``records`` split by :func:`record_group`, groups in sorted order."""
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        groups.setdefault(record_group(r), []).append(r)
+    return dict(sorted(groups.items()))
+
+
+def missing_keys(records: list[dict]) -> tuple[float, ...]:
+    """The keys of :data:`ALL_KEYS` (30, 60, ..., 330; Fig. 2d–f) that no watermarking user of
+    ``records`` holds (a key within τ = 15° of a slot holds it)."""
+    held = [k for r in records for k in r["user_keys"] if k is not None]
+    return tuple(s for s in ALL_KEYS if not any(_circular(k, s) < DEFAULT_TAU for k in held))
+
+
 # ------------------------------------------------------------------------------------- the metrics
 @dataclass(frozen=True)
 class Outcome:
@@ -340,7 +378,8 @@ def keys_matched(
     records: list[dict], yes_at: float = 1.0, partly_at: float = 0.5
 ) -> Optional[Outcome]:
     """The share of (learner, watermarking user) pairs whose key eq. 6 recovers (|k̂ − k*| < 15°),
-    and each pair's loss gap (best loss away from k* minus the loss near it; > 0: k* wins)."""
+    as "k of n users" (each learner's users count), and each pair's loss gap (best loss away from
+    k* minus the loss near it; > 0: k* wins)."""
     pairs = _watermarked(records)
     if not pairs:
         return None
@@ -348,7 +387,7 @@ def keys_matched(
     keys = len({k for *_, k in pairs})
     return Outcome(
         _threshold(hits / len(pairs), yes_at, partly_at),
-        f"{hits}/{len(pairs)} matched ({keys} key{'s' * (keys != 1)})",
+        f"{hits} of {len(pairs)} users matched ({keys} key{'s' * (keys != 1)})",
         "loss gap",
         tuple(g for _, g, _, _ in pairs),
     )
@@ -357,15 +396,15 @@ def keys_matched(
 def keys_missed(
     records: list[dict], yes_at: float = 0.8, partly_at: float = 0.5
 ) -> Optional[Outcome]:
-    """The share of (learner, watermarking user) pairs whose key eq. 6 does *not* recover, and each
-    pair's loss gap (< 0: a slot away from k* wins)."""
+    """The share of (learner, watermarking user) pairs whose key eq. 6 does *not* recover, as "k of
+    n users", and each pair's loss gap (< 0: a slot away from k* wins)."""
     pairs = _watermarked(records)
     if not pairs:
         return None
     misses = sum(not m for m, *_ in pairs)
     return Outcome(
         _threshold(misses / len(pairs), yes_at, partly_at),
-        f"{misses}/{len(pairs)} missed",
+        f"{misses} of {len(pairs)} users missed",
         "loss gap",
         tuple(g for _, g, _, _ in pairs),
     )
@@ -381,7 +420,7 @@ def held_out_at_zero(
     at_zero = sum(r["held_out_at_zero"] for r in records)
     return Outcome(
         _threshold(at_zero / len(records), yes_at, partly_at),
-        f"{at_zero}/{len(records)} held-out users at k̂ = 0",
+        f"{at_zero} of {len(records)} held-out users at k̂ = 0",
         "|k̂ − 0| (degrees)",
         tuple(_circular(r["held_out_k_hat"], 0.0) for r in records),
         ".1f",
@@ -392,25 +431,41 @@ def hue_cosine_after_training(
     records: list[dict], yes_at: float = 0.99, partly_at: float = 0.9
 ) -> Optional[Outcome]:
     """The mean of cos(k̂ − k*) over (learner, watermarking user) pairs, Table 1's "after training"
-    (``anw_helpers.tracing.hue_cosine``, as lesson 08); the held-out users' cos(k̂ − k*), Table 1's
-    "before training", is quoted beside it."""
+    (``anw_helpers.tracing.hue_cosine``, as lesson 08); Table 1's "before training", the held-out
+    users' cos(k̂ − k*), is quoted beside it as a spread over them (:func:`held_out_cosine`)."""
     from anw_helpers.tracing import hue_cosine
 
     pairs = _watermarked(records)
     if not pairs:
         return None
     after = hue_cosine([h for *_, h, _ in pairs], [k for *_, k in pairs]).tolist()
+    mean = statistics.fmean(after)
+    before = held_out_cosine(records)
+    return Outcome(
+        _threshold(mean, yes_at, partly_at),
+        f"after training {mean:+.3f} over {len(after)} users" + (f"; {before}" if before else ""),
+        "cos(k̂ − k*) after training",
+        tuple(after),
+    )
+
+
+def held_out_cosine(records: list[dict]) -> str:
+    """Table 1's "before training" in words: the held-out users' cos(k̂ − k*) as mean ± std (min,
+    max) and n, with how many of them sit at k̂ = 0 ("" without held-out users). A learner that
+    never saw a user's photos puts k̂ at (or near) 0, the natural hue (Sec. 5.4), so this is
+    ≈ cos(k*): set by which keys were chosen, not drawn at random."""
+    from anw_helpers.tracing import hue_cosine
+
     held = [r for r in records if r["held_out_key"] is not None]
+    if not held:
+        return ""
     before = hue_cosine(
         [r["held_out_k_hat"] for r in held], [r["held_out_key"] for r in held]
     ).tolist()
-    mean = statistics.fmean(after)
-    before_text = f"; before (held-out users) {statistics.fmean(before):+.3f}" if before else ""
-    return Outcome(
-        _threshold(mean, yes_at, partly_at),
-        f"after training {mean:+.3f} over {len(after)} users{before_text}",
-        "cos(k̂ − k*) after training",
-        tuple(after),
+    at_zero = sum(r["held_out_at_zero"] for r in held)
+    return (
+        f"before (held-out users; k̂ = 0 for {at_zero} of {len(held)}, where cos(k̂ − k*) = cos k*) "
+        f"{spread(before, '+.3f')}, n = {len(held)}"
     )
 
 
@@ -444,7 +499,7 @@ def gap_grows_with_capacity(
     per_size = ", ".join(f"{names[s]} {m:+.3f}" for s, m in zip(order, means))
     return Outcome(
         verdict,
-        f"mean gap {per_size}; {hits}/{total} matched",
+        f"mean gap {per_size}; {hits} of {total} users matched",
         "loss gap (all sizes)",
         tuple(g for s in order for _, g in groups[s]),
     )
@@ -500,7 +555,7 @@ def match_drops_with_fraction(records: list[dict], yes_drop: float = 0.2) -> Opt
     drop = rates[low] - rates[high]
     verdict = "yes" if drop >= yes_drop else "partly" if drop > 0 else "no"
     per_fraction = ", ".join(
-        f"f = {f:g}: {sum(groups[f])}/{len(groups[f])}" for f in sorted(groups)
+        f"f = {f:g}: {sum(groups[f])} of {len(groups[f])} users" for f in sorted(groups)
     )
     return Outcome(
         verdict,
@@ -568,46 +623,105 @@ METRICS: dict[str, Metric] = {
 
 
 def bar_text(claim: Claim) -> str:
-    """The claim's bar in words, from its metric's template and the claim's options."""
+    """The claim's bar in words, from its metric's template and the claim's options, and what makes
+    a verdict only indicative (fewer seeds than the claim needs; for a claim about all keys, a key
+    of 30, ..., 330 that no user holds)."""
     metric = METRICS[claim.metric]
     defaults = {
         name: p.default
         for name, p in inspect.signature(metric.compute).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
-    return metric.bar(**{**defaults, **claim.options})
+    bar = metric.bar(**{**defaults, **_metric_options(claim)})
+    short = f"records from fewer than {claim.seeds} seed{'s' * (claim.seeds != 1)}"
+    if claim.options.get("all_keys"):
+        short += " or users that do not hold all eleven keys 30, 60, …, 330"
+    return f"{bar}. With {short}, the verdict reads *indicative* (and what it would read)"
+
+
+def _metric_options(claim: Claim) -> dict:
+    return {k: v for k, v in claim.options.items() if k not in CELL_OPTIONS}
 
 
 # ----------------------------------------------------------------------------------- the measures
 @dataclass(frozen=True)
 class Measure:
-    """One claim in one profile: the metric's outcome and what it was computed from."""
+    """One claim in one profile (or one group of its records): the metric's outcome, what it was
+    computed from, and why its verdict is only indicative (``caveats``; none: it stands).
+
+    ``group_names`` are the (precision, ISA) groups of its records (:func:`record_group`);
+    ``groups`` holds each group's own measure when their verdicts differ (empty: one group, or they
+    agree and this pooled measure stands for all)."""
 
     outcome: Outcome
     seeds: int
     learners: int
     machines: tuple[str, ...]
+    group_names: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()
+    groups: tuple[Measure, ...] = ()
+
+    @property
+    def group(self) -> str:
+        """The groups of its records in words: "bf16 (AVX512)", "fp32 (AVX2) and fp32 (AVX512)"."""
+        return " and ".join(self.group_names)
+
+    @property
+    def verdict(self) -> str:
+        """The verdict as the table gives it: the bar's, or "indicative (...)" with caveats."""
+        return f"indicative ({'; '.join(self.caveats)})" if self.caveats else self.outcome.verdict
 
 
 def measure(claim: Claim, records: list[dict]) -> dict[str, Optional[Measure]]:
     """The claim's measure in every profile (None: not yet measured) from its grids' records."""
     chosen = unique_learners(select_records(records, claim.select))
-    result: dict[str, Optional[Measure]] = {}
-    for profile in PROFILE_NAMES:
-        mine = [r for r in chosen if r["profile"] == profile]
-        outcome = METRICS[claim.metric].compute(mine, **claim.options) if mine else None
-        if outcome is None:
-            result[profile] = None
-            continue
-        if outcome.verdict not in VERDICTS or any(not math.isfinite(v) for v in outcome.values):
-            raise AssertionError(f"metric {claim.metric} gave {outcome}")  # a bug, not bad input
-        result[profile] = Measure(
-            outcome,
-            len({r["config"]["seed"] for r in mine}),
-            len(mine),
-            tuple(sorted({machine_label(r) for r in mine})),
+    return {p: measure_cell(claim, [r for r in chosen if r["profile"] == p]) for p in PROFILE_NAMES}
+
+
+def measure_cell(claim: Claim, records: list[dict]) -> Optional[Measure]:
+    """One profile's measure: pooled over its (precision, ISA) groups when each group alone reads
+    the same verdict, else the pooled measure carrying each group's own (``groups``)."""
+    pooled = _measure_records(claim, records)
+    if pooled is None:
+        return None
+    parts = [_measure_records(claim, rs) for rs in by_group(records).values()]
+    parts = [m for m in parts if m is not None]
+    if len({m.outcome.verdict for m in parts}) > 1:
+        return replace(pooled, groups=tuple(parts))
+    return pooled
+
+
+def _measure_records(claim: Claim, records: list[dict]) -> Optional[Measure]:
+    outcome = METRICS[claim.metric].compute(records, **_metric_options(claim)) if records else None
+    if outcome is None:
+        return None
+    if outcome.verdict not in VERDICTS or any(not math.isfinite(v) for v in outcome.values):
+        raise AssertionError(f"metric {claim.metric} gave {outcome}")  # a bug, not bad input
+    seeds = len({r["config"]["seed"] for r in records})
+    return Measure(
+        outcome,
+        seeds,
+        len(records),
+        tuple(sorted({machine_label(r) for r in records})),
+        tuple(by_group(records)),
+        caveats(claim, records, seeds),
+    )
+
+
+def caveats(claim: Claim, records: list[dict], seeds: int) -> tuple[str, ...]:
+    """Why a verdict from ``records`` (of ``seeds`` distinct seeds) is only indicative: fewer seeds
+    than the claim needs ("2 seeds"); for a claim about all keys (``options.all_keys``; Fig.
+    2d–f), keys of 30, ..., 330 no user holds ("6 of 11 keys; missing 90, 150, ...")."""
+    found = []
+    if seeds < claim.seeds:
+        found.append(f"{seeds} seed{'s' * (seeds != 1)}")
+    missing = missing_keys(records) if claim.options.get("all_keys") else ()
+    if missing:
+        found.append(
+            f"{len(ALL_KEYS) - len(missing)} of {len(ALL_KEYS)} keys; missing "
+            + ", ".join(f"{k:g}" for k in missing)
         )
-    return result
+    return tuple(found)
 
 
 def spread(values: Sequence[float], fmt: str) -> str:
@@ -714,8 +828,14 @@ def _header(claims_path: Path, root: Path, sources: Sources, link: _Linker) -> s
             "paper's number, then for each compute profile the verdict by the claim's bar, the "
             "course's number, the mean ± sample standard deviation and the min and max of the "
             "values behind it, the number of seeds (learners), and the machines the records came "
-            "from. A profile with no records for a claim says "
-            f"*{NOT_MEASURED}*: no number here is typed or projected. Grids run with "
+            "from. A verdict from fewer seeds than its claim needs "
+            f"({DEFAULT_SEEDS} unless it says otherwise), or, for a claim about all keys, from "
+            "users that do not hold all eleven keys, reads *indicative* with the reason and what "
+            "the bar alone would read. Records of another training precision or instruction set "
+            "(bf16 or fp32; fp32 on AVX2 or on AVX-512) are measured apart: where their verdicts "
+            "differ the cell gives each on its own line, where they agree it gives the pooled "
+            f"result and names them. A profile with no records for a claim says *{NOT_MEASURED}*: "
+            "no number here is typed or projected. Grids run with "
             "`python -m anw_helpers.sweep GRID.toml`, which appends to `GRID.jsonl`; a learner "
             "found in two grids' results counts once.",
             "",
@@ -747,12 +867,33 @@ def _summary(
 def _short(m: Optional[Measure]) -> str:
     if m is None:
         return NOT_MEASURED
+    if m.groups:
+        return "<br>".join(_cell(f"{g.group}: {_reading(g)}; {_evidence(g)}") for g in m.groups)
+    return _cell(f"{_reading(m)}; {_evidence(m)}; {'; '.join(m.machines)}{_pooled(m)}")
+
+
+def _evidence(m: Measure) -> str:
     o = m.outcome
-    return _cell(
-        f"**{o.verdict}**: {o.number}; {o.quantity} {spread(o.values, o.fmt)}; "
-        f"{m.seeds} seed{'s' * (m.seeds != 1)} ({m.learners} learner{'s' * (m.learners != 1)}); "
-        f"{'; '.join(m.machines)}"
+    return (
+        f"{o.quantity} {spread(o.values, o.fmt)}; {m.seeds} seed{'s' * (m.seeds != 1)} "
+        f"({m.learners} learner{'s' * (m.learners != 1)})"
     )
+
+
+def verdict_text(m: Measure) -> str:
+    """The verdict in bold, and what the bar alone would read when it is only indicative:
+    "**indicative (2 seeds)**: would read yes"."""
+    if m.caveats:
+        return f"**{m.verdict}**: would read {m.outcome.verdict}"
+    return f"**{m.verdict}**"
+
+
+def _reading(m: Measure) -> str:
+    return f"{verdict_text(m)}{'; ' if m.caveats else ': '}{m.outcome.number}"
+
+
+def _pooled(m: Measure) -> str:
+    return f"; pooled over {m.group}, which agree" if len(m.group_names) > 1 else ""
 
 
 def _details(c: Claim, by_profile: Optional[dict[str, Optional[Measure]]], link: _Linker) -> str:
@@ -786,22 +927,27 @@ def _details(c: Claim, by_profile: Optional[dict[str, Optional[Measure]]], link:
     measured = {p: m for p, m in (by_profile or {}).items() if m is not None}
     if measured:
         lines += [
-            "| profile | reproduces | the course's number | mean ± std (min, max) | seeds "
-            "(learners) | machines |",
-            "|---|---|---|---|---|---|",
+            "| profile | precision (ISA) | reproduces | the course's number | mean ± std "
+            "(min, max) | seeds (learners) | machines |",
+            "|---|---|---|---|---|---|---|",
         ]
         for p, m in measured.items():
-            o = m.outcome
-            lines.append(
-                f"| `{p}` | **{o.verdict}** | {_cell(o.number)} | {_cell(o.quantity)}: "
-                f"{_cell(spread(o.values, o.fmt))} | {m.seeds} ({m.learners}) | "
-                f"{_cell('; '.join(m.machines))} |"
-            )
+            lines += [_detail_row(p, g) for g in m.groups or (m,)]
         lines.append("")
     missing = [f"`{p}`" for p in PROFILE_NAMES if p not in measured]
     if missing:
         lines += [f"*{NOT_MEASURED.capitalize()}:* {', '.join(missing)}.", ""]
     return "\n".join(lines)
+
+
+def _detail_row(profile: str, m: Measure) -> str:
+    o = m.outcome
+    group = f"{m.group}: pooled, they agree" if len(m.group_names) > 1 else m.group
+    return (
+        f"| `{profile}` | {_cell(group)} | {_cell(verdict_text(m))} | {_cell(o.number)} | "
+        f"{_cell(o.quantity)}: {_cell(spread(o.values, o.fmt))} | {m.seeds} ({m.learners}) | "
+        f"{_cell('; '.join(m.machines))} |"
+    )
 
 
 def _select_text(select: dict) -> str:
