@@ -190,3 +190,10 @@ def test_the_blue_metric_gives_the_share_the_spread_and_the_verdict():
     assert "no held-out user matched" in rp.bar_text(
         next(c for c in rp.load_claims(rp.DEFAULT_CLAIMS, ROOT) if c.id == "fig-4")
     )
+
+
+def test_lesson_02_links_its_blue_channel_section_to_the_fig_4_row():
+    lesson = (ROOT / "notebooks" / "02_the_lct_watermark.py").read_text(encoding="utf-8")
+    section = lesson.split("## 4. The less noticeable watermark", 1)[1].split("\n# ## 5.", 1)[0]
+    assert "(../docs/reproduction.md#fig-4)" in section
+    assert '<a id="fig-4"></a>' in rp.DEFAULT_OUT.read_text(encoding="utf-8")
