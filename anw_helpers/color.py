@@ -41,6 +41,7 @@ __all__ = [
     "clipped_fraction",
     "random_color_space",
     "color_space_from_seed",
+    "blue_pixel_count",
     "blue_pixel_positions",
     "blue_channel_watermark",
     "luma",
@@ -191,6 +192,12 @@ def color_space_from_seed(seed: Optional[int]) -> Optional[Tensor]:
     return None if seed is None else random_color_space(torch.Generator().manual_seed(int(seed)))
 
 
+def blue_pixel_count(height: int, width: int) -> int:
+    """How many pixels the blue-channel watermark marks by default (Sec. 5.3): one in eight, at
+    most 512 (the paper marks 512 of its 64 x 64 = 4,096 pixels; CIFAR-10's 32 x 32: 128)."""
+    return max(1, min(512, height * width // 8))
+
+
 def blue_pixel_positions(height: int, width: int, n: int = 512, seed: int = 0) -> Tensor:
     """The seeded pixel positions (flat indices into H*W) of the less-noticeable watermark (Sec.
     5.3)."""
@@ -215,7 +222,7 @@ def blue_channel_watermark(
         raise ValueError(f"intensity must be in [0, 1]; got {intensity}.")
     h, w = images.shape[-2:]
     if positions is None:
-        positions = blue_pixel_positions(h, w, max(1, min(512, h * w // 8)), seed)
+        positions = blue_pixel_positions(h, w, blue_pixel_count(h, w), seed)
     mask = torch.zeros(h * w, dtype=torch.bool, device=images.device)
     mask[positions.to(images.device)] = True
     out = images.clone()

@@ -5,6 +5,10 @@ clean images.
 
 Grid search tries the N signature slots; gradient search treats k as a parameter and descends the
 loss through the differentiable ``lct_matrix``. The arbitrator never uses the user's key to search.
+
+The same search recovers the blue-channel watermark's signature (Sec. 5.3, Fig. 4):
+:func:`intensity_search` tries intensities s instead of hues k, each mark set on the user's own
+pixel positions (``color.blue_channel_watermark``), and a match is |s_hat - s*| < tau = 0.1.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from ._checks import check_labelled_batch
-from .color import SIGNATURE_SLOTS, apply_color_matrix, lct_matrix
+from .color import SIGNATURE_SLOTS, apply_color_matrix, blue_channel_watermark, lct_matrix
 from .memory import batch_size_for
 
 if TYPE_CHECKING:
@@ -43,6 +47,13 @@ __all__ = [
     "min_correct",
     "MIN_ACCURACY_MULTIPLE",
     "RECOGNITION_LEVEL",
+    "BLUE_TAU",
+    "BLUE_INTENSITIES",
+    "IntensitySearchResult",
+    "intensity_distance",
+    "intensity_match",
+    "intensity_losses",
+    "intensity_search",
 ]
 
 #: Half-width of a signature slot in degrees (Sec. 5.1: N = 12 slots of width 2 tau = 30).
@@ -56,6 +67,12 @@ MIN_ACCURACY_MULTIPLE = 2.0
 #: ... and a count of correct photos that a guesser (accuracy 1 / num_classes) reaches with
 #: probability <= this.
 RECOGNITION_LEVEL = 0.01
+#: The blue-channel watermark's match radius on intensities in [0, 1] (Sec. 5.3: tau = 0.1).
+BLUE_TAU = 0.1
+#: The intensities :func:`intensity_search` tries: 0 stands for the clean photos (no mark, as k = 0
+#: for the hue), then 0.02, 0.04, ..., 1.0: a step fine enough for the paper's inferred 0.12, 0.28
+#: and 0.44 (Sec. 5.3), five steps per tau.
+BLUE_INTENSITIES: tuple[float, ...] = (0.0,) + tuple(round(0.02 * i, 2) for i in range(1, 51))
 
 
 def _check_finite_losses(losses: Tensor, what: str) -> Tensor:
@@ -144,28 +161,125 @@ def per_image_losses(
     Raises ValueError when a loss is NaN or infinite (a broken model): no NaN passes silently into
     a verdict.
     """
-    check_labelled_batch(images, labels)
-    if batch_size is None:
-        batch_size = batch_size_for(model, images.shape)
     sigs = [float(k) for k in signatures]
     if not sigs:
         raise ValueError("signatures is empty; give at least one signature.")
+    matrices = [lct_matrix(k, color_space) for k in sigs]
+    marks = [lambda x, m=m: apply_color_matrix(x, m, clip=True) for m in matrices]
+    return _per_image_losses_under(model, images, labels, marks, batch_size)
+
+
+def _per_image_losses_under(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    marks: Sequence[Callable[[Tensor], Tensor]],
+    batch_size: Optional[int],
+) -> Tensor:
+    """Cross-entropy of ``model`` on every image under every mark (a function of a batch of
+    images): shape (N images, S marks), float64 on the CPU; eq. 6's per-image terms for any family
+    of watermarks (hue rotations, blue-channel intensities)."""
+    check_labelled_batch(images, labels)
+    if batch_size is None:
+        batch_size = batch_size_for(model, images.shape)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     device = next(model.parameters()).device
-    matrices = [lct_matrix(k, color_space) for k in sigs]
     model.eval()
-    out = torch.empty(len(images), len(sigs), dtype=torch.float64)
+    out = torch.empty(len(images), len(marks), dtype=torch.float64)
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
             x = images[start : start + batch_size].to(device)
             y = labels[start : start + batch_size].to(device).long()
-            for j, m in enumerate(matrices):
-                logits = model(apply_color_matrix(x, m, clip=True)).float()
+            for j, mark in enumerate(marks):
+                logits = model(mark(x)).float()
                 out[start : start + len(x), j] = (
                     F.cross_entropy(logits, y, reduction="none").double().cpu()
                 )
     return _check_finite_losses(out, "per-image losses")
+
+
+def intensity_losses(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    positions: Tensor,
+    intensities: Sequence[float] = BLUE_INTENSITIES,
+    batch_size: Optional[int] = None,
+) -> Tensor:
+    """Eq. 6's per-image terms for the blue-channel watermark (Sec. 5.3, Fig. 4): the cross-entropy
+    of ``model`` on every clean image with its blue channel set to each intensity on ``positions``
+    (``color.blue_channel_watermark``), shape (N images, S intensities), float64 on the CPU.
+
+    ``positions`` are the user's own flat pixel indices (the secret is positions + intensity); an
+    intensity of 0 stands for the clean images (no mark), as k = 0 does for the hue.
+    """
+    values = [float(s) for s in intensities]
+    if not values:
+        raise ValueError("intensities is empty; give at least one intensity in [0, 1].")
+    bad = [s for s in values if not 0.0 <= s <= 1.0]
+    if bad:
+        raise ValueError(f"intensities must be in [0, 1] (0: the clean images); got {bad}.")
+    marks = [
+        (lambda x: x) if s == 0.0 else (lambda x, s=s: blue_channel_watermark(x, s, positions))
+        for s in values
+    ]
+    return _per_image_losses_under(model, images, labels, marks, batch_size)
+
+
+def intensity_distance(a: object, b: object) -> Tensor:
+    """|a - b| between blue-channel intensities (Sec. 5.3), rounded to 1e-6 so that grid values
+    exactly tau apart (0.2 and 0.3, in float32 or float64) are exactly tau apart, not a float's
+    error either side (8-bit photos resolve intensities to 1/255 only)."""
+    d = torch.as_tensor(a, dtype=torch.float64) - torch.as_tensor(b, dtype=torch.float64)
+    return torch.round(d.abs(), decimals=6)
+
+
+def intensity_match(s_hat: float, s_star: float, tau: float = BLUE_TAU) -> bool:
+    """The paper's match for the blue-channel watermark: |s_hat - s*| < tau = 0.1 (Sec. 5.3)."""
+    return bool(intensity_distance(s_hat, s_star) < tau)
+
+
+@dataclass
+class IntensitySearchResult(SearchResult):
+    """Eq. 6's grid search over blue-channel intensities (Sec. 5.3, Fig. 4): ``signatures`` are
+    the intensities tried (0: the clean photos), ``losses`` the mean loss at each, ``best`` s_hat.
+    Distances are :func:`intensity_distance` (an interval, not the hue's circle)."""
+
+    def gap(self, k_star: float, tau: float = BLUE_TAU) -> float:
+        """Loss at the best intensity at least tau from s* = ``k_star`` (the clean photos
+        included) minus the lowest loss within tau of it (> 0: s* wins)."""
+        _check_finite_losses(self.losses, "intensity search")
+        near = intensity_distance(self.signatures, k_star) < tau
+        if bool(near.all()) or not bool(near.any()):
+            raise ValueError(
+                f"gap needs intensities both within and outside tau={tau} of s*={k_star}."
+            )
+        return float(self.losses[~near].min() - self.losses[near].min())
+
+    def matches(self, s_star: float, tau: float = BLUE_TAU) -> bool:
+        """|s_hat - s*| < tau (:func:`intensity_match`)."""
+        return intensity_match(self.best, s_star, tau)
+
+
+def intensity_search(
+    model: nn.Module,
+    images: Tensor,
+    labels: Tensor,
+    positions: Tensor,
+    intensities: Sequence[float] = BLUE_INTENSITIES,
+) -> IntensitySearchResult:
+    """Eq. 6's grid search for the blue-channel watermark (Sec. 5.3, Fig. 4): s_hat = argmin_s of
+    the user's mean loss with the blue channel set to s on their ``positions``.
+
+    ``images`` are the user's clean photos, floats in [0, 1], ``labels`` their classes,
+    ``positions`` the user's flat pixel indices (``color.blue_pixel_positions``); ``intensities``
+    default to :data:`BLUE_INTENSITIES` (0 = unmarked, then 0.02 steps). ``best`` is s_hat,
+    ``gap(s_star)`` the loss gap, ``matches(s_star)`` the paper's |s_hat - s*| < 0.1.
+    """
+    losses = intensity_losses(model, images, labels, positions, intensities)
+    values = torch.tensor([float(s) for s in intensities], dtype=torch.float64)
+    return IntensitySearchResult(values, losses.mean(dim=0).float())
 
 
 def signature_losses(

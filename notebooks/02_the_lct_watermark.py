@@ -631,6 +631,11 @@ assert still_aligned < 2 * len(positions) / (h * w)
 # Most marked pixels land elsewhere: the *pattern* does not survive augmentation the way the hue
 # rotation does. What survives is the *value* s of the pixels that stay in view — which is why the
 # paper uses the intensity, not the positions, as the signature.
+#
+# Does a learner trained with crop + flip still give the user's intensity back through eq. 6? The
+# course trains lesson 03's learner with three users marking 0.1, 0.3 and 0.5 and searches the
+# intensities on each user's positions: see the Fig. 4 row of
+# [the reproduction table](../docs/reproduction.md#fig-4).
 
 # %% [markdown]
 # ## 5. User-specific colour spaces (Sec. 4.1, 5.4)

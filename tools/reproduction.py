@@ -566,6 +566,69 @@ def match_drops_with_fraction(records: list[dict], yes_drop: float = 0.2) -> Opt
     )
 
 
+_BLUE_LISTS = ("blue_intensities", "blue_s_hat", "blue_match")
+_BLUE_HELD = ("held_out_blue_s_hat", "held_out_blue_match")
+
+
+def _blue_checked(r: dict) -> dict:
+    """``r`` if it is a whole record of the blue-channel job (tools/jobs/blue.py), else a
+    :class:`ReproductionError` naming its line: one intensity, s_hat and match per user, each
+    match agreeing with |s_hat - s*| < tau, and the held-out user's s_hat and match per secret."""
+    from anw_helpers.verify import BLUE_TAU, intensity_match
+
+    where = r.get("_where", "a record")
+    fields = _BLUE_LISTS + _BLUE_HELD
+    if any(not isinstance(r.get(k), list) for k in fields) or len({len(r[k]) for k in fields}) != 1:
+        raise ReproductionError(
+            f"{where}: not a record of the blue-channel job (tools/jobs/blue.py): it needs one "
+            f"{', '.join(fields)} entry per user; rerun tools/grids/ci_fig4_blue.toml."
+        )
+    tau = r.get("blue_tau", BLUE_TAU)
+    rows = zip(r["blue_intensities"], r["blue_s_hat"], r["blue_match"], *(r[k] for k in _BLUE_HELD))
+    for i, (s, s_hat, m, held, held_m) in enumerate(rows):
+        numbers = all(_is_number(x) for x in (s, s_hat, held, tau))
+        if not (numbers and isinstance(m, bool) and isinstance(held_m, bool)):
+            raise ReproductionError(f"{where}: user {i}: intensities and matches must be numbers.")
+        if m != intensity_match(s_hat, s, tau) or held_m != intensity_match(held, s, tau):
+            raise ReproductionError(
+                f"{where}: user {i}: a match disagrees with |s_hat - s*| < {tau:g} (s* {s:g})."
+            )
+    return r
+
+
+def blue_intensities_matched(
+    records: list[dict], yes_at: float = 1.0, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """The share of (learner, user) pairs whose blue-channel intensity eq. 6 recovers over
+    intensities (|ŝ − s*| < τ = 0.1; Sec. 5.3, Fig. 4), each pair's |ŝ − s*|, and how many held-out
+    users (the same positions and intensity, photos never trained on) match too: one that does
+    makes the match no evidence, so the verdict is at most "partly"."""
+    from anw_helpers.verify import intensity_distance
+
+    checked = [_blue_checked(r) for r in records]
+    pairs = [
+        (m, s_hat, s)
+        for r in checked
+        for s, s_hat, m in zip(r["blue_intensities"], r["blue_s_hat"], r["blue_match"])
+    ]
+    if not pairs:
+        return None
+    hits = sum(m for m, *_ in pairs)
+    held = [m for r in checked for m in r["held_out_blue_match"]]
+    verdict = _threshold(hits / len(pairs), yes_at, partly_at)
+    if verdict == "yes" and any(held):
+        verdict = "partly"
+    intensities = ", ".join(f"{s:g}" for s in sorted({s for *_, s in pairs}))
+    return Outcome(
+        verdict,
+        f"{hits}/{len(pairs)} matched (intensities {intensities}); held-out users matched "
+        f"{sum(held)}/{len(held)}",
+        "|ŝ − s*|",
+        tuple(float(intensity_distance(h, s)) for _, h, s in pairs),
+        ".3f",
+    )
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric and its bar, written from the options it is given (so the two cannot disagree)."""
@@ -609,6 +672,13 @@ METRICS: dict[str, Metric] = {
             "yes: every colour-jitter variant's mean gap is below every other variant's; partly: "
             "below the plain learner's; otherwise no (needs the plain learner and a jitter "
             "variant)"
+        ),
+    ),
+    "blue_intensities_matched": Metric(
+        blue_intensities_matched,
+        lambda yes_at, partly_at: (
+            f"yes: {_share(yes_at)} of the (learner, user) pairs matched (|ŝ − s*| < 0.1) and no "
+            f"held-out user matched; partly: {_share(partly_at)} matched; otherwise no"
         ),
     ),
     "match_drops_with_fraction": Metric(
