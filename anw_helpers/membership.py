@@ -44,6 +44,7 @@ __all__ = [
     "threshold_std",
     "threshold_pow",
     "decide",
+    "check_threshold",
     "mia_accuracy",
     "gap_attack_accuracy",
     "protection_advantage",
@@ -112,6 +113,56 @@ def decide(losses: ArrayLike, threshold: float) -> Tensor:
     if not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
         raise ValueError(f"threshold must be a finite number; got {threshold!r}.")
     return _losses(losses, "losses") < float(threshold)
+
+
+#: Fitted losses whose spread is at most this, relative to max(1, largest loss), count as equal
+#: (their mean may round a hair outside them); fp32 losses that differ at all differ by more.
+THRESHOLD_TOLERANCE = 1e-9
+
+
+def check_threshold(threshold: float, fitted_losses: ArrayLike, name: str = "threshold") -> float:
+    """Check a threshold MIA's epsilon (Sec. 5.5, Fig. 5b) against the losses it was fitted on;
+    raise ValueError unless it is a real threshold for them, else return it as a float.
+
+    A real threshold is a finite number inside the range [min, max] of ``fitted_losses`` that,
+    applied to them as "in iff loss < epsilon", calls at least one photo in and at least one out
+    (unless the fitted losses are all equal, within ``THRESHOLD_TOLERANCE``: then any epsilon equal
+    to them passes). A degenerate epsilon fails: one above every fitted loss (or +inf) calls every
+    photo a member, one at or below all of them calls none.
+
+    What each method guarantees: MIA-std's and the shadow MIA's epsilon is the mean of the losses
+    it was fitted on (:func:`threshold_std`, :func:`shadow_threshold`), and a mean of unequal
+    losses lies strictly between the smallest and the largest, so both pass by construction.
+    MIA-pow's (:func:`threshold_pow`, fitted on known members and non-members pooled) passes
+    whenever its balanced accuracy on them beats a coin (0.5); when no threshold does, it returns
+    one below every loss (everyone "out"), which fails.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)):
+        raise ValueError(f"{name}: the threshold must be a number; got {threshold!r:.60}.")
+    eps = float(threshold)
+    fitted = _losses(fitted_losses, "fitted_losses")
+    low, high = float(fitted.min()), float(fitted.max())
+    n, span = len(fitted), f"{low:.4g}..{high:.4g}"
+    if not np.isfinite(eps):
+        raise ValueError(
+            f"{name}: the threshold is {eps}, not a finite number; a threshold MIA compares "
+            "losses with a finite epsilon (Sec. 5.5)."
+        )
+    tol = THRESHOLD_TOLERANCE * max(1.0, high)
+    if not low - tol <= eps <= high + tol:
+        side = "above" if eps > high else "below"
+        raise ValueError(
+            f"{name}: threshold {eps:.4g} lies {side} all {n} losses it was fitted on ({span}): "
+            f"it calls every photo {'a member' if eps > high else 'a non-member'}."
+        )
+    called_in = decide(fitted, eps)
+    if high - low > tol and (bool(called_in.all()) or not bool(called_in.any())):
+        everyone = "a member" if bool(called_in.all()) else "a non-member"
+        raise ValueError(
+            f"{name}: threshold {eps:.4g} calls every one of the {n} photos it was fitted on "
+            f"({span}) {everyone}: a degenerate attack."
+        )
+    return eps
 
 
 def mia_accuracy(member_losses: ArrayLike, nonmember_losses: ArrayLike, threshold: float) -> float:

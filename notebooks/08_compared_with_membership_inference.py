@@ -241,9 +241,12 @@ shadows = [
     )
     for u in members
 ]
-shadow_eps = [
-    membership.shadow_threshold(s.model, u.clean(), u.labels) for s, u in zip(shadows, members)
+# each shadow's own losses on her photos: what her threshold is fitted on (checked below)
+shadow_fitted = [
+    membership.sample_losses(s.model, u.clean(), u.labels) for s, u in zip(shadows, members)
 ]
+# their mean: exactly what membership.shadow_threshold(shadow, photos, labels) returns
+shadow_eps = [membership.threshold_std(fitted) for fitted in shadow_fitted]
 shadow_seconds = time.perf_counter() - start
 per_user = [
     membership.evaluate_threshold(f"shadow of {u.name}", e, m, n)
@@ -322,6 +325,74 @@ print(
     f"MIA did {'no better than' if mia_shadow.accuracy <= gap_accuracy + tol else 'better than'} "
     "the gap attack (one run, printed not checked)"
 )
+
+# %% [markdown]
+# ### Are the thresholds real thresholds? A check, and its positive control
+#
+# Every accuracy above rests on a threshold, so check each one (`membership.check_threshold`): it
+# must be a finite number inside the range of the losses it was **fitted on**, and applied to those
+# losses ("in" iff loss $< \epsilon$) it must call at least one photo "in" and at least one "out"
+# (unless they are all equal). The methods guarantee it, so the cell asserts it on any run:
+#
+# - MIA-std's $\epsilon$ is the mean of the known members' losses, and each shadow threshold the
+#   mean of that shadow's losses on her own photos; a mean of unequal values lies strictly between
+#   the smallest and the largest. (A shadow that fitted her photos to the very same loss, say 0,
+#   passes too: its mean is that loss.)
+# - MIA-pow's $\epsilon$ is fitted on the known members and non-members together. It passes
+#   whenever it beats a coin on them; if no threshold does, `threshold_pow` falls back to one below
+#   every loss (everyone "out", exactly 50 %), which fails. So the cell checks MIA-pow when its
+#   calibration accuracy is above 50 % and says so when it is not.
+#
+# The check is about the threshold, not the attack's outcome: a shadow threshold that calls every
+# one of the *learner's* photos "in", members and non-members alike, is the paper's own finding
+# (Fig. 5b), and it passes as long as it is a real threshold for the photos it was fitted on.
+#
+# A check that cannot fail checks nothing. So the second cell runs it on a **deliberately
+# degenerate attack** — a threshold above every loss in this lesson, which calls every photo a
+# member — and shows it failing.
+
+# %%
+# MIA-std and the shadows: means of the losses they were fitted on, so they pass by construction
+membership.check_threshold(eps_std, known_member_losses, "MIA-std")
+for u, e, fitted in zip(members, shadow_eps, shadow_fitted):
+    membership.check_threshold(e, fitted, f"shadow of {u.name}")
+# MIA-pow passes by construction whenever it beats a coin on its calibration photos (exactly 50 %
+# means that no threshold did and threshold_pow fell back to one below every loss)
+pow_calibration = membership.mia_accuracy(known_member_losses, known_nonmember_losses, eps_pow)
+if pow_calibration > 0.5:
+    membership.check_threshold(
+        eps_pow, torch.cat([known_member_losses, known_nonmember_losses]), "MIA-pow"
+    )
+print(
+    f"MIA-std ({eps_std:.4f}) and all {len(shadow_eps)} shadow thresholds "
+    f"({min(shadow_eps):.4f}..{max(shadow_eps):.4f}) pass the check; MIA-pow ({eps_pow:.4f}, "
+    f"calibration accuracy {pow_calibration:.1%}) "
+    + (
+        "passes it"
+        if pow_calibration > 0.5
+        else "was not checked: this run, no threshold beats a coin on its calibration photos"
+    )
+)
+
+# %%
+# the positive control: a threshold above every loss in this lesson calls every photo a member
+every_loss = torch.cat(
+    [all_members, all_nonmembers, known_member_losses, known_nonmember_losses, *shadow_fitted]
+)
+everyone_in = membership.evaluate_threshold(
+    "everyone 'in'", float(every_loss.max()) + 1.0, all_members, all_nonmembers
+)
+print(
+    f"degenerate attack: threshold {everyone_in.threshold:.3f}; members called in "
+    f"{everyone_in.member_in.double().mean():.0%}, non-members called in "
+    f"{everyone_in.nonmember_in.double().mean():.0%}; accuracy {everyone_in.accuracy:.1%}"
+)
+try:  # fitted on the known members, as MIA-std's threshold is
+    membership.check_threshold(everyone_in.threshold, known_member_losses, everyone_in.name)
+except ValueError as error:
+    print(f"the check rejects it, as it must: {error}")
+else:
+    raise AssertionError("the check passed a threshold that calls every photo a member")
 
 # %% [markdown]
 # ## 3. One scale for all: the protection advantage (eq. 7, Fig. 5c)

@@ -193,3 +193,38 @@ def test_bad_color_space_raises(space, words):
 def test_bad_signature_raises(k, exc):
     with pytest.raises(exc):
         lct_matrix(k)
+
+
+def test_mark_cost_of_the_identity_is_nothing():
+    """k = 0 (g_0 = I, eq. 5) leaves every photo as it is: PSNR inf, no pixel clipped."""
+    cost = color.mark_cost(IMAGES, 0)
+    assert math.isinf(cost.psnr) and cost.psnr > 0 and cost.clipped == 0.0
+    assert math.isinf(color.mark_cost(IMAGES, 0, color.color_space_from_seed(3)).psnr)
+
+
+def test_mark_cost_of_a_uniform_color_space_clips_most_pixels():
+    """Sec. 5.4's T ~ U(-1, 1) pushes most pixels out of the cube; YIQ (eq. 3) clips far fewer and
+    keeps the photo closer (higher PSNR); the tilted rotation of lesson 10 sits near YIQ."""
+    from anw_helpers.adaptive import tilted_color_space
+
+    photos = torch.rand(16, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    yiq = color.mark_cost(photos, 60)
+    tilted = color.mark_cost(photos, 60, tilted_color_space(20.0))
+    uniform = [color.mark_cost(photos, 60, color.color_space_from_seed(s)) for s in range(5)]
+    assert all(u.clipped > 0.5 for u in uniform)
+    assert all(u.clipped > yiq.clipped and u.psnr < yiq.psnr for u in uniform)
+    assert tilted.clipped < min(u.clipped for u in uniform)
+    # the cost is the median of psnr and the mean of clipped_fraction, nothing else
+    assert yiq.psnr == float(color.psnr(photos, watermark(photos, 60)).median())
+    assert yiq.clipped == float(color.clipped_fraction(photos, 60).mean())
+
+
+def test_mark_cost_counts_exactly_the_pixels_pushed_out():
+    """A greyish photo stays inside the cube (0 clipped); one saturated pixel of four leaves it."""
+    grey = in_gamut_images(2)
+    assert color.mark_cost(grey, 120).clipped == 0.0
+    x = torch.full((1, 3, 2, 2), 0.5)
+    x[0, :, 0, 0] = torch.tensor([1.0, 0.0, 0.0])  # pure red: a hue rotation leaves the cube
+    assert color.mark_cost(x, 120).clipped == 0.25
+    with pytest.raises(ValueError, match="empty"):
+        color.mark_cost(torch.zeros(0, 3, 2, 2), 60)

@@ -168,3 +168,55 @@ def test_normalised_advantage_is_yeoms_for_a_yes_no_and_puts_slots_on_the_same_s
     assert result.normalised_advantage() == pytest.approx(2 * result.accuracy - 1)
     with pytest.raises(ValueError, match="p_random"):
         membership.normalised_advantage(1, 2, p_random=1.0)
+
+
+def test_check_threshold_passes_the_methods_own_thresholds():
+    """Sec. 5.5: MIA-std's and the shadow's epsilon is a mean of the losses it was fitted on, and
+    MIA-pow's separates its calibration photos: each is a real threshold for them."""
+    members, nonmembers = torch.tensor([0.01, 0.02, 0.03, 0.5]), torch.tensor([0.2, 1.0, 2.0, 3.0])
+    eps_std = membership.threshold_std(members)
+    assert membership.check_threshold(eps_std, members, "MIA-std") == eps_std
+    pooled = torch.cat([members, nonmembers])
+    eps_pow = membership.threshold_pow(members, nonmembers)
+    assert membership.check_threshold(eps_pow, pooled, "MIA-pow") == eps_pow
+    # a shadow that fitted every photo to the same loss (0 in float32): its mean is that loss
+    assert membership.check_threshold(membership.threshold_std([0.0, 0.0]), [0.0, 0.0]) == 0.0
+    # equal losses whose float64 mean rounds a hair above them still pass
+    third = [0.1, 0.1, 0.1]
+    assert membership.threshold_std(third) != 0.1
+    membership.check_threshold(membership.threshold_std(third), third)
+
+
+@pytest.mark.parametrize(
+    "threshold, words",
+    [
+        (3.5, "above all 4 losses.*every photo a member"),  # calls everyone in
+        (float("inf"), "not a finite number"),
+        (float("nan"), "not a finite number"),
+        (0.0, "below all 4 losses.*every photo a non-member"),  # calls no one in
+        (0.01, "calls every one of the 4 photos.*a non-member"),  # at the minimum: no one in
+        ("0.1", "must be a number"),
+    ],
+)
+def test_check_threshold_fails_a_degenerate_threshold(threshold, words):
+    """The positive control of lesson 08: a threshold that calls every photo a member (or none)
+    fails the check."""
+    with pytest.raises(ValueError, match=words):
+        membership.check_threshold(threshold, [0.01, 0.02, 0.03, 0.5], "control")
+
+
+def test_check_threshold_fails_mia_pow_when_nothing_beats_a_coin():
+    """MIA-pow falls back to a threshold below every loss (everyone out, 50 %) when its members'
+    losses are no lower than its non-members': the check catches it."""
+    members, nonmembers = torch.tensor([1.0, 2.0]), torch.tensor([0.1, 0.2])
+    eps = membership.threshold_pow(members, nonmembers)
+    assert membership.mia_accuracy(members, nonmembers, eps) == 0.5
+    with pytest.raises(ValueError, match="below all 4 losses"):
+        membership.check_threshold(eps, torch.cat([members, nonmembers]), "MIA-pow")
+
+
+def test_check_threshold_rejects_bad_fitted_losses():
+    with pytest.raises(ValueError, match="empty"):
+        membership.check_threshold(0.1, torch.tensor([]))
+    with pytest.raises(ValueError, match="negative"):
+        membership.check_threshold(0.1, [-1.0, 0.5])
