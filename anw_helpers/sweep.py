@@ -481,13 +481,33 @@ def run_job(
     """
     import torch
 
-    from . import verify
     from .train import train_learner
 
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()
     learner = train_learner(config, progress=False, retrain=retrain)
+    record = {
+        "config": config.flat(),
+        "profile": profile,
+        "label": label,
+        **learner_fields(learner),
+        "wall_seconds": time.perf_counter() - start,
+        "machine": machine(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    append_record(results, record)
+    return _jsonable(record)
+
+
+def learner_fields(learner: Any) -> dict:
+    """A trained learner's (``train.TrainedLearner``) part of a sweep record: per user k_hat,
+    match (|k_hat - k*| < tau) and gap (Sec. 5.1, eq. 6), the held-out user's k_hat (Sec. 5.4),
+    :func:`lesson_checks`, train/test/user accuracy, images/s and the training's device and
+    precision. :func:`run_job` records these; a grid's own job adds them to its record so the
+    reproduction table and the sweep's report read it like any learner's."""
+    from . import verify
+
     verdicts = verify.verify_users(learner.model, learner.data.users)
     k_hat = [float(k) for k in verdicts.k_hat]
     keys = [u.key for u in learner.data.users]
@@ -497,10 +517,7 @@ def run_job(
     held_k_hat = verify.grid_search(learner.model, held.clean(), held.labels).best
     r = learner.record
     marked = [m for m in match if m is not None]
-    record = {
-        "config": config.flat(),
-        "profile": profile,
-        "label": label,
+    return {
         "users": [u.name for u in learner.data.users],
         "user_keys": keys,
         "user_sizes": [len(u) for u in learner.data.users],
@@ -520,13 +537,8 @@ def run_job(
         "train_seconds": sum(r.epoch_seconds),
         "train_device": r.device,
         "from_cache": learner.from_cache,
-        "wall_seconds": time.perf_counter() - start,
         "precision": r.precision,
-        "machine": machine(),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    append_record(results, record)
-    return _jsonable(record)
 
 
 # ------------------------------------------------------------------------------------ the sweep
@@ -657,6 +669,10 @@ def _report(
         last = (str(error).strip().splitlines() or [type(error).__name__])[-1]
         say(f"FAILED {job.label}: {last}\n    log: {submitted.paths.stderr}")
         return False
+    minutes = f"{r['wall_seconds'] / 60:.1f} min" if "wall_seconds" in r else "done"
+    if not all(k in r for k in ("k_hat", "match", "gap", "held_out_k_hat")):
+        say(f"done {job.label}: record written ({minutes})")  # a grid's own job, not eq. 6's
+        return True
     verdict = ", ".join(
         f"k_hat {_short(k)} ({'match' if m else 'no match' if m is not None else 'no key'})"
         for k, m in zip(r["k_hat"], r["match"])
@@ -664,7 +680,7 @@ def _report(
     gaps = ", ".join(f"{g:+.3f}" for g in r["gap"] if g is not None) or "-"
     say(
         f"done {job.label}: {verdict}; gap {gaps}; held-out k_hat {_short(r['held_out_k_hat'])}; "
-        f"{r['wall_seconds'] / 60:.1f} min{' (cached model)' if r['from_cache'] else ''}"
+        f"{minutes}{' (cached model)' if r.get('from_cache') else ''}"
     )
     return True
 
