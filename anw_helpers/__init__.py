@@ -10,7 +10,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   (Sec. 5.6), ``tracing`` (radioactive data, Table 1).
 - Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09), ``claims`` (what a
   verification may claim: the key test and one decision for every verdict line), ``adaptive``
-  (lesson 10: learners that fight back, a detector of marked photos, a blend mark to compare).
+  (lesson 10: learners that fight back, a detector of marked photos, a blend mark to compare),
+  ``twins`` (kept twins: each photo marked twice, one published, the other the user's null).
 - Running the course: ``profiles`` (compute profiles), ``runtime`` (device and precision),
   ``precision_probe`` (a CPU's fp32 and bf16 training rates, measured once and cached),
   ``throughput`` (training images per second here), ``paths`` (data and cache folders),

@@ -13,9 +13,12 @@ colour- and noise-based data protections by training on grayscale or JPEG-compre
 - A detector: can the learner find hue-rotated photos in its training set from colour statistics
   alone (:func:`hue_outlier_scores`, :func:`auc`)?
 - A blend mark in the spirit of MembershipTracker (Chen & Pattabiraman, CCS 2025), simplified: a
-  user blends every photo with one fixed noise pattern (:func:`blend_mark`) and verifies with a
-  set-level membership test (:func:`membership_test`: published against unpublished marked photos,
-  lesson 09's permutation test).
+  user blends every photo with a secret noise pattern (:func:`blend_mark`).
+- Every user, every test (:func:`mark_verdicts`): eq. 6, the kept-twin test of Huang, Gong &
+  Reiter (CCS 2024; ``twins``: each photo marked twice, one version published by a coin, the other
+  kept as the null) and the set-level membership test against the learner's test split
+  (:func:`membership_test`, which a real user does not have: Sec. 5.5 (i)). A mark is credited only
+  with what the twin test adds over membership (``twins.credit``).
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
 from scipy import stats as scipy_stats
 from torch import Tensor, nn
 
+from . import twins
 from ._checks import (
     check_color_space,
     check_float_images,
@@ -40,8 +44,8 @@ from ._checks import (
 from .color import YIQ, apply_color_matrix, luma, rgb_to_yiq, watermark
 from .datasets import ImageSet, _digest, to_float, to_uint8
 from .membership import sample_losses
-from .stats import TestResult, ownership_test, permutation_test
-from .users import LearnerData, User, make_users, watermarked_training_set
+from .stats import TestResult, permutation_test
+from .users import LearnerData, User, make_users
 from .verify import SearchResult, verify_users
 
 __all__ = [
@@ -59,8 +63,11 @@ __all__ = [
     "auc",
     "membership_test",
     "circular_mean",
+    "USERS",
+    "TwinMark",
     "MarkedUsers",
     "marked_users_data",
+    "INNOCENT_USERS",
     "MarkVerdict",
     "mark_verdicts",
     "JpegSurvival",
@@ -88,11 +95,14 @@ def blend_pattern(seed: int, height: int = 32, width: int = 32) -> Tensor:
 def blend_mark(images: Tensor, pattern: Tensor, alpha: float = BLEND_ALPHA) -> Tensor:
     """Blend float images in [0, 1] with ``pattern``: ``(1 - alpha) x + alpha P`` (stays in [0, 1]).
 
-    The simplified MembershipTracker mark of lesson 10.
+    The simplified MembershipTracker mark of lesson 10 (Chen & Pattabiraman, CCS 2025, blend
+    ``ratio x + (1 - ratio) outlier`` with ratio 0.7, i.e. alpha 0.3 here, plus 8/255 noise per
+    photo; the course blends less and adds no noise). ``alpha`` 0 returns the photos: a mark of
+    strength 0.
     """
     check_float_images(images)
-    if not 0.0 < float(alpha) < 1.0:
-        raise ValueError(f"the blend ratio alpha must be in (0, 1); got {alpha}.")
+    if not 0.0 <= float(alpha) < 1.0:
+        raise ValueError(f"the blend ratio alpha must be in [0, 1) (0: no mark); got {alpha}.")
     if pattern.shape != images.shape[-3:]:
         raise ValueError(
             f"the pattern's shape {tuple(pattern.shape)} does not match the images' "
@@ -283,41 +293,93 @@ def membership_test(
 
 
 # ------------------------------------------------------------------------------------- the data
+#: Lesson 10's users, in order, and their marks.
+USERS: tuple[tuple[str, str], ...] = (
+    ("YIQ user", "YIQ"),
+    ("own-T user", "own T"),
+    ("blend user", "blend"),
+    ("unmarked user", "none"),
+)
+
+
+@dataclass
+class TwinMark:
+    """How one user marks the two versions of each photo (kept twins, ``twins`` module; Huang,
+    Gong & Reiter, CCS 2024).
+
+    ``mark`` "YIQ" or "own T": versions A and B are eq. 5's marks with ``keys`` (k*, k* + 180,
+    ``twins.twin_keys``) in YIQ or in ``color_space``. "blend": the blend mark with ``patterns``
+    (two secret patterns) at ratio ``alpha`` (0: strength 0, both versions are the photo). "none":
+    both versions are the photo itself (the unmarked user: there is nothing to compare).
+    """
+
+    mark: str
+    keys: tuple[float, float] = (math.nan, math.nan)
+    color_space: Optional[Tensor] = None
+    patterns: Optional[tuple[Tensor, Tensor]] = None
+    alpha: float = 0.0
+
+    def versions(self, images: Tensor) -> tuple[Tensor, Tensor]:
+        """Versions A and B of float ``images`` (each still to be shared as an 8-bit photo)."""
+        if self.mark in ("YIQ", "own T"):
+            a, b = self.keys
+            return watermark(images, a, self.color_space), watermark(images, b, self.color_space)
+        if self.mark == "blend" and self.patterns is not None:
+            pa, pb = self.patterns
+            return blend_mark(images, pa, self.alpha), blend_mark(images, pb, self.alpha)
+        if self.mark in ("blend", "none"):
+            return images, images
+        raise ValueError(f"unknown mark {self.mark!r}; expected YIQ, own T, blend or none.")
+
+
 @dataclass
 class MarkedUsers:
-    """Lesson 10's learner data: four users inside one training set and their never-seen twins.
+    """Lesson 10's learner data: four users inside one training set, each publishing one twin of
+    every photo (``coins``: True published version A) and keeping the other.
 
-    ``data.users`` are, in order, the YIQ user, the user with their own colour space ``own_space``
-    (e.g. :func:`tilted_color_space`), the blend-mark user and a user who does not mark;
-    ``data.held_out`` is
-    the never-seen YIQ control. ``controls`` holds never-seen users for the other marks, and
-    ``reference`` never-seen clean photos (the unpublished photos of the membership tests, marked
-    with the pattern for the blend user).
+    ``data.users`` are the users of :data:`USERS`, in order, with their clean photos (the YIQ and
+    own-T users carry their key k*); ``marks`` says how each made its twins. ``data.held_out`` is a
+    never-seen YIQ user (eq. 6's control, Sec. 5.4), ``reference`` never-seen clean photos of the
+    test split: the non-members of the set-level membership test (which a real user does not have)
+    and the pool of the innocent users.
     """
 
     data: LearnerData
-    controls: dict[str, User]
+    marks: list[TwinMark]
+    coins: list[Tensor]
     reference: User
     pattern: Tensor
     alpha: float
     own_space: Tensor
 
-    def blend_published(self) -> Tensor:
-        """The blend user's photos as the learner received them (marked), floats."""
-        return blend_mark(self.data.users[2].clean(), self.pattern, self.alpha)
+    def twins(self, i: int) -> tuple[Tensor, Tensor]:
+        """User ``i``'s (published, kept) versions as shared 8-bit photos, floats."""
+        a, b = self.marks[i].versions(self.data.users[i].clean())
+        return twins.publish(twins.as_shared(a), twins.as_shared(b), self.coins[i])
 
-    def reference_marked(self) -> Tensor:
-        """The never-seen reference photos carrying the blend user's mark, floats."""
-        return blend_mark(self.reference.clean(), self.pattern, self.alpha)
+    def key_half(self, i: int) -> User:
+        """The photos that LCT user ``i`` published with k* (eq. 6 reads them at that key)."""
+        user, pick = self.data.users[i], self.coins[i]
+        return User(
+            user.name,
+            user.images[pick],
+            user.labels[pick],
+            user.key,
+            user.color_space,
+            user.indices[pick],
+        )
 
 
-def _with_blend(base: ImageSet, user: User, pattern: Tensor, alpha: float) -> ImageSet:
+def _published_set(base: ImageSet, mu_users: list[User], published: list[Tensor]) -> ImageSet:
     images = base.images.clone()
-    images[user.indices] = blend_mark_uint8(user.images, pattern, alpha)
+    digests = []
+    for user, shown in zip(mu_users, published):
+        images[user.indices] = to_uint8(shown)
+        digests.append(f"{_digest(user.indices.long())}:{_digest(images[user.indices])}")
     origin = None
     if base.origin is not None:
-        tag = f"{_digest(user.indices.long())}|{_digest(pattern)}|{alpha!r}"
-        origin = f"{base.origin}+blend[{hashlib.sha1(tag.encode()).hexdigest()[:12]}]"
+        tag = hashlib.sha1(";".join(digests).encode()).hexdigest()[:12]
+        origin = f"{base.origin}+twins[{tag}]"
     return ImageSet(images, base.labels.clone(), base.classes, origin)
 
 
@@ -334,11 +396,12 @@ def marked_users_data(
     n_test: Optional[int] = None,
     seed: int = 0,
 ) -> MarkedUsers:
-    """Draw lesson 10's users (seeded): ``n_train`` training photos holding four users of
-    ``user_size`` photos (YIQ mark with ``key``; ``own_space`` with ``key``; blend mark with the
-    pattern of ``pattern_seed``; no mark), never-seen twins of the three marking users and
-    ``reference_size`` never-seen reference photos from ``test``, and the rest of ``test`` (at most
-    ``n_test``) for accuracy.
+    """Draw lesson 10's users (seeded): ``n_train`` training photos holding the four users of
+    :data:`USERS`, ``user_size`` photos each, every one published as one of two twins by a coin
+    (YIQ and ``own_space`` marks with keys ``twins.twin_keys(key)``; blend marks with the patterns
+    of ``pattern_seed`` and ``pattern_seed + 1``; the unmarked user's twins are the photo itself),
+    a never-seen YIQ user and ``reference_size`` never-seen reference photos from ``test``, and the
+    rest of ``test`` (at most ``n_test``) for accuracy.
     """
     if not 0 < n_train <= len(train):
         raise ValueError(f"n_train must be in 1..{len(train)}; got {n_train}.")
@@ -348,30 +411,35 @@ def marked_users_data(
     users = make_users(
         base, [user_size] * 4, [key, key, None, None], [None, space, None, None], seed + 1
     )
-    for user, name in zip(users, ("YIQ user", "own-T user", "blend user", "unmarked user")):
-        user.name = name
-    marked = watermarked_training_set(base, users[:2])
-    pattern = blend_pattern(pattern_seed, *train.images.shape[-2:])
-    training_set = _with_blend(marked, users[2], pattern, alpha)
-    twins = make_users(
-        test,
-        [user_size] * 3 + [reference_size],
-        [key, key, None, None],
-        [None, space, None, None],
-        seed + 2,
+    height, width = train.images.shape[-2:]
+    patterns = (
+        blend_pattern(pattern_seed, height, width),
+        blend_pattern(pattern_seed + 1, height, width),
     )
-    for user, name in zip(twins, ("YIQ never seen", "own-T never seen", "blend never seen")):
+    keys = twins.twin_keys(key)
+    marks = [
+        TwinMark("YIQ", keys),
+        TwinMark("own T", keys, space),
+        TwinMark("blend", patterns=patterns, alpha=float(alpha)),
+        TwinMark("none"),
+    ]
+    coins = [twins.twin_coins(len(u), 1000 * seed + 17 + i) for i, u in enumerate(users)]
+    published = []
+    for user, (name, _), mark, coin in zip(users, USERS, marks, coins):
         user.name = name
-    twins[3].name = "reference"
+        a, b = mark.versions(user.clean())
+        published.append(twins.publish(twins.as_shared(a), twins.as_shared(b), coin)[0])
+    training_set = _published_set(base, users, published)
+    never = make_users(test, [user_size, reference_size], [key, None], [None, None], seed + 2)
+    never[0].name, never[1].name = "YIQ never seen", "reference"
     rest = torch.ones(len(test), dtype=torch.bool)
-    for user in twins:
+    for user in never:
         rest[user.indices] = False
     test_idx = rest.nonzero().squeeze(1)
     if n_test is not None:
         test_idx = test_idx[torch.randperm(len(test_idx), generator=g)[:n_test].sort().values]
-    data = LearnerData(training_set, users, twins[0], test.subset(test_idx))
-    controls = {"own-T": twins[1], "blend": twins[2]}
-    return MarkedUsers(data, controls, twins[3], pattern, float(alpha), space)
+    data = LearnerData(training_set, users, never[0], test.subset(test_idx))
+    return MarkedUsers(data, marks, coins, never[1], patterns[0], float(alpha), space)
 
 
 def circular_mean(degrees: Tensor) -> float:
@@ -381,91 +449,97 @@ def circular_mean(degrees: Tensor) -> float:
 
 
 # -------------------------------------------------------------------------------- the verdicts
+#: Innocent users per mark and learner in lesson 10 (forward passes on the reference pool only).
+INNOCENT_USERS = 1000
+
+
 @dataclass
 class MarkVerdict:
-    """One user's result on one learner (lesson 10's table).
+    """One user's evidence on one learner (lesson 10's side-by-side), every test for every user.
 
-    For the LCT marks (``mark`` "YIQ" or "own T"): ``k_hat`` and ``gap`` of eq. 6 at the user's
-    key, ``match`` (|k_hat - k*| < tau) and ``p_value`` of lesson 09's ownership test at the key.
-    For "blend" and "none": ``p_value`` of :func:`membership_test` (``k_hat``/``gap`` NaN,
-    ``match`` None). ``seen`` says whether the learner trained on the user's photos; ``key`` and
-    ``losses`` (eq. 6's loss per signature) are set for the LCT marks.
+    ``k_hat``, ``gap``, ``match`` (|k_hat - k*| < tau) and ``losses``: eq. 6 on the photos the LCT
+    user published with k* (NaN / None for the other marks). ``twin``: the kept-twin test
+    (``twins.twin_test``; None for the unmarked user, who has no twins). ``membership_p``: the
+    set-level membership test against the learner's test split. ``innocent``: the twin test's
+    rejections over innocent users at ``level`` (None without twins). ``credit``: what the
+    evidence is credited to (``twins.credit``).
     """
 
     user: str
     mark: str
-    seen: bool
     k_hat: float
     gap: float
     match: Optional[bool]
-    p_value: float
+    twin: Optional[twins.TwinTest]
+    membership_p: float
+    innocent: Optional[twins.Rate]
+    credit: twins.Credit
     key: Optional[float] = None
     losses: Optional[SearchResult] = None
 
 
-def _lct_verdicts(model: nn.Module, mu: MarkedUsers, n_permutations: int) -> list[MarkVerdict]:
-    d, ref = mu.data, mu.reference
-    users = [d.users[0], d.users[1], d.held_out, mu.controls["own-T"]]
-    found = verify_users(model, users)
-    matches = found.matches()
-    rows = []
-    for i, user in enumerate(users):
-        assert user.key is not None
-        test = ownership_test(
-            model,
-            user.clean(),
-            user.labels,
-            ref.clean(),
-            ref.labels,
-            user.key,
-            color_space=user.color_space,
-            n_permutations=n_permutations,
-        )
-        k_hat = float(found.k_hat[i])
-        rows.append(
-            MarkVerdict(
-                user.name,
-                "YIQ" if user.color_space is None else "own T",
-                i < 2,
-                k_hat,
-                found.result(i).gap(user.key),
-                bool(matches[i]),
-                test.p_value,
-                user.key,
-                found.result(i),
-            )
-        )
-    return rows
+def _eq6(model: nn.Module, mu: MarkedUsers, i: int) -> tuple[float, float, Optional[bool], Any]:
+    if mu.marks[i].mark not in ("YIQ", "own T"):
+        return math.nan, math.nan, None, None
+    half = mu.key_half(i)
+    assert half.key is not None
+    found = verify_users(model, [half])
+    return (
+        float(found.k_hat[0]),
+        found.result(0).gap(half.key),
+        bool(found.matches()[0]),
+        found.result(0),
+    )
 
 
-def _membership_verdicts(
-    model: nn.Module, mu: MarkedUsers, n_permutations: int
-) -> list[MarkVerdict]:
-    d, ref = mu.data, mu.reference
-    blend_seen, plain = d.users[2], d.users[3]
-    never = mu.controls["blend"]
-    cases = [
-        ("blend", blend_seen, mu.blend_published(), mu.reference_marked(), True),
-        ("blend", never, blend_mark(never.clean(), mu.pattern, mu.alpha), None, False),
-        ("none", plain, plain.clean(), ref.clean(), True),
-    ]
-    rows = []
-    for mark, user, published, reference, seen in cases:
-        reference = mu.reference_marked() if reference is None else reference
-        test = membership_test(model, published, user.labels, reference, ref.labels, n_permutations)
-        rows.append(MarkVerdict(user.name, mark, seen, math.nan, math.nan, None, test.p_value))
-    return rows
+def _user_verdict(
+    model: nn.Module, mu: MarkedUsers, i: int, n_permutations: int, level: float
+) -> MarkVerdict:
+    user, mark, ref = mu.data.users[i], mu.marks[i], mu.reference
+    published, kept = mu.twins(i)
+    pub = twins.version_scores(model, published, user.labels)
+    has_twins = mark.mark != "none"
+    twin = None
+    if has_twins:
+        twin = twins.twin_test(pub, twins.version_scores(model, kept, user.labels))
+    a, b = mark.versions(ref.clean())
+    ref_a = twins.version_scores(model, twins.as_shared(a), ref.labels)
+    ref_b = twins.version_scores(model, twins.as_shared(b), ref.labels)
+    coins = twins.twin_coins(len(ref), 99 + i)
+    ref_pub = torch.where(coins, ref_a, ref_b)  # the reference marked as the user publishes
+    membership = permutation_test(
+        pub, ref_pub, n_permutations, 0, x_strata=user.labels, y_strata=ref.labels
+    )
+    innocent = None
+    if has_twins:
+        p = twins.innocent_p_values(ref_a, ref_b, INNOCENT_USERS, len(user), seed=i)
+        innocent = twins.rejections(p, level)
+    k_hat, gap, match, losses = _eq6(model, mu, i)
+    return MarkVerdict(
+        user.name,
+        mark.mark,
+        k_hat,
+        gap,
+        match,
+        twin,
+        membership.p_value,
+        innocent,
+        twins.credit(twin, membership.p_value, level),
+        user.key,
+        losses,
+    )
 
 
 def mark_verdicts(
-    model: nn.Module, mu: MarkedUsers, n_permutations: int = 9999
+    model: nn.Module, mu: MarkedUsers, n_permutations: int = 9999, level: float = 0.01
 ) -> list[MarkVerdict]:
-    """Every user of lesson 10 judged on ``model``: the YIQ and own-T users and their never-seen
-    twins by eq. 6 and the ownership test (tau = 15 degrees), the blend user, its never-seen twin
-    and the unmarked user by the set-level membership test."""
-    return _lct_verdicts(model, mu, n_permutations) + _membership_verdicts(
-        model, mu, n_permutations
-    )
+    """Every user of lesson 10 judged on ``model`` by every test: eq. 6 (LCT users, on the photos
+    published with k*), the kept-twin test (``twins``: the published version against the kept one,
+    score P(y | version)), the set-level membership test (published versions against reference
+    photos marked alike: a score of -loss, lesson 09's class-stratified permutation test) and the
+    twin test's rejections over :data:`INNOCENT_USERS` innocent users, each at ``level``. Forward
+    passes only."""
+    return [_user_verdict(model, mu, i, n_permutations, level) for i in range(len(mu.marks))]
 
 
 # ----------------------------------------------------------------------------- JPEG, detection

@@ -8,7 +8,7 @@ import torch
 from anw_helpers import adaptive
 from anw_helpers.augment import get_augmentation, jpeg_squeeze
 from anw_helpers.color import color_space_from_seed, watermark
-from anw_helpers.datasets import ImageSet
+from anw_helpers.datasets import ImageSet, to_float
 from anw_helpers.models import LumaOnly, build_model
 
 
@@ -64,7 +64,7 @@ def test_blend_mark_and_its_strength() -> None:
     assert float(adaptive.blend_strength(x, x, pattern).abs().max()) < 1e-9
 
 
-@pytest.mark.parametrize("alpha", [0.0, 1.0, -0.1, float("nan")])
+@pytest.mark.parametrize("alpha", [1.0, -0.1, float("nan")])
 def test_blend_mark_refuses_a_bad_ratio(alpha: float) -> None:
     with pytest.raises(ValueError, match="alpha"):
         adaptive.blend_mark(_images(2), adaptive.blend_pattern(0), alpha)
@@ -137,38 +137,55 @@ def _image_set(n: int, seed: int) -> ImageSet:
     return ImageSet(images, labels, tuple(str(c) for c in range(10)), f"fake{seed}")
 
 
-def test_marked_users_data_marks_each_user_as_it_says() -> None:
+def test_marked_users_data_publishes_one_twin_of_each_photo_and_keeps_the_other() -> None:
+    from anw_helpers import twins
+
     train, test = _image_set(400, 0), _image_set(300, 1)
     mu = adaptive.marked_users_data(
         train, test, 300, 10, 60.0, adaptive.tilted_color_space(20.0), 7, reference_size=50
     )
     d = mu.data
-    names = [u.name for u in d.users]
-    assert names == ["YIQ user", "own-T user", "blend user", "unmarked user"]
-    base = train.images  # the users' clean photos are the training pool's originals
+    assert [u.name for u in d.users] == ["YIQ user", "own-T user", "blend user", "unmarked user"]
+    assert [m.mark for m in mu.marks] == ["YIQ", "own T", "blend", "none"]
     yiq, own, blend, plain = d.users
-    assert torch.equal(d.train.images[yiq.indices], watermark_uint8(yiq.images, 60.0, None))
-    assert torch.equal(d.train.images[own.indices], watermark_uint8(own.images, 60.0, mu.own_space))
-    assert torch.equal(
-        d.train.images[blend.indices], adaptive.blend_mark_uint8(blend.images, mu.pattern)
+    published, kept = mu.twins(0)
+    assert torch.equal(to_float(d.train.images[yiq.indices]), published)
+    half = mu.key_half(0)  # the photos published with k* = 60, the others with 240
+    assert half.key == 60.0 and torch.equal(
+        d.train.images[half.indices], watermark_uint8(half.images, 60.0, None)
     )
+    rest = yiq.indices[~mu.coins[0]]
+    assert torch.equal(d.train.images[rest], watermark_uint8(yiq.images[~mu.coins[0]], 240.0, None))
+    assert mu.marks[1].color_space is mu.own_space and mu.marks[0].keys == twins.twin_keys(60.0)
+    pub_blend, kept_blend = mu.twins(2)
+    assert torch.equal(to_float(d.train.images[blend.indices]), pub_blend)
+    assert not torch.equal(pub_blend, kept_blend)  # two patterns
     assert torch.equal(d.train.images[plain.indices], plain.images)
-    assert d.held_out.key == 60.0 and d.held_out.color_space is None
-    assert mu.controls["own-T"].color_space is not None
-    seen = torch.cat(
-        [
-            d.held_out.indices,
-            mu.controls["own-T"].indices,
-            mu.controls["blend"].indices,
-            mu.reference.indices,
-        ]
-    )
-    assert len(seen.unique()) == len(seen)  # never-seen users and reference are disjoint
-    assert "+blend[" in d.train.origin and len(base) == 400
+    assert torch.equal(*mu.twins(3))  # the unmarked user's twins are the photo itself
+    seen = torch.cat([d.held_out.indices, mu.reference.indices])
+    assert len(seen.unique()) == len(seen)  # never-seen user and reference are disjoint
+    assert "+twins[" in d.train.origin and d.held_out.key == 60.0
     other = adaptive.marked_users_data(
         train, test, 300, 10, 60.0, adaptive.tilted_color_space(20.0), 8, reference_size=50
     )
-    assert other.data.train.origin != d.train.origin  # another pattern, another cache key
+    assert other.data.train.origin != d.train.origin  # other patterns, another cache key
+
+
+def test_mark_verdicts_runs_every_test_on_every_user_and_shows_the_unmarked_row() -> None:
+    from anw_helpers.models import build_model
+    from anw_helpers.twins import Credit
+
+    train, test = _image_set(400, 0), _image_set(300, 1)
+    mu = adaptive.marked_users_data(
+        train, test, 300, 10, 60.0, adaptive.tilted_color_space(20.0), 7, reference_size=50
+    )
+    torch.manual_seed(0)
+    model = build_model("small_resnet", 10, 4).eval()  # never trained: every user is innocent
+    rows = adaptive.mark_verdicts(model, mu, n_permutations=199)
+    assert [r.mark for r in rows] == ["YIQ", "own T", "blend", "none"]
+    assert rows[0].losses is not None and rows[2].losses is None
+    assert rows[3].twin is None and rows[3].innocent is None and rows[3].credit is not Credit.MARK
+    assert all(r.innocent.n == adaptive.INNOCENT_USERS for r in rows[:3])
 
 
 def watermark_uint8(images: torch.Tensor, key: float, space) -> torch.Tensor:

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from anw_helpers import plots  # noqa: E402
 from anw_helpers.adaptive import Detection, JpegSurvival, MarkVerdict  # noqa: E402
 from anw_helpers.profiles import ADAPTIVE_RECIPES  # noqa: E402
+from anw_helpers.twins import Credit, Rate, TwinTest  # noqa: E402
 from anw_helpers.verify import SearchResult  # noqa: E402
 
 SLOTS = torch.arange(0.0, 360.0, 30.0, dtype=torch.float64)
@@ -26,17 +27,30 @@ def _curve(best: float) -> SearchResult:
 
 
 def _rows(yiq_k_hat: float) -> list[MarkVerdict]:
-    nan = math.nan
+    nan, rate = math.nan, Rate(9, 1000, 0.004, 0.017)
+    mark, member = Credit.MARK, Credit.MEMBERSHIP
+    won = TwinTest(24, 25, 0, 1e-6)
     return [
         MarkVerdict(
-            "YIQ user", "YIQ", True, yiq_k_hat, 0.2, yiq_k_hat == 60, 1e-4, 60.0, _curve(yiq_k_hat)
+            "YIQ user",
+            "YIQ",
+            yiq_k_hat,
+            0.2,
+            yiq_k_hat == 60,
+            won,
+            1e-4,
+            rate,
+            mark,
+            60.0,
+            _curve(yiq_k_hat),
         ),
-        MarkVerdict("own-T user", "own T", True, 60.0, 0.3, True, 1e-4, 60.0, _curve(60.0)),
-        MarkVerdict("YIQ never seen", "YIQ", False, 0.0, -0.5, False, 0.4, 60.0, _curve(0.0)),
-        MarkVerdict("own-T never seen", "own T", False, 0.0, -0.4, False, 0.7, 60.0, _curve(0.0)),
-        MarkVerdict("blend user", "blend", True, nan, nan, None, 1e-4),
-        MarkVerdict("blend never seen", "blend", False, nan, nan, None, 0.9),
-        MarkVerdict("unmarked user", "none", True, nan, nan, None, 1e-4),
+        MarkVerdict(
+            "own-T user", "own T", 60.0, 0.3, True, won, 1e-4, rate, mark, 60.0, _curve(60.0)
+        ),
+        MarkVerdict(
+            "blend user", "blend", nan, nan, None, TwinTest(12, 25, 0, 0.6), 1e-4, rate, member
+        ),
+        MarkVerdict("unmarked user", "none", nan, nan, None, None, 1e-4, None, member),
     ]
 
 
@@ -64,7 +78,7 @@ def test_plot_mark_curves_draws_each_lct_user_per_learner() -> None:
     assert len(fig.axes) == 2
     labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
     assert any("YIQ user (k_hat 210)" in label for label in labels)
-    assert sum("never seen" in label for label in labels) == 2
+    assert sum("user" in label for label in labels) == 2  # the LCT users; no eq. 6 curve for others
 
 
 def test_plot_detection_draws_both_keyed_marks_and_the_blend_line() -> None:
@@ -80,16 +94,22 @@ def test_recipes_table_says_what_this_profile_trains() -> None:
     assert [r[2] for r in body].count("yes") == 2
 
 
-def test_mark_verdict_table_has_a_row_per_user_and_a_column_per_learner() -> None:
+def test_mark_verdict_table_shows_every_user_under_every_test_per_learner() -> None:
     body = _body(plots.mark_verdict_table(VERDICTS))
-    assert len(body) == 7 and len(body[0]) == 5
-    assert body[0][3].startswith("k̂ = 60 (yes)") and body[0][4].startswith("k̂ = 210 (**no**)")
-    assert body[4][3] == "p = 1e-04"
+    assert len(body) == 8 and len(body[0]) == 7
+    assert [r[1] for r in body[:4]] == ["YIQ user", "own-T user", "blend user", "unmarked user"]
+    assert body[0][2] == "k̂ = 60 (yes)" and body[4][2] == "k̂ = 210 (**no**)"
+    assert body[2][2] == "—" and body[2][3] == "12/25 win, p = 0.6"
+    assert body[3][3] == "no twins (no mark)" and body[3][4] == "—"  # the unmarked row is shown
+    assert body[0][4] == "9/1000 (0.4-1.7 %)" and body[3][5] == "p = 1e-04"
+    assert body[2][6] == "membership only" and body[0][6] == "the mark"
 
 
 def test_jpeg_and_comparison_tables() -> None:
     body = _body(plots.jpeg_survival_table(SURVIVAL, 60.0, 0.1))
     assert body[0][0] == "95" and "58.6°" in body[1][1] and body[1][2].startswith("50 %")
-    table = _body(plots.mark_comparison_table(VERDICTS, PSNR, SURVIVAL, DETECTION, 60.0))
-    assert [r[0] for r in table] == ["YIQ", "own T", "blend"]
-    assert table[0][1] == "24.3 dB" and table[0][-1] == "0.80" and table[2][-1] == "0.47"
+    table = _body(plots.mark_comparison_table(VERDICTS, PSNR, SURVIVAL, DETECTION, 60.0, 0.02))
+    assert [r[0] for r in table] == ["YIQ", "own T", "blend", "none"]
+    assert table[0][1] == "24.3 dB" and table[0][2] == "2.0 %" and table[0][-1] == "0.80"
+    assert table[2][-1] == "0.47" and table[3][1] == "—"
+    assert table[3][3].startswith("membership only (no twins")

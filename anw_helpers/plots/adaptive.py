@@ -38,8 +38,8 @@ def plot_marks(photos: Tensor, versions: Mapping[str, Tensor], psnr: Mapping[str
 
 
 def plot_mark_curves(verdicts: Mapping[str, Sequence], tau: float = DEFAULT_TAU) -> Figure:
-    """One panel per learner: eq. 6's loss curve (against k - k*) of every LCT user, their
-    never-seen twins dashed (``adaptive.mark_verdicts`` rows with ``losses``)."""
+    """One panel per learner: eq. 6's loss curve (against k - k*) of every LCT user, on the photos
+    each published with k* (``adaptive.mark_verdicts`` rows with ``losses``)."""
     if not verdicts:
         raise ValueError("plot_mark_curves needs at least one learner's verdicts.")
     fig, axes = plt.subplots(1, len(verdicts), figsize=(4.8 * len(verdicts), 3.6), squeeze=False)
@@ -49,8 +49,6 @@ def plot_mark_curves(verdicts: Mapping[str, Sequence], tau: float = DEFAULT_TAU)
         for i, row in enumerate(curves):
             label = f"{row.user} (k_hat {row.k_hat:g})"
             plot_signature_losses(row.losses, row.key, tau, ax, label, colors[i % len(colors)])
-            if not row.seen:
-                ax.lines[-2].set_linestyle("--")  # the curve (the last line is k_hat's marker)
         ax.set_title(f"{learner} learner", fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -84,28 +82,54 @@ def _p(p: float) -> str:
     return f"{p:.2g}" if p >= 0.001 else f"{p:.0e}"
 
 
-def _verdict_cell(row) -> str:
-    """k_hat with its match ("yes"/"**no**" for a user the learner trained on; "no match" or a bold
-    "**matched**", a false accusation, for a never-seen twin) and the p-value."""
-    if row.losses is None:
-        return f"p = {_p(row.p_value)}"
-    if row.seen:
-        found = yes_no(row.match)
-    else:
-        found = "**matched**" if row.match else "no match"
-    return f"k̂ = {row.k_hat:g} ({found}), p = {_p(row.p_value)}"
+def _eq6_cell(row) -> str:
+    """k_hat on the photos published with k*, and whether it matches (LCT marks only)."""
+    return "—" if row.losses is None else f"k̂ = {row.k_hat:g} ({yes_no(row.match)})"
+
+
+def _twin_cell(row) -> str:
+    """Wins of the published twins over the kept ones, and the binomial p-value."""
+    if row.twin is None:
+        return "no twins (no mark)"
+    return f"{row.twin.wins}/{row.twin.n} win, p = {_p(row.twin.p_value)}"
+
+
+def _innocent_cell(row) -> str:
+    """The twin test's false positives over innocent users, with the Clopper-Pearson interval."""
+    if row.innocent is None:
+        return "—"
+    r = row.innocent
+    return f"{r.count}/{r.n} ({100 * r.low:.1f}-{100 * r.high:.1f} %)"
 
 
 def mark_verdict_table(verdicts: Mapping[str, Sequence]) -> str:
-    """One row per user, one column per learner (``adaptive.mark_verdicts``): k_hat, match and
-    p-value for the LCT marks, the membership p-value for the others."""
-    learners = list(verdicts)
-    first = verdicts[learners[0]]
+    """Every user under every test on every learner (``adaptive.mark_verdicts``): eq. 6, the
+    kept-twin test and its false positives over innocent users, the set-level membership test,
+    and what the evidence is credited to (``twins.credit``)."""
     rows = []
-    for i, row in enumerate(first):
-        cells = [_verdict_cell(verdicts[name][i]) for name in learners]
-        rows.append([row.user, row.mark, "yes" if row.seen else "no", *cells])
-    return markdown_table(["user", "mark", "trained on", *learners], rows)
+    for learner, found in verdicts.items():
+        for row in found:
+            rows.append(
+                [
+                    learner,
+                    row.user,
+                    _eq6_cell(row),
+                    _twin_cell(row),
+                    _innocent_cell(row),
+                    f"p = {_p(row.membership_p)}",
+                    row.credit.value,
+                ]
+            )
+    header = [
+        "learner",
+        "user",
+        "eq. 6 (photos at k*)",
+        "kept-twin test",
+        "innocent users rejected (95 % CI)",
+        "membership (test split)",
+        "credited to",
+    ]
+    return markdown_table(header, rows)
 
 
 def jpeg_survival_table(survival: Mapping[int, object], key: float, alpha: float) -> str:
@@ -129,39 +153,35 @@ def mark_comparison_table(
     survival: Mapping[int, object],
     detection,
     key: float,
+    fraction: float,
 ) -> str:
-    """Lesson 10's side-by-side: per mark its visibility, its verdict on every learner, what JPEG
-    at the lowest quality leaves, and the detector's AUC at ``key``."""
+    """Lesson 10's side-by-side at equal cost: per mark (and the unmarked user) its visibility
+    (median PSNR), the share of the training set it marks (``fraction``), what it is credited with
+    on every learner (``twins.credit``), what JPEG at the lowest quality leaves, and the detector's
+    AUC at ``key``."""
     worst = survival[min(survival)]
     by_mark = {
-        "YIQ": (
-            "YIQ user",
-            next(n for n in psnr if n.startswith("YIQ")),
-            f"{worst.yiq_degrees:.0f}° of {key:g}°",
-            detection.yiq[key],
-        ),
-        "own T": (
-            "own-T user",
-            next(n for n in psnr if n.startswith("own")),
-            "see section 5",
-            detection.own[key],
-        ),
-        "blend": (
-            "blend user",
-            next(n for n in psnr if n.startswith("blend")),
-            f"{100 * worst.blend_fraction:.0f} %",
-            detection.blend,
-        ),
+        "YIQ": ("YIQ", f"{worst.yiq_degrees:.0f}° of {key:g}°", f"{detection.yiq[key]:.2f}"),
+        "own T": ("own", "see section 5", f"{detection.own[key]:.2f}"),
+        "blend": ("blend", f"{100 * worst.blend_fraction:.0f} %", f"{detection.blend:.2f}"),
+        "none": (None, "—", "—"),
     }
     learners = list(verdicts)
     rows = []
-    for mark, (user, version, jpeg, found) in by_mark.items():
+    for mark, (prefix, jpeg, found) in by_mark.items():
+        version = next((n for n in psnr if prefix and n.startswith(prefix)), None)
         cells = []
         for name in learners:
-            row = next(r for r in verdicts[name] if r.user == user)
-            cells.append(_verdict_cell(row))
-        rows.append(
-            [mark, f"{psnr[version]:.1f} dB", *cells, f"q{min(survival)}: {jpeg}", f"{found:.2f}"]
-        )
-    header = ["mark", "PSNR", *(f"{n} learner" for n in learners), "after JPEG", "detector AUC"]
+            row = next(r for r in verdicts[name] if r.mark == mark)
+            cells.append(f"{row.credit.value} ({_twin_cell(row)})")
+        seen = "—" if version is None else f"{psnr[version]:.1f} dB"
+        rows.append([mark, seen, f"{100 * fraction:.1f} %", *cells, jpeg, found])
+    header = [
+        "mark",
+        "PSNR",
+        "marked share of the training set",
+        *(f"{n} learner: credited to" for n in learners),
+        f"after JPEG q{min(survival)}",
+        "detector AUC",
+    ]
     return markdown_table(header, rows)
