@@ -74,6 +74,7 @@ __all__ = [
     "parse_grid",
     "config_id",
     "run_job",
+    "learner_fields",
     "append_record",
     "read_finished",
     "resume_id",
@@ -462,6 +463,49 @@ def machine() -> dict:
     }
 
 
+def learner_fields(learner: Any) -> dict:
+    """What every sweep record says about its learner (a ``train.TrainedLearner``): each user's
+    eq. 6 grid search (``verify.verify_users``: k_hat, match |k_hat - k*| < tau, the loss gap of
+    Sec. 5.1), the held-out user's k_hat (Sec. 5.4: expected 0) and the training record
+    (train/test/user accuracy, images/s, training time, device and precision, ``from_cache``).
+
+    :func:`run_job` writes them, and so must a grid's own job (``job = "module:function"``):
+    ``tools.reproduction`` reads every record through them.
+    """
+    from . import verify
+
+    verdicts = verify.verify_users(learner.model, learner.data.users)
+    k_hat = [float(k) for k in verdicts.k_hat]
+    keys = [u.key for u in learner.data.users]
+    match = [None if k is None else verify.match(h, k) for h, k in zip(k_hat, keys)]
+    gap = [None if k is None else verdicts.result(i).gap(k) for i, k in enumerate(keys)]
+    held = learner.data.held_out
+    held_k_hat = verify.grid_search(learner.model, held.clean(), held.labels).best
+    r = learner.record
+    marked = [m for m in match if m is not None]
+    return {
+        "users": [u.name for u in learner.data.users],
+        "user_keys": keys,
+        "user_sizes": [len(u) for u in learner.data.users],
+        "k_hat": k_hat,
+        "match": match,
+        "gap": gap,
+        "all_match": all(marked) if marked else None,
+        "min_gap": min(g for g in gap if g is not None) if marked else None,
+        "held_out_key": held.key,
+        "held_out_k_hat": held_k_hat,
+        "held_out_at_zero": verify.match(held_k_hat, 0.0),
+        "train_accuracy": r.train_accuracy,
+        "test_accuracy": r.test_accuracy,
+        "user_accuracy": r.user_accuracy,
+        "images_per_second": r.images_per_second,
+        "train_seconds": sum(r.epoch_seconds),
+        "train_device": r.device,
+        "from_cache": learner.from_cache,
+        "precision": r.precision,
+    }
+
+
 def run_job(
     config: LearnerConfig,
     results: str,
@@ -481,47 +525,19 @@ def run_job(
     """
     import torch
 
-    from . import verify
     from .train import train_learner
 
     if threads:
         torch.set_num_threads(threads)
     start = time.perf_counter()
     learner = train_learner(config, progress=False, retrain=retrain)
-    verdicts = verify.verify_users(learner.model, learner.data.users)
-    k_hat = [float(k) for k in verdicts.k_hat]
-    keys = [u.key for u in learner.data.users]
-    match = [None if k is None else verify.match(h, k) for h, k in zip(k_hat, keys)]
-    gap = [None if k is None else verdicts.result(i).gap(k) for i, k in enumerate(keys)]
-    held = learner.data.held_out
-    held_k_hat = verify.grid_search(learner.model, held.clean(), held.labels).best
-    r = learner.record
-    marked = [m for m in match if m is not None]
     record = {
         "config": config.flat(),
         "profile": profile,
         "label": label,
-        "users": [u.name for u in learner.data.users],
-        "user_keys": keys,
-        "user_sizes": [len(u) for u in learner.data.users],
-        "k_hat": k_hat,
-        "match": match,
-        "gap": gap,
-        "all_match": all(marked) if marked else None,
-        "min_gap": min(g for g in gap if g is not None) if marked else None,
-        "held_out_key": held.key,
-        "held_out_k_hat": held_k_hat,
-        "held_out_at_zero": verify.match(held_k_hat, 0.0),
-        "lesson_checks": lesson_checks(learner.model, learner.data.users[0], held),
-        "train_accuracy": r.train_accuracy,
-        "test_accuracy": r.test_accuracy,
-        "user_accuracy": r.user_accuracy,
-        "images_per_second": r.images_per_second,
-        "train_seconds": sum(r.epoch_seconds),
-        "train_device": r.device,
-        "from_cache": learner.from_cache,
+        **learner_fields(learner),
+        "lesson_checks": lesson_checks(learner.model, learner.data.users[0], learner.data.held_out),
         "wall_seconds": time.perf_counter() - start,
-        "precision": r.precision,
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
