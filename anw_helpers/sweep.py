@@ -74,6 +74,7 @@ __all__ = [
     "parse_grid",
     "config_id",
     "run_job",
+    "learner_fields",
     "append_record",
     "read_finished",
     "resume_id",

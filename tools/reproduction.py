@@ -629,6 +629,120 @@ def blue_intensities_matched(
     )
 
 
+# --------------------------------------- lesson 08's jobs (tools/jobs/membership.py): Sec. 5.5-5.6
+def _block(record: dict, name: str) -> dict:
+    """The job's block ``name`` of a record (``mia`` or ``memorisation``); a record without it was
+    written by another job, which a claim's grid must not mix in."""
+    block = record.get(name)
+    if not isinstance(block, dict):
+        raise ReproductionError(
+            f"{record.get('_where', 'a record')}: no {name!r} block; the grid's records must come "
+            f"from its job (tools/jobs/membership.py), not from another grid's."
+        )
+    return block
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}".replace("%", " %")
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    mean = statistics.fmean(values)
+    return f"{mean:+.3f} ± {statistics.stdev(values):.3f}" if len(values) > 1 else f"{mean:+.3f}"
+
+
+def anw_vs_shadow_mia(
+    records: list[dict], yes_at: float = 0.9, mia_at_most: float = 0.6
+) -> Optional[Outcome]:
+    """Fig. 5b: the share of (learner, watermarking user) pairs whose key eq. 6 recovers (lesson
+    08's ten users of one learner) against the balanced accuracy of MIA-std with each user's own
+    shadow model as threshold (Sec. 5.5; 0.5 is a coin), per user; the gap attack, MIA-std with
+    known members and the never-seen users' false matches are quoted beside them."""
+    blocks = [_block(r, "mia") for r in records]
+    users = [u for b in blocks for u in b["users"]]
+    if not users:
+        return None
+    matched = sum(u["match"] for u in users)
+    share = matched / len(users)
+    shadow = statistics.fmean(b["pooled"]["accuracy"]["mia_shadow"] for b in blocks)
+    known = statistics.fmean(b["pooled"]["accuracy"]["mia_std"] for b in blocks)
+    gap = statistics.fmean(b["pooled"]["gap_attack_accuracy"] for b in blocks)
+    false = sum(u["false_match"] for u in users)
+    verdict = (
+        "yes" if share >= yes_at and shadow <= mia_at_most else "partly" if share > shadow else "no"
+    )
+    return Outcome(
+        verdict,
+        f"ANW {matched}/{len(users)} users matched ({_pct(share)}); MIA-std with the user's "
+        f"shadow model {_pct(shadow)} accurate (mean over learners; gap attack {_pct(gap)}, "
+        f"MIA-std with known members {_pct(known)}); never-seen users falsely matched "
+        f"{false}/{len(users)}",
+        "shadow MIA-std accuracy per user",
+        tuple(u["mia_shadow"]["accuracy"] for u in users),
+        ".3f",
+    )
+
+
+_MIAS = ("mia_std", "mia_pow", "mia_shadow")
+
+
+def advantage_over_mias(records: list[dict]) -> Optional[Outcome]:
+    """Fig. 5c: eq. 7's protection advantage adv^P = (M − N p) / N of ANW (p = 1/12, one trial per
+    user) and of MIA-std, MIA-pow and the shadow MIA (p = 1/2, one trial per photo), pooled per
+    learner as lesson 08 pools them: each method's mean ± std over learners, and per learner
+    ANW's adv^P minus the best MIA's (> 0: ANW ahead), also on the normalised scale
+    (M/N − p) / (1 − p)."""
+    blocks = [_block(r, "mia") for r in records]
+    if not blocks:
+        return None
+    names = {**{m: m for m in ("anw",) + _MIAS}, **blocks[0].get("methods", {})}
+
+    def margins(scale: str) -> list[float]:
+        return [
+            b["pooled"][scale]["anw"] - max(b["pooled"][scale][m] for m in _MIAS) for b in blocks
+        ]
+
+    adv = {m: [b["pooled"]["advantage"][m] for b in blocks] for m in ("anw",) + _MIAS}
+    ahead, ahead_normalised = margins("advantage"), margins("normalised_advantage")
+    mean_ahead = statistics.fmean(adv["anw"]) > max(statistics.fmean(adv[m]) for m in _MIAS)
+    verdict = "yes" if all(x > 0 for x in ahead) else "partly" if mean_ahead else "no"
+    each = ", ".join(f"{names[m]} {_mean_std(v)}" for m, v in adv.items())
+    return Outcome(
+        verdict,
+        f"adv^P {each}; ANW above every MIA in {sum(x > 0 for x in ahead)}/{len(blocks)} "
+        f"learners (normalised scale: {sum(x > 0 for x in ahead_normalised)}/{len(blocks)})",
+        "ANW's adv^P minus the best MIA's, per learner",
+        tuple(ahead),
+    )
+
+
+def memorisation_sign(
+    records: list[dict], yes_at: float = 1.0, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """Sec. 5.6: Feldman & Zhang's memorisation estimate of one user's photos with her watermark
+    and without it (the same photos and subsampled splits, anw_helpers.memorisation; lesson 08),
+    mean over her photos; per learner the paired difference (watermarked − clean), and in how many
+    seeds it is positive: the sign over seeds is the claim."""
+    blocks = [_block(r, "memorisation") for r in records]
+    if not blocks:
+        return None
+    diffs = [b["difference"]["mean"] for b in blocks]
+    higher = sum(d > 0 for d in diffs)
+    unit = "seeds" if len({r["config"]["seed"] for r in records}) == len(records) else "learners"
+    clean = statistics.fmean(b["clean"]["mean"] for b in blocks)
+    marked = statistics.fmean(b["watermarked"]["mean"] for b in blocks)
+    fitted = sum(b["all_fitted"] for b in blocks)
+    labels = "; ".join(sorted({b["label"] for b in blocks}))
+    return Outcome(
+        _threshold(higher / len(blocks), yes_at, partly_at),
+        f"{higher} of {len(blocks)} {unit} higher with the mark; the user's mean mem "
+        f"{clean:+.3f} clean → {marked:+.3f} watermarked ({labels}; every subsampled model "
+        f"reached the plan's training accuracy in {fitted}/{len(blocks)})",
+        "mem watermarked − clean (paired), per learner",
+        tuple(diffs),
+    )
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric and its bar, written from the options it is given (so the two cannot disagree)."""
@@ -687,6 +801,28 @@ METRICS: dict[str, Metric] = {
             f"yes: the share matched at the largest fraction is at least {yes_drop * 100:g} "
             "percentage points below the smallest fraction's; partly: below it; otherwise no "
             "(needs two fractions or more)"
+        ),
+    ),
+    "anw_vs_shadow_mia": Metric(
+        anw_vs_shadow_mia,
+        lambda yes_at, mia_at_most: (
+            f"yes: ANW matches {_share(yes_at)} of the users and MIA-std with the user's shadow "
+            f"model is at most {_pct(mia_at_most)} accurate; partly: ANW's share matched is above "
+            "that MIA's accuracy; otherwise no"
+        ),
+    ),
+    "advantage_over_mias": Metric(
+        advantage_over_mias,
+        lambda: (
+            "yes: ANW's adv^P (eq. 7) is above every MIA's in every learner; partly: its mean over "
+            "learners is above every MIA's mean; otherwise no"
+        ),
+    ),
+    "memorisation_sign": Metric(
+        memorisation_sign,
+        lambda yes_at, partly_at: (
+            f"yes: the user's memorisation is higher with the mark in {_share(yes_at)} of the "
+            f"seeds; partly: in {_share(partly_at)}; otherwise no"
         ),
     ),
 }
