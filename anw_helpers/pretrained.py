@@ -77,8 +77,10 @@ def install_from_env() -> None:
     _tried.add(tried)
     try:
         note = install(source)
-    except (ArchiveError, OSError, tarfile.TarError, ValueError, EOFError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the lesson trains as usual
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, ArchiveError):
+            reason = f"{type(exc).__name__}: {reason}".rstrip(": ")
         note = f"{reason}; the lesson trains as usual"
     if note:
         warnings.warn(f"{ENV}={source!r}: {note}.", RuntimeWarning, stacklevel=3)
@@ -99,13 +101,17 @@ def install(source: str) -> Optional[str]:
             return note
     with _local_copy(source) as archive:
         digest = file_sha256(archive)
-        with tarfile.open(archive, "r:*") as tar:
-            files = _manifest(tar)
-            built_for = sorted({f"{f['device']}/{f['precision']}" for f in files})
-            here = _runtime()
-            usable = [f["name"] for f in files if f"{f['device']}/{f['precision']}" == here]
-            if usable:
-                _extract(tar, files, usable)
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                files = _manifest(tar)
+                built_for = sorted({f"{f['device']}/{f['precision']}" for f in files})
+                here = _runtime()
+                usable = [f["name"] for f in files if f"{f['device']}/{f['precision']}" == here]
+                if usable:
+                    _extract(tar, files, usable)
+        except (tarfile.TarError, EOFError) as exc:
+            detail = str(exc).strip().splitlines()[0].rstrip(":") if str(exc).strip() else ""
+            raise ArchiveError(f"not a tar archive, or a damaged one ({detail})") from None
     index[source] = {"sha256": digest, "files": usable, "built_for": built_for}
     index[source]["stamp"] = _stamp(source)
     atomic_write(cache_dir("pretrained") / _INDEX, lambda f: f.write(json.dumps(index).encode()))

@@ -190,7 +190,7 @@ def _not_a_tar(archive: Path) -> Path:
         (_member_missing, "small_resnet-b.pt is in its manifest but not in the archive"),
         (_a_link, "small_resnet-b.pt in it is a link or a folder, not a file; refused"),
         (_not_there, "the archive does not exist"),
-        (_not_a_tar, ""),
+        (_not_a_tar, "not a tar archive, or a damaged one"),
     ],
 )
 def test_a_bad_archive_is_one_warning_and_the_model_trains(tmp_path, monkeypatch, damage, why):
