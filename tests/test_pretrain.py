@@ -244,3 +244,37 @@ def test_archive_refuses_list(capsys):
     with pytest.raises(SystemExit):
         tool.main(["--profile", "ci", "--list", "--archive", "x.tar"])
     assert "leave out --list" in capsys.readouterr().err
+
+
+def test_main_writes_an_archive_of_every_model_it_loaded(tmp_path, monkeypatch, capsys):
+    import json
+    import tarfile
+
+    from anw_helpers import checkpoint, models
+
+    monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(tool, "get_profile", lambda name: TINY)
+    (tmp_path / "cache" / "models").mkdir(parents=True)
+    files = []
+
+    def train(config, progress=True, data=None):
+        path = tmp_path / "cache" / "models" / f"small_resnet-{len(files) % 2}.pt"
+        if not path.exists():
+            net = models.build_model("small_resnet", 3, 4, 0)
+            checkpoint.save(path, net, "{}", {"model": "small_resnet", "width": 4})
+        files.append(path)
+        return SimpleNamespace(
+            from_cache=True, record=SimpleNamespace(test_accuracy=0.5), cache_path=path
+        )
+
+    group = tool.ModelGroup("08", "shadow models", lambda: [train(None), train(None)])
+    monkeypatch.setattr("anw_helpers.train.train_learner", train)
+    monkeypatch.setattr(tool, "lesson_groups", lambda profile: [group])
+    out = tmp_path / "tiny.tar"
+    assert tool.main(["--profile", "tiny", "--archive", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        assert sorted(tar.getnames()) == ["manifest.json", "small_resnet-0.pt", "small_resnet-1.pt"]
+    assert [f["name"] for f in manifest["files"]] == ["small_resnet-0.pt", "small_resnet-1.pt"]
+    assert manifest["profile"] == "tiny" and len(files) == len(tool.lesson_models(TINY)) + 2
+    assert f"{out}: 2 models" in capsys.readouterr().out
