@@ -15,7 +15,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
 - Running the course: ``profiles`` (compute profiles), ``runtime`` (device and precision),
   ``precision_probe`` (a CPU's fp32 and bf16 training rates, measured once and cached),
   ``throughput`` (training images per second here), ``paths`` (data and cache folders),
-  ``checkpoint`` (save, validated load, load-or-train: the model cache), ``memory`` (batch
+  ``checkpoint`` (save, validated load, load-or-train: the model cache), ``pretrained`` (the
+  model cache filled from one archive named by ``ANW_PRETRAINED``), ``memory`` (batch
   sizes known in advance: one photo's pass measured on the meta device), ``progress`` (bars on
   stderr for long runs of ``anw``),
   ``_checks`` (input validation shared by every module), ``sweep`` (a grid of learners on

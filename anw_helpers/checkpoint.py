@@ -410,10 +410,16 @@ def load_or_train(
     ``train(model)`` trains it in place, leaves it in eval mode and returns its training record
     (JSON); ``config`` is saved beside the weights. A damaged cache file (truncated, empty, foreign)
     is reported with a warning naming it and trained again. ``retrain=True`` ignores the cache.
-    ``path`` usually comes from :func:`cache_path`. Under torchrun every rank trains, rank 0 alone
-    writes the file and the others then load it (``distributed.write_on_rank0``).
+    ``path`` usually comes from :func:`cache_path`. On a miss, the archive ``$ANW_PRETRAINED``
+    names is installed first, once (:mod:`anw_helpers.pretrained`). Under torchrun every rank
+    trains, rank 0 alone writes the file and the others then load it
+    (``distributed.write_on_rank0``).
     """
     path = Path(path)
+    if not retrain and not path.exists():  # a miss: $ANW_PRETRAINED's archive may hold it
+        from .pretrained import install_from_env
+
+        install_from_env()
     if distributed.all_ranks(path.exists() and not retrain):  # torchrun: one decision for all
         model = build(False)
         loaded: Optional[str] = None

@@ -12,7 +12,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from anw_helpers.profiles import PROFILES, LessonSettings, ManyUsersSetting, Profile
+from anw_helpers.profiles import (
+    PROFILES,
+    AdaptiveSetting,
+    LessonSettings,
+    ManyUsersSetting,
+    Profile,
+)
 from anw_helpers.recipe import LearnerConfig
 from tools import pretrain as tool
 from tools.work import lesson_trainings
@@ -29,6 +35,7 @@ TINY = Profile(
         defences=("colour jitter", "DP-SGD, noise 1.0, clip 1.0"),
         fine_tunes=((1, 0.01),),
         many_users=ManyUsersSetting(100, 10, (0.4,), 64),
+        adaptive=AdaptiveSetting(()),  # lesson 10's rows build its users from CIFAR-10
     ),
 )
 
@@ -36,6 +43,7 @@ TINY = Profile(
 def test_lesson_models_are_each_trained_once_and_follow_the_profile():
     rows = tool.lesson_models(TINY, with_dp=False)
     assert rows[0].config == TINY.config and len({r.config for r in rows}) == len(rows)
+    assert not any(r.lesson == "10" for r in rows)
     whats = [r.what for r in rows]
     assert "capacity: small_resnet width 16" not in whats  # that is lesson 03's learner
     assert [r.lesson for r in rows].count("07") == 2  # one fraction, two conditions
@@ -63,7 +71,7 @@ def test_lesson_models_agree_with_the_work_table(name):
 def _fake_train(cached=(), failing=()):
     calls = []
 
-    def train(config, progress=True):
+    def train(config, progress=True, data=None):
         calls.append(config)
         if config in failing:
             raise RuntimeError("out of memory")
@@ -94,6 +102,7 @@ def test_pretrain_reports_each_model_and_a_summary_and_goes_on_after_a_failure()
 def test_main_trains_the_profile_and_shares_the_cache(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tool, "get_profile", lambda name: TINY)
+    monkeypatch.setattr(tool, "lesson_groups", lambda profile: [])
     train, calls = _fake_train()
     monkeypatch.setattr("anw_helpers.train.train_learner", train)
     model = tmp_path / "cache" / "models" / "m.pt"
@@ -111,6 +120,7 @@ def test_main_trains_the_profile_and_shares_the_cache(tmp_path, monkeypatch, cap
 def test_main_exits_1_when_a_model_fails(tmp_path, monkeypatch):
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tool, "get_profile", lambda name: TINY)
+    monkeypatch.setattr(tool, "lesson_groups", lambda profile: [])
     train, _ = _fake_train(failing={TINY.config})
     monkeypatch.setattr("anw_helpers.train.train_learner", train)
     assert tool.main(["--profile", "tiny"]) == 1
@@ -159,3 +169,112 @@ def test_source_shift_compares_verdicts_on_a_second_jpeg_copy(monkeypatch, capsy
         source_shift.main(["--profile", "ci"]) == 1
     )  # a copy that changes the verdict is reported
     assert "VERDICTS DIFFER" in capsys.readouterr().out
+
+
+def test_lessons_08_09_and_10_are_covered_where_the_profile_trains_them():
+    ci = tool.lesson_models(PROFILES["ci"], with_dp=False)
+    tens = [r for r in ci if r.lesson == "10"]
+    assert [r.what for r in tens] == ["'standard' learner", "'luma only' learner"]
+    assert all(r.data is not None and r.data_name for r in tens)
+    assert tens[0].config == PROFILES["ci"].config  # lesson 03's settings, lesson 10's own users
+    assert not any(r.lesson == "09" for r in ci)  # extra learners are off in ci
+    colab = tool.lesson_models(PROFILES["colab"], with_dp=False)
+    assert sum(r.lesson == "10" for r in colab) == len(PROFILES["colab"].lessons.adaptive.recipes)
+    assert [r.what for r in colab if r.lesson == "09"][0] == "one-subject learner (dogs)"
+    for name in ("ci", "colab"):
+        groups = tool.lesson_groups(PROFILES[name])
+        assert [g.what for g in groups] == ["shadow models", "subsampled models"]
+
+
+def _squeezed(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "lesson, lines",
+    [
+        (
+            "08_compared_with_membership_inference",
+            [
+                "N_USERS, N_KNOWN = 10, 100",
+                '[None] * (N_USERS + 1), seed=80, exclude=in_a_user, prefix="member",',
+                "u.images, u.labels, profile.config.recipe, train_set.classes, name=u.name",
+                "plan = memorisation.memorisation_plan(profile.name)",
+                "make_users(source, [50, plan.pool_size - 50], [180.0, None], seed=8, "
+                'prefix="mem")',
+                "masks = memorisation.complementary_splits(plan.pool_size, plan.n_pairs, seed=8)",
+                "plan.recipe(profile.config.recipe), data03.test, start_from=start_from,",
+            ],
+        ),
+        (
+            "09_how_convincing_is_a_match",
+            [
+                "generator=torch.Generator().manual_seed(0))[ : profile.config.data.n_train ]",
+                "generator=torch.Generator().manual_seed(1))[: len(user)]]",
+                'User("dog owner", base.images[dogs], base.labels[dogs], k_star, None, dogs)',
+                "watermarked_training_set(base, [dog_owner])",
+                "profile.config, data=one_subject,",
+            ],
+        ),
+        (
+            "10_the_learner_fights_back",
+            [
+                "KEY = 60.0",
+                "TILT = 20.0",
+                "PATTERN_SEED = 7",
+                "user_size=int(config.data.user_sizes[0]), key=KEY, "
+                "own_space=adaptive.tilted_color_space(TILT), pattern_seed=PATTERN_SEED, "
+                "n_test=config.data.n_test, seed=config.recipe.seed,",
+                "setting.config(config, name), data=marked.data",
+            ],
+        ),
+    ],
+)
+def test_the_cells_pretrain_repeats_are_still_the_lessons(lesson, lines):
+    """tools.pretrain draws lessons 08-10's users as their cells do: if a lesson changes them,
+    change tools/pretrain.py's ``_lesson*`` builders with it (else the archive lacks models)."""
+    from pathlib import Path
+
+    source = _squeezed((Path(__file__).parent.parent / "notebooks" / f"{lesson}.py").read_text())
+    for line in lines:
+        assert _squeezed(line) in source, f"{lesson} no longer has: {line}"
+
+
+def test_archive_refuses_list(capsys):
+    with pytest.raises(SystemExit):
+        tool.main(["--profile", "ci", "--list", "--archive", "x.tar"])
+    assert "leave out --list" in capsys.readouterr().err
+
+
+def test_main_writes_an_archive_of_every_model_it_loaded(tmp_path, monkeypatch, capsys):
+    import json
+    import tarfile
+
+    from anw_helpers import checkpoint, models
+
+    monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(tool, "get_profile", lambda name: TINY)
+    (tmp_path / "cache" / "models").mkdir(parents=True)
+    files = []
+
+    def train(config, progress=True, data=None):
+        path = tmp_path / "cache" / "models" / f"small_resnet-{len(files) % 2}.pt"
+        if not path.exists():
+            net = models.build_model("small_resnet", 3, 4, 0)
+            checkpoint.save(path, net, "{}", {"model": "small_resnet", "width": 4})
+        files.append(path)
+        return SimpleNamespace(
+            from_cache=True, record=SimpleNamespace(test_accuracy=0.5), cache_path=path
+        )
+
+    group = tool.ModelGroup("08", "shadow models", lambda: [train(None), train(None)])
+    monkeypatch.setattr("anw_helpers.train.train_learner", train)
+    monkeypatch.setattr(tool, "lesson_groups", lambda profile: [group])
+    out = tmp_path / "tiny.tar"
+    assert tool.main(["--profile", "tiny", "--archive", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())
+        assert sorted(tar.getnames()) == ["manifest.json", "small_resnet-0.pt", "small_resnet-1.pt"]
+    assert [f["name"] for f in manifest["files"]] == ["small_resnet-0.pt", "small_resnet-1.pt"]
+    assert manifest["profile"] == "tiny" and len(files) == len(tool.lesson_models(TINY)) + 2
+    assert f"{out}: 2 models" in capsys.readouterr().out

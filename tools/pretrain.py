@@ -3,29 +3,42 @@
     python -m tools.pretrain --profile ci            # train what is missing, one line per model
     python -m tools.pretrain --profile ci --list     # only say which models are cached or missing
     python -m tools.pretrain --profile ci --share    # then make $ANW_CACHE usable by the group
+    python -m tools.pretrain --profile ci --archive anw-ci.tar   # then write them into one archive
 
 Models are cached under ``$ANW_CACHE/models`` by their settings and the *canonical* CIFAR-10
 selection (``ImageSet.identity``), not by pixels: a model trained here on the offline JPEG copy
 loads for a student whose CIFAR-10 came from torchvision, and back. The list mirrors the lessons'
 own calls to ``train_learner`` (lesson 03's learner, 05's fourteen users, capacity and
-architectures, 06's defences, 07's many-user learners, 09's second learner). Not covered, because
-the lessons build them in their own cells: 05's high-resolution model (gpu, paper), 06's
-fine-tunings (not cached), 08's shadow models and subsampled models. docs/instructors.md gives the
-recipe for a class.
+architectures, 06's defences, 07's many-user learners, 09's one-subject and second learners, 10's
+learners; 05's high-resolution model where the profile trains it) and to ``train_model`` (08's
+shadow and subsampled models). Not covered: 06's fine-tunings (not cached). Lessons 08, 09 and 10
+draw their own users: :func:`lesson_groups` and the ``_lesson*`` builders repeat those cells
+(tests/test_pretrain.py checks the lessons still hold the lines they repeat). docs/instructors.md
+gives the recipe for a class.
+
+``--archive OUT.tar`` then writes every model file the run loaded or trained into one tar with a
+``manifest.json`` (each file's name, sha256, size, device type and precision; the profile and torch
+version): a lesson given ``ANW_PRETRAINED=OUT.tar`` (a path or an http(s) URL) installs it into its
+model cache instead of training (``anw_helpers.pretrained``). The cache keys carry the device type
+and precision, so an archive serves only runtimes that train like the one that built it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
+import io
+import json
 import os
 import stat
 import sys
+import tarfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, TextIO
+from typing import Any, Callable, Optional, TextIO, Union
 
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,
@@ -36,20 +49,47 @@ from anw_helpers.profiles import (
 )
 from anw_helpers.recipe import LearnerConfig
 
-__all__ = ["LessonModel", "lesson_models", "pretrain", "share_cache", "main"]
+__all__ = [
+    "LessonModel",
+    "ModelGroup",
+    "lesson_models",
+    "lesson_groups",
+    "pretrain",
+    "share_cache",
+    "write_archive",
+    "main",
+]
 
 
 @dataclass(frozen=True)
 class LessonModel:
-    """One model a lesson loads with ``train_learner(config)``: the first lesson that loads it."""
+    """One model a lesson loads with ``train_learner(config)``: the first lesson that loads it.
+
+    ``data`` builds the lesson's own users where it does not train on ``config.data`` (lessons 09
+    and 10: ``train_learner(config, data=...)``), named by ``data_name``."""
 
     lesson: str
     what: str
     config: LearnerConfig
+    data_name: str = ""
+    data: Optional[Callable[[], Any]] = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ModelGroup:
+    """Models a lesson trains with ``train_model`` (lesson 08): ``build()`` loads or trains them
+    as the lesson does and returns them (each with ``from_cache`` and ``cache_path``)."""
+
+    lesson: str
+    what: str
+    build: Callable[[], list] = field(compare=False, repr=False)
+
+
+Row = Union[LessonModel, ModelGroup]
 
 
 def lesson_models(profile: Profile, with_dp: Optional[bool] = None) -> list[LessonModel]:
-    """Every ``train_learner`` config lessons 03-09 load in ``profile``, once each.
+    """Every ``train_learner`` config lessons 03-10 load in ``profile``, once each.
 
     ``with_dp`` (default: whether Opacus is installed, as lesson 06 decides) keeps DP-SGD defences.
     """
@@ -86,74 +126,283 @@ def lesson_models(profile: Profile, with_dp: Optional[bool] = None) -> list[Less
                     many_users_config(base, many.n_users, fraction, user_specific_color_space=own),
                 )
             )
-    if profile.lessons.extra_learners:  # lesson 09's RUN_SECOND_LEARNER
+    if profile.lessons.extra_learners:  # lesson 09's RUN_ONE_SUBJECT_LEARNER, RUN_SECOND_LEARNER
+        rows.append(
+            LessonModel(
+                "09",
+                "one-subject learner (dogs)",
+                cfg,
+                "lesson 09: one subject",
+                functools.partial(_lesson09_one_subject, cfg),
+            )
+        )
         rows.append(
             LessonModel("09", "second learner (seed 2, key 300)", cfg.with_(seed=2, keys=(300.0,)))
         )
+    rows += [
+        LessonModel(
+            "10",
+            f"{name!r} learner",
+            plans.adaptive.config(cfg, name),
+            "lesson 10: marked users",
+            functools.partial(_lesson10_data, cfg),
+        )
+        for name in plans.adaptive.recipes
+    ]
     unique, seen = [], set()
     for row in rows:
-        if row.config not in seen:
-            seen.add(row.config)
+        if (row.config, row.data_name) not in seen:
+            seen.add((row.config, row.data_name))
             unique.append(row)
     return unique
 
 
-def _is_cached(config: LearnerConfig) -> bool:
+def lesson_groups(profile: Profile) -> list[ModelGroup]:
+    """Lesson 08's models trained with ``train_model``: its users' shadow models and (where the
+    profile has a memorisation plan) the subsampled models of both pools."""
+    from anw_helpers.memorisation import MEMORISATION_PLANS
+
+    groups = [ModelGroup("08", "shadow models", functools.partial(_lesson08_shadows, profile))]
+    if profile.name in MEMORISATION_PLANS:
+        groups.append(
+            ModelGroup("08", "subsampled models", functools.partial(_lesson08_subsampled, profile))
+        )
+    return groups
+
+
+# ------------------------------------------------------- the lessons' own data (cells repeated)
+@functools.lru_cache(maxsize=2)
+def _lesson10_data(config: LearnerConfig) -> Any:
+    """Lesson 10's training data: ``marked_users_data`` as its first cell calls it."""
+    from anw_helpers import adaptive
+    from anw_helpers.datasets import load_cifar10
+
+    key, tilt, pattern_seed = 60.0, 20.0, 7  # the lesson's KEY, TILT, PATTERN_SEED
+    return adaptive.marked_users_data(
+        load_cifar10("train"),
+        load_cifar10("test"),
+        n_train=config.data.n_train,
+        user_size=int(config.data.user_sizes[0]),
+        key=key,
+        own_space=adaptive.tilted_color_space(tilt),
+        pattern_seed=pattern_seed,
+        n_test=config.data.n_test,
+        seed=config.recipe.seed,
+    ).data
+
+
+def _lesson09_one_subject(config: LearnerConfig) -> Any:
+    """Lesson 09's one-subject learner's data (section 4f): a user whose photos are all dogs."""
+    import torch
+
+    from anw_helpers.datasets import load_cifar10
+    from anw_helpers.train import learner_data
+    from anw_helpers.users import LearnerData, User, watermarked_training_set
+
+    user, unseen = learner_data(config).users[0], load_cifar10("test")
+    subject = unseen.classes.index("dog")
+    cifar_train = load_cifar10("train")
+    pool = torch.randperm(len(cifar_train), generator=torch.Generator().manual_seed(0))
+    base = cifar_train.subset(pool[: config.data.n_train].sort().values)
+    dogs = (base.labels == subject).nonzero().squeeze(1)
+    pick = torch.randperm(len(dogs), generator=torch.Generator().manual_seed(1))[: len(user)]
+    dogs = dogs[pick].sort().values
+    owner = User("dog owner", base.images[dogs], base.labels[dogs], user.key, None, dogs)
+    unused = User("unused", unseen.images[:1], unseen.labels[:1], None)
+    return LearnerData(watermarked_training_set(base, [owner]), [owner], unused, unseen)
+
+
+def _lesson08_shadows(profile: Profile) -> list:
+    """Lesson 08's shadow models (section 2): one per member user drawn beside lesson 05's
+    learner's users, with the learner's recipe."""
+    import torch
+
+    from anw_helpers import membership
+    from anw_helpers.train import train_learner
+    from anw_helpers.users import make_users
+
+    n_users, n_known = 10, 100  # the lesson's N_USERS, N_KNOWN
+    multi = train_learner(multi_user_config(profile.config), progress=False)
+    sizes = [len(u) for u in multi.data.users[:n_users]]
+    in_a_user = torch.cat([u.indices for u in multi.data.users])
+    members = make_users(
+        multi.data.train,
+        sizes + [n_known],
+        [None] * (n_users + 1),
+        seed=80,
+        exclude=in_a_user,
+        prefix="member",
+    )[:-1]
+    recipe, classes = profile.config.recipe, multi.data.train.classes
+    return [
+        membership.train_shadow_model(u.images, u.labels, recipe, classes, name=u.name)
+        for u in members
+    ]
+
+
+def _lesson08_subsampled(profile: Profile) -> list:
+    """Lesson 08's subsampled models (section 5, Sec. 5.6): complementary pairs on a clean and a
+    watermarked pool, fine-tuned from lesson 03's learner or trained from scratch as planned."""
+    import torch
+
+    from anw_helpers import memorisation, stats
+    from anw_helpers.datasets import ImageSet, load_cifar10
+    from anw_helpers.train import train_learner
+    from anw_helpers.users import make_users, watermark_uint8
+
+    plan = memorisation.memorisation_plan(profile.name)
+    learner = train_learner(profile.config, progress=False)
+    data03, train_split = learner.data, load_cifar10("train")
+    source, start_from = train_split, None
+    if plan.fine_tune:
+        seen = stats.appears_in(
+            train_split.images, torch.cat([data03.train.images, data03.users[0].images])
+        )
+        source, start_from = train_split.subset((~seen).nonzero().squeeze(1)), learner.model
+    mem_user, rest = make_users(
+        source, [50, plan.pool_size - 50], [180.0, None], seed=8, prefix="mem"
+    )
+    labels = torch.cat([mem_user.labels, rest.labels])
+    pools = [
+        ImageSet(torch.cat([first, rest.images]), labels, source.classes)
+        for first in (mem_user.images, watermark_uint8(mem_user.images, mem_user.key))
+    ]
+    masks = memorisation.complementary_splits(plan.pool_size, plan.n_pairs, seed=8)
+    recipe = plan.recipe(profile.config.recipe)
+    return [
+        model
+        for pool in pools
+        for model in memorisation.train_subsampled_models(
+            pool, masks, recipe, data03.test, start_from=start_from
+        )
+    ]
+
+
+# --------------------------------------------------------------------------------- pretraining
+def _cache_file(row: LessonModel) -> Path:
     from anw_helpers.paths import cache_dir
     from anw_helpers.train import learner_data, model_cache_key
 
-    return (
-        cache_dir("models")
-        / f"{config.recipe.model}-{model_cache_key(config, learner_data(config))}.pt"
-    ).exists()
+    data = row.data() if row.data is not None else learner_data(row.config)
+    return cache_dir("models") / f"{row.config.recipe.model}-{model_cache_key(row.config, data)}.pt"
+
+
+def _run(row: Row, train: Callable[..., Any]) -> list:
+    """Load or train one row's models; each has ``from_cache``, ``cache_path`` and a record."""
+    if isinstance(row, ModelGroup):
+        return row.build()
+    if row.data is not None:
+        return [train(row.config, progress=True, data=row.data())]
+    return [train(row.config, progress=True)]
+
+
+def _done_line(models: list, seconds: float) -> str:
+    """One report line's tail: cached or trained, time, test accuracy, file(s)."""
+    new = sum(not m.from_cache for m in models)
+    if len(models) == 1:
+        m = models[0]
+        return (
+            f"{'trained' if new else 'cached'} in {seconds:.0f} s, test acc "
+            f"{m.record.test_accuracy:.3f}, {Path(m.cache_path).name}"
+        )
+    return f"{len(models)} models ({len(models) - new} cached, {new} trained) in {seconds:.0f} s"
 
 
 def pretrain(
-    models: Sequence[LessonModel],
+    models: Sequence[Row],
     train: Optional[Callable[..., object]] = None,
     only_list: bool = False,
     out: Optional[TextIO] = None,
+    files: Optional[list[Path]] = None,
 ) -> dict[str, int]:
-    """Load-or-train each model (``train``: default ``train_learner``), printing one line per model
-    and a summary; returns the counts {"cached", "trained", "missing", "failed"}. A failing model is
-    reported and
-    the others still run. ``only_list`` trains nothing and counts what is missing."""
+    """Load-or-train each row (``train``: default ``train_learner``; a :class:`ModelGroup` builds
+    its own), printing one line per row and a summary; returns the counts {"cached", "trained",
+    "missing", "failed"} (of rows: a group counts as trained when it trained any model). A failing
+    row is reported and the others still run. ``only_list`` trains nothing and counts what is
+    missing (a group's files are known only once it is built: it is left out). ``files``, when
+    given, receives the cache file of every model loaded or trained."""
     out = out or sys.stdout
     if train is None:
         from anw_helpers.train import train_learner as train
     counts = {"cached": 0, "trained": 0, "missing": 0, "failed": 0}
     start = time.perf_counter()
     for i, row in enumerate(models, 1):
-        head = f"[{i}/{len(models)}] lesson {row.lesson}: {row.what} ({row.config.recipe.model})"
+        kind = f" ({row.config.recipe.model})" if isinstance(row, LessonModel) else ""
+        head = f"[{i}/{len(models)}] lesson {row.lesson}: {row.what}{kind}"
         if only_list:
-            state = "cached" if _is_cached(row.config) else "missing"
+            if isinstance(row, ModelGroup):
+                print(f"{head}: not listed (known once built)", file=out, flush=True)
+                continue
+            state = "cached" if _cache_file(row).exists() else "missing"
             counts[state] += 1
             print(f"{head}: {state}", file=out, flush=True)
             continue
         print(f"{head} ...", file=out, flush=True)
         t = time.perf_counter()
         try:
-            learner = train(row.config, progress=True)
+            done = _run(row, train)
         except Exception as exc:  # noqa: BLE001 - report it and go on with the other models
             counts["failed"] += 1
             print(f"{head}: FAILED ({type(exc).__name__}: {exc})", file=out, flush=True)
             continue
-        state = "cached" if learner.from_cache else "trained"
-        counts[state] += 1
-        print(
-            f"{head}: {state} in {time.perf_counter() - t:.0f} s, "
-            f"test acc {learner.record.test_accuracy:.3f}, "
-            f"{Path(learner.cache_path).name}",
-            file=out,
-            flush=True,
-        )
-    done = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        counts["trained" if any(not m.from_cache for m in done) else "cached"] += 1
+        if files is not None:
+            files.extend(Path(m.cache_path) for m in done)
+        print(f"{head}: {_done_line(done, time.perf_counter() - t)}", file=out, flush=True)
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     print(
-        f"{len(models)} models: {done or 'none'} ({(time.perf_counter() - start) / 60:.1f} min)",
+        f"{len(models)} models: {summary or 'none'} ({(time.perf_counter() - start) / 60:.1f} min)",
         file=out,
         flush=True,
     )
     return counts
+
+
+def write_archive(files: Sequence[Path], out: Path, profile: str) -> dict:
+    """Write ``files`` (cache files, each once) into the tar ``out`` with a ``manifest.json``
+    (per file: name, sha256, size, device, precision; the profile, torch version, CACHE_VERSION),
+    atomically; returns the manifest. The device and precision are this runtime's
+    (``train.trained_with``): the files' cache keys hold them, so they are the files'."""
+    import torch
+
+    from anw_helpers.checkpoint import CACHE_VERSION
+    from anw_helpers.paths import atomic_write
+    from anw_helpers.pretrained import MANIFEST, file_sha256
+    from anw_helpers.train import trained_with
+
+    unique = list(dict.fromkeys(Path(f) for f in files))
+    with_ = trained_with()
+    entries = [
+        {"name": f.name, "sha256": file_sha256(f), "size": f.stat().st_size, **with_}
+        for f in unique
+    ]
+    manifest = {
+        "profile": profile,
+        "torch": torch.__version__,
+        "cache_version": CACHE_VERSION,
+        **with_,
+        "files": entries,
+    }
+
+    def write(handle: Any) -> None:
+        with tarfile.open(fileobj=handle, mode="w") as tar:
+            text = json.dumps(manifest, indent=1).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode, info.mtime = len(text), 0o644, int(time.time())
+            tar.addfile(info, io.BytesIO(text))
+            for path in unique:
+                tar.add(path, arcname=path.name, recursive=False, filter=_plain)
+
+    atomic_write(Path(out), write)
+    return manifest
+
+
+def _plain(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A member with no owner's names or ids and mode 0644."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mode = 0o644
+    return info
 
 
 def share_cache(root: Path) -> int:
@@ -186,7 +435,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         "--share", action="store_true", help="then make $ANW_CACHE usable by its group"
     )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        metavar="OUT.tar",
+        help="then write every model the run loaded or trained into OUT.tar, with a manifest",
+    )
     args = parser.parse_args(argv)
+    if args.archive is not None and args.list:
+        parser.error("--archive needs the models themselves: leave out --list")
     try:
         profile = get_profile(args.profile)
     except ValueError as exc:
@@ -198,9 +455,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"profile {profile.name!r}, cache {root} (ANW_CACHE), "
         f"data {os.environ.get('ANW_DATA', 'default')}"
     )
-    counts = pretrain(lesson_models(profile), only_list=args.list)
+    files: list[Path] = []
+    rows: list[Row] = [*lesson_models(profile), *lesson_groups(profile)]
+    counts = pretrain(rows, only_list=args.list, files=files)
     if args.share:
         print(f"{share_cache(root)} paths in {root} made usable by group {root.group()}")
+    if args.archive is not None:
+        manifest = write_archive(files, args.archive, profile.name)
+        size = args.archive.stat().st_size / 2**20
+        print(
+            f"{args.archive}: {len(manifest['files'])} models, {size:.1f} MiB, for "
+            f"{manifest['device']}/{manifest['precision']} runtimes"
+            + (f"; {counts['failed']} row(s) FAILED and are not in it" if counts["failed"] else "")
+        )
     return 1 if counts["failed"] else 0
 
 
