@@ -25,7 +25,7 @@ import scipy.stats
 import torch
 from torch import Tensor
 
-from . import stats
+from . import stats, verify
 from .color import luma
 from .datasets import ImageSet, to_float
 from .recipe import LearnerConfig
@@ -43,6 +43,8 @@ __all__ = [
     "FadeLevel",
     "faded_users_calibration",
     "one_subject_data",
+    "OneSubjectCheck",
+    "one_subject_check",
 ]
 
 #: Which reference photos an innocent user is compared with, from coarsest to finest matching.
@@ -313,3 +315,55 @@ def one_subject_data(
     owner = User(f"{subject} owner", base.images[mine], base.labels[mine], key, None, mine)
     placeholder = User("unused", test.images[:1], test.labels[:1], None)
     return LearnerData(watermarked_training_set(base, [owner]), [owner], placeholder, test), owner
+
+
+@dataclass(frozen=True)
+class OneSubjectCheck:
+    """Section 4f on one learner: the owner's eq. 6 k_hat and gap and class-and-colour p-value;
+    the innocent one-subject users' k_hat and their p-values in each of :data:`ARMS`."""
+
+    owner_k_hat: float
+    owner_gap: float
+    owner_p: float
+    innocent_k_hat: Tensor
+    p_values: dict[str, Tensor]
+
+    def rate(self, arm: str, alpha: float) -> Rate:
+        """The innocent users' false accusations in ``arm`` (:func:`false_positive_rate`)."""
+        return false_positive_rate(self.p_values[arm], alpha)
+
+
+def one_subject_check(
+    model: torch.nn.Module,
+    owner: User,
+    test: ImageSet,
+    n_permutations: int = 999,
+    owner_permutations: int = 9_999,
+) -> OneSubjectCheck:
+    """Judge a learner trained on a one-subject ``owner`` (:func:`one_subject_data`) and innocent
+    users made of ``test``'s never-seen photos of the owner's class, ``len(owner)`` each.
+
+    Eq. 6 (Sec. 4.2, ``verify.verdict``) for the owner and each innocent; the owner's
+    class-and-colour test (``stats.matched_permutation_test``); each innocent tested leave-user-out
+    in every arm. Forward passes only: ``2 len(test)`` for the reference scores plus 12 per photo
+    of eq. 6. Beyond the paper: lesson 09, section 4f, and ``tools/jobs/stratified.py``.
+    """
+    key, photos = float(owner.key), to_float(test.images)
+    s_ref, c_ref = stats.key_scores(model, photos, test.labels, key), stats.chroma(photos)
+    mine = verify.verdict(model, owner.clean(), owner.labels)
+    owner_p = stats.matched_permutation_test(
+        stats.key_scores(model, owner.clean(), owner.labels, key),
+        owner.labels,
+        stats.chroma(owner.clean()),
+        s_ref,
+        test.labels,
+        c_ref,
+        owner_permutations,
+        0,
+        keep_null=False,
+    ).p_value
+    same = (test.labels == int(owner.labels[0])).nonzero().squeeze(1)
+    rows = same[: len(same) // len(owner) * len(owner)].view(-1, len(owner))
+    k_hat = [verify.verdict(model, photos[r], test.labels[r]).k_hat for r in rows]
+    p = {a: leave_user_out(a, rows, s_ref, test.labels, n_permutations, 0, c_ref) for a in ARMS}
+    return OneSubjectCheck(mine.k_hat, mine.search.gap(key), owner_p, torch.tensor(k_hat), p)

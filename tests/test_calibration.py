@@ -152,3 +152,20 @@ def test_one_subject_data_marks_one_class_only():
     assert moved.nonzero().squeeze(1).tolist() == owner.indices.tolist()  # only hers are marked
     with pytest.raises(ValueError, match="subject must be one of"):
         calibration.one_subject_data(config, "horse", train, train)
+
+
+def test_one_subject_check_runs_every_arm_on_the_innocent_users_of_the_owners_class():
+    g = torch.Generator().manual_seed(6)
+    photos = ImageSet(
+        torch.randint(0, 256, (300, 3, 4, 4), generator=g, dtype=torch.uint8),
+        torch.arange(300) % 3,
+        ("cat", "dog", "ship"),
+    )
+    config = LearnerConfig().with_(n_train=200, user_sizes=(12,), keys=(60.0,))
+    _, owner = calibration.one_subject_data(config, "dog", photos, photos)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3)).eval()
+    check = calibration.one_subject_check(model, owner, photos, 99, 99)
+    assert len(check.innocent_k_hat) == 100 // 12  # the test set's dogs, 12 photos each
+    assert set(check.p_values) == set(calibration.ARMS)
+    assert all(len(p) == 8 for p in check.p_values.values())
+    assert 0 < check.owner_p <= 1 and check.rate("same class", 0.05).n == 8
