@@ -605,9 +605,8 @@ plots.plot_calibration(
 # always set aside: the test is inconclusive and accuses no one. That follows from the
 # construction, so it is not measured here. Faded photos are what needs measuring: below, 130
 # innocent users of 5 never-seen test photos, faded to half, a quarter and a tenth of their colour
-# (the same users at every level: 2 x 5 x 130 forward passes per level, as many in all as the
-# previous version of this section spent on 20 users), each tested leave-user-out with both
-# matchings.
+# (the same users at every level: 2 x 5 x 130 forward passes per level, 3,900 in all), each
+# tested leave-user-out with both matchings.
 
 # %%
 faded = calibration.faded_users_calibration(
