@@ -501,6 +501,15 @@ def run_job(
     return _jsonable(record)
 
 
+def _lesson_checks_if_keyed(learner: Any) -> Optional[dict]:
+    """:func:`lesson_checks` for the first user and the held-out user, when both have a key (in
+    Fig. 5a's grids the first user may not watermark: then there is nothing to check)."""
+    user, held = learner.data.users[0], learner.data.held_out
+    if user.key is None or held.key is None:
+        return None
+    return lesson_checks(learner.model, user, held)
+
+
 def learner_fields(learner: Any) -> dict:
     """A trained learner's (``train.TrainedLearner``) part of a sweep record: per user k_hat,
     match (|k_hat - k*| < tau) and gap (Sec. 5.1, eq. 6), the held-out user's k_hat (Sec. 5.4),
@@ -530,7 +539,7 @@ def learner_fields(learner: Any) -> dict:
         "held_out_key": held.key,
         "held_out_k_hat": held_k_hat,
         "held_out_at_zero": verify.match(held_k_hat, 0.0),
-        "lesson_checks": lesson_checks(learner.model, learner.data.users[0], held),
+        "lesson_checks": _lesson_checks_if_keyed(learner),
         "train_accuracy": r.train_accuracy,
         "test_accuracy": r.test_accuracy,
         "user_accuracy": r.user_accuracy,
