@@ -230,16 +230,33 @@ _GPU_LESSONS = LessonSettings(
 
 @dataclass(frozen=True)
 class Profile:
-    """A named configuration with the machine it is meant for, its measured (or estimated) cost, the
-    learner's data setting and recipe (``config``) and what each lesson trains beyond it
-    (``lessons``)."""
+    """A named configuration with the machine it is meant for, the learner's data setting and recipe
+    (``config``) and what each lesson trains beyond it (``lessons``).
+
+    Times are not kept here: each lesson's introduction, the README and docs/instructors.md quote
+    them, written by ``python -m tools.docs_numbers`` from the work table and measured runs.
+    """
 
     name: str
     machine: str
     purpose: str
-    lesson03_time: str
     config: LearnerConfig = field(default_factory=LearnerConfig)
     lessons: LessonSettings = _GPU_LESSONS
+
+    @property
+    def learner_size(self) -> str:
+        """Lesson 03's learner in a few words, for a lesson that announces it trains it first,
+        e.g. "2,500 images x 40 epochs, small_resnet width 16; its time: the lesson's intro"."""
+        d, r = self.config.data, self.config.recipe
+        images = "all 50,000" if d.n_train is None else f"{d.n_train:,}"
+        model = f"{r.model} width {r.width}" if r.model.startswith("small_resnet") else r.model
+        return f"{images} images x {r.epochs} epochs, {model}; its time: the lesson's introduction"
+
+    @property
+    def lesson03_time(self) -> str:
+        """The former measured-time note, now :attr:`learner_size` (kept for lessons that still
+        announce with this name)."""
+        return self.learner_size
 
 
 PROFILES: dict[str, Profile] = {
@@ -247,8 +264,6 @@ PROFILES: dict[str, Profile] = {
         "ci",
         "2 CPU cores (CI, Colab without GPU)",
         "smallest setting that still shows the effect",
-        "1.7 min in fp32 on 2 Xeon cores, about 6.5 min projected on 2 AVX2 cores "
-        "(docs/benchmarks.md)",
         LearnerConfig(),
         LessonSettings(
             capacity=(("small_resnet", 4), ("small_resnet", 0)),
@@ -271,7 +286,6 @@ PROFILES: dict[str, Profile] = {
         "a laptop CPU, 4+ cores",
         "ci's learner (the larger recipes tried missed the bar: docs/benchmarks.md) and more "
         "variants in lessons 05-10",
-        "1.7 min in fp32 on 2 Xeon cores (ci's learner; docs/benchmarks.md)",
         # Larger learners memorise each photo less: 5,000 images at width 24 (bf16) and 2,500 at
         # width 24 for 50 epochs (bf16 and fp32) each missed the bar (gap >= 0.05 and held-out
         # users at 0) on some seed, so cpu keeps the measured ci learner (issue 17).
@@ -293,10 +307,9 @@ PROFILES: dict[str, Profile] = {
         "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
         "ci's learner (larger ones memorised too little to be reliable) and more variants in "
         "lessons 05-10; no CUB-200",
-        "seconds of training on a T4 (ci's learner; not yet measured on a GPU)",
-        # The auto-chosen GPU profile must carry the watermark: 10,000 images at width 32 (its
-        # earlier learner) matched 1 of 3 seeds as `cpu`, and larger learners missed the bar
-        # (docs/benchmarks.md), so it keeps ci's measured learner.
+        # The auto-chosen GPU profile must carry the watermark: its earlier, larger learner matched
+        # 1 of 3 seeds as `cpu`, and larger learners missed the bar (docs/benchmarks.md, "The `cpu`
+        # recipe"), so it keeps ci's measured learner.
         LearnerConfig(),
         LessonSettings(
             capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
@@ -319,7 +332,6 @@ PROFILES: dict[str, Profile] = {
         "gpu",
         "a fast GPU (A100 class), chosen explicitly: hours on a T4",
         "full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
-        "about 28 min of training on a T4 (projected from FLOPs by tools.work, not yet measured)",
         LearnerConfig(
             DataSetting(n_train=None, user_sizes=(500,), n_test=None),
             TrainingRecipe(model="resnet18", epochs=30, batch_size=512),
@@ -342,7 +354,6 @@ PROFILES: dict[str, Profile] = {
         "paper",
         "a large GPU",
         "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
-        "hours (paper scale)",
         LearnerConfig(
             DataSetting(n_train=None, user_sizes=(500,), n_test=None),
             TrainingRecipe(model="resnet50", epochs=90, batch_size=128, schedule="step"),
@@ -372,7 +383,6 @@ SMOKE = Profile(
     "smoke",
     "any machine (smoke test)",
     "every code path at tiny size; results mean nothing",
-    "seconds",
     LearnerConfig(
         DataSetting(n_train=1024, user_sizes=(50,), n_test=256),
         TrainingRecipe(width=8, epochs=2, batch_size=128),
@@ -454,8 +464,8 @@ def _say_once(message: str) -> None:
 def profile_table(active: Optional[str] = None) -> str:
     """A Markdown table of every profile (the active one marked), for display in a lesson."""
     rows = [
-        "| profile | for | training set | model | epochs | lesson 03 time |",
-        "|---|---|---|---|---|---|",
+        "| profile | for | training set | model | epochs |",
+        "|---|---|---|---|---|",
     ]
     for p in PROFILES.values():
         d, r = p.config.data, p.config.recipe
@@ -464,7 +474,7 @@ def profile_table(active: Optional[str] = None) -> str:
         mark = " **(active)**" if p.name == active else ""
         rows.append(
             f"| `{p.name}`{mark} | {p.machine} | {n}, user {d.user_sizes[0]} | {model} | "
-            f"{r.epochs} ({r.schedule}) | {p.lesson03_time} |"
+            f"{r.epochs} ({r.schedule}) |"
         )
     return "\n".join(rows)
 

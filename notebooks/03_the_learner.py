@@ -34,8 +34,12 @@
 #   training images (Sec. 4.2, 5.6), and read that off a training curve;
 # - choose a compute profile and train (or load) the learner.
 #
-# **Time:** about 20 minutes, of which a few minutes of training in the `ci` profile (a second
-# run loads the model from the cache in under a second).
+# **Time:** about 20 minutes of reading and exercises, besides its training (a second run loads the
+# model from the cache in under a second).
+# **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
+# tools.docs_numbers`): opened alone, about 5 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 5:06); about 0.2 min of training on a T4
+# (projected from FLOPs, not measured).
 # **Before this:** lessons 01-02 (the LCT watermark g_k).
 
 # %%

@@ -33,9 +33,17 @@
 #   signal;
 # - design experiments that answer several questions with one training, and say when that is sound.
 #
-# **Time:** about 35 minutes, of which about 9 minutes of training in the `ci` profile on 2 CPU
-# cores (one learner with fourteen users, and two narrower networks); a second run loads everything
-# from the cache. **Before this:** lessons 03-04.
+# **Time:** about 35 minutes of reading and exercises, besides its training: one learner with
+# fourteen users and the capacity curve's networks, one of which is lesson 03's learner, loaded from
+# the model cache (opened alone, the lesson trains it first); a second run loads everything from the
+# cache.
+# **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
+# tools.docs_numbers`): opened alone, about 10 min on 2 CPU cores (measured in fp32 with AVX2
+# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 6:08 for this lesson after the
+# earlier ones, plus 3:53 for lesson 03's learner); about 1.5 min of training on a T4 (projected
+# from FLOPs, not measured). After the earlier lessons it loads lesson 03's learner from the model
+# cache instead of training.
+# **Before this:** lessons 03-04.
 
 # %%
 # Install the course helpers only when missing (Colab, a fresh machine); torch is never reinstalled.

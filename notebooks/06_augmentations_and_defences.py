@@ -42,12 +42,16 @@
 #
 # **Time:** about 40 minutes of reading and exercises. **Compute budget:** the baseline is lesson
 # 03's learner from the model cache. In the `ci` profile the lesson trains one more learner of
-# lesson 03's size (colour jitter: 1.5 minutes in fp32 on the 2-core Xeon we developed on, about 6.5
-# projected on a 2-core CPU without native bf16; `docs/benchmarks.md`), prunes, and fine-tunes once
-# (a few seconds to a minute): at most about 8 minutes in all. The other variants (the three cheap
+# lesson 03's size (colour jitter), prunes, and fine-tunes once. The other variants (the three cheap
 # regularisers together and alone, adversarial training, DP-SGD, the paper's YIQ colour jitter, a
 # full-circle hue jitter) are trained in the larger profiles (`cpu`, `colab`, `gpu`) — section 2
 # lists which and why.
+# **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
+# tools.docs_numbers`): opened alone, about 8 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 4:29 for this lesson after the earlier ones,
+# plus 3:53 for lesson 03's learner); about 1.3 min of training on a T4 (projected from FLOPs, not
+# measured). After the earlier lessons it loads lesson 03's learner from the model cache instead of
+# training.
 # **Before this:** lessons 02-04 (the watermark, the learner, the arbitrator).
 
 # %%

@@ -40,10 +40,16 @@
 # length of the text and exercises; no class has timed it yet): take it in two sittings, sections
 # 1-3 (membership inference, eq. 7) and sections 4-5 (tracing, memorisation). **Compute budget:**
 # uses lesson 03's learner and lesson 05's fourteen-user learner from the model cache (opened alone,
-# this lesson first trains them: about 6 minutes each in the `ci` profile). Beyond loading them, the
-# `ci` profile trains ten tiny shadow models, marks 50 photos and trains the subsampled models of
-# section 5 — about **6 minutes** on 2 CPU cores; each section prints what it took. Larger profiles
-# train more and larger subsampled models.
+# this lesson first trains them). Beyond loading them, the `ci` profile trains ten tiny shadow
+# models, marks 50 photos and trains the subsampled models of section 5; each section prints what it
+# took. Larger profiles train more and larger subsampled models.
+# **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
+# tools.docs_numbers`): opened alone, about 11 min on 2 CPU cores (measured in fp32 with AVX2
+# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 4:01 for this lesson after the
+# earlier ones, plus 3:53 for lesson 03's learner, 3:17 for lesson 05's fourteen-user learner);
+# about 0.6 min of training on a T4 (projected from FLOPs, not measured). After the earlier lessons
+# it loads lesson 03's learner and lesson 05's fourteen-user learner from the model cache instead of
+# training.
 # **Before this:** lessons 03-05.
 
 # %%

@@ -27,7 +27,6 @@ TINY = Profile(
     "tiny",
     "tests",
     "no training",
-    "none",
     LearnerConfig().with_(n_train=200, epochs=1),
     LessonSettings(
         capacity=(("small_resnet", 4), ("small_resnet", 0)),

@@ -10,8 +10,11 @@ them), and the GFLOP of one presentation counted by ``FlopCounterMode``. Trainin
 from lesson 03's cache are left out. The projection scales throughput measured on *this* machine,
 model by model and in fp32, to the target machine's rate for the width-24 small ResNet
 (``--w24-rate``): narrow networks use a CPU less efficiently than their FLOP count suggests, so a
-FLOP-only projection would flatter them. The default target, 130 img/s, is the fp32 rate of a
-2-core AVX2 CPU without native bf16 (developers' guide); docs/benchmarks.md records this table.
+FLOP-only projection would flatter them. The default target, :data:`DEFAULT_W24_RATE` img/s, is
+an assumed fp32 rate for a slow 2-core AVX2 CPU without native bf16, not a measurement (the AMD EPYC
+of docs/benchmarks.md trained one batch-64 step at 110.8 img/s and lesson 03's old learner at about
+190 end to end); docs/benchmarks.md records this table. Measured lesson times on such kernels are in
+``tools/measured_times.toml`` (what the docs quote, through ``python -m tools.docs_numbers``).
 
 ``--gpu-tflops`` projects for a GPU from FLOPs alone, measuring nothing here: each training takes
 its FLOPs at that sustained rate, but never less than its presentations at ``--gpu-max-img-s``
@@ -48,6 +51,8 @@ __all__ = [
     "work_table",
     "gpu_minutes",
     "gpu_work_table",
+    "loaded_trainings",
+    "DEFAULT_W24_RATE",
     "T4_TFLOPS",
     "T4_MAX_IMAGES_PER_SECOND",
     "main",
@@ -56,6 +61,8 @@ __all__ = [
 #: Assumed sustained training rates of a free Colab T4 (module docstring): not measured.
 T4_TFLOPS = 3.0
 T4_MAX_IMAGES_PER_SECOND = 8000.0
+#: Assumed fp32 rate (img/s, width-24 small ResNet) of a slow 2-core AVX2 CPU (module docstring).
+DEFAULT_W24_RATE = 130.0
 #: CUB-200-2011's training photos (Welinder et al.), lesson 05's high-resolution run.
 _CUB_TRAIN_IMAGES = 5994
 
@@ -153,6 +160,37 @@ def lesson_trainings(profile: Profile) -> list[Training]:
         learner = adaptive.config(cfg, name)
         rows.append(_of("10", f"adaptive: {name}", learner, n))
     return rows
+
+
+#: Lessons that load lesson 03's learner with ``train_learner(profile.config)`` (opened alone, they
+#: train it first); tests/test_docs_numbers.py checks the lessons' sources against it.
+LOADS_LESSON03 = ("04", "06", "08", "09")
+#: Lessons that load lesson 05's fourteen-user learner (``multi_user_config(profile.config)``).
+LOADS_LESSON05 = ("08",)
+
+
+def loaded_trainings(profile: Profile) -> dict[str, list[Training]]:
+    """Per lesson, the trainings it loads from an earlier lesson's cache (left out of
+    :func:`lesson_trainings`): a lesson opened alone trains these first.
+
+    Lesson 05 loads lesson 03's learner where a capacity or architecture entry is that learner.
+    """
+    rows = lesson_trainings(profile)
+    lesson03 = next(t for t in rows if t.lesson == "03")
+    lesson05 = next(t for t in rows if t.lesson == "05" and t.what == "fourteen users")
+    cfg, plans = profile.config, profile.lessons
+    variants = [cfg.with_(model=m, width=w or cfg.recipe.width) for m, w in plans.capacity]
+    variants += [cfg.with_(model=name) for name in plans.architectures]
+    loads: dict[str, list[Training]] = {}
+    for lesson in sorted({*LOADS_LESSON03, *LOADS_LESSON05, "05"}):
+        mine = []
+        if lesson in LOADS_LESSON03 or (lesson == "05" and cfg in variants):
+            mine.append(lesson03)
+        if lesson in LOADS_LESSON05:
+            mine.append(lesson05)
+        if mine:
+            loads[lesson] = mine
+    return loads
 
 
 @cache
@@ -254,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--w24-rate",
         type=float,
-        default=130.0,
+        default=DEFAULT_W24_RATE,
         help="target machine's fp32 training img/s for the width-24 small ResNet",
     )
     parser.add_argument(
