@@ -208,10 +208,8 @@ def _squeezed(text: str) -> str:
         (
             "09_how_convincing_is_a_match",
             [
-                "generator=torch.Generator().manual_seed(0))[ : profile.config.data.n_train ]",
-                "generator=torch.Generator().manual_seed(1))[: len(user)]]",
-                'User("dog owner", base.images[dogs], base.labels[dogs], k_star, None, dogs)',
-                "watermarked_training_set(base, [dog_owner])",
+                "calibration.one_subject_data(",
+                'profile.config, "dog", load_cifar10("train"), unseen',
                 "profile.config, data=one_subject,",
             ],
         ),

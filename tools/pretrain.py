@@ -192,24 +192,12 @@ def _lesson10_data(config: LearnerConfig) -> Any:
 
 
 def _lesson09_one_subject(config: LearnerConfig) -> Any:
-    """Lesson 09's one-subject learner's data (section 4f): a user whose photos are all dogs."""
-    import torch
-
+    """Lesson 09's one-subject learner's data (section 4f): a user whose photos are all dogs,
+    drawn by the lesson's own call (``calibration.one_subject_data``)."""
+    from anw_helpers.calibration import one_subject_data
     from anw_helpers.datasets import load_cifar10
-    from anw_helpers.train import learner_data
-    from anw_helpers.users import LearnerData, User, watermarked_training_set
 
-    user, unseen = learner_data(config).users[0], load_cifar10("test")
-    subject = unseen.classes.index("dog")
-    cifar_train = load_cifar10("train")
-    pool = torch.randperm(len(cifar_train), generator=torch.Generator().manual_seed(0))
-    base = cifar_train.subset(pool[: config.data.n_train].sort().values)
-    dogs = (base.labels == subject).nonzero().squeeze(1)
-    pick = torch.randperm(len(dogs), generator=torch.Generator().manual_seed(1))[: len(user)]
-    dogs = dogs[pick].sort().values
-    owner = User("dog owner", base.images[dogs], base.labels[dogs], user.key, None, dogs)
-    unused = User("unused", unseen.images[:1], unseen.labels[:1], None)
-    return LearnerData(watermarked_training_set(base, [owner]), [owner], unused, unseen)
+    return one_subject_data(config, "dog", load_cifar10("train"), load_cifar10("test"))[0]
 
 
 def _lesson08_shadows(profile: Profile) -> list:
