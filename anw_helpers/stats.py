@@ -739,17 +739,16 @@ def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
     innocent cases.
 
     The smallest r with P(Binomial(n_tests, alpha) > r) <= ``risk``: a correct test exceeds r with
-    probability at most ``risk``. (Tests that share a reference set are not independent; their count
-    spreads more than a binomial - see the lesson.)
+    probability at most ``risk``. That is the binomial's inverse survival function,
+    ``scipy.stats.binom.isf(risk, n_tests, alpha)`` (the course's test, lesson 09 section 4; beyond
+    the paper). (Tests that share a reference set are not independent; their count spreads more
+    than a binomial - see the lesson.)
     """
     _check_alpha(alpha)
     _check_alpha(risk, "risk")
-    if not isinstance(n_tests, int) or n_tests < 1:
+    if not isinstance(n_tests, int) or isinstance(n_tests, bool) or n_tests < 1:
         raise ValueError(f"n_tests must be an integer >= 1; got {n_tests!r}.")
-    r = 0
-    while scipy.stats.binom.sf(r, n_tests, alpha) > risk:  # P(X > r)
-        r += 1
-    return r
+    return int(scipy.stats.binom.isf(risk, n_tests, alpha))
 
 
 def roc_curve(

@@ -235,6 +235,29 @@ def test_allowed_rejections_is_the_binomial_bound():
     assert stats.allowed_rejections(10, 0.01, risk=0.5) == 0
 
 
+
+def _allowed_by_counting(n: int, alpha: float, risk: float) -> int:
+    """The definition, counted up one r at a time (the hand-written loop binom.isf replaced)."""
+    r = 0
+    while scipy.stats.binom.sf(r, n, alpha) > risk:
+        r += 1
+    return r
+
+
+def test_allowed_rejections_is_scipys_inverse_survival_function_and_the_definition():
+    for n in (1, 2, 3, 5, 8, 13, 50, 160, 200, 1000, 2000):
+        for alpha in (0.5, 1 / 12, 0.05, 0.01, 0.001):
+            for risk in (0.5, 0.01, 0.001, 1e-4):
+                r = stats.allowed_rejections(n, alpha, risk)
+                assert r == _allowed_by_counting(n, alpha, risk), (n, alpha, risk)
+                assert r == int(scipy.stats.binom.isf(risk, n, alpha))
+    # a risk exactly at a tail probability: P(X > r) <= risk holds with equality
+    for r_exact in range(1, 9):
+        risk = float(scipy.stats.binom.sf(r_exact, 10, 0.5))
+        assert stats.allowed_rejections(10, 0.5, risk) == r_exact
+    with pytest.raises(ValueError, match="n_tests"):
+        stats.allowed_rejections(True, 0.05)
+
 def test_roc_curve_and_tpr_at_fpr():
     neg = np.arange(1000, dtype=float)  # 0 .. 999
     pos = np.array([998.5, 995.5, 990.5, 500.0])
