@@ -28,6 +28,24 @@ def test_welch_t_test_agrees_with_scipy_one_sided_and_far_in_the_tail():
     assert 0 < far.p_value < 1e-25  # accurate far in the tail, not 0 from 1 - 1
 
 
+
+def test_welch_t_test_is_scipys_one_call_and_the_formula_it_replaced():
+    """One ttest_ind(equal_var=False, alternative="greater") call gives t, df and p, bit for bit
+    what t.sf(t, df) gave before (lesson 09 prints these p-values)."""
+    rng = np.random.default_rng(11)
+    for n, m in ((2, 2), (5, 9_995), (50, 9_950), (12, 300)):
+        x, y = rng.gamma(0.5, 0.2, n) + 0.01, rng.gamma(0.5, 0.2, m)
+        expected = scipy.stats.ttest_ind(x, y, equal_var=False, alternative="greater")
+        result = stats.welch_t_test(torch.from_numpy(x), torch.from_numpy(y))
+        assert (result.statistic, result.df) == (float(expected.statistic), float(expected.df))
+        assert result.p_value == float(expected.pvalue)
+        assert result.p_value == float(scipy.stats.t.sf(result.statistic, result.df))
+        assert stats.welch_t(x, y) == (result.statistic, result.df)
+    # both samples constant: no df, p from the sign of the difference
+    for y, p in (([0.0, 0.0], 0.0), ([2.0, 2.0], 1.0), ([1.0, 1.0], 0.5)):
+        result = stats.welch_t_test([1.0, 1.0], y)
+        assert result.p_value == p and math.isnan(result.df)
+
 def test_welch_t_matches_its_formula():
     x, y = [1.0, 2.0, 4.0, 7.0], [0.0, 1.0, 1.0, 2.0, 3.0, 5.0]
     t, df = stats.welch_t(x, y)
