@@ -73,6 +73,7 @@ __all__ = [
     "rejection_rate",
     "allowed_rejections",
     "roc_curve",
+    "auc",
     "tpr_at_fpr",
     "bonferroni",
     "holm",
@@ -771,7 +772,10 @@ def roc_curve(
     more suspicious).
 
     ``negative_scores`` are the innocent cases' scores, ``positive_scores`` the watermarked ones'.
-    Returns ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR.
+    Returns ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR:
+    one point per distinct score, as ``sklearn.metrics.roc_curve(drop_intermediate=False)`` (not a
+    dependency: two sorted searches do it). Its area is :func:`auc`. LiRA (Carlini et al. 2022)
+    reads such curves at low FPR (lesson 09, section 5).
     """
     neg = _as_sample(negative_scores, "negative_scores").numpy()
     pos = _as_sample(positive_scores, "positive_scores").numpy()
@@ -781,6 +785,20 @@ def roc_curve(
     fpr = 1.0 - np.searchsorted(neg_sorted, thresholds, side="left") / len(neg)
     tpr = 1.0 - np.searchsorted(pos_sorted, thresholds, side="left") / len(pos)
     return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+
+
+def auc(negative_scores: ArrayLike, positive_scores: ArrayLike) -> float:
+    """Area under :func:`roc_curve`: the probability that a random positive scores above a random
+    negative, ties counting half.
+
+    That is the Mann-Whitney U statistic of the positives over n m (Hanley & McNeil 1982), from
+    ``scipy.stats.mannwhitneyu``. The package's one AUC: lesson 10's detector
+    (``adaptive.detection_by_key``) reads it. 0.5 is chance, 1 a perfect separation.
+    """
+    neg = _as_sample(negative_scores, "negative_scores").numpy()
+    pos = _as_sample(positive_scores, "positive_scores").numpy()
+    u = scipy.stats.mannwhitneyu(pos, neg, alternative="greater").statistic
+    return float(u) / (len(neg) * len(pos))
 
 
 def tpr_at_fpr(negative_scores: ArrayLike, positive_scores: ArrayLike, fpr: float) -> float:

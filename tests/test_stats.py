@@ -289,6 +289,48 @@ def test_roc_curve_and_tpr_at_fpr():
         stats.tpr_at_fpr(neg, pos, 0.0001)
 
 
+
+def _roc_by_counting(neg: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference ROC: for every distinct score t, high to low, the shares of each side >= t."""
+    thresholds = sorted(set(neg.tolist()) | set(pos.tolist()), reverse=True)
+    fpr = [0.0] + [float(np.mean(neg >= s)) for s in thresholds]
+    tpr = [0.0] + [float(np.mean(pos >= s)) for s in thresholds]
+    return np.array(fpr), np.array(tpr)
+
+
+def _scores_with_ties(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 15, 40).astype(float), rng.integers(3, 20, 25).astype(float)
+
+
+def test_roc_curve_matches_counting_and_its_area_is_the_mann_whitney_auc():
+    for seed in range(3):
+        neg, pos = _scores_with_ties(seed)
+        fpr, tpr = stats.roc_curve(neg, pos)
+        ref_fpr, ref_tpr = _roc_by_counting(neg, pos)
+        np.testing.assert_allclose(fpr, ref_fpr, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(tpr, ref_tpr, rtol=0, atol=1e-15)
+        # the area under it (trapezoids: ties count half) is the package's one AUC
+        area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+        assert stats.auc(neg, pos) == pytest.approx(area, abs=1e-12)
+
+
+def test_auc_is_scipys_mann_whitney_u_over_nm():
+    neg, pos = _scores_with_ties(5)
+    u = scipy.stats.mannwhitneyu(pos, neg).statistic
+    assert stats.auc(torch.from_numpy(neg), list(pos)) == float(u) / (len(neg) * len(pos))
+    # by hand: pairs won, ties half
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert stats.auc(neg, pos) == pytest.approx(pairs / (len(neg) * len(pos)), abs=1e-15)
+    assert stats.auc([0.0, 1.0], [2.0, 3.0]) == 1.0 and stats.auc([1.0, 2.0], [1.0, 2.0]) == 0.5
+    from anw_helpers import adaptive
+
+    assert adaptive.auc is stats.auc  # one AUC in the package (lesson 10's detector reads it)
+    with pytest.raises(ValueError, match="finite"):
+        stats.auc(neg, [float("nan")])
+    with pytest.raises(ValueError, match="empty"):
+        stats.auc([], pos)
+
 def test_bonferroni():
     p = [0.01, 0.04, 0.03, 0.005]
     # p <= 0.05 / 4 = 0.0125
