@@ -36,7 +36,6 @@ tests. Every function checks its input and raises a clear error for empty, NaN o
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from torch import Tensor, nn
 
 from ._checks import check_float_images, check_labelled_batch, check_sample, check_user_key
 from .color import apply_color_matrix, lct_matrix
+from .datasets import appears_in  # re-exported: lessons 08 and 09 call stats.appears_in
 from .memory import MAX_BATCH, PASS_MEMORY_BYTES
 from .verify import per_image_losses  # re-exported: the per-image terms of eq. 6
 
@@ -141,26 +141,6 @@ def key_scores(
         probs = torch.exp(-losses)  # cross-entropy is -log P(true class)
         return probs[:, 0] - probs[:, 1:].mean(dim=1)
     return losses[:, 1:].mean(dim=1) - losses[:, 0]
-
-
-def appears_in(a: Tensor, b: Tensor) -> Tensor:
-    """For each image of batch ``a``: does it occur, pixel for pixel, in batch ``b``? A (len(a),)
-    bool tensor.
-
-    Use it to keep a reference set disjoint from the user's images (``appears_in(user, ref).any()``
-    must be False) or to drop images a learner trained on.
-    """
-
-    def digests(x: Tensor) -> list[bytes]:
-        x = x.detach().cpu().contiguous()
-        return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
-
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.dim() < 2 or b.dim() < 2:
-        raise ValueError("appears_in expects two batches of images (tensors of shape (N, ...)).")
-    if len(a) == 0 or len(b) == 0 or a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
-        return torch.zeros(len(a), dtype=torch.bool)
-    seen = set(digests(b))
-    return torch.tensor([d in seen for d in digests(a)], dtype=torch.bool)
 
 
 # ---------------------------------------------------------------------------------------- the tests

@@ -28,7 +28,6 @@ def test_welch_t_test_agrees_with_scipy_one_sided_and_far_in_the_tail():
     assert 0 < far.p_value < 1e-25  # accurate far in the tail, not 0 from 1 - 1
 
 
-
 def test_welch_t_test_is_scipys_one_call_and_the_formula_it_replaced():
     """One ttest_ind(equal_var=False, alternative="greater") call gives t, df and p, bit for bit
     what t.sf(t, df) gave before (lesson 09 prints these p-values)."""
@@ -45,6 +44,7 @@ def test_welch_t_test_is_scipys_one_call_and_the_formula_it_replaced():
     for y, p in (([0.0, 0.0], 0.0), ([2.0, 2.0], 1.0), ([1.0, 1.0], 0.5)):
         result = stats.welch_t_test([1.0, 1.0], y)
         assert result.p_value == p and math.isnan(result.df)
+
 
 def test_welch_t_matches_its_formula():
     x, y = [1.0, 2.0, 4.0, 7.0], [0.0, 1.0, 1.0, 2.0, 3.0, 5.0]
@@ -253,7 +253,6 @@ def test_allowed_rejections_is_the_binomial_bound():
     assert stats.allowed_rejections(10, 0.01, risk=0.5) == 0
 
 
-
 def _allowed_by_counting(n: int, alpha: float, risk: float) -> int:
     """The definition, counted up one r at a time (the hand-written loop binom.isf replaced)."""
     r = 0
@@ -276,6 +275,7 @@ def test_allowed_rejections_is_scipys_inverse_survival_function_and_the_definiti
     with pytest.raises(ValueError, match="n_tests"):
         stats.allowed_rejections(True, 0.05)
 
+
 def test_roc_curve_and_tpr_at_fpr():
     neg = np.arange(1000, dtype=float)  # 0 .. 999
     pos = np.array([998.5, 995.5, 990.5, 500.0])
@@ -287,7 +287,6 @@ def test_roc_curve_and_tpr_at_fpr():
     assert stats.tpr_at_fpr(neg, pos, 0.01) == 0.75  # threshold 989: three positives above
     with pytest.raises(ValueError, match="at least 10000"):
         stats.tpr_at_fpr(neg, pos, 0.0001)
-
 
 
 def _roc_by_counting(neg: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -331,6 +330,7 @@ def test_auc_is_scipys_mann_whitney_u_over_nm():
     with pytest.raises(ValueError, match="empty"):
         stats.auc([], pos)
 
+
 def test_bonferroni():
     p = [0.01, 0.04, 0.03, 0.005]
     # p <= 0.05 / 4 = 0.0125
@@ -348,7 +348,6 @@ def test_holm_step_down_by_hand():
     for _ in range(200):  # Holm rejects everything Bonferroni does
         q = rng.uniform(0, 0.1, size=7)
         assert bool((stats.bonferroni(q) <= stats.holm(q)).all())
-
 
 
 def _holm_adjusted(p: np.ndarray) -> np.ndarray:
@@ -372,12 +371,14 @@ def test_holm_and_bonferroni_match_the_adjusted_p_value_references():
             p = rng.uniform(0, 0.2, m) ** 2  # many small ones, and ties from rounding
             p = np.round(p, 4) if m > 5 else p
             for alpha in (0.05, 0.01):
-                assert stats.holm(p, alpha).numpy().tolist() == (
-                    _holm_adjusted(p) <= alpha
-                ).tolist(), (m, alpha, p)
-                assert stats.bonferroni(p, alpha).numpy().tolist() == (
-                    np.minimum(1.0, m * p) <= alpha
-                ).tolist()
+                assert (
+                    stats.holm(p, alpha).numpy().tolist() == (_holm_adjusted(p) <= alpha).tolist()
+                ), (m, alpha, p)
+                assert (
+                    stats.bonferroni(p, alpha).numpy().tolist()
+                    == (np.minimum(1.0, m * p) <= alpha).tolist()
+                )
+
 
 # ----------------------------------------------------------------------------- scores and the model
 

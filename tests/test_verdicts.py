@@ -124,7 +124,6 @@ def test_min_correct_is_twice_chance_and_unlikely_by_guessing():
         assert scipy.stats.binom.sf(need - 1, n, 0.1) <= 0.01 and need >= 2 * n / 10
 
 
-
 def test_min_correct_matches_counting_up_the_binomial_tail():
     """binom.isf gives the same count as the loop it replaced (the definition, counted up)."""
     for n in (1, 2, 3, 4, 5, 8, 12, 20, 50, 100, 1000):
@@ -137,6 +136,7 @@ def test_min_correct_matches_counting_up_the_binomial_tail():
                 assert verify.min_correct(n, classes, 2.0, level) == need, (n, classes, level)
     with pytest.raises(ValueError, match="level"):
         verify.min_correct(8, 10, level=0.0)
+
 
 class _Recogniser(nn.Module):
     """10 classes: class 0 is sure for photos close to the remembered clean ones, less so when
