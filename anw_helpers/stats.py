@@ -29,9 +29,11 @@ reads only eq. 6's argmin; the test, and this matching, are the course's additio
 Welch t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
 approximation that is weakest in the far tail, exactly where an accusation lives.
 
-Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves and the
-true-positive rate at a low false-positive rate as in LiRA) and family-wise corrections for many
-tests. Every function checks its input and raises a clear error for empty, NaN or mismatched data.
+Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves, the
+package's one AUC and the true-positive rate at a low false-positive rate as in LiRA) and
+family-wise corrections for many tests. SciPy computes what it can (Welch's t, the binomial
+allowance, the AUC); the permutation test and Holm's correction are the course's own, and each says
+why. Every function checks its input and raises a clear error for empty, NaN or mismatched data.
 """
 
 from __future__ import annotations
