@@ -11,7 +11,7 @@ colour- and noise-based data protections by training on grayscale or JPEG-compre
 - JPEG squeezing (``augment.jpeg_squeeze``) and full-circle hue jitter (``augment``'s
   ``hue_jitter_full``) as training recipes.
 - A detector: can the learner find hue-rotated photos in its training set from colour statistics
-  alone (:func:`hue_outlier_scores`, :func:`auc`)?
+  alone (:func:`hue_outlier_scores`, ``stats.auc``)?
 - A blend mark in the spirit of MembershipTracker (Chen & Pattabiraman, CCS 2025), simplified: a
   user blends every photo with a secret noise pattern (:func:`blend_mark`).
 - Every user, every test (:func:`mark_verdicts`): eq. 6, the kept-twin test of Huang, Gong &
@@ -28,9 +28,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import numpy as np
 import torch
-from scipy import stats as scipy_stats
 from torch import Tensor, nn
 
 from . import twins
@@ -44,7 +42,7 @@ from ._checks import (
 from .color import YIQ, apply_color_matrix, luma, rgb_to_yiq, watermark
 from .datasets import ImageSet, _digest, to_float, to_uint8
 from .membership import sample_losses
-from .stats import TestResult, permutation_test
+from .stats import TestResult, auc, permutation_test  # auc: the package's one AUC
 from .users import LearnerData, User, make_users
 from .verify import SearchResult, verify_users
 
@@ -248,17 +246,6 @@ def looks_marked(
         remove_watermark(images, key, color_space), labels, reference_images, reference_labels
     )
     return float(given.median()), float(undone.median())
-
-
-def auc(negative_scores: Tensor, positive_scores: Tensor) -> float:
-    """Area under the ROC curve of "score >= threshold flags a photo": the probability that a
-    random marked photo scores above a random clean one (ties count half; Mann-Whitney U / nm)."""
-    neg = np.asarray(negative_scores, dtype=np.float64)
-    pos = np.asarray(positive_scores, dtype=np.float64)
-    if neg.size == 0 or pos.size == 0 or not (np.isfinite(neg).all() and np.isfinite(pos).all()):
-        raise ValueError("auc needs finite scores on both sides; got an empty or non-finite set.")
-    u = scipy_stats.mannwhitneyu(pos, neg, alternative="greater").statistic
-    return float(u) / (neg.size * pos.size)
 
 
 # --------------------------------------------------------------------------- set-level testing

@@ -181,11 +181,11 @@ def _rotation_change(clean, intended, out: Path, color_space) -> float:
     ``adaptive.estimate_rotation``, lesson 10). Clipping bends both alike; JPEG bends only the
     file's."""
     from .adaptive import estimate_rotation
+    from .verify import circular_distance
 
     written = _thumbnail(photos.decode_rgb(out))
     both = estimate_rotation(_pair(clean, clean), _pair(intended, written), color_space)
-    change = abs(float(both[1] - both[0])) % 360.0
-    return min(change, 360.0 - change)
+    return float(circular_distance(both[1], both[0]))
 
 
 def _pair(a, b):

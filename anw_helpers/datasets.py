@@ -43,6 +43,7 @@ __all__ = [
     "load_image_folder",
     "to_float",
     "to_uint8",
+    "appears_in",
     "load_cub200",
     "CUB200_URL",
 ]
@@ -130,6 +131,29 @@ class ImageSet:
         h.update(self.labels.cpu().numpy().tobytes())
         h.update(f"{tuple(self.images.shape)}|{','.join(self.classes)}".encode())
         return f"{self.origin.split('[', 1)[0]}:{h.hexdigest()[:16]}"
+
+
+def appears_in(a: Tensor, b: Tensor) -> Tensor:
+    """For each image of batch ``a``: does it occur, pixel for pixel, in batch ``b``? A (len(a),)
+    bool tensor.
+
+    Use it to keep a reference set disjoint from the user's images (``appears_in(user, ref).any()``
+    must be False: ``stats.ownership_test``, lesson 09) or to drop images a learner trained on
+    (lesson 08, Sec. 5.6). Images are compared by a SHA-1 of their bytes, as
+    :meth:`ImageSet.fingerprint` identifies a data set; batches of other shapes or dtypes share
+    nothing.
+    """
+
+    def digests(x: Tensor) -> list[bytes]:
+        x = x.detach().cpu().contiguous()
+        return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
+
+    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.dim() < 2 or b.dim() < 2:
+        raise ValueError("appears_in expects two batches of images (tensors of shape (N, ...)).")
+    if len(a) == 0 or len(b) == 0 or a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
+        return torch.zeros(len(a), dtype=torch.bool)
+    seen = set(digests(b))
+    return torch.tensor([d in seen for d in digests(a)], dtype=torch.bool)
 
 
 def _digest(values: Tensor) -> str:

@@ -29,14 +29,15 @@ reads only eq. 6's argmin; the test, and this matching, are the course's additio
 Welch t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
 approximation that is weakest in the far tail, exactly where an accusation lives.
 
-Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves and the
-true-positive rate at a low false-positive rate as in LiRA) and family-wise corrections for many
-tests. Every function checks its input and raises a clear error for empty, NaN or mismatched data.
+Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves, the
+package's one AUC and the true-positive rate at a low false-positive rate as in LiRA) and
+family-wise corrections for many tests. SciPy computes what it can (Welch's t, the binomial
+allowance, the AUC); the permutation test and Holm's correction are the course's own, and each says
+why. Every function checks its input and raises a clear error for empty, NaN or mismatched data.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ from torch import Tensor, nn
 
 from ._checks import check_float_images, check_labelled_batch, check_sample, check_user_key
 from .color import apply_color_matrix, lct_matrix
+from .datasets import appears_in  # re-exported: lessons 08 and 09 call stats.appears_in
 from .memory import MAX_BATCH, PASS_MEMORY_BYTES
 from .verify import per_image_losses  # re-exported: the per-image terms of eq. 6
 
@@ -73,6 +75,7 @@ __all__ = [
     "rejection_rate",
     "allowed_rejections",
     "roc_curve",
+    "auc",
     "tpr_at_fpr",
     "bonferroni",
     "holm",
@@ -142,26 +145,6 @@ def key_scores(
     return losses[:, 1:].mean(dim=1) - losses[:, 0]
 
 
-def appears_in(a: Tensor, b: Tensor) -> Tensor:
-    """For each image of batch ``a``: does it occur, pixel for pixel, in batch ``b``? A (len(a),)
-    bool tensor.
-
-    Use it to keep a reference set disjoint from the user's images (``appears_in(user, ref).any()``
-    must be False) or to drop images a learner trained on.
-    """
-
-    def digests(x: Tensor) -> list[bytes]:
-        x = x.detach().cpu().contiguous()
-        return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
-
-    if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.dim() < 2 or b.dim() < 2:
-        raise ValueError("appears_in expects two batches of images (tensors of shape (N, ...)).")
-    if len(a) == 0 or len(b) == 0 or a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
-        return torch.zeros(len(a), dtype=torch.bool)
-    seen = set(digests(b))
-    return torch.tensor([d in seen for d in digests(a)], dtype=torch.bool)
-
-
 # ---------------------------------------------------------------------------------------- the tests
 @dataclass
 class TestResult:
@@ -221,35 +204,48 @@ class TestResult:
         )
 
 
+def _no_spread(x: Tensor, y: Tensor) -> bool:
+    """Both samples constant: Welch's t is +-inf (or 0) and its degrees of freedom undefined."""
+    return float(x.var()) == 0.0 and float(y.var()) == 0.0
+
+
+def _welch(x: Tensor, y: Tensor):
+    """``scipy.stats.ttest_ind(equal_var=False, alternative="greater")`` on two checked samples
+    with some spread: Welch's t, its Welch-Satterthwaite df and the one-sided p-value."""
+    return scipy.stats.ttest_ind(x.numpy(), y.numpy(), equal_var=False, alternative="greater")
+
+
 def welch_t(x: ArrayLike, y: ArrayLike) -> tuple[float, float]:
     """Welch's t statistic for mean(x) > mean(y) and its Welch-Satterthwaite degrees of freedom.
 
     ``t = (mean x - mean y) / sqrt(var x / n + var y / m)`` with unbiased variances
-    (``scipy.stats.ttest_ind(equal_var=False)``); needs at least two values in each sample. When
-    both variances are 0, t is +-inf (or 0 for equal means) and df is nan.
+    (``scipy.stats.ttest_ind(equal_var=False)``; Welch 1947); needs at least two values in each
+    sample. When both variances are 0, t is +-inf (or 0 for equal means) and df is nan.
     """
     x, y = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
-    if float(x.var()) == 0.0 and float(y.var()) == 0.0:
+    if _no_spread(x, y):
         diff = float(x.mean() - y.mean())
         return (0.0 if diff == 0 else math.copysign(math.inf, diff)), float("nan")
-    result = scipy.stats.ttest_ind(x.numpy(), y.numpy(), equal_var=False)
+    result = _welch(x, y)
     return float(result.statistic), float(result.df)
 
 
 def welch_t_test(x: ArrayLike, y: ArrayLike) -> TestResult:
     """One-sided Welch t-test of mean(x) > mean(y): x the user's scores, y the reference scores.
 
-    The p-value comes from Student's t with Welch-Satterthwaite degrees of freedom
-    (``scipy.stats.t.sf``): an approximation that assumes the sample means are close to normal. Fast
-    and unlimited in how small p can be, but its calibration far in the tail must be measured, not
-    assumed (the per-image scores are skewed).
+    ``scipy.stats.ttest_ind(equal_var=False, alternative="greater")`` (Welch 1947): the p-value
+    comes from Student's t with Welch-Satterthwaite degrees of freedom, an approximation that
+    assumes the sample means are close to normal. Fast and unlimited in how small p can be, but its
+    calibration far in the tail must be measured, not assumed (the per-image scores are skewed;
+    lesson 09, section 4). Both samples constant: p is 0, 1 or 0.5 as the means compare.
     """
     xs, ys = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
-    t, df = welch_t(xs, ys)
-    if math.isnan(df):
+    if _no_spread(xs, ys):
+        t, df = welch_t(xs, ys)
         p = 0.0 if t > 0 else (1.0 if t < 0 else 0.5)
     else:
-        p = float(scipy.stats.t.sf(t, df))
+        result = _welch(xs, ys)
+        t, df, p = float(result.statistic), float(result.df), float(result.pvalue)
     return TestResult(t, p, float(xs.mean() - ys.mean()), len(xs), len(ys), "welch-t", df)
 
 
@@ -386,6 +382,12 @@ def permutation_test(
     mean difference ``mean_i (x_i - mean of y in x_i's stratum)``: exact under the weaker H0 that
     within each class the user's images are exchangeable with the reference's (a user who
     photographs only cats is compared with cats). ``seed`` makes the relabellings reproducible.
+
+    Why not ``scipy.stats.permutation_test``: it gives the same p-value formula but permutes all
+    n + m values once per relabelling, in a Python loop; this draws only the smaller group (a
+    random k-subset, ``_random_subsets``; the other group's sum is the total minus it) for many
+    relabellings at once, 2x to 146x faster at lesson 09's sizes (docs/benchmarks.md,
+    ``python -m tools.bench_permutation``), and it relabels within strata, which SciPy's cannot.
     """
     if statistic not in ("welch", "mean"):
         raise ValueError(f"statistic must be 'mean' or 'welch'; got {statistic!r}.")
@@ -733,17 +735,16 @@ def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
     innocent cases.
 
     The smallest r with P(Binomial(n_tests, alpha) > r) <= ``risk``: a correct test exceeds r with
-    probability at most ``risk``. (Tests that share a reference set are not independent; their count
-    spreads more than a binomial - see the lesson.)
+    probability at most ``risk``. That is the binomial's inverse survival function,
+    ``scipy.stats.binom.isf(risk, n_tests, alpha)`` (the course's test, lesson 09 section 4; beyond
+    the paper). (Tests that share a reference set are not independent; their count spreads more
+    than a binomial - see the lesson.)
     """
     _check_alpha(alpha)
     _check_alpha(risk, "risk")
-    if not isinstance(n_tests, int) or n_tests < 1:
+    if not isinstance(n_tests, int) or isinstance(n_tests, bool) or n_tests < 1:
         raise ValueError(f"n_tests must be an integer >= 1; got {n_tests!r}.")
-    r = 0
-    while scipy.stats.binom.sf(r, n_tests, alpha) > risk:  # P(X > r)
-        r += 1
-    return r
+    return int(scipy.stats.binom.isf(risk, n_tests, alpha))
 
 
 def roc_curve(
@@ -753,7 +754,10 @@ def roc_curve(
     more suspicious).
 
     ``negative_scores`` are the innocent cases' scores, ``positive_scores`` the watermarked ones'.
-    Returns ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR.
+    Returns ``(fpr, tpr)``, both starting at (0, 0) and ending at (1, 1), sorted by increasing FPR:
+    one point per distinct score, as ``sklearn.metrics.roc_curve(drop_intermediate=False)`` (not a
+    dependency: two sorted searches do it). Its area is :func:`auc`. LiRA (Carlini et al. 2022)
+    reads such curves at low FPR (lesson 09, section 5).
     """
     neg = _as_sample(negative_scores, "negative_scores").numpy()
     pos = _as_sample(positive_scores, "positive_scores").numpy()
@@ -763,6 +767,20 @@ def roc_curve(
     fpr = 1.0 - np.searchsorted(neg_sorted, thresholds, side="left") / len(neg)
     tpr = 1.0 - np.searchsorted(pos_sorted, thresholds, side="left") / len(pos)
     return np.concatenate([[0.0], fpr]), np.concatenate([[0.0], tpr])
+
+
+def auc(negative_scores: ArrayLike, positive_scores: ArrayLike) -> float:
+    """Area under :func:`roc_curve`: the probability that a random positive scores above a random
+    negative, ties counting half.
+
+    That is the Mann-Whitney U statistic of the positives over n m (Hanley & McNeil 1982), from
+    ``scipy.stats.mannwhitneyu``. The package's one AUC: lesson 10's detector
+    (``adaptive.detection_by_key``) reads it. 0.5 is chance, 1 a perfect separation.
+    """
+    neg = _as_sample(negative_scores, "negative_scores").numpy()
+    pos = _as_sample(positive_scores, "positive_scores").numpy()
+    u = scipy.stats.mannwhitneyu(pos, neg, alternative="greater").statistic
+    return float(u) / (len(neg) * len(pos))
 
 
 def tpr_at_fpr(negative_scores: ArrayLike, positive_scores: ArrayLike, fpr: float) -> float:
@@ -790,7 +808,7 @@ def tpr_at_fpr(negative_scores: ArrayLike, positive_scores: ArrayLike, fpr: floa
 # --------------------------------------------------------------------------------------- many tests
 def bonferroni(p_values: ArrayLike, alpha: float = 0.05) -> Tensor:
     """Which of m tests reject with the Bonferroni correction (p <= alpha / m); family-wise error <=
-    alpha."""
+    alpha (Dunn 1961; lesson 09, section 6). One comparison: no library call needed."""
     p = _check_p_values(p_values)
     return p <= _check_alpha(alpha) / len(p)
 
@@ -800,7 +818,12 @@ def holm(p_values: ArrayLike, alpha: float = 0.05) -> Tensor:
     any dependence.
 
     Sort the p-values p_(1) <= ... <= p_(m); reject while p_(j) <= alpha / (m - j + 1) and stop at
-    the first that fails. Rejects everything Bonferroni rejects, and sometimes more.
+    the first that fails (Holm 1979). Rejects everything Bonferroni rejects, and sometimes more.
+
+    Hand-written because exercise 9.3 teaches it and checks the student's version against this
+    one, and because no dependency has it: ``scipy.stats.false_discovery_control`` is
+    Benjamini-Hochberg (a false-discovery rate, not family-wise), and statsmodels'
+    ``multipletests(method="holm")`` is not a dependency. Tested against Holm's adjusted p-values.
     """
     p = _check_p_values(p_values)
     alpha = _check_alpha(alpha)

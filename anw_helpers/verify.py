@@ -488,9 +488,10 @@ def min_correct(
 
     Two conditions, both needed: accuracy at least ``multiple`` times chance (1 / ``num_classes``),
     and a count that a model guessing at chance reaches with probability at most ``level`` (binomial
-    tail). The second keeps a handful of photos from passing by luck: with 10 classes, 4 photos need
-    3 correct and 8 photos need 4. May exceed ``n_photos``: then no verdict is possible with so few
-    photos.
+    tail: the smallest c with P(Binomial(n_photos, 1 / num_classes) >= c) <= ``level``, i.e.
+    ``scipy.stats.binom.isf(level, ...) + 1``). The second keeps a handful of photos from passing by
+    luck: with 10 classes, 4 photos need 3 correct and 8 photos need 4. May exceed ``n_photos``:
+    then no verdict is possible with so few photos. The course's check on eq. 6 (Sec. 4.2).
     """
     from scipy.stats import binom
 
@@ -499,11 +500,12 @@ def min_correct(
             f"need at least 1 photo and 2 classes; got {n_photos} photo(s), {num_classes} "
             "class(es)."
         )
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must lie strictly between 0 and 1; got {level!r}.")
     chance = 1.0 / num_classes
     need = max(1, math.ceil(multiple * chance * n_photos - 1e-9))
-    while need <= n_photos and binom.sf(need - 1, n_photos, chance) > level:  # P(X >= need)
-        need += 1
-    return need
+    by_luck = int(binom.isf(level, n_photos, chance))  # the most a guesser reaches (risk: level)
+    return max(need, by_luck + 1)
 
 
 @dataclass

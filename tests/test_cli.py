@@ -688,3 +688,16 @@ def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_pho
         proc.kill()
     assert proc.returncode == 0, err
     assert "anw: warning: skipped 1 entry" in err and "stuck.jpg" in err and "FIFO" in err
+
+
+@pytest.mark.parametrize("key", [359.5, 0.5, 180.0])
+def test_rotation_change_of_a_lossless_copy_is_near_zero_on_the_circle(tmp_path, key):
+    """anw mark's JPEG check measures the change with verify.circular_distance (no copy of it):
+    a key next to 0 may read 359.9 in one thumbnail and 0.1 in the other, which is 0.2 apart."""
+    g = torch.Generator().manual_seed(3)
+    clean = to_uint8(torch.rand(1, 3, 24, 24, generator=g) * 0.6 + 0.2)
+    marked = to_uint8(watermark(to_float(clean), key))
+    out = tmp_path / "marked.png"
+    Image.fromarray(marked[0].permute(1, 2, 0).numpy(), "RGB").save(out)
+    change = cli._rotation_change(to_float(clean), to_float(marked), out, None)
+    assert 0.0 <= change < 0.5

@@ -253,3 +253,23 @@ def test_decode_errors_name_the_file_in_every_loader(tmp_path):
     (folder / "bad.jpg").write_bytes(b"not a jpeg")
     with pytest.raises(ValueError, match=r"bad.jpg"):
         data._decode_all([folder / "bad.jpg"], 32, "decoding test")
+
+
+def test_appears_in_finds_images_pixel_for_pixel_and_lives_with_the_data_sets():
+    """datasets.appears_in (an image's identity, as ImageSet.fingerprint); stats re-exports it
+    for lessons 08 and 09."""
+    from anw_helpers import stats
+
+    g = torch.Generator().manual_seed(2)
+    pool = torch.randint(0, 256, (6, 3, 4, 4), dtype=torch.uint8, generator=g)
+    assert datasets.appears_in(pool[:3], pool[2:]).tolist() == [False, False, True]
+    changed = pool[:1].clone()
+    changed[0, 0, 0, 0] ^= 1  # one bit of one pixel
+    assert not bool(datasets.appears_in(changed, pool).any())
+    # other shapes or dtypes share nothing; an empty batch nothing either
+    assert datasets.appears_in(pool, pool[:, :2]).tolist() == [False] * 6
+    assert datasets.appears_in(pool, pool.float()).tolist() == [False] * 6
+    assert datasets.appears_in(pool, pool[:0]).tolist() == [False] * 6
+    with pytest.raises(ValueError, match="two batches"):
+        datasets.appears_in(pool[0, 0, 0], pool)  # one row of pixels, not a batch
+    assert stats.appears_in is datasets.appears_in

@@ -643,3 +643,11 @@ def test_every_lesson_links_to_rows_that_exist():
         links = re.findall(r"\(\.\./docs/reproduction\.md#([a-z0-9-]+)\)", last_cell)
         assert links, f"{lesson.name}: its last cell links to no row of docs/reproduction.md"
         assert set(links) <= anchors, f"{lesson.name}: {set(links) - anchors}"
+
+
+def test_missing_keys_measure_on_the_circle_with_verify():
+    """tools/reproduction.py uses verify.match (no copy of circular_distance): a key of -20
+    (340 on the circle) holds the slot 330."""
+    held = rp.missing_keys([{"user_keys": [-20.0]}])
+    assert 330.0 not in held and 300.0 in held
+    assert rp.missing_keys([{"user_keys": [float(k) for k in rp.ALL_KEYS]}]) == ()

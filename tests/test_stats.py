@@ -28,6 +28,24 @@ def test_welch_t_test_agrees_with_scipy_one_sided_and_far_in_the_tail():
     assert 0 < far.p_value < 1e-25  # accurate far in the tail, not 0 from 1 - 1
 
 
+def test_welch_t_test_is_scipys_one_call_and_the_formula_it_replaced():
+    """One ttest_ind(equal_var=False, alternative="greater") call gives t, df and p, bit for bit
+    what t.sf(t, df) gave before (lesson 09 prints these p-values)."""
+    rng = np.random.default_rng(11)
+    for n, m in ((2, 2), (5, 9_995), (50, 9_950), (12, 300)):
+        x, y = rng.gamma(0.5, 0.2, n) + 0.01, rng.gamma(0.5, 0.2, m)
+        expected = scipy.stats.ttest_ind(x, y, equal_var=False, alternative="greater")
+        result = stats.welch_t_test(torch.from_numpy(x), torch.from_numpy(y))
+        assert (result.statistic, result.df) == (float(expected.statistic), float(expected.df))
+        assert result.p_value == float(expected.pvalue)
+        assert result.p_value == float(scipy.stats.t.sf(result.statistic, result.df))
+        assert stats.welch_t(x, y) == (result.statistic, result.df)
+    # both samples constant: no df, p from the sign of the difference
+    for y, p in (([0.0, 0.0], 0.0), ([2.0, 2.0], 1.0), ([1.0, 1.0], 0.5)):
+        result = stats.welch_t_test([1.0, 1.0], y)
+        assert result.p_value == p and math.isnan(result.df)
+
+
 def test_welch_t_matches_its_formula():
     x, y = [1.0, 2.0, 4.0, 7.0], [0.0, 1.0, 1.0, 2.0, 3.0, 5.0]
     t, df = stats.welch_t(x, y)
@@ -235,6 +253,29 @@ def test_allowed_rejections_is_the_binomial_bound():
     assert stats.allowed_rejections(10, 0.01, risk=0.5) == 0
 
 
+def _allowed_by_counting(n: int, alpha: float, risk: float) -> int:
+    """The definition, counted up one r at a time (the hand-written loop binom.isf replaced)."""
+    r = 0
+    while scipy.stats.binom.sf(r, n, alpha) > risk:
+        r += 1
+    return r
+
+
+def test_allowed_rejections_is_scipys_inverse_survival_function_and_the_definition():
+    for n in (1, 2, 3, 5, 8, 13, 50, 160, 200, 1000, 2000):
+        for alpha in (0.5, 1 / 12, 0.05, 0.01, 0.001):
+            for risk in (0.5, 0.01, 0.001, 1e-4):
+                r = stats.allowed_rejections(n, alpha, risk)
+                assert r == _allowed_by_counting(n, alpha, risk), (n, alpha, risk)
+                assert r == int(scipy.stats.binom.isf(risk, n, alpha))
+    # a risk exactly at a tail probability: P(X > r) <= risk holds with equality
+    for r_exact in range(1, 9):
+        risk = float(scipy.stats.binom.sf(r_exact, 10, 0.5))
+        assert stats.allowed_rejections(10, 0.5, risk) == r_exact
+    with pytest.raises(ValueError, match="n_tests"):
+        stats.allowed_rejections(True, 0.05)
+
+
 def test_roc_curve_and_tpr_at_fpr():
     neg = np.arange(1000, dtype=float)  # 0 .. 999
     pos = np.array([998.5, 995.5, 990.5, 500.0])
@@ -246,6 +287,48 @@ def test_roc_curve_and_tpr_at_fpr():
     assert stats.tpr_at_fpr(neg, pos, 0.01) == 0.75  # threshold 989: three positives above
     with pytest.raises(ValueError, match="at least 10000"):
         stats.tpr_at_fpr(neg, pos, 0.0001)
+
+
+def _roc_by_counting(neg: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference ROC: for every distinct score t, high to low, the shares of each side >= t."""
+    thresholds = sorted(set(neg.tolist()) | set(pos.tolist()), reverse=True)
+    fpr = [0.0] + [float(np.mean(neg >= s)) for s in thresholds]
+    tpr = [0.0] + [float(np.mean(pos >= s)) for s in thresholds]
+    return np.array(fpr), np.array(tpr)
+
+
+def _scores_with_ties(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 15, 40).astype(float), rng.integers(3, 20, 25).astype(float)
+
+
+def test_roc_curve_matches_counting_and_its_area_is_the_mann_whitney_auc():
+    for seed in range(3):
+        neg, pos = _scores_with_ties(seed)
+        fpr, tpr = stats.roc_curve(neg, pos)
+        ref_fpr, ref_tpr = _roc_by_counting(neg, pos)
+        np.testing.assert_allclose(fpr, ref_fpr, rtol=0, atol=1e-15)
+        np.testing.assert_allclose(tpr, ref_tpr, rtol=0, atol=1e-15)
+        # the area under it (trapezoids: ties count half) is the package's one AUC
+        area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+        assert stats.auc(neg, pos) == pytest.approx(area, abs=1e-12)
+
+
+def test_auc_is_scipys_mann_whitney_u_over_nm():
+    neg, pos = _scores_with_ties(5)
+    u = scipy.stats.mannwhitneyu(pos, neg).statistic
+    assert stats.auc(torch.from_numpy(neg), list(pos)) == float(u) / (len(neg) * len(pos))
+    # by hand: pairs won, ties half
+    pairs = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    assert stats.auc(neg, pos) == pytest.approx(pairs / (len(neg) * len(pos)), abs=1e-15)
+    assert stats.auc([0.0, 1.0], [2.0, 3.0]) == 1.0 and stats.auc([1.0, 2.0], [1.0, 2.0]) == 0.5
+    from anw_helpers import adaptive
+
+    assert adaptive.auc is stats.auc  # one AUC in the package (lesson 10's detector reads it)
+    with pytest.raises(ValueError, match="finite"):
+        stats.auc(neg, [float("nan")])
+    with pytest.raises(ValueError, match="empty"):
+        stats.auc([], pos)
 
 
 def test_bonferroni():
@@ -265,6 +348,36 @@ def test_holm_step_down_by_hand():
     for _ in range(200):  # Holm rejects everything Bonferroni does
         q = rng.uniform(0, 0.1, size=7)
         assert bool((stats.bonferroni(q) <= stats.holm(q)).all())
+
+
+def _holm_adjusted(p: np.ndarray) -> np.ndarray:
+    """Reference: Holm's adjusted p-values (Holm 1979; Wright 1992), the running maximum of
+    (m - j) p_(j) over the sorted p-values, at most 1, in the original order (as
+    ``statsmodels.stats.multitest.multipletests(method="holm")`` returns them)."""
+    m, order = len(p), np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+def test_holm_and_bonferroni_match_the_adjusted_p_value_references():
+    """No library among the dependencies has Holm (scipy.stats.false_discovery_control is
+    Benjamini-Hochberg, a false-discovery rate): the hand-written step-down that exercise 9.3
+    teaches is checked against the adjusted p-values instead."""
+    rng = np.random.default_rng(29)
+    for m in (1, 2, 5, 12, 201):
+        for _ in range(40):
+            p = rng.uniform(0, 0.2, m) ** 2  # many small ones, and ties from rounding
+            p = np.round(p, 4) if m > 5 else p
+            for alpha in (0.05, 0.01):
+                assert (
+                    stats.holm(p, alpha).numpy().tolist() == (_holm_adjusted(p) <= alpha).tolist()
+                ), (m, alpha, p)
+                assert (
+                    stats.bonferroni(p, alpha).numpy().tolist()
+                    == (np.minimum(1.0, m * p) <= alpha).tolist()
+                )
 
 
 # ----------------------------------------------------------------------------- scores and the model

@@ -12,3 +12,18 @@ def test_throughput_and_benchmark_functions_run_at_tiny_scale(cifar_train):
     assert bench.conventional_images_per_second("small_resnet", 8, batch=8, steps=1, workers=0) > 0
     assert bench.train_step_gflop("small_resnet", 8, batch=4) > 0
     assert bench.matmul_gflops(size=256, repeats=2) > 0
+
+
+def test_permutation_benchmark_times_both_tests_on_the_same_scores():
+    """tools/bench_permutation.py: ours and SciPy's side by side (tiny sizes: milliseconds)."""
+    from tools import bench_permutation as bp
+
+    cases = [bp.Case("tiny", 4, 30, 99), bp.Case("scaled", 5, 40, 300)]
+    rows = bp.compare(cases, cap=100)
+    assert [case.name for case, _, _ in rows] == ["tiny", "scaled"]
+    for case, ours, theirs in rows:
+        assert ours.seconds >= 0 and theirs.seconds >= 0
+        # the same p-value formula: both in [1 / (B + 1), 1]
+        assert 1 / (case.b + 1) <= ours.p_value <= 1 and 0 < theirs.p_value <= 1
+    assert not rows[0][2].scaled and rows[1][2].scaled
+    assert "| tiny | 4 | 30 | 99 |" in bp._table(rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,20 @@ def test_min_correct_is_twice_chance_and_unlikely_by_guessing():
     for n in (3, 8, 50):
         need = verify.min_correct(n, 10)
         assert scipy.stats.binom.sf(need - 1, n, 0.1) <= 0.01 and need >= 2 * n / 10
+
+
+def test_min_correct_matches_counting_up_the_binomial_tail():
+    """binom.isf gives the same count as the loop it replaced (the definition, counted up)."""
+    for n in (1, 2, 3, 4, 5, 8, 12, 20, 50, 100, 1000):
+        for classes in (2, 3, 10, 12, 200):
+            for level in (0.5, 0.05, 0.01, 0.001):
+                chance = 1 / classes
+                need = max(1, math.ceil(2.0 * chance * n - 1e-9))
+                while need <= n and scipy.stats.binom.sf(need - 1, n, chance) > level:
+                    need += 1
+                assert verify.min_correct(n, classes, 2.0, level) == need, (n, classes, level)
+    with pytest.raises(ValueError, match="level"):
+        verify.min_correct(8, 10, level=0.0)
 
 
 class _Recogniser(nn.Module):

@@ -233,8 +233,8 @@ def _lesson08_subsampled(profile: Profile) -> list:
     watermarked pool, fine-tuned from lesson 03's learner or trained from scratch as planned."""
     import torch
 
-    from anw_helpers import memorisation, stats
-    from anw_helpers.datasets import ImageSet, load_cifar10
+    from anw_helpers import memorisation
+    from anw_helpers.datasets import ImageSet, appears_in, load_cifar10
     from anw_helpers.train import train_learner
     from anw_helpers.users import make_users, watermark_uint8
 
@@ -243,7 +243,7 @@ def _lesson08_subsampled(profile: Profile) -> list:
     data03, train_split = learner.data, load_cifar10("train")
     source, start_from = train_split, None
     if plan.fine_tune:
-        seen = stats.appears_in(
+        seen = appears_in(
             train_split.images, torch.cat([data03.train.images, data03.users[0].images])
         )
         source, start_from = train_split.subset((~seen).nonzero().squeeze(1)), learner.model

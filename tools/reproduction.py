@@ -34,7 +34,8 @@ from typing import Any, Callable, Optional
 from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.profiles import PROFILES
 from anw_helpers.sweep import tomllib
-from anw_helpers.verify import DEFAULT_TAU
+from anw_helpers.verify import circular_distance
+from anw_helpers.verify import match as verify_match
 
 from . import lesson_checks
 
@@ -245,22 +246,16 @@ def record_problem(record: Any, profile: str) -> Optional[str]:
             continue
         if not _is_number(key) or not isinstance(match, bool) or not _is_number(gap):
             return f"user {i}: a key needs a boolean match and a finite gap (null: NaN in training)"
-        if match != (_circular(k_hat, key) < DEFAULT_TAU):
+        if match != verify_match(k_hat, key):
             return f"user {i}: match {match} disagrees with k_hat {k_hat:g} and key {key:g}"
     held = record["held_out_k_hat"]
     if not _is_number(held) or not isinstance(record["held_out_at_zero"], bool):
         return "held_out_k_hat must be a finite number and held_out_at_zero a boolean"
-    if record["held_out_at_zero"] != (_circular(held, 0.0) < DEFAULT_TAU):
+    if record["held_out_at_zero"] != verify_match(held, 0.0):
         return f"held_out_at_zero disagrees with held_out_k_hat {held:g}"
     if not isinstance(record["machine"], dict):
         return "machine must be an object"
     return None
-
-
-def _circular(a: float, b: float) -> float:
-    """Distance between two angles in degrees on the circle (as ``verify.circular_distance``)."""
-    d = (a - b) % 360.0
-    return min(d, 360.0 - d)
 
 
 def machine_label(record: dict) -> str:
@@ -344,7 +339,7 @@ def missing_keys(records: list[dict]) -> tuple[float, ...]:
     """The keys of :data:`ALL_KEYS` (30, 60, ..., 330; Fig. 2d–f) that no watermarking user of
     ``records`` holds (a key within τ = 15° of a slot holds it)."""
     held = [k for r in records for k in r["user_keys"] if k is not None]
-    return tuple(s for s in ALL_KEYS if not any(_circular(k, s) < DEFAULT_TAU for k in held))
+    return tuple(s for s in ALL_KEYS if not any(verify_match(k, s) for k in held))
 
 
 # ------------------------------------------------------------------------------------- the metrics
@@ -422,7 +417,7 @@ def held_out_at_zero(
         _threshold(at_zero / len(records), yes_at, partly_at),
         f"{at_zero} of {len(records)} held-out users at k̂ = 0",
         "|k̂ − 0| (degrees)",
-        tuple(_circular(r["held_out_k_hat"], 0.0) for r in records),
+        tuple(float(circular_distance(r["held_out_k_hat"], 0.0)) for r in records),
         ".1f",
     )
 

@@ -29,9 +29,9 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from anw_helpers import membership, memorisation, stats, sweep, verify
+from anw_helpers import membership, memorisation, sweep, verify
 from anw_helpers.color import SIGNATURE_SLOTS
-from anw_helpers.datasets import ImageSet, load_cifar10
+from anw_helpers.datasets import ImageSet, appears_in, load_cifar10
 from anw_helpers.profiles import MemorisationPlan
 from anw_helpers.recipe import LearnerConfig, TrainingRecipe
 from anw_helpers.train import TrainedLearner, predict_logits, train_learner
@@ -314,7 +314,7 @@ def _pools(
     train_split = load_cifar10("train")
     if plan.fine_tune:  # photos the learner never saw, clean or watermarked
         trained = torch.cat([learner.data.train.images] + [u.images for u in learner.data.users])
-        seen = stats.appears_in(train_split.images, trained)
+        seen = appears_in(train_split.images, trained)
         source, start_from = train_split.subset((~seen).nonzero().squeeze(1)), learner.model
     else:
         source, start_from = train_split, None
