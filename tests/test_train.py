@@ -198,3 +198,35 @@ def test_fit_with_the_recipe_trains_the_model_train_learner_trains(cifar_train):
         assert torch.equal(a.cpu(), b.cpu()), name
     with pytest.raises(TypeError, match="config.recipe"):
         fit(model, data.train.images, data.train.labels, cfg, progress=False)  # type: ignore
+
+
+def _tiny_fit_run() -> tuple[list[float], list[float], dict]:
+    """``fit`` on a BatchNorm-free network and 301 synthetic images in fp32 (batches of 64, the last
+    of 45; crop and flip; two epochs): the per-epoch losses, accuracies and final weights."""
+    from anw_helpers.train import fit
+
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (301, 3, 32, 32), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 10, (301,), generator=g)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 8 * 8, 10),
+    )
+    recipe = TrainingRecipe(width=4, epochs=2, batch_size=64, augment="crop_flip", seed=3)
+    record = fit(net, images, labels, recipe, progress=False)
+    return record.epoch_loss, record.epoch_accuracy, net.state_dict()
+
+
+def test_fit_computes_the_numbers_it_computed_before_the_layers_were_split(monkeypatch):
+    """The one-process path of ``fit`` is the same computation whatever wraps it (issue 29 item 2:
+    the data-parallel hooks moved out of it). Recorded on the code before the split (fp32, torch
+    2.x on a 2-core x86 CPU); bit for bit there, here within float32 rounding across CPUs' kernels,
+    far below what a change of seeds or of the order of the steps moves (about 1e-3)."""
+    monkeypatch.setenv("ANW_PRECISION", "fp32")
+    losses, accuracies, _ = _tiny_fit_run()
+    assert losses == pytest.approx([2.305679270595411, 2.3061537631722384], abs=1e-5, rel=0)
+    assert accuracies == pytest.approx([31 / 301, 29 / 301], abs=1e-9)
