@@ -27,7 +27,6 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from . import distributed
 from .memory import MAX_IMAGE_SIZE, PASS_MEMORY_BYTES, photo_bytes
 from .models import MODEL_NAMES, WIDTH_MODELS, build_model
 from .paths import atomic_write, cache_dir
@@ -54,7 +53,7 @@ __all__ = [
 #: separate fine-tune key). 5: colour jitter's hue is torchvision's HSV shift (was the YIQ
 #: rotation). 6: the learner's config saved as its two parts, data setting and training recipe
 #: (``anw_helpers.recipe``); shadow and subsampled models keyed by their recipe alone. 7: the device
-#: type and training precision in every key (``train.trained_with``, issue 26).
+#: type and training precision in every key (``runtime.trained_with``, issue 26).
 CACHE_VERSION = 7
 
 _FIELDS = ("state_dict", "record", "config")
@@ -396,12 +395,26 @@ def cache_path(prefix: str, settings: Mapping[str, Any]) -> Path:
     return cache_dir("models") / f"{prefix}-{cache_key(settings)}.pt"
 
 
+def _write_here(write: Callable[[], None]) -> bool:
+    """Write the file in this process; nothing to read back afterwards (False)."""
+    write()
+    return False
+
+
+def _nothing() -> None:
+    """Do nothing (no archive to look in on a miss)."""
+
+
 def load_or_train(
     path: Path,
     build: Callable[[bool], nn.Module],
     train: Callable[[nn.Module], str],
     config: Mapping[str, Any],
     retrain: bool = False,
+    *,
+    on_miss: Callable[[], None] = _nothing,
+    agree: Callable[[bool], bool] = bool,
+    write_once: Callable[[Callable[[], None]], bool] = _write_here,
 ) -> Cached:
     """Load the model cached at ``path``, or train it and cache it (atomically).
 
@@ -410,17 +423,19 @@ def load_or_train(
     ``train(model)`` trains it in place, leaves it in eval mode and returns its training record
     (JSON); ``config`` is saved beside the weights. A damaged cache file (truncated, empty, foreign)
     is reported with a warning naming it and trained again. ``retrain=True`` ignores the cache.
-    ``path`` usually comes from :func:`cache_path`. On a miss, the archive ``$ANW_PRETRAINED``
-    names is installed first, once (:mod:`anw_helpers.pretrained`). Under torchrun every rank
-    trains, rank 0 alone writes the file and the others then load it
-    (``distributed.write_on_rank0``).
+    ``path`` usually comes from :func:`cache_path`.
+
+    The caller answers the questions this function does not decide (defaults: one process, no
+    archive): ``on_miss()`` runs before a missing file is looked for again (``train`` passes
+    ``pretrained.install_from_env``); ``agree(flag)`` turns this process's answer to "is the
+    cached model usable?" into the one all of the caller's processes share; ``write_once(write)``
+    runs ``write`` where the caller wants the file written and returns True where the model must
+    then be read back from it (``train.Parallel``; ``distributed.DataParallel`` under torchrun).
     """
     path = Path(path)
-    if not retrain and not path.exists():  # a miss: $ANW_PRETRAINED's archive may hold it
-        from .pretrained import install_from_env
-
-        install_from_env()
-    if distributed.all_ranks(path.exists() and not retrain):  # torchrun: one decision for all
+    if not retrain and not path.exists():  # a miss: an archive may hold it
+        on_miss()
+    if agree(path.exists() and not retrain):
         model = build(False)
         loaded: Optional[str] = None
         try:
@@ -431,11 +446,11 @@ def load_or_train(
                 RuntimeWarning,
                 stacklevel=2,
             )
-        if distributed.all_ranks(loaded is not None):
+        if agree(loaded is not None):
             return Cached(model.eval(), loaded, True, path)
     model = build(True)
     record = train(model)
     model.eval()
-    if distributed.write_on_rank0(lambda: save(path, model, record, config)):
-        record = load_into(model, path)  # torchrun, ranks > 0: rank 0's model, from its file
+    if write_once(lambda: save(path, model, record, config)):
+        record = load_into(model, path)  # another process wrote it: its model, from its file
     return Cached(model, record, False, path)

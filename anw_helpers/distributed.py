@@ -3,10 +3,14 @@
     torchrun --standalone --nproc_per_node=4 -m anw_helpers.distributed --profile paper
 
 Launched by torchrun (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT),
-``train.train_learner`` trains one learner in N processes without any change to its caller: it
-starts the process group (``nccl`` on GPUs, ``gloo`` on CPUs) and each rank trains on
-``cuda:LOCAL_RANK`` (or the CPU). Without a process group every function here does nothing, and one
-process trains exactly as before, bit for bit.
+:func:`parallel` starts the process group (``nccl`` on GPUs, ``gloo`` on CPUs) and returns the
+strategy (:class:`DataParallel`) that ``train.train_learner(config, parallel=...)`` (and
+``train.fit``, ``train.train_model``) take: each rank then trains on ``cuda:LOCAL_RANK`` (or the
+CPU). The training code knows nothing of processes or ranks: it calls the strategy's methods
+(``train.Parallel``, whose default is one process) at the few points where N processes differ from
+one, and this module supplies the torchrun answers. Without a process group every function here
+does nothing, and one process trains exactly as before, bit for bit. The command below
+(:func:`main`) passes the strategy in.
 
 How the course's pipeline (``train.fit``, ``train.make_train_step``) is split:
 
@@ -31,16 +35,17 @@ How the course's pipeline (``train.fit``, ``train.make_train_step``) is split:
   pass). Without BatchNorm a CPU run in N processes matches one process to rounding.
 - Per-epoch loss and accuracy are summed over the ranks (:func:`all_reduce_sum`): the training
   record holds global values. Progress bars show on rank 0 only.
-- The model cache (``checkpoint.load_or_train``): a cached model is used only if every rank can
-  load it; after training, rank 0 alone writes the file (atomically) while the others wait
-  (:func:`write_on_rank0`), then they load it, so every rank ends with the model in the file.
+- The model cache (``checkpoint.load_or_train``, which asks its caller): a cached model is used only
+  if every rank can load it (:func:`all_ranks`); after training, rank 0 alone writes the file
+  (atomically) while the others wait (:func:`write_on_rank0`), then they load it, so every rank
+  ends with the model in the file.
   ``ANW_CACHE`` must therefore be a folder every rank reads (on several nodes: a shared one).
 - DP-SGD (Opacus) is refused under torchrun (:func:`refuse`): train it in one process.
 
 On a Slurm cluster, several nodes: in a submitit job of ``nodes x tasks_per_node`` tasks,
-``submitit.helpers.TorchDistributedEnvironment().export()`` sets the same variables torchrun does,
-and ``train_learner`` then trains distributed the same way. Tested here with gloo on CPUs only: the
-nccl path (GPUs) and multi-node runs have not been run.
+``submitit.helpers.TorchDistributedEnvironment().export()`` sets the same variables torchrun does;
+``train_learner(config, parallel=distributed.parallel())`` then trains distributed the same way.
+Tested here with gloo on CPUs only: the nccl path (GPUs) and multi-node runs have not been run.
 """
 
 from __future__ import annotations
@@ -57,9 +62,12 @@ import torch
 from torch import Tensor, nn
 from torch import distributed as dist
 
-from .runtime import choose_device
+from .runtime import choose_device, launched_by_torchrun
+from .train import Parallel, train_learner
 
 __all__ = [
+    "DataParallel",
+    "parallel",
     "launched_by_torchrun",
     "init_from_env",
     "is_distributed",
@@ -82,11 +90,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------ the process group
-def launched_by_torchrun() -> bool:
-    """True when this process is one rank of a torchrun launch (RANK and WORLD_SIZE are set)."""
-    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
 def local_rank() -> int:
     """This process's rank on its machine (``LOCAL_RANK``; 0 outside torchrun)."""
     return int(os.environ.get("LOCAL_RANK", "0"))
@@ -286,6 +289,68 @@ def write_on_rank0(write: Callable[[], None]) -> bool:
     return not is_main()
 
 
+# ------------------------------------------------------------------- the strategy for train.py
+class DataParallel(Parallel):
+    """``train.Parallel`` under torchrun: DDP over the process group's ranks (see the module's
+    docstring for how a batch, the loss, BatchNorm and the model cache are split)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self._device = device
+
+    def device(self) -> torch.device:
+        """This rank's device (``cuda:LOCAL_RANK``, or the CPU): :func:`init_from_env`'s."""
+        return self._device
+
+    def is_main(self) -> bool:
+        """True on rank 0, the one that prints."""
+        return is_main()
+
+    def label(self, device: torch.device) -> str:
+        """E.g. ``"4 x cuda (torchrun)"`` (:func:`device_label`)."""
+        return device_label(device)
+
+    def refuse(self, what: str) -> None:
+        """Refuse what DDP cannot train, e.g. DP-SGD (:func:`refuse`)."""
+        refuse(what)
+
+    def check_batches(self, n: int, batch_size: int) -> None:
+        """Refuse a batch with fewer images than ranks (:func:`check_batches`)."""
+        check_batches(n, batch_size)
+
+    def wrap(self, model: nn.Module, device: torch.device) -> tuple[nn.Module, Callable[[], None]]:
+        """``model`` in DDP, with SyncBatchNorm on CUDA (:func:`wrap_model`)."""
+        return wrap_model(model, device)
+
+    def share(self, batch: Tensor) -> Tensor:
+        """This rank's contiguous share of the global batch (:func:`shard`)."""
+        return shard(batch)
+
+    def scale_loss(self, loss: Tensor, share: int, total: int) -> Tensor:
+        """The share's loss scaled so that DDP's average is the global mean's gradient
+        (:func:`scale_share_loss`)."""
+        return scale_share_loss(loss, share, total)
+
+    def sum_over_processes(self, *tensors: Tensor) -> None:
+        """The epoch's totals summed over the ranks (:func:`all_reduce_sum`)."""
+        all_reduce_sum(*tensors)
+
+    def agree(self, flag: bool) -> bool:
+        """True only where ``flag`` holds on every rank (:func:`all_ranks`)."""
+        return all_ranks(flag)
+
+    def write_once(self, write: Callable[[], None]) -> bool:
+        """Rank 0 writes, the others wait and then read (:func:`write_on_rank0`)."""
+        return write_on_rank0(write)
+
+
+def parallel() -> Parallel:
+    """The training strategy for this process: :class:`DataParallel` when launched by torchrun
+    (the process group started by :func:`init_from_env`), else ``train.Parallel()``, one process
+    exactly as without this module."""
+    device = init_from_env()
+    return Parallel() if device is None else DataParallel(device)
+
+
 # -------------------------------------------------------------------------- the command line
 def _parse_setting(text: str) -> tuple[str, object]:
     """``NAME=VALUE``, VALUE read as JSON (``60``, ``[60, 150]``, ``null``) or else as text."""
@@ -323,15 +388,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Train one learner (``train.train_learner``), distributed when launched by torchrun; rank 0
-    prints its cache file and its accuracies. Returns the exit code (2 for bad settings).
+    """Train one learner (``train.train_learner`` with :func:`parallel`'s strategy), distributed
+    when launched by torchrun; rank 0 prints its cache file and its accuracies. Returns the exit
+    code (2 for bad settings).
 
     The settings become the config exactly as a sweep grid's ``[set]`` table would
     (``sweep.parse_grid``), so that the sweep finds this learner in the cache.
     """
     from .profiles import get_profile
     from .sweep import GridError, parse_grid
-    from .train import train_learner
 
     args = _parser().parse_args(argv)
     try:
@@ -340,7 +405,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (GridError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    learner = train_learner(config, progress=True, retrain=args.retrain)
+    learner = train_learner(config, progress=True, retrain=args.retrain, parallel=parallel())
     if is_main():
         r = learner.record
         how = "loaded from" if learner.from_cache else "trained and cached in"

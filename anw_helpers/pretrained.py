@@ -4,12 +4,13 @@
 ``python -m tools.pretrain --profile ci --archive OUT.tar`` writes a tar of the cached models a
 profile's lessons load, with a ``manifest.json`` (per file: name, sha256, size, and the device type
 and precision it was trained with; the profile and torch version). When ``ANW_PRETRAINED`` is set
-(a local path or an http(s) URL), the first model-cache miss (``checkpoint.load_or_train``) calls
-:func:`install_from_env`: the archive is fetched once, every file's hash checked, each file
-validated as a checkpoint, and the files for this runtime's device and precision moved into
-``$ANW_CACHE/models``; an existing valid file is never replaced. ``$ANW_CACHE/pretrained/
-installed.json`` records each archive installed (its sha256 and files), so a later session does not
-fetch it again. Any failure is one warning naming ``ANW_PRETRAINED`` and the lesson trains as usual.
+(a local path or an http(s) URL), the first model-cache miss (``checkpoint.load_or_train``, whose
+``on_miss`` ``train`` sets to it) calls :func:`install_from_env`: the archive is fetched once,
+every file's hash checked, each file validated as a checkpoint, and the files for this runtime's
+device and precision moved into ``$ANW_CACHE/models``; an existing valid file is never replaced.
+``$ANW_CACHE/pretrained/installed.json`` records each archive installed (its sha256 and files), so
+a later session does not fetch it again. Any failure is one warning naming ``ANW_PRETRAINED`` and
+the lesson trains as usual.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import IO, Optional
 
 from .paths import atomic_write, cache_dir
 from .photos import what_is_wrong
+from .runtime import trained_with
 
 __all__ = ["ENV", "MANIFEST", "ArchiveError", "file_sha256", "install", "install_from_env"]
 
@@ -58,9 +60,7 @@ def file_sha256(path: Path) -> str:
 
 
 def _runtime() -> str:
-    """This runtime's ``device/precision`` (``train.trained_with``: part of every model's key)."""
-    from .train import trained_with
-
+    """This runtime's ``device/precision`` (``runtime.trained_with``: part of every model's key)."""
     here = trained_with()
     return f"{here['device']}/{here['precision']}"
 

@@ -34,6 +34,8 @@ __all__ = [
     "in_colab",
     "describe_runtime",
     "flush_denormals",
+    "launched_by_torchrun",
+    "trained_with",
 ]
 
 #: CPU flags (Linux ``/proc/cpuinfo``) that mean bf16 runs natively: AVX-512 BF16, AMX, Arm's BF16.
@@ -172,10 +174,21 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
     return _measured_cpu_precision()
 
 
+def launched_by_torchrun() -> bool:
+    """True when this process is one rank of a torchrun launch (RANK and WORLD_SIZE are set; the
+    ranks themselves are ``anw_helpers.distributed``'s business)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def trained_with() -> dict:
+    """The device type and training precision a model is trained with here: part of every cache
+    key, so that a bf16 learner is never reused as an fp32 one (they differ, Sec. 5.1's numbers
+    included) and a CPU learner never stands in for a GPU one (``train.model_cache_key``)."""
+    return {"device": choose_device().type, "precision": choose_precision().name}
+
+
 def _probe_allowed() -> bool:
     """The probe runs unless ``ANW_PRECISION_PROBE=off`` or under torchrun (ranks must agree)."""
-    from .distributed import launched_by_torchrun
-
     if os.environ.get("ANW_PRECISION_PROBE", "").lower() in ("off", "0", "no"):
         return False
     return not launched_by_torchrun()

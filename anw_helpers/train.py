@@ -10,6 +10,12 @@ the images); :func:`train_learner` builds the learner's data from its ``LearnerC
 it, and :func:`train_model` trains one model on one set of images (a shadow model, a subsampled
 model). Load-or-train: a model is cached under ``$ANW_CACHE/models`` by a hash of every setting that
 shapes it and of the training data itself; the same settings load in well under a second.
+
+:func:`fit` is lesson 03's loop (a seeded order, one optimisation step per batch, the epoch's mean
+loss) with the course's extras: the step's precision and on-device augmentation
+(:func:`make_train_step`) and a progress bar. It trains in one process; a :class:`Parallel`
+strategy passed in from outside (``distributed.parallel()`` under torchrun) spreads it over several:
+nothing here knows about processes or ranks.
 """
 
 from __future__ import annotations
@@ -29,18 +35,20 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from . import distributed
 from .augment import get_augmentation
-from .checkpoint import cache_key, cache_path, load_or_train
+from .checkpoint import Cached, cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
 from .datasets import ImageSet, load_cifar10, load_cub200, to_float
 from .models import build_model
+from .pretrained import install_from_env
 from .profiles import get_profile
 from .recipe import LearnerConfig, TrainingRecipe
-from .runtime import Precision, choose_device, choose_precision
+from .runtime import Precision, choose_device, choose_precision, trained_with
 from .users import LearnerData, build_learner_data
 
 __all__ = [
+    "Parallel",
+    "ONE_PROCESS",
     "TrainRecord",
     "TrainedLearner",
     "TrainedModel",
@@ -57,6 +65,68 @@ __all__ = [
     "make_dp_compatible",
     "dp_epsilon",
 ]
+
+
+def _nothing() -> None:
+    """Undo nothing (a model that was not wrapped)."""
+
+
+class Parallel:
+    """How :func:`fit` spreads one model's training over processes; this default: not at all.
+
+    One process trains on every image of every batch, shows the progress bar and writes the model
+    cache. A data-parallel strategy (``distributed.DataParallel``, under torchrun) overrides these
+    methods: they are the only points where several processes differ from one, and each does
+    nothing (or gives back what it was given) here.
+    """
+
+    def device(self) -> torch.device:
+        """The device this process trains on: the course's (``runtime.choose_device``)."""
+        return choose_device()
+
+    def is_main(self) -> bool:
+        """Whether this process prints (progress bars, messages): the only one does."""
+        return True
+
+    def label(self, device: torch.device) -> str:
+        """The training device as the record names it: ``str(device)``."""
+        return str(device)
+
+    def refuse(self, what: str) -> None:
+        """Raise a one-line error if this strategy cannot train ``what`` (a training option)."""
+
+    def check_batches(self, n: int, batch_size: int) -> None:
+        """Raise a one-line error if ``n`` images in batches of ``batch_size`` cannot be split."""
+
+    def wrap(self, model: nn.Module, device: torch.device) -> tuple[nn.Module, Callable[[], None]]:
+        """The module to train and the function that undoes the wrapping: ``model`` itself."""
+        return model, _nothing
+
+    def share(self, batch: Tensor) -> Tensor:
+        """This process's share of a global batch (along dim 0): all of it."""
+        return batch
+
+    def scale_loss(self, loss: Tensor, share: int, total: int) -> Tensor:
+        """The loss to back-propagate for a share of ``share`` of the batch's ``total`` images:
+        ``loss`` itself."""
+        return loss
+
+    def sum_over_processes(self, *tensors: Tensor) -> None:
+        """Sum each tensor over the processes, in place: one process has the sums already."""
+
+    def agree(self, flag: bool) -> bool:
+        """One decision all processes share (e.g. whether the cached model is usable): ``flag``."""
+        return bool(flag)
+
+    def write_once(self, write: Callable[[], None]) -> bool:
+        """Run ``write()`` (the cache file); True where this process must then read the file back
+        (another one wrote it). Here: write, and False."""
+        write()
+        return False
+
+
+#: The default strategy: one process, as lesson 03's loop trains.
+ONE_PROCESS = Parallel()
 
 
 @dataclass
@@ -149,13 +219,6 @@ def _cache_settings(config: LearnerConfig, data: LearnerData) -> dict:
         "data": data.train.identity,
         **trained_with(),
     }
-
-
-def trained_with() -> dict:
-    """The device type and training precision a model is trained with here: part of every cache
-    key, so that a bf16 learner is never reused as an fp32 one (they differ, Sec. 5.1's numbers
-    included) and a CPU learner never stands in for a GPU one."""
-    return {"device": choose_device().type, "precision": choose_precision().name}
 
 
 @torch.no_grad()
@@ -314,6 +377,7 @@ def make_train_step(
     device: torch.device,
     steps_per_epoch: int,
     precision: Optional[Precision] = None,
+    parallel: Parallel = ONE_PROCESS,
 ) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
     """One optimisation step of the fast pipeline: uint8 batch on the device -> float, batch-wise
     augmentation, channels_last, autocast in the machine's precision (``runtime.choose_precision``),
@@ -324,7 +388,8 @@ def make_train_step(
     DP-SGD through Opacus (per-example clipping and noise, fp32; the model must have passed
     :func:`make_dp_compatible`). ``step.close()`` removes what DP-SGD attached to the model (call it
     after the last step). ``precision`` (default: the machine's, ``runtime.choose_precision``) is
-    for benchmarks comparing them.
+    for benchmarks comparing them. ``parallel`` (:class:`Parallel`; default one process) wraps the
+    model and cuts each augmented batch into this process's share.
     """
     precision = precision or choose_precision()
     opt = torch.optim.SGD(
@@ -336,8 +401,8 @@ def make_train_step(
     )
     dp = recipe.dp_noise_multiplier is not None
     if dp:
-        distributed.refuse("DP-SGD (dp_noise_multiplier)")  # torchrun: Opacus + DDP not supported
-    net, unwrap = distributed.wrap_model(model, device)  # torchrun: DDP; else the model itself
+        parallel.refuse("DP-SGD (dp_noise_multiplier)")  # torchrun: Opacus + DDP not supported
+    net, unwrap = parallel.wrap(model, device)  # torchrun: DDP; one process: the model itself
     if dp:
         from opacus import GradSampleModule
         from opacus.optimizers import DPOptimizer
@@ -378,21 +443,21 @@ def make_train_step(
                 recipe.label_smoothing,
                 precision,
             )
-        total = len(y)  # torchrun: augmented as a whole on every rank, then this rank's share
-        xb, y = distributed.shard(xb), distributed.shard(y)
+        total = len(y)  # several processes: each augments the whole batch, then takes its share
+        xb, y = parallel.share(xb), parallel.share(y)
         xb = xb.contiguous(memory_format=torch.channels_last)
         with contextlib.nullcontext() if dp else precision.autocast(device):
             logits = net(xb)
             loss = F.cross_entropy(logits, y, label_smoothing=recipe.label_smoothing)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(distributed.scale_share_loss(loss, len(y), total)).backward()
+        scaler.scale(parallel.scale_loss(loss, len(y), total)).backward()
         scaler.step(opt)
         scaler.update()
         sched.step()
         return loss.detach(), logits.detach()
 
     def close() -> None:
-        unwrap()  # torchrun: the model's own BatchNorm layers back (SyncBatchNorm on CUDA)
+        unwrap()  # DDP: the model's own BatchNorm layers back (SyncBatchNorm on CUDA)
         if dp:
             opt.zero_grad(set_to_none=True)
             net._close()  # removes Opacus's hooks and per-example gradient attributes (opacus 1.4+)
@@ -400,6 +465,39 @@ def make_train_step(
     step.optimizer = opt  # type: ignore[attr-defined]
     step.close = close  # type: ignore[attr-defined]
     return step
+
+
+def _check_recipe(recipe: object) -> None:
+    """Refuse anything but a TrainingRecipe (a LearnerConfig by mistake, most likely)."""
+    if not isinstance(recipe, TrainingRecipe):
+        raise TypeError(
+            f"fit trains with a TrainingRecipe; got {type(recipe).__name__} (for a learner's "
+            "LearnerConfig pass config.recipe)."
+        )
+
+
+def _epoch(
+    model: nn.Module,
+    step: Callable[[Tensor, Tensor], tuple[Tensor, Tensor]],
+    images: Tensor,
+    labels: Tensor,
+    batch_size: int,
+    order: torch.Generator,
+    parallel: Parallel,
+) -> tuple[Tensor, Tensor]:
+    """One epoch of lesson 03's loop: the images in a fresh order drawn from ``order``, one
+    ``step`` per batch. Returns the summed loss and the number of right answers over the epoch
+    (over every process: ``parallel``)."""
+    model.train()
+    device = labels.device
+    loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device)
+    for idx in torch.randperm(len(labels), device=device, generator=order).split(batch_size):
+        loss, logits = step(images[idx], labels[idx])
+        mine = parallel.share(idx)  # one process: idx itself
+        loss_sum += loss * len(mine)
+        correct += (logits.argmax(1) == labels[mine]).sum()
+    parallel.sum_over_processes(loss_sum, correct)
+    return loss_sum, correct
 
 
 def fit(
@@ -410,6 +508,7 @@ def fit(
     device: Optional[torch.device] = None,
     progress: bool = True,
     desc: Optional[str] = None,
+    parallel: Parallel = ONE_PROCESS,
 ) -> TrainRecord:
     """The training loop of Sec. 5.1 on uint8 ``images``: ``recipe.epochs`` seeded epochs of
     :func:`make_train_step`.
@@ -417,46 +516,34 @@ def fit(
     Trains ``model`` in place on ``device`` (default: where the model is) with ``recipe`` (from
     scratch for the learner; from trained weights for the fine-tuning of lesson 06 and the
     subsampled models of lesson 08) and returns the per-epoch record. Only ``recipe``'s
-    optimisation and defence settings are used: the model is the one passed in. Under torchrun each
-    rank trains on its share of every batch (``distributed``).
+    optimisation and defence settings are used: the model is the one passed in. ``parallel``
+    (default: one process) spreads the training over several processes from outside, e.g.
+    ``distributed.parallel()`` under torchrun, where each rank trains on its share of every batch.
     """
     from tqdm.auto import tqdm
 
-    if not isinstance(recipe, TrainingRecipe):
-        raise TypeError(
-            f"fit trains with a TrainingRecipe; got {type(recipe).__name__} (for a learner's "
-            "LearnerConfig pass config.recipe)."
-        )
+    _check_recipe(recipe)
     device = next(model.parameters()).device if device is None else device
     torch.manual_seed(recipe.seed)
     x_all, y_all = images.to(device), labels.to(device)
     n = len(y_all)
-    distributed.check_batches(n, recipe.batch_size)  # torchrun: every rank gets images
-    step = make_train_step(model, recipe, device, math.ceil(n / recipe.batch_size))
-    order_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
-    record = TrainRecord(
-        device=distributed.device_label(device), precision=choose_precision().name
+    parallel.check_batches(n, recipe.batch_size)  # several processes: every one gets images
+    step = make_train_step(
+        model, recipe, device, math.ceil(n / recipe.batch_size), parallel=parallel
     )
-    where = f"{device}, {record.precision}"
+    order_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    record = TrainRecord(device=parallel.label(device), precision=choose_precision().name)
     bar = tqdm(
         range(recipe.epochs),
-        desc=f"{desc or f'training {recipe.model}'} on {where}",
+        desc=f"{desc or f'training {recipe.model}'} on {device}, {record.precision}",
         unit="epoch",
-        disable=not progress or not distributed.is_main(),
+        disable=not progress or not parallel.is_main(),
     )
     for _ in bar:
-        model.train()
-        start, loss_sum, correct = (
-            time.perf_counter(),
-            torch.zeros((), device=device),
-            torch.zeros((), device=device),
+        start = time.perf_counter()
+        loss_sum, correct = _epoch(
+            model, step, x_all, y_all, recipe.batch_size, order_gen, parallel
         )
-        for idx in torch.randperm(n, device=device, generator=order_gen).split(recipe.batch_size):
-            loss, logits = step(x_all[idx], y_all[idx])
-            mine = distributed.shard(idx)  # torchrun: this rank's share; else idx itself
-            loss_sum += loss * len(mine)
-            correct += (logits.argmax(1) == y_all[mine]).sum()
-        distributed.all_reduce_sum(loss_sum, correct)  # torchrun: the global epoch totals
         record.epoch_seconds.append(time.perf_counter() - start)
         record.epoch_loss.append(float(loss_sum) / n)
         record.epoch_accuracy.append(float(correct) / n)
@@ -489,6 +576,7 @@ def train_learner(
     retrain: bool = False,
     data: Optional[LearnerData] = None,
     announce: Optional[str] = None,
+    parallel: Parallel = ONE_PROCESS,
     **overrides: object,
 ) -> TrainedLearner:
     """Load-or-train a learner (Sec. 5.1) from one config: the profile's (``profile`` /
@@ -504,20 +592,23 @@ def train_learner(
     built elsewhere instead of the one ``config.data`` describes; the cache key covers its pixels
     and labels. ``announce`` names the model
     for a message printed when it is not cached and must be trained first (e.g. "lesson 03's learner
-    (about 3 min on 2 CPU cores)", for a lesson opened on its own).
+    (about 3 min on 2 CPU cores)", for a lesson opened on its own). ``parallel`` (default: one
+    process) trains it in several processes, e.g. ``distributed.parallel()`` under torchrun: it
+    names the device, and which process writes the cache file (:func:`_load_or_train`).
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base
-    device = distributed.init_from_env() or choose_device()  # torchrun: this rank's device
+    device = parallel.device()  # one process: the course's device; torchrun: this rank's
     data = learner_data(config) if data is None else data
 
     def build(for_training: bool) -> nn.Module:
         return _fresh_model(config.recipe, len(data.train.classes), device, for_training)
 
     def train(model: nn.Module) -> str:
-        if announce and distributed.is_main():
+        if announce and parallel.is_main():
             print(f"{announce} is not in the model cache yet: training it first.", flush=True)
-        record = fit(model, data.train.images, data.train.labels, config.recipe, device, progress)
+        images, labels = data.train.images, data.train.labels
+        record = fit(model, images, labels, config.recipe, device, progress, parallel=parallel)
         model.eval()
         record.train_accuracy = accuracy(model, data.train.images, data.train.labels)
         record.test_accuracy = accuracy(model, data.test.images, data.test.labels)
@@ -527,9 +618,32 @@ def train_learner(
         return record.to_json()
 
     path = cache_path(config.recipe.model, _cache_settings(config, data))
-    done = load_or_train(path, build, train, dataclasses.asdict(config), retrain)
+    done = _load_or_train(path, build, train, dataclasses.asdict(config), retrain, parallel)
     record = TrainRecord.from_json(done.record)
     return TrainedLearner(done.model, data, config, record, done.from_cache, path)
+
+
+def _load_or_train(
+    path: Path,
+    build: Callable[[bool], nn.Module],
+    train: Callable[[nn.Module], str],
+    saved: dict,
+    retrain: bool,
+    parallel: Parallel,
+) -> Cached:
+    """``checkpoint.load_or_train`` with the course's answers to its questions: on a miss, install
+    the archive ``$ANW_PRETRAINED`` names (``pretrained.install_from_env``); ``parallel`` decides
+    whether the cached file is usable (all processes agree) and which process writes it."""
+    return load_or_train(
+        path,
+        build,
+        train,
+        saved,
+        retrain,
+        on_miss=install_from_env,
+        agree=parallel.agree,
+        write_once=parallel.write_once,
+    )
 
 
 def _state_digest(model: nn.Module) -> str:
@@ -548,6 +662,7 @@ def train_model(
     start_from: Optional[nn.Module] = None,
     progress: bool = False,
     desc: Optional[str] = None,
+    parallel: Parallel = ONE_PROCESS,
 ) -> TrainedModel:
     """Load-or-train one model with ``recipe`` on the uint8 images of ``train`` alone (no users).
 
@@ -556,9 +671,10 @@ def train_model(
     network fine-tuned (``start_from`` is untouched). Cached under ``$ANW_CACHE/models`` by the
     recipe, the identity of ``train`` (and of ``test``) and the starting weights. The record holds
     the training accuracy and, with ``test``, the test accuracy. A user's shadow model (Sec. 5.5)
-    and the subsampled models of Sec. 5.6 are trained here.
+    and the subsampled models of Sec. 5.6 are trained here. ``parallel`` as in
+    :func:`train_learner`.
     """
-    device = choose_device()
+    device = parallel.device()
     settings = {
         "kind": "model",
         "recipe": dataclasses.asdict(recipe),
@@ -577,7 +693,7 @@ def train_model(
         return model
 
     def fit_and_measure(model: nn.Module) -> str:
-        record = fit(model, train.images, train.labels, recipe, device, progress, desc)
+        record = fit(model, train.images, train.labels, recipe, device, progress, desc, parallel)
         model.eval()
         record.train_accuracy = accuracy(model, train.images, train.labels)
         if test is not None:
@@ -587,6 +703,6 @@ def train_model(
     saved = {"recipe": dataclasses.asdict(recipe), "data": {"image_size": train.images.shape[-1]}}
     prefix = recipe.model if start_from is None else "finetune"
     path = cache_path(prefix, settings)
-    done = load_or_train(path, build, fit_and_measure, saved)
+    done = _load_or_train(path, build, fit_and_measure, saved, False, parallel)
     record = TrainRecord.from_json(done.record)
     return TrainedModel(done.model, recipe, record, done.from_cache, path)

@@ -2,8 +2,9 @@
 
 Run twice by the test, with the same settings: as two CPU processes under torchrun (gloo),
 ``python -m torch.distributed.run --standalone --nproc_per_node=2 tests/distributed_worker.py OUT``,
-and as one plain process, ``python tests/distributed_worker.py OUT``. ``ANW_CACHE`` must be a fresh
-folder (the learner's cache file is watched). Writes, per rank r, ``OUT/rank{r}.pt`` holding:
+and as one plain process, ``python tests/distributed_worker.py OUT``. Either way it trains with
+``distributed.parallel()``'s strategy, passed to ``train`` from outside. ``ANW_CACHE`` must be a
+fresh folder (the learner's cache file is watched). Writes, per rank r, ``OUT/rank{r}.pt`` holding:
 
 - ``plain``: the weights and record of a BatchNorm-free network trained by ``train.fit`` on
   synthetic uint8 images (301 of them in batches of 64: the last batch, 45, splits 23 + 22);
@@ -102,18 +103,18 @@ def logged(calls: list[str], name: str):
 
 
 def main(out: Path) -> None:
-    device = distributed.init_from_env() or torch.device("cpu")
+    parallel = distributed.parallel()  # torchrun: DDP over the ranks; else one process
+    device = parallel.device()
     net = plain_network()
     init = weights(net)
     data = synthetic(PLAIN_N_TRAIN, seed=1)
-    plain = train.fit(net, data.images, data.labels, PLAIN, device, progress=False)
+    plain = train.fit(net, data.images, data.labels, PLAIN, device, False, parallel=parallel)
 
     dp_error = None
     if distributed.is_distributed():
         try:
-            train.make_train_step(
-                plain_network(), replace(PLAIN, dp_noise_multiplier=1.0), device, 1
-            )
+            dp = replace(PLAIN, dp_noise_multiplier=1.0)
+            train.make_train_step(plain_network(), dp, device, 1, parallel=parallel)
         except ValueError as exc:
             dp_error = str(exc)
 
@@ -129,9 +130,9 @@ def main(out: Path) -> None:
         LEARNER.data.keys,
         n_test=40,
     )
-    first = train.train_learner(LEARNER, progress=False, data=learner_data)
+    first = train.train_learner(LEARNER, progress=False, data=learner_data, parallel=parallel)
     first_calls = list(calls)
-    second = train.train_learner(LEARNER, progress=False, data=learner_data)
+    second = train.train_learner(LEARNER, progress=False, data=learner_data, parallel=parallel)
     per_share = None
     if not distributed.is_distributed():
         recipe = LEARNER.recipe

@@ -352,3 +352,33 @@ def test_a_learners_config_is_read_from_its_data_setting_and_recipe(tmp_path):
         "model": "small_resnet",
         "width": 4,
     }
+
+
+def test_load_or_train_leaves_who_decides_and_who_writes_to_its_caller(tmp_path):
+    """The cache knows no processes: ``agree`` makes the shared decision, ``write_once`` writes
+    (True: another process wrote, read its file back), ``on_miss`` runs on a miss only."""
+    path = tmp_path / "m.pt"
+    built = models.build_model("small_resnet", width=2)
+    with torch.no_grad():
+        next(built.parameters()).fill_(0.25)  # not what a fresh build holds
+    missed: list = []
+
+    def train(model: torch.nn.Module) -> str:
+        return json.dumps({"epoch_loss": [1.0]})
+
+    def elsewhere(write) -> bool:  # another process writes the file; this one reads it back
+        checkpoint.save(path, built, json.dumps({"epoch_loss": [0.5]}), {"model": "small_resnet"})
+        return True
+
+    got = checkpoint.load_or_train(
+        path, lambda _: models.build_model("small_resnet", width=2), train, {},
+        on_miss=lambda: missed.append(1), write_once=elsewhere,
+    )  # fmt: skip
+    assert json.loads(got.record) == {"epoch_loss": [0.5]} and missed == [1]
+    for a, b in zip(got.model.state_dict().values(), built.state_dict().values()):
+        assert torch.equal(a, b)
+    never = checkpoint.load_or_train(
+        path, lambda _: models.build_model("small_resnet", width=2), train, {},
+        on_miss=lambda: missed.append(1), agree=lambda flag: False, write_once=lambda w: False,
+    )  # fmt: skip
+    assert not never.from_cache and missed == [1]  # the file is there: no miss, but not agreed

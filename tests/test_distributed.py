@@ -27,6 +27,7 @@ import pytest
 import torch
 
 from anw_helpers import distributed
+from anw_helpers.train import Parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "distributed_worker.py"
@@ -188,6 +189,26 @@ def test_without_a_process_group_everything_is_as_in_one_process(monkeypatch):
     total = torch.tensor(3.0)
     distributed.all_reduce_sum(total)
     assert float(total) == 3.0
+    assert type(distributed.parallel()) is Parallel  # train's own default: one process
+
+
+def test_the_torchrun_strategy_is_the_functions_above_and_a_no_op_without_a_group(monkeypatch):
+    """``DataParallel`` (what ``parallel()`` gives under torchrun) answers ``train``'s questions
+    with this module's functions, which do nothing without a process group."""
+    for name in _LAUNCH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    strategy = distributed.DataParallel(torch.device("cpu"))
+    assert isinstance(strategy, Parallel) and strategy.device() == torch.device("cpu")
+    batch, model = torch.arange(5), torch.nn.Linear(2, 2)
+    assert strategy.share(batch) is batch and strategy.wrap(model, strategy.device())[0] is model
+    loss = torch.tensor(2.0)
+    assert strategy.scale_loss(loss, 5, 5) is loss and strategy.is_main()
+    written: list = []
+    assert strategy.write_once(lambda: written.append(1)) is False and written == [1]
+    assert strategy.agree(True) and not strategy.agree(False)
+    assert strategy.label(torch.device("cpu")) == "cpu"
+    strategy.refuse("DP-SGD")
+    strategy.check_batches(1, 256)
 
 
 def test_syncbatchnorm_swapped_in_for_cuda_gives_back_the_trained_batchnorm_layers():

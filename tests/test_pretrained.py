@@ -21,7 +21,14 @@ from anw_helpers import checkpoint, models, pretrained
 from anw_helpers.datasets import ImageSet
 from anw_helpers.paths import cache_dir
 from anw_helpers.recipe import LearnerConfig
-from anw_helpers.train import TrainRecord, _cache_settings, train_learner, trained_with
+from anw_helpers.train import (
+    ONE_PROCESS,
+    TrainRecord,
+    _cache_settings,
+    _load_or_train,
+    train_learner,
+    trained_with,
+)
 from anw_helpers.users import build_learner_data
 from tools import pretrain as tool
 
@@ -72,6 +79,12 @@ def _build(for_training: bool) -> torch.nn.Module:
     return _tiny()
 
 
+def _cached(path: Path, build, fit) -> checkpoint.Cached:
+    """Load-or-train as ``train`` does it: ``checkpoint.load_or_train`` with the archive installed
+    on a miss (``on_miss``), in one process."""
+    return _load_or_train(path, build, fit, CONFIG, False, ONE_PROCESS)
+
+
 def _rewrite(archive: Path, edit) -> Path:
     """A copy of ``archive`` whose manifest and members ``edit(manifest, members)`` changed."""
     with tarfile.open(archive) as tar:
@@ -103,7 +116,7 @@ def test_the_archive_holds_the_files_and_a_manifest(tmp_path):
 def test_a_cache_miss_installs_the_archive_and_loads_instead_of_training(tmp_path, monkeypatch):
     monkeypatch.setenv(pretrained.ENV, str(_archive(tmp_path)))
     path = cache_dir("models") / "small_resnet-a.pt"
-    got = checkpoint.load_or_train(path, _build, _no_training, CONFIG)
+    got = _cached(path, _build, _no_training)
     assert got.from_cache and float(got.model.net.classifier.bias[0].detach()) == 0.25
     assert (cache_dir("models") / "small_resnet-b.pt").exists()
     assert not [p for p in cache_dir("pretrained").iterdir() if p.name != "installed.json"]
@@ -199,7 +212,7 @@ def test_a_bad_archive_is_one_warning_and_the_model_trains(tmp_path, monkeypatch
     calls: list = []
     path = cache_dir("models") / "small_resnet-a.pt"
     with pytest.warns(RuntimeWarning) as caught:
-        got = checkpoint.load_or_train(path, _build, _counting(calls), CONFIG)
+        got = _cached(path, _build, _counting(calls))
     message = str(caught[0].message)
     assert message.startswith(f"{pretrained.ENV}={str(bad)!r}: ") and why in message
     assert message.endswith("the lesson trains as usual.") and "\n" not in message
@@ -207,18 +220,18 @@ def test_a_bad_archive_is_one_warning_and_the_model_trains(tmp_path, monkeypatch
     assert sorted(p.name for p in cache_dir("models").iterdir()) == ["small_resnet-a.pt"]
     assert not list(cache_dir("pretrained").iterdir())  # nothing half-extracted, no marker
     other = cache_dir("models") / "small_resnet-b.pt"
-    checkpoint.load_or_train(other, _build, _counting(calls), CONFIG)  # no second warning
+    _cached(other, _build, _counting(calls))  # no second warning
     assert calls == [1, 1]
 
 
 def test_a_second_miss_does_not_extract_again(tmp_path, monkeypatch):
     monkeypatch.setenv(pretrained.ENV, str(_archive(tmp_path)))
     models_dir = cache_dir("models")
-    checkpoint.load_or_train(models_dir / "small_resnet-a.pt", _build, _no_training, CONFIG)
+    _cached(models_dir / "small_resnet-a.pt", _build, _no_training)
     monkeypatch.setattr(pretrained, "_tried", set())  # as in a new session
     monkeypatch.setattr(pretrained, "_extract", lambda *a: pytest.fail("extracted again"))
     calls: list = []
-    checkpoint.load_or_train(models_dir / "other.pt", _build, _counting(calls), CONFIG)
+    _cached(models_dir / "other.pt", _build, _counting(calls))
     assert calls == [1]  # a model the archive lacks trains, without a new extraction
 
 
@@ -229,7 +242,7 @@ def test_an_existing_valid_model_is_not_overwritten(tmp_path, monkeypatch):
     before = mine.read_bytes()
     monkeypatch.setenv(pretrained.ENV, str(archive))
     path = cache_dir("models") / "small_resnet-a.pt"
-    assert checkpoint.load_or_train(path, _build, _no_training, CONFIG).from_cache
+    assert _cached(path, _build, _no_training).from_cache
     assert mine.read_bytes() == before
 
 
@@ -242,9 +255,7 @@ def test_an_archive_for_another_runtime_says_so_and_installs_nothing(tmp_path, m
     monkeypatch.setenv(pretrained.ENV, str(archive))
     calls: list = []
     with pytest.warns(RuntimeWarning, match="this archive holds cuda/fp16 learners; this runtime"):
-        checkpoint.load_or_train(
-            cache_dir("models") / "small_resnet-a.pt", _build, _counting(calls), CONFIG
-        )
+        _cached(cache_dir("models") / "small_resnet-a.pt", _build, _counting(calls))
     assert calls == [1] and "they would not be used" in str(pretrained._other_runtime(["x/y"]))
     assert not (cache_dir("models") / "small_resnet-b.pt").exists()
 
@@ -270,15 +281,15 @@ def test_a_url_is_downloaded_once(tmp_path, monkeypatch):
         url = f"http://127.0.0.1:{server.server_port}/{archive.name}"
         monkeypatch.setenv(pretrained.ENV, url)
         path = cache_dir("models") / "small_resnet-a.pt"
-        assert checkpoint.load_or_train(path, _build, _no_training, CONFIG).from_cache
+        assert _cached(path, _build, _no_training).from_cache
         monkeypatch.setattr(pretrained, "_tried", set())
-        checkpoint.load_or_train(cache_dir("models") / "c.pt", _build, _counting([]), CONFIG)
+        _cached(cache_dir("models") / "c.pt", _build, _counting([]))
         assert _Quiet.requests == [f"/{archive.name}"]
         assert sorted(p.name for p in cache_dir("pretrained").iterdir()) == ["installed.json"]
         monkeypatch.setattr(pretrained, "_tried", set())
         monkeypatch.setenv(pretrained.ENV, url + ".missing")
         with pytest.warns(RuntimeWarning, match="the download failed"):
-            checkpoint.load_or_train(cache_dir("models") / "d.pt", _build, _counting([]), CONFIG)
+            _cached(cache_dir("models") / "d.pt", _build, _counting([]))
     finally:
         server.shutdown()
         server.server_close()

@@ -8,7 +8,7 @@ import torch
 from anw_helpers import augment, models, profiles
 from anw_helpers.color import watermark
 from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
-from anw_helpers.train import train_learner
+from anw_helpers.train import Parallel, train_learner
 
 TINY = LearnerConfig(
     DataSetting(n_train=300, user_sizes=(10,), keys=(90.0,), color_space_seeds=(None,), n_test=100),
@@ -198,3 +198,89 @@ def test_fit_with_the_recipe_trains_the_model_train_learner_trains(cifar_train):
         assert torch.equal(a.cpu(), b.cpu()), name
     with pytest.raises(TypeError, match="config.recipe"):
         fit(model, data.train.images, data.train.labels, cfg, progress=False)  # type: ignore
+
+
+def _tiny_fit_run() -> tuple[list[float], list[float], dict]:
+    """``fit`` on a BatchNorm-free network and 301 synthetic images in fp32 (batches of 64, the last
+    of 45; crop and flip; two epochs): the per-epoch losses, accuracies and final weights."""
+    from anw_helpers.train import fit
+
+    g = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (301, 3, 32, 32), generator=g, dtype=torch.uint8)
+    labels = torch.randint(0, 10, (301,), generator=g)
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(4),
+        torch.nn.Flatten(),
+        torch.nn.Linear(8 * 8 * 8, 10),
+    )
+    recipe = TrainingRecipe(width=4, epochs=2, batch_size=64, augment="crop_flip", seed=3)
+    record = fit(net, images, labels, recipe, progress=False)
+    return record.epoch_loss, record.epoch_accuracy, net.state_dict()
+
+
+def test_fit_computes_the_numbers_it_computed_before_the_layers_were_split(monkeypatch):
+    """The one-process path of ``fit`` is the same computation whatever wraps it (issue 29 item 2:
+    the data-parallel hooks moved out of it). Recorded on the code before the split (fp32, torch
+    2.x on a 2-core x86 CPU); bit for bit there, here within float32 rounding across CPUs' kernels,
+    far below what a change of seeds or of the order of the steps moves (about 1e-3)."""
+    from anw_helpers.runtime import Precision
+
+    fp32 = Precision("fp32", "the recorded numbers'")  # whatever an earlier test chose (cached)
+    monkeypatch.setattr("anw_helpers.train.choose_precision", lambda: fp32)
+    losses, accuracies, _ = _tiny_fit_run()
+    assert losses == pytest.approx([2.305679270595411, 2.3061537631722384], abs=1e-5, rel=0)
+    assert accuracies == pytest.approx([31 / 301, 29 / 301], abs=1e-9)
+
+
+class _Recording(Parallel):
+    """One process, noting each question ``fit`` and ``train_model`` ask their strategy."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def wrap(self, model, device):
+        self.asked.append("wrap")
+        return super().wrap(model, device)
+
+    def share(self, batch):
+        self.asked.append("share")
+        return super().share(batch)
+
+    def sum_over_processes(self, *tensors):
+        self.asked.append("sum")
+
+    def agree(self, flag):
+        self.asked.append("agree")
+        return super().agree(flag)
+
+    def write_once(self, write):
+        self.asked.append("write_once")
+        return super().write_once(write)
+
+
+def test_a_strategy_passed_in_from_outside_wraps_training_and_decides_who_writes(
+    tmp_path, monkeypatch
+):
+    """Data-parallel training is a ``Parallel`` passed to ``train_model`` (and so to ``fit`` and
+    the cache), not code inside them: every point where processes would differ asks it."""
+    from anw_helpers.datasets import ImageSet
+    from anw_helpers.train import train_model
+
+    monkeypatch.setenv("ANW_CACHE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (40, 3, 32, 32), generator=g, dtype=torch.uint8)
+    data = ImageSet(images, torch.randint(0, 10, (40,), generator=g), tuple("abcdefghij"))
+    recipe = TrainingRecipe(width=2, epochs=2, batch_size=8, seed=2)
+    strategy = _Recording()
+    first = train_model(recipe, data, parallel=strategy)
+    assert not first.from_cache and first.cache_path.exists()
+    # 5 batches a step each, 2 epochs: share the images and labels in the step, the indices in fit
+    assert strategy.asked.count("share") == 2 * 5 * 3 and strategy.asked.count("sum") == 2
+    assert strategy.asked[0] == "agree" and strategy.asked[-1] == "write_once"
+    assert strategy.asked.count("wrap") == 1
+    strategy.asked.clear()
+    assert train_model(recipe, data, parallel=strategy).from_cache
+    assert strategy.asked == ["agree", "agree"]  # the file exists, then it loaded
