@@ -145,8 +145,8 @@ def appears_in(a: Tensor, b: Tensor) -> Tensor:
     """
 
     def digests(x: Tensor) -> list[bytes]:
-        x = x.detach().cpu().contiguous()
-        return [hashlib.sha1(row.numpy().tobytes()).digest() for row in x.reshape(len(x), -1)]
+        rows = x.detach().reshape(len(x), -1)
+        return [hashlib.sha1(row.cpu().numpy().tobytes()).digest() for row in rows]
 
     if not isinstance(a, Tensor) or not isinstance(b, Tensor) or a.dim() < 2 or b.dim() < 2:
         raise ValueError("appears_in expects two batches of images (tensors of shape (N, ...)).")
