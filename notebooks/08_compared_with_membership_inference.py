@@ -306,13 +306,13 @@ display(
 # thresholds, so it is called "out" — and the accuracy lands above 50 %, at the level of the **gap
 # attack**, which needs no shadow at all. The shadow threshold adds nothing beyond the learner's own
 # generalisation gap; the better the learner generalises, the closer that is to a coin (the paper's
-# 50 %). In our development run of the `ci` recipe nearly all members were called "in" (95 %), most
-# non-members too (75 %), and the shadow MIA did no better than the gap attack (60 % against 67 %:
-# it did worse). The cell below prints what **your** run gives, with a tolerance of three standard
-# deviations of an accuracy measured on this many decisions. It prints them and does not check
-# them: they are the outcome of one training run, and another seed, precision (fp32 or bf16) or CPU
-# can give other numbers. The spread over many seeds belongs in the
-# [reproduction table](../docs/reproduction.md#fig-5b) (not yet measured there).
+# 50 %). Over the three `ci` learners recorded in the [reproduction
+# table](../docs/reproduction.md#fig-5b) (seeds 0-2, bf16), the users' shadows called 96-99 % of
+# members "in" and 65-73 % of non-members too, and the shadow MIA scored 62-66 %, in each learner
+# below the gap attack (66-70 %). The cell below prints what **your** run gives, with a tolerance of
+# three standard deviations of an accuracy measured on this many decisions. It prints them and does
+# not check them: they are the outcome of one training run, and another seed, precision (fp32 or
+# bf16) or CPU can give other numbers.
 
 # %%
 n_decisions = len(mia_shadow.correct)
@@ -515,18 +515,19 @@ for name, value in list(normalised.items())[1:]:
 
 # %% [markdown]
 # The MIAs' advantage is capped at 0.5 (a perfect yes/no), the watermark's at 11/12: a named key out
-# of twelve carries more information than one bit. In our development run the watermark's misses
-# were the users with the fewest photos (lesson 05: a few photos are not enough to memorise a key)
-# and the 30-photo user with key 120 that lesson 05 discusses; the paper reports every user
-# matched. In that run one of the ten innocent users "matched" too: each innocent user's noisiest
-# slot is their key with probability about 1/12, so among ten, one is no surprise — a match alone is
-# no proof, and lesson 09 turns it into a p-value. In that run the watermark came first on both
-# scales; the two cells above print whether it does in **yours**, without checking it: which users
-# match, and so the ranking, is the outcome of one training run, and another seed, precision or CPU
-# can differ (the spread over seeds belongs in the
-# [reproduction table](../docs/reproduction.md#fig-5c), not yet measured there). The MIAs here
-# *knew* members of the training set; the user's own shadow — the only MIA a real user can run —
-# was the weakest in our development run. (MIA-pow's threshold is the best one on its 200
+# of twelve carries more information than one bit. Over the three recorded `ci` learners ([Fig. 5b
+# row](../docs/reproduction.md#fig-5b)) the watermark matched 24 of 30 users; four of its six misses
+# were the users with the fewest photos (2 and 5: lesson 05, a few photos are not enough to memorise
+# a key) and two were one learner's 20- and 10-photo users; the paper reports every user matched.
+# Two of the 30 innocent users "matched" too: each innocent user's noisiest slot is their key with
+# probability about 1/12, so among thirty, two is no surprise — a match alone is no proof, and
+# lesson 09 turns it into a p-value. In all three learners the watermark came first on both scales
+# (adv^P +0.62 to +0.82 against at most +0.22 for an MIA: [Fig. 5c
+# row](../docs/reproduction.md#fig-5c)); the two cells above print whether it does in **yours**,
+# without checking it: which users match, and so the ranking, is the outcome of one training run,
+# and another seed, precision or CPU can differ. The MIAs here *knew* members of the training set;
+# the user's own shadow — the only MIA a real user can run — was the weakest MIA in each recorded
+# learner. (MIA-pow's threshold is the best one on its 200
 # calibration photos, not necessarily on the users' photos: a difference of a few points between
 # MIA-std and MIA-pow is within the noise of this many decisions.) (Eq. 7 scores the trained-on
 # users only; the innocent users above are the other half of the story — a false match would accuse
@@ -621,7 +622,8 @@ print(
 # %% [markdown]
 # Read the rows as the paper does: the watermark's cosine is exactly 1 for every matched user after
 # training (its mean is pulled down by the users it missed, section 3), while in our development run
-# the tracer's cosine stayed where an unrelated direction would be — compare it with the unmarked
+# (not recorded: the tracer is not in the reproduction table yet) the tracer's cosine stayed where
+# an unrelated direction would be — compare it with the unmarked
 # control and with $1/\sqrt{d}$. The cell above prints how far apart the rows are in **your** run
 # and does not check it: it is one training run, and another seed, precision or CPU can differ. The
 # watermark's row over several seeds of lesson 03's learner is in the
@@ -651,10 +653,11 @@ print(
 # models the estimate is noisy, and we say so.
 #
 # **What the `ci` profile can afford.** Memorisation needs models that *fit* their training photos.
-# On 2 CPU cores, a network trained from scratch on a few hundred photos does not: while preparing
-# this lesson we measured 19-92 % training accuracy after 20-30 epochs (500-1,000 photos per model,
-# width 8-16; a development measurement that `docs/benchmarks.md` does not record), and fitting
-# takes about as many steps as lesson 03's learner. So in the small profiles every subsampled model
+# On 2 CPU cores, a network trained from scratch on a few hundred photos does not within a few
+# epochs: while preparing this lesson, networks of width 8-16 trained from scratch on 500-1,000
+# photos for 20-30 epochs stayed well below the plan's 90 % training accuracy (a development run,
+# not recorded), and fitting takes about as many steps as lesson 03's learner. So in the small
+# profiles every subsampled model
 # **starts from lesson 03's learner**, a public network, and fine-tunes on its half for a few
 # epochs. For that to be sound the pool must be photos that network never saw: they come from
 # CIFAR-10's training split *outside* its 2,500 photos, and the key (180) is one it never saw
@@ -773,16 +776,16 @@ assert (
 # **Reading the estimate.** The paper measured 26.8 % (clean) and 34.8 % (watermarked) with
 # full-size ResNets trained from scratch. Our subsampled models are fine-tuned on a few hundred
 # photos (`ci`), a different training algorithm — the level is not comparable, only the difference.
-# In our development run the difference came mostly from the "out" models: a model that never saw a
-# user's photo recognised the clean photo more often than the hue-rotated one, while both were
-# fitted when trained on. (Whether every subsampled model fitted its half is printed above, not
-# checked: it is a training outcome of this run; we measured 95-98 % in development, the plan asks
-# at least 90 %.) With a handful of models per photo each photo's estimate is one of a few values
-# (−1, −½, 0, ½, 1 with 2 + 2 models), so the standard error printed above is large: in the `ci`
-# profile this is a **small-sample estimate**, and its sign can go either way from one run to the
-# next if the true effect is small (the spread over seeds belongs in the
-# [reproduction table](../docs/reproduction.md#sec-5-6), not yet measured there). Larger profiles
-# train more pairs.
+# In the three recorded `ci` runs ([Sec. 5.6 row](../docs/reproduction.md#sec-5-6), seeds 0-2, bf16)
+# the estimate was higher with the mark every time (by +0.04, +0.20 and +0.18), and the difference
+# came mostly from the "out" models: a model that never saw a user's photo recognised the clean
+# photo more often than the hue-rotated one (50-62 % against 34-43 %), while both were fitted when
+# trained on (92-98 %). (Whether every subsampled model fitted its half is printed above, not
+# checked: it is a training outcome of this run; the recorded runs' worst model fitted 94-95 %, the
+# plan asks at least 90 %.) With a handful of models per photo each photo's estimate is one of a few
+# values (−1, −½, 0, ½, 1 with 2 + 2 models), so the standard error printed above is large: in the
+# `ci` profile this is a **small-sample estimate**; three seeds agreeing in sign is indicative, not
+# a rate. Larger profiles train more pairs.
 #
 # ## 6. Side by side
 #
@@ -820,12 +823,12 @@ print(
 # - A threshold MIA needs a threshold, and a good one needs knowledge of the learner's data
 #   (MIA-std: known members; MIA-pow: known members and non-members). A user with only her own
 #   photos can train a shadow model, but its loss is far higher than the learner's: her threshold
-#   calls most photos "in", members or not, and in our development run did no better than the gap
-#   attack (Fig. 5b). The better the learner generalises, the closer that is to a coin.
+#   calls most photos "in", members or not, and in each of three recorded `ci` learners did worse
+#   than the gap attack (Fig. 5b). The better the learner generalises, the closer that is to a coin.
 # - Eq. 7's protection advantage subtracts a random guess: 1/2 for a yes/no, 1/12 for a named slot.
 #   Its cap differs (0.5 against 11/12), so we also divide by $1 - p$; the watermark names the
-#   user's key, and in our development run scored higher than every MIA on both scales (Fig. 5c;
-#   your run's ranking is printed, not checked: one training run, other seeds can differ).
+#   user's key, and scored higher than every MIA on both scales in each of three recorded `ci`
+#   learners (Fig. 5c; your run's ranking is printed, not checked).
 # - Radioactive data hides a direction in a high-dimensional feature space; with a few marked photos
 #   a learner's weights do not turn towards it, while the watermark's one-dimensional secret is
 #   recovered (Table 1).
