@@ -738,6 +738,35 @@ def memorisation_sign(
     )
 
 
+def adversary_matched(
+    records: list[dict], yes_below: float = 0.2, partly_below: float = 0.35
+) -> Optional[Outcome]:
+    """Fig. 5a's adversary: the share of guesses (random U(-1, 1) colour spaces, each user verified
+    in several; tools/jobs/adversary.py) in which eq. 6 still matched a user's key, beside the share
+    matched in the users' own spaces. Chance is 1/12 per guess; the paper reports about 10 %. The
+    guesses on one user share her photos, so the spread is over users (their per-user shares)."""
+    blocks = [(r, _block(r, "adversary")) for r in records]
+    if not blocks:
+        return None
+    per_user: list[float] = []
+    own = []
+    for r, b in blocks:
+        per_user += [m / b["guesses"] for m in b["matches"]]
+        own += [m for m in r["match"] if m is not None]
+    hits = sum(sum(b["matches"]) for _, b in blocks)
+    tries = sum(len(b["matches"]) * b["guesses"] for _, b in blocks)
+    share = hits / tries
+    verdict = "yes" if share < yes_below else "partly" if share < partly_below else "no"
+    return Outcome(
+        verdict,
+        f"guessed colour spaces matched {hits} of {tries} tries ({share:.0%}; chance 1/12), "
+        f"the users' own spaces {sum(own)} of {len(own)} users ({sum(own) / len(own):.0%})",
+        "share of one user's guesses that matched",
+        tuple(per_user),
+        ".2f",
+    )
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric and its bar, written from the options it is given (so the two cannot disagree)."""
@@ -811,6 +840,13 @@ METRICS: dict[str, Metric] = {
         lambda: (
             "yes: ANW's adv^P (eq. 7) is above every MIA's in every learner; partly: its mean over "
             "learners is above every MIA's mean; otherwise no"
+        ),
+    ),
+    "adversary_matched": Metric(
+        adversary_matched,
+        lambda yes_below, partly_below: (
+            f"yes: guessed colour spaces match under {_share(yes_below)} of the tries (chance "
+            f"1/12); partly: under {_share(partly_below)}; otherwise no"
         ),
     ),
     "memorisation_sign": Metric(
