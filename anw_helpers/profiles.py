@@ -252,12 +252,6 @@ class Profile:
         model = f"{r.model} width {r.width}" if r.model.startswith("small_resnet") else r.model
         return f"{images} images x {r.epochs} epochs, {model}; its time: the lesson's introduction"
 
-    @property
-    def lesson03_time(self) -> str:
-        """The former measured-time note, now :attr:`learner_size` (kept for lessons that still
-        announce with this name)."""
-        return self.learner_size
-
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(

@@ -78,7 +78,7 @@ from anw_helpers.train import train_learner
 # %%
 profile = get_profile()
 # lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
-learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.learner_size})")
 print(
     f"profile {profile.name!r}; model "
     f"{'loaded from cache' if learner.from_cache else 'trained now'}; test accuracy "

@@ -130,7 +130,9 @@ print(
 # %%
 print("sizes:", MULTI_USER_SIZES)
 print("keys: ", [int(k) for k in MULTI_USER_KEYS])
-multi = train_learner(multi_user_config(profile.config))
+multi = train_learner(
+    multi_user_config(profile.config), announce="Lesson 05's fourteen-user learner"
+)
 users, held = multi.data.users, multi.data.held_out
 share = sum(len(u) for u in users) / len(multi.data.train)
 print(
@@ -458,7 +460,10 @@ capacity = []
 for model_name, width in CAPACITY:
     width = width or cfg.recipe.width
     label = model_name if model_name != "small_resnet" else f"small ResNet, width {width}"
-    capacity.append(capacity_row(label, train_learner(cfg.with_(model=model_name, width=width))))
+    is_lesson03 = (model_name, width) == (cfg.recipe.model, cfg.recipe.width)
+    what = f"Lesson 03's learner ({profile.learner_size})" if is_lesson03 else f"The {label}"
+    learner = train_learner(cfg.with_(model=model_name, width=width), announce=what)
+    capacity.append(capacity_row(label, learner))
 for name in ARCHITECTURES:
     capacity.append(capacity_row(name, train_learner(cfg.with_(model=name))))
 

@@ -111,7 +111,7 @@ from anw_helpers.train import (
 lesson_start = time.perf_counter()
 profile = get_profile()
 # lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
-learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.learner_size})")
 model, data = learner.model, learner.data
 user = data.users[0]
 k_star, tau = user.key, verify.DEFAULT_TAU

@@ -96,11 +96,11 @@ from anw_helpers.users import make_users, watermark_uint8
 lesson_start = time.perf_counter()
 profile = get_profile()
 # lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
-learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.learner_size})")
 # lesson 05's learner with fourteen watermarking users: as long to train as lesson 03's
 multi = train_learner(
     multi_user_config(profile.config),
-    announce=f"Lesson 05's fourteen-user learner ({profile.lesson03_time})",
+    announce=f"Lesson 05's fourteen-user learner ({profile.learner_size})",
 )
 for name, trained in (("lesson 03", learner), ("lesson 05", multi)):
     print(

@@ -101,7 +101,7 @@ from anw_helpers.users import make_users
 lesson_start = time.perf_counter()
 profile = get_profile()
 # lesson 03's learner: loaded from the cache when it exists, else trained first (with a message)
-learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.lesson03_time})")
+learner = train_learner(profile.config, announce=f"Lesson 03's learner ({profile.learner_size})")
 model, user, held = learner.model, learner.data.users[0], learner.data.held_out
 k_star = user.key
 # the learner trained on CIFAR-10's training split only: it never saw these
@@ -701,7 +701,7 @@ if RUN_ONE_SUBJECT_LEARNER:
     dog_learner = train_learner(
         profile.config,
         data=one_subject,
-        announce=f"The one-subject learner (lesson 03's recipe, {profile.lesson03_time})",
+        announce=f"The one-subject learner (lesson 03's recipe, {profile.learner_size})",
     )
     dogs = calibration.one_subject_check(dog_learner.model, dog_owner, unseen)
 else:
