@@ -184,9 +184,10 @@ def times_notes() -> str:
         f"colab --gpu-tflops {T4_TFLOPS:g}`); add a minute or two per lesson for loading data and "
         "verifying. No lesson has been timed in `cpu`, `colab`, `gpu` or `paper` yet (they train "
         "more variants in lessons 05-10). CI trains in fp32: a clean-clone `.ci/run` on the Xeon "
-        f"took {ci['xeon_fp32']['seconds'] / 60:.1f} min in fp32 and "
-        f"{ci['xeon_bf16']['seconds'] / 60:.1f} min in bf16 ({ci['xeon_fp32']['tests']} tests "
-        f"each); on the EPYC an earlier commit ({epyc['tests']} tests) took "
+        f"took {ci['xeon_fp32']['seconds'] / 60:.1f} min in fp32 ({ci['xeon_fp32']['tests']:,} "
+        f"tests) and an earlier commit {ci['xeon_bf16']['seconds'] / 60:.1f} min in bf16 "
+        f"({ci['xeon_bf16']['tests']} tests); on the EPYC an earlier commit ({epyc['tests']} "
+        "tests) took "
         f"{epyc['seconds'] / 60:.1f} min, about {epyc['projected_now_min']} projected for today's "
         "tests (docs/benchmarks.md)."
     )
