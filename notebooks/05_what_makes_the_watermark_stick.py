@@ -119,7 +119,7 @@ print(
 # generic taste in hue. It should not be their key, and any user whose key coincides with it is no
 # evidence either way, so section 3 sets such keys aside. The cell below prints where the control
 # landed in *this* training: that is one run, printed and not checked, because another seed or
-# precision can land elsewhere (the spread over seeds will be recorded in
+# precision can land elsewhere (the spread over seeds is in
 # [the held-out row of the reproduction table](../docs/reproduction.md#sec-5-4)). Over six recorded
 # seeds of this learner the control landed on 0 in 4 of 6 trainings in bf16 (elsewhere on 330 and
 # 270) and in 5 of 6 in fp32 (elsewhere on 330): with 14 % of its photos rotated, two users of them
@@ -479,21 +479,20 @@ display(Markdown(plots.capacity_table(capacity)))
 
 # %% [markdown]
 # **Memorisation is the mechanism.** Read the table from the narrowest network up: the less a
-# network fits its training set, the higher the user's loss at $k^*$ and the smaller the gap. In the
-# development run of this recipe the width-4 network fitted 77 % of its training set, its loss at
-# $k^*$ was six times the width-16 network's (0.81 against 0.14) and its gap a seventh (+0.020
-# against +0.150): still a match, by a hair. Earlier development measurements (an older, wider
-# recipe; not recorded in `docs/benchmarks.md`, so take them as anecdote) told the same story more
-# sharply: a small ResNet at 85 % training accuracy recovered 30 instead of 60, one at 94 %
-# recovered 60. No fit, no signal — which is why the course's `ci` profile trains until the training
-# set is fitted, and why Sec. 5.6 of the paper measures memorisation directly (lesson 08).
+# network fits its training set, the higher the user's loss at $k^*$ and the smaller the gap. Over
+# three recorded seeds of lesson 03's learner at widths 4, 8, 16 and 32 ([the reproduction
+# table](../docs/reproduction.md#fig-2h), bf16), the width-4 network fitted 71-76 % of its training
+# set and matched 2 times in 3 (mean gap −0.056); widths 8, 16 and 32 matched every time, with mean
+# gaps +0.154, +0.250 and +0.282. (Width 32 fitted less than width 16 in 40 epochs, 85-90 % against
+# 95-97 %, yet its gap was the largest: fit is not the only thing capacity brings.) No fit, no
+# signal — which is why the course's `ci` profile trains until the training set is fitted, and
+# why Sec. 5.6 of the paper measures memorisation directly (lesson 08).
 #
 # The cell below compares the narrowest and the widest network of *this* run and prints what it
 # finds without checking it: each is one training, and another seed or precision can give other
-# numbers (a gap as thin as the width-4 network's +0.020 can turn a match into a miss). The spread
-# over seeds will be recorded in [the reproduction table](../docs/reproduction.md#fig-2h).
-# One thing is checked, as lesson 04 checks it: lesson 03's learner (the row at the profile's own
-# width) matches its user, which it did on all 12 seeds recorded so far.
+# numbers (the width-4 network missed in one of three recorded seeds). One thing is checked, as
+# lesson 04 checks it: lesson 03's learner (the row at the profile's own width) matches its user,
+# which it did on all 18 seed-table learners recorded (bf16; fp32 on AVX-512 and on AVX2).
 
 # %%
 widest = capacity[len(CAPACITY) - 1]
@@ -511,8 +510,8 @@ print(
     f"{'larger' if widest['gap'] > narrowest['gap'] else 'not larger'} gap "
     "(one run each: printed, not checked)"
 )
-# recorded spread: lesson 03's learner matched its user's key on 12 of 12 seeds (ci in bf16, cpu in
-# fp32; loss gap at least +0.108: docs/reproduction.md#fig-2d-f), so its match is checked
+# recorded spread: lesson 03's learner matched its user's key on 18 of 18 seed-table learners (bf16;
+# fp32 on AVX-512 and AVX2; loss gap at least +0.108: reproduction.md#fig-2d-f): its match is checked
 for r in capacity:
     if r["learner"].config == cfg:  # lesson 03's learner: the profile's own model and width
         assert r["match"], f"{r['model']} is lesson 03's learner: its key should match"
