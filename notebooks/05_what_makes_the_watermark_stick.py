@@ -510,8 +510,9 @@ print(
     f"{'larger' if widest['gap'] > narrowest['gap'] else 'not larger'} gap "
     "(one run each: printed, not checked)"
 )
-# recorded spread: lesson 03's learner matched its user's key on 18 of 18 seed-table learners (bf16;
-# fp32 on AVX-512 and AVX2; loss gap at least +0.108: reproduction.md#fig-2d-f): its match is checked
+# recorded spread: lesson 03's learner matched its user's key on 18 of 18 seed-table learners
+# (bf16; fp32 on AVX-512 and AVX2; loss gap at least +0.108: reproduction.md#fig-2d-f), so its
+# match is checked
 for r in capacity:
     if r["learner"].config == cfg:  # lesson 03's learner: the profile's own model and width
         assert r["match"], f"{r['model']} is lesson 03's learner: its key should match"
