@@ -81,6 +81,7 @@ __all__ = [
     "record_id",
     "here_id",
     "here_fields",
+    "append_job_record",
     "job_function",
     "run_sweep",
     "main",
@@ -373,6 +374,24 @@ def here_fields(profile: str, label: str) -> dict:
         "machine": machine(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def append_job_record(
+    results: str, config: LearnerConfig, profile: str, label: str, learner: Any, start: float,
+    block: dict,
+) -> dict:
+    """A grid's own job's record, appended to ``results`` and returned: the config, the learner's
+    eq. 6 fields (:func:`learner_fields`), the job's ``block``, its wall time since ``start``
+    (``time.perf_counter``) and :func:`here_fields` (so a rerun skips it)."""
+    record = {
+        "config": config.flat(),
+        **learner_fields(learner),
+        **block,
+        "wall_seconds": time.perf_counter() - start,
+        **here_fields(profile, label),
+    }
+    append_record(results, record)
+    return record
 
 
 def read_finished(path: os.PathLike) -> tuple[set[str], list[int]]:

@@ -59,12 +59,5 @@ def adversary_job(
     learner = train_learner(config, progress=False, retrain=retrain)
     seed = 1000 + config.recipe.seed
     hits = adversary_matches(learner.model, list(learner.data.users), GUESSES, seed)
-    record = {
-        "config": config.flat(),
-        **sweep.learner_fields(learner),
-        "adversary": {"guesses": GUESSES, "matches": hits, "seed": seed},
-        "wall_seconds": time.perf_counter() - start,
-        **sweep.here_fields(profile, label),
-    }
-    sweep.append_record(results, record)
-    return record
+    block = {"adversary": {"guesses": GUESSES, "matches": hits, "seed": seed}}
+    return sweep.append_job_record(results, config, profile, label, learner, start, block)

@@ -262,28 +262,6 @@ def mia_measures(learner: TrainedLearner, config: LearnerConfig) -> dict[str, An
     }
 
 
-def _append(
-    results: str,
-    config: LearnerConfig,
-    profile: str,
-    label: str,
-    learner: TrainedLearner,
-    start: float,
-    block: dict[str, dict],
-) -> dict:
-    """Append one record (``sweep.append_record``): the learner's config and eq. 6 fields
-    (``sweep.learner_fields``), the job's ``block``, its wall time and ``sweep.here_fields``."""
-    record = {
-        "config": config.flat(),
-        **sweep.learner_fields(learner),
-        **block,
-        "wall_seconds": time.perf_counter() - start,
-        **sweep.here_fields(profile, label),
-    }
-    sweep.append_record(results, record)
-    return record
-
-
 def mia_job(
     config: LearnerConfig,
     results: str,
@@ -300,7 +278,7 @@ def mia_job(
     start = time.perf_counter()
     learner = train_learner(config, progress=False, retrain=retrain)
     block = {"mia": mia_measures(learner, config)}
-    return _append(results, config, profile, label, learner, start, block)
+    return sweep.append_job_record(results, config, profile, label, learner, start, block)
 
 
 # -------------------------------------------------------------------------- Sec. 5.6: memorisation
@@ -408,4 +386,4 @@ def memorisation_job(
     start = time.perf_counter()
     learner = train_learner(config, progress=False, retrain=retrain)
     block = {"memorisation": memorisation_measures(learner, config, plan)}
-    return _append(results, config, profile, label, learner, start, block)
+    return sweep.append_job_record(results, config, profile, label, learner, start, block)
