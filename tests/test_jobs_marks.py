@@ -4,15 +4,18 @@ record per learner with every user's tests, on fake data and an untrained model 
 from __future__ import annotations
 
 import json
+import statistics
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 import torch
 
 from anw_helpers import sweep
 from anw_helpers.datasets import ImageSet
 from anw_helpers.models import build_model
+from tools import reproduction
 from tools.jobs import marks
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,11 +40,19 @@ def test_one_job_appends_one_record_with_every_user_under_every_test(tmp_path, m
     monkeypatch.setattr("anw_helpers.datasets.load_cifar10", lambda split: sets[split])
     torch.manual_seed(0)
     model = build_model("small_resnet", 10, 4).eval()
-    record = SimpleNamespace(train_accuracy=0.9, test_accuracy=0.5)
+    record = SimpleNamespace(
+        train_accuracy=0.9,
+        test_accuracy=0.5,
+        user_accuracy=0.9,
+        images_per_second=1.0,
+        epoch_seconds=[1.0],
+        device="cpu",
+        precision="fp32",
+    )
 
     def fake_train(config, data, progress, retrain):
         assert len(data.users) == 4 and len(data.users[0]) == 12  # 0.04 of 300
-        return SimpleNamespace(model=model, record=record, from_cache=False)
+        return SimpleNamespace(model=model, record=record, from_cache=False, data=data)
 
     monkeypatch.setattr("anw_helpers.train.train_learner", fake_train)
     full = marks.adaptive.mark_verdicts
@@ -54,9 +65,81 @@ def test_one_job_appends_one_record_with_every_user_under_every_test(tmp_path, m
     assert len(lines) == 1
     written = json.loads(lines[0])
     assert sweep.record_id(written) == sweep.here_id(config)  # a rerun skips it
-    users = written["users"]
+    assert reproduction.record_problem(written, "ci") is None  # eq. 6 fields for the table
+    assert written["users"] == ["YIQ user", "own-T user", "blend user", "unmarked user"]
+    users = written["marks"]
     assert [u["mark"] for u in users] == ["YIQ", "own T", "blend", "none"]
     assert users[3]["twin_p"] is None and users[3]["credit"] != "the mark"
     assert users[3]["psnr_median"] is None and users[0]["psnr_median"] > 10
     assert all(u["innocent_users"] == 1000 and len(u["innocent_ci"]) == 2 for u in users[:3])
     assert users[0]["marked_share"] == 12 / 300
+
+
+def _mark(mark: str, twin_p, rejected, membership_p: float) -> dict:
+    none = mark == "none"
+    return {
+        "mark": mark,
+        "twin_p": None if none else twin_p,
+        "innocent_rejected": None if none else rejected,
+        "innocent_users": None if none else 1000,
+        "membership_p": membership_p,
+    }
+
+
+def _fraction_record(n_train: int, fraction: float, seed: int, p: dict, member: float) -> dict:
+    """A record of the marks job, reduced to what the metrics read; ``p``: twin p per mark."""
+    marks_ = [_mark(m, p.get(m), 10, 1e-4) for m in ("YIQ", "own T", "blend")]
+    return {
+        "config": {"n_train": n_train, "user_sizes": [fraction], "seed": seed},
+        "marks": marks_ + [_mark("none", None, None, member)],
+        "train_accuracy": 0.96,
+        "test_accuracy": 0.62,
+        "_where": f"demo:{seed}",
+    }
+
+
+def _records(p: dict, member_large: float = 0.5) -> list[dict]:
+    return [
+        _fraction_record(n, f, s, p, 1e-4 if n == 2500 else member_large)
+        for n in (2500, 10000)
+        for f in (0.005, 0.04)
+        for s in (0, 1, 2)
+    ]
+
+
+def test_twin_power_reads_yes_only_when_every_hue_mark_is_found() -> None:
+    found = reproduction.twin_test_power(_records({"YIQ": 0.001, "own T": 0.001, "blend": 0.9}))
+    assert found.verdict == "yes" and "blend 0/6" in found.number and "YIQ 6/6" in found.number
+    lost = reproduction.twin_test_power(_records({"YIQ": 0.5, "own T": 0.001, "blend": 0.001}))
+    assert lost.verdict == "partly" and statistics.fmean(lost.values) == 0.5
+    none = reproduction.twin_test_power(_records({"YIQ": 0.5, "own T": 0.2, "blend": 0.001}))
+    assert none.verdict == "no"  # the blend mark's success does not count for the hue marks
+
+
+def test_innocent_fpr_reads_no_when_the_test_exceeds_its_level() -> None:
+    fine = _records({"YIQ": 0.5, "own T": 0.5, "blend": 0.5})  # 10 of 1,000 per mark: 1 %
+    assert reproduction.twin_innocent_fpr(fine).verdict == "yes"
+    broken = [
+        {
+            **r,
+            "marks": [
+                {**m, "innocent_rejected": 50} if m["innocent_users"] else m for m in r["marks"]
+            ],
+        }
+        for r in fine
+    ]  # 5 %: a test that does not hold its level
+    assert reproduction.twin_innocent_fpr(broken).verdict == "no"
+
+
+def test_membership_regimes_need_the_larger_learner_to_escape() -> None:
+    p = {"YIQ": 0.5, "own T": 0.5, "blend": 0.5}
+    assert reproduction.membership_alone_by_regime(_records(p, member_large=0.5)).verdict == "yes"
+    everyone = reproduction.membership_alone_by_regime(_records(p, member_large=1e-4))
+    assert everyone.verdict == "no" and "n_train 10000: 6/6" in everyone.number
+    one_regime = [r for r in _records(p) if r["config"]["n_train"] == 2500]
+    assert reproduction.membership_alone_by_regime(one_regime) is None
+
+
+def test_a_record_of_another_job_is_refused_with_its_line() -> None:
+    with pytest.raises(reproduction.ReproductionError, match="demo:3.*marks.py"):
+        reproduction.twin_test_power([{"config": {"n_train": 10}, "_where": "demo:3"}])

@@ -767,6 +767,159 @@ def adversary_matched(
     )
 
 
+# ---------------------------------------- lesson 10: marks at equal cost over fractions (issue 27)
+_MARK_FIELDS = ("mark", "twin_p", "innocent_rejected", "innocent_users", "membership_p")
+
+
+def _marks(r: dict) -> list[dict]:
+    """The ``marks`` block of a record of lesson 10's job (tools/jobs/marks.py: one entry per user,
+    the unmarked user's twin fields None), else a :class:`ReproductionError` naming its line."""
+    marks = r.get("marks")
+    ok = isinstance(marks, list) and marks and isinstance(r["config"].get("n_train"), int)
+    if not ok or any(not isinstance(m, dict) or set(_MARK_FIELDS) - set(m) for m in marks):
+        raise ReproductionError(
+            f"{r.get('_where', 'a record')}: not a record of lesson 10's job "
+            f"(tools/jobs/marks.py): it needs a marks block with {', '.join(_MARK_FIELDS)} per "
+            "user and an integer n_train; rerun tools/grids/ci_lesson10_fraction.toml."
+        )
+    return marks
+
+
+def _by_regime(records: list[dict]) -> dict[int, list[dict]]:
+    """Lesson 10's records by training-set size (the regime), smallest first."""
+    out: dict[int, list[dict]] = {}
+    for r in sorted(records, key=lambda r: r["config"]["n_train"]):
+        out.setdefault(r["config"]["n_train"], []).append(r)
+    return out
+
+
+def _fractions(records: list[dict]) -> list[float]:
+    return sorted({float(r["config"]["user_sizes"][0]) for r in records})
+
+
+def _twin_p(records: list[dict], mark: str) -> list[float]:
+    return [m["twin_p"] for r in records for m in _marks(r) if m["mark"] == mark]
+
+
+def _mark_power(records: list[dict], mark: str, level: float) -> str:
+    """E.g. "YIQ 11/12 (95 % CI 0.62–1.00; by fraction 3, 2, 3, 3)"."""
+    from anw_helpers.twins import rejections
+
+    rate = rejections(_twin_p(records, mark), level)
+    per = [
+        sum(
+            p <= level
+            for p in _twin_p([r for r in records if r["config"]["user_sizes"][0] == f], mark)
+        )
+        for f in _fractions(records)
+    ]
+    return (
+        f"{mark} {rate.count}/{rate.n} (95 % CI {rate.low:.2f}–{rate.high:.2f}; by fraction "
+        f"{', '.join(map(str, per))})"
+    )
+
+
+def twin_test_power(
+    records: list[dict],
+    marks: Sequence[str] = ("YIQ", "own T"),
+    level: float = 0.01,
+    yes_at: float = 1.0,
+    partly_at: float = 0.5,
+) -> Optional[Outcome]:
+    """Lesson 10's kept-twin test (Huang, Gong & Reiter, CCS 2024; anw_helpers.twins): per regime
+    (training-set size) and mark, how many marked users it finds at ``level``, pooled over marking
+    fractions and seeds, with the Clopper-Pearson interval and the count at each fraction. The
+    verdict counts the users of ``marks``; the other marks are shown beside them."""
+    if not records:
+        return None
+    for r in records:
+        _marks(r)
+    shown = sorted(
+        {m["mark"] for r in records for m in _marks(r) if m["twin_p"] is not None},
+        key=lambda m: (m not in marks, m),
+    )
+    hits = [float(p <= level) for m in marks for p in _twin_p(records, m)]
+    if not hits:
+        return None
+    fractions = ", ".join(f"{100 * f:g}" for f in _fractions(records))
+    regimes = "; ".join(
+        f"n_train {n}: " + ", ".join(_mark_power(rs, m, level) for m in shown)
+        for n, rs in _by_regime(records).items()
+    )
+    return Outcome(
+        _threshold(statistics.fmean(hits), yes_at, partly_at),
+        f"found at p ≤ {level:g}: {regimes} (fractions {fractions} % of the training set)",
+        f"found (1) or not (0), per (learner, {' or '.join(marks)} user)",
+        tuple(hits),
+        ".2f",
+    )
+
+
+def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outcome]:
+    """The kept-twin test's false positives on innocent users (forward passes only; each learner's
+    innocent users draw their photos from one pool of never-seen photos, so they are not
+    independent): the pooled count rejected at ``level`` per mark, with the Clopper-Pearson
+    interval of the pooled rate. Yes when that interval reaches down to ``level`` or below (no
+    evidence that the test exceeds its level), no otherwise."""
+    import scipy.stats
+
+    if not records:
+        return None
+    rows = [m for r in records for m in _marks(r) if m["innocent_users"]]
+    if not rows:
+        return None
+    count = sum(m["innocent_rejected"] for m in rows)
+    n = sum(m["innocent_users"] for m in rows)
+    ci = scipy.stats.binomtest(count, n).proportion_ci(0.95, method="exact")
+    per_mark = ", ".join(
+        f"{mark} {sum(m['innocent_rejected'] for m in rows if m['mark'] == mark)}/"
+        f"{sum(m['innocent_users'] for m in rows if m['mark'] == mark)}"
+        for mark in sorted({m["mark"] for m in rows})
+    )
+    return Outcome(
+        "yes" if ci.low <= level else "no",
+        f"{count} of {n} innocent users rejected at p ≤ {level:g} ({count / n:.2%}; 95 % CI "
+        f"{ci.low:.2%}–{ci.high:.2%}); by mark {per_mark}",
+        "share of innocent users rejected, per (learner, mark)",
+        tuple(m["innocent_rejected"] / m["innocent_users"] for m in rows),
+        ".4f",
+    )
+
+
+def membership_alone_by_regime(records: list[dict], level: float = 0.01) -> Optional[Outcome]:
+    """The unmarked user under the set-level membership test (her training photos against the
+    learner's test split, lesson 10): per regime (training-set size) how many learners it finds at
+    ``level``, beside their train and test accuracy. Yes when it finds every unmarked user in the
+    smallest regime and at most half in the largest (membership alone fails where the learner
+    generalises); partly when it finds fewer in the largest; no otherwise."""
+    if not records:
+        return None
+    regimes = _by_regime(records)
+    found = {
+        n: [float(m["membership_p"] <= level) for r in rs for m in _marks(r) if m["mark"] == "none"]
+        for n, rs in regimes.items()
+    }
+    if len(regimes) < 2 or not all(found.values()):
+        return None
+    share = [statistics.fmean(v) for v in found.values()]
+    verdict = (
+        "yes" if share[0] == 1 and share[-1] <= 0.5 else "partly" if share[-1] < share[0] else "no"
+    )
+    text = "; ".join(
+        f"n_train {n}: {int(sum(found[n]))}/{len(found[n])} (train accuracy "
+        f"{statistics.fmean(r['train_accuracy'] for r in rs):.2f}, test "
+        f"{statistics.fmean(r['test_accuracy'] for r in rs):.2f})"
+        for n, rs in regimes.items()
+    )
+    return Outcome(
+        verdict,
+        f"unmarked users found by membership alone at p ≤ {level:g}: {text}",
+        "unmarked user found (1) or not (0), per learner, both regimes",
+        tuple(x for v in found.values() for x in v),
+        ".2f",
+    )
+
+
 @dataclass(frozen=True)
 class Metric:
     """A metric and its bar, written from the options it is given (so the two cannot disagree)."""
@@ -847,6 +1000,30 @@ METRICS: dict[str, Metric] = {
         lambda yes_below, partly_below: (
             f"yes: guessed colour spaces match under {_share(yes_below)} of the tries (chance "
             f"1/12); partly: under {_share(partly_below)}; otherwise no"
+        ),
+    ),
+    "twin_test_power": Metric(
+        twin_test_power,
+        lambda marks, level, yes_at, partly_at: (
+            f"yes: the kept-twin test finds {_share(yes_at)} of the {' and '.join(marks)} users "
+            f"at p ≤ {level:g}, over every fraction and seed; partly: {_share(partly_at)}; "
+            "otherwise no"
+        ),
+    ),
+    "twin_innocent_fpr": Metric(
+        twin_innocent_fpr,
+        lambda level: (
+            "yes: the 95 % Clopper-Pearson interval of the pooled false-positive rate over "
+            f"innocent users reaches {level:g} or below (no evidence the test exceeds its level); "
+            "otherwise no"
+        ),
+    ),
+    "membership_alone_by_regime": Metric(
+        membership_alone_by_regime,
+        lambda level: (
+            f"yes: membership alone (p ≤ {level:g}) finds every unmarked user of the smallest "
+            "training set and at most half of the largest's; partly: fewer in the largest; "
+            "otherwise no (needs two training-set sizes)"
         ),
     ),
     "memorisation_sign": Metric(

@@ -78,8 +78,10 @@ def fraction_job(
 ) -> dict[str, Any]:
     """Train (or load) lesson 10's standard learner with every user marking ``user_sizes[0]`` of
     ``config`` (count or fraction of ``n_train``), judge every user (forward passes only) and append
-    one record to ``results`` (``sweep.append_record``, with ``sweep.here_fields`` so that a rerun
-    skips it). The signature is the sweep's job hook (``job = "tools.jobs.marks:fraction_job"``)."""
+    one record to ``results`` (``sweep.append_job_record``: a rerun skips it). The record's eq. 6
+    fields (``sweep.learner_fields``) read each user's clean photos at k* although the LCT users
+    published half of them with the twin key; lesson 10's verdicts are its ``marks`` block.
+    The sweep's job hook: (``job = "tools.jobs.marks:fraction_job"``)."""
     import torch
 
     from anw_helpers.datasets import load_cifar10
@@ -104,17 +106,5 @@ def fraction_job(
     )
     learner = train_learner(config, data=mu.data, progress=False, retrain=retrain)
     verdicts = adaptive.mark_verdicts(learner.model, mu, level=LEVEL)
-    r = learner.record
-    record = {
-        "config": config.flat(),
-        **sweep.here_fields(profile, label),
-        "job": "lesson10_fraction",
-        "level": LEVEL,
-        "users": mark_record(mu, verdicts),
-        "train_accuracy": r.train_accuracy,
-        "test_accuracy": r.test_accuracy,
-        "from_cache": learner.from_cache,
-        "wall_seconds": time.perf_counter() - start,
-    }
-    sweep.append_record(results, record)
-    return record
+    block = {"job": "lesson10_fraction", "level": LEVEL, "marks": mark_record(mu, verdicts)}
+    return sweep.append_job_record(results, config, profile, label, learner, start, block)
