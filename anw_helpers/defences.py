@@ -17,7 +17,23 @@ from torch.nn.utils import prune
 from ._checks import check_uint8_images
 from .recipe import TrainingRecipe
 
-__all__ = ["prunable_weights", "prune_global_l1", "sparsity", "fine_tune", "OutputNoise"]
+__all__ = [
+    "PRUNE_AMOUNTS",
+    "ACCURACY_KEPT",
+    "prunable_weights",
+    "prune_global_l1",
+    "sparsity",
+    "fine_tune",
+    "OutputNoise",
+]
+
+#: The fractions of conv/linear weights global L1 pruning removes (Fig. 3g): lesson 06's and the
+#: sweep job's (tools/jobs/prune_finetune.py). The paper names no amounts, only "common settings
+#: [45]"; these run from a light pruning to one that breaks a network of lesson 03's size.
+PRUNE_AMOUNTS: tuple[float, ...] = (0.3, 0.5, 0.7, 0.9)
+#: A pruned or fine-tuned model counts as one the learner would still use when it loses less than
+#: this much test accuracy (5 points): the paper's claim (Sec. 5.3) is about such models.
+ACCURACY_KEPT = 0.05
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[nn.Module, str]]:

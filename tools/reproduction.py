@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from anw_helpers.color import SIGNATURE_SLOTS
+from anw_helpers.defences import ACCURACY_KEPT
 from anw_helpers.profiles import PROFILES
 from anw_helpers.sweep import tomllib
 from anw_helpers.verify import circular_distance
@@ -534,6 +535,116 @@ def colour_jitter_narrows_gap(records: list[dict]) -> Optional[Outcome]:
     )
 
 
+_STAGE_LISTS = ("k_hat", "match", "gap")
+
+
+def _stage_name(stage: dict) -> str:
+    """A stage of the pruning and fine-tuning job in words: "pruned 30 %", "fine-tuned 5 epochs at
+    lr 0.01", "trained"."""
+    if stage["stage"] == "pruned":
+        return f"pruned {_pct(stage['amount'])}"
+    if stage["stage"] == "fine-tuned":
+        return f"fine-tuned {stage['epochs']} epochs at lr {stage['lr']:g}"
+    return str(stage["stage"])
+
+
+def _attack_stages(r: dict) -> list[dict]:
+    """The stages of a record of the pruning and fine-tuning job (tools/jobs/prune_finetune.py),
+    the trained model's first, else a :class:`ReproductionError` naming its line: each stage needs
+    a test accuracy and one k_hat, match and gap per user, each match agreeing with
+    |k_hat − k*| < τ."""
+    where = r.get("_where", "a record")
+    block = r.get("prune_finetune")
+    stages = block.get("stages") if isinstance(block, dict) else None
+    first = stages[0] if isinstance(stages, list) and stages else None
+    if not isinstance(first, dict) or first.get("stage") != "trained":
+        raise ReproductionError(
+            f"{where}: not a record of the pruning and fine-tuning job (tools/jobs/"
+            "prune_finetune.py): it needs a prune_finetune block whose stages start with the "
+            "trained model; rerun tools/grids/ci_fig3gh_prune_finetune.toml."
+        )
+    keys = r["user_keys"]
+    for s in stages:
+        lists = [s.get(k) for k in _STAGE_LISTS]
+        if not _is_number(s.get("test_accuracy")) or any(
+            not isinstance(x, list) or len(x) != len(keys) for x in lists
+        ):
+            raise ReproductionError(
+                f"{where}: stage {s.get('stage')!r} needs a test_accuracy and one k_hat, match "
+                "and gap per user."
+            )
+        for key, k_hat, m, gap in zip(keys, *lists):
+            numbers = _is_number(k_hat) and _is_number(gap) and isinstance(m, bool)
+            if key is not None and not (numbers and m == verify_match(k_hat, key)):
+                raise ReproductionError(
+                    f"{where}: stage {_stage_name(s)}: a match disagrees with |k_hat - k*| < 15 "
+                    f"(k* {key:g}, k_hat {k_hat}) or is not a number."
+                )
+    return stages
+
+
+def key_survives_pruning_fine_tuning(
+    records: list[dict],
+    yes_at: float = 1.0,
+    partly_at: float = 0.5,
+    max_accuracy_drop: float = ACCURACY_KEPT,
+) -> Optional[Outcome]:
+    """Fig. 3g-h (Sec. 5.3): the share of (learner, watermarking user) pairs whose key eq. 6 still
+    recovers after each defence that leaves a model the learner would still use (test accuracy
+    less than ``max_accuracy_drop`` below the trained learner's, lesson 06's reading), and each
+    such pair's loss gap. Every pruning amount and fine-tuning is quoted with its matches and its
+    cost in accuracy, the harsher ones too; a held-out user (the same key, never trained on) that
+    matches after a counted defence makes the match no evidence, so the verdict is then at most
+    "partly". No counted defence at all reads "no": nothing the claim covers was measured."""
+    per_stage: dict[str, dict] = {}
+    counted, attacked, held_false, held_counted = [], [], 0, 0
+    for r in records:
+        stages = _attack_stages(r)
+        base = stages[0]["test_accuracy"]
+        for s in stages[1:]:
+            drop = base - s["test_accuracy"]
+            pairs = [
+                (m, g) for m, g, k in zip(s["match"], s["gap"], r["user_keys"]) if k is not None
+            ]
+            row = per_stage.setdefault(_stage_name(s), {"hits": 0, "n": 0, "drops": [], "kept": 0})
+            row["hits"] += sum(m for m, _ in pairs)
+            row["n"] += len(pairs)
+            row["drops"].append(drop)
+            attacked += pairs
+            if drop < max_accuracy_drop:
+                row["kept"] += 1
+                counted += pairs
+                held_false += bool(s.get("held_out_match"))
+                held_counted += 1
+    if not attacked:
+        return None
+    each = "; ".join(
+        f"{name}: {row['hits']}/{row['n']} matched (accuracy {-statistics.fmean(row['drops']):+.3f}"
+        f", kept in {row['kept']}/{len(row['drops'])} learners)"
+        for name, row in per_stage.items()
+    )
+    points = f"{max_accuracy_drop * 100:g} points"
+    if not counted:
+        return Outcome(
+            "no",
+            f"{each}; no defence kept test accuracy within {points}: nothing the claim covers",
+            "loss gap after every defence (none kept its accuracy)",
+            tuple(g for _, g in attacked),
+        )
+    hits = sum(m for m, _ in counted)
+    verdict = _threshold(hits / len(counted), yes_at, partly_at)
+    if verdict == "yes" and held_false:
+        verdict = "partly"
+    return Outcome(
+        verdict,
+        f"{hits}/{len(counted)} matched after the defences that kept test accuracy within "
+        f"{points} ({each}); held-out users matched their key after those {held_false}/"
+        f"{held_counted}",
+        "loss gap after a defence that kept accuracy",
+        tuple(g for _, g in counted),
+    )
+
+
 def match_drops_with_fraction(records: list[dict], yes_drop: float = 0.2) -> Optional[Outcome]:
     """The share of watermarking users matched at the smallest and at the largest fraction of users
     who watermark (Fig. 5a): how far matching falls as more users watermark."""
@@ -963,6 +1074,17 @@ METRICS: dict[str, Metric] = {
             "yes: every colour-jitter variant's mean gap is below every other variant's; partly: "
             "below the plain learner's; otherwise no (needs the plain learner and a jitter "
             "variant)"
+        ),
+    ),
+    "key_survives_pruning_fine_tuning": Metric(
+        key_survives_pruning_fine_tuning,
+        lambda yes_at, partly_at, max_accuracy_drop: (
+            "counted: the (learner, user) pairs after each pruning amount and fine-tuning that "
+            f"kept test accuracy within {max_accuracy_drop * 100:g} points of the trained "
+            f"learner's (a model the learner would still use); yes: {_share(yes_at)} of them "
+            "matched and no held-out user matched its key after such a defence; partly: "
+            f"{_share(partly_at)} matched; otherwise no (the harsher defences are quoted, not "
+            "counted)"
         ),
     ),
     "blue_intensities_matched": Metric(
