@@ -302,8 +302,7 @@ display(Markdown(plots.markdown_table(header, user_rows[:MAX_ROWS])))
 # %%
 TILT = 20.0  # degrees, lesson 10's tilted rotation
 # each user's own direction of tilt (degrees), seeded
-seeded = torch.Generator().manual_seed(0)
-azimuths = 360.0 * torch.rand(len(learner_own.data.users), generator=seeded)
+azimuths = adaptive.tilt_azimuths(len(learner_own.data.users), seed=0)
 by_space = {
     "YIQ, shared by all (eq. 3)": [],
     "own T_u ~ U(-1, 1) (Sec. 5.4)": [],
