@@ -52,6 +52,7 @@ __all__ = [
     "blend_mark",
     "blend_mark_uint8",
     "tilted_color_space",
+    "tilt_azimuths",
     "luma_change",
     "estimate_rotation",
     "blend_strength",
@@ -133,6 +134,19 @@ def tilted_color_space(tilt: float, azimuth: float = 0.0) -> Tensor:
     k = torch.outer(toward, luma_axis) - torch.outer(luma_axis, toward)
     rotation = torch.eye(3, dtype=torch.float64) + math.sin(phi) * k + (1 - math.cos(phi)) * k @ k
     return rotation @ YIQ
+
+
+def tilt_azimuths(n_users: int, seed: int = 0) -> Tensor:
+    """Each of ``n_users`` users' own direction of tilt for :func:`tilted_color_space`: degrees,
+    uniform in [0, 360), seeded (float32, one per user, watermarking or not).
+
+    The course's user-specific tilted rotation (lesson 07): user u marks in
+    ``tilted_color_space(tilt, azimuths[u])``, a secret direction in place of Sec. 5.4's
+    T_u ~ U(-1, 1) (Fig. 5a's "each user their own LCT"); ``tools/jobs/tilted.py`` trains on it.
+    """
+    if isinstance(n_users, bool) or not isinstance(n_users, int) or n_users < 1:
+        raise ValueError(f"n_users must be a whole number >= 1; got {n_users!r}.")
+    return 360.0 * torch.rand(n_users, generator=torch.Generator().manual_seed(int(seed)))
 
 
 def luma_change(images: Tensor, key: float, color_space: Optional[Tensor] = None) -> Tensor:

@@ -208,6 +208,19 @@ def test_a_tilted_space_is_yiq_at_zero_and_changes_luma_more_with_the_tilt() -> 
         adaptive.tilted_color_space(120.0)
 
 
+def test_each_users_tilt_direction_is_seeded_and_its_own() -> None:
+    """Lesson 07's draw (adaptive.tilt_azimuths): one direction per user in [0, 360), the same for
+    the same seed, another for another seed, and each direction gives another colour space."""
+    a = adaptive.tilt_azimuths(25, seed=0)
+    assert a.shape == (25,) and float(a.min()) >= 0.0 and float(a.max()) < 360.0
+    assert torch.equal(a, adaptive.tilt_azimuths(25, seed=0))
+    assert not torch.equal(a, adaptive.tilt_azimuths(25, seed=1))
+    spaces = [adaptive.tilted_color_space(20.0, float(x)) for x in a[:2]]
+    assert not torch.allclose(spaces[0], spaces[1])
+    with pytest.raises(ValueError, match="n_users"):
+        adaptive.tilt_azimuths(0)
+
+
 def test_every_profiles_lesson_10_learners_are_known_recipes() -> None:
     from anw_helpers.profiles import ADAPTIVE_RECIPES, PROFILES, SMOKE, AdaptiveSetting
 

@@ -672,6 +672,71 @@ def match_drops_with_fraction(records: list[dict], yes_drop: float = 0.2) -> Opt
     )
 
 
+_TILTED_LISTS = ("azimuths", "psnr", "clipped")
+
+
+def _tilted_checked(r: dict) -> dict:
+    """The ``tilted`` block of a record of lesson 07's tilted-rotation job (tools/jobs/tilted.py),
+    else a :class:`ReproductionError` naming its line: one azimuth, PSNR and clipped share per
+    user, numbers for every watermarking user (clipped in [0, 1]), and the held-out user's k̂ in
+    her own space with its verdict at 0."""
+    where = r.get("_where", "a record")
+    block = r.get("tilted")
+    lists_ok = isinstance(block, dict) and all(
+        isinstance(block.get(k), list) for k in _TILTED_LISTS
+    )
+    if not lists_ok or {len(block[k]) for k in _TILTED_LISTS} != {len(r["user_keys"])}:
+        raise ReproductionError(
+            f"{where}: not a record of the tilted-rotation job (tools/jobs/tilted.py): it needs a "
+            f"tilted block with one {', '.join(_TILTED_LISTS)} entry per user; rerun "
+            "tools/grids/ci_fig5a_tilted.toml."
+        )
+    for i, (key, a, p, c) in enumerate(zip(r["user_keys"], *(block[k] for k in _TILTED_LISTS))):
+        if key is not None and not (
+            _is_number(a) and (p is None or _is_number(p)) and _is_number(c) and 0 <= c <= 1
+        ):
+            raise ReproductionError(
+                f"{where}: user {i} watermarks but her azimuth, PSNR or clipped share is not a "
+                "number (clipped: a share in [0, 1])."
+            )
+    held = block.get("held_out_k_hat_own_space")
+    if not _is_number(held) or block.get("held_out_at_zero_own_space") != verify_match(held, 0.0):
+        raise ReproductionError(
+            f"{where}: the held-out user's k̂ in her own space and its verdict at 0 disagree."
+        )
+    return block
+
+
+def tilted_keys_matched(
+    records: list[dict], yes_at: float = 0.8, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """Lesson 07's tilted rotations (beyond the paper; tools/jobs/tilted.py): the share of
+    (learner, watermarking user) pairs whose key eq. 6 recovers when each user marks and is
+    verified in YIQ tilted towards her own direction (|k̂ − k*| < 15°, as Fig. 5a's own-LCT row),
+    each pair's loss gap, what the marks cost the photos (median PSNR over users, mean share of
+    pixels clipped; ``color.mark_cost``) and how many held-out users land at k̂ = 0 in their own
+    tilted space."""
+    blocks = [_tilted_checked(r) for r in records]
+    matched = keys_matched(records, yes_at, partly_at)
+    if matched is None:
+        return None
+    marking = [
+        (p, c)
+        for r, b in zip(records, blocks)
+        for k, p, c in zip(r["user_keys"], b["psnr"], b["clipped"])
+        if k is not None
+    ]
+    psnr = statistics.median(math.inf if p is None else p for p, _ in marking)
+    clipped = statistics.fmean(c for _, c in marking)
+    held = sum(b["held_out_at_zero_own_space"] for b in blocks)
+    return replace(
+        matched,
+        number=f"{matched.number}; their marks: median PSNR {psnr:.1f} dB, {_pct(clipped)} of "
+        f"pixels clipped (mean); held-out users at k̂ = 0 in their own space: {held} of "
+        f"{len(blocks)}",
+    )
+
+
 _BLUE_LISTS = ("blue_intensities", "blue_s_hat", "blue_match")
 _BLUE_HELD = ("held_out_blue_s_hat", "held_out_blue_match")
 
@@ -1101,6 +1166,9 @@ METRICS: dict[str, Metric] = {
             "percentage points below the smallest fraction's; partly: below it; otherwise no "
             "(needs two fractions or more)"
         ),
+    ),
+    "tilted_keys_matched": Metric(
+        tilted_keys_matched, _shares_bar("the (learner, user) pairs matched in their own spaces")
     ),
     "anw_vs_shadow_mia": Metric(
         anw_vs_shadow_mia,
