@@ -483,8 +483,9 @@ if "DP-SGD" in costs:
 # model (`defences.OutputNoise`) and run the arbitrator through it. Eq. 6 averages the loss over the
 # user's photos, so the noise averages out. The cell prints whether the authors' noise (std 0.1)
 # still leaves a match; it does not check it, because noise on the logits has no bound that would
-# guarantee the verdict, and the margin it eats into is one training's (its spread over seeds will
-# be recorded in [the reproduction table](../docs/reproduction.md#fig-3)).
+# guarantee the verdict, and the margin it eats into is one training's. No grid records output
+# noise over seeds: [the reproduction table's Fig. 3 row](../docs/reproduction.md#fig-3) measures
+# DP-SGD during training, not this remark, so what the cell prints is one run.
 
 # %%
 OUTPUT_NOISE = (0.1, 1.0, 3.0)  # std on the logits; 0.1 is the authors' setting
