@@ -2,8 +2,10 @@
 
 The watermark is only recovered when the learner memorises its training images (Sec. 4.2, 5.6), so
 even the smallest profile, ``ci``, trains until the training set is fitted: it is tuned to recover
-the key on 2 CPU cores in a few minutes. Larger profiles move towards the paper's setting (Sec.
-5.1).
+the key on 2 CPU cores. Larger profiles move towards the paper's setting (Sec. 5.1). Each profile is
+written out once below, every setting given. What their sizes rest on (measured runs) and how long
+each takes are in ``tools/measured_times.toml`` and the docs ``python -m tools.docs_numbers`` writes
+from it and the work table (the README's profile table and lesson times).
 """
 
 from __future__ import annotations
@@ -398,7 +400,7 @@ COLAB = Profile(
 #: ``gpu``: the paper's CIFAR-10 setting with ResNet-18 (Sec. 5.1), every variant, CUB-200.
 GPU = Profile(
     name="gpu",
-    machine="a fast GPU (A100 class), chosen explicitly: hours on a T4",
+    machine="a fast GPU (A100 class), chosen explicitly",
     purpose="full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
     config=LearnerConfig(
         data=DataSetting(
@@ -517,7 +519,7 @@ PAPER = Profile(
 PROFILES: dict[str, Profile] = {p.name: p for p in (CI, CPU, COLAB, GPU, PAPER)}
 
 
-#: A tiny profile that runs every lesson's code paths in minutes, for ``python -m tools.smoke`` (a
+#: A tiny profile that runs every lesson's code paths quickly, for ``python -m tools.smoke`` (a
 #: GPU smoke test): not meant to show the effect, so lessons' scientific checks may fail under it.
 #: Not in ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it.
 SMOKE = Profile(
