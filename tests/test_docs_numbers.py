@@ -125,12 +125,12 @@ def test_t4_bound_quoted_in_the_docs_holds():
         assert all(worst < int(b) for b in bounds), (doc, worst, bounds)
 
 
-def test_colab_t4_total_in_benchmarks_is_the_work_table():
+def test_colab_t4_total_is_the_work_table_and_typed_nowhere_by_hand():
     _, minutes = work.gpu_work_table(PROFILES["colab"])
-    parts = ", ".join(f"{k}: {v:.1f}" for k, v in minutes.items())
-    quoted = f"projects to {sum(minutes.values()):.1f} min of training for the whole course on a T4"
+    assert f"`colab` {sum(minutes.values()):.1f} min" in dn.profile_notes()
     bench = re.sub(r"\s+", " ", _read("docs/benchmarks.md"))
-    assert quoted in bench and f"({parts})" in bench
+    assert f"projects to {sum(minutes.values()):.1f} min" not in bench  # the README's, generated
+    assert "README's lesson-times table and profile notes" in bench
 
 
 def test_assumed_cpu_rate_is_tools_work_default_and_credited_to_no_missing_document():

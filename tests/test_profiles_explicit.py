@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,32 @@ def test_defaults_inside_a_dataclass_and_derived_profiles_pass():
 def test_cpu_and_colab_train_ci_s_learner():
     ci = profiles.PROFILES["ci"].config
     assert profiles.PROFILES["cpu"].config is ci and profiles.PROFILES["colab"].config is ci
+
+
+def _setting_line(tree: ast.Module, profile: str, builder: str, setting: str) -> int:
+    """The line of ``setting=`` in the ``builder(...)`` call inside ``profile = ...``."""
+    (assign,) = [s for s in tree.body if isinstance(s, ast.Assign) and s.targets[0].id == profile]
+    (call,) = [
+        n
+        for n in ast.walk(assign.value)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == builder
+    ]
+    (keyword,) = [k for k in call.keywords if k.arg == setting]
+    return keyword.value.lineno
+
+
+def test_one_line_sets_ci_s_epochs_for_ci_cpu_and_colab(monkeypatch):
+    source = SOURCE.read_text(encoding="utf-8")
+    lines = source.splitlines(keepends=True)
+    i = _setting_line(ast.parse(source), "CI", "TrainingRecipe", "epochs") - 1
+    epochs = profiles.PROFILES["ci"].config.recipe.epochs + 7
+    lines[i] = re.sub(r"epochs=\d+", f"epochs={epochs}", lines[i])
+    edited = types.ModuleType("anw_helpers._edited_profiles")
+    edited.__package__ = "anw_helpers"
+    monkeypatch.setitem(sys.modules, edited.__name__, edited)  # dataclasses look it up
+    exec(compile("".join(lines), "edited profiles.py", "exec"), edited.__dict__)
+    for name, before in profiles.PROFILES.items():
+        after = edited.PROFILES[name]
+        changed = name in ("ci", "cpu", "colab")
+        assert after.config == (before.config.with_(epochs=epochs) if changed else before.config)
+        assert dataclasses.asdict(after.lessons) == dataclasses.asdict(before.lessons), name
