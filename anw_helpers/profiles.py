@@ -2,15 +2,17 @@
 
 The watermark is only recovered when the learner memorises its training images (Sec. 4.2, 5.6), so
 even the smallest profile, ``ci``, trains until the training set is fitted: it is tuned to recover
-the key on 2 CPU cores in a few minutes. Larger profiles move towards the paper's setting (Sec.
-5.1).
+the key on 2 CPU cores. Larger profiles move towards the paper's setting (Sec. 5.1). Each profile is
+written out once below, every setting given. What their sizes rest on (measured runs) and how long
+each takes are in ``tools/measured_times.toml`` and the docs ``python -m tools.docs_numbers`` writes
+from it and the work table (the README's profile table and lesson times).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -194,38 +196,37 @@ DEFENCE_VARIANTS: dict[str, tuple[dict, str]] = {
     "DP-SGD, noise 1.0, clip 1.0": (dict(dp_noise_multiplier=1.0), "[7]"),
     "full-circle hue jitter": (dict(augment="crop_flip+hue_jitter_full"), "beyond the paper"),
 }
-_CHEAP_DEFENCES = (
-    "colour jitter",
-    "colour jitter, YIQ hue",
-    "cutout + noise + label smoothing",
-    "cutout",
-    "Gaussian noise (std 0.1)",
-    "label smoothing 0.1",
-    "adversarial, FGSM 2/255",
-    "full-circle hue jitter",
-)
 #: Lesson 05's Fig. 2i: CUB-200 at 448 x 448 (1.1 GB download), an ImageNet-pretrained ResNet-50
 #: fine-tuned with strong augmentation, a 60-photo user with key 60.
 HIGH_RES = LearnerConfig(
-    DataSetting(
-        dataset="cub200", image_size=448, n_train=None, n_test=None, user_sizes=(60,), keys=(60.0,)
+    data=DataSetting(
+        n_train=None,
+        user_sizes=(60,),
+        keys=(60.0,),
+        color_space_seeds=(None,),
+        held_out_size=None,
+        n_test=None,
+        dataset="cub200",
+        image_size=448,
     ),
-    TrainingRecipe(
+    recipe=TrainingRecipe(
         model="resnet50_imagenet",
+        width=16,  # unused: only small_resnet has a width
         epochs=20,
         batch_size=32,
         lr=0.01,
+        momentum=0.9,
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.0,
         augment="crop_flip+color_jitter",
+        seed=0,
+        adversarial_eps=0.0,
+        adversarial_steps=1,
+        dp_noise_multiplier=None,
+        dp_max_grad_norm=1.0,
     ),
 )
-_GPU_LESSONS = LessonSettings(
-    capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
-    architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
-    defences=tuple(DEFENCE_VARIANTS),
-    fine_tunes=((5, 0.01), (10, 0.05)),
-    many_users=ManyUsersSetting(50000, 500, (0.2, 0.6, 1.0), 512),
-    extra_learners=True,
-)  # no CUB-200 download unless a profile adds HIGH_RES
 
 
 @dataclass(frozen=True)
@@ -233,15 +234,17 @@ class Profile:
     """A named configuration with the machine it is meant for, the learner's data setting and recipe
     (``config``) and what each lesson trains beyond it (``lessons``).
 
-    Times are not kept here: each lesson's introduction, the README and docs/instructors.md quote
-    them, written by ``python -m tools.docs_numbers`` from the work table and measured runs.
+    Every profile below gives every setting (no dataclass default; tests/test_profiles_explicit.py
+    checks). Times are not kept here: each lesson's introduction, the README and docs/instructors.md
+    quote them, written by ``python -m tools.docs_numbers`` from the work table and measured runs
+    (``tools/measured_times.toml``).
     """
 
     name: str
     machine: str
     purpose: str
-    config: LearnerConfig = field(default_factory=LearnerConfig)
-    lessons: LessonSettings = _GPU_LESSONS
+    config: LearnerConfig
+    lessons: LessonSettings
 
     @property
     def learner_size(self) -> str:
@@ -253,143 +256,325 @@ class Profile:
         return f"{images} images x {r.epochs} epochs, {model}; its time: the lesson's introduction"
 
 
-PROFILES: dict[str, Profile] = {
-    "ci": Profile(
-        "ci",
-        "2 CPU cores (CI, Colab without GPU)",
-        "smallest setting that still shows the effect",
-        LearnerConfig(),
-        LessonSettings(
-            capacity=(("small_resnet", 4), ("small_resnet", 0)),
-            architectures=(),
-            defences=("colour jitter",),
-            fine_tunes=((5, 0.01),),
-            many_users=ManyUsersSetting(1250, 25, (0.4,), 128),
-            # measured on 2 CPU cores: 2 + 2 fine-tuned models per condition, 300 photos each,
-            # training accuracy 95-98 % (checked >= 90 %); the larger plans are estimates
-            memorisation=MemorisationPlan(
-                pool_size=600, n_pairs=2, epochs=10, batch_size=32, lr=0.02, min_train_accuracy=0.9
-            ),
-            # lesson 10 at lesson 03's size: at half of it (1,250 photos, batch 128) the luma-only
-            # learner lost the own-T user's mark (docs/benchmarks.md)
-            adaptive=AdaptiveSetting(("standard", "luma only")),
+# The profiles, each written out once (issue 29 item 3). To change one, edit its line here, then
+# follow CONTRIBUTING.md, "Changing a profile" (docs, records, snapshot).
+
+#: ``ci``: the smallest setting that still shows the effect, on 2 CPU cores (why these sizes:
+#: docs/benchmarks.md, "The `ci` recipe").
+CI = Profile(
+    name="ci",
+    machine="2 CPU cores (CI, Colab without GPU)",
+    purpose="smallest setting that still shows the effect",
+    config=LearnerConfig(
+        data=DataSetting(
+            n_train=2500,
+            user_sizes=(50,),
+            keys=(60.0,),
+            color_space_seeds=(None,),
+            held_out_size=None,
+            n_test=2000,
+            dataset="cifar10",
+            image_size=None,
+        ),
+        recipe=TrainingRecipe(
+            model="small_resnet",
+            width=16,
+            epochs=40,
+            batch_size=256,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=5e-4,
+            schedule="onecycle",
+            label_smoothing=0.0,
+            augment="crop_flip",
+            seed=0,
+            adversarial_eps=0.0,
+            adversarial_steps=1,
+            dp_noise_multiplier=None,
+            dp_max_grad_norm=1.0,
         ),
     ),
-    "cpu": Profile(
-        "cpu",
-        "a laptop CPU, 4+ cores",
-        "ci's learner (the larger recipes tried missed the bar: docs/benchmarks.md) and more "
-        "variants in lessons 05-10",
-        # Larger learners memorise each photo less: 5,000 images at width 24 (bf16) and 2,500 at
-        # width 24 for 50 epochs (bf16 and fp32) each missed the bar (gap >= 0.05 and held-out
-        # users at 0) on some seed, so cpu keeps the measured ci learner (issue 17).
-        LearnerConfig(),
-        LessonSettings(
-            capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
-            architectures=("alexnet",),
-            defences=_CHEAP_DEFENCES,
-            fine_tunes=((5, 0.01), (10, 0.05)),
-            many_users=ManyUsersSetting(10000, 100, (0.2, 0.6, 1.0), 256),
-            memorisation=MemorisationPlan(
-                pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
-            ),
-            extra_learners=True,
+    lessons=LessonSettings(
+        capacity=(("small_resnet", 4), ("small_resnet", 0)),
+        architectures=(),
+        defences=("colour jitter",),
+        fine_tunes=((5, 0.01),),
+        many_users=ManyUsersSetting(n_train=1250, n_users=25, fractions=(0.4,), batch_size=128),
+        high_res=None,
+        memorisation=MemorisationPlan(
+            pool_size=600,
+            n_pairs=2,
+            epochs=10,
+            batch_size=32,
+            lr=0.02,
+            fine_tune=True,
+            width=None,
+            augment="crop_flip",
+            min_train_accuracy=0.9,
+        ),
+        extra_learners=False,
+        adaptive=AdaptiveSetting(recipes=("standard", "luma only")),  # at lesson 03's size
+    ),
+)
+
+#: ``cpu``: ``ci``'s learner (larger ones missed the bar: docs/benchmarks.md, "The `cpu` recipe")
+#: and more variants in lessons 05-10.
+CPU = Profile(
+    name="cpu",
+    machine="a laptop CPU, 4+ cores",
+    purpose="ci's learner (the larger recipes tried missed the bar: docs/benchmarks.md) and more "
+    "variants in lessons 05-10",
+    config=CI.config,
+    lessons=LessonSettings(
+        capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
+        architectures=("alexnet",),
+        defences=(
+            "colour jitter",
+            "colour jitter, YIQ hue",
+            "cutout + noise + label smoothing",
+            "cutout",
+            "Gaussian noise (std 0.1)",
+            "label smoothing 0.1",
+            "adversarial, FGSM 2/255",
+            "full-circle hue jitter",
+        ),
+        fine_tunes=((5, 0.01), (10, 0.05)),
+        many_users=ManyUsersSetting(
+            n_train=10000, n_users=100, fractions=(0.2, 0.6, 1.0), batch_size=256
+        ),
+        high_res=None,
+        memorisation=MemorisationPlan(
+            pool_size=1000,
+            n_pairs=4,
+            epochs=10,
+            batch_size=64,
+            lr=0.02,
+            fine_tune=True,
+            width=None,
+            augment="crop_flip",
+            min_train_accuracy=0.9,
+        ),
+        extra_learners=True,
+        adaptive=AdaptiveSetting(recipes=tuple(ADAPTIVE_RECIPES)),
+    ),
+)
+
+#: ``colab``: the profile a CUDA GPU gets by itself; ``ci``'s learner (larger ones missed the bar:
+#: docs/benchmarks.md, "The `cpu` recipe") and more variants in lessons 05-10, no CUB-200.
+COLAB = Profile(
+    name="colab",
+    machine="any CUDA GPU (chosen automatically; sized for a free Colab T4)",
+    purpose="ci's learner (larger ones memorised too little to be reliable) and more variants in "
+    "lessons 05-10; no CUB-200",
+    config=CI.config,
+    lessons=LessonSettings(
+        capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
+        architectures=("alexnet",),
+        defences=(
+            "colour jitter",
+            "colour jitter, YIQ hue",
+            "cutout + noise + label smoothing",
+            "adversarial, FGSM 2/255",
+        ),
+        fine_tunes=((5, 0.01), (10, 0.05)),
+        many_users=ManyUsersSetting(
+            n_train=5000, n_users=50, fractions=(0.2, 0.6, 1.0), batch_size=256
+        ),
+        high_res=None,
+        memorisation=MemorisationPlan(
+            pool_size=1000,
+            n_pairs=4,
+            epochs=10,
+            batch_size=64,
+            lr=0.02,
+            fine_tune=True,
+            width=None,
+            augment="crop_flip",
+            min_train_accuracy=0.9,
+        ),
+        extra_learners=True,
+        adaptive=AdaptiveSetting(recipes=tuple(ADAPTIVE_RECIPES)),
+    ),
+)
+
+#: ``gpu``: the paper's CIFAR-10 setting with ResNet-18 (Sec. 5.1), every variant, CUB-200.
+GPU = Profile(
+    name="gpu",
+    machine="a fast GPU (A100 class), chosen explicitly",
+    purpose="full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
+    config=LearnerConfig(
+        data=DataSetting(
+            n_train=None,
+            user_sizes=(500,),
+            keys=(60.0,),
+            color_space_seeds=(None,),
+            held_out_size=None,
+            n_test=None,
+            dataset="cifar10",
+            image_size=None,
+        ),
+        recipe=TrainingRecipe(
+            model="resnet18",
+            width=16,  # unused: only small_resnet has a width
+            epochs=30,
+            batch_size=512,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=5e-4,
+            schedule="onecycle",
+            label_smoothing=0.0,
+            augment="crop_flip",
+            seed=0,
+            adversarial_eps=0.0,
+            adversarial_steps=1,
+            dp_noise_multiplier=None,
+            dp_max_grad_norm=1.0,
         ),
     ),
-    "colab": Profile(
-        "colab",
-        "any CUDA GPU (chosen automatically; sized for a free Colab T4)",
-        "ci's learner (larger ones memorised too little to be reliable) and more variants in "
-        "lessons 05-10; no CUB-200",
-        # The auto-chosen GPU profile must carry the watermark: its earlier, larger learner matched
-        # 1 of 3 seeds as `cpu`, and larger learners missed the bar (docs/benchmarks.md, "The `cpu`
-        # recipe"), so it keeps ci's measured learner.
-        LearnerConfig(),
-        LessonSettings(
-            capacity=(("small_resnet", 8), ("small_resnet", 0), ("small_resnet", 32)),
-            architectures=("alexnet",),
-            defences=(
-                "colour jitter",
-                "colour jitter, YIQ hue",
-                "cutout + noise + label smoothing",
-                "adversarial, FGSM 2/255",
-            ),
-            fine_tunes=((5, 0.01), (10, 0.05)),
-            many_users=ManyUsersSetting(5000, 50, (0.2, 0.6, 1.0), 256),
-            memorisation=MemorisationPlan(
-                pool_size=1000, n_pairs=4, epochs=10, batch_size=64, lr=0.02, min_train_accuracy=0.9
-            ),
-            extra_learners=True,
+    lessons=LessonSettings(
+        capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
+        architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
+        defences=tuple(DEFENCE_VARIANTS),
+        fine_tunes=((5, 0.01), (10, 0.05)),
+        many_users=ManyUsersSetting(
+            n_train=50000, n_users=500, fractions=(0.2, 0.6, 1.0), batch_size=512
+        ),
+        high_res=HIGH_RES,
+        memorisation=MemorisationPlan(
+            pool_size=5000,
+            n_pairs=8,
+            epochs=60,
+            batch_size=128,
+            lr=0.1,
+            fine_tune=False,
+            width=32,
+            augment="crop_flip",
+            min_train_accuracy=0.95,
+        ),
+        extra_learners=True,
+        adaptive=AdaptiveSetting(recipes=tuple(ADAPTIVE_RECIPES)),
+    ),
+)
+
+#: ``paper``: the paper's Sec. 5.1 (ResNet-50, 90 epochs, lr x0.1 every 30) and Fig. 5a's 1,000
+#: users.
+PAPER = Profile(
+    name="paper",
+    machine="a large GPU",
+    purpose="the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
+    config=LearnerConfig(
+        data=DataSetting(
+            n_train=None,
+            user_sizes=(500,),
+            keys=(60.0,),
+            color_space_seeds=(None,),
+            held_out_size=None,
+            n_test=None,
+            dataset="cifar10",
+            image_size=None,
+        ),
+        recipe=TrainingRecipe(
+            model="resnet50",
+            width=16,  # unused: only small_resnet has a width
+            epochs=90,
+            batch_size=128,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=5e-4,
+            schedule="step",
+            label_smoothing=0.0,
+            augment="crop_flip",
+            seed=0,
+            adversarial_eps=0.0,
+            adversarial_steps=1,
+            dp_noise_multiplier=None,
+            dp_max_grad_norm=1.0,
         ),
     ),
-    "gpu": Profile(
-        "gpu",
-        "a fast GPU (A100 class), chosen explicitly: hours on a T4",
-        "full CIFAR-10, ResNet-18, 1 % user, every variant, CUB-200 (1.1 GB)",
-        LearnerConfig(
-            DataSetting(n_train=None, user_sizes=(500,), n_test=None),
-            TrainingRecipe(model="resnet18", epochs=30, batch_size=512),
+    lessons=LessonSettings(
+        capacity=(("resnet18", 0), ("resnet34", 0), ("resnet50", 0)),
+        architectures=("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"),
+        defences=tuple(DEFENCE_VARIANTS),
+        fine_tunes=((5, 0.01), (10, 0.05)),
+        many_users=ManyUsersSetting(
+            n_train=50000, n_users=1000, fractions=(0.2, 0.4, 0.6, 0.8, 1.0), batch_size=128
         ),
-        replace(
-            _GPU_LESSONS,
-            high_res=HIGH_RES,
-            memorisation=MemorisationPlan(
-                pool_size=5000,
-                n_pairs=8,
-                epochs=60,
-                batch_size=128,
-                lr=0.1,
-                fine_tune=False,
-                width=32,
-            ),
+        high_res=HIGH_RES.with_(epochs=40),
+        memorisation=MemorisationPlan(
+            pool_size=10000,
+            n_pairs=16,
+            epochs=90,
+            batch_size=128,
+            lr=0.1,
+            fine_tune=False,
+            width=64,
+            augment="crop_flip",
+            min_train_accuracy=0.95,
         ),
+        extra_learners=True,
+        adaptive=AdaptiveSetting(recipes=tuple(ADAPTIVE_RECIPES)),
     ),
-    "paper": Profile(
-        "paper",
-        "a large GPU",
-        "the paper's Sec. 5.1: ResNet-50, 90 epochs, lr x0.1 every 30",
-        LearnerConfig(
-            DataSetting(n_train=None, user_sizes=(500,), n_test=None),
-            TrainingRecipe(model="resnet50", epochs=90, batch_size=128, schedule="step"),
-        ),
-        replace(
-            _GPU_LESSONS,
-            many_users=ManyUsersSetting(50000, 1000, (0.2, 0.4, 0.6, 0.8, 1.0), 128),
-            high_res=HIGH_RES.with_(epochs=40),
-            memorisation=MemorisationPlan(
-                pool_size=10000,
-                n_pairs=16,
-                epochs=90,
-                batch_size=128,
-                lr=0.1,
-                fine_tune=False,
-                width=64,
-            ),
-        ),
-    ),
-}
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (CI, CPU, COLAB, GPU, PAPER)}
 
 
-#: A tiny profile that runs every lesson's code paths in minutes, for ``python -m tools.smoke`` (a
+#: A tiny profile that runs every lesson's code paths quickly, for ``python -m tools.smoke`` (a
 #: GPU smoke test): not meant to show the effect, so lessons' scientific checks may fail under it.
 #: Not in ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it.
 SMOKE = Profile(
-    "smoke",
-    "any machine (smoke test)",
-    "every code path at tiny size; results mean nothing",
-    LearnerConfig(
-        DataSetting(n_train=1024, user_sizes=(50,), n_test=256),
-        TrainingRecipe(width=8, epochs=2, batch_size=128),
+    name="smoke",
+    machine="any machine (smoke test)",
+    purpose="every code path at tiny size; results mean nothing",
+    config=LearnerConfig(
+        data=DataSetting(
+            n_train=1024,
+            user_sizes=(50,),
+            keys=(60.0,),
+            color_space_seeds=(None,),
+            held_out_size=None,
+            n_test=256,
+            dataset="cifar10",
+            image_size=None,
+        ),
+        recipe=TrainingRecipe(
+            model="small_resnet",
+            width=8,
+            epochs=2,
+            batch_size=128,
+            lr=0.1,
+            momentum=0.9,
+            weight_decay=5e-4,
+            schedule="onecycle",
+            label_smoothing=0.0,
+            augment="crop_flip",
+            seed=0,
+            adversarial_eps=0.0,
+            adversarial_steps=1,
+            dp_noise_multiplier=None,
+            dp_max_grad_norm=1.0,
+        ),
     ),
-    LessonSettings(
+    lessons=LessonSettings(
         capacity=(("small_resnet", 4), ("small_resnet", 0)),
         architectures=("resnet18",),
         defences=tuple(DEFENCE_VARIANTS),
         fine_tunes=((1, 0.01),),
-        many_users=ManyUsersSetting(500, 10, (0.4,), 128),
+        many_users=ManyUsersSetting(n_train=500, n_users=10, fractions=(0.4,), batch_size=128),
+        high_res=None,
         memorisation=MemorisationPlan(
-            pool_size=100, n_pairs=1, epochs=1, batch_size=32, lr=0.02, min_train_accuracy=0.0
+            pool_size=100,
+            n_pairs=1,
+            epochs=1,
+            batch_size=32,
+            lr=0.02,
+            fine_tune=True,
+            width=None,
+            augment="crop_flip",
+            min_train_accuracy=0.0,
         ),
+        extra_learners=False,
+        adaptive=AdaptiveSetting(recipes=tuple(ADAPTIVE_RECIPES)),
     ),
 )
 

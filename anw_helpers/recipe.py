@@ -6,6 +6,11 @@ shadow model (Sec. 5.5), a subsampled model (Sec. 5.6) or a fine-tuning (Fig. 3h
 :class:`DataSetting` says what the learner trains on (Sec. 5.1, 5.4: the training set, the users and
 their keys, the held-out user, the test set). A :class:`LearnerConfig` is the two together: every
 setting of a trained learner, and so its model-cache key.
+
+The defaults below build a small learner by hand (a test, a quick try:
+``LearnerConfig().with_(n_train=200, epochs=1)``). The course's profiles
+(``anw_helpers/profiles.py``) give every setting and never rely on them, so changing a default
+changes no profile.
 """
 
 from __future__ import annotations

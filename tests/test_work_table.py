@@ -75,7 +75,8 @@ def test_automatic_profiles_never_download_cub200(name):
 
 
 def test_high_resolution_run_is_only_in_explicit_profiles():
-    assert profiles.Profile("custom", "m", "p").lessons.high_res is None  # not by default
+    by_hand = profiles.LessonSettings((), (), (), (), PROFILES["ci"].lessons.many_users)
+    assert by_hand.high_res is None  # not by default
     for name in ("gpu", "paper"):
         assert PROFILES[name].lessons.high_res.data.dataset == "cub200"
         assert any(t.image_size == 448 for t in lesson_trainings(PROFILES[name]))
