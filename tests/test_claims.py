@@ -15,13 +15,7 @@ from anw_helpers.cli import main
 from anw_helpers.color import watermark
 from anw_helpers.datasets import to_float, to_uint8
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------------------------- case 1

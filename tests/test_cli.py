@@ -7,7 +7,6 @@ the course's cache format (as anw_helpers.train writes it).
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import hashlib
 import json
@@ -28,29 +27,11 @@ from anw_helpers.cli import main
 from anw_helpers.color import random_color_space, watermark
 from anw_helpers.datasets import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
 from anw_helpers.models import build_model
-from anw_helpers.recipe import LearnerConfig
-from anw_helpers.train import TrainRecord
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The fixtures are tiny: one thread is fastest, and immune to a busy machine's OpenMP
-    contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _photo(path: Path, size: tuple[int, int], mode: str = "RGB", seed: int = 0, **save) -> Path:
-    rng = np.random.default_rng(seed)
-    channels = {"RGB": 3, "RGBA": 4}[mode]
-    Image.fromarray(rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8), mode).save(
-        path, **save
-    )
-    return path
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny fixtures: one thread is fastest
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -62,12 +43,11 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def photos(tmp_path: Path) -> Path:
+def photos(tmp_path: Path, write_photo) -> Path:
     src = tmp_path / "photos"
-    (src / "holiday").mkdir(parents=True)
-    _photo(src / "portrait.png", (37, 53), seed=1)
-    _photo(src / "holiday" / "beach.jpg", (64, 48), seed=2, quality=90)
-    _photo(src / "logo.png", (20, 20), mode="RGBA", seed=3)
+    write_photo(src / "portrait.png", (37, 53), seed=1)
+    write_photo(src / "holiday" / "beach.jpg", (64, 48), seed=2, quality=90)
+    write_photo(src / "logo.png", (20, 20), mode="RGBA", seed=3)
     (src / "notes.txt").write_text("not a photo")
     return src
 
@@ -173,11 +153,13 @@ def test_mark_unreadable_photo_names_the_file_and_writes_nothing(photos, tmp_pat
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
 
-def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path, capsys):
+def test_mark_refuses_key_zero_name_clashes_and_missing_source(
+    photos, tmp_path, capsys, write_photo
+):
     assert main(["mark", str(photos), str(tmp_path / "a"), "--key", "360"]) == 2
     assert "no watermark" in capsys.readouterr().err
     # portrait.png already exists: both would become portrait.png
-    _photo(photos / "portrait.jpg", (8, 8))
+    write_photo(photos / "portrait.jpg", (8, 8))
     assert main(["mark", str(photos), str(tmp_path / "b"), "--key", "60"]) == 2
     assert "portrait.png" in capsys.readouterr().err
     assert main(["mark", str(tmp_path / "nowhere"), str(tmp_path / "c"), "--key", "60"]) == 2
@@ -186,31 +168,12 @@ def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path,
 
 
 # ------------------------------------------------------------------------------------------- verify
+# ``checkpoint`` (tests/conftest.py): an untrained small ResNet of width 8 saved as train caches it
 @pytest.fixture
-def checkpoint(tmp_path: Path) -> Path:
-    """A freshly built small ResNet of width 8, saved exactly as anw_helpers.train caches a
-    model."""
-    config = LearnerConfig().with_(width=8, epochs=1)
-    recipe = config.recipe
-    model = build_model(recipe.model, 10, recipe.width, recipe.seed)
-    path = tmp_path / "model.pt"
-    torch.save(
-        {
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "record": TrainRecord().to_json(),
-            "config": json.dumps(dataclasses.asdict(config), default=str),
-        },
-        path,
-    )
-    return path
-
-
-@pytest.fixture
-def clean_photos(tmp_path: Path) -> Path:
+def clean_photos(tmp_path: Path, write_photo) -> Path:
     folder = tmp_path / "mine"
     for i, cls in enumerate(["cat", "dog", "cat", "ship"]):
-        (folder / cls).mkdir(parents=True, exist_ok=True)
-        _photo(folder / cls / f"p{i}.png", (40 + i, 32), seed=10 + i)
+        write_photo(folder / cls / f"p{i}.png", (40 + i, 32), seed=10 + i)  # odd sizes
     return folder
 
 
@@ -239,12 +202,11 @@ def test_verify_prints_the_grid_search_of_eq6(checkpoint, clean_photos, capsys):
 
 
 def test_verify_reports_the_calibrated_p_value_with_a_reference(
-    checkpoint, clean_photos, tmp_path, capsys
+    checkpoint, clean_photos, tmp_path, capsys, photo_folder
 ):
-    reference = tmp_path / "reference"
-    for i, cls in enumerate(["cat", "dog", "ship"] * 4):
-        (reference / cls).mkdir(parents=True, exist_ok=True)
-        _photo(reference / cls / f"r{i}.png", (32, 32), seed=100 + i)
+    reference = photo_folder(
+        tmp_path / "reference", ["cat", "dog", "ship"] * 4, seed=100, prefix="r"
+    )
     assert (
         main(
             [
@@ -268,11 +230,10 @@ def test_verify_reports_the_calibrated_p_value_with_a_reference(
     assert "--reference needs --key" in capsys.readouterr().err
 
 
-def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys):
+def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys, write_photo):
     flat = tmp_path / "flat"
-    flat.mkdir()
     for i in range(3):
-        _photo(flat / f"img{i}.jpg", (33, 35), seed=i)
+        write_photo(flat / f"img{i}.jpg", (33, 35), seed=i)
     labels = tmp_path / "labels.csv"
     labels.write_text("filename,class\nimg0.jpg,airplane\nimg1.jpg,truck\nimg2.jpg,4\n")
     assert (
@@ -293,7 +254,7 @@ def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys):
     assert len(_losses(out)) == 12 and "k_hat = " in out and "seed 3" in out
 
 
-def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
+def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys, write_photo):
     def fails(*args: str) -> str:
         assert main(["verify", *args]) == 2
         return capsys.readouterr().err
@@ -311,9 +272,8 @@ def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
     err = fails(str(checkpoint), str(clean_photos), "--labels", str(missing))
     assert str(missing) in err
     flat = tmp_path / "flat"
-    flat.mkdir()
-    _photo(flat / "a.png", (32, 32))
-    _photo(flat / "b.png", (32, 32))
+    write_photo(flat / "a.png", (32, 32))
+    write_photo(flat / "b.png", (32, 32))
     assert "--labels" in fails(str(checkpoint), str(flat))
     partial = tmp_path / "partial.csv"
     partial.write_text("a.png,cat\n")
@@ -322,8 +282,7 @@ def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
     (clean_photos / "dog" / "broken.png").write_bytes(b"nope")
     assert str(clean_photos / "dog" / "broken.png") in fails(str(checkpoint), str(clean_photos))
     (clean_photos / "dog" / "broken.png").unlink()
-    (clean_photos / "kitten").mkdir()
-    _photo(clean_photos / "kitten" / "k.png", (32, 32))
+    write_photo(clean_photos / "kitten" / "k.png", (32, 32))
     assert "'kitten'" in fails(str(checkpoint), str(clean_photos))
 
 
@@ -412,12 +371,12 @@ def _grey_photo(path: Path, size=(20, 16), seed=0) -> Path:
     return path
 
 
-def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys):
+def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys, write_photo):
     """Case 3: grey has no hue, so a grey photo came out pixel-identical and was reported
     'Watermarked'."""
     src = tmp_path / "src"
     src.mkdir()
-    _photo(src / "colour.png", (20, 16), seed=1)
+    write_photo(src / "colour.png", (20, 16), seed=1)
     _grey_photo(src / "grey.png")
     near_grey = np.asarray(
         Image.open(_grey_photo(src / "faded.png", seed=2)).convert("RGB")
@@ -548,11 +507,10 @@ def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_pat
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, signum):
+def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, signum, write_photo):
     src = tmp_path / "src"
-    src.mkdir()
     for i in range(300):
-        _photo(src / f"p{i:03d}.png", (64, 64), seed=i)
+        write_photo(src / f"p{i:03d}.png", (64, 64), seed=i)
     proc = _anw("mark", str(src), str(tmp_path / "out"), "--key", "60")
     try:
         first = proc.stdout.readline()  # marking has started: the hidden partial folder exists

@@ -13,13 +13,7 @@ from toy_models import Remembers, in_gamut, save_image_folder, verify_out
 
 from anw_helpers import verify
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _wrong_label_case() -> tuple[torch.Tensor, nn.Module, int]:
