@@ -205,6 +205,9 @@ def _count_training(calls: list):
 
 @pytest.mark.parametrize("damage", ["truncate", "empty"])
 def test_a_damaged_cached_model_is_reported_and_trained_again(tmp_path, damage):
+    """A cache file cut short (a full disk, a killed copy) once raised from torch.load, naming no
+    file. Every cached model goes through ``load_or_train`` (``train_learner`` too), so a tiny model
+    tests it; that retraining repeats the weights is ``test_training_is_repeatable``'s job."""
     path, calls = tmp_path / "m.pt", []
     build, train = _count_training(calls)
     first = checkpoint.load_or_train(path, build, train, {"model": "small_resnet", "width": 4})
