@@ -39,6 +39,48 @@ def _image_axes(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.images]
 
 
+# ------------------------------------------------------------------------------------- the exports
+def unexported(package) -> list[str]:
+    """Public functions of ``package``'s submodules that ``package`` does not export (its
+    ``__all__``, each name bound to the submodule's object), and duplicated exported names."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    missing = [name for name in set(package.__all__) if package.__all__.count(name) > 1]
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        missing += [
+            f"{info.name}.{name}"
+            for name, obj in vars(module).items()
+            if inspect.isfunction(obj)
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+            and (name not in package.__all__ or getattr(package, name, None) is not obj)
+        ]
+    return sorted(missing)
+
+
+def test_plots_exports_every_public_function_of_its_submodules():
+    assert unexported(plots) == []
+    assert "show_images" in plots.__all__ and plots.show_images is plots.images.show_images
+
+
+def test_unexported_finds_a_function_left_out_of_a_submodules_all(tmp_path, monkeypatch):
+    package = tmp_path / "fakeplots"
+    package.mkdir()
+    (package / "one.py").write_text(
+        '__all__ = ["drawn"]\n\ndef drawn():\n    pass\n\ndef forgotten():\n    pass\n'
+    )
+    (package / "__init__.py").write_text(
+        "from . import one\nfrom .one import *\n__all__ = list(one.__all__)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fakeplots
+
+    assert unexported(fakeplots) == ["one.forgotten"]
+
+
 # ------------------------------------------------------------------------------------------ images
 def test_sample_portrait_is_a_float_image_in_range():
     p = plots.sample_portrait(60)
