@@ -8,8 +8,6 @@ checking that the figure was redrawn with it.
 
 from __future__ import annotations
 
-import math
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -256,13 +254,12 @@ def test_plot_signature_slots_marks_match_and_miss():
     assert "miss" in plots.plot_signature_slots(36, key=60, estimate=65).axes[0].get_title()
     # around the circle
     assert "match" in plots.plot_signature_slots(12, key=0, estimate=350).axes[0].get_title()
-    green = [
-        p
-        for p in ax.patches
-        if p.get_facecolor()[:3] != matplotlib.colors.to_rgb("#cfe0f5")
-        and p.get_facecolor()[:3] != matplotlib.colors.to_rgb("0.8")
-    ]
-    assert len(green) == 1 and math.isclose(green[0].theta1 + 15, 60)
+    # the reserved slot 0 ("no watermark") and the key's slot each stand out from the others
+    colours = [p.get_facecolor() for p in ax.patches]
+    standing_out = [p for p, c in zip(ax.patches, colours) if colours.count(c) == 1]
+    assert [p.theta1 + 15 for p in standing_out] == pytest.approx([0, 60])
+    no_key = [p.get_facecolor() for p in plots.plot_signature_slots(12).axes[0].patches]
+    assert [i for i, c in enumerate(no_key) if no_key.count(c) == 1] == [0]
     with pytest.raises(ValueError):
         plots.plot_signature_slots(1)
 
