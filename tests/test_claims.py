@@ -133,9 +133,7 @@ def test_permutations_are_bounded_before_anything_is_loaded(
     )
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert (
-        err.count("\n") == 1 and "--permutations must be a whole number from 1 to 1,000,000" in err
-    )
+    assert err.count("\n") == 1 and "--permutations" in err and "1 to 1,000,000" in err
 
 
 def test_the_library_bounds_permutations_too():

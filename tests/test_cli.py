@@ -225,7 +225,8 @@ def test_verify_reports_the_calibrated_p_value_with_a_reference(
     )
     out = capsys.readouterr().out
     p_value = float(re.search(r"p (?:=|<=) ([\d.e-]+)", out).group(1))
-    assert "calibrated test of your key 60 against 12 photos" in out and 0.01 <= p_value <= 1.0
+    test_line = next(line for line in out.splitlines() if "calibrated test" in line)
+    assert "key 60" in test_line and "12 photos" in test_line and 0.01 <= p_value <= 1.0
     assert main(["verify", str(checkpoint), str(clean_photos), "--reference", str(reference)]) == 2
     assert "--reference needs --key" in capsys.readouterr().err
 
@@ -468,8 +469,8 @@ def test_mark_reports_what_it_skipped_and_why(photos, tmp_path, capsys):
     (photos / "linked").symlink_to(tmp_path)
     assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 0
     out = capsys.readouterr().out
-    assert "linked: a symbolic link to a folder (not followed)" in out
-    assert "notes.txt: not a photo" in out
+    reasons = {line.split(":")[0].strip(): line for line in out.splitlines() if ":" in line}
+    assert "symbolic link" in reasons["linked"] and "not a photo" in reasons["notes.txt"]
 
 
 def test_mark_heic_without_pillow_heif_says_how_before_any_work(
@@ -503,7 +504,7 @@ def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_pat
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert "x.jpg: a FIFO (named pipe), not a photo file" in out
+    assert any("x.jpg" in line and "FIFO" in line for line in out.splitlines())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])

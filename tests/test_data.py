@@ -229,7 +229,7 @@ def test_labels_csv_giving_one_file_two_classes_is_refused(tmp_path, write_photo
     flat = _flat_photos(tmp_path / "flat", ["a.png", "b.png"], write_photo)
     labels = tmp_path / "labels.csv"
     labels.write_text("a.png,cat\nb.png,dog\na.png,ship\n")
-    with pytest.raises(ValueError, match=r"labels.csv gives a.png two classes, 'cat' and 'ship'"):
+    with pytest.raises(ValueError, match=r"labels\.csv.*a\.png.*'cat'.*'ship'"):
         data.load_image_folder(flat, size=8, labels_file=labels)
     labels.write_text("a.png,cat\nb.png,dog\na.png,cat\n")  # a repeated identical row is harmless
     assert len(data.load_image_folder(flat, size=8, labels_file=labels)) == 2

@@ -38,7 +38,7 @@ def test_verify_says_it_does_not_read_nested_sub_folders(tmp_path, write_photo):
     (tmp_path / "cat" / "2019").mkdir(parents=True)
     write_photo(tmp_path / "cat" / "a.png", seed=1)
     write_photo(tmp_path / "cat" / "2019" / "b.png", seed=2)
-    with pytest.warns(data.SkippedFilesWarning, match=r"2019 \(a sub-folder: its photos are not"):
+    with pytest.warns(data.SkippedFilesWarning, match=r"2019.*sub-folder"):
         got = data.load_image_folder(tmp_path, size=8)
     assert len(got) == 1
 

@@ -399,7 +399,7 @@ def test_verify_checks_every_argument_before_printing(
 def test_verify_warns_about_a_key_off_the_grid(checkpoint, photos, capsys):
     assert main(["verify", str(checkpoint), str(photos), "--key", "50"]) == 0
     err = capsys.readouterr().err
-    assert "warning: --key 50 is not one of the 12 signatures" in err
+    assert "warning: --key 50" in err and "signatures" in err
     assert main(["verify", str(checkpoint), str(photos), "--key", "60"]) == 0
     assert "warning" not in capsys.readouterr().err
 
