@@ -1,6 +1,6 @@
 """Shared fixtures: CIFAR-10 when a copy or the network is there (skipped with a reason
 otherwise), checkpoints written with the package's own ``checkpoint.save``, photos and folders of
-photos written with PIL, and the one-thread setting of the tests of tiny models."""
+photos written with PIL, and one torch thread for every test."""
 
 from __future__ import annotations
 
@@ -82,11 +82,12 @@ def _no_precision_probe(monkeypatch):
     monkeypatch.setenv("ANW_PRECISION_PROBE", "off")
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread while the test runs: the tests' models are tiny, so one thread is fastest
-    and immune to a busy machine's OpenMP contention. A module opts in with
-    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Every test runs with one torch thread: the tests' models and tensors are tiny, so one thread
+    is fastest, and it is immune to OpenMP contention on a busy machine (on 2 cores shared with a
+    training run, lesson 10's ``mark_verdicts`` test took 17-21 s with 2 threads, 1 s with one).
+    The lessons under nbval are not tests of this folder: they keep torch's default."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -15,8 +15,6 @@ from anw_helpers.cli import main
 from anw_helpers.color import watermark
 from anw_helpers.datasets import to_float, to_uint8
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 # ------------------------------------------------------------------------------------------- case 1
 @pytest.fixture

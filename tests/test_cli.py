@@ -31,9 +31,6 @@ from anw_helpers.models import build_model
 ROOT = Path(__file__).resolve().parent.parent
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # tiny fixtures: one thread is fastest
-
-
 def _digest(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest()

@@ -24,8 +24,6 @@ from anw_helpers.color import YIQ, luma, watermark
 from anw_helpers.models import build_model
 from anw_helpers.users import User
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
 
 def _in_gamut(n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
