@@ -7,6 +7,7 @@ the course's cache format (as anw_helpers.train writes it).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -493,14 +494,35 @@ def _anw(*args: str, **kwargs) -> subprocess.Popen:
     )
 
 
-def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_path):
-    os.mkfifo(photos / "x.jpg")
-    proc = _anw("mark", str(photos), str(tmp_path / "out"), "--key", "60")
+@contextlib.contextmanager
+def _fails_if_it_hangs(seconds: int = 60):
+    """Opening a FIFO blocks: in-process, a call that opens one fails after ``seconds`` (SIGALRM
+    interrupts the blocked open) instead of hanging the test run. Cheaper than a fresh Python."""
+
+    def hung(signum, frame):
+        raise AssertionError(f"still running after {seconds} s: a FIFO was opened")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
     try:
-        out, err = proc.communicate(timeout=120)
+        yield
     finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_guard_fails_a_call_that_opens_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(AssertionError, match="FIFO was opened"), _fails_if_it_hangs(1):
+        (tmp_path / "pipe").read_bytes()  # blocks: no writer
+
+
+def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_path, capsys):
+    os.mkfifo(photos / "x.jpg")
+    with _fails_if_it_hangs():
+        code = main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
     assert any("x.jpg" in line and "FIFO" in line for line in out.splitlines())
 
 
@@ -634,15 +656,12 @@ def test_verify_into_a_closed_pipe_prints_no_traceback(checkpoint, clean_photos)
     assert proc.returncode == 141
 
 
-def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_photos):
+def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_photos, capsys):
     os.mkfifo(clean_photos / "cat" / "stuck.jpg")
-    # a subprocess: opening a FIFO would block
-    proc = _anw("verify", str(checkpoint), str(clean_photos))
-    try:
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    with _fails_if_it_hangs():
+        code = main(["verify", str(checkpoint), str(clean_photos)])
+    err = capsys.readouterr().err
+    assert code == 0, err
     assert "anw: warning: skipped 1 entry" in err and "stuck.jpg" in err and "FIFO" in err
 
 
