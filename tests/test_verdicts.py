@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 import torch
 from torch import nn
-from toy_models import save_image_folder
+from toy_models import Remembers, save_image_folder
 
 from anw_helpers import stats, verify
 from anw_helpers.cli import main
@@ -125,25 +125,9 @@ def test_min_correct_matches_counting_up_the_binomial_tail():
         verify.min_correct(8, 10, level=0.0)
 
 
-class _Recogniser(nn.Module):
-    """10 classes: class 0 is sure for photos close to the remembered clean ones, less so when
-    hue-rotated."""
-
-    def __init__(self, remembered: torch.Tensor, margin: float = 6.0, scale: float = 400.0) -> None:
-        super().__init__()
-        self.register_buffer("targets", remembered)
-        self.margin, self.scale = margin, nn.Parameter(torch.tensor(scale))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = ((x[:, None] - self.targets[None]) ** 2).mean(dim=(2, 3, 4)).min(dim=1).values
-        out = torch.zeros(len(x), 10)
-        out[:, 0] = self.margin - self.scale * d
-        return out
-
-
 def test_one_wrong_label_decides_k_hat_and_the_verdict_says_so():
     images = _in_gamut(8, 4)
-    model = _Recogniser(images, margin=12.0)  # an innocent model: it prefers every photo clean
+    model = Remembers(images, margin=12.0, scale=400.0)  # innocent: it prefers every photo clean
     labels = torch.zeros(8, dtype=torch.int64)
     honest = verify.verdict(model, images, labels)
     assert honest.k_hat == 0.0 and honest.conclusive and honest.reasons() == []
@@ -417,7 +401,7 @@ def test_verify_a_match_without_a_reference_is_called_weak_evidence(tmp_path, ca
     from anw_helpers import cli
 
     images = _in_gamut(6, 7)
-    model = _Recogniser(watermark(images, 120.0), margin=8.0, scale=60.0)
+    model = Remembers(watermark(images, 120.0), margin=8.0, scale=60.0)
     monkeypatch.setattr(
         cli,
         "load_checkpoint",
