@@ -4,9 +4,6 @@ model on the ``meta`` device. Tiny crafted checkpoints only: nothing here alloca
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -16,24 +13,16 @@ from anw_helpers.cli import main
 from anw_helpers.recipe import DataSetting
 
 
-def _tiny(tmp_path: Path, **config) -> Path:
-    """A width-4 small ResNet saved with ``config`` (under 100 kB)."""
-    path = tmp_path / "model.pt"
-    net = models.build_model("small_resnet", 10, 4, 0)
-    checkpoint.save(path, net, json.dumps({}), {"model": "small_resnet", "width": 4, **config})
-    return path
-
-
 def _no_photos(*args, **kwargs):
     raise AssertionError("photos were loaded for a checkpoint that should have been refused")
 
 
 @pytest.mark.parametrize("size", [4096, 449])
 def test_verify_refuses_an_image_size_above_the_bound_before_loading_photos(
-    tmp_path, capsys, monkeypatch, size
+    tmp_path, capsys, monkeypatch, size, save_checkpoint
 ):
     """``image_size`` 4096 once made one ``anw verify`` of 50 photos grow to 23.7 GB."""
-    hostile = _tiny(tmp_path, dataset="cub200", image_size=size)
+    hostile = save_checkpoint(dataset="cub200", image_size=size)
     assert hostile.stat().st_size < 200_000
     monkeypatch.setattr(datasets, "load_image_folder", _no_photos)
     (tmp_path / "photos").mkdir()
@@ -43,14 +32,14 @@ def test_verify_refuses_an_image_size_above_the_bound_before_loading_photos(
     assert str(hostile) in err and str(size) in err and "448" in err
 
 
-def test_the_largest_course_size_is_accepted(tmp_path):
-    loaded = checkpoint.load(_tiny(tmp_path, dataset="cub200", image_size=448))
+def test_the_largest_course_size_is_accepted(save_checkpoint):
+    loaded = checkpoint.load(save_checkpoint(dataset="cub200", image_size=448))
     assert loaded.image_size == memory.MAX_IMAGE_SIZE == 448
 
 
-def test_a_model_whose_one_photo_exceeds_a_pass_is_refused(tmp_path, monkeypatch):
+def test_a_model_whose_one_photo_exceeds_a_pass_is_refused(monkeypatch, save_checkpoint):
     """The per-photo memory is measured on the meta device; over the pass budget: refused."""
-    path = _tiny(tmp_path, dataset="cub200", image_size=448)
+    path = save_checkpoint(dataset="cub200", image_size=448)
     need = memory.photo_bytes(checkpoint.load(path).model, 448, 448)
     assert 10 * 2**20 < need < 100 * 2**20  # width 4 at 448: tens of MB, measured not allocated
     monkeypatch.setattr(checkpoint, "PASS_MEMORY_BYTES", need - 1)

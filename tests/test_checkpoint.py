@@ -26,18 +26,6 @@ class _Payload:
         return (_ran, ("code ran",))
 
 
-def _small(tmp_path: Path, width: int = 8, num_classes: int = 10, **config) -> Path:
-    model = models.build_model("small_resnet", num_classes, width, 0)
-    path = tmp_path / "model.pt"
-    checkpoint.save(
-        path,
-        model,
-        json.dumps({"epoch_loss": [1.0]}),
-        {"model": "small_resnet", "width": width, **config},
-    )
-    return path
-
-
 def _edit(path: Path, out: Path, **config) -> Path:
     saved = torch.load(path, weights_only=True)
     saved["config"] = json.dumps({**json.loads(saved["config"]), **config})
@@ -45,8 +33,8 @@ def _edit(path: Path, out: Path, **config) -> Path:
     return out
 
 
-def test_save_then_load_gives_the_same_model_and_its_sizes(tmp_path):
-    path = _small(tmp_path, width=8, num_classes=7)
+def test_save_then_load_gives_the_same_model_and_its_sizes(save_checkpoint):
+    path = save_checkpoint(width=8, num_classes=7, record=json.dumps({"epoch_loss": [1.0]}))
     loaded = checkpoint.load(path)
     assert (loaded.num_classes, loaded.width, loaded.image_size) == (7, 8, 32)
     original = models.build_model("small_resnet", 7, 8, 0)
@@ -55,9 +43,11 @@ def test_save_then_load_gives_the_same_model_and_its_sizes(tmp_path):
     assert not loaded.model.training and loaded.record == {"epoch_loss": [1.0]}
 
 
-def test_a_config_claiming_a_huge_width_is_refused_before_any_model_is_built(tmp_path, monkeypatch):
+def test_a_config_claiming_a_huge_width_is_refused_before_any_model_is_built(
+    tmp_path, monkeypatch, save_checkpoint
+):
     """A small file whose config says width 3000 once made ``anw verify`` allocate about 58 GB."""
-    hostile = _edit(_small(tmp_path, width=4), tmp_path / "hostile.pt", width=3000)
+    hostile = _edit(save_checkpoint(width=4), tmp_path / "hostile.pt", width=3000)
     assert hostile.stat().st_size < 150_000
     widths = []
     real = models.SmallResNet.__init__
@@ -74,8 +64,8 @@ def test_a_config_claiming_a_huge_width_is_refused_before_any_model_is_built(tmp
     assert str(hostile) in str(info.value) and 3000 not in widths
 
 
-def test_weights_of_another_shape_or_with_nan_are_refused(tmp_path):
-    path = _small(tmp_path)
+def test_weights_of_another_shape_or_with_nan_are_refused(tmp_path, save_checkpoint):
+    path = save_checkpoint(width=8)
     saved = torch.load(path, weights_only=True)
     saved["state_dict"]["net.features.1.0.weight"] = torch.zeros(3, 3, 3, 3)
     torch.save(saved, tmp_path / "shape.pt")
@@ -92,8 +82,10 @@ def test_weights_of_another_shape_or_with_nan_are_refused(tmp_path):
         checkpoint.load(_edit(path, tmp_path / "name.pt", model="resnet9000"))
 
 
-def test_empty_truncated_foreign_and_malicious_files_get_one_line_reasons(tmp_path):
-    good = _small(tmp_path)
+def test_empty_truncated_foreign_and_malicious_files_get_one_line_reasons(
+    tmp_path, save_checkpoint
+):
+    good = save_checkpoint(width=8)
     cases = {
         "empty.pt": b"",
         "half.pt": good.read_bytes()[: good.stat().st_size // 2],
@@ -213,6 +205,9 @@ def _count_training(calls: list):
 
 @pytest.mark.parametrize("damage", ["truncate", "empty"])
 def test_a_damaged_cached_model_is_reported_and_trained_again(tmp_path, damage):
+    """A cache file cut short (a full disk, a killed copy) once raised from torch.load, naming no
+    file. Every cached model goes through ``load_or_train`` (``train_learner`` too), so a tiny model
+    tests it; that retraining repeats the weights is ``test_training_is_repeatable``'s job."""
     path, calls = tmp_path / "m.pt", []
     build, train = _count_training(calls)
     first = checkpoint.load_or_train(path, build, train, {"model": "small_resnet", "width": 4})
@@ -328,7 +323,7 @@ def test_a_diverged_model_is_refused_not_cached(tmp_path):
 def test_a_learners_config_is_read_from_its_data_setting_and_recipe(tmp_path):
     """Since the recipe split a learner's config is saved as ``{"data": ..., "recipe": ...}``: the
     model and width come from the recipe, the image size from the data setting. The flat configs
-    written before the split still load (``_small`` above writes one)."""
+    written before the split still load (the ``save_checkpoint`` fixture writes one)."""
     import dataclasses
 
     from anw_helpers.recipe import LearnerConfig

@@ -16,14 +16,6 @@ from anw_helpers.color import watermark
 from anw_helpers.datasets import to_float, to_uint8
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ------------------------------------------------------------------------------------------- case 1
 @pytest.fixture
 def memorised_60(tmp_path, toy):
@@ -139,9 +131,7 @@ def test_permutations_are_bounded_before_anything_is_loaded(
     )
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
-    assert (
-        err.count("\n") == 1 and "--permutations must be a whole number from 1 to 1,000,000" in err
-    )
+    assert err.count("\n") == 1 and "--permutations" in err and "1 to 1,000,000" in err
 
 
 def test_the_library_bounds_permutations_too():

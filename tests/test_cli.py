@@ -7,7 +7,7 @@ the course's cache format (as anw_helpers.train writes it).
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import errno
 import hashlib
 import json
@@ -28,29 +28,8 @@ from anw_helpers.cli import main
 from anw_helpers.color import random_color_space, watermark
 from anw_helpers.datasets import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
 from anw_helpers.models import build_model
-from anw_helpers.recipe import LearnerConfig
-from anw_helpers.train import TrainRecord
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """The fixtures are tiny: one thread is fastest, and immune to a busy machine's OpenMP
-    contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _photo(path: Path, size: tuple[int, int], mode: str = "RGB", seed: int = 0, **save) -> Path:
-    rng = np.random.default_rng(seed)
-    channels = {"RGB": 3, "RGBA": 4}[mode]
-    Image.fromarray(rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8), mode).save(
-        path, **save
-    )
-    return path
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -62,12 +41,11 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def photos(tmp_path: Path) -> Path:
+def photos(tmp_path: Path, write_photo) -> Path:
     src = tmp_path / "photos"
-    (src / "holiday").mkdir(parents=True)
-    _photo(src / "portrait.png", (37, 53), seed=1)
-    _photo(src / "holiday" / "beach.jpg", (64, 48), seed=2, quality=90)
-    _photo(src / "logo.png", (20, 20), mode="RGBA", seed=3)
+    write_photo(src / "portrait.png", (37, 53), seed=1)
+    write_photo(src / "holiday" / "beach.jpg", (64, 48), seed=2, quality=90)
+    write_photo(src / "logo.png", (20, 20), mode="RGBA", seed=3)
     (src / "notes.txt").write_text("not a photo")
     return src
 
@@ -173,11 +151,13 @@ def test_mark_unreadable_photo_names_the_file_and_writes_nothing(photos, tmp_pat
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name]
 
 
-def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path, capsys):
+def test_mark_refuses_key_zero_name_clashes_and_missing_source(
+    photos, tmp_path, capsys, write_photo
+):
     assert main(["mark", str(photos), str(tmp_path / "a"), "--key", "360"]) == 2
     assert "no watermark" in capsys.readouterr().err
     # portrait.png already exists: both would become portrait.png
-    _photo(photos / "portrait.jpg", (8, 8))
+    write_photo(photos / "portrait.jpg", (8, 8))
     assert main(["mark", str(photos), str(tmp_path / "b"), "--key", "60"]) == 2
     assert "portrait.png" in capsys.readouterr().err
     assert main(["mark", str(tmp_path / "nowhere"), str(tmp_path / "c"), "--key", "60"]) == 2
@@ -186,31 +166,12 @@ def test_mark_refuses_key_zero_name_clashes_and_missing_source(photos, tmp_path,
 
 
 # ------------------------------------------------------------------------------------------- verify
+# ``checkpoint`` (tests/conftest.py): an untrained small ResNet of width 8 saved as train caches it
 @pytest.fixture
-def checkpoint(tmp_path: Path) -> Path:
-    """A freshly built small ResNet of width 8, saved exactly as anw_helpers.train caches a
-    model."""
-    config = LearnerConfig().with_(width=8, epochs=1)
-    recipe = config.recipe
-    model = build_model(recipe.model, 10, recipe.width, recipe.seed)
-    path = tmp_path / "model.pt"
-    torch.save(
-        {
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "record": TrainRecord().to_json(),
-            "config": json.dumps(dataclasses.asdict(config), default=str),
-        },
-        path,
-    )
-    return path
-
-
-@pytest.fixture
-def clean_photos(tmp_path: Path) -> Path:
+def clean_photos(tmp_path: Path, write_photo) -> Path:
     folder = tmp_path / "mine"
     for i, cls in enumerate(["cat", "dog", "cat", "ship"]):
-        (folder / cls).mkdir(parents=True, exist_ok=True)
-        _photo(folder / cls / f"p{i}.png", (40 + i, 32), seed=10 + i)
+        write_photo(folder / cls / f"p{i}.png", (40 + i, 32), seed=10 + i)  # odd sizes
     return folder
 
 
@@ -239,12 +200,11 @@ def test_verify_prints_the_grid_search_of_eq6(checkpoint, clean_photos, capsys):
 
 
 def test_verify_reports_the_calibrated_p_value_with_a_reference(
-    checkpoint, clean_photos, tmp_path, capsys
+    checkpoint, clean_photos, tmp_path, capsys, photo_folder
 ):
-    reference = tmp_path / "reference"
-    for i, cls in enumerate(["cat", "dog", "ship"] * 4):
-        (reference / cls).mkdir(parents=True, exist_ok=True)
-        _photo(reference / cls / f"r{i}.png", (32, 32), seed=100 + i)
+    reference = photo_folder(
+        tmp_path / "reference", ["cat", "dog", "ship"] * 4, seed=100, prefix="r"
+    )
     assert (
         main(
             [
@@ -263,16 +223,16 @@ def test_verify_reports_the_calibrated_p_value_with_a_reference(
     )
     out = capsys.readouterr().out
     p_value = float(re.search(r"p (?:=|<=) ([\d.e-]+)", out).group(1))
-    assert "calibrated test of your key 60 against 12 photos" in out and 0.01 <= p_value <= 1.0
+    test_line = next(line for line in out.splitlines() if "calibrated test" in line)
+    assert "key 60" in test_line and "12 photos" in test_line and 0.01 <= p_value <= 1.0
     assert main(["verify", str(checkpoint), str(clean_photos), "--reference", str(reference)]) == 2
     assert "--reference needs --key" in capsys.readouterr().err
 
 
-def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys):
+def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys, write_photo):
     flat = tmp_path / "flat"
-    flat.mkdir()
     for i in range(3):
-        _photo(flat / f"img{i}.jpg", (33, 35), seed=i)
+        write_photo(flat / f"img{i}.jpg", (33, 35), seed=i)
     labels = tmp_path / "labels.csv"
     labels.write_text("filename,class\nimg0.jpg,airplane\nimg1.jpg,truck\nimg2.jpg,4\n")
     assert (
@@ -293,7 +253,7 @@ def test_verify_flat_folder_with_labels_csv(checkpoint, tmp_path, capsys):
     assert len(_losses(out)) == 12 and "k_hat = " in out and "seed 3" in out
 
 
-def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
+def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys, write_photo):
     def fails(*args: str) -> str:
         assert main(["verify", *args]) == 2
         return capsys.readouterr().err
@@ -311,9 +271,8 @@ def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
     err = fails(str(checkpoint), str(clean_photos), "--labels", str(missing))
     assert str(missing) in err
     flat = tmp_path / "flat"
-    flat.mkdir()
-    _photo(flat / "a.png", (32, 32))
-    _photo(flat / "b.png", (32, 32))
+    write_photo(flat / "a.png", (32, 32))
+    write_photo(flat / "b.png", (32, 32))
     assert "--labels" in fails(str(checkpoint), str(flat))
     partial = tmp_path / "partial.csv"
     partial.write_text("a.png,cat\n")
@@ -322,8 +281,7 @@ def test_verify_clear_errors(checkpoint, clean_photos, tmp_path, capsys):
     (clean_photos / "dog" / "broken.png").write_bytes(b"nope")
     assert str(clean_photos / "dog" / "broken.png") in fails(str(checkpoint), str(clean_photos))
     (clean_photos / "dog" / "broken.png").unlink()
-    (clean_photos / "kitten").mkdir()
-    _photo(clean_photos / "kitten" / "k.png", (32, 32))
+    write_photo(clean_photos / "kitten" / "k.png", (32, 32))
     assert "'kitten'" in fails(str(checkpoint), str(clean_photos))
 
 
@@ -412,12 +370,12 @@ def _grey_photo(path: Path, size=(20, 16), seed=0) -> Path:
     return path
 
 
-def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys):
+def test_mark_refuses_photos_that_carry_no_mark_unless_forced(tmp_path, capsys, write_photo):
     """Case 3: grey has no hue, so a grey photo came out pixel-identical and was reported
     'Watermarked'."""
     src = tmp_path / "src"
     src.mkdir()
-    _photo(src / "colour.png", (20, 16), seed=1)
+    write_photo(src / "colour.png", (20, 16), seed=1)
     _grey_photo(src / "grey.png")
     near_grey = np.asarray(
         Image.open(_grey_photo(src / "faded.png", seed=2)).convert("RGB")
@@ -509,8 +467,8 @@ def test_mark_reports_what_it_skipped_and_why(photos, tmp_path, capsys):
     (photos / "linked").symlink_to(tmp_path)
     assert main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"]) == 0
     out = capsys.readouterr().out
-    assert "linked: a symbolic link to a folder (not followed)" in out
-    assert "notes.txt: not a photo" in out
+    reasons = {line.split(":")[0].strip(): line for line in out.splitlines() if ":" in line}
+    assert "symbolic link" in reasons["linked"] and "not a photo" in reasons["notes.txt"]
 
 
 def test_mark_heic_without_pillow_heif_says_how_before_any_work(
@@ -536,23 +494,43 @@ def _anw(*args: str, **kwargs) -> subprocess.Popen:
     )
 
 
-def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_path):
-    os.mkfifo(photos / "x.jpg")
-    proc = _anw("mark", str(photos), str(tmp_path / "out"), "--key", "60")
+@contextlib.contextmanager
+def _fails_if_it_hangs(seconds: int = 60):
+    """Opening a FIFO blocks: in-process, a call that opens one fails after ``seconds`` (SIGALRM
+    interrupts the blocked open) instead of hanging the test run. Cheaper than a fresh Python."""
+
+    def hung(signum, frame):
+        raise AssertionError(f"still running after {seconds} s: a FIFO was opened")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
     try:
-        out, err = proc.communicate(timeout=120)
+        yield
     finally:
-        proc.kill()
-    assert proc.returncode == 0, err
-    assert "x.jpg: a FIFO (named pipe), not a photo file" in out
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_guard_fails_a_call_that_opens_a_fifo(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(AssertionError, match="FIFO was opened"), _fails_if_it_hangs(1):
+        (tmp_path / "pipe").read_bytes()  # blocks: no writer
+
+
+def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_path, capsys):
+    os.mkfifo(photos / "x.jpg")
+    with _fails_if_it_hangs():
+        code = main(["mark", str(photos), str(tmp_path / "out"), "--key", "60"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert any("x.jpg" in line and "FIFO" in line for line in out.splitlines())
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, signum):
+def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, signum, write_photo):
     src = tmp_path / "src"
-    src.mkdir()
     for i in range(300):
-        _photo(src / f"p{i:03d}.png", (64, 64), seed=i)
+        write_photo(src / f"p{i:03d}.png", (64, 64), seed=i)
     proc = _anw("mark", str(src), str(tmp_path / "out"), "--key", "60")
     try:
         first = proc.stdout.readline()  # marking has started: the hidden partial folder exists
@@ -678,15 +656,12 @@ def test_verify_into_a_closed_pipe_prints_no_traceback(checkpoint, clean_photos)
     assert proc.returncode == 141
 
 
-def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_photos):
+def test_verify_skips_and_warns_about_a_fifo_in_the_photos(checkpoint, clean_photos, capsys):
     os.mkfifo(clean_photos / "cat" / "stuck.jpg")
-    # a subprocess: opening a FIFO would block
-    proc = _anw("verify", str(checkpoint), str(clean_photos))
-    try:
-        _, err = proc.communicate(timeout=120)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    with _fails_if_it_hangs():
+        code = main(["verify", str(checkpoint), str(clean_photos)])
+    err = capsys.readouterr().err
+    assert code == 0, err
     assert "anw: warning: skipped 1 entry" in err and "stuck.jpg" in err and "FIFO" in err
 
 

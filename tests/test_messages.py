@@ -6,17 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from anw_helpers.cli import main
-
-
-def _photo(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8), "RGB").save(path)
-    return path
 
 
 def _error(capsys, *argv: str) -> str:
@@ -33,9 +25,9 @@ def fifo(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_fifo_given_as_labels_is_called_a_fifo(tmp_path, capsys, fifo, toy):
+def test_a_fifo_given_as_labels_is_called_a_fifo(tmp_path, capsys, fifo, toy, write_photo):
     (tmp_path / "flat").mkdir()
-    _photo(tmp_path / "flat" / "a.png")
+    write_photo(tmp_path / "flat" / "a.png")
     err = _error(capsys, "verify", "toy.pt", str(tmp_path / "flat"), "--labels", str(fifo))
     assert "FIFO" in err and "does not exist" not in err
 
@@ -46,17 +38,17 @@ def test_a_fifo_given_as_checkpoint_is_called_a_fifo(tmp_path, capsys, fifo):
     assert str(fifo) in err and "does not exist" not in err
 
 
-def test_a_file_given_as_a_folder_is_called_a_file(tmp_path, capsys):
-    photo = _photo(tmp_path / "a.png")
+def test_a_file_given_as_a_folder_is_called_a_file(tmp_path, capsys, write_photo):
+    photo = write_photo(tmp_path / "a.png")
     err = _error(capsys, "mark", str(photo), str(tmp_path / "out"), "--key", "60")
     assert "is a regular file, not a folder" in err
 
 
-def test_the_flat_folder_hint_names_the_option(tmp_path, capsys, toy):
+def test_the_flat_folder_hint_names_the_option(tmp_path, capsys, toy, write_photo):
     import torch
 
     toy["model"] = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 6 * 6, 10))
     (tmp_path / "flat").mkdir()
-    _photo(tmp_path / "flat" / "a.png")
+    write_photo(tmp_path / "flat" / "a.png")
     err = _error(capsys, "verify", "toy.pt", str(tmp_path / "flat"))
     assert "--labels" in err and "labels_file" not in err

@@ -101,12 +101,15 @@ def test_loss_panels_put_each_variant_over_the_baseline():
     assert fig.axes[0].get_title() == plots.panel_title("colour jitter", jitter, 60.0)
     assert fig.axes[0].get_title().startswith("colour jitter\nk_hat = 90, gap ")
     assert f"{jitter.gap(60.0):+.3f}" in fig.axes[0].get_title()
-    for ax in fig.axes:
+    for ax, variant in zip(fig.axes, (jitter, noise)):
         curves = [line for line in ax.lines if line.get_marker() == "o"]
         assert [c.get_label() for c in curves][0] == "baseline"
-        assert matplotlib.colors.to_hex(curves[0].get_color()) == matplotlib.colors.to_hex(
-            "tab:gray"
-        )
+        # each panel: the baseline's curve under the variant's, told apart at a glance
+        for line, result in zip(curves, (baseline, variant)):
+            x, y = plots.loss_offsets(result, 60.0)
+            np.testing.assert_allclose(line.get_xdata(), x)
+            np.testing.assert_allclose(line.get_ydata(), y)
+        assert curves[0].get_color() != curves[1].get_color()
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_loss_panels(baseline, {}, 60.0)
 
@@ -129,7 +132,8 @@ def test_matching_curves_and_fig_5a():
     assert [line.get_label() for line in ax.lines] == list(curves) + ["chance (1/12)"]
     np.testing.assert_allclose(ax.lines[1].get_ydata(), [0.95, 0.9])
     np.testing.assert_allclose(ax.lines[3].get_ydata(), [1 / 12, 1 / 12])
-    assert ax.get_xlabel() == "fraction f of users who watermark"
+    for line in ax.lines[:3]:
+        np.testing.assert_allclose(line.get_xdata(), fractions)
     with pytest.raises(ValueError, match="rows must be"):
         plots.matching_curves([(0.2, 0.9)])
 
@@ -152,20 +156,30 @@ def test_user_loss_curves_centre_watermarking_users_on_their_key():
 def test_plot_user_loss_curves_one_panel_per_condition():
     fig = plots.plot_user_loss_curves({"same LCT": many_verdicts(), "own LCT": many_verdicts()})
     assert len(fig.axes) == 2
-    assert fig.axes[0].get_title().startswith("same LCT: blue = watermarking users")
-    assert fig.axes[0].get_ylabel() == "mean loss on the user's photos"
-    colours = [matplotlib.colors.to_hex(line.get_color()) for line in fig.axes[1].lines]
-    blue, grey = (matplotlib.colors.to_hex(c) for c in ("tab:blue", "tab:grey"))
-    assert colours == [blue, grey, blue]
+    assert [ax.get_title().split(":")[0] for ax in fig.axes] == ["same LCT", "own LCT"]
+    for line, (x, y, _) in zip(fig.axes[1].lines, plots.user_loss_curves(many_verdicts())):
+        np.testing.assert_allclose(line.get_xdata(), x)
+        np.testing.assert_allclose(line.get_ydata(), y)
+    # users u0 and u2 watermark, u1 does not: the two kinds are drawn alike within, unlike across
+    colours = [line.get_color() for line in fig.axes[1].lines]
+    assert colours[0] == colours[2] != colours[1]
     with pytest.raises(ValueError, match="at least one"):
         plots.plot_user_loss_curves({})
 
 
 # ----------------------------------------------------------------------------------- lesson 08
-def test_protection_advantage_colours_each_method_by_default():
-    fig = plots.plot_protection_advantage({"ANW (p = 1/12)": 0.6, "MIA-std": 0.1, "other": 0.0})
-    colours = [matplotlib.colors.to_hex(b.get_facecolor()) for b in fig.axes[0].patches]
-    assert colours == [matplotlib.colors.to_hex(c) for c in ("tab:green", "tab:blue", "tab:blue")]
+def test_protection_advantage_draws_one_bar_per_method_in_its_own_colour():
+    advantages = {"ANW (p = 1/12)": 0.6, "MIA-std": 0.1, "MIA-pow": -0.05, "other": 0.0}
+    fig = plots.plot_protection_advantage(advantages)
+    bars = fig.axes[0].patches
+    assert [b.get_height() for b in bars] == pytest.approx(list(advantages.values()))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == list(advantages)
+    ours, *baselines, _ = [b.get_facecolor() for b in bars]
+    assert ours not in baselines and baselines[0] != baselines[1]  # each method told apart
+    again = plots.plot_protection_advantage({"MIA-std": 0.3, "ANW (p = 1/12)": 0.2})
+    assert [b.get_facecolor() for b in again.axes[0].patches] == [baselines[0], ours]  # same key
+    chosen = plots.plot_protection_advantage({"MIA-std": 0.1}, colors={"MIA-std": "black"})
+    assert chosen.axes[0].patches[0].get_facecolor() == (0.0, 0.0, 0.0, 1.0)
 
 
 # ----------------------------------------------------------------------------------- lesson 09
@@ -190,13 +204,10 @@ def test_null_distribution_marks_the_observed_statistic_and_the_floor():
     assert test.p_value == test.p_floor  # far apart: no relabelling reaches the observed value
     fig = plots.plot_null_distribution(test)
     ax = fig.axes[0]
-    assert (
-        ax.get_title()
-        == plots.null_title(test)
-        == f"Null distribution and the watermarked user: p <= {test.p_value:.2g}"
-    )
+    assert ax.get_title() == plots.null_title(test)
+    assert f"p <= {test.p_value:.2g}" in ax.get_title()  # at the floor: a bound, not a value
     assert float(ax.lines[0].get_xdata()[0]) == pytest.approx(test.statistic)
-    assert legend_texts(ax)[0] == "99 random relabellings (H0)"
+    assert "99" in legend_texts(ax)[0]  # how many relabellings the null holds
     close = stats.permutation_test(y[:10], y[10:], n_permutations=99, seed=0)
     assert " p = " in plots.null_title(close)
     quiet = stats.permutation_test(x, y, n_permutations=99, seed=0, keep_null=False)

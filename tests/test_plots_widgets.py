@@ -8,8 +8,6 @@ checking that the figure was redrawn with it.
 
 from __future__ import annotations
 
-import math
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -37,6 +35,48 @@ def photos() -> torch.Tensor:
 
 def _image_axes(fig: Figure) -> list:
     return [ax for ax in fig.axes if ax.images]
+
+
+# ------------------------------------------------------------------------------------- the exports
+def unexported(package) -> list[str]:
+    """Public functions of ``package``'s submodules that ``package`` does not export (its
+    ``__all__``, each name bound to the submodule's object), and duplicated exported names."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    missing = [name for name in set(package.__all__) if package.__all__.count(name) > 1]
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        missing += [
+            f"{info.name}.{name}"
+            for name, obj in vars(module).items()
+            if inspect.isfunction(obj)
+            and obj.__module__ == module.__name__
+            and not name.startswith("_")
+            and (name not in package.__all__ or getattr(package, name, None) is not obj)
+        ]
+    return sorted(missing)
+
+
+def test_plots_exports_every_public_function_of_its_submodules():
+    assert unexported(plots) == []
+    assert "show_images" in plots.__all__ and plots.show_images is plots.images.show_images
+
+
+def test_unexported_finds_a_function_left_out_of_a_submodules_all(tmp_path, monkeypatch):
+    package = tmp_path / "fakeplots"
+    package.mkdir()
+    (package / "one.py").write_text(
+        '__all__ = ["drawn"]\n\ndef drawn():\n    pass\n\ndef forgotten():\n    pass\n'
+    )
+    (package / "__init__.py").write_text(
+        "from . import one\nfrom .one import *\n__all__ = list(one.__all__)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import fakeplots
+
+    assert unexported(fakeplots) == ["one.forgotten"]
 
 
 # ------------------------------------------------------------------------------------------ images
@@ -214,13 +254,12 @@ def test_plot_signature_slots_marks_match_and_miss():
     assert "miss" in plots.plot_signature_slots(36, key=60, estimate=65).axes[0].get_title()
     # around the circle
     assert "match" in plots.plot_signature_slots(12, key=0, estimate=350).axes[0].get_title()
-    green = [
-        p
-        for p in ax.patches
-        if p.get_facecolor()[:3] != matplotlib.colors.to_rgb("#cfe0f5")
-        and p.get_facecolor()[:3] != matplotlib.colors.to_rgb("0.8")
-    ]
-    assert len(green) == 1 and math.isclose(green[0].theta1 + 15, 60)
+    # the reserved slot 0 ("no watermark") and the key's slot each stand out from the others
+    colours = [p.get_facecolor() for p in ax.patches]
+    standing_out = [p for p, c in zip(ax.patches, colours) if colours.count(c) == 1]
+    assert [p.theta1 + 15 for p in standing_out] == pytest.approx([0, 60])
+    no_key = [p.get_facecolor() for p in plots.plot_signature_slots(12).axes[0].patches]
+    assert [i for i, c in enumerate(no_key) if no_key.count(c) == 1] == [0]
     with pytest.raises(ValueError):
         plots.plot_signature_slots(1)
 

@@ -6,20 +6,11 @@ Toy models only (a second): a hand-made classifier that remembers 20 photos of 6
 
 from __future__ import annotations
 
-import pytest
 import torch
 from torch import nn
 from toy_models import Remembers, in_gamut, save_image_folder, verify_out
 
 from anw_helpers import verify
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _wrong_label_case() -> tuple[torch.Tensor, nn.Module, int]:

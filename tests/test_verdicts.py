@@ -9,33 +9,20 @@ synthetic photos.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 import scipy.stats
 import torch
-from PIL import Image
 from torch import nn
+from toy_models import Remembers, save_image_folder
 
 from anw_helpers import stats, verify
 from anw_helpers.cli import main
 from anw_helpers.color import YIQ, luma, watermark
 from anw_helpers.models import build_model
-from anw_helpers.recipe import LearnerConfig
-from anw_helpers.train import TrainRecord
 from anw_helpers.users import User
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _in_gamut(n: int, seed: int) -> torch.Tensor:
@@ -138,25 +125,9 @@ def test_min_correct_matches_counting_up_the_binomial_tail():
         verify.min_correct(8, 10, level=0.0)
 
 
-class _Recogniser(nn.Module):
-    """10 classes: class 0 is sure for photos close to the remembered clean ones, less so when
-    hue-rotated."""
-
-    def __init__(self, remembered: torch.Tensor, margin: float = 6.0, scale: float = 400.0) -> None:
-        super().__init__()
-        self.register_buffer("targets", remembered)
-        self.margin, self.scale = margin, nn.Parameter(torch.tensor(scale))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        d = ((x[:, None] - self.targets[None]) ** 2).mean(dim=(2, 3, 4)).min(dim=1).values
-        out = torch.zeros(len(x), 10)
-        out[:, 0] = self.margin - self.scale * d
-        return out
-
-
 def test_one_wrong_label_decides_k_hat_and_the_verdict_says_so():
     images = _in_gamut(8, 4)
-    model = _Recogniser(images, margin=12.0)  # an innocent model: it prefers every photo clean
+    model = Remembers(images, margin=12.0, scale=400.0)  # innocent: it prefers every photo clean
     labels = torch.zeros(8, dtype=torch.int64)
     honest = verify.verdict(model, images, labels)
     assert honest.k_hat == 0.0 and honest.conclusive and honest.reasons() == []
@@ -368,37 +339,10 @@ def test_one_subject_owner_misleads_eq6_but_not_the_class_matched_test():
 
 
 # ------------------------------------------------------------------------------------------ the CLI
-def _photo(path: Path, seed: int, grey: bool = False) -> None:
-    rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    if grey:
-        pixels[..., 1] = pixels[..., 2] = pixels[..., 0]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels, "RGB").save(path)
-
-
+# ``checkpoint`` (tests/conftest.py): an untrained small ResNet of width 8 saved as train caches it
 @pytest.fixture
-def checkpoint(tmp_path: Path) -> Path:
-    config = LearnerConfig().with_(width=8, epochs=1)
-    recipe = config.recipe
-    model = build_model(recipe.model, 10, recipe.width, recipe.seed)
-    path = tmp_path / "model.pt"
-    torch.save(
-        {
-            "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-            "record": TrainRecord().to_json(),
-            "config": json.dumps(dataclasses.asdict(config), default=str),
-        },
-        path,
-    )
-    return path
-
-
-@pytest.fixture
-def photos(tmp_path: Path) -> Path:
-    for i, cls in enumerate(["cat", "dog", "cat", "ship"]):
-        _photo(tmp_path / "mine" / cls / f"p{i}.png", 10 + i)
-    return tmp_path / "mine"
+def photos(tmp_path: Path, photo_folder) -> Path:
+    return photo_folder(tmp_path / "mine", ["cat", "dog", "cat", "ship"], seed=10)
 
 
 @pytest.mark.parametrize("key", ["0", "5", "350", "1e-20", "-0.0", "720"])
@@ -409,7 +353,9 @@ def test_verify_refuses_a_key_near_zero_before_any_verdict(checkpoint, photos, c
     assert "within 15 degrees of 0" in err
 
 
-def test_verify_checks_every_argument_before_printing(checkpoint, photos, tmp_path, capsys):
+def test_verify_checks_every_argument_before_printing(
+    checkpoint, photos, tmp_path, capsys, photo_folder
+):
     def refused(*args: str) -> str:
         assert main(["verify", *args]) == 2
         out, err = capsys.readouterr()
@@ -419,9 +365,7 @@ def test_verify_checks_every_argument_before_printing(checkpoint, photos, tmp_pa
     assert "reference folder" in refused(
         str(checkpoint), str(photos), "--key", "60", "--reference", str(tmp_path / "no")
     )
-    ref = tmp_path / "ref"
-    for i in range(3):
-        _photo(ref / "dog" / f"r{i}.png", 50 + i)
+    ref = photo_folder(tmp_path / "ref", ["dog"] * 3, seed=50, prefix="r")
     assert "cat" in refused(str(checkpoint), str(photos), "--key", "60", "--reference", str(ref))
     assert "--permutations" in refused(
         str(checkpoint), str(photos), "--key", "60", "--reference", str(ref), "--permutations", "0"
@@ -437,7 +381,7 @@ def test_verify_checks_every_argument_before_printing(checkpoint, photos, tmp_pa
 def test_verify_warns_about_a_key_off_the_grid(checkpoint, photos, capsys):
     assert main(["verify", str(checkpoint), str(photos), "--key", "50"]) == 0
     err = capsys.readouterr().err
-    assert "warning: --key 50 is not one of the 12 signatures" in err
+    assert "warning: --key 50" in err and "signatures" in err
     assert main(["verify", str(checkpoint), str(photos), "--key", "60"]) == 0
     assert "warning" not in capsys.readouterr().err
 
@@ -457,18 +401,13 @@ def test_verify_a_match_without_a_reference_is_called_weak_evidence(tmp_path, ca
     from anw_helpers import cli
 
     images = _in_gamut(6, 7)
-    model = _Recogniser(watermark(images, 120.0), margin=8.0, scale=60.0)
+    model = Remembers(watermark(images, 120.0), margin=8.0, scale=60.0)
     monkeypatch.setattr(
         cli,
         "load_checkpoint",
         lambda path: (model, {"model": "toy", "num_classes": 10, "image_size": 6}),
     )
-    folder = tmp_path / "mine"
-    for i, x in enumerate(images):
-        (folder / "airplane").mkdir(parents=True, exist_ok=True)
-        Image.fromarray((x.permute(1, 2, 0) * 255).round().byte().numpy(), "RGB").save(
-            folder / "airplane" / f"{i}.png"
-        )
+    folder = save_image_folder(tmp_path / "mine", images, ["airplane"] * len(images))
     assert main(["verify", "toy.pt", str(folder), "--key", "120"]) == 0
     out = capsys.readouterr().out
     assert "k_hat = 120" in out and "verdict: MATCH - a lead, not proof" in out
@@ -477,12 +416,11 @@ def test_verify_a_match_without_a_reference_is_called_weak_evidence(tmp_path, ca
     assert "a sign that it was trained on copies" not in out
 
 
-def test_verify_grey_photos_make_the_calibrated_test_inconclusive(checkpoint, tmp_path, capsys):
-    mine, ref = tmp_path / "grey", tmp_path / "ref"
-    for i, cls in enumerate(["cat", "dog", "cat"]):
-        _photo(mine / cls / f"g{i}.png", 20 + i, grey=True)
-    for i, cls in enumerate(["cat", "dog"] * 6):
-        _photo(ref / cls / f"r{i}.png", 80 + i)
+def test_verify_grey_photos_make_the_calibrated_test_inconclusive(
+    checkpoint, tmp_path, capsys, photo_folder
+):
+    mine = photo_folder(tmp_path / "grey", ["cat", "dog", "cat"], seed=20, prefix="g", grey=True)
+    ref = photo_folder(tmp_path / "ref", ["cat", "dog"] * 6, seed=80, prefix="r")
     assert (
         main(
             [

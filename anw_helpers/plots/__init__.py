@@ -6,7 +6,8 @@ last value) or a Markdown string back. Under each figure a pure function compute
 tests and scripts check the numbers headless. The widgets in :mod:`anw_helpers.widgets` only wrap
 these functions with sliders.
 
-Modules, by topic (every public name is also available here, ``plots.show_images``):
+Modules, by topic (every name in a module's ``__all__`` is also available here,
+``plots.show_images``; this package's ``__all__`` is built from theirs):
 
 - ``core``: ``finish_figure``, ``to_display`` and the image panel every figure shares;
 - ``images``: the sample portrait, rows and galleries of photos, colour channels (lessons 01-02);
@@ -22,132 +23,41 @@ Modules, by topic (every public name is also available here, ``plots.show_images
   lesson 10.
 """
 
-from .adaptive import (
-    jpeg_survival_table,
-    mark_comparison_table,
-    mark_verdict_table,
-    plot_detection,
-    plot_mark_curves,
-    plot_marks,
-    recipes_table,
+from . import (
+    adaptive,
+    chroma,
+    comparison,
+    core,
+    evidence,
+    images,
+    many_users,
+    measurements,
+    signatures,
+    tables,
 )
-from .chroma import plot_iq_plane, plot_watermark_explorer
-from .comparison import (
-    METHOD_COLORS,
-    plot_memorisation,
-    plot_mia_thresholds,
-    plot_protection_advantage,
-)
-from .core import finish_figure, to_display
-from .evidence import (
-    SCORE_BINS,
-    null_title,
-    plot_calibration,
-    plot_null_distribution,
-    plot_p_by_photos,
-    plot_roc,
-    plot_score_histograms,
-    rejection_curve,
-    score_density,
-)
-from .images import plot_channels, sample_portrait, show_grid, show_images
-from .many_users import (
-    MATCHING_LINES,
-    matching_curves,
-    plot_matching_accuracy,
-    plot_user_loss_curves,
-    user_loss_curves,
-)
-from .measurements import plot_histograms, plot_per_signature, plot_training_record
-from .signatures import (
-    key_colors,
-    loss_offsets,
-    panel_title,
-    plot_gradient_search,
-    plot_loss_overlay,
-    plot_loss_panels,
-    plot_signature_losses,
-    plot_signature_slots,
-)
-from .tables import (
-    PAPER_TABLE1,
-    capacity_table,
-    comparison_table,
-    cost_table,
-    markdown_table,
-    matching_table,
-    mean_sd,
-    results_table,
-    settings_list,
-    tracing_table,
-    variants_table,
-    verdict_table,
-    yes_no,
+from .adaptive import *  # noqa: F403
+from .chroma import *  # noqa: F403
+from .comparison import *  # noqa: F403
+from .core import *  # noqa: F403
+from .evidence import *  # noqa: F403
+from .images import *  # noqa: F403
+from .many_users import *  # noqa: F403
+from .measurements import *  # noqa: F403
+from .signatures import *  # noqa: F403
+from .tables import *  # noqa: F403
+
+#: The submodules whose ``__all__`` make this package's, in the order of the list above.
+_SUBMODULES = (
+    core,
+    images,
+    chroma,
+    measurements,
+    signatures,
+    many_users,
+    comparison,
+    evidence,
+    tables,
+    adaptive,
 )
 
-__all__ = [
-    # core, images, chroma, measurements
-    "finish_figure",
-    "to_display",
-    "sample_portrait",
-    "show_images",
-    "show_grid",
-    "plot_channels",
-    "plot_iq_plane",
-    "plot_watermark_explorer",
-    "plot_per_signature",
-    "plot_histograms",
-    "plot_training_record",
-    # signatures: eq. 6's loss curves
-    "plot_signature_slots",
-    "loss_offsets",
-    "plot_signature_losses",
-    "key_colors",
-    "plot_loss_overlay",
-    "panel_title",
-    "plot_loss_panels",
-    "plot_gradient_search",
-    # many users (lesson 07)
-    "MATCHING_LINES",
-    "matching_curves",
-    "plot_matching_accuracy",
-    "user_loss_curves",
-    "plot_user_loss_curves",
-    # comparison (lesson 08)
-    "METHOD_COLORS",
-    "plot_mia_thresholds",
-    "plot_protection_advantage",
-    "plot_memorisation",
-    # evidence (lesson 09)
-    "SCORE_BINS",
-    "score_density",
-    "plot_score_histograms",
-    "null_title",
-    "plot_null_distribution",
-    "rejection_curve",
-    "plot_calibration",
-    "plot_p_by_photos",
-    "plot_roc",
-    # adaptive learners (lesson 10)
-    "plot_marks",
-    "plot_mark_curves",
-    "plot_detection",
-    "recipes_table",
-    "mark_verdict_table",
-    "jpeg_survival_table",
-    "mark_comparison_table",
-    # tables
-    "markdown_table",
-    "yes_no",
-    "mean_sd",
-    "settings_list",
-    "verdict_table",
-    "cost_table",
-    "capacity_table",
-    "variants_table",
-    "results_table",
-    "matching_table",
-    "PAPER_TABLE1",
-    "tracing_table",
-    "comparison_table",
-]
+__all__ = [name for module in _SUBMODULES for name in module.__all__]

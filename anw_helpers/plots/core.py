@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-__all__ = ["ImageLike", "finish_figure", "to_display"]
+__all__ = ["ImageLike", "as_image_list", "finish_figure", "show_image", "to_display"]
 
 ImageLike = Union[Tensor, np.ndarray]
 
