@@ -1360,8 +1360,34 @@ def read_sources(claims: list[Claim], root: Path) -> Sources:
         sources.grids[grid] = path
         sources.profiles[path] = profile
         full = root / path
-        sources.files[path] = read_results(full, root, profile) if full.is_file() else None
+        records = read_results(full, root, profile) if full.is_file() else None
+        sources.files[path] = records and check_current(records, root / grid, grid)
     return sources
+
+
+def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]:
+    """``records``, each checked to be one of the grid's jobs as the grid and its profile read
+    today (``sweep.load_grid``). A record whose config is not (the profile or the grid changed
+    since it was measured) raises :class:`ReproductionError`: old and new learners must never be
+    counted together (CONTRIBUTING.md, "Changing a profile")."""
+    import contextlib
+    import io
+    import warnings
+
+    from anw_helpers import sweep
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        jobs = sweep.load_grid(grid_path).jobs
+    current = [json.loads(json.dumps(job.config.flat())) for job in jobs]
+    for r in records:
+        if r["config"] not in current:
+            raise ReproductionError(
+                f"{r['_where']}: its config is none of {grid}'s jobs today (the grid or its "
+                "profile changed since it was measured); move the old records aside and rerun "
+                "the grid."
+            )
+    return records
 
 
 def _grid_profile(path: Path, rel: str) -> str:
