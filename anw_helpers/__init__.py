@@ -32,10 +32,14 @@ Instructors' tooling (student copies, sync, run-all, benchmarks) is not installe
 repository's ``tools/`` (``python -m tools.course --help``).
 """
 
-from .runtime import flush_denormals
+from .runtime import flush_denormals, use_rate_probe
 
 flush_denormals()  # before any thread pool starts: fp32 training on denormals is 10-20x slower
-from . import color, data, paths  # noqa: E402
+from . import color, data, paths, precision_probe  # noqa: E402
+
+# The precision choice on a CPU with bf16 flags times train's step: runtime, a foundation, gets the
+# probe from here rather than importing a module above it.
+use_rate_probe(precision_probe.rates_here)
 
 __version__ = "0.1.0"
 __all__ = ["color", "data", "paths", "__version__"]

@@ -32,12 +32,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 #: Imports that break the rule, each with why; the test fails when one is gone (then delete it).
-#: runtime.choose_precision asks the probe, which times train.make_train_step: the follow-up is a
-#: training step below runtime, or the precision passed down from the caller (see the report of
-#: issue 29 item 2).
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("runtime", "precision_probe"): "the measured bf16/fp32 choice times train's step",
-}
+KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 #: What "about processes" means for the modules that must not know of them.
 PROCESS_MODULES = (
