@@ -61,7 +61,7 @@ def toy(monkeypatch):
     """``anw verify`` loads the model put in ``toy["model"]`` instead of reading a checkpoint."""
     holder: dict = {}
     monkeypatch.setattr(
-        "anw_helpers.cli.load_checkpoint",
+        "anw_helpers.photo_cli.cli.load_checkpoint",
         lambda path: (holder["model"], {"model": "toy", "num_classes": 10, "image_size": 6}),
     )
     return holder

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from anw_helpers import checkpoint, datasets, memory, models, verify
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 from anw_helpers.recipe import DataSetting
 
 

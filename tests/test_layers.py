@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "tracing", "twins", "adaptive", "throughput", "precision_probe",
     ),
     "showing it": ("plots", "widgets"),
-    "running it": ("distributed", "sweep", "cli", "__init__"),
+    "running it": ("distributed", "sweep", "photo_cli", "__init__"),
 }  # fmt: skip
 
 #: Imports that break the rule, each with why; the test fails when one is gone (then delete it).

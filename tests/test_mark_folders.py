@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 
 
 def _photo(path: Path, seed: int = 0, grey: bool = False) -> Path:
@@ -89,7 +89,7 @@ def test_a_refusal_keeps_a_parent_that_existed(tmp_path):
 
 def test_grey_photos_are_refused_before_any_photo_is_marked(source, tmp_path, capsys, monkeypatch):
     """The refusal once came only after every photo had been marked (minutes for a big folder)."""
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     _photo(source / "c_grey.png", 4, grey=True)
 
@@ -105,7 +105,7 @@ def test_grey_photos_are_refused_before_any_photo_is_marked(source, tmp_path, ca
 
 def test_a_large_colour_photo_is_not_mistaken_for_grey_by_the_sample(tmp_path):
     """The sample takes the photo's own pixels, never averages: colour noise stays colour."""
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     big = tmp_path / "noise.png"
     rng = np.random.default_rng(5)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 
 
 def _photo(path: Path) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from anw_helpers import data
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 from anw_helpers.photos import HIDDEN_REASON
 
 

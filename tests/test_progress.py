@@ -40,7 +40,7 @@ def test_a_long_verification_shows_progress_on_stderr(tmp_path, toy, capsys, mon
     mine = _folder(tmp_path, toy)
     quiet = verify_out(capsys, mine, "--key", "30")
     monkeypatch.setattr(progress, "DELAY_S", 0.0)  # as if every step took longer than the delay
-    from anw_helpers.cli import main
+    from anw_helpers.photo_cli.cli import main
 
     assert main(["verify", "toy.pt", mine, "--key", "30"]) == 0
     captured = capsys.readouterr()
@@ -51,7 +51,7 @@ def test_a_long_verification_shows_progress_on_stderr(tmp_path, toy, capsys, mon
 
 def test_a_short_verification_prints_no_bar(tmp_path, toy, capsys):
     mine = _folder(tmp_path, toy)
-    from anw_helpers.cli import main
+    from anw_helpers.photo_cli.cli import main
 
     assert main(["verify", "toy.pt", mine, "--key", "30"]) == 0
     err = capsys.readouterr().err
