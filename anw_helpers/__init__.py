@@ -21,8 +21,8 @@ One module per idea; lessons import what they use, e.g. ``from anw_helpers impor
   sizes known in advance: one photo's pass measured on the meta device), ``progress`` (bars on
   stderr for long runs of ``anw``),
   ``_checks`` (input validation shared by every module), ``sweep`` (a grid of learners on
-  submitit: ``python -m anw_helpers.sweep GRID.toml``), ``distributed`` (one learner on several
-  GPUs: ``torchrun ... -m anw_helpers.distributed``).
+  submitit: ``python -m tools.sweep GRID.toml``), ``distributed`` (one learner on several
+  GPUs: ``torchrun ... -m tools.distributed``).
 - Showing it: ``plots`` (a package: every figure and result table of the lessons, one call each,
   by topic), ``widgets`` (sliders around the figures).
 - Your own photos: ``photos`` (one way to open, list and mark a photo), ``cli`` (the ``anw``

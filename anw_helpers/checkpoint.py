@@ -430,7 +430,8 @@ def load_or_train(
     ``pretrained.install_from_env``); ``agree(flag)`` turns this process's answer to "is the
     cached model usable?" into the one all of the caller's processes share; ``write_once(write)``
     runs ``write`` where the caller wants the file written and returns True where the model must
-    then be read back from it (``train.Parallel``; ``distributed.DataParallel`` under torchrun).
+    then be read back from it (``train.Parallel``; under torchrun, ``DataParallel`` of the
+    repository's ``tools/distributed.py``).
     """
     path = Path(path)
     if not retrain and not path.exists():  # a miss: an archive may hold it

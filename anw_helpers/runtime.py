@@ -181,7 +181,7 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
 
 def launched_by_torchrun() -> bool:
     """True when this process is one rank of a torchrun launch (RANK and WORLD_SIZE are set; the
-    ranks themselves are ``anw_helpers.distributed``'s business)."""
+    ranks themselves are ``tools.distributed``'s business)."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 

@@ -10,9 +10,9 @@ from types import SimpleNamespace
 
 import torch
 
-from anw_helpers import sweep
 from anw_helpers.datasets import ImageSet
 from anw_helpers.models import build_model
+from tools import sweep
 from tools.jobs import marks
 
 ROOT = Path(__file__).resolve().parents[1]

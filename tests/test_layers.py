@@ -28,7 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "tracing", "twins", "adaptive", "throughput", "precision_probe",
     ),
     "showing it": ("plots", "widgets"),
-    "running it": ("distributed", "sweep", "photo_cli", "__init__"),
+    "running it": ("photo_cli", "__init__"),
 }  # fmt: skip
 
 #: Imports that break the rule, each with why; the test fails when one is gone (then delete it).
@@ -36,8 +36,8 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 #: What "about processes" means for the modules that must not know of them.
 PROCESS_MODULES = (
-    "anw_helpers.distributed", "anw_helpers.sweep", "torch.distributed", "torch.multiprocessing",
-    "multiprocessing", "submitit", "subprocess",
+    "tools", "torch.distributed", "torch.multiprocessing", "multiprocessing", "submitit",
+    "subprocess",
 )  # fmt: skip
 
 
@@ -159,3 +159,21 @@ def test_training_and_the_cache_import_nothing_about_processes(module):
         name for name in imported if any(name.startswith(p) for p in PROCESS_MODULES)
     )
     assert not about_processes, f"anw_helpers/{module}.py imports {about_processes}"
+
+
+def _importing_tools(modules: dict[str, Path]) -> list[str]:
+    """The modules (name -> file) that import the repository's ``tools`` or one of its modules."""
+    return sorted(
+        module
+        for module, path in modules.items()
+        if any(name == "tools" or name.startswith("tools.") for name in _imported(module, path))
+    )
+
+
+def test_the_package_imports_nothing_from_tools(tmp_path):
+    """The sweep runner and the torchrun entry live in the repository's ``tools/`` (run from a
+    clone): an installed package has no ``tools`` to import (issue 29 item 1)."""
+    assert _importing_tools(_modules()) == []
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text("def f():\n    from tools.sweep import parse_grid\n")
+    assert _importing_tools({"lazy": lazy}) == ["lazy"]  # the check can fail

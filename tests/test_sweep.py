@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from anw_helpers import sweep
 from anw_helpers.profiles import get_profile
+from tools import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"n_train": 300, "user_sizes": 10, "n_test": 100, "width": 4, "epochs": 1, "batch_size": 64}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from anw_helpers.profiles import PROFILES, profile_table
-from anw_helpers.sweep import tomllib
+from tools.sweep import tomllib
 from tools.work import (
     T4_MAX_IMAGES_PER_SECOND,
     T4_TFLOPS,
