@@ -1,4 +1,4 @@
-"""A person's photos on disk: the one way the course lists, opens and watermarks them.
+"""A person's photos on disk: the one way the course lists and opens them.
 
 ``anw mark``, ``anw verify`` (``anw_helpers.photo_cli``) and
 :func:`anw_helpers.data.load_image_folder` all read photos through :func:`open_photo`, so a photo is

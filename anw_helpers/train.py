@@ -36,14 +36,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .augment import get_augmentation
-from .checkpoint import Cached, cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
 from .datasets import ImageSet, load_cifar10, load_cub200, to_float
+from .machinery.checkpoint import Cached, cache_key, cache_path, load_or_train
+from .machinery.pretrained import install_from_env
+from .machinery.runtime import Precision, choose_device, choose_precision, trained_with
 from .models import build_model
-from .pretrained import install_from_env
 from .profiles import get_profile
 from .recipe import LearnerConfig, TrainingRecipe
-from .runtime import Precision, choose_device, choose_precision, trained_with
 from .users import LearnerData, build_learner_data
 
 __all__ = [

@@ -26,8 +26,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from anw_helpers import checkpoint, models, train
+from anw_helpers import models, train
 from anw_helpers.datasets import ImageSet
+from anw_helpers.machinery import checkpoint
 from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
 from anw_helpers.users import build_learner_data
 from tools import distributed

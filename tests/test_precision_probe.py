@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from anw_helpers import precision_probe, runtime
-from anw_helpers.precision_probe import PROBE_FILE, cached_rates, measure_rates
+from anw_helpers.machinery import precision_probe, runtime
+from anw_helpers.machinery.precision_probe import PROBE_FILE, cached_rates, measure_rates
+from anw_helpers.machinery.runtime import cpu_has_native_bf16, parse_cpu_flags, precision_for
 from anw_helpers.recipe import TrainingRecipe
-from anw_helpers.runtime import cpu_has_native_bf16, parse_cpu_flags, precision_for
 
 CPU = torch.device("cpu")
 SKYLAKE = frozenset({"sse4_2", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"})

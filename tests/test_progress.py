@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from toy_models import Remembers, in_gamut, save_image_folder, verify_out
 
-from anw_helpers import progress, verify
+from anw_helpers import verify
+from anw_helpers.machinery import progress
 
 
 class _Tally:

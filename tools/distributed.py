@@ -62,7 +62,7 @@ import torch
 from torch import Tensor, nn
 from torch import distributed as dist
 
-from anw_helpers.runtime import choose_device, launched_by_torchrun
+from anw_helpers.machinery.runtime import choose_device, launched_by_torchrun
 from anw_helpers.train import Parallel, train_learner
 
 __all__ = [

@@ -354,7 +354,7 @@ def here_id(config: LearnerConfig) -> str:
     """:func:`resume_id` of a learner trained on this machine, in its chosen precision."""
     import torch
 
-    from anw_helpers.runtime import choose_device, choose_precision
+    from anw_helpers.machinery.runtime import choose_device, choose_precision
 
     isa = torch.backends.cpu.get_cpu_capability()
     return resume_id(config.flat(), choose_precision().name, choose_device().type, isa)
@@ -364,7 +364,7 @@ def here_fields(profile: str, label: str) -> dict:
     """The fields every record carries about where and how it was measured: profile, label, the
     training precision and device chosen here, the machine and the time (:func:`record_id` reads
     them to skip a finished learner)."""
-    from anw_helpers.runtime import choose_device, choose_precision
+    from anw_helpers.machinery.runtime import choose_device, choose_precision
 
     return {
         "profile": profile,
@@ -460,7 +460,7 @@ def machine() -> dict:
     """What a record was measured on: device, GPU or CPU model, threads, torch and Python."""
     import torch
 
-    from anw_helpers.runtime import choose_device
+    from anw_helpers.machinery.runtime import choose_device
 
     device = choose_device()
     cpu = platform.processor() or platform.machine()
@@ -765,7 +765,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"sweep: {exc}", file=sys.stderr)
         return 2
     results = Path(args.results) if args.results else Path(args.grid).with_suffix(".jsonl")
-    from anw_helpers.paths import cache_dir
+    from anw_helpers.machinery.paths import cache_dir
 
     logs = Path(args.logs) if args.logs else cache_dir("sweep-logs", Path(args.grid).stem)
     if results.is_dir():

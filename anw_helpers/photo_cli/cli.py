@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from .. import photos
-from .._checks import check_matchable_key, check_user_key, key_is_off_grid
 from ..color import color_space_from_seed
 from ..datasets import IMAGE_SUFFIXES
+from ..machinery._checks import check_matchable_key, check_user_key, key_is_off_grid
 from . import marking
 
 if TYPE_CHECKING:
@@ -600,7 +600,7 @@ def _cmd_mark(args) -> int:
 
 # ------------------------------------------------------------------------------------------- verify
 def load_checkpoint(path: Path):
-    """A model from a checkpoint of the course's format (``anw_helpers.checkpoint.load``).
+    """A model from a checkpoint of the course's format (``anw_helpers.machinery.checkpoint.load``).
 
     Returns (model, settings): every saved setting by its name (``checkpoint.flat_settings``: a
     learner's data setting and recipe in one dict), plus ``num_classes``, ``width`` (from the
@@ -609,7 +609,7 @@ def load_checkpoint(path: Path):
     no download; an image size within 8..448 pixels whose one photo takes at most 1 GiB in a pass,
     ``memory``). Raises CliError naming the file when it is not a usable checkpoint.
     """
-    from .. import checkpoint
+    from ..machinery import checkpoint
 
     try:
         loaded = checkpoint.load(Path(path))
@@ -647,10 +647,11 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
 def _cmd_verify(args) -> int:
     """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the
     verdict."""
-    from .. import claims, progress, stats, verify
-    from .._checks import key_is_off_grid
+    from .. import claims, stats, verify
     from ..datasets import load_image_folder, to_float
-    from ..runtime import choose_device
+    from ..machinery import progress
+    from ..machinery._checks import key_is_off_grid
+    from ..machinery.runtime import choose_device
 
     # 1. Every argument (key, labels, checkpoint, photos, reference) before any verdict is printed.
     key = None

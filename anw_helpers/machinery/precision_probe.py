@@ -20,7 +20,7 @@ import torch
 from .paths import CacheNotWritable, atomic_write, cache_dir
 
 if TYPE_CHECKING:
-    from .recipe import TrainingRecipe
+    from ..recipe import TrainingRecipe
 
 __all__ = ["PROBE_FILE", "PROBED", "probe_key", "measure_rates", "cached_rates", "rates_here"]
 
@@ -80,10 +80,10 @@ def measure_rates(
     and augmentation; the images are random 32 x 32 pixels (no data set is loaded). Each precision
     is timed for about ``budget_s`` seconds in alternating rounds.
     """
-    from .models import build_model
-    from .profiles import get_profile
+    from ..models import build_model
+    from ..profiles import get_profile
+    from ..train import make_train_step
     from .runtime import Precision
-    from .train import make_train_step
 
     recipe = recipe or get_profile().config.recipe
     batch = min(recipe.batch_size, _MAX_BATCH)
