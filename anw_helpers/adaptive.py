@@ -32,15 +32,15 @@ import torch
 from torch import Tensor, nn
 
 from . import twins
-from ._checks import (
+from .color import YIQ, apply_color_matrix, luma, rgb_to_yiq, watermark
+from .datasets import ImageSet, _digest, to_float, to_uint8
+from .machinery._checks import (
     check_color_space,
     check_float_images,
     check_labelled_batch,
     check_same_shape,
     check_uint8_images,
 )
-from .color import YIQ, apply_color_matrix, luma, rgb_to_yiq, watermark
-from .datasets import ImageSet, _digest, to_float, to_uint8
 from .membership import sample_losses
 from .stats import TestResult, auc, permutation_test  # auc: the package's one AUC
 from .users import LearnerData, User, make_users

@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ._checks import check_float_shape
 from .color import YIQ
+from .machinery._checks import check_float_shape
 
 __all__ = [
     "random_crop",

@@ -31,8 +31,8 @@ import scipy.stats
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_user_key
 from .color import SIGNATURE_SLOTS
+from .machinery._checks import check_user_key
 from .stats import TestResult, check_permutations
 from .verify import DEFAULT_TAU, Verdict, circular_distance, match, per_image_losses
 

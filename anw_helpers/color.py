@@ -20,7 +20,7 @@ from typing import NamedTuple, Optional, Union
 import torch
 from torch import Tensor
 
-from ._checks import (
+from .machinery._checks import (
     check_color_space,
     check_float_images,
     check_float_shape,

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import progress
-from ._checks import check_uint8_images
-from .paths import atomic_write, cache_dir, data_root
+from .machinery import progress
+from .machinery._checks import check_uint8_images
+from .machinery.paths import atomic_write, cache_dir, data_root
 from .photos import (
     NESTED_REASON,
     PHOTO_SUFFIXES,
@@ -338,7 +338,7 @@ def load_cifar10(
 
     Sources, in order: an ImageFolder copy at ``<root>/cifar10-jpeg/<split>`` (or ``root`` itself
     when it holds ``train/`` and ``test/``); torchvision's CIFAR10 in ``<root>``, downloaded when
-    ``download`` and online. ``root`` defaults to :func:`anw_helpers.paths.data_root` (env
+    ``download`` and online. ``root`` defaults to :func:`anw_helpers.machinery.paths.data_root` (env
     ``ANW_DATA``). Decoded arrays are cached under ``$ANW_CACHE``, so a second load takes well under
     a second.
 

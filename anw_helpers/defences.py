@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import prune
 
-from ._checks import check_uint8_images
+from .machinery._checks import check_uint8_images
 from .recipe import TrainingRecipe
 
 __all__ = [

@@ -34,8 +34,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._checks import check_labelled_batch, check_sample
 from .datasets import ImageSet
+from .machinery._checks import check_labelled_batch, check_sample
 from .recipe import TrainingRecipe
 from .train import TrainedModel, predict_logits, train_model
 

@@ -236,7 +236,8 @@ def build_model(
     only luma, :class:`LumaOnly`, lesson 10). Initialisation is seeded. ``resnet50_imagenet`` is
     the paper's pretrained ResNet-50 for high-resolution photos (Fig. 2i): ImageNet weights
     (downloaded once), a new classifier, ImageNet normalisation. ``pretrained=False`` never
-    downloads: the network a checkpoint's weights are loaded into (``anw_helpers.checkpoint``).
+    downloads: the network a checkpoint's weights are loaded into
+    (``anw_helpers.machinery.checkpoint``).
     """
     if name not in _BUILDERS:
         raise ValueError(f"unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")

@@ -1,8 +1,9 @@
-"""A person's photos on disk: the one way the course lists, opens and watermarks them.
+"""A person's photos on disk: the one way the course lists and opens them.
 
-``anw mark``, ``anw verify`` and :func:`anw_helpers.data.load_image_folder` all read photos through
-:func:`open_photo`, so a photo is the same pixels for the user who marks it and for the arbitrator
-who checks a model with it (issue 20, case 1):
+``anw mark``, ``anw verify`` (``anw_helpers.photo_cli``) and
+:func:`anw_helpers.data.load_image_folder` all read photos through :func:`open_photo`, so a photo is
+the same pixels for the user who marks it and for the arbitrator who checks a model with it (issue
+20, case 1):
 
 - the EXIF orientation tag is applied (a phone's portrait photo stored sideways comes out upright);
 - 16-bit and float modes (``I;16``, ``I``, ``F``) are scaled to 8 bits, never clipped;
@@ -10,9 +11,8 @@ who checks a model with it (issue 20, case 1):
 - HEIC/HEIF photos are read when ``pillow-heif`` is installed (``pip install "anw-helpers[heic]"``);
 - the first frame of an animated GIF or multi-page TIFF is the photo (``Photo.frames`` counts them).
 
-:func:`watermark_rgb` applies the LCT watermark (eq. 5) to an 8-bit photo in tiles of rows, so a
-100-megapixel photo needs a few hundred megabytes, and measures how much the mark changed it: hue
-rotation cannot change grey, so greyscale and near-grey photos carry almost no mark.
+Marking a photo on disk (eq. 5 in tiles, a transparent photo over a background) is the command
+line's business: ``anw_helpers.photo_cli.marking``.
 """
 
 from __future__ import annotations
@@ -24,13 +24,10 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
-import torch
-from torch import Tensor
 
 __all__ = [
     "PHOTO_SUFFIXES",
     "HEIC_SUFFIXES",
-    "FAINT_MARK_LEVELS",
     "HIDDEN_REASON",
     "NESTED_REASON",
     "PhotoError",
@@ -44,17 +41,12 @@ __all__ = [
     "decode_rgb",
     "scan_folder",
     "what_is_wrong",
-    "watermark_rgb",
-    "composite_onto",
 ]
 
 #: HEIC/HEIF (iPhone) photos, read with the optional ``pillow-heif``.
 HEIC_SUFFIXES = {".heic", ".heif"}
 #: File suffixes read as photos (lower case).
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"} | HEIC_SUFFIXES
-#: A photo whose pixels the mark changed by less than this mean absolute amount (8-bit levels per
-#: channel) carries almost no mark: greyscale or near-grey photos (grey has no hue to rotate).
-FAINT_MARK_LEVELS = 1.0
 #: Why a hidden photo (its name starts with '.') is skipped.
 HIDDEN_REASON = "a hidden photo (its name starts with '.'): rename it to include it"
 #: Why a sub-folder is skipped where only the photos directly in a folder are read (``anw
@@ -65,7 +57,8 @@ HEIC_HINT = (
     'install pillow-heif to read HEIC photos (pip install "anw-helpers[heic]" or '
     "pip install pillow-heif), or export them as JPEG or PNG"
 )
-#: Pixels per tile of :func:`watermark_rgb` and :func:`composite_onto` (about 40 MB of work space).
+#: Pixels per strip when a large photo is decoded (about 40 MB of work space; ``anw mark`` tiles
+#: by it too, ``photo_cli.marking``).
 TILE_PIXELS = 1 << 19
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
@@ -300,70 +293,3 @@ def scan_folder(root: Union[str, Path], recursive: bool = True) -> Listing:
             pending.extend(reversed(subfolders))
     listing.photos.sort()
     return listing
-
-
-def _mark_tile(tile: np.ndarray, key: float, color_space: Optional[Tensor]) -> np.ndarray:
-    from .color import watermark
-
-    x = torch.from_numpy(np.array(tile)).permute(2, 0, 1).float().div_(255.0)  # a writable copy
-    y = watermark(x, key, color_space)  # eq. 5 per pixel, clipped to [0, 1]
-    return y.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
-
-
-def watermark_rgb(
-    rgb: np.ndarray,
-    key: float,
-    color_space: Optional[Tensor] = None,
-    alpha: Optional[np.ndarray] = None,
-    tile_pixels: int = TILE_PIXELS,
-    out: Optional[np.ndarray] = None,
-) -> tuple[np.ndarray, float]:
-    """Watermark an (H, W, 3) uint8 photo with signature ``key`` (eq. 5), in tiles of rows.
-
-    Equal to ``data.watermark_uint8`` on the whole photo, with memory bounded by ``tile_pixels``;
-    ``out=rgb`` marks in place. Returns the marked photo and the mark's strength: the mean absolute
-    change of the 8-bit channel values, weighted by ``alpha`` (transparent pixels do not count).
-    Compare it with :data:`FAINT_MARK_LEVELS`.
-    """
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be an (H, W, 3) uint8 array; got {rgb.dtype} {rgb.shape}.")
-    if tile_pixels < 1:
-        raise ValueError(f"tile_pixels must be >= 1; got {tile_pixels}.")
-    out = np.empty_like(rgb) if out is None else out
-    height, width = rgb.shape[:2]
-    rows = max(1, tile_pixels // max(width, 1))
-    change, weight = 0.0, 0.0
-    for top in range(0, height, rows):
-        before = rgb[top : top + rows]
-        after = _mark_tile(before, float(key), color_space)
-        diff = np.abs(after.astype(np.int16) - before.astype(np.int16)).sum(
-            axis=2, dtype=np.float64
-        )
-        if alpha is None:
-            change, weight = change + float(diff.sum()), weight + diff.size
-        else:
-            a = alpha[top : top + rows].astype(np.float64) / 255.0
-            change, weight = change + float((diff * a).sum()), weight + float(a.sum())
-        out[top : top + rows] = after
-    return out, (change / (3.0 * weight) if weight > 0 else 0.0)
-
-
-def composite_onto(
-    rgb: np.ndarray,
-    alpha: np.ndarray,
-    background: tuple[int, int, int],
-    tile_pixels: int = TILE_PIXELS,
-) -> np.ndarray:
-    """The photo as shown over an opaque ``background``: rgb * a + background * (1 - a), in tiles.
-
-    Returns a new (H, W, 3) uint8 array; transparent pixels become the background, never their
-    hidden RGB.
-    """
-    out = np.empty_like(rgb)
-    rows = max(1, tile_pixels // max(rgb.shape[1], 1))
-    colour = np.asarray(background, dtype=np.float32)
-    for top in range(0, rgb.shape[0], rows):
-        a = alpha[top : top + rows, :, None].astype(np.float32) / 255.0
-        mixed = rgb[top : top + rows].astype(np.float32) * a + colour * (1.0 - a)
-        out[top : top + rows] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
-    return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional, Union
 
 from .augment import check_augmentation_name
-from .memory import MAX_IMAGE_SIZE
+from .machinery.memory import MAX_IMAGE_SIZE
 from .models import MODEL_NAMES
 
 __all__ = ["DATASETS", "DataSetting", "TrainingRecipe", "LearnerConfig"]

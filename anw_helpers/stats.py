@@ -48,10 +48,15 @@ import scipy.stats
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_float_images, check_labelled_batch, check_sample, check_user_key
 from .color import apply_color_matrix, lct_matrix
 from .datasets import appears_in  # re-exported: lessons 08 and 09 call stats.appears_in
-from .memory import MAX_BATCH, PASS_MEMORY_BYTES
+from .machinery._checks import (
+    check_float_images,
+    check_labelled_batch,
+    check_sample,
+    check_user_key,
+)
+from .machinery.memory import MAX_BATCH, PASS_MEMORY_BYTES
 from .verify import per_image_losses  # re-exported: the per-image terms of eq. 6
 
 __all__ = [

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._checks import check_labelled_batch
+from .machinery._checks import check_labelled_batch
 
 __all__ = [
     "feature_extractor",

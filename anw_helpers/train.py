@@ -14,8 +14,8 @@ shapes it and of the training data itself; the same settings load in well under 
 :func:`fit` is lesson 03's loop (a seeded order, one optimisation step per batch, the epoch's mean
 loss) with the course's extras: the step's precision and on-device augmentation
 (:func:`make_train_step`) and a progress bar. It trains in one process; a :class:`Parallel`
-strategy passed in from outside (``distributed.parallel()`` under torchrun) spreads it over several:
-nothing here knows about processes or ranks.
+strategy passed in from outside (``tools.distributed.parallel()`` under torchrun) spreads it over
+several: nothing here knows about processes or ranks.
 """
 
 from __future__ import annotations
@@ -36,14 +36,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .augment import get_augmentation
-from .checkpoint import Cached, cache_key, cache_path, load_or_train
 from .color import color_space_from_seed
 from .datasets import ImageSet, load_cifar10, load_cub200, to_float
+from .machinery.checkpoint import Cached, cache_key, cache_path, load_or_train
+from .machinery.pretrained import install_from_env
+from .machinery.runtime import Precision, choose_device, choose_precision, trained_with
 from .models import build_model
-from .pretrained import install_from_env
 from .profiles import get_profile
 from .recipe import LearnerConfig, TrainingRecipe
-from .runtime import Precision, choose_device, choose_precision, trained_with
 from .users import LearnerData, build_learner_data
 
 __all__ = [
@@ -75,8 +75,8 @@ class Parallel:
     """How :func:`fit` spreads one model's training over processes; this default: not at all.
 
     One process trains on every image of every batch, shows the progress bar and writes the model
-    cache. A data-parallel strategy (``distributed.DataParallel``, under torchrun) overrides these
-    methods: they are the only points where several processes differ from one, and each does
+    cache. A data-parallel strategy (``tools.distributed.DataParallel``, under torchrun) overrides
+    these methods: they are the only points where several processes differ from one, and each does
     nothing (or gives back what it was given) here.
     """
 
@@ -518,7 +518,8 @@ def fit(
     subsampled models of lesson 08) and returns the per-epoch record. Only ``recipe``'s
     optimisation and defence settings are used: the model is the one passed in. ``parallel``
     (default: one process) spreads the training over several processes from outside, e.g.
-    ``distributed.parallel()`` under torchrun, where each rank trains on its share of every batch.
+    ``tools.distributed.parallel()`` under torchrun, where each rank trains on its share of every
+    batch.
     """
     from tqdm.auto import tqdm
 
@@ -593,8 +594,8 @@ def train_learner(
     and labels. ``announce`` names the model
     for a message printed when it is not cached and must be trained first (e.g. "lesson 03's learner
     (about 3 min on 2 CPU cores)", for a lesson opened on its own). ``parallel`` (default: one
-    process) trains it in several processes, e.g. ``distributed.parallel()`` under torchrun: it
-    names the device, and which process writes the cache file (:func:`_load_or_train`).
+    process) trains it in several processes, e.g. ``tools.distributed.parallel()`` under torchrun:
+    it names the device, and which process writes the cache file (:func:`_load_or_train`).
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base

@@ -41,8 +41,8 @@ import scipy.stats
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_float_images, check_same_shape, check_sample
 from .datasets import to_float, to_uint8
+from .machinery._checks import check_float_images, check_same_shape, check_sample
 from .membership import sample_losses
 
 __all__ = [

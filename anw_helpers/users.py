@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_uint8_images
 from .color import SIGNATURE_SLOTS, watermark
 from .datasets import ImageSet, _digest, to_float, to_uint8
+from .machinery._checks import check_uint8_images
 
 __all__ = [
     "User",

@@ -22,9 +22,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ._checks import check_labelled_batch
 from .color import SIGNATURE_SLOTS, apply_color_matrix, blue_channel_watermark, lct_matrix
-from .memory import batch_size_for
+from .machinery._checks import check_labelled_batch
+from .machinery.memory import batch_size_for
 
 if TYPE_CHECKING:
     from .users import User

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from . import color, plots
-from .runtime import in_colab
+from .machinery.runtime import in_colab
 
 __all__ = [
     "InteractiveFigure",

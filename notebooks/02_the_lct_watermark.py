@@ -69,7 +69,7 @@ except ModuleNotFoundError:
             "pane) or set ANW_WHEEL to its path or URL, then run this cell again. Instructors: "
             "docs/publishing.md."
         ) from None
-from anw_helpers.runtime import describe_runtime
+from anw_helpers.machinery.runtime import describe_runtime
 
 print(describe_runtime())
 

@@ -66,7 +66,7 @@ except ModuleNotFoundError:
             "pane) or set ANW_WHEEL to its path or URL, then run this cell again. Instructors: "
             "docs/publishing.md."
         ) from None
-from anw_helpers.runtime import describe_runtime
+from anw_helpers.machinery.runtime import describe_runtime
 
 print(describe_runtime())
 
@@ -76,8 +76,9 @@ import time
 import torch
 from IPython.display import Markdown, display
 
-from anw_helpers import plots, throughput, verify
+from anw_helpers import plots, verify
 from anw_helpers.color import SIGNATURE_SLOTS
+from anw_helpers.machinery import throughput
 from anw_helpers.profiles import (
     HIGH_RES,
     MULTI_USER_KEYS,

@@ -82,7 +82,7 @@ except ModuleNotFoundError:
             "pane) or set ANW_WHEEL to its path or URL, then run this cell again. Instructors: "
             "docs/publishing.md."
         ) from None
-from anw_helpers.runtime import describe_runtime
+from anw_helpers.machinery.runtime import describe_runtime
 
 print(describe_runtime())
 
@@ -96,9 +96,9 @@ from IPython.display import Markdown, display
 
 from anw_helpers import augment, defences, plots, verify
 from anw_helpers.color import watermark
+from anw_helpers.machinery.throughput import synchronize
 from anw_helpers.models import build_model
 from anw_helpers.profiles import DEFENCE_VARIANTS, PROFILES, get_profile
-from anw_helpers.throughput import synchronize
 from anw_helpers.train import (
     accuracy,
     dp_epsilon,

@@ -69,7 +69,7 @@ def toy(monkeypatch):
     """``anw verify`` loads the model put in ``toy["model"]`` instead of reading a checkpoint."""
     holder: dict = {}
     monkeypatch.setattr(
-        "anw_helpers.cli.load_checkpoint",
+        "anw_helpers.photo_cli.cli.load_checkpoint",
         lambda path: (holder["model"], {"model": "toy", "num_classes": 10, "image_size": 6}),
     )
     return holder
@@ -108,7 +108,8 @@ def _save_small_resnet(
     """``model`` (default: a freshly built small ResNet of ``width``, seed 0) saved to ``path`` with
     ``checkpoint.save``; its config is ``config``, or else the flat ``{"model": "small_resnet",
     "width": width, **settings}`` that files written before the recipe split hold."""
-    from anw_helpers import checkpoint, models
+    from anw_helpers import models
+    from anw_helpers.machinery import checkpoint
 
     if model is None:
         model = models.build_model("small_resnet", num_classes, width, 0)

@@ -26,10 +26,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from anw_helpers import checkpoint, distributed, models, train
+from anw_helpers import models, train
 from anw_helpers.datasets import ImageSet
+from anw_helpers.machinery import checkpoint
 from anw_helpers.recipe import DataSetting, LearnerConfig, TrainingRecipe
 from anw_helpers.users import build_learner_data
+from tools import distributed
 
 CLASSES = tuple(f"class{i}" for i in range(10))
 PLAIN = TrainingRecipe(width=4, epochs=2, batch_size=64, augment="crop_flip", seed=3)

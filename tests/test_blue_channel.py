@@ -12,12 +12,13 @@ import pytest
 import torch
 from toy_models import HueMatcher, Remembers
 
-from anw_helpers import sweep, verify
+from anw_helpers import verify
 from anw_helpers.color import blue_channel_watermark, blue_pixel_positions
 from anw_helpers.datasets import ImageSet, to_float, to_uint8
 from anw_helpers.profiles import get_profile
 from anw_helpers.users import build_learner_data
 from tools import reproduction as rp
+from tools import sweep
 from tools.jobs import blue
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from anw_helpers import checkpoint, datasets, memory, models, verify
-from anw_helpers.cli import main
+from anw_helpers import datasets, models, verify
+from anw_helpers.machinery import checkpoint, memory
+from anw_helpers.photo_cli.cli import main
 from anw_helpers.recipe import DataSetting
 
 

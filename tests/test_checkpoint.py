@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from anw_helpers import checkpoint, cli, data, models, paths
+from anw_helpers import data, models
+from anw_helpers.machinery import checkpoint, paths
+from anw_helpers.photo_cli import cli
 
 _RAN: list[str] = []
 

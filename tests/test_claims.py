@@ -11,9 +11,9 @@ import torch
 from toy_models import Remembers, in_gamut, save_image_folder, verify_out
 
 from anw_helpers import claims, verify
-from anw_helpers.cli import main
 from anw_helpers.color import watermark
 from anw_helpers.datasets import to_float, to_uint8
+from anw_helpers.photo_cli.cli import main
 
 
 # ------------------------------------------------------------------------------------------- case 1
@@ -109,7 +109,7 @@ def test_permutations_are_bounded_before_anything_is_loaded(
     memorised_60, capsys, count, monkeypatch
 ):
     """--permutations 1000000000 ended in MemoryError ('This is a bug'): refused in one line."""
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     def no_loading(path):
         raise AssertionError("the checkpoint was loaded before --permutations was checked")
@@ -180,7 +180,7 @@ def test_the_meaning_line_never_calls_a_large_p_evidence(capsys):
     learner's never-seen user): the meaning follows the p-value."""
     from types import SimpleNamespace
 
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     for p, said in ((0.49, "no evidence"), (0.0001, "evidence of membership")):
         test = SimpleNamespace(p_value=p, p_floor=1e-4, summary=lambda: "summary")

@@ -23,11 +23,12 @@ import pytest
 import torch
 from PIL import Image
 
-from anw_helpers import cli, verify
-from anw_helpers.cli import main
+from anw_helpers import verify
 from anw_helpers.color import random_color_space, watermark
 from anw_helpers.datasets import CIFAR10_CLASSES, load_image_folder, to_float, to_uint8
 from anw_helpers.models import build_model
+from anw_helpers.photo_cli import cli
+from anw_helpers.photo_cli.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -299,7 +300,7 @@ def test_verify_rejects_weights_of_another_width(checkpoint, clean_photos, tmp_p
 @pytest.mark.slow  # a fresh Python importing torch
 def test_anw_command_runs_as_a_module():
     done = subprocess.run(
-        [sys.executable, "-m", "anw_helpers.cli", "--help"],
+        [sys.executable, "-m", "anw_helpers.photo_cli.cli", "--help"],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -484,7 +485,7 @@ def test_mark_heic_without_pillow_heif_says_how_before_any_work(
 def _anw(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [sys.executable, "-m", "anw_helpers.cli", *args],
+        [sys.executable, "-m", "anw_helpers.photo_cli.cli", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

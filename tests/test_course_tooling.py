@@ -415,7 +415,7 @@ except ModuleNotFoundError:
         import anw_helpers
     except ModuleNotFoundError:
         raise SystemExit("failed: upload a wheel or set ANW_WHEEL; docs/publishing.md") from None
-from anw_helpers.runtime import describe_runtime
+from anw_helpers.machinery.runtime import describe_runtime
 print(describe_runtime())"""
 WHEEL_CELL = course.install_cell_source(SETTING)  # the lessons' shape: a wheel, else git
 
@@ -490,7 +490,7 @@ def test_install_cell_magic_expands_to_the_wheel_or_the_repository():
 def test_runtime_banner_tells_a_colab_user_how_to_get_a_gpu(monkeypatch):
     import torch
 
-    from anw_helpers import runtime
+    from anw_helpers.machinery import runtime
 
     monkeypatch.setattr(runtime, "choose_device", lambda: torch.device("cpu"))
     monkeypatch.setattr(runtime, "in_colab", lambda: True)
@@ -857,7 +857,8 @@ def _run_install_cell(source: str, monkeypatch, installs: bool) -> list[str]:
             sys.modules["anw_helpers"] = types.ModuleType("anw_helpers")
 
     shell = types.SimpleNamespace(run_line_magic=run_line_magic)
-    code = TransformerManager().transform_cell(source.split("from anw_helpers.runtime")[0])
+    install = source.split("from anw_helpers.machinery.runtime")[0]
+    code = TransformerManager().transform_cell(install)
     exec(compile(code, "install cell", "exec"), {"get_ipython": lambda: shell})
     return ran
 

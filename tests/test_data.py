@@ -44,7 +44,7 @@ def test_unknown_split_and_missing_data_explain_the_fix(tmp_path):
 
 
 def test_data_root_and_cache_follow_environment(monkeypatch, tmp_path):
-    from anw_helpers import paths
+    from anw_helpers.machinery import paths
 
     monkeypatch.setenv("ANW_DATA", str(tmp_path / "d"))
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "c"))

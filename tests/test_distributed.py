@@ -1,4 +1,4 @@
-"""One learner in several processes (torchrun, DDP; ``anw_helpers.distributed``), on CPUs with gloo.
+"""One learner in several processes (torchrun, DDP; ``tools.distributed``), on CPUs with gloo.
 
 tests/distributed_worker.py trains tiny models twice, as two ranks under torchrun and as one plain
 process, in fp32 with one thread each; the tests compare what they saved. Tolerances:
@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from anw_helpers import distributed
 from anw_helpers.train import Parallel
+from tools import distributed
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKER = ROOT / "tests" / "distributed_worker.py"
@@ -258,7 +258,7 @@ def test_the_command_trains_one_learner_in_one_process(cifar_train, capsys):
 @pytest.mark.slow  # two processes, each loading CIFAR-10 and training
 def test_the_readme_command_trains_one_learner_under_torchrun(cifar_train):
     env = _env(Path(os.environ.get("ANW_CACHE") or Path.home() / ".cache" / "anw"))
-    command = TORCHRUN + ["-m", "anw_helpers.distributed", *TINY_SETTINGS, "--retrain"]
+    command = TORCHRUN + ["-m", "tools.distributed", *TINY_SETTINGS, "--retrain"]
     out = _run(command, env)
     assert out.count("trained and cached in") == 1, out  # rank 0 alone prints
     assert "images/s on 2 x cpu (torchrun)" in out

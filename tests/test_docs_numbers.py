@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from anw_helpers import paths
+from anw_helpers.machinery import paths
 from anw_helpers.profiles import PROFILES
 from tools import docs_numbers as dn
 from tools import work
@@ -214,3 +214,28 @@ def test_recorded_t4_projections_are_the_work_table():
     for name, recorded in dn.measured()["projected"]["t4_training_min"].items():
         _, minutes = work.gpu_work_table(PROFILES[name])
         assert recorded == round(sum(minutes.values())), name
+
+
+def test_the_module_map_names_every_module_and_refuses_a_new_one(tmp_path):
+    """The README's module map (issue 29): teaching core, then machinery, then tools/; a module
+    missing from it fails the map, so it cannot go stale silently."""
+    assert [part for part, _ in dn.MODULE_MAP][:2] == ["teaching core", "machinery"]
+    assert dn.MODULE_MAP[-1][0].startswith("tools/")
+    assert dn.unmapped() == []
+    for relative in ("anw_helpers/color.py", "anw_helpers/machinery/runtime.py",
+                     "anw_helpers/machinery/__init__.py", "anw_helpers/new.py", "tools/sweep.py"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_text("a = 1\nb = 2\n")
+    rows = (("core", (("color", "the watermark"),)), ("tools", (("tools.sweep", "grids"),)))
+    assert dn.unmapped(tmp_path, rows) == ["anw_helpers/machinery/runtime.py", "anw_helpers/new.py"]
+    with pytest.raises(ValueError, match="not in the module map: anw_helpers/machinery/runtime.py"):
+        dn.module_map(tmp_path, rows)
+    rows += (("machinery", (("machinery.runtime", "device"), ("new", "new"))),)
+    assert "| core | `color` | the watermark | 2 |" in dn.module_map(tmp_path, rows)
+
+
+def test_module_sizes_are_counted_to_two_significant_figures():
+    assert [dn.about(n) for n in (46, 709, 1967, 12345)] == ["46", "710", "2,000", "12,000"]
+    assert dn.module_lines(ROOT / "anw_helpers" / "plots") > dn.module_lines(
+        ROOT / "anw_helpers" / "plots" / "core.py"
+    )

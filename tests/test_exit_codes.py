@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from anw_helpers import cli
+from anw_helpers.photo_cli import cli
 
 
 def _help(capsys, *argv: str) -> str:

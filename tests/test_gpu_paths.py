@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from anw_helpers import throughput
-from anw_helpers.runtime import Precision
+from anw_helpers.machinery import throughput
+from anw_helpers.machinery.runtime import Precision
 from anw_helpers.train import adversarial_batch
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,8 +5,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from anw_helpers import sweep
 from tools import reproduction as rp
+from tools import sweep
 from tools.jobs.adversary import adversary_matches
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,10 +12,9 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from anw_helpers import sweep
 from anw_helpers.datasets import ImageSet
 from anw_helpers.models import build_model
-from tools import reproduction
+from tools import reproduction, sweep
 from tools.jobs import marks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from anw_helpers import membership, sweep
+from anw_helpers import membership
 from anw_helpers.profiles import get_profile, multi_user_config
 from tools import reproduction as rp
+from tools import sweep
 from tools.jobs import membership as jobs
 
 ROOT = Path(__file__).resolve().parent.parent

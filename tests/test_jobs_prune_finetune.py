@@ -13,11 +13,12 @@ import pytest
 import torch
 from torch import nn
 
-from anw_helpers import defences, sweep
+from anw_helpers import defences
 from anw_helpers.datasets import ImageSet
 from anw_helpers.profiles import get_profile
 from anw_helpers.users import build_learner_data
 from tools import reproduction as rp
+from tools import sweep
 from tools.jobs import prune_finetune as job
 
 ROOT = Path(__file__).resolve().parent.parent

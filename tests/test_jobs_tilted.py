@@ -12,11 +12,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from anw_helpers import adaptive, sweep
+from anw_helpers import adaptive
 from anw_helpers.datasets import ImageSet
 from anw_helpers.profiles import get_profile, many_users_config
 from anw_helpers.train import learner_data, model_cache_key
 from tools import reproduction as rp
+from tools import sweep
 from tools.jobs import tilted
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,34 +15,32 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "anw_helpers"
 
-#: The layers, lowest first (CONTRIBUTING.md describes them).
+#: The layers, lowest first (CONTRIBUTING.md describes them). A name covers a module or a
+#: subpackage (``plots``, ``photo_cli``); the ``machinery`` subpackage's modules sit at three
+#: heights (foundations, the model cache, timing), each named where it sits.
 LAYERS: dict[str, tuple[str, ...]] = {
-    "foundations": ("_checks", "paths", "memory", "progress", "runtime"),
+    "foundations (machinery)": (
+        "machinery.__init__", "machinery._checks", "machinery.paths", "machinery.memory",
+        "machinery.progress", "machinery.runtime",
+    ),
     "the paper's pieces": (
         "color", "photos", "datasets", "users", "data", "models", "augment", "recipe", "profiles",
     ),
-    "the model cache": ("checkpoint", "pretrained"),
+    "the model cache (machinery)": ("machinery.checkpoint", "machinery.pretrained"),
     "training": ("train",),
     "the paper's analyses": (
         "verify", "stats", "claims", "calibration", "defences", "membership", "memorisation",
-        "tracing", "twins", "adaptive", "throughput", "precision_probe",
+        "tracing", "twins", "adaptive",
     ),
+    "timing it (machinery)": ("machinery.precision_probe", "machinery.throughput"),
     "showing it": ("plots", "widgets"),
-    "running it": ("distributed", "sweep", "cli", "__init__"),
+    "running it": ("photo_cli", "__init__"),
 }  # fmt: skip
-
-#: Imports that break the rule, each with why; the test fails when one is gone (then delete it).
-#: runtime.choose_precision asks the probe, which times train.make_train_step: the follow-up is a
-#: training step below runtime, or the precision passed down from the caller (see the report of
-#: issue 29 item 2).
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("runtime", "precision_probe"): "the measured bf16/fp32 choice times train's step",
-}
 
 #: What "about processes" means for the modules that must not know of them.
 PROCESS_MODULES = (
-    "anw_helpers.distributed", "anw_helpers.sweep", "torch.distributed", "torch.multiprocessing",
-    "multiprocessing", "submitit", "subprocess",
+    "tools", "torch.distributed", "torch.multiprocessing", "multiprocessing", "submitit",
+    "subprocess",
 )  # fmt: skip
 
 
@@ -95,10 +93,9 @@ def _graph() -> dict[str, set[str]]:
 
 
 def _layer_of(module: str) -> int:
-    """The index of ``module``'s layer (a subpackage's modules are in the subpackage's)."""
-    top = module.split(".")[0]
+    """The index of ``module``'s layer: the one naming it or the subpackage it is in."""
     for index, members in enumerate(LAYERS.values()):
-        if top in members:
+        if any(module == m or module.startswith(f"{m}.") for m in members):
             return index
     raise AssertionError(
         f"anw_helpers/{module.replace('.', '/')}.py has no layer: add it to LAYERS in "
@@ -135,18 +132,21 @@ def test_every_module_has_a_layer_and_imports_none_above_it():
         (module, target)
         for module, targets in graph.items()
         for target in targets
-        if _layer_of(target) > _layer_of(module) and (module, target) not in KNOWN_EXCEPTIONS
+        if _layer_of(target) > _layer_of(module)
     )
     assert not upward, "imports of a layer above: " + ", ".join(f"{a} -> {b}" for a, b in upward)
-    for (module, target), why in KNOWN_EXCEPTIONS.items():
-        assert target in graph[module], f"{module} -> {target} is gone ({why}): delete it here"
 
 
-def test_the_package_has_no_import_circle_but_the_known_exception():
-    graph = _graph()
-    for module, target in KNOWN_EXCEPTIONS:
-        graph[module] = graph[module] - {target}
-    circle = _cycle(graph)
+def test_a_layer_is_found_by_module_or_subpackage():
+    assert _layer_of("plots.core") == _layer_of("widgets")
+    assert _layer_of("machinery.runtime") < _layer_of("color") < _layer_of("machinery.checkpoint")
+    assert _layer_of("train") < _layer_of("machinery.precision_probe")
+    with pytest.raises(AssertionError, match="has no layer"):
+        _layer_of("machinery.new_module")  # a module of a split subpackage is named one by one
+
+
+def test_the_package_has_no_import_circle():
+    circle = _cycle(_graph())
     assert not circle, "an import circle: " + " -> ".join(circle)
 
 
@@ -155,12 +155,43 @@ def test_the_circle_finder_finds_one():
     assert _cycle({"a": {"b"}, "b": set()}) == []
 
 
-@pytest.mark.parametrize("module", ["train", "checkpoint"])
+@pytest.mark.parametrize("module", ["train", "machinery.checkpoint"])
 def test_training_and_the_cache_import_nothing_about_processes(module):
     """Data-parallel training wraps ``train.fit`` from outside (``train.Parallel``), and the caller
     of ``checkpoint.load_or_train`` decides who writes (issue 29 item 2)."""
-    imported = _imported(module, PACKAGE / f"{module}.py")
+    imported = _imported(module, PACKAGE / f"{module.replace('.', '/')}.py")
     about_processes = sorted(
         name for name in imported if any(name.startswith(p) for p in PROCESS_MODULES)
     )
     assert not about_processes, f"anw_helpers/{module}.py imports {about_processes}"
+
+
+#: The machinery a lesson may import itself: its first cell's banner and lessons 05-06's timing.
+LESSON_MACHINERY = ("anw_helpers.machinery.runtime", "anw_helpers.machinery.throughput")
+
+
+def _machinery_used(lesson: Path) -> list[str]:
+    """What ``lesson`` (a py:percent source) imports of the machinery beyond
+    :data:`LESSON_MACHINERY`, of the ``anw`` command or of the repository's ``tools``."""
+    names = _imported("lesson", lesson)
+    return sorted(
+        name
+        for name in names
+        if name.startswith(("anw_helpers.photo_cli", "tools"))
+        or (
+            name.startswith("anw_helpers.machinery.")
+            and not any(name == a or name.startswith(f"{a}.") for a in LESSON_MACHINERY)
+        )
+    )
+
+
+def test_lessons_import_the_core_and_only_the_listed_machinery(tmp_path):
+    """The top level is what the lessons teach: they never import the ``anw`` command or
+    ``tools/`` and reach the machinery only through :data:`LESSON_MACHINERY` (issue 29 item 1)."""
+    lessons = sorted((PACKAGE.parent / "notebooks").glob("[0-9][0-9]_*.py"))
+    assert lessons
+    used = {lesson.name: _machinery_used(lesson) for lesson in lessons}
+    assert {name: found for name, found in used.items() if found} == {}
+    bad = tmp_path / "99_bad.py"
+    bad.write_text("from anw_helpers.machinery import checkpoint\nimport anw_helpers.photo_cli")
+    assert _machinery_used(bad) == ["anw_helpers.machinery.checkpoint", "anw_helpers.photo_cli"]

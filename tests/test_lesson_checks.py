@@ -8,9 +8,8 @@ from types import SimpleNamespace
 import torch
 from toy_models import HueMatcher
 
-from anw_helpers import sweep
 from anw_helpers.color import watermark
-from tools import lesson_checks
+from tools import lesson_checks, sweep
 
 
 def _record(isa="AVX2", precision="fp32", checks=None, held_k_hat=0.0, **changes) -> dict:

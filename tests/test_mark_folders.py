@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_grey_photos_are_refused_before_any_photo_is_marked(
     source, tmp_path, capsys, monkeypatch, write_photo
 ):
     """The refusal once came only after every photo had been marked (minutes for a big folder)."""
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     write_photo(source / "c_grey.png", (16, 12), 4, grey=True)
 
@@ -100,7 +100,7 @@ def test_grey_photos_are_refused_before_any_photo_is_marked(
 
 def test_a_large_colour_photo_is_not_mistaken_for_grey_by_the_sample(tmp_path, write_photo):
     """The sample takes the photo's own pixels, never averages: colour noise stays colour."""
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     big = tmp_path / "noise.png"
     rng = np.random.default_rng(5)

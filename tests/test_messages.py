@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 
 
 def _error(capsys, *argv: str) -> str:

@@ -14,7 +14,7 @@ import anw_helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLING = {"course", "bench", "check_profile", "make_readme_figure", "work", "smoke"}
-TOOLING |= {"reproduction"}
+TOOLING |= {"reproduction", "sweep", "distributed"}  # issue 29: run from a clone
 
 
 def test_the_package_has_no_course_tooling():

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from anw_helpers import data
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 from anw_helpers.photos import HIDDEN_REASON
 
 

@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 
 from anw_helpers import data, photos
-from anw_helpers.cli import main
+from anw_helpers.photo_cli import marking
+from anw_helpers.photo_cli.cli import main
 from anw_helpers.users import watermark_uint8
 
 
@@ -91,11 +92,11 @@ def test_watermark_in_tiles_equals_the_whole_photo_and_measures_the_change():
         .numpy()
     )
     for tile_pixels in (1, 7, 11, 50, 10_000):
-        tiled, change = photos.watermark_rgb(rgb, 90.0, tile_pixels=tile_pixels)
+        tiled, change = marking.watermark_rgb(rgb, 90.0, tile_pixels=tile_pixels)
         np.testing.assert_array_equal(tiled, whole)
         assert change == pytest.approx(np.abs(whole.astype(float) - rgb).mean())
     in_place = rgb.copy()
-    photos.watermark_rgb(in_place, 90.0, tile_pixels=5, out=in_place)
+    marking.watermark_rgb(in_place, 90.0, tile_pixels=5, out=in_place)
     np.testing.assert_array_equal(in_place, whole)
 
 
@@ -103,16 +104,18 @@ def test_grey_photos_carry_no_mark_and_transparent_pixels_do_not_count():
     grey = np.repeat(
         np.random.default_rng(0).integers(0, 256, (9, 9, 1), dtype=np.uint8), 3, axis=2
     )
-    assert photos.watermark_rgb(grey, 120.0)[1] < photos.FAINT_MARK_LEVELS
+    assert marking.watermark_rgb(grey, 120.0)[1] < marking.FAINT_MARK_LEVELS
     colour = _colour((9, 9))
-    assert photos.watermark_rgb(colour, 120.0)[1] > 10 * photos.FAINT_MARK_LEVELS
+    assert marking.watermark_rgb(colour, 120.0)[1] > 10 * marking.FAINT_MARK_LEVELS
     hidden = np.zeros((9, 9), dtype=np.uint8)  # fully transparent: the colour is never seen
     hidden[0, 0] = 255
     mixed = colour.copy()
     mixed[1:] = grey[1:]
     mixed[0, 1:] = grey[0, 1:]
-    assert photos.watermark_rgb(mixed, 120.0, alpha=hidden)[1] == pytest.approx(
-        np.abs(photos.watermark_rgb(colour[:1, :1], 120.0)[0].astype(float) - colour[:1, :1]).mean()
+    assert marking.watermark_rgb(mixed, 120.0, alpha=hidden)[1] == pytest.approx(
+        np.abs(
+            marking.watermark_rgb(colour[:1, :1], 120.0)[0].astype(float) - colour[:1, :1]
+        ).mean()
     )
 
 
@@ -121,7 +124,7 @@ def test_composite_onto_a_background_hides_transparent_pixels():
     alpha = np.zeros((6, 5), dtype=np.uint8)
     alpha[:3] = 255
     alpha[3, 0] = 128
-    out = photos.composite_onto(rgb, alpha, (0, 0, 255), tile_pixels=4)
+    out = marking.composite_onto(rgb, alpha, (0, 0, 255), tile_pixels=4)
     np.testing.assert_array_equal(out[:3], rgb[:3])
     np.testing.assert_array_equal(
         out[4:], np.broadcast_to(np.array([0, 0, 255], np.uint8), out[4:].shape)

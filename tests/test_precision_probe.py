@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from anw_helpers import precision_probe, runtime
-from anw_helpers.precision_probe import PROBE_FILE, cached_rates, measure_rates
+from anw_helpers.machinery import precision_probe, runtime
+from anw_helpers.machinery.precision_probe import PROBE_FILE, cached_rates, measure_rates
+from anw_helpers.machinery.runtime import cpu_has_native_bf16, parse_cpu_flags, precision_for
 from anw_helpers.recipe import TrainingRecipe
-from anw_helpers.runtime import cpu_has_native_bf16, parse_cpu_flags, precision_for
 
 CPU = torch.device("cpu")
 SKYLAKE = frozenset({"sse4_2", "avx2", "avx512f", "avx512bw", "avx512vl", "avx512dq"})
@@ -112,3 +112,18 @@ def test_torchrun_ranks_trust_the_flags(monkeypatch, probe):
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert precision_for(CPU).name == "bf16" and probe.calls == []
+
+
+def test_the_package_hands_the_probe_down_to_runtime(monkeypatch, probe):
+    """runtime imports nothing above it: ``anw_helpers/__init__.py`` gives it the probe; without
+    one, a CPU with bf16 flags trusts them (and the choice made with a probe is forgotten)."""
+    import anw_helpers  # noqa: F401  (importing runtime ran it already)
+
+    assert runtime._rate_probe is precision_probe.rates_here
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: SAPPHIRE)
+    probe.rates = {"fp32": 250.0, "bf16": 80.0}
+    assert precision_for(CPU).name == "fp32" and len(probe.calls) == 1
+    monkeypatch.setattr(runtime, "_rate_probe", None)
+    assert precision_for(CPU).name == "bf16" and len(probe.calls) == 1
+    with pytest.raises(TypeError, match="a function or None"):
+        runtime.use_rate_probe("fp32")

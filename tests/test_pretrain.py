@@ -247,7 +247,8 @@ def test_main_writes_an_archive_of_every_model_it_loaded(tmp_path, monkeypatch, 
     import json
     import tarfile
 
-    from anw_helpers import checkpoint, models
+    from anw_helpers import models
+    from anw_helpers.machinery import checkpoint
 
     monkeypatch.setenv("ANW_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(tool, "get_profile", lambda name: TINY)

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from anw_helpers import checkpoint, models, pretrained
+from anw_helpers import models
 from anw_helpers.datasets import ImageSet
-from anw_helpers.paths import cache_dir
+from anw_helpers.machinery import checkpoint, pretrained
+from anw_helpers.machinery.paths import cache_dir
 from anw_helpers.recipe import LearnerConfig
 from anw_helpers.train import (
     ONE_PROCESS,

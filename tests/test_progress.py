@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 from toy_models import Remembers, in_gamut, save_image_folder, verify_out
 
-from anw_helpers import progress, verify
+from anw_helpers import verify
+from anw_helpers.machinery import progress
 
 
 class _Tally:
@@ -40,7 +41,7 @@ def test_a_long_verification_shows_progress_on_stderr(tmp_path, toy, capsys, mon
     mine = _folder(tmp_path, toy)
     quiet = verify_out(capsys, mine, "--key", "30")
     monkeypatch.setattr(progress, "DELAY_S", 0.0)  # as if every step took longer than the delay
-    from anw_helpers.cli import main
+    from anw_helpers.photo_cli.cli import main
 
     assert main(["verify", "toy.pt", mine, "--key", "30"]) == 0
     captured = capsys.readouterr()
@@ -51,7 +52,7 @@ def test_a_long_verification_shows_progress_on_stderr(tmp_path, toy, capsys, mon
 
 def test_a_short_verification_prints_no_bar(tmp_path, toy, capsys):
     mine = _folder(tmp_path, toy)
-    from anw_helpers.cli import main
+    from anw_helpers.photo_cli.cli import main
 
     assert main(["verify", "toy.pt", mine, "--key", "30"]) == 0
     err = capsys.readouterr().err

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from anw_helpers import sweep, verify
+from anw_helpers import verify
 from anw_helpers.profiles import (
     DEFENCE_VARIANTS,
     HIGH_RES,
@@ -24,6 +24,7 @@ from anw_helpers.profiles import (
     multi_user_config,
 )
 from tools import reproduction as rp
+from tools import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTS = [float(k) for k in range(0, 360, 30)]

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from anw_helpers import runtime
-from anw_helpers.runtime import Precision, precision_for
+from anw_helpers.machinery import runtime
+from anw_helpers.machinery.runtime import Precision, precision_for
 
 CPU = torch.device("cpu")
 

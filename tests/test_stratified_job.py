@@ -8,9 +8,10 @@ from types import SimpleNamespace
 
 import torch
 
-from anw_helpers import calibration, sweep
+from anw_helpers import calibration
 from anw_helpers.datasets import ImageSet
 from anw_helpers.recipe import LearnerConfig
+from tools import sweep
 from tools.jobs import stratified
 from tools.reproduction import record_problem
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from anw_helpers import sweep
 from anw_helpers.profiles import get_profile
+from tools import sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"n_train": 300, "user_sizes": 10, "n_test": 100, "width": 4, "epochs": 1, "batch_size": 64}
@@ -155,7 +155,7 @@ def test_a_record_is_strict_json_and_a_damaged_line_is_reported(tmp_path):
 def _trained_here(precision=None):
     import torch
 
-    from anw_helpers.runtime import choose_device, choose_precision
+    from anw_helpers.machinery.runtime import choose_device, choose_precision
 
     return {
         "precision": precision or choose_precision().name,
@@ -222,7 +222,7 @@ def test_a_sweep_skips_finished_learners_and_reports_failed_ones(tmp_path, monke
 def test_the_local_executor_runs_a_tiny_grid_and_resumes(
     cifar_train, tmp_path, monkeypatch, capsys
 ):
-    from anw_helpers.paths import cache_dir
+    from anw_helpers.machinery.paths import cache_dir
 
     (tmp_path / "cache").mkdir()
     (tmp_path / "cache" / "datasets").symlink_to(cache_dir("datasets"))  # CIFAR-10, no models

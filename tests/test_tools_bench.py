@@ -2,7 +2,7 @@
 
 import pytest
 
-from anw_helpers import throughput
+from anw_helpers.machinery import throughput
 from tools import bench
 
 

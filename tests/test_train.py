@@ -211,7 +211,7 @@ def test_fit_computes_the_numbers_it_computed_before_the_layers_were_split(monke
     the data-parallel hooks moved out of it). Recorded on the code before the split (fp32, torch
     2.x on a 2-core x86 CPU); bit for bit there, here within float32 rounding across CPUs' kernels,
     far below what a change of seeds or of the order of the steps moves (about 1e-3)."""
-    from anw_helpers.runtime import Precision
+    from anw_helpers.machinery.runtime import Precision
 
     fp32 = Precision("fp32", "the recorded numbers'")  # whatever an earlier test chose (cached)
     monkeypatch.setattr("anw_helpers.train.choose_precision", lambda: fp32)

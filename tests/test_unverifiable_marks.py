@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anw_helpers.cli import main
+from anw_helpers.photo_cli.cli import main
 
 
 def _pale_photo(path: Path, seed: int) -> None:

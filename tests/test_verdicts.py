@@ -19,9 +19,9 @@ from torch import nn
 from toy_models import Remembers, save_image_folder
 
 from anw_helpers import stats, verify
-from anw_helpers.cli import main
 from anw_helpers.color import YIQ, luma, watermark
 from anw_helpers.models import build_model
+from anw_helpers.photo_cli.cli import main
 from anw_helpers.users import User
 
 
@@ -398,7 +398,7 @@ def test_verify_prints_the_accuracy_and_calls_an_untrained_model_inconclusive(
 def test_verify_a_match_without_a_reference_is_called_weak_evidence(tmp_path, capsys, monkeypatch):
     """A model that recognises the photos and likes them best at 120: the verdict is a lead, not
     proof."""
-    from anw_helpers import cli
+    from anw_helpers.photo_cli import cli
 
     images = _in_gamut(6, 7)
     model = Remembers(watermark(images, 120.0), margin=8.0, scale=60.0)

@@ -59,7 +59,7 @@ def save_image_folder(folder: Path, images: torch.Tensor, classes: list[str]) ->
 
 def verify_out(capsys, *args: str) -> str:
     """``anw verify toy.pt ARGS`` with the model of the ``toy`` fixture (conftest): its output."""
-    from anw_helpers.cli import main
+    from anw_helpers.photo_cli.cli import main
 
     assert main(["verify", "toy.pt", *args]) == 0
     return capsys.readouterr().out

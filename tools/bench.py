@@ -3,9 +3,9 @@
 Trains the same model for the same number of steps, side by side in one run:
 - conventional: a torchvision Dataset of PIL images, RandomCrop(32, padding=4) +
   RandomHorizontalFlip + ToTensor per image, a DataLoader, fp32, NCHW;
-- ours (``anw_helpers.throughput``, ``train.make_train_step``): uint8 tensors on the device,
-  batch-wise augmentation, channels_last, in every precision the device offers (fp32 and bf16 on
-  CPU; fp32, fp16 and bf16 on CUDA).
+- ours (``anw_helpers.machinery.throughput``, ``train.make_train_step``): uint8 tensors on the
+  device, batch-wise augmentation, channels_last, in every precision the device offers (fp32 and
+  bf16 on CPU; fp32, fp16 and bf16 on CUDA).
 Prints images/s of each, the achieved GFLOP/s next to the matmul rate in the same precision, and
 the precision ``runtime.choose_precision`` picks on this machine. Record the output in
 docs/benchmarks.md with the CPU (``lscpu``: model name and the avx2 / avx512_bf16 / amx flags).
@@ -21,8 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from anw_helpers.datasets import load_cifar10
-from anw_helpers.models import build_model
-from anw_helpers.runtime import (
+from anw_helpers.machinery.runtime import (
     PRECISIONS,
     Precision,
     choose_device,
@@ -30,7 +29,8 @@ from anw_helpers.runtime import (
     cpu_has_native_bf16,
     gpu_has_native_bf16,
 )
-from anw_helpers.throughput import training_images_per_second
+from anw_helpers.machinery.throughput import training_images_per_second
+from anw_helpers.models import build_model
 
 __all__ = [
     "conventional_images_per_second",

@@ -28,7 +28,7 @@ import numpy as np
 import scipy.stats
 
 from anw_helpers import stats
-from anw_helpers.runtime import cpu_model
+from anw_helpers.machinery.runtime import cpu_model
 
 __all__ = ["Case", "CASES", "Timing", "time_ours", "time_scipy", "compare", "main"]
 

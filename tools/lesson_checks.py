@@ -4,7 +4,7 @@ A lesson may assert an outcome of training only where every recorded learner of 
 every recorded precision and instruction set, shows it (issue 25): fp32 on AVX2, fp32 on AVX-512
 and bf16 on AMX give different numbers for the same seed. Each row below is one assert of lessons
 03 and 04 (or a property the lesson prints rather than asserts), counted over the records of the
-seed grids (``anw_helpers.sweep.lesson_checks`` measures them), one column per machine and
+seed grids (``tools.sweep.lesson_checks`` measures them), one column per machine and
 precision. ``python -m tools.reproduction`` writes the table.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from anw_helpers.sweep import GRADIENT_CONVERGED
 from anw_helpers.verify import DEFAULT_TAU, circular_distance, match
+from tools.sweep import GRADIENT_CONVERGED
 
 #: The seed grids of lesson 03's learner, whose records carry the lesson checks.
 SEED_GRIDS = (

@@ -19,8 +19,8 @@ gives the recipe for a class.
 ``--archive OUT.tar`` then writes every model file the run loaded or trained into one tar with a
 ``manifest.json`` (each file's name, sha256, size, device type and precision; the profile and torch
 version): a lesson given ``ANW_PRETRAINED=OUT.tar`` (a path or an http(s) URL) installs it into its
-model cache instead of training (``anw_helpers.pretrained``). The cache keys carry the device type
-and precision, so an archive serves only runtimes that train like the one that built it.
+model cache instead of training (``anw_helpers.machinery.pretrained``). The cache keys carry the
+device type and precision, so an archive serves only runtimes that train like the one that built it.
 """
 
 from __future__ import annotations
@@ -268,7 +268,7 @@ def _lesson08_subsampled(profile: Profile) -> list:
 
 # --------------------------------------------------------------------------------- pretraining
 def _cache_file(row: LessonModel) -> Path:
-    from anw_helpers.paths import cache_dir
+    from anw_helpers.machinery.paths import cache_dir
     from anw_helpers.train import learner_data, model_cache_key
 
     data = row.data() if row.data is not None else learner_data(row.config)
@@ -353,9 +353,9 @@ def write_archive(files: Sequence[Path], out: Path, profile: str) -> dict:
     (``train.trained_with``): the files' cache keys hold them, so they are the files'."""
     import torch
 
-    from anw_helpers.checkpoint import CACHE_VERSION
-    from anw_helpers.paths import atomic_write
-    from anw_helpers.pretrained import MANIFEST, file_sha256
+    from anw_helpers.machinery.checkpoint import CACHE_VERSION
+    from anw_helpers.machinery.paths import atomic_write
+    from anw_helpers.machinery.pretrained import MANIFEST, file_sha256
     from anw_helpers.train import trained_with
 
     unique = list(dict.fromkeys(Path(f) for f in files))
@@ -436,7 +436,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         profile = get_profile(args.profile)
     except ValueError as exc:
         parser.error(str(exc))
-    from anw_helpers.paths import cache_dir
+    from anw_helpers.machinery.paths import cache_dir
 
     root = cache_dir()
     print(

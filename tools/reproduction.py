@@ -7,7 +7,7 @@ Reads the claims registry (``tools/claims.toml``: the paper's words and number f
 grids that measure it, the metric below that turns their records into the course's number, the
 bar that counts as "reproduces", the lesson that teaches it) and every results file its grids name:
 ``GRID.jsonl`` next to ``GRID.toml``, one JSON record per learner, as ``python -m
-anw_helpers.sweep GRID.toml`` appends them. Nothing in the table is typed: a profile without
+tools.sweep GRID.toml`` appends them. Nothing in the table is typed: a profile without
 records for a claim reads "not yet measured". The output holds no date, so ``--check`` (and the
 fast test that runs it) fails exactly when the committed file differs from what the committed
 results give.
@@ -34,9 +34,9 @@ from typing import Any, Callable, Optional
 from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.defences import ACCURACY_KEPT
 from anw_helpers.profiles import PROFILES
-from anw_helpers.sweep import tomllib
 from anw_helpers.verify import circular_distance
 from anw_helpers.verify import match as verify_match
+from tools.sweep import tomllib
 
 from . import lesson_checks
 
@@ -1374,7 +1374,7 @@ def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]
     import io
     import warnings
 
-    from anw_helpers import sweep
+    from tools import sweep
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -1466,7 +1466,7 @@ def _header(claims_path: Path, root: Path, sources: Sources, link: _Linker) -> s
             "differ the cell gives each on its own line, where they agree it gives the pooled "
             f"result and names them. A profile with no records for a claim says *{NOT_MEASURED}*: "
             "no number here is typed or projected. Grids run with "
-            "`python -m anw_helpers.sweep GRID.toml`, which appends to `GRID.jsonl`; a learner "
+            "`python -m tools.sweep GRID.toml`, which appends to `GRID.jsonl`; a learner "
             "found in two grids' results counts once.",
             "",
             "| grid | profile | results |",

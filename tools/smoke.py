@@ -70,7 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     import torch
 
-    from anw_helpers.runtime import choose_device, choose_precision
+    from anw_helpers.machinery.runtime import choose_device, choose_precision
 
     device = choose_device()
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

@@ -219,8 +219,8 @@ def gflop_per_image(model: str, width: int, image_size: int = 32) -> float:
 def fp32_images_per_second(model: str, width: int, steps: int = 10, repeats: int = 2) -> float:
     """Training images/s of ``model`` in fp32 on this machine (the course's pipeline, batch 256),
     after 10 warm-up steps: the best of ``repeats`` runs, so a moment's contention won't skew it."""
-    from anw_helpers.runtime import Precision
-    from anw_helpers.throughput import training_images_per_second
+    from anw_helpers.machinery.runtime import Precision
+    from anw_helpers.machinery.throughput import training_images_per_second
 
     fp32 = Precision("fp32", "work table")
     return max(

@@ -88,7 +88,11 @@ def install_cell_source(setting: Optional[RepositorySetting] = None, lesson: str
     ``[tool.anw]`` of this clone); lessons in ``LESSON_EXTRAS`` add their extra. Then the banner.
     """
     setting = setting or repository_setting()
-    banner = ["from anw_helpers.runtime import describe_runtime", "", "print(describe_runtime())"]
+    banner = [
+        "from anw_helpers.machinery.runtime import describe_runtime",
+        "",
+        "print(describe_runtime())",
+    ]
     return "\n".join(_install_block(setting, lesson) + banner)
 
 
@@ -170,7 +174,7 @@ def check_install_cell(
                 import anw_helpers  # noqa: F401
             except ModuleNotFoundError:
                 raise SystemExit(f"... {source} ... ANW_WHEEL ... docs/publishing.md.") from None
-        from anw_helpers.runtime import describe_runtime
+        from anw_helpers.machinery.runtime import describe_runtime
 
         print(describe_runtime())
 

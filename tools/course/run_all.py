@@ -230,7 +230,7 @@ def _machine() -> str:
     try:
         import torch
 
-        from anw_helpers.runtime import choose_device
+        from anw_helpers.machinery.runtime import choose_device
 
         device = choose_device()
         where = (

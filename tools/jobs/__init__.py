@@ -1,1 +1,1 @@
-"""Sweep jobs beyond eq. 6 (python -m anw_helpers.sweep GRID.toml)."""
+"""Sweep jobs beyond eq. 6 (python -m tools.sweep GRID.toml)."""

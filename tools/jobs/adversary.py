@@ -1,6 +1,6 @@
 """An adversary who verifies in a guessed colour space (paper Sec. 5.4, Fig. 5a): a sweep job.
 
-    python -m anw_helpers.sweep tools/grids/ci_fig5a_adversary.toml
+    python -m tools.sweep tools/grids/ci_fig5a_adversary.toml
 
 The paper: "The arbitrary LCTs (T_u' ~ U(-1, 1)) only achieve 10% matching accuracy, which is 70%
 less when LCTs are given." For a learner whose users each watermark in their own colour space
@@ -19,10 +19,11 @@ from typing import Optional
 
 import torch
 
-from anw_helpers import sweep, verify
+from anw_helpers import verify
 from anw_helpers.color import random_color_space
 from anw_helpers.recipe import LearnerConfig
 from anw_helpers.train import train_learner
+from tools import sweep
 
 __all__ = ["GUESSES", "adversary_matches", "adversary_job"]
 

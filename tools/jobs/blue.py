@@ -1,6 +1,6 @@
 """The blue-channel watermark in a trained learner (paper Sec. 5.3, Fig. 4): a sweep job.
 
-    python -m anw_helpers.sweep tools/grids/ci_fig4_blue.toml
+    python -m tools.sweep tools/grids/ci_fig4_blue.toml
 
 The paper's claim: "For tau = 0.1 and watermark signatures (the blue channel's intensity), 0.1,
 0.3, 0.5, 0.12, 0.28, 0.44 are used in inference on selected pixels, matching the user's watermark
@@ -38,11 +38,12 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from anw_helpers import sweep, verify
+from anw_helpers import verify
 from anw_helpers.color import blue_channel_watermark, blue_pixel_count, blue_pixel_positions
 from anw_helpers.datasets import ImageSet, to_uint8
 from anw_helpers.recipe import LearnerConfig
 from anw_helpers.users import LearnerData, User
+from tools import sweep
 
 __all__ = [
     "INTENSITIES",

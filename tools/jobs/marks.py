@@ -4,7 +4,7 @@ fraction of ``n_train``), every user judged by every test (``adaptive.mark_verdi
 kept-twin test of Huang, Gong & Reiter, CCS 2024, its false positives over innocent users, and the
 set-level membership test against the learner's test split), one record per learner.
 
-    python -m anw_helpers.sweep tools/grids/ci_lesson10_fraction.toml
+    python -m tools.sweep tools/grids/ci_lesson10_fraction.toml
 
 ``tools.reproduction`` can then tabulate, per mark and fraction over the seeds, the twin test's
 true-positive rate at the 1 % level and the innocent users' false-positive count, each with its
@@ -17,10 +17,11 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from anw_helpers import adaptive, sweep
+from anw_helpers import adaptive
 from anw_helpers.color import psnr
 from anw_helpers.recipe import LearnerConfig
 from anw_helpers.users import _resolve_size
+from tools import sweep
 
 __all__ = ["KEY", "TILT", "PATTERN_SEED", "LEVEL", "mark_record", "fraction_job"]
 

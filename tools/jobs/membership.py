@@ -1,16 +1,16 @@
 """Lesson 08's measurements as sweep jobs: Fig. 5b/5c (MIAs against the watermark, eq. 7's adv^P)
 and Sec. 5.6 (memorisation with and without the watermark).
 
-A grid names one of them (``anw_helpers.sweep``: ``job = "module:function"``)::
+A grid names one of them (``tools.sweep``: ``job = "module:function"``)::
 
     job = "tools.jobs.membership:mia_job"             # tools/grids/ci_fig5bc_mia.toml
     job = "tools.jobs.membership:memorisation_job"    # tools/grids/ci_sec56_memorisation.toml
 
 Each job loads or trains the grid's learner (``train.train_learner``: the model cache), does what
 notebooks/08_compared_with_membership_inference.py does with it, with the same helper calls, and
-appends one record: :func:`anw_helpers.sweep.learner_fields` (eq. 6 of every user, the held-out
+appends one record: :func:`tools.sweep.learner_fields` (eq. 6 of every user, the held-out
 user, the training record), its own block (``mia`` or ``memorisation``) and
-:func:`anw_helpers.sweep.here_fields`, so that a rerun skips it. ``tools/reproduction.py`` turns the
+:func:`tools.sweep.here_fields`, so that a rerun skips it. ``tools/reproduction.py`` turns the
 records into docs/reproduction.md's rows fig-5b, fig-5c and sec-5-6.
 
 Lesson 08 draws its photos with fixed seeds (80 and 81 for the MIA users, 8 for the memorisation
@@ -29,13 +29,14 @@ from typing import Any, Optional
 import torch
 from torch import Tensor
 
-from anw_helpers import membership, memorisation, sweep, verify
+from anw_helpers import membership, memorisation, verify
 from anw_helpers.color import SIGNATURE_SLOTS
 from anw_helpers.datasets import ImageSet, appears_in, load_cifar10
 from anw_helpers.profiles import MemorisationPlan
 from anw_helpers.recipe import LearnerConfig, TrainingRecipe
 from anw_helpers.train import TrainedLearner, predict_logits, train_learner
 from anw_helpers.users import User, make_users, watermark_uint8
+from tools import sweep
 
 __all__ = [
     "N_USERS",

@@ -1,6 +1,6 @@
 """Pruning and fine-tuning against the key (paper Sec. 5.3, Fig. 3g-h): a sweep job.
 
-    python -m anw_helpers.sweep tools/grids/ci_fig3gh_prune_finetune.toml
+    python -m tools.sweep tools/grids/ci_fig3gh_prune_finetune.toml
 
 The paper's claim: "We follow common settings [45] and find in Figure 3g and Figure 3h that LCT is
 also resilient to these defense methods." Lesson 06 (sections 4 and 5) attacks lesson 03's trained
@@ -21,7 +21,7 @@ the held-out user) and the test accuracy at each *stage*:
 
 Each stage records the test accuracy, the sparsity, each user's k_hat, match (|k_hat - k*| < tau)
 and loss gap, and the held-out user's k_hat (does it match the key it never trained on: a false
-match; is it at 0). One record per learner: :func:`anw_helpers.sweep.append_job_record` (the
+match; is it at 0). One record per learner: :func:`tools.sweep.append_job_record` (the
 trained learner's usual eq. 6 fields, so the sweep's report reads it like any learner's) plus the
 ``prune_finetune`` block; ``tools/reproduction.py`` (metric ``key_survives_pruning_fine_tuning``)
 reads the block.
@@ -37,9 +37,10 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from anw_helpers import defences, sweep, verify
+from anw_helpers import defences, verify
 from anw_helpers.recipe import LearnerConfig
 from anw_helpers.users import LearnerData
+from tools import sweep
 
 __all__ = ["JOB", "fine_tune_set", "stage_fields", "attack_stages", "prune_finetune_job"]
 

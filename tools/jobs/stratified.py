@@ -13,8 +13,9 @@ import math
 import time
 from typing import Any, Optional
 
-from anw_helpers import calibration, stats, sweep, verify
+from anw_helpers import calibration, stats, verify
 from anw_helpers.recipe import LearnerConfig
+from tools import sweep
 
 SUBJECT = "dog"
 ALPHAS = (0.05, 0.01)

@@ -1,6 +1,6 @@
 """Many users, each in her own tilted rotation (lesson 07, beyond the paper): a sweep job.
 
-    python -m anw_helpers.sweep tools/grids/ci_fig5a_tilted.toml
+    python -m tools.sweep tools/grids/ci_fig5a_tilted.toml
 
 Fig. 5a's own-LCT condition (Sec. 5.4) gives each watermarking user a colour space
 T_u ~ U(-1, 1), whose marks clip most of her pixels (lesson 07 prints the cost). Lesson 07 offers a
@@ -27,11 +27,12 @@ import time
 from collections.abc import Sequence
 from typing import Any, Optional
 
-from anw_helpers import adaptive, sweep, verify
+from anw_helpers import adaptive, verify
 from anw_helpers.color import mark_cost
 from anw_helpers.datasets import ImageSet
 from anw_helpers.recipe import LearnerConfig
 from anw_helpers.users import LearnerData, build_learner_data
+from tools import sweep
 from tools.jobs.marks import TILT
 
 __all__ = ["TILT", "tilted_spaces", "tilted_learner_data", "tilted_block", "tilted_job"]

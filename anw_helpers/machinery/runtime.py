@@ -7,6 +7,10 @@ training was measured 9x slower than fp32 (docs/benchmarks.md). Where the flags 
 seconds' probe times the course's own training step in fp32 and bf16, once per machine
 (``precision_probe``), and the faster wins. ``ANW_PRECISION`` (fp32, bf16, fp16) overrides the
 choice and skips the probe; ``ANW_PRECISION_PROBE=off`` trusts the flags without measuring.
+
+This module is a foundation: it imports nothing of the package. The probe times ``train``'s step,
+so it sits above ``train``; the package's ``__init__`` hands it down once with
+:func:`use_rate_probe` (Python runs ``anw_helpers/__init__.py`` before any of its modules).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
@@ -36,6 +40,7 @@ __all__ = [
     "flush_denormals",
     "launched_by_torchrun",
     "trained_with",
+    "use_rate_probe",
 ]
 
 #: CPU flags (Linux ``/proc/cpuinfo``) that mean bf16 runs natively: AVX-512 BF16, AMX, Arm's BF16.
@@ -176,7 +181,7 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
 
 def launched_by_torchrun() -> bool:
     """True when this process is one rank of a torchrun launch (RANK and WORLD_SIZE are set; the
-    ranks themselves are ``anw_helpers.distributed``'s business)."""
+    ranks themselves are ``tools.distributed``'s business)."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ
 
 
@@ -185,6 +190,24 @@ def trained_with() -> dict:
     key, so that a bf16 learner is never reused as an fp32 one (they differ, Sec. 5.1's numbers
     included) and a CPU learner never stands in for a GPU one (``train.model_cache_key``)."""
     return {"device": choose_device().type, "precision": choose_precision().name}
+
+
+#: What a rate probe is: (CPU model, its bf16 flags) -> training images/s per precision.
+RateProbe = Callable[[str, tuple[str, ...]], dict[str, float]]
+#: This machine's rate probe, handed down by ``anw_helpers/__init__.py``
+#: (``precision_probe.rates_here``); None: not measured, the flags decide.
+_rate_probe: Optional[RateProbe] = None
+
+
+def use_rate_probe(probe: Optional[RateProbe]) -> None:
+    """Set what measures the fp32 and bf16 training rates on a CPU with bf16 flags: a function of
+    the CPU model and its bf16 flags (``precision_probe.rates_here``; None: trust the flags). The
+    package sets it on import; a choice already made (:func:`choose_precision`) is forgotten."""
+    global _rate_probe
+    if probe is not None and not callable(probe):
+        raise TypeError(f"use_rate_probe needs a function or None; got {probe!r}.")
+    _rate_probe = probe
+    choose_precision.cache_clear()
 
 
 def _probe_allowed() -> bool:
@@ -196,13 +219,11 @@ def _probe_allowed() -> bool:
 
 def _measured_cpu_precision() -> Precision:
     """On a CPU whose flags list bf16: the faster of fp32 and bf16 by the cached probe."""
-    if not _probe_allowed():
+    if not _probe_allowed() or _rate_probe is None:
         return Precision("bf16", "the CPU's flags list native bf16 (not measured)")
-    from . import precision_probe
-
     flags = tuple(sorted((cpu_flags() or frozenset()) & BF16_FLAGS))
     try:
-        rates = precision_probe.cached_rates(precision_probe.probe_key(cpu_model(), flags))
+        rates = _rate_probe(cpu_model(), flags)
     except RuntimeError as exc:  # a bf16 kernel this torch build lacks: train in fp32
         return Precision("fp32", f"bf16 failed in the probe ({str(exc).splitlines()[0][:80]})")
     best = max(rates, key=rates.__getitem__)

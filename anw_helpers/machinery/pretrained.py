@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Optional
 
+from ..photos import what_is_wrong
 from .paths import atomic_write, cache_dir
-from .photos import what_is_wrong
 from .runtime import trained_with
 
 __all__ = ["ENV", "MANIFEST", "ArchiveError", "file_sha256", "install", "install_from_env"]

@@ -1,7 +1,7 @@
 """Run a grid of learners (a figure's seeds x keys x sizes x ...); one JSON line per learner.
 
-    python -m anw_helpers.sweep tools/grids/ci_seeds.toml                 # one job at a time, here
-    python -m anw_helpers.sweep GRID.toml --executor slurm --slurm-partition gpu --parallel 8
+    python -m tools.sweep tools/grids/ci_seeds.toml                 # one job at a time, here
+    python -m tools.sweep GRID.toml --executor slurm --slurm-partition gpu --parallel 8
 
 A grid file (TOML) names a base profile and the learner's settings to vary (``LearnerConfig.with_``
 names: its data setting's and its training recipe's)::
@@ -63,8 +63,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.9 and 3.10 (the scale extra installs tomli)
     import tomli as tomllib
 
-from .profiles import get_profile
-from .recipe import LearnerConfig
+from anw_helpers.profiles import get_profile
+from anw_helpers.recipe import LearnerConfig
 
 __all__ = [
     "Grid",
@@ -200,7 +200,7 @@ def parse_grid(data: dict, path: str = "grid") -> Grid:
     if unknown:
         raise GridError(
             f"{path}: unknown entries {', '.join(sorted(unknown))}; a grid has "
-            f"{', '.join(sorted(_SECTIONS))} (see python -m anw_helpers.sweep --help)."
+            f"{', '.join(sorted(_SECTIONS))} (see python -m tools.sweep --help)."
         )
     profile = data.get("profile")
     if not isinstance(profile, str):
@@ -354,7 +354,7 @@ def here_id(config: LearnerConfig) -> str:
     """:func:`resume_id` of a learner trained on this machine, in its chosen precision."""
     import torch
 
-    from .runtime import choose_device, choose_precision
+    from anw_helpers.machinery.runtime import choose_device, choose_precision
 
     isa = torch.backends.cpu.get_cpu_capability()
     return resume_id(config.flat(), choose_precision().name, choose_device().type, isa)
@@ -364,7 +364,7 @@ def here_fields(profile: str, label: str) -> dict:
     """The fields every record carries about where and how it was measured: profile, label, the
     training precision and device chosen here, the machine and the time (:func:`record_id` reads
     them to skip a finished learner)."""
-    from .runtime import choose_device, choose_precision
+    from anw_helpers.machinery.runtime import choose_device, choose_precision
 
     return {
         "profile": profile,
@@ -432,7 +432,7 @@ def lesson_checks(model: Any, user: Any, held: Any) -> dict:
     """
     import torch
 
-    from . import verify
+    from anw_helpers import verify
 
     def losses(who: Any, k: float) -> float:
         return float(verify.signature_losses(model, who.clean(), who.labels, [k]))
@@ -460,7 +460,7 @@ def machine() -> dict:
     """What a record was measured on: device, GPU or CPU model, threads, torch and Python."""
     import torch
 
-    from .runtime import choose_device
+    from anw_helpers.machinery.runtime import choose_device
 
     device = choose_device()
     cpu = platform.processor() or platform.machine()
@@ -501,7 +501,7 @@ def run_job(
     """
     import torch
 
-    from .train import train_learner
+    from anw_helpers.train import train_learner
 
     if threads:
         torch.set_num_threads(threads)
@@ -535,7 +535,7 @@ def learner_fields(learner: Any) -> dict:
     :func:`lesson_checks`, train/test/user accuracy, images/s and the training's device and
     precision. :func:`run_job` records these; a grid's own job adds them to its record so the
     reproduction table and the sweep's report read it like any learner's."""
-    from . import verify
+    from anw_helpers import verify
 
     verdicts = verify.verify_users(learner.model, learner.data.users)
     k_hat = [float(k) for k in verdicts.k_hat]
@@ -573,8 +573,9 @@ def learner_fields(learner: Any) -> dict:
 # ------------------------------------------------------------------------------------ the sweep
 @contextlib.contextmanager
 def _package_on_path() -> Iterator[None]:
-    """PYTHONPATH names this copy of anw_helpers while jobs are submitted, so that a job (a fresh
-    interpreter; on Slurm, the submitting environment) imports the same package as the runner."""
+    """PYTHONPATH names this clone (its ``tools`` and ``anw_helpers``) while jobs are submitted, so
+    that a job (a fresh interpreter; on Slurm, the submitting environment) imports the same runner,
+    job functions and package as the runner."""
     root = str(Path(__file__).resolve().parent.parent)
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join([root] + ([old] if old else []))
@@ -716,7 +717,7 @@ def _report(
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m anw_helpers.sweep",
+        prog="python -m tools.sweep",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -764,7 +765,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"sweep: {exc}", file=sys.stderr)
         return 2
     results = Path(args.results) if args.results else Path(args.grid).with_suffix(".jsonl")
-    from .paths import cache_dir
+    from anw_helpers.machinery.paths import cache_dir
 
     logs = Path(args.logs) if args.logs else cache_dir("sweep-logs", Path(args.grid).stem)
     if results.is_dir():

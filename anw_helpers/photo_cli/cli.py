@@ -36,10 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from . import photos
-from ._checks import check_matchable_key, check_user_key, key_is_off_grid
-from .color import color_space_from_seed
-from .datasets import IMAGE_SUFFIXES
+from .. import photos
+from ..color import color_space_from_seed
+from ..datasets import IMAGE_SUFFIXES
+from ..machinery._checks import check_matchable_key, check_user_key, key_is_off_grid
+from . import marking
 
 if TYPE_CHECKING:
     import torch
@@ -154,7 +155,7 @@ class MarkResult:
 
     @property
     def carrying(self) -> int:
-        """How many copies carry the mark: changed by >= ``photos.FAINT_MARK_LEVELS`` and, for
+        """How many copies carry the mark: changed by >= ``marking.FAINT_MARK_LEVELS`` and, for
         JPEG, with the rotation measured in the file within 15 degrees of the one written."""
         return len(self.written) - len(self.faint) - len(self.lost)
 
@@ -180,8 +181,8 @@ def _rotation_change(clean, intended, out: Path, color_space) -> float:
     lies from that of the ``intended`` marked pixels, both measured against ``clean`` (thumbnails;
     ``adaptive.estimate_rotation``, lesson 10). Clipping bends both alike; JPEG bends only the
     file's."""
-    from .adaptive import estimate_rotation
-    from .verify import circular_distance
+    from ..adaptive import estimate_rotation
+    from ..verify import circular_distance
 
     written = _thumbnail(photos.decode_rgb(out))
     both = estimate_rotation(_pair(clean, clean), _pair(intended, written), color_space)
@@ -206,7 +207,7 @@ def _mark_image(
 ) -> tuple[tuple[int, int], float, int, Optional[float]]:
     """Watermark one photo at full resolution (in tiles) and save it to ``out``.
 
-    Returns its (width, height), the mark's strength (``photos.watermark_rgb``), its frame count
+    Returns its (width, height), the mark's strength (``marking.watermark_rgb``), its frame count
     and, for JPEG, how many degrees the rotation measured in the written file lies from the
     intended one (:func:`_rotation_change`; None for PNG, which is lossless).
     """
@@ -218,12 +219,12 @@ def _mark_image(
         raise CliError(str(exc)) from exc
     rgb, alpha = photo.rgb, photo.alpha
     if alpha is not None and background is not None:
-        rgb, alpha = photos.composite_onto(rgb, alpha, background), None
+        rgb, alpha = marking.composite_onto(rgb, alpha, background), None
     elif alpha is not None and fmt == "jpeg":  # checked before any work; kept as a guard
         raise CliError(f"{path} has transparent pixels that JPEG cannot store: pass --background.")
     photo.rgb = None
     clean = _thumbnail(rgb) if fmt == "jpeg" else None  # the mark is measured in the written file
-    marked, strength = photos.watermark_rgb(
+    marked, strength = marking.watermark_rgb(
         rgb, key, color_space, alpha=alpha, out=rgb if rgb.flags.writeable else None
     )  # in place
     del rgb
@@ -249,7 +250,7 @@ _FAINT_SAMPLE_PIXELS = 1 << 16
 
 
 def _sample_strength(path: Path, key: float, color_space, background) -> float:
-    """The mark's strength (``photos.watermark_rgb``) on an evenly strided sample of about
+    """The mark's strength (``marking.watermark_rgb``) on an evenly strided sample of about
     :data:`_FAINT_SAMPLE_PIXELS` of the photo's own pixels (no averaging: grey stays grey and
     colour stays colour)."""
     import numpy as np
@@ -263,16 +264,16 @@ def _sample_strength(path: Path, key: float, color_space, background) -> float:
     rgb = np.ascontiguousarray(photo.rgb[::step, ::step])
     alpha = None if photo.alpha is None else np.ascontiguousarray(photo.alpha[::step, ::step])
     if alpha is not None and background is not None:
-        rgb, alpha = photos.composite_onto(rgb, alpha, background), None
-    return photos.watermark_rgb(rgb, key, color_space, alpha=alpha)[1]
+        rgb, alpha = marking.composite_onto(rgb, alpha, background), None
+    return marking.watermark_rgb(rgb, key, color_space, alpha=alpha)[1]
 
 
 def _faint_photos(paths: Sequence[Path], key: float, color_space, background) -> list:
     """(photo, strength) of every photo the mark would change by less than
-    ``photos.FAINT_MARK_LEVELS`` (measured on a sample of its pixels, before anything is
+    ``marking.FAINT_MARK_LEVELS`` (measured on a sample of its pixels, before anything is
     written)."""
     strengths = [(p, _sample_strength(p, key, color_space, background)) for p in paths]
-    return [(p, s) for p, s in strengths if s < photos.FAINT_MARK_LEVELS]
+    return [(p, s) for p, s in strengths if s < marking.FAINT_MARK_LEVELS]
 
 
 def _transparent_photos(paths: Sequence[Path]) -> list[Path]:
@@ -452,7 +453,7 @@ def mark_folder(
     the format, the folders (``dst`` not ``src`` nor inside it, empty or new, creatable), name
     clashes, HEIC support, transparency with JPEG (needs ``background``). Photos are read with
     ``photos.open_photo`` and marked in tiles; photos the mark changes by less than
-    ``photos.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``, before
+    ``marking.FAINT_MARK_LEVELS`` (greyscale, near-grey) are refused unless ``force``, before
     anything is written (measured on a sample of each photo's pixels; the copies are measured
     again). The copies are written to a hidden temporary folder beside ``dst``, moved into place
     at the end, and removed on any error, Ctrl-C, SIGTERM or SIGHUP: ``dst`` appears all at once
@@ -494,7 +495,7 @@ def mark_folder(
                 (w, h), strength, frames, change = _mark_image(
                     path, out, key, color_space, fmt, quality, background
                 )
-                faint = strength < photos.FAINT_MARK_LEVELS
+                faint = strength < marking.FAINT_MARK_LEVELS
                 lost = not faint and change is not None and change >= _LOST_DEGREES
                 if faint:
                     result.faint.append((path, strength))
@@ -544,7 +545,7 @@ def _faint_message(result: MarkResult, total: int) -> str:
     names = ", ".join(str(p.name) for p, _ in result.faint[:3])
     return (
         f"{len(result.faint)} of {total} photo(s) would carry almost no mark (changed by less than "
-        f"{photos.FAINT_MARK_LEVELS:g} levels on average: greyscale or near-grey, and hue "
+        f"{marking.FAINT_MARK_LEVELS:g} levels on average: greyscale or near-grey, and hue "
         f"rotation cannot change grey), e.g. {names}. A model trained on them learns nothing "
         "of your key. Leave them out, "
         "or pass --force to write them anyway; nothing was written."
@@ -599,7 +600,7 @@ def _cmd_mark(args) -> int:
 
 # ------------------------------------------------------------------------------------------- verify
 def load_checkpoint(path: Path):
-    """A model from a checkpoint of the course's format (``anw_helpers.checkpoint.load``).
+    """A model from a checkpoint of the course's format (``anw_helpers.machinery.checkpoint.load``).
 
     Returns (model, settings): every saved setting by its name (``checkpoint.flat_settings``: a
     learner's data setting and recipe in one dict), plus ``num_classes``, ``width`` (from the
@@ -608,7 +609,7 @@ def load_checkpoint(path: Path):
     no download; an image size within 8..448 pixels whose one photo takes at most 1 GiB in a pass,
     ``memory``). Raises CliError naming the file when it is not a usable checkpoint.
     """
-    from . import checkpoint
+    from ..machinery import checkpoint
 
     try:
         loaded = checkpoint.load(Path(path))
@@ -624,7 +625,7 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
     """Map the user's class names to the model's class indices (CIFAR-10 names, or integers)."""
     import torch
 
-    from .datasets import CIFAR10_CLASSES
+    from ..datasets import CIFAR10_CLASSES
 
     names = CIFAR10_CLASSES if num_classes == len(CIFAR10_CLASSES) else ()
     index = {}
@@ -646,10 +647,11 @@ def _model_labels(classes: Sequence[str], labels, num_classes: int, source: str)
 def _cmd_verify(args) -> int:
     """``anw verify``: every argument is checked first, then eq. 6 with its checks, then the
     verdict."""
-    from . import claims, progress, stats, verify
-    from ._checks import key_is_off_grid
-    from .datasets import load_image_folder, to_float
-    from .runtime import choose_device
+    from .. import claims, stats, verify
+    from ..datasets import load_image_folder, to_float
+    from ..machinery import progress
+    from ..machinery._checks import key_is_off_grid
+    from ..machinery.runtime import choose_device
 
     # 1. Every argument (key, labels, checkpoint, photos, reference) before any verdict is printed.
     key = None
@@ -748,8 +750,8 @@ def _verify_steps(model, images, labels, colour, key, color_space, reference, re
     """Eq. 6's verdict, and with reference photos the calibrated tests: (verdict, membership test
     or None, why it did not run or None, key test or None). Raises CliError for what the
     computations refuse (before any verdict is printed)."""
-    from . import claims, stats, verify
-    from .datasets import to_float
+    from .. import claims, stats, verify
+    from ..datasets import to_float
 
     test, test_note, keyed = None, None, None
     try:
@@ -789,7 +791,7 @@ _MARKED_SCORE = 16.0
 
 def _warn_if_marked(images, labels, reference, ref_labels, key, color_space) -> None:
     """Warn (stderr) when the photos look like the watermarked copies, not the originals."""
-    from .adaptive import looks_marked
+    from ..adaptive import looks_marked
 
     try:
         given, undone = looks_marked(images, labels, reference, ref_labels, key, color_space)
@@ -812,7 +814,7 @@ def _class_names(user, labels, missing) -> list[str]:
 
 def _print_verdict(args, config, user, result, colour) -> None:
     """Eq. 6's losses, the model's accuracy on the photos, k_hat and every photo that moves it."""
-    from . import stats
+    from .. import stats
 
     k_hat, n = result.k_hat, result.n_photos
     print(
@@ -855,7 +857,7 @@ def _print_ownership_test(key, test, note, n_reference) -> None:
         print(f"{what}: {note}")
         return
     print(f"{what}: {test.summary()}")
-    from .claims import CLAIM_LEVEL
+    from ..claims import CLAIM_LEVEL
 
     bound = "at most " if test.p_value <= test.p_floor * (1 + 1e-9) else ""
     reading = (

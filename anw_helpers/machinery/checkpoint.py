@@ -27,10 +27,10 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
+from ..models import MODEL_NAMES, WIDTH_MODELS, build_model
+from ..photos import what_is_wrong
 from .memory import MAX_IMAGE_SIZE, PASS_MEMORY_BYTES, photo_bytes
-from .models import MODEL_NAMES, WIDTH_MODELS, build_model
 from .paths import atomic_write, cache_dir
-from .photos import what_is_wrong
 
 __all__ = [
     "CACHE_VERSION",
@@ -163,8 +163,8 @@ def _read(path: Path) -> tuple[dict[str, Tensor], dict, dict]:
     if missing:
         raise CheckpointError(
             f"{path} is not a checkpoint of the course's format: missing {', '.join(missing)} "
-            "(expected a dict with state_dict, record, config, as anw_helpers.checkpoint.save "
-            "writes)."
+            "(expected a dict with state_dict, record, config, as "
+            "anw_helpers.machinery.checkpoint.save writes)."
         )
     state = saved["state_dict"]
     if (
@@ -430,7 +430,8 @@ def load_or_train(
     ``pretrained.install_from_env``); ``agree(flag)`` turns this process's answer to "is the
     cached model usable?" into the one all of the caller's processes share; ``write_once(write)``
     runs ``write`` where the caller wants the file written and returns True where the model must
-    then be read back from it (``train.Parallel``; ``distributed.DataParallel`` under torchrun).
+    then be read back from it (``train.Parallel``; under torchrun, ``DataParallel`` of the
+    repository's ``tools/distributed.py``).
     """
     path = Path(path)
     if not retrain and not path.exists():  # a miss: an archive may hold it

@@ -1,6 +1,6 @@
 """One learner on several GPUs (or CPU processes) with torchrun: DistributedDataParallel (DDP).
 
-    torchrun --standalone --nproc_per_node=4 -m anw_helpers.distributed --profile paper
+    torchrun --standalone --nproc_per_node=4 -m tools.distributed --profile paper
 
 Launched by torchrun (it sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT),
 :func:`parallel` starts the process group (``nccl`` on GPUs, ``gloo`` on CPUs) and returns the
@@ -62,8 +62,8 @@ import torch
 from torch import Tensor, nn
 from torch import distributed as dist
 
-from .runtime import choose_device, launched_by_torchrun
-from .train import Parallel, train_learner
+from anw_helpers.machinery.runtime import choose_device, launched_by_torchrun
+from anw_helpers.train import Parallel, train_learner
 
 __all__ = [
     "DataParallel",
@@ -366,11 +366,11 @@ def _parse_setting(text: str) -> tuple[str, object]:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m anw_helpers.distributed",
+        prog="python -m tools.distributed",
         description="Train (or load from the model cache) one learner; under torchrun on several "
-        "GPUs, e.g. torchrun --standalone --nproc_per_node=4 -m anw_helpers.distributed "
+        "GPUs, e.g. torchrun --standalone --nproc_per_node=4 -m tools.distributed "
         "--profile paper --set seed=1 --set 'keys=[210]'. The settings are read as a sweep grid's "
-        "[set] table, so the same learner in a grid (python -m anw_helpers.sweep) then loads "
+        "[set] table, so the same learner in a grid (python -m tools.sweep) then loads "
         "from the cache.",
     )
     parser.add_argument("--profile", help="the base recipe (default: $ANW_PROFILE or automatic)")
@@ -395,8 +395,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     The settings become the config exactly as a sweep grid's ``[set]`` table would
     (``sweep.parse_grid``), so that the sweep finds this learner in the cache.
     """
-    from .profiles import get_profile
-    from .sweep import GridError, parse_grid
+    from anw_helpers.profiles import get_profile
+    from tools.sweep import GridError, parse_grid
 
     args = _parser().parse_args(argv)
     try:

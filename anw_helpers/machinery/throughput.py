@@ -12,11 +12,11 @@ from typing import Optional
 
 import torch
 
-from .datasets import load_cifar10
-from .models import build_model
-from .profiles import get_profile
+from ..datasets import load_cifar10
+from ..models import build_model
+from ..profiles import get_profile
+from ..train import make_train_step
 from .runtime import Precision, choose_device
-from .train import make_train_step
 
 __all__ = ["synchronize", "training_images_per_second"]
 

@@ -20,9 +20,9 @@ import torch
 from .paths import CacheNotWritable, atomic_write, cache_dir
 
 if TYPE_CHECKING:
-    from .recipe import TrainingRecipe
+    from ..recipe import TrainingRecipe
 
-__all__ = ["PROBE_FILE", "PROBED", "probe_key", "measure_rates", "cached_rates"]
+__all__ = ["PROBE_FILE", "PROBED", "probe_key", "measure_rates", "cached_rates", "rates_here"]
 
 #: The file beside the model cache that keeps each machine's measured rates.
 PROBE_FILE = "precision_probe.json"
@@ -80,10 +80,10 @@ def measure_rates(
     and augmentation; the images are random 32 x 32 pixels (no data set is loaded). Each precision
     is timed for about ``budget_s`` seconds in alternating rounds.
     """
-    from .models import build_model
-    from .profiles import get_profile
+    from ..models import build_model
+    from ..profiles import get_profile
+    from ..train import make_train_step
     from .runtime import Precision
-    from .train import make_train_step
 
     recipe = recipe or get_profile().config.recipe
     batch = min(recipe.batch_size, _MAX_BATCH)
@@ -132,3 +132,10 @@ def cached_rates(key: str, measure: Optional[Callable[[], dict[str, float]]] = N
         rates = (measure or measure_rates)()
         _write(key, rates)
     return rates
+
+
+def rates_here(cpu_model: str, bf16_flags: tuple[str, ...]) -> dict[str, float]:
+    """This machine's rates (:func:`cached_rates` under :func:`probe_key`): what
+    ``runtime.choose_precision`` compares on a CPU whose flags list bf16 (the package hands it down
+    with ``runtime.use_rate_probe``, as ``runtime`` sits below the ``train`` this times)."""
+    return cached_rates(probe_key(cpu_model, bf16_flags))
