@@ -121,6 +121,34 @@ class _User:
 GRID = 'profile = "{profile}"\n[zip]\nseed = [0]\n'
 
 
+@pytest.fixture(autouse=True)
+def _any_config(request, monkeypatch):
+    """The synthetic records below vary their config freely under one tiny grid; the check that a
+    record is one of its grid's jobs today has its own tests (marked ``current_configs``)."""
+    if "current_configs" not in request.keywords:
+        monkeypatch.setattr(rp, "check_current", lambda records, path, grid: records)
+
+
+@pytest.mark.current_configs
+def test_a_record_measured_before_its_grid_changed_is_refused(tmp_path):
+    grid = tmp_path / "g.toml"
+    grid.write_text('profile = "ci"\n[zip]\nseed = [0, 1]\n')
+    jobs = sweep.load_grid(grid).jobs
+    records = [{"config": jobs[i].config.flat(), "_where": f"g.jsonl line {i + 1}"} for i in (0, 1)]
+    records = [{**r, "config": json.loads(json.dumps(r["config"]))} for r in records]
+    assert rp.check_current(records, grid, "g.toml") == records
+    stale = {**records[1], "config": {**records[1]["config"], "epochs": 39}}  # ci changed since
+    with pytest.raises(rp.ReproductionError, match="g.jsonl line 2: its config is none of g.toml"):
+        rp.check_current([records[0], stale], grid, "g.toml")
+
+
+@pytest.mark.current_configs
+def test_every_committed_record_is_one_of_its_grids_jobs_today():
+    claims = rp.load_claims(rp.DEFAULT_CLAIMS, ROOT)
+    sources = rp.read_sources(claims, ROOT)  # raises on a stale record
+    assert sum(len(r or []) for r in sources.files.values()) > 0
+
+
 def make_root(tmp_path: Path, claims: str, grids=("ci",)) -> Path:
     """A repository in tmp: a lesson, one grid per profile (tools/grids/<profile>.toml), claims."""
     (tmp_path / "notebooks").mkdir()
@@ -584,11 +612,21 @@ def test_the_quotes_are_the_papers_words():
     for c in _claims():
         quoted = re.findall(r'"([^"]+)"', c.quote)
         assert quoted, f"{c.id}: the quote has no quotation marks"
+        source = paper + (_lessons_text(c) if "beyond the paper" in c.where else "")
         for words in quoted:
             for run in re.split(r"[|<>∼τ*̂−=()]", words):  # formulas and brackets break runs
                 run = _normalise(run)
                 if len(run.split()) >= 4:
-                    assert run in paper, f"{c.id}: {run!r} is not in the paper"
+                    assert run in source, f"{c.id}: {run!r} is not in its source"
+
+
+def _lessons_text(claim) -> str:
+    """A beyond-the-paper claim may quote its lessons: their text, comment markers removed."""
+    lines = []
+    for lesson in claim.lessons:
+        (path,) = (ROOT / "notebooks").glob(f"{lesson}_*.py")
+        lines += [re.sub(r"^#\s?", "", line) for line in path.read_text().splitlines()]
+    return _normalise("\n".join(lines))
 
 
 def test_every_grid_the_registry_names_parses():
