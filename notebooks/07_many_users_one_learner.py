@@ -351,9 +351,14 @@ for name, c in by_space.items():
 # [tilted rotations, many users](../docs/reproduction.md#lesson07-tilted), gives the share of
 # users matched beside [the paper's own spaces](../docs/reproduction.md#fig-5a-own), with what the
 # marks cost the photos (median PSNR, share of pixels clipped) and the held-out users searched in
-# their own tilted space. Until the grid's records are committed that row reads "not yet
-# measured", and this lesson quotes no number for it. Lesson 10 trains one learner with one
-# tilted-rotation user.
+# their own tilted space. Over its three seeds (bf16, `ci`), **70 of 75** users marking in their
+# own tilted rotation were matched (93 %), against **60 of 75** (80 %) for the paper's spaces with
+# the same photos and keys: tilted rotations keep many users apart at least as well, at a
+# median PSNR of 12.4 dB with 31 % of pixels clipped. No held-out user matched her key in her own
+# tilted space, but none landed at 0 either (0 of 3): with every user watermarking, the learner
+# has seen many hues, and the paper's own-LCT learners' held-out users mostly missed 0 too (their
+# [row](../docs/reproduction.md#fig-5a-own)). Three seeds suggest this; they do not prove it.
+# Lesson 10 trains one learner with one tilted-rotation user.
 
 # %% [markdown]
 # ## 3. Fig. 5a: matching accuracy against the fraction of users who watermark
