@@ -591,11 +591,11 @@ def train_learner(
     device), the data (users, held-out user, test set), the config and the training record
     (per-epoch loss/accuracy, final train/test/user accuracy). ``data`` trains on a LearnerData
     built elsewhere instead of the one ``config.data`` describes; the cache key covers its pixels
-    and labels. ``announce`` names the model
-    for a message printed when it is not cached and must be trained first (e.g. "lesson 03's learner
-    (about 3 min on 2 CPU cores)", for a lesson opened on its own). ``parallel`` (default: one
-    process) trains it in several processes, e.g. ``tools.distributed.parallel()`` under torchrun:
-    it names the device, and which process writes the cache file (:func:`_load_or_train`).
+    and labels. ``announce`` names the model for a message printed when it is not cached and must
+    be trained first (e.g. "lesson 03's learner", for a lesson opened on its own). ``parallel``
+    (default: one process) trains it in several processes, e.g. ``tools.distributed.parallel()``
+    under torchrun: it names the device, and which process writes the cache file
+    (:func:`_load_or_train`).
     """
     base = config if config is not None else get_profile(profile).config
     config = base.with_(**overrides) if overrides else base

@@ -427,7 +427,7 @@ def verify_users(
     in ``color_spaces[u]`` when given - e.g. an adversary's arbitrary T), all users' images go
     through the model together ``batch_size`` at a time (None: :func:`memory.batch_size_for`), and
     the per-image losses are averaged per user. Equal to calling :func:`grid_search` per user,
-    but hundreds of users verify in seconds.
+    but hundreds of users verify in one pass over their images.
     """
     if len(users) == 0:
         raise ValueError("verify_users needs at least one user; got an empty list.")

@@ -169,6 +169,18 @@ def test_default_data_root_as_the_docs_say(monkeypatch, tmp_path):
     assert "else `~/anw_data`" in _read("docs/instructors.md")
 
 
+#: Lines that name a rate without stating one: code that formats a measured rate, and a table's
+#: column named in a docstring.
+NOT_TIME_NOTES = ('measured = ", ".join(f"{name} {rate:,.0f} img/s"', "training images/s here")
+
+
+def test_the_package_keeps_no_time_notes():
+    for path in sorted((ROOT / "anw_helpers").rglob("*.py")):
+        notes = dn.time_notes(path.read_text())
+        notes = [n for n in notes if not any(x in n for x in NOT_TIME_NOTES)]
+        assert notes == [], path
+
+
 def test_profiles_keep_no_time_notes():
     for module in ("anw_helpers/profiles.py", "anw_helpers/recipe.py"):
         assert dn.time_notes(_read(module)) == [], module

@@ -1,4 +1,4 @@
-"""Progress on stderr for long runs of ``anw`` (issue 30, case 6: 10,000 photos verified in 106 s
+"""Progress on stderr for long runs of ``anw`` (issue 30, case 6: a long verification ran
 without a word). A bar appears only once work has lasted :data:`DELAY_S` seconds, so short runs
 print nothing, and it is cleared when the work ends; it goes to stderr, never into the report."""
 

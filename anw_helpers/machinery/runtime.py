@@ -68,10 +68,9 @@ def flush_denormals() -> bool:
     """Treat denormal floats as zero on the CPU, for this thread and every thread it starts later.
 
     fp32 training of narrow networks on real photos produces denormal values, which x86 CPUs handle
-    in microcode: a width-4 small ResNet trained at 136 img/s on one thread without this and at
-    2,400 img/s with it (docs/benchmarks.md). Threads inherit the setting when they are created, so
-    it is set when ``anw_helpers`` is imported, before PyTorch starts its thread pool. Returns
-    whether the CPU supports it.
+    in microcode, many times slower (docs/benchmarks.md, "Denormal numbers", measures it). Threads
+    inherit the setting when they are created, so it is set when ``anw_helpers`` is imported,
+    before PyTorch starts its thread pool. Returns whether the CPU supports it.
     """
     return bool(torch.set_flush_denormal(True))
 
@@ -158,8 +157,8 @@ def precision_for(device: torch.device, forced: Optional[str] = None) -> Precisi
     """The precision for ``device``: ``forced`` (a name of PRECISIONS) if given, else by capability.
 
     CUDA: bf16 on GPUs that support it (Ampere and newer), else fp16 with loss scaling. CPU: fp32
-    unless the flags list bf16 (emulated bf16 was 12 img/s against fp32's 111 on an AVX2 EPYC);
-    where they do, the faster of the two by the probe (``precision_probe``).
+    unless the flags list bf16 (emulated bf16 trained several times slower than fp32 on an AVX2
+    EPYC, issue 25); where they do, the faster of the two by the probe (``precision_probe``).
     """
     if forced:
         if forced not in PRECISIONS:
