@@ -26,12 +26,15 @@ def _image_set(n: int, seed: int) -> ImageSet:
     return ImageSet(images, torch.arange(n) % 10, tuple(str(c) for c in range(10)), f"fake{seed}")
 
 
-def test_the_fraction_grid_names_the_job_and_both_regimes() -> None:
+def test_the_fraction_grids_name_the_job_and_both_regimes() -> None:
     grid = sweep.load_grid(ROOT / "tools" / "grids" / "ci_lesson10_fraction.toml")
     assert sweep.job_function(grid) is marks.fraction_job
-    assert len(grid.jobs) == 24
-    assert {j.config.data.n_train for j in grid.jobs} == {2500, 10000}
+    assert len(grid.jobs) == 12 and {j.config.data.n_train for j in grid.jobs} == {2500}
     assert {j.config.data.user_sizes[0] for j in grid.jobs} == {0.005, 0.01, 0.02, 0.04}
+    larger = sweep.load_grid(ROOT / "tools" / "grids" / "ci_lesson10_generalising.toml")
+    assert sweep.job_function(larger) is marks.fraction_job
+    assert {j.config.data.n_train for j in larger.jobs} == {10000} and len(larger.jobs) == 6
+    assert {j.config.data.user_sizes[0] for j in larger.jobs} == {0.005, 0.04}
 
 
 def test_one_job_appends_one_record_with_every_user_under_every_test(tmp_path, monkeypatch) -> None:
