@@ -343,6 +343,7 @@ def hue_shift(before: torch.Tensor, after: torch.Tensor) -> torch.Tensor:
     return torch.where(a.pow(2).sum(dim=(-3, -2, -1)) > 1e-6, turn, torch.nan)
 
 
+# %%
 measured = {}
 for name, after in [
     ("LCT g_60 (no clipping)", color.apply_color_matrix(images, g)),

@@ -234,8 +234,8 @@ assert at_zero < at_key, "photos the learner never saw must not prefer the key t
 # This lesson's own seed was inconclusive in bf16 and readable in fp32 on our Xeon, and one CI run
 # in fp32 on a 2-core AMD CPU found a single photo deciding it (docs/benchmarks.md, issue 25). An
 # "inconclusive" for an innocent is a correct answer — their photos carry no evidence either way.
-# What the method promises, and what the cell checks, is that an innocent never gets a *readable*
-# verdict for their key.
+# What the method promises, and what the second cell below checks, is that an innocent never gets a
+# *readable* verdict for their key.
 
 # %%
 from anw_helpers.models import build_model
@@ -256,6 +256,8 @@ for name, who, judged in cases:
         f"{v.correct_at_k_hat} at k_hat (needed {v.needed}); "
         f"{'conclusive' if v.conclusive else 'INCONCLUSIVE: ' + ' '.join(v.reasons())}"
     )
+
+# %%
 mine, innocent = verdicts["watermarked user"], verdicts["held-out user"]
 # Held on all 18 recorded trainings, in bf16 and in fp32 (docs/reproduction.md#lesson-checks):
 assert mine.conclusive and verify.match(mine.k_hat, k_star, tau), "the user's verdict is unreadable"

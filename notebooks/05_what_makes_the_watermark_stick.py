@@ -368,6 +368,8 @@ print(
 assert set(r["key"] for r in key_rows) == set(SIGNATURE_SLOTS[1:]), (
     "the users >= 20 photos must cover every key"
 )
+
+# %%
 confounded = {k for k in controlled if verify.match(controls.k_hat[controlled.index(k)].item(), k)}
 confounded |= {
     r["key"] for r in key_rows if control_slot != 0 and verify.match(control_slot, r["key"])
@@ -457,6 +459,7 @@ def capacity_row(label: str, learner) -> dict:
     )
 
 
+# %%
 capacity = []
 for model_name, width in CAPACITY:
     width = width or cfg.recipe.width

@@ -123,6 +123,7 @@ print(
     f"{baseline.gap(k_star):.3f}"
 )
 
+# %%
 results = []  # one row per variant; shown as one table at the end
 
 
@@ -338,8 +339,8 @@ display(
 #
 # A neighbour's tolerance alone would be too kind: with $k^* = 60$ it accepts $\hat k = 30$,
 # half-way to "clean" — exactly where a model that has mostly forgotten the user would land. So the
-# cell also prints whether each variant **prefers the key to clean**: its loss at $k^*$ is below its
-# loss at 0 (`prefers_key`).
+# lesson also prints whether each variant **prefers the key to clean**: its loss at $k^*$ is below
+# its loss at 0 (`prefers_key`).
 #
 # None of these is checked, only printed: each variant is *one* training, and another seed or
 # precision (fp32 on most laptops, bf16 on newer CPUs) gives other numbers, with margins this thin
@@ -368,6 +369,7 @@ def prefers_key(search: verify.SearchResult) -> bool:
     return loss_at(search, k_star) < loss_at(search, 0.0)
 
 
+# %%
 # recorded spread: `baseline` is lesson 03's learner (profile.config, unchanged), whose key matched
 # on 18 of 18 seed-table learners (bf16; fp32 on AVX-512 and on AVX2; loss gap at least +0.108:
 # reproduction.md#fig-2d-f)
@@ -385,6 +387,8 @@ for name, (_run, search) in trained.items():
         f"k* {loss_at(search, k_star):.3f} {'<' if prefers_key(search) else '>='} loss at 0 "
         f"{loss_at(search, 0):.3f} (one run: printed, not checked)"
     )
+
+# %%
 if "colour jitter" in trained:
     jitter_gap = trained["colour jitter"][1].gap(k_star)
     others = {
@@ -448,6 +452,7 @@ def seconds_per_step(recipe, n_steps: int = 2) -> float:
     return (time.perf_counter() - start) / n_steps
 
 
+# %%
 recipe = profile.config.recipe
 costs = {
     "standard (crop + flip)": recipe,
@@ -589,6 +594,7 @@ for amount in SPARSITIES:
         f"k_hat {search.best:5g}  gap {search.gap(k_star):+.3f}"
     )
 
+# %%
 display(
     plots.plot_loss_overlay(
         [("not pruned", baseline)]
@@ -635,10 +641,10 @@ for amount, (acc, search) in pruned.items():
 # [45]. We are generous to the learner: they fine-tune on their whole training set *without the
 # user's photos* — which a real learner could not do, not knowing which photos are marked.
 # Memorised details may fade when the marked photos are no longer seen; whether they do is what the
-# cell measures. `defences.fine_tune` reuses the learner's own fast training step. As with pruning,
-# the cell prints what the gentlest fine-tune leaves of the signature in this run and checks
-# nothing: it is one run, which other seeds and precisions can change. The same fine-tune over
-# three seeds is in the [reproduction table](../docs/reproduction.md#fig-3g-h).
+# cells below measure. `defences.fine_tune` reuses the learner's own fast training step. As with
+# pruning, the second cell prints what the gentlest fine-tune leaves of the signature in this run
+# and checks nothing: it is one run, which other seeds and precisions can change. The same
+# fine-tune over three seeds is in the [reproduction table](../docs/reproduction.md#fig-3g-h).
 
 # %%
 FINE_TUNES = profile.lessons.fine_tunes  # (epochs, lr) per profile, in anw_helpers/profiles.py
@@ -666,6 +672,8 @@ for epochs, lr in FINE_TUNES:
         f"fine-tuned {epochs} epochs at lr {lr:g} ({seconds:.0f} s): test acc {acc:.3f}  k_hat "
         f"{search.best:g}  gap {search.gap(k_star):+.3f}"
     )
+
+# %%
 display(
     plots.plot_loss_overlay(
         [("before", baseline)]

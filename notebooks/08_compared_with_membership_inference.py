@@ -166,8 +166,9 @@ outsiders = make_users(
     prefix="never-seen",
 )
 known_nonmembers = outsiders.pop()
-model = multi.model
 
+# %%
+model = multi.model
 member_losses = [membership.sample_losses(model, u.clean(), u.labels) for u in members]
 nonmember_losses = [membership.sample_losses(model, u.clean(), u.labels) for u in outsiders]
 known_member_losses = membership.sample_losses(model, known_members.clean(), known_members.labels)
@@ -254,6 +255,8 @@ shadow_fitted = [
 # their mean: exactly what membership.shadow_threshold(shadow, photos, labels) returns
 shadow_eps = [membership.threshold_std(fitted) for fitted in shadow_fitted]
 shadow_seconds = time.perf_counter() - start
+
+# %%
 per_user = [
     membership.evaluate_threshold(f"shadow of {u.name}", e, m, n)
     for u, e, m, n in zip(members, shadow_eps, member_losses, nonmember_losses)
@@ -574,6 +577,7 @@ print(
     f"{(shift.norm(dim=1) / features[user03.indices].norm(dim=1)).mean():.2f}"
 )
 
+# %%
 with_marks, clean_copy = features.clone(), features.clone()
 # the marked photos replace the user's
 with_marks[user03.indices] = tracing.extract_features(phi, to_float(marked))
@@ -677,6 +681,8 @@ if plan.fine_tune:  # photos lesson 03's learner never saw, clean or watermarked
 else:  # from scratch: any photos will do
     source, start_from = train_split, None
 mem_user, rest = make_users(source, [50, plan.pool_size - 50], [180.0, None], seed=8, prefix="mem")
+
+# %%
 pools = {
     "clean": ImageSet(
         torch.cat([mem_user.images, rest.images]),
@@ -697,6 +703,8 @@ print(
     f"{'fine-tuned from lesson 03' if plan.fine_tune else 'from scratch'}, {plan.epochs} epochs, "
     f"batch {plan.batch_size}, lr {plan.lr}"
 )
+
+# %%
 start = time.perf_counter()
 estimates, fits = {}, {}
 for condition, pool in pools.items():
@@ -727,6 +735,7 @@ label = estimates["clean"].label()
 
 
 def mean_se(x: torch.Tensor) -> tuple[float, float]:
+    """The mean of `x` and its standard error (standard deviation / sqrt(n)), in float64."""
     return float(x.double().mean()), float(x.double().std() / math.sqrt(len(x)))
 
 
@@ -743,6 +752,8 @@ for c, e in estimates.items():
         f"  {c:11s}: user's photos correct when in {e.in_accuracy[user_positions].mean():.2f}, "
         f"when out {e.out_accuracy[user_positions].mean():.2f}"
     )
+
+# %%
 display(
     plots.plot_memorisation(
         {
@@ -754,6 +765,8 @@ display(
         "photos)",
     )
 )
+
+# %%
 worst_fit = float(min(f.min() for f in fits.values()))
 # a training outcome of this run: printed, not checked (other seeds and precisions can differ)
 print(

@@ -6,6 +6,7 @@ Not part of the installed package: run it from a clone of the course repository.
     python -m tools.course sync [--check]     notebooks/NN_name.ipynb from NN_name.py (no outputs)
     python -m tools.course run-all [--profile ci] [--out build] [--only 01 03]
     python -m tools.course check              everything CI checks without executing a notebook
+                                              (code cells of at most 30 lines among it)
     python -m tools.course set-repository [OWNER/NAME] [--branch B]
                                               install cells, Colab badges, .ipynb, student/
                                               from [tool.anw] of pyproject.toml
@@ -14,8 +15,8 @@ Not part of the installed package: run it from a clone of the course repository.
 One module per job: ``lessons`` (finding and reading lessons), ``settings`` (``[tool.anw]``),
 ``student`` (student copies), ``sync`` (jupytext pairs), ``install_cells`` (install cells and Colab
 badges, written and linted), ``colab_gpu`` (lessons that train ask Colab for a GPU),
-``set_repository``, ``wheel``, ``run_all`` (headless run with timings) and ``cli`` (the commands
-above).
+``cell_length`` (code cells of at most 30 lines), ``set_repository``, ``wheel``, ``run_all``
+(headless run with timings) and ``cli`` (the commands above).
 
 Conventions (see docs/instructors.md):
 
@@ -29,10 +30,15 @@ Conventions (see docs/instructors.md):
 * Every lesson's first code cell installs the helpers only when missing (``check_install_cell``):
   from a wheel named by ``ANW_WHEEL`` or lying in the working folder, else from the repository
   ``[tool.anw] repository`` of pyproject.toml, the one place that names it (docs/publishing.md).
+* A code cell has at most 30 lines (``cell_length``): one thing a student can read (compute, then
+  show, then check). Spared: a solution cell, whose solution block stays whole, and a simple inline
+  figure whose drawing teaches something, marked ``# inline figure: drawing it is part of the
+  lesson`` on its first line.
 """
 
 from __future__ import annotations
 
+from .cell_length import INLINE_FIGURE, MAX_CELL_LINES, cell_length_problems, long_cell_problems
 from .cli import main
 from .install_cells import (
     LESSON_EXTRAS,
@@ -115,5 +121,9 @@ __all__ = [
     "stub_cells",
     "run_all",
     "timings_markdown",
+    "MAX_CELL_LINES",
+    "INLINE_FIGURE",
+    "cell_length_problems",
+    "long_cell_problems",
     "main",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from .cell_length import long_cell_problems
 from .colab_gpu import gpu_problems
 from .install_cells import (
     check_install_cell,
@@ -86,6 +87,7 @@ def _cmd_check(args) -> int:
         ]
         problems += colab_link_problems(py.read_text(encoding="utf-8"), py.name, setting)
         problems += gpu_problems(py)
+        problems += long_cell_problems(py)
     readme = root / "README.md"
     if readme.is_file():
         readme_text = readme.read_text(encoding="utf-8")
@@ -166,7 +168,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     p.set_defaults(func=_cmd_sync)
     p = sub.add_parser(
-        "check", help="pairs in sync, install cells, README badges, student/ current (no execution)"
+        "check",
+        help="pairs in sync, install cells, README badges, student/ current, code cells of at "
+        "most 30 lines (no execution)",
     )
     p.set_defaults(func=_cmd_check)
     p = sub.add_parser(
