@@ -473,11 +473,11 @@ display(plots.plot_p_by_photos(sizes, median_p, q25_p, q75_p, floor=1 / (9_999 +
 # %% [markdown]
 # LiRA's question is different: over many cases, what share of watermarked users does the test catch
 # when it may falsely accuse only 1 % or 0.1 % of innocent ones? Score every case by the
-# class-matched mean difference against one fixed reference (any fixed reference: it shifts innocent
-# and guilty cases alike), take 20,000 random innocent users from the other 8,000 photos and 2,000
-# random sub-users of the watermarked user, for three sizes. Both kinds overlap heavily, so the
-# curves are descriptive, not independent trials. A rate of 0.1 % can only be measured with well
-# over 1,000 innocent cases.
+# class-matched mean difference against one fixed reference (a random fifth of the test photos; any
+# fixed reference: it shifts innocent and guilty cases alike), take 20,000 random innocent users
+# from the other 8,000 photos and 2,000 random sub-users of the watermarked user, for three sizes.
+# Both kinds overlap heavily, so the curves are descriptive, not independent trials. A rate of 0.1 %
+# can only be measured with well over 1,000 innocent cases.
 
 # %%
 folds = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(5)).view(5, -1)

@@ -513,9 +513,9 @@ if RUN_ONE_SUBJECT_LEARNER:
 # lesson 09's user's p there (it should be unremarkable) and whether its own user is caught (one
 # training run: printed, not checked), and checks that the false-positive rate holds for a second
 # model (an exact test on photos it never saw). In `ci` it would add one more training of lesson
-# 03's learner (the machine-time note at the top gives its cost), so it is skipped: the calibration
-# of sections a-e holds for any fixed model, and does not need a second one. Set `RUN_SECOND_LEARNER
-# = True` to run it anyway.
+# 03's learner (lesson 03's training time), so it is skipped: the calibration of sections a-e holds
+# for any fixed model, and does not need a second one. Set `RUN_SECOND_LEARNER = True` to run it
+# anyway.
 
 # %%
 RUN_SECOND_LEARNER = profile.lessons.extra_learners
@@ -586,6 +586,9 @@ print(
 #   key for *everyone's* photos of that subject: a match without a class-matched reference is a
 #   lead, not proof (section f; over three recorded seeds the class-matched tests stayed within
 #   their allowance in 3 of 3, and the dog owner's own p missed 0.05 in 1 of 3).
+# - Calibration is a property of the test on never-seen photos, not of one model: on a second
+#   learner (section g, larger profiles) the innocent users stay within the allowance (checked when
+#   it runs).
 #
 # ## Check your understanding
 # 1. Suppose the one-class users were accused far more often without stratification (section d
