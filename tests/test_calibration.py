@@ -1,4 +1,4 @@
-"""anw_helpers.calibration: false-positive counts over innocent users (lesson 09, section 4)."""
+"""anw_helpers.calibration: false-positive counts over innocent users (lessons 09 and 11)."""
 
 from __future__ import annotations
 

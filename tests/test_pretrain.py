@@ -170,16 +170,16 @@ def test_source_shift_compares_verdicts_on_a_second_jpeg_copy(monkeypatch, capsy
     assert "VERDICTS DIFFER" in capsys.readouterr().out
 
 
-def test_lessons_08_09_and_10_are_covered_where_the_profile_trains_them():
+def test_lessons_08_10_and_11_are_covered_where_the_profile_trains_them():
     ci = tool.lesson_models(PROFILES["ci"], with_dp=False)
     tens = [r for r in ci if r.lesson == "10"]
     assert [r.what for r in tens] == ["'standard' learner", "'luma only' learner"]
     assert all(r.data is not None and r.data_name for r in tens)
     assert tens[0].config == PROFILES["ci"].config  # lesson 03's settings, lesson 10's own users
-    assert not any(r.lesson == "09" for r in ci)  # extra learners are off in ci
+    assert not any(r.lesson == "11" for r in ci)  # extra learners are off in ci
     colab = tool.lesson_models(PROFILES["colab"], with_dp=False)
     assert sum(r.lesson == "10" for r in colab) == len(PROFILES["colab"].lessons.adaptive.recipes)
-    assert [r.what for r in colab if r.lesson == "09"][0] == "one-subject learner (dogs)"
+    assert [r.what for r in colab if r.lesson == "11"][0] == "one-subject learner (dogs)"
     for name in ("ci", "colab"):
         groups = tool.lesson_groups(PROFILES[name])
         assert [g.what for g in groups] == ["shadow models", "subsampled models"]
@@ -206,7 +206,7 @@ def _squeezed(text: str) -> str:
             ],
         ),
         (
-            "09_how_convincing_is_a_match",
+            "11_calibration_appendix",
             [
                 "calibration.one_subject_data(",
                 'profile.config, "dog", load_cifar10("train"), unseen',
@@ -228,8 +228,9 @@ def _squeezed(text: str) -> str:
     ],
 )
 def test_the_cells_pretrain_repeats_are_still_the_lessons(lesson, lines):
-    """tools.pretrain draws lessons 08-10's users as their cells do: if a lesson changes them,
-    change tools/pretrain.py's ``_lesson*`` builders with it (else the archive lacks models)."""
+    """tools.pretrain draws lessons 08, 10 and 11's users as their cells do: if a lesson changes
+    them, change tools/pretrain.py's ``_lesson*`` builders with it (else the archive lacks
+    models)."""
     from pathlib import Path
 
     source = _squeezed((Path(__file__).parent.parent / "notebooks" / f"{lesson}.py").read_text())

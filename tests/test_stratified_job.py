@@ -1,4 +1,4 @@
-"""tools/jobs/stratified.py: lesson 09's section 4f as a sweep job (one record per learner)."""
+"""tools/jobs/stratified.py: lesson 11's section f as a sweep job (one record per learner)."""
 
 from __future__ import annotations
 

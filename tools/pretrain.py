@@ -9,9 +9,9 @@ Models are cached under ``$ANW_CACHE/models`` by their settings and the *canonic
 selection (``ImageSet.identity``), not by pixels: a model trained here on the offline JPEG copy
 loads for a student whose CIFAR-10 came from torchvision, and back. The list mirrors the lessons'
 own calls to ``train_learner`` (lesson 03's learner, 05's fourteen users, capacity and
-architectures, 06's defences, 07's many-user learners, 09's one-subject and second learners, 10's
+architectures, 06's defences, 07's many-user learners, 11's one-subject and second learners, 10's
 learners; 05's high-resolution model where the profile trains it) and to ``train_model`` (08's
-shadow and subsampled models). Not covered: 06's fine-tunings (not cached). Lessons 08, 09 and 10
+shadow and subsampled models). Not covered: 06's fine-tunings (not cached). Lessons 08, 10 and 11
 draw their own users: :func:`lesson_groups` and the ``_lesson*`` builders repeat those cells
 (tests/test_pretrain.py checks the lessons still hold the lines they repeat). docs/instructors.md
 gives the recipe for a class.
@@ -65,8 +65,8 @@ __all__ = [
 class LessonModel:
     """One model a lesson loads with ``train_learner(config)``: the first lesson that loads it.
 
-    ``data`` builds the lesson's own users where it does not train on ``config.data`` (lessons 09
-    and 10: ``train_learner(config, data=...)``), named by ``data_name``."""
+    ``data`` builds the lesson's own users where it does not train on ``config.data`` (lessons 10
+    and 11: ``train_learner(config, data=...)``), named by ``data_name``."""
 
     lesson: str
     what: str
@@ -126,18 +126,18 @@ def lesson_models(profile: Profile, with_dp: Optional[bool] = None) -> list[Less
                     many_users_config(base, many.n_users, fraction, user_specific_color_space=own),
                 )
             )
-    if profile.lessons.extra_learners:  # lesson 09's RUN_ONE_SUBJECT_LEARNER, RUN_SECOND_LEARNER
+    if profile.lessons.extra_learners:  # lesson 11's RUN_ONE_SUBJECT_LEARNER, RUN_SECOND_LEARNER
         rows.append(
             LessonModel(
-                "09",
+                "11",
                 "one-subject learner (dogs)",
                 cfg,
-                "lesson 09: one subject",
-                functools.partial(_lesson09_one_subject, cfg),
+                "lesson 11: one subject",
+                functools.partial(_lesson11_one_subject, cfg),
             )
         )
         rows.append(
-            LessonModel("09", "second learner (seed 2, key 300)", cfg.with_(seed=2, keys=(300.0,)))
+            LessonModel("11", "second learner (seed 2, key 300)", cfg.with_(seed=2, keys=(300.0,)))
         )
     rows += [
         LessonModel(
@@ -191,9 +191,9 @@ def _lesson10_data(config: LearnerConfig) -> Any:
     ).data
 
 
-def _lesson09_one_subject(config: LearnerConfig) -> Any:
-    """Lesson 09's one-subject learner's data (section 4f): a user whose photos are all dogs,
-    drawn by the lesson's own call (``calibration.one_subject_data``)."""
+def _lesson11_one_subject(config: LearnerConfig) -> Any:
+    """Lesson 11's one-subject learner's data (section f, lesson 09's appendix): a user whose
+    photos are all dogs, drawn by the lesson's own call (``calibration.one_subject_data``)."""
     from anw_helpers.calibration import one_subject_data
     from anw_helpers.datasets import load_cifar10
 

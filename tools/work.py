@@ -111,7 +111,7 @@ def _of_recipe(
 
 
 def lesson_trainings(profile: Profile) -> list[Training]:
-    """Every training lessons 03-09 run in ``profile``, read from the settings the lessons read."""
+    """Every training lessons 03-11 run in ``profile``, read from the settings the lessons read."""
     cfg, plans = profile.config, profile.lessons
     n = cfg.data.n_train or 50000
     rows = [
@@ -152,9 +152,9 @@ def lesson_trainings(profile: Profile) -> list[Training]:
             image_size=cfg.data.image_size or 32,
         )
     )
-    if profile.lessons.extra_learners:  # lesson 09's one-subject and second learners
-        rows.append(_of("09", "a one-subject learner (section 4f)", cfg, n))
-        rows.append(_of("09", "a second learner", cfg, n))
+    if profile.lessons.extra_learners:  # lesson 11's one-subject and second learners
+        rows.append(_of("11", "a one-subject learner (section f)", cfg, n))
+        rows.append(_of("11", "a second learner (section g)", cfg, n))
     adaptive = profile.lessons.adaptive  # lesson 10: one learner per recipe, the same users
     for name in adaptive.recipes:
         learner = adaptive.config(cfg, name)
@@ -164,7 +164,7 @@ def lesson_trainings(profile: Profile) -> list[Training]:
 
 #: Lessons that load lesson 03's learner with ``train_learner(profile.config)`` (opened alone, they
 #: train it first); tests/test_docs_numbers.py checks the lessons' sources against it.
-LOADS_LESSON03 = ("04", "06", "08", "09")
+LOADS_LESSON03 = ("04", "06", "08", "09", "11")
 #: Lessons that load lesson 05's fourteen-user learner (``multi_user_config(profile.config)``).
 LOADS_LESSON05 = ("08",)
 

@@ -1,4 +1,5 @@
-"""Lesson 09, section 4f over seeds: which matching of the reference rescues innocent dog owners.
+"""Lesson 11 (lesson 09's appendix), section f, over seeds: which matching of the reference
+rescues innocent dog owners (it was lesson 09's section 4f when the records were made).
 
 A learner with lesson 03's recipe trains on a user whose photos all show one subject (dogs,
 ``calibration.one_subject_data``); innocent users of never-seen dog photos are then judged by eq. 6
