@@ -12,7 +12,7 @@ gives each module's size).
   arbitrator, eq. 6), ``defences`` (Sec. 5.3), ``membership`` (Sec. 5.5), ``memorisation``
   (Sec. 5.6), ``tracing`` (radioactive data, Table 1).
 - Beyond the paper: ``stats`` (the calibrated ownership test of lesson 09), ``calibration``
-  (its false-positive rate over innocent users, lesson 09's section 4), ``claims`` (what a
+  (its false-positive rate over innocent users, lesson 11), ``claims`` (what a
   verification may claim: the key test and one decision for every verdict line), ``adaptive``
   (lesson 10: learners that fight back, a detector of marked photos, a blend mark to compare),
   ``twins`` (kept twins: each photo marked twice, one published, the other the user's null).

@@ -1,4 +1,4 @@
-"""Calibration of the ownership test on innocent users (beyond the paper; lesson 09, section 4).
+"""Calibration of the ownership test on innocent users (beyond the paper; lesson 11).
 
 The paper reads eq. 6's argmin (Sec. 4.2); :mod:`anw_helpers.stats` turns the same model queries
 into a p-value under H0 "the learner never trained on these photos with this key". Whether the
@@ -11,8 +11,8 @@ Three ways to choose the reference photos an innocent user is compared with (:da
 them, those of the same class (exact when the user's photos are never-seen photos of those classes)
 and those of the same class and similar colour (``stats.matched_permutation_test``: exact for
 never-seen photos; only approximate for photos unlike any reference photo, e.g. faded ones, because
-its chroma bins are coarse). :func:`one_subject_data` builds lesson 09's learner whose watermarking
-user photographs a single class (section 4f), for the lesson and for ``tools/jobs/stratified.py``.
+its chroma bins are coarse). :func:`one_subject_data` builds lesson 11's learner whose watermarking
+user photographs a single class (section f), for the lesson and for ``tools/jobs/stratified.py``.
 """
 
 from __future__ import annotations
@@ -297,7 +297,7 @@ def one_subject_data(
 ) -> tuple[LearnerData, User]:
     """Lesson 03's kind of training set (``config.data.n_train`` CIFAR-10 training photos) with one
     watermarking user whose ``config.data.user_sizes[0]`` photos all show ``subject``, marked with
-    ``config.data.keys[0]`` (eq. 5): lesson 09, section 4f, and ``tools/jobs/stratified.py``.
+    ``config.data.keys[0]`` (eq. 5): lesson 11, section f, and ``tools/jobs/stratified.py``.
 
     The photos are drawn with the recipe's seed (the pool) and seed + 1 (the user's photos). Returns
     the data (its held-out user is a placeholder: the innocents are ``test``'s photos of
@@ -346,7 +346,7 @@ def one_subject_check(
     Eq. 6 (Sec. 4.2, ``verify.verdict``) for the owner and each innocent; the owner's
     class-and-colour test (``stats.matched_permutation_test``); each innocent tested leave-user-out
     in every arm. Forward passes only: ``2 len(test)`` for the reference scores plus 12 per photo
-    of eq. 6. Beyond the paper: lesson 09, section 4f, and ``tools/jobs/stratified.py``.
+    of eq. 6. Beyond the paper: lesson 11, section f, and ``tools/jobs/stratified.py``.
     """
     key, photos = float(owner.key), to_float(test.images)
     s_ref, c_ref = stats.key_scores(model, photos, test.labels, key), stats.chroma(photos)

@@ -156,9 +156,9 @@ class LessonSettings:
     and ``fine_tunes`` the (epochs, lr) fine-tunings on clean images. Lesson 07: ``many_users``.
     Lesson 05's high-resolution run (Fig. 2i, :data:`HIGH_RES`: downloads 1.1 GB of CUB-200):
     ``high_res``, None where the lesson only trains it when switched on (``TRAIN_HIGH_RES``).
-    Lesson 08: ``memorisation``, the subsampled-model plan of Sec. 5.6. Lesson 09:
-    ``extra_learners`` trains its one-subject learner (section 4f) and its second learner
-    (section 7), each of lesson 03's size. Lesson 10: ``adaptive``, its learners
+    Lesson 08: ``memorisation``, the subsampled-model plan of Sec. 5.6. Lesson 11:
+    ``extra_learners`` trains its one-subject learner (section f) and its second learner
+    (section g), each of lesson 03's size. Lesson 10: ``adaptive``, its learners
     (:class:`AdaptiveSetting`).
     """
 

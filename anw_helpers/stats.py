@@ -242,7 +242,7 @@ def welch_t_test(x: ArrayLike, y: ArrayLike) -> TestResult:
     comes from Student's t with Welch-Satterthwaite degrees of freedom, an approximation that
     assumes the sample means are close to normal. Fast and unlimited in how small p can be, but its
     calibration far in the tail must be measured, not assumed (the per-image scores are skewed;
-    lesson 09, section 4). Both samples constant: p is 0, 1 or 0.5 as the means compare.
+    lesson 11). Both samples constant: p is 0, 1 or 0.5 as the means compare.
     """
     xs, ys = _as_sample(x, "x (user scores)", 2), _as_sample(y, "y (reference scores)", 2)
     if _no_spread(xs, ys):
@@ -741,7 +741,7 @@ def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:
 
     The smallest r with P(Binomial(n_tests, alpha) > r) <= ``risk``: a correct test exceeds r with
     probability at most ``risk``. That is the binomial's inverse survival function,
-    ``scipy.stats.binom.isf(risk, n_tests, alpha)`` (the course's test, lesson 09 section 4; beyond
+    ``scipy.stats.binom.isf(risk, n_tests, alpha)`` (the course's test, lesson 11; beyond
     the paper). (Tests that share a reference set are not independent; their count spreads more
     than a binomial - see the lesson.)
     """

@@ -279,7 +279,7 @@ assert not verdicts["watermarked user, untrained network"].conclusive, (
 # %% [markdown]
 # Even a readable $\hat k \neq 0$ is a **lead, not proof**: one slot in 12 matches by luck, and a
 # learner that learned a hue for a whole class (a user who photographs only her dog) prefers that
-# hue for *everyone's* photos of that class (lesson 09, section 4f). A claim needs the calibrated
+# hue for *everyone's* photos of that class (lesson 11, section f). A claim needs the calibrated
 # test of lesson 09, with reference photos of the same classes
 # (`anw verify --key K --reference FOLDER`).
 #

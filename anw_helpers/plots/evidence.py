@@ -108,7 +108,7 @@ def rejection_curve(p_values, alphas: np.ndarray) -> np.ndarray:
 def plot_calibration(
     curves: Sequence[tuple[str, object, str, str]], alphas: Optional[np.ndarray] = None
 ) -> Figure:
-    """Calibration over innocent users (lesson 09, section 4): the share accused against alpha, one
+    """Calibration over innocent users (lesson 11): the share accused against alpha, one
     step line per ``(label, p_values, colour, linestyle)``, with the diagonal of a calibrated test.
     """
     if not curves:
