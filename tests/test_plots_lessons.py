@@ -22,6 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from anw_helpers import membership, plots, stats, verify  # noqa: E402
 from anw_helpers.color import SIGNATURE_SLOTS  # noqa: E402
+from tools.course import INLINE_FIGURE  # noqa: E402
 
 SLOTS = torch.tensor(SIGNATURE_SLOTS, dtype=torch.float64)
 LESSONS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -420,17 +421,38 @@ def test_comparison_table_puts_every_method_side_by_side():
 
 
 # ------------------------------------------------------------------------------------- lessons
+def _code_lines_outside_inline_figures(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of a lesson's code, leaving out the cells marked as an inline figure
+    (issue 29 item 5: a lesson may draw a simple figure where drawing it teaches something)."""
+    out, in_figure, cell_start = [], False, False
+    for n, line in enumerate(text.splitlines(), 1):
+        if line.startswith("# %%"):
+            in_figure, cell_start = False, True
+            continue
+        if cell_start and line.strip():
+            in_figure, cell_start = line.strip().startswith(INLINE_FIGURE), False
+        if not in_figure and not line.lstrip().startswith("#"):
+            out.append((n, line))
+    return out
+
+
 def test_lessons_draw_no_figure_and_build_no_table_inline():
     """Issue 15.5: a lesson calls one helper per figure or table; no matplotlib, no Markdown table
-    built cell by cell, in its code (its Markdown, the lines starting with #, may mention them)."""
+    built cell by cell, in its code (its Markdown, the lines starting with #, may mention them),
+    except in a cell marked as an inline figure (``tools.course.INLINE_FIGURE``)."""
     inline = re.compile(r"\bplt\.|import matplotlib|from matplotlib|\|---")
     assert LESSONS, "no lessons found in notebooks/"
     offenders = [
         f"{py.name}:{n}: {line.strip()}"
         for py in LESSONS
-        for n, line in enumerate(py.read_text(encoding="utf-8").splitlines(), 1)
-        if not line.lstrip().startswith("#") and inline.search(line)
+        for n, line in _code_lines_outside_inline_figures(py.read_text(encoding="utf-8"))
+        if inline.search(line)
     ]
     assert not offenders, "figures or tables built inline (use anw_helpers.plots):\n" + "\n".join(
         offenders
     )
+
+
+def test_only_a_marked_cell_may_draw_inline():
+    marked = f"# %%\n{INLINE_FIGURE}\nplt.plot(x)\n# %%\nplt.show()\n"
+    assert [line for _, line in _code_lines_outside_inline_figures(marked)] == ["plt.show()"]
