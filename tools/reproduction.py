@@ -978,7 +978,7 @@ def _twin_p(records: list[dict], mark: str) -> list[float]:
 
 
 def _mark_power(records: list[dict], mark: str, level: float) -> str:
-    """E.g. "YIQ 11/12 (95 % CI 0.62–1.00; by fraction 3, 2, 3, 3)"."""
+    """E.g. "YIQ 11/12 (95 % CI 0.62–1.00; at 0.5, 1, 2, 4 % marked: 3, 2, 3, 3)"."""
     from anw_helpers.twins import rejections
 
     rate = rejections(_twin_p(records, mark), level)
@@ -989,9 +989,10 @@ def _mark_power(records: list[dict], mark: str, level: float) -> str:
         )
         for f in _fractions(records)
     ]
+    fractions = ", ".join(f"{100 * f:g}" for f in _fractions(records))
     return (
-        f"{mark} {rate.count}/{rate.n} (95 % CI {rate.low:.2f}–{rate.high:.2f}; by fraction "
-        f"{', '.join(map(str, per))})"
+        f"{mark} {rate.count}/{rate.n} (95 % CI {rate.low:.2f}–{rate.high:.2f}; at {fractions} % "
+        f"marked: {', '.join(map(str, per))})"
     )
 
 
@@ -1017,14 +1018,14 @@ def twin_test_power(
     hits = [float(p <= level) for m in marks for p in _twin_p(records, m)]
     if not hits:
         return None
-    fractions = ", ".join(f"{100 * f:g}" for f in _fractions(records))
     regimes = "; ".join(
         f"n_train {n}: " + ", ".join(_mark_power(rs, m, level) for m in shown)
         for n, rs in _by_regime(records).items()
     )
     return Outcome(
         _threshold(statistics.fmean(hits), yes_at, partly_at),
-        f"found at p ≤ {level:g}: {regimes} (fractions {fractions} % of the training set)",
+        f"found at p ≤ {level:g} (of the learners, pooled over marked shares of the training "
+        f"set and seeds): {regimes}",
         f"found (1) or not (0), per (learner, {' or '.join(marks)} user)",
         tuple(hits),
         ".2f",
