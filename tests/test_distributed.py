@@ -81,6 +81,7 @@ def _parameters(state: dict) -> list[str]:
 
 
 # ------------------------------------------------------------------- torchrun against one process
+@pytest.mark.slow  # the runs fixture: torchrun ranks in fresh processes (about 9 s)
 def test_without_batchnorm_two_ranks_train_what_one_process_trains(runs):
     one, (rank0, rank1) = runs["one"]["plain"], runs["ddp"]
     assert rank0["world"] == 2
@@ -100,12 +101,14 @@ def test_without_batchnorm_two_ranks_train_what_one_process_trains(runs):
     assert ddp_record["device"] == "2 x cpu (torchrun)" and one_record["device"] == "cpu"
 
 
+@pytest.mark.slow  # the runs fixture: torchrun ranks in fresh processes (about 9 s)
 def test_with_batchnorm_two_cpu_ranks_train_what_per_share_statistics_give(runs):
     ddp = runs["ddp"][0]["learner"]["weights"]
     per_share = runs["one"]["per_share"]
     assert _max_difference(ddp, per_share) < 1e-5  # weights and running statistics
 
 
+@pytest.mark.slow  # the runs fixture: torchrun ranks in fresh processes (about 9 s)
 def test_per_rank_batchnorm_statistics_change_the_cpu_result_measurably(runs):
     """The docstring of ``distributed`` says CPU ranks normalise with their own share: the learner
     is not the one-process learner (difference measured in the module docstring above)."""
@@ -116,6 +119,7 @@ def test_per_rank_batchnorm_statistics_change_the_cpu_result_measurably(runs):
 
 
 # ---------------------------------------------------------------------------- the model cache
+@pytest.mark.slow  # the runs fixture: torchrun ranks in fresh processes (about 9 s)
 def test_rank0_alone_writes_the_cache_and_the_other_rank_loads_it(runs):
     rank0, rank1 = (r["learner"] for r in runs["ddp"])
     assert rank0["calls"] == [["save"], ["load_into"]]
@@ -130,6 +134,7 @@ def test_rank0_alone_writes_the_cache_and_the_other_rank_loads_it(runs):
     assert _max_difference(rank0["weights"], saved) == 0.0
 
 
+@pytest.mark.slow  # the runs fixture: torchrun ranks in fresh processes (about 9 s)
 def test_dp_sgd_is_refused_under_torchrun_in_one_line(runs):
     message = runs["ddp"][0]["dp_error"]
     assert "DP-SGD" in message and "torchrun (2 processes)" in message and "\n" not in message
