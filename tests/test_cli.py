@@ -496,7 +496,7 @@ def _anw(*args: str, **kwargs) -> subprocess.Popen:
 
 
 @contextlib.contextmanager
-def _fails_if_it_hangs(seconds: int = 60):
+def _fails_if_it_hangs(seconds: float = 60):
     """Opening a FIFO blocks: in-process, a call that opens one fails after ``seconds`` (SIGALRM
     interrupts the blocked open) instead of hanging the test run. Cheaper than a fresh Python."""
 
@@ -504,17 +504,17 @@ def _fails_if_it_hangs(seconds: int = 60):
         raise AssertionError(f"still running after {seconds} s: a FIFO was opened")
 
     previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     finally:
-        signal.alarm(0)
+        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
 def test_the_guard_fails_a_call_that_opens_a_fifo(tmp_path):
     os.mkfifo(tmp_path / "pipe")
-    with pytest.raises(AssertionError, match="FIFO was opened"), _fails_if_it_hangs(1):
+    with pytest.raises(AssertionError, match="FIFO was opened"), _fails_if_it_hangs(0.2):
         (tmp_path / "pipe").read_bytes()  # blocks: no writer
 
 
@@ -527,6 +527,7 @@ def test_mark_skips_a_fifo_named_like_a_photo_instead_of_hanging(photos, tmp_pat
     assert any("x.jpg" in line and "FIFO" in line for line in out.splitlines())
 
 
+@pytest.mark.slow  # starts a fresh Python for each signal (about 2 s each on 2 cores)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_mark_killed_by_sigterm_or_sighup_leaves_no_partial_folder(tmp_path, signum, write_photo):
     src = tmp_path / "src"
@@ -642,6 +643,7 @@ def test_verify_bad_anw_device_is_refused_before_loading(
     assert captured.out == "" and "ANW_DEVICE='gpu0'" in captured.err and "cpu" in captured.err
 
 
+@pytest.mark.slow  # starts a fresh Python that loads a checkpoint (about 3 s on 2 cores)
 def test_verify_into_a_closed_pipe_prints_no_traceback(checkpoint, clean_photos):
     """`anw verify ... | head`: the reader went away; no 'BrokenPipeError' traceback."""
     proc = _anw("verify", str(checkpoint), str(clean_photos), "--key", "60")

@@ -11,6 +11,7 @@ from anw_helpers.color import color_space_from_seed, watermark
 from anw_helpers.datasets import CIFAR10_CLASSES, ImageSet
 
 
+@pytest.mark.slow  # reads all 60,000 photos (decodes the JPEGs on a fresh cache: about 15 s)
 def test_cifar10_counts_order_and_range(cifar_train, cifar_test):
     assert len(cifar_train) == 50_000 and len(cifar_test) == 10_000
     assert cifar_train.images.dtype == torch.uint8 and cifar_train.images.shape[1:] == (3, 32, 32)
@@ -22,6 +23,7 @@ def test_cifar10_counts_order_and_range(cifar_train, cifar_test):
     torch.testing.assert_close(means, torch.tensor([0.491, 0.482, 0.447]), atol=0.02, rtol=0)
 
 
+@pytest.mark.slow  # reads all 50,000 training photos twice
 def test_second_load_reads_the_cache_without_decoding(cifar_train, monkeypatch):
     """A second load never decodes a JPEG (it reads the cache)."""
 
@@ -134,9 +136,10 @@ def test_training_set_carries_each_users_own_key():
     assert torch.equal(src.images, _toy_set(400).images), "the source set must not be changed"
 
 
-def test_build_learner_data_places_watermarked_images_and_holds_out(cifar_train, cifar_test):
+def test_build_learner_data_places_watermarked_images_and_holds_out():
+    train_set, test_set = _toy_set(2000, seed=1), _toy_set(1000, seed=2)
     d = data.build_learner_data(
-        cifar_train, cifar_test, n_train=1000, user_sizes=[0.01], keys=[60.0], n_test=500, seed=0
+        train_set, test_set, n_train=1000, user_sizes=[0.01], keys=[60.0], n_test=500, seed=0
     )
     user = d.users[0]
     assert len(d.train) == 1000 and len(user) == 10 and len(d.test) == 500

@@ -57,6 +57,7 @@ def test_one_job_appends_one_record_with_every_user_under_every_test(tmp_path, m
         return SimpleNamespace(model=model, record=record, from_cache=False, data=data)
 
     monkeypatch.setattr("anw_helpers.train.train_learner", fake_train)
+    monkeypatch.setattr(sweep, "GRADIENT_STARTS", 1)  # lesson 04's search: one start is enough here
     full = marks.adaptive.mark_verdicts
     monkeypatch.setattr(marks.adaptive, "mark_verdicts", partial(full, n_permutations=199))
     config = sweep.load_grid(ROOT / "tools" / "grids" / "ci_lesson10_fraction.toml").jobs[0].config

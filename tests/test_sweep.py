@@ -304,3 +304,52 @@ def test_here_fields_make_a_record_this_machine_skips(tmp_path):
     grid = _grid(zip={"seed": [0], "keys": [60]})
     record = {"config": grid.jobs[0].config.flat(), **sweep.here_fields("ci", "seed=0")}
     assert sweep.record_id(record) == sweep.here_id(grid.jobs[0].config)
+
+
+# ------------------------------------------------------------- records of own-colour-space users
+def test_held_out_and_lesson_checks_search_in_the_users_own_colour_space(monkeypatch):
+    """A learner whose users mark in their own colour space T (Sec. 5.4, Fig. 5a): its held-out
+    user carries the first user's T, and every search of the record runs in it, never in YIQ."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from anw_helpers import verify
+    from anw_helpers.color import color_space_from_seed
+    from anw_helpers.datasets import ImageSet
+    from anw_helpers.models import build_model
+    from anw_helpers.users import build_learner_data
+
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (200, 3, 16, 16), dtype=torch.uint8, generator=g)
+    photos = ImageSet(images, torch.arange(200) % 10, tuple(str(c) for c in range(10)))
+    own = color_space_from_seed(5)
+    data = build_learner_data(photos, photos, 100, [4], [60.0], [own], n_test=20, seed=0)
+    monkeypatch.setattr(sweep, "GRADIENT_STARTS", 1)
+    assert torch.equal(data.held_out.color_space, own)
+    seen: list = []  # the colour space of each search the record asks for (not verify's own)
+    depth = [0]
+    for name, at in (("grid_search", 4), ("verdict", 3), ("gradient_search", 4),
+                     ("signature_losses", 4)):  # fmt: skip
+        real = getattr(verify, name)
+
+        def spy(*args, _real=real, _at=at, **kwargs):
+            if depth[0] == 0:
+                seen.append(kwargs["color_space"] if "color_space" in kwargs else args[_at])
+            depth[0] += 1
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(verify, name, spy)
+    record = SimpleNamespace(
+        train_accuracy=1.0, test_accuracy=0.1, user_accuracy=1.0, images_per_second=1.0,
+        epoch_seconds=[1.0], device="cpu", precision="fp32",
+    )  # fmt: skip
+    learner = SimpleNamespace(
+        model=build_model("small_resnet", 10, 4).eval(), data=data, record=record, from_cache=True
+    )
+    fields = sweep.learner_fields(learner)
+    assert fields["lesson_checks"] is not None and len(seen) >= 5
+    assert all(isinstance(t, torch.Tensor) and torch.equal(t, own) for t in seen), seen

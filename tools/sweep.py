@@ -423,9 +423,10 @@ GRADIENT_SEED, GRADIENT_STARTS, GRADIENT_CONVERGED = 4, 8, 7.5
 def lesson_checks(model: Any, user: Any, held: Any) -> dict:
     """What lessons 03 and 04 assert about one learner, measured so the asserts rest on a spread.
 
-    ``user`` is the learner's first watermarking user, ``held`` its held-out user (same key, never
-    seen). Returns the loss margins behind lesson 03's fingerprint table (positive: the lesson's
-    assert holds), lesson 04's verdicts (:func:`verify.verdict`: conclusive or not, and k_hat) and
+    ``user`` is the learner's first watermarking user, ``held`` its held-out user (same key and
+    colour space, never seen); every search runs in that user's colour space. Returns the loss
+    margins behind lesson 03's fingerprint table (positive: the lesson's assert holds), lesson
+    04's verdicts (:func:`verify.verdict`: conclusive or not, and k_hat) and
     the distance from k* at which lesson 04's gradient search (Sec. 4.2) ends.
     ``tools.reproduction`` tabulates them over seeds (docs/reproduction.md, "Lesson checks over
     the recorded seeds").
@@ -435,16 +436,21 @@ def lesson_checks(model: Any, user: Any, held: Any) -> dict:
     from anw_helpers import verify
 
     def losses(who: Any, k: float) -> float:
-        return float(verify.signature_losses(model, who.clean(), who.labels, [k]))
+        return float(verify.signature_losses(model, who.clean(), who.labels, [k], who.color_space))
 
-    mine = verify.verdict(model, user.clean(), user.labels)
-    theirs = verify.verdict(model, held.clean(), held.labels)
+    mine = verify.verdict(model, user.clean(), user.labels, user.color_space)
+    theirs = verify.verdict(model, held.clean(), held.labels, held.color_space)
     draws = torch.rand(256, generator=torch.Generator().manual_seed(GRADIENT_SEED)) * 360.0
     tau = verify.DEFAULT_TAU
     away = [a for a in draws.tolist() if float(verify.circular_distance(a, user.key)) > tau]
     starts = [round(a, 1) for a in away]
     grad = verify.gradient_search(
-        model, user.clean(), user.labels, inits=starts[:GRADIENT_STARTS], steps=40
+        model,
+        user.clean(),
+        user.labels,
+        inits=starts[:GRADIENT_STARTS],
+        color_space=user.color_space,
+        steps=40,
     )
     return {
         "user_loss_clean_minus_key": losses(user, 0.0) - losses(user, user.key),
@@ -543,7 +549,9 @@ def learner_fields(learner: Any) -> dict:
     match = [None if k is None else verify.match(h, k) for h, k in zip(k_hat, keys)]
     gap = [None if k is None else verdicts.result(i).gap(k) for i, k in enumerate(keys)]
     held = learner.data.held_out
-    held_k_hat = verify.grid_search(learner.model, held.clean(), held.labels).best
+    held_k_hat = verify.grid_search(
+        learner.model, held.clean(), held.labels, color_space=held.color_space
+    ).best  # in the colour space of the user it stands for (Sec. 5.4; own-LCT learners: its T)
     r = learner.record
     marked = [m for m in match if m is not None]
     return {
