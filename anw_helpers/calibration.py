@@ -146,7 +146,7 @@ def false_positive_rate(
 
     A NaN p-value is an inconclusive test (``stats.matched_permutation_test`` sets grey photos
     aside): it accuses no one and counts in ``n``. The paper has no such test (Sec. 4.2 reads eq.
-    6's argmin only); lesson 09, section 4 measures it.
+    6's argmin only); lesson 09, section 4, and lesson 11 measure it.
     """
     p = torch.as_tensor(p_values, dtype=torch.float64).reshape(-1)
     if len(p) == 0:
@@ -200,7 +200,8 @@ def p_values_against(
     seed: int = 0,
 ) -> Tensor:
     """p-values of many users (rows of ``user_scores``, shape (users, photos)) against one fixed
-    reference, user i with seed ``seed + i`` (arms without colour; lesson 09, sections 4b-5).
+    reference, user i with seed ``seed + i`` (arms without colour; lesson 09, section 5; lesson
+    11, sections b-c).
     """
     return torch.tensor(
         [
@@ -227,7 +228,8 @@ def leave_user_out(
     user_chroma: Sequence[Tensor] | Tensor | None = None,
 ) -> Tensor:
     """p-value of each innocent user (the pool's photos at ``user_rows[i]``, seed ``seed + i``)
-    against all the *other* pool photos: a reference that never holds the user (lesson 09, 4a).
+    against all the *other* pool photos: a reference that never holds the user (lesson 09, section
+    4; lesson 11, section a).
 
     ``user_scores`` / ``user_chroma`` replace the user's own pool values (e.g. for faded copies of
     those photos); by default they are ``pool_scores[rows]`` / ``pool_chroma[rows]``. A NaN is an
@@ -258,7 +260,7 @@ def leave_user_out(
 
 def leave_user_out_welch(user_rows: Sequence[Tensor] | Tensor, pool_scores: Tensor) -> Tensor:
     """Welch t-test p-value of each innocent user against all other pool photos (the
-    approximation lesson 09 compares with the permutation test; beyond the paper)."""
+    approximation lesson 11 compares with the permutation test; beyond the paper)."""
     return torch.tensor(
         [
             stats.welch_t_test(
