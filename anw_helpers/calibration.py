@@ -13,6 +13,8 @@ and those of the same class and similar colour (``stats.matched_permutation_test
 never-seen photos; only approximate for photos unlike any reference photo, e.g. faded ones, because
 its chroma bins are coarse). :func:`one_subject_data` builds lesson 11's learner whose watermarking
 user photographs a single class (section f), for the lesson and for ``tools/jobs/stratified.py``.
+:func:`score_reference` is the setup lessons 09 and 11 share: the never-seen reference photos
+scored once at the claimed key.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from torch import Tensor
 from . import stats, verify
 from .color import luma
 from .datasets import ImageSet, to_float
+from .machinery._checks import check_user_key
 from .recipe import LearnerConfig
 from .users import LearnerData, User, _resolve_size, watermarked_training_set
 
 __all__ = [
     "ARMS",
+    "ScoredReference",
+    "score_reference",
     "Rate",
     "false_positive_rate",
     "arm_p_value",
@@ -49,6 +54,58 @@ __all__ = [
 
 #: Which reference photos an innocent user is compared with, from coarsest to finest matching.
 ARMS: tuple[str, ...] = ("all classes", "same class", "same class, similar colour")
+
+
+@dataclass(frozen=True)
+class ScoredReference:
+    """Reference photos the learner never saw, scored at the claimed key ``key``: per photo the
+    cross-entropy at ``key`` and at 0 (``losses``, (N, 2): eq. 6's terms), the score ``scores``
+    (the gain in the probability of the true class, ``stats.key_scores``) and ``chroma``
+    (``stats.chroma``)."""
+
+    key: float
+    losses: Tensor
+    scores: Tensor
+    chroma: Tensor
+
+
+def score_reference(
+    model: torch.nn.Module,
+    reference: ImageSet,
+    key: float,
+    chunk: int = 2500,
+    progress: bool = True,
+) -> ScoredReference:
+    """Score every photo of ``reference`` (photos the learner never saw) at ``key``: the setup
+    of lessons 09 and 11 (``2 len(reference)`` forward passes, ``chunk`` photos at a time).
+
+    Per photo the cross-entropy at ``key`` and at 0, eq. 6's terms (Sec. 4.2,
+    ``stats.per_image_losses``); from the same passes the score ``exp(-loss at key) - exp(-loss at
+    0)``, the gain in the probability of the true class that ``stats.key_scores`` returns; and the
+    photo's colour (``stats.chroma``, no model). ``progress`` prints a line per chunk. The test
+    built on these scores is beyond the paper (Sec. 4.2 reads eq. 6's argmin only).
+    """
+    if not isinstance(reference, ImageSet):
+        raise TypeError(
+            f"reference must be an ImageSet (e.g. load_cifar10('test')); got "
+            f"{type(reference).__name__}."
+        )
+    if len(reference) == 0:
+        raise ValueError("reference holds no photos; give at least one never-seen photo.")
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a whole number of photos >= 1; got {chunk!r}.")
+    key = check_user_key(key)
+    parts = []
+    for start in range(0, len(reference), chunk):
+        rows = slice(start, start + chunk)
+        photos, labels = to_float(reference.images[rows]), reference.labels[rows]
+        parts.append(stats.per_image_losses(model, photos, labels, [key, 0.0]))
+        if progress:
+            done = start + len(parts[-1])
+            print(f"  scored {done:,} / {len(reference):,} reference photos", flush=True)
+    losses = torch.cat(parts)  # (N, 2): loss at key, loss at 0
+    scores = losses[:, 0].neg().exp() - losses[:, 1].neg().exp()  # P(true class) = exp(-loss)
+    return ScoredReference(key, losses, scores, stats.chroma(to_float(reference.images)))
 
 
 @dataclass(frozen=True)
@@ -89,7 +146,7 @@ def false_positive_rate(
 
     A NaN p-value is an inconclusive test (``stats.matched_permutation_test`` sets grey photos
     aside): it accuses no one and counts in ``n``. The paper has no such test (Sec. 4.2 reads eq.
-    6's argmin only); lesson 09, section 4 measures it.
+    6's argmin only); lesson 09, section 4, and lesson 11 measure it.
     """
     p = torch.as_tensor(p_values, dtype=torch.float64).reshape(-1)
     if len(p) == 0:
@@ -143,7 +200,8 @@ def p_values_against(
     seed: int = 0,
 ) -> Tensor:
     """p-values of many users (rows of ``user_scores``, shape (users, photos)) against one fixed
-    reference, user i with seed ``seed + i`` (arms without colour; lesson 09, sections 4b-5).
+    reference, user i with seed ``seed + i`` (arms without colour; lesson 09, section 5; lesson
+    11, sections b-c).
     """
     return torch.tensor(
         [
@@ -170,7 +228,8 @@ def leave_user_out(
     user_chroma: Sequence[Tensor] | Tensor | None = None,
 ) -> Tensor:
     """p-value of each innocent user (the pool's photos at ``user_rows[i]``, seed ``seed + i``)
-    against all the *other* pool photos: a reference that never holds the user (lesson 09, 4a).
+    against all the *other* pool photos: a reference that never holds the user (lesson 09, section
+    4; lesson 11, section a).
 
     ``user_scores`` / ``user_chroma`` replace the user's own pool values (e.g. for faded copies of
     those photos); by default they are ``pool_scores[rows]`` / ``pool_chroma[rows]``. A NaN is an
@@ -201,7 +260,7 @@ def leave_user_out(
 
 def leave_user_out_welch(user_rows: Sequence[Tensor] | Tensor, pool_scores: Tensor) -> Tensor:
     """Welch t-test p-value of each innocent user against all other pool photos (the
-    approximation lesson 09 compares with the permutation test; beyond the paper)."""
+    approximation lesson 11 compares with the permutation test; beyond the paper)."""
     return torch.tensor(
         [
             stats.welch_t_test(

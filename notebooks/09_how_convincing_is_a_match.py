@@ -24,26 +24,22 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/anw-course/anti-neuron-watermarking/blob/main/notebooks/09_how_convincing_is_a_match.ipynb)
 #
 # *Beyond the paper.* Lesson 04 ended with a match, $\hat k = k^*$. Would it convince a court? This
-# lesson turns the arbitrator's losses into a **p-value**, and measures — rather than assumes — how
-# often it accuses an innocent learner.
+# lesson turns the arbitrator's losses into a **p-value**, and measures how often it accuses an
+# innocent learner.
 #
 # **You will learn to**
-# - state a null hypothesis for ownership and explain why an argmin over 12 slots cannot give strong
-#   evidence;
+# - state a null hypothesis for ownership, and say why an argmin over 12 slots is weak evidence;
 # - score each photo by how much the model prefers it with the user's hue, and compare the user's
-#   photos with public photos the learner never saw, by a **permutation test** (exact) or a Welch
+#   photos with public photos the learner never saw: a **permutation test** (exact) or a Welch
 #   t-test (approximate);
 # - check calibration: the false-positive rate over innocent users at α = 0.05 and 0.01 (the
 #   optional appendix, lesson 11, measures what can break it);
-# - read a LiRA-style log-log ROC curve (true-positive rate at 1 % and 0.1 % false positives), see
-#   how the p-value falls with the number of photos, and correct for testing many users at once
-#   (Holm).
+# - read a LiRA-style log-log ROC curve, see how the p-value falls with the number of photos, and
+#   correct for testing many users at once (Holm).
 #
 # **Time:** about 30 minutes (our estimate from its length). Uses lesson 03's learner from the
 # model cache (opened alone, this lesson first trains it).
-# **Compute budget:** forward passes and permutations. In the larger profiles section 7 trains a
-# second learner with lesson 03's recipe: add lesson 03's training time, the first time (later runs
-# load it from the model cache); `ci` skips it unless you switch it on.
+# **Compute budget:** forward passes and permutations; it trains nothing else.
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
 # tools.docs_numbers`): opened alone, about 5 min on 2 CPU cores (measured in fp32 with AVX2 kernels
 # on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 1:09 for this lesson after the earlier ones,
@@ -114,29 +110,25 @@ print(
 # %% [markdown]
 # ## 1. One match out of twelve slots is not a verdict
 #
-# The arbitrator's rule (eq. 6) returns one of $N = 12$ slots. Suppose an innocent learner's
-# $\hat k$ were a slot picked at random: it would hit the user's slot 1 time in 12. So
-# "$\hat k = k^*$" on its own says at best *"this would happen by luck about 8 % of the time"* — and
-# we do not even know that innocent learners pick slots at random (they mostly pick 0: the held-out
-# users of 26 of the course's 30 recorded learners, 9 of 12 in bf16, landed there; the
-# [Sec. 5.4 row](../docs/reproduction.md#sec-5-4)). One claim, one bit, no number. That is not
-# enough to hold a company to account.
+# The arbitrator's rule (eq. 6) returns one of $N = 12$ slots. An innocent learner whose $\hat k$
+# were a random slot would hit the user's 1 time in 12: "$\hat k = k^*$" alone says at best *"luck
+# does this about 8 % of the time"*. Innocent learners do not even pick at random: they mostly pick
+# 0 (the held-out users of 26 of the course's 30 recorded learners did, 9 of 12 in bf16; the
+# [Sec. 5.4 row](../docs/reproduction.md#sec-5-4)). One claim, one bit, no number.
 #
-# Ownership tests elsewhere in machine learning report **calibrated** evidence instead: *radioactive
-# data* (Sablayrolles et al., 2020) combines per-class p-values with Fisher's method; *dataset
-# inference* (Maini et al., 2021) runs a one-sided t-test over many samples; the *likelihood-ratio
-# attack* LiRA (Carlini et al., 2022) reports the true-positive rate at 0.1 % false positives. We do
-# the same for the watermark, with the **null hypothesis**
+# Other ownership tests in machine learning report **calibrated** evidence: *radioactive data*
+# (Sablayrolles et al., 2020) combines per-class p-values with Fisher's method; *dataset inference*
+# (Maini et al., 2021) runs a one-sided t-test; LiRA (Carlini et al., 2022) reports the
+# true-positive rate at 0.1 % false positives. We do the same, with the **null hypothesis**
 #
 # > **H0:** the learner never trained on the user's photos watermarked with the claimed key $k^*$.
 #
-# A p-value is the probability, *if H0 is true*, of evidence at least as strong as what we observed.
-# "p = 0.0001" means: an innocent learner would look at least this guilty in at most 1 of 10,000
-# claims.
+# A p-value is the probability, *if H0 is true*, of evidence at least as strong as observed:
+# "p = 0.0001" means an innocent learner looks this guilty in at most 1 of 10,000 claims.
 #
 # The key under test is the user's **claim**, sealed before anyone looked at the model (lesson 04's
-# envelope). The grid search still runs blind; the test then checks one pre-registered key. (Testing
-# the $\hat k$ the search picked would be testing the best of 11 slots: multiply its p-value by 11.)
+# envelope). The grid search still runs blind. (Testing the $\hat k$ it picked would test the best
+# of 11 slots: multiply its p-value by 11.)
 
 # %%
 result = verify.grid_search(model, user.clean(), user.labels)
@@ -148,23 +140,21 @@ print(
 # %% [markdown]
 # ## 2. A score per photo, and photos to compare with
 #
-# A learner that memorised the user's watermarked photos is more confident about them when they
-# carry the hue $k^*$ than when they are clean. Per photo we measure the **gain in the probability
-# of the true class** when the hue $k^*$ is applied:
+# A learner that memorised the user's watermarked photos is more confident about them with the hue
+# $k^*$ than clean. Per photo we measure the **gain in the probability of the true class** under
+# the hue $k^*$:
 #
 # $$s_i = P\big(y_i \mid f(g_{k^*}(I_i))\big) - P\big(y_i \mid f(I_i)\big) \in [-1, 1].$$
 #
 # A learner trained on natural photos usually prefers the clean photo ($s_i < 0$; the scoring cell
-# below prints this run's share of photos with $s_i > 0$), by an amount that varies from photo to
-# photo. How much is normal? We cannot know from theory — so we **measure** it
-# on *reference photos*: photos of the same kind that the learner certainly never saw. CIFAR-10's
-# 10,000 public test photos are exactly that here. If H0 is true, the user's photos are just 50 more
-# photos the learner never saw: their scores behave like reference scores.
+# prints this run's share with $s_i > 0$), by an amount that varies from photo to photo. How much is
+# normal? We **measure** it on *reference photos* the learner certainly never saw: CIFAR-10's 10,000
+# public test photos. If H0 is true, the user's photos are just 50 more never-seen photos: their
+# scores behave like reference scores.
 #
-# *Why probabilities and not the loss of eq. 6?* A loss difference is unbounded: one odd photo whose
-# loss jumps from 0.01 to 12 can outweigh forty others. A probability difference lies in $[-1, 1]$,
-# so no single photo dominates an average. (`stats.key_scores(..., kind="loss")` computes the loss
-# difference; section 3 runs the test on both.)
+# *Why probabilities and not eq. 6's loss?* A loss difference is unbounded: one odd photo whose loss
+# jumps from 0.01 to 12 can outweigh forty others. A probability difference lies in $[-1, 1]$.
+# (`stats.key_scores(..., kind="loss")` gives the loss difference; section 3 tests both.)
 #
 # ### Exercise 9.1 — the per-photo score
 # Return $s_i$ for every photo: the softmax probability of the true class on the photo watermarked
@@ -198,31 +188,17 @@ torch.testing.assert_close(mine.double(), reference_scores, atol=1e-4, rtol=1e-4
 print("Correct! Your scores match anw_helpers.stats.key_scores.")
 
 # %% [markdown]
-# From here on we use the course's version, `stats.key_scores`:
+# From here on we use the course's `stats.key_scores`. Then the same score for all 10,000
+# reference photos (20,000 forward passes, the slowest step): `calibration.score_reference` keeps
+# the losses at $k^*$ and 0 (eq. 6's terms), so both kinds of score come from the same passes (the
+# true class's probability is $e^{-\text{loss}}$), and each photo's colour (`stats.chroma`).
 
 # %%
 s_user = stats.key_scores(model, user.clean(), user.labels, k_star)
-
-# %% [markdown]
-# Now the same score for all 10,000 reference photos: 20,000 forward passes, the slowest step here.
-# We keep the per-photo losses at $k^*$ and 0 (`stats.per_image_losses`, the terms of eq. 6), so
-# that both kinds of score come from the same passes: the probability of the true class is
-# $e^{-\text{loss}}$.
-
-# %%
 start = time.perf_counter()
-parts = []
-for i in range(0, len(unseen), 2500):
-    parts.append(
-        stats.per_image_losses(
-            model, to_float(unseen.images[i : i + 2500]), unseen.labels[i : i + 2500], [k_star, 0.0]
-        )
-    )
-    print(f"  scored {i + len(parts[-1]):,} / {len(unseen):,} reference photos", flush=True)
-losses_unseen = torch.cat(parts)  # (10,000, 2): loss at k*, loss at 0
-# gain in P(true class), as stats.key_scores
-s_unseen = losses_unseen[:, 0].neg().exp() - losses_unseen[:, 1].neg().exp()
-torch.testing.assert_close(
+reference = calibration.score_reference(model, unseen, k_star)  # prints its progress
+losses_unseen, s_unseen, c_unseen = reference.losses, reference.scores, reference.chroma
+torch.testing.assert_close(  # the helper's scores are stats.key_scores
     s_unseen[:100],
     stats.key_scores(model, to_float(unseen.images[:100]), unseen.labels[:100], k_star),
 )
@@ -231,8 +207,6 @@ print(
     f"reference {s_unseen.mean():+.3f}; share of photos with s > 0: user "
     f"{(s_user > 0).float().mean():.0%}, reference {(s_unseen > 0).float().mean():.0%}"
 )
-
-# %%
 plots.plot_score_histograms(
     s_unseen,
     s_user,
@@ -243,17 +217,15 @@ plots.plot_score_histograms(
 # %% [markdown]
 # ## 3. The permutation test
 #
-# Our statistic is the **difference of mean scores**, user minus reference. Is the observed
-# difference large? If H0 is true, the labels "user" and "reference" are arbitrary: any 50 of the
-# 10,050 scores could have been the user's. So we *relabel at random* many times, recompute the
-# statistic each time, and count how often chance alone reaches the observed value:
+# Our statistic is the **difference of mean scores**, user minus reference. If H0 is true, the
+# labels "user" and "reference" are arbitrary: any 50 of the 10,050 scores could have been the
+# user's. So we *relabel at random* $B$ times and count how often chance reaches the observed value:
 #
 # $$p = \frac{1 + \#\{\text{relabellings with statistic} \ge \text{observed}\}}{1 + B}.$$
 #
-# The "+1" counts the observed labelling itself; with it, the p-value is **exact**: under H0,
-# $P(p \le \alpha) \le \alpha$ for every α, whatever the shape of the score distribution (Phipson &
-# Smyth, 2010: permutation p-values should never be zero). The price: with $B$ relabellings the
-# smallest reportable p-value is $1/(B+1)$.
+# The "+1" counts the observed labelling itself and makes the p-value **exact**: under H0,
+# $P(p \le \alpha) \le \alpha$ for every α, whatever the scores' distribution (Phipson & Smyth,
+# 2010: permutation p-values should never be zero). The price: the smallest p-value is $1/(B+1)$.
 #
 # ### Exercise 9.2 — a permutation p-value
 # Return the one-sided Monte Carlo permutation p-value of "mean(x) − mean(y) is large": pool x and
@@ -310,17 +282,16 @@ assert abs(yours - theirs) < 5 * math.sqrt(2 * theirs * (1 - theirs) / 999) + 3e
 print("Correct! Your permutation p-value agrees with the exact one and with anw_helpers.stats.")
 
 # %% [markdown]
-# `stats.permutation_test` does the same thing vectorised, and one thing more: given class labels it
-# relabels **within each class** and compares the user's photos with reference photos *of the same
-# classes* (a *stratified* test; lesson 11 shows why that matters). Here is the verdict for the
-# watermarked user, with 99,999 relabellings, next to the Welch t-test, which replaces the
-# relabellings by a formula (Student's t distribution, the test of dataset inference).
+# `stats.permutation_test` does the same, vectorised; given class labels it relabels **within each
+# class**, comparing the user's photos with reference photos *of the same classes* (a *stratified*
+# test; lesson 11 shows why). Here is the watermarked user's verdict with 99,999 relabellings, next
+# to the Welch t-test, which replaces relabelling by a formula (Student's t, as dataset inference).
 #
-# The watermarked user's p-value is **one** training run's outcome (another seed, precision or CPU
-# gives other numbers): printed after the plot, not checked. Eq. 6 matched this user's key in all 18
-# recorded trainings ([lesson checks](../docs/reproduction.md#lesson-checks)) and 71 of 72 users of
-# 20 photos or more ([Fig. 2d–f row](../docs/reproduction.md#fig-2d-f)); this p-value's spread over
-# seeds is not yet recorded.
+# This p-value is **one** training run's outcome (another seed, precision or CPU gives others):
+# printed, not checked. Eq. 6 matched this user's key in all 18 recorded trainings
+# ([lesson checks](../docs/reproduction.md#lesson-checks)) and 71 of 72 users of 20 photos or more
+# ([Fig. 2d–f row](../docs/reproduction.md#fig-2d-f)); this p-value's spread over seeds is not yet
+# recorded.
 
 # %%
 wm_test = stats.permutation_test(
@@ -352,19 +323,18 @@ print(
 assert wm_test.method == "permutation-stratified"
 
 # %% [markdown]
-# **Why the permutation test and not the t-test?** Both compare the same means. The t-test's p-value
-# assumes the user's mean score is close to normally distributed; with skewed scores (look at the
-# histogram) and few photos that is wrong, and most wrong in the far tail, where a p-value of
-# $10^{-8}$ is read. The permutation test assumes only that, under H0, the user's photos are
-# exchangeable with the reference photos — which is what "never trained on" means, when the
-# reference photos are like the user's. Its only limit is its floor, $1/(B+1)$: an honest "smaller
-# than $10^{-5}$" instead of a precise-looking $10^{-8}$ that nothing backs. Lesson 11 measures
-# both.
+# **Why the permutation test and not the t-test?** Both compare the same means. The t-test assumes
+# the user's mean score is near normal; with skewed scores (see the histogram) and few photos it is
+# not, and it errs most in the far tail, where a p-value of $10^{-8}$ is read. The permutation test
+# assumes only that under H0 the user's photos are exchangeable with the reference photos: what
+# "never trained on" means when the reference is like the user's photos. Its limit is its floor,
+# $1/(B+1)$: an honest "below $10^{-5}$", not a precise-looking $10^{-8}$ that nothing backs. Lesson
+# 11 measures both.
 #
-# One call does all of this from photos: `stats.ownership_test` scores the user's and the reference
-# photos, refuses a reference that contains any of the user's photos, sets aside photos with almost
-# no colour, and runs the permutation test within strata of *same class and similar colour* (lesson
-# 11, section e, shows why colour matters). (With a 1,000-photo reference here, to keep it quick.)
+# One call does all this from photos: `stats.ownership_test` scores the user's and the reference
+# photos, refuses a reference holding any of the user's photos, sets aside photos with almost no
+# colour, and relabels within strata of *same class and similar colour* (lesson 11, section e,
+# shows why colour matters). Here with a 1,000-photo reference, to keep it quick.
 
 # %%
 ref_idx = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(2))[:1000]
@@ -381,8 +351,7 @@ one_call = stats.ownership_test(
 print(f"k_hat = {result.best:g}, claim k* = {k_star:g}: {one_call.summary()}")
 
 # %%
-# colour per photo: no model
-c_user, c_unseen = stats.chroma(user.clean()), stats.chroma(to_float(unseen.images))
+c_user = stats.chroma(user.clean())  # colour per photo: no model (c_unseen: the setup's)
 same = stats.matched_permutation_test(
     s_user,
     user.labels,
@@ -404,12 +373,11 @@ print(
 # %% [markdown]
 # ## 4. Calibration, in brief
 #
-# "Exact under H0" is a theorem about the test; whether H0's assumptions fit our photos is an
-# empirical question, answered by counting false accusations where we *know* the learner is
-# innocent. The basic check: the 10,000 test photos split into innocent users of as many photos as
-# our user (lesson 04's held-out user is one of them), each tested against the *other* test photos.
-# At level α a calibrated test accuses at most a fraction α of them; `stats.allowed_rejections(n,
-# α)` is the largest count a calibrated test exceeds with probability below 0.1 %.
+# "Exact under H0" is a theorem; whether H0's assumptions fit our photos is measured by counting
+# false accusations where we *know* the learner is innocent. The 10,000 test photos split into
+# innocent users of our user's size (lesson 04's held-out user is one), each tested against the
+# *other* test photos. At level α a calibrated test accuses at most a fraction α of them;
+# `stats.allowed_rejections(n, α)` is the largest count it exceeds with probability below 0.1 %.
 
 # %%
 innocents = [held] + make_users(
@@ -439,19 +407,19 @@ for alpha in (0.05, 0.01):
 # The appendix, [lesson 11](11_calibration_appendix.ipynb), measures the rest, one helper call
 # each: the Welch t-test against the permutation test with 50 photos and with 5; photos the learner
 # trained on without the hue; one reference shared by many tests; users who photograph one class;
-# faded and black-and-white photos; a learner that learned a subject's hue. In short: on photos the
-# learner never saw, the permutation test stays within its allowance (checked there); the Welch
-# t-test with few photos, and any reference unlike the user's photos (another class, more colour),
-# can accuse innocents above α. Hence `stats.ownership_test` matches the reference on class and
-# colour, and sets aside black-and-white photos, which carry no evidence.
+# faded and black-and-white photos; a learner that learned a subject's hue. In short: on never-seen
+# photos the permutation test stays within its allowance (checked there); the Welch t-test with few
+# photos, and any reference unlike the user's photos (another class, more colour), can accuse
+# innocents above α. Hence `stats.ownership_test` matches the reference on class and colour, and
+# sets aside black-and-white photos, which carry no evidence.
 
 # %% [markdown]
 # ## 5. How the p-value falls with the number of photos — and a LiRA-style ROC
 #
-# At the `ci` scale there is **one** truly watermarked user. To see how the evidence grows with the
-# number of photos, we draw random *sub-users* of her 50 photos (2, 5, 10, ... photos each).
-# Sub-users of one user share photos, so they are not independent cases: they show how p depends on
-# $n$ for this user, not a rate over many users (the larger profiles train more users and learners).
+# At the `ci` scale there is **one** watermarked user. To see how the evidence grows with the number
+# of photos, we draw random *sub-users* of her 50 photos (2, 5, 10, ... each). They share photos,
+# so they show how p depends on $n$ for this user, not a rate over many users (the larger profiles
+# train more users and learners).
 
 # %%
 sizes = sorted({2, 5, 10, 20, 30, 40, len(user)} | {s for s in (100, 200) if s < len(user)})
@@ -471,13 +439,12 @@ for n in sizes:
 display(plots.plot_p_by_photos(sizes, median_p, q25_p, q75_p, floor=1 / (9_999 + 1)))
 
 # %% [markdown]
-# LiRA's question is different: over many cases, what share of watermarked users does the test catch
-# when it may falsely accuse only 1 % or 0.1 % of innocent ones? Score every case by the
-# class-matched mean difference against one fixed reference (a random fifth of the test photos; any
-# fixed reference: it shifts innocent and guilty cases alike), take 20,000 random innocent users
-# from the other 8,000 photos and 2,000 random sub-users of the watermarked user, for three sizes.
-# Both kinds overlap heavily, so the curves are descriptive, not independent trials. A rate of 0.1 %
-# can only be measured with well over 1,000 innocent cases.
+# LiRA asks: over many cases, what share of watermarked users does the test catch when it may
+# falsely accuse only 1 % or 0.1 % of innocent ones? We score each case by its class-matched mean
+# difference against one fixed reference (a random fifth of the test photos; it shifts innocent and
+# guilty cases alike): 20,000 random innocent users from the other 8,000 photos and 2,000 random
+# sub-users of the watermarked user, for three sizes. The cases overlap heavily, so the curves are
+# descriptive, not independent trials. A rate of 0.1 % needs well over 1,000 innocent cases.
 
 # %%
 folds = torch.randperm(len(unseen), generator=torch.Generator().manual_seed(5)).view(5, -1)
@@ -502,12 +469,12 @@ for n, (at1, at01) in tpr_table.items():
 # %% [markdown]
 # ## 6. Many users at once: the family-wise correction
 #
-# An arbitrator who hears 200 innocent claims at α = 0.05 will, on average, accuse 10 innocent
-# learners — each test is calibrated, the family is not. To keep the chance of *any* false
-# accusation in the family below α (the **family-wise error rate**), Bonferroni tests each claim at
-# α/m. **Holm's** step-down method does the same more cleverly: sort the p-values, compare the
-# smallest with α/m, the next with α/(m−1), ..., and stop at the first that fails. Both are valid
-# whatever the dependence between the tests — ours share their reference photos.
+# An arbitrator who hears 200 innocent claims at α = 0.05 accuses 10 innocent learners on average:
+# each test is calibrated, the family is not. To keep the chance of *any* false accusation below α
+# (the **family-wise error rate**), Bonferroni tests each claim at α/m. **Holm's** step-down method
+# is sharper: sort the p-values, compare the smallest with α/m, the next with α/(m−1), ..., and stop
+# at the first that fails. Both hold whatever the dependence between tests (ours share reference
+# photos).
 #
 # ### Exercise 9.3 — Holm's correction
 # Return a boolean tensor: which of the m p-values Holm's method rejects at family-wise level
@@ -555,17 +522,15 @@ print(
     f"the watermarked user's p = {wm_test.p_value:.2g} must beat alpha / m = {0.05 / m:.2g}; "
     f"with B relabellings that needs B + 1 > m / alpha = {m / 0.05:,.0f}"
 )
-
-# %%
+# corrections only remove rejections; the p-value floor 1 / (B + 1) must lie below alpha / m
 assert bool((bonf <= holm).all()) and int(holm.sum()) <= int(uncorrected.sum())
 assert wm_test.n_permutations + 1 > m / 0.05, (
     "too few relabellings for this family: the p-value floor is above alpha / m"
 )
 
 # %% [markdown]
-# The permutation floor matters here: with 999 relabellings no p-value can go below 0.001, and no
-# claim in a family of 201 could ever pass α/m = 0.00025. Plan the number of relabellings for the
-# family size.
+# The floor matters here: with 999 relabellings no p-value goes below 0.001, and no claim in a
+# family of 201 could pass α/m = 0.00025. Plan the relabellings for the family size.
 
 # %%
 print(
@@ -575,19 +540,17 @@ print(
 
 # %% [markdown]
 # ## Summary
-# - An argmin over 12 slots names a key but cannot say how surprising it is. A test with a null
-#   hypothesis — *the learner never trained on these photos with this key* — turns the same model
-#   queries into a p-value.
+# - An argmin over 12 slots names a key but not how surprising it is. A null hypothesis — *the
+#   learner never trained on these photos with this key* — turns the same queries into a p-value.
 # - Score each photo by how much more probable the true class becomes under the claimed hue; compare
-#   the user's photos with public photos the learner never saw. A permutation test makes no
-#   assumption about the scores' shape and is exact under H0; its floor $1/(B+1)$ is the price. The
-#   Welch t-test gives smaller-looking p-values that its assumptions cannot back.
-# - Calibration is measured on innocent cases, not assumed (section 4; the appendix, lesson 11,
-#   shows what breaks it: few photos for the t-test, a shared reference, a reference unlike the
-#   user's photos). Match the reference to the user: same class, similar colour.
-# - The evidence grows quickly with the number of photos (section 5 prints how, for this run's one
-#   user). Testing many claims needs a family-wise correction (Holm), and enough relabellings for
-#   its smaller thresholds.
+#   the user's photos with never-seen public photos. A permutation test assumes nothing about the
+#   scores' shape and is exact under H0, at the price of its floor $1/(B+1)$. The Welch t-test
+#   gives smaller-looking p-values that its assumptions cannot back.
+# - Calibration is measured on innocent cases, not assumed (section 4; lesson 11 shows what breaks
+#   it: few photos for the t-test, a shared reference, a reference unlike the user's photos). Match
+#   the reference to the user: same class, similar colour.
+# - The evidence grows quickly with the number of photos (section 5, this run's one user). Many
+#   claims need a family-wise correction (Holm) and enough relabellings for its thresholds.
 # - The records, misses included: eq. 6 matched this user in 18 of 18 recorded trainings; innocent
 #   held-out users landed at 0 in 26 of 30 recorded learners (sections 1 and 3 link them). The
 #   p-values of sections 3-5 are one run's, not yet recorded over seeds.

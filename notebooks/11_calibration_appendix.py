@@ -109,28 +109,19 @@ print(
 # %% [markdown]
 # ## Lesson 09's scores, once more
 #
-# As in lesson 09, section 2: each photo's score is the gain in the probability of its true class
-# when it carries the hue $k^*$, computed here for all 10,000 public test photos the learner never
-# saw (20,000 forward passes, the slowest step), and each photo's colour (`stats.chroma`).
+# As in lesson 09, section 2, with the same helper: each photo's score is the gain in the
+# probability of its true class when it carries the hue $k^*$, computed here for all 10,000 public
+# test photos the learner never saw (20,000 forward passes, the slowest step), and each photo's
+# colour (`stats.chroma`).
 
 # %%
 start = time.perf_counter()
-parts = []
-for i in range(0, len(unseen), 2500):
-    parts.append(
-        stats.per_image_losses(
-            model, to_float(unseen.images[i : i + 2500]), unseen.labels[i : i + 2500], [k_star, 0.0]
-        )
-    )
-    print(f"  scored {i + len(parts[-1]):,} / {len(unseen):,} reference photos", flush=True)
-losses_unseen = torch.cat(parts)  # (10,000, 2): loss at k*, loss at 0
-# gain in P(true class), as stats.key_scores
-s_unseen = losses_unseen[:, 0].neg().exp() - losses_unseen[:, 1].neg().exp()
-torch.testing.assert_close(
+reference = calibration.score_reference(model, unseen, k_star)  # prints its progress
+s_unseen, c_unseen = reference.scores, reference.chroma
+torch.testing.assert_close(  # the helper's scores are stats.key_scores
     s_unseen[:100],
     stats.key_scores(model, to_float(unseen.images[:100]), unseen.labels[:100], k_star),
 )
-c_unseen = stats.chroma(to_float(unseen.images))  # colour per photo: no model
 print(
     f"took {time.perf_counter() - start:.0f} s. Mean score of the reference: "
     f"{s_unseen.mean():+.3f}; share of photos with s > 0: {(s_unseen > 0).float().mean():.0%}"

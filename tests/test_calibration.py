@@ -169,3 +169,44 @@ def test_one_subject_check_runs_every_arm_on_the_innocent_users_of_the_owners_cl
     assert set(check.p_values) == set(calibration.ARMS)
     assert all(len(p) == 8 for p in check.p_values.values())
     assert 0 < check.owner_p <= 1 and check.rate("same class", 0.05).n == 8
+
+
+def _tiny_reference(n: int = 7) -> ImageSet:
+    g = torch.Generator().manual_seed(8)
+    return ImageSet(
+        torch.randint(0, 256, (n, 3, 4, 4), generator=g, dtype=torch.uint8),
+        torch.arange(n) % 3,
+        ("cat", "dog", "ship"),
+    )
+
+
+def test_score_reference_gives_the_losses_scores_and_colour_of_one_pass_over_each_chunk(capsys):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3)).eval()
+    reference = _tiny_reference()
+    photos = to_float(reference.images)
+    scored = calibration.score_reference(model, reference, 60.0, chunk=3)  # chunks of 3, 3, 1
+    assert capsys.readouterr().out.splitlines()[-1] == "  scored 7 / 7 reference photos"
+    whole = stats.per_image_losses(model, photos, reference.labels, [60.0, 0.0])
+    torch.testing.assert_close(scored.losses, whole)
+    torch.testing.assert_close(
+        scored.scores, stats.key_scores(model, photos, reference.labels, 60.0)
+    )
+    assert torch.equal(scored.chroma, stats.chroma(photos)) and scored.key == 60.0
+    # the scores are read at the claimed key: another key's scores differ
+    other = calibration.score_reference(model, reference, 120.0, progress=False)
+    assert not torch.allclose(other.scores, scored.scores)
+    assert capsys.readouterr().out == ""
+
+
+def test_score_reference_refuses_bad_input_in_one_line():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48, 3))
+    reference = _tiny_reference()
+    with pytest.raises(TypeError, match="must be an ImageSet"):
+        calibration.score_reference(model, reference.images, 60.0)
+    with pytest.raises(ValueError, match="holds no photos"):
+        calibration.score_reference(model, reference.subset(torch.arange(0)), 60.0)
+    with pytest.raises(ValueError, match="chunk must be"):
+        calibration.score_reference(model, reference, 60.0, chunk=0)
+    with pytest.raises(ValueError, match="within"):
+        calibration.score_reference(model, reference, 0.0)
