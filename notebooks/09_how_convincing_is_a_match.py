@@ -529,8 +529,9 @@ assert wm_test.n_permutations + 1 > m / 0.05, (
 )
 
 # %% [markdown]
-# The floor matters here: with 999 relabellings no p-value goes below 0.001, and no claim in a
-# family of 201 could pass α/m = 0.00025. Plan the relabellings for the family size.
+# The floor matters here: with 999 relabellings no p-value goes below 0.001, so in a family of
+# more than 50 claims (α/m < 0.001 at α = 0.05) none could pass. Plan the relabellings for the
+# family size, as the cell above does.
 
 # %%
 print(
