@@ -1038,7 +1038,7 @@ def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outc
     independent): the pooled count rejected at ``level`` per mark, with the Clopper-Pearson
     interval of the pooled rate. Yes when that interval reaches down to ``level`` or below (no
     evidence that the test exceeds its level), no otherwise."""
-    import scipy.stats
+    from anw_helpers.twins import Rate
 
     if not records:
         return None
@@ -1047,16 +1047,16 @@ def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outc
         return None
     count = sum(m["innocent_rejected"] for m in rows)
     n = sum(m["innocent_users"] for m in rows)
-    ci = scipy.stats.binomtest(count, n).proportion_ci(0.95, method="exact")
+    rate = Rate.from_counts(count, n)
     per_mark = ", ".join(
         f"{mark} {sum(m['innocent_rejected'] for m in rows if m['mark'] == mark)}/"
         f"{sum(m['innocent_users'] for m in rows if m['mark'] == mark)}"
         for mark in sorted({m["mark"] for m in rows})
     )
     return Outcome(
-        "yes" if ci.low <= level else "no",
-        f"{count} of {n} innocent users rejected at p ≤ {level:g} ({count / n:.2%}; 95 % CI "
-        f"{ci.low:.2%}–{ci.high:.2%}); by mark {per_mark}",
+        "yes" if rate.low <= level else "no",
+        f"{count} of {n} innocent users rejected at p ≤ {level:g} ({rate.rate:.2%}; 95 % CI "
+        f"{rate.low:.2%}–{rate.high:.2%}); by mark {per_mark}",
         "share of innocent users rejected, per (learner, mark)",
         tuple(m["innocent_rejected"] / m["innocent_users"] for m in rows),
         ".4f",
