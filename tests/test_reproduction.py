@@ -25,6 +25,7 @@ from anw_helpers.profiles import (
 )
 from tools import reproduction as rp
 from tools import sweep
+from tools.sweep import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTS = [float(k) for k in range(0, 360, 30)]
@@ -131,15 +132,16 @@ def _any_config(request, monkeypatch):
 
 @pytest.mark.current_configs
 def test_a_record_measured_before_its_grid_changed_is_refused(tmp_path):
-    grid = tmp_path / "g.toml"
-    grid.write_text('profile = "ci"\n[zip]\nseed = [0, 1]\n')
-    jobs = sweep.load_grid(grid).jobs
+    grid = tomllib.loads('profile = "ci"\n[zip]\nseed = [0, 1]\n')
+    jobs = sweep.parse_grid(grid).jobs
     records = [{"config": jobs[i].config.flat(), "_where": f"g.jsonl line {i + 1}"} for i in (0, 1)]
     records = [{**r, "config": json.loads(json.dumps(r["config"]))} for r in records]
     assert rp.check_current(records, grid, "g.toml") == records
     stale = {**records[1], "config": {**records[1]["config"], "epochs": 39}}  # ci changed since
     with pytest.raises(rp.ReproductionError, match="g.jsonl line 2: its config is none of g.toml"):
         rp.check_current([records[0], stale], grid, "g.toml")
+    with pytest.raises(rp.ReproductionError, match="g.toml: .*same learner"):
+        rp.check_current(records, {**grid, "zip": {"seed": [0, 0]}}, "g.toml")
 
 
 @pytest.mark.current_configs

@@ -1357,20 +1357,20 @@ def read_sources(claims: list[Claim], root: Path) -> Sources:
     sources = Sources()
     for grid in dict.fromkeys(g for c in claims for g in c.grids):
         path = results_path(grid)
-        profile = _grid_profile(root / grid, grid)
+        data, profile = _read_grid(root / grid, grid)
         sources.grids[grid] = path
         sources.profiles[path] = profile
         full = root / path
         records = read_results(full, root, profile) if full.is_file() else None
-        sources.files[path] = records and check_current(records, root / grid, grid)
+        sources.files[path] = records and check_current(records, data, grid)
     return sources
 
 
-def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]:
-    """``records``, each checked to be one of the grid's jobs as the grid and its profile read
-    today (``sweep.load_grid``). A record whose config is not (the profile or the grid changed
-    since it was measured) raises :class:`ReproductionError`: old and new learners must never be
-    counted together (CONTRIBUTING.md, "Changing a profile")."""
+def check_current(records: list[dict], grid_data: dict, grid: str) -> list[dict]:
+    """``records``, each checked to be one of the grid's jobs as the grid (``grid_data``: its TOML,
+    already read) and its profile read today (``sweep.parse_grid``). A record whose config is not
+    (the profile or the grid changed since it was measured) raises :class:`ReproductionError`: old
+    and new learners must never be counted together (CONTRIBUTING.md, "Changing a profile")."""
     import contextlib
     import io
     import warnings
@@ -1379,7 +1379,10 @@ def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        jobs = sweep.load_grid(grid_path).jobs
+        try:
+            jobs = sweep.parse_grid(grid_data, grid).jobs
+        except sweep.GridError as exc:
+            raise ReproductionError(str(exc)) from None
     current = [json.loads(json.dumps(job.config.flat())) for job in jobs]
     for r in records:
         if r["config"] not in current:
@@ -1391,16 +1394,18 @@ def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]
     return records
 
 
-def _grid_profile(path: Path, rel: str) -> str:
+def _read_grid(path: Path, rel: str) -> tuple[dict, str]:
+    """A grid's TOML (read once: :func:`check_current` parses its jobs from it) and its profile."""
     try:
-        profile = tomllib.loads(path.read_text(encoding="utf-8")).get("profile")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ReproductionError(f"{rel} is not valid TOML: {exc}.") from None
+    profile = data.get("profile")
     if profile not in PROFILE_NAMES:
         raise ReproductionError(
             f"{rel}: profile {profile!r} is not one of {', '.join(PROFILE_NAMES)}."
         )
-    return profile
+    return data, profile
 
 
 def generate(claims_path: Path = DEFAULT_CLAIMS, root: Path = ROOT, out: Path = DEFAULT_OUT) -> str:
