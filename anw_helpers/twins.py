@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Optional
 
@@ -206,6 +207,19 @@ class Rate:
     high: float
     confidence: float = 0.95
 
+    @classmethod
+    def from_counts(cls, count: int, n: int, confidence: float = 0.95) -> Rate:
+        """``count`` of ``n`` with its exact (Clopper-Pearson) interval at ``confidence``
+        (``scipy.stats.binomtest``): e.g. the innocent users the kept-twin test rejects, whose rate
+        the test's level bounds (Huang et al., CCS 2024; beyond the paper)."""
+        whole = all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in (count, n))
+        if not whole or not 0 <= count <= n or n < 1:
+            raise ValueError(f"need whole counts with 0 <= count <= n and n >= 1; got {count}/{n}.")
+        if not 0.0 < float(confidence) < 1.0:
+            raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
+        ci = scipy.stats.binomtest(count, n).proportion_ci(float(confidence), method="exact")
+        return cls(count, n, float(ci.low), float(ci.high), float(confidence))
+
     @property
     def rate(self) -> float:
         """count / n."""
@@ -226,9 +240,7 @@ def rejections(p_values: object, alpha: float, confidence: float = 0.95) -> Rate
     if not 0.0 < float(alpha) < 1.0 or not 0.0 < float(confidence) < 1.0:
         raise ValueError(f"alpha and confidence must lie in (0, 1); got {alpha}, {confidence}.")
     p = check_sample(p_values, "p_values", what="p-value")
-    count = int((p <= alpha).sum())
-    ci = scipy.stats.binomtest(count, len(p)).proportion_ci(confidence, method="exact")
-    return Rate(count, len(p), float(ci.low), float(ci.high), float(confidence))
+    return Rate.from_counts(int((p <= alpha).sum()), len(p), confidence)
 
 
 class Credit(enum.Enum):

@@ -25,6 +25,7 @@ from anw_helpers.profiles import (
 )
 from tools import reproduction as rp
 from tools import sweep
+from tools.sweep import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOTS = [float(k) for k in range(0, 360, 30)]
@@ -131,15 +132,16 @@ def _any_config(request, monkeypatch):
 
 @pytest.mark.current_configs
 def test_a_record_measured_before_its_grid_changed_is_refused(tmp_path):
-    grid = tmp_path / "g.toml"
-    grid.write_text('profile = "ci"\n[zip]\nseed = [0, 1]\n')
-    jobs = sweep.load_grid(grid).jobs
+    grid = tomllib.loads('profile = "ci"\n[zip]\nseed = [0, 1]\n')
+    jobs = sweep.parse_grid(grid).jobs
     records = [{"config": jobs[i].config.flat(), "_where": f"g.jsonl line {i + 1}"} for i in (0, 1)]
     records = [{**r, "config": json.loads(json.dumps(r["config"]))} for r in records]
     assert rp.check_current(records, grid, "g.toml") == records
     stale = {**records[1], "config": {**records[1]["config"], "epochs": 39}}  # ci changed since
     with pytest.raises(rp.ReproductionError, match="g.jsonl line 2: its config is none of g.toml"):
         rp.check_current([records[0], stale], grid, "g.toml")
+    with pytest.raises(rp.ReproductionError, match="g.toml: .*same learner"):
+        rp.check_current(records, {**grid, "zip": {"seed": [0, 0]}}, "g.toml")
 
 
 @pytest.mark.current_configs
@@ -420,6 +422,132 @@ def test_a_claim_about_all_keys_cannot_read_yes_while_keys_are_missing(tmp_path,
     )
 
 
+FAMILIES = (
+    "[claim.options.families]\n"
+    'AlexNet = ["alexnet"]\nVGG = ["vgg11_bn", "vgg16_bn"]\n'
+    'ResNet = ["small_resnet", "resnet18"]\n"Wide ResNet" = ["wide_resnet50_2"]\n'
+    'DenseNet = ["densenet121"]\n'
+)
+ARCHITECTURES = ("small_resnet", "alexnet", "vgg11_bn", "resnet18")
+
+
+def architectures(monkeypatch, root: Path, models=ARCHITECTURES, seeds=(0, 1, 2), miss=()):
+    """One learner per (model, seed) of Fig. 2g's ``ci`` grid, each with one user of key 60 + 90
+    seed who is matched, except the (model, seed) pairs in ``miss`` (k̂ one slot off)."""
+    for model in models:
+        for seed in seeds:
+            key = 60 + 90 * seed
+            k_hat = key + 30 if (model, seed) in miss else key
+            write_record(
+                monkeypatch,
+                results(root),
+                seed=seed,
+                keys=[key],
+                k_hat=[k_hat],
+                depth=[0.2],
+                model=model,
+            )
+
+
+def test_fig_2g_every_family_matched_reads_yes_and_each_model_is_counted(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="keys_matched_by_model") + FAMILIES)
+    models = ARCHITECTURES + ("wide_resnet50_2", "densenet121")
+    architectures(monkeypatch, root, models)
+    m = measures(root)["demo"]["ci"]
+    assert (m.verdict, m.caveats, m.learners) == ("yes", (), 18)
+    assert m.outcome.number == (
+        "alexnet 3/3, densenet121 3/3, resnet18 3/3, small_resnet 3/3, vgg11_bn 3/3, "
+        "wide_resnet50_2 3/3; 18 of 18 users matched (3 keys)"
+    )
+    assert m.outcome.values == pytest.approx((0.2,) * 18)
+
+
+def test_fig_2g_a_missing_family_reads_indicative_and_the_bar_says_why(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="keys_matched_by_model") + FAMILIES)
+    architectures(monkeypatch, root)  # the `ci` grid: no Wide ResNet, no DenseNet
+    m = measures(root)["demo"]["ci"]
+    assert m.outcome.verdict == "yes"  # every user matched, but two families never trained
+    assert m.verdict == "indicative (3 of 5 architectures; missing Wide ResNet, DenseNet)"
+    assert m.outcome.number == (
+        "alexnet 3/3, resnet18 3/3, small_resnet 3/3, vgg11_bn 3/3; 12 of 12 users matched (3 keys)"
+    )
+    text = generate(root)
+    assert _summary_cell(text).startswith(
+        "**indicative (3 of 5 architectures; missing Wide ResNet, DenseNet)**: would read yes; "
+        "alexnet 3/3, resnet18 3/3"
+    )
+    assert (
+        "With records from fewer than 3 seeds (in all or of one model) or with no record of one "
+        "of the 5 architectures (AlexNet: alexnet; VGG: vgg11_bn, vgg16_bn; ResNet: small_resnet, "
+        "resnet18; Wide ResNet: wide_resnet50_2; DenseNet: densenet121), the verdict reads "
+        "*indicative*"
+    ) in text
+
+
+def test_fig_2g_a_miss_shows_in_its_models_count(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="keys_matched_by_model") + FAMILIES)
+    models = ARCHITECTURES + ("wide_resnet50_2", "densenet121")
+    architectures(monkeypatch, root, models, miss={("resnet18", 1)})
+    m = measures(root)["demo"]["ci"]
+    assert (m.verdict, m.caveats) == ("partly", ())
+    assert m.outcome.number.startswith("alexnet 3/3, densenet121 3/3, resnet18 2/3, small_resnet")
+    assert m.outcome.number.endswith("; 17 of 18 users matched (3 keys)")
+
+
+def test_fig_2g_a_model_short_of_seeds_is_named(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="keys_matched_by_model") + FAMILIES)
+    architectures(monkeypatch, root, ("alexnet", "vgg16_bn", "wide_resnet50_2", "densenet121"))
+    architectures(monkeypatch, root, ("resnet18",), seeds=(0, 2))
+    m = measures(root)["demo"]["ci"]
+    assert (m.outcome.verdict, m.verdict) == ("yes", "indicative (resnet18: 2 seeds)")
+    assert "resnet18 2/2" in m.outcome.number
+    (root / "tools" / "claims.toml").write_text(
+        claim(metric="keys_matched_by_model", extra="seeds = 4\n") + FAMILIES
+    )  # every model and the cell short of 4 seeds: one caveat, plus the model shorter still
+    assert measures(root)["demo"]["ci"].verdict == "indicative (3 seeds; resnet18: 2 seeds)"
+    assert rp.seeds_per_model([{"config": {"model": "alexnet", "seed": 0}}] * 2) == {"alexnet": 1}
+
+
+def test_fig_2g_a_model_in_no_family_is_refused_not_counted(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="keys_matched_by_model") + FAMILIES)
+    architectures(monkeypatch, root)
+    write_record(
+        monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2], model="resnet50"
+    )
+    with pytest.raises(
+        rp.ReproductionError,
+        match=r"ci.jsonl line 13: model 'resnet50' is in none of claim demo's families",
+    ):
+        measures(root)
+    # without options.families any model counts: the claim is not about the families
+    (root / "tools" / "claims.toml").write_text(claim(metric="keys_matched_by_model"))
+    assert measures(root)["demo"]["ci"].outcome.number.startswith("alexnet 3/3, resnet18 3/3, ")
+    assert "resnet50 1/1, small_resnet 3/3" in measures(root)["demo"]["ci"].outcome.number
+
+
+@pytest.mark.current_configs
+def test_a_grid_is_read_once_and_learners_apart_only_in_model_stay_apart(tmp_path, monkeypatch):
+    root = make_root(tmp_path, claim(metric="keys_matched_by_model", extra="seeds = 1\n"))
+    grid = root / "tools" / "grids" / "ci.toml"
+    grid.write_text(
+        'profile = "ci"\n[cross]\nmodel = ["small_resnet", "alexnet"]\n[zip]\nseed = [0]\n'
+    )
+    architectures(monkeypatch, root, ("small_resnet", "alexnet"), seeds=(0,))
+    claims = rp.load_claims(root / "tools" / "claims.toml", root)
+    read, loads = [], rp.tomllib.loads
+    monkeypatch.setattr(rp.tomllib, "loads", lambda text: read.append(text) or loads(text))
+    sources = rp.read_sources(claims, root)
+    assert read == [grid.read_text()]  # the grid's profile and its jobs from one parse
+    records = sources.records(claims[0])
+    assert len(rp.unique_learners(records)) == 2
+    assert rp.measure(claims[0], records)["ci"].outcome.number.startswith("alexnet 1/1, small")
+    write_record(  # a model the grid does not train (any more) is refused
+        monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2], model="resnet18"
+    )
+    with pytest.raises(rp.ReproductionError, match="ci.jsonl line 3: its config is none of"):
+        rp.read_sources(claims, root)
+
+
 def test_without_all_keys_missing_keys_do_not_matter(tmp_path, monkeypatch):
     root = make_root(tmp_path, claim(extra="seeds = 1\n"))
     write_record(monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2])
@@ -541,6 +669,16 @@ def test_a_malformed_record_is_one_line_naming_file_and_line(
         ('metric = "keys_matchd"\n', r"unknown metric 'keys_matchd'"),
         ("options = { yes = 1 }\n", r"metric keys_matched takes options"),
         ('options = { all_keys = "yes" }\n', r"options.all_keys is true or false"),
+        ('options = { families = ["alexnet"] }\n', r"options.families is a table of the paper"),
+        ("options = { families = { VGG = [] } }\n", r"options.families is a table of the paper"),
+        (
+            'options = { families = { VGG = ["vgg19"] } }\n',
+            r"tools/claims.toml \(demo\): options.families names \['vgg19'\], not",
+        ),
+        (
+            'options = { families = { A = ["alexnet"], B = ["alexnet"] } }\n',
+            r"options.families puts \['alexnet'\] in more than one family",
+        ),
         ("seeds = 0\n", r"seeds is a whole number of seeds, 1 or more"),
         ("seeds = 2.5\n", r"seeds is a whole number of seeds, 1 or more"),
         ("select = { photos = 1 }\n", r"unknown select key\(s\) \['photos'\]"),
@@ -670,6 +808,11 @@ def test_the_new_grids_train_what_the_lessons_train():
     got = _configs("ci_fig3_defences.toml")
     assert {c.with_(seed=0) for c in got} == set(wanted) and len(got) == 3 * len(wanted)
     assert _configs("gpu_fig2i_high_res.toml") == [HIGH_RES.with_(seed=s) for s in range(3)]
+    assert _configs("ci_fig2g_architectures.toml") == [  # lesson 03's learner, four networks
+        ci.with_(seed=s, keys=(float(k),), model=m)
+        for s, k in zip((0, 1, 2), (60, 210, 300))
+        for m in ("small_resnet", "alexnet", "vgg11_bn", "resnet18")
+    ]
 
 
 def test_every_lesson_links_to_rows_that_exist():

@@ -121,3 +121,29 @@ def test_rejections_is_a_count_with_its_clopper_pearson_interval() -> None:
     assert rate.summary().startswith("2/4 = 0.5 (95 % CI")
     with pytest.raises(ValueError, match="alpha"):
         twins.rejections([0.1], 1.5)
+
+
+@pytest.mark.parametrize("count, n, confidence", [(0, 7, 0.95), (3, 200, 0.95), (9, 9, 0.9)])
+def test_a_rate_from_counts_is_scipys_clopper_pearson_interval(count, n, confidence) -> None:
+    rate = twins.Rate.from_counts(count, n, confidence)
+    ci = scipy.stats.binomtest(count, n).proportion_ci(confidence, method="exact")
+    assert (rate.count, rate.n, rate.confidence) == (count, n, confidence)
+    assert (rate.low, rate.high) == pytest.approx((ci.low, ci.high), abs=0, rel=1e-12)
+    assert rate.low <= count / n <= rate.high
+    assert twins.rejections([0.001] * count + [0.5] * (n - count), 0.01, confidence) == rate
+
+
+@pytest.mark.parametrize(
+    "count, n, confidence, message",
+    [
+        (5, 4, 0.95, r"0 <= count <= n"),
+        (-1, 4, 0.95, "0 <= count"),
+        (0, 0, 0.95, "n >= 1"),
+        (1.5, 4, 0.95, "whole counts"),
+        (True, 4, 0.95, "whole counts"),
+        (1, 4, 1.0, "confidence"),
+    ],
+)
+def test_a_rate_from_impossible_counts_is_refused(count, n, confidence, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        twins.Rate.from_counts(count, n, confidence)

@@ -55,7 +55,9 @@ DEFAULT_SEEDS = 3
 #: (``options.all_keys``) needs every one among its watermarking users.
 ALL_KEYS: tuple[float, ...] = SIGNATURE_SLOTS[1:]
 #: Options any claim may give beside its metric's: they qualify the verdict, not the number.
-CELL_OPTIONS = {"all_keys"}
+#: ``families``: the paper's families of networks (Fig. 2g) and the ``anw_helpers.models`` names in
+#: each; records that lack a family, or a model short of seeds, make the verdict indicative.
+CELL_OPTIONS = {"all_keys", "families"}
 
 
 class ReproductionError(ValueError):
@@ -154,6 +156,8 @@ def _check_claim(claim: Claim, where: str, root: Path) -> None:
             )
         if not isinstance(claim.options.get("all_keys", False), bool):
             raise ReproductionError(f"{at}: options.all_keys is true or false.")
+        if "families" in claim.options:
+            _check_families(claim.options["families"], at)
         if set(claim.select) - _SELECT:
             raise ReproductionError(
                 f"{at}: unknown select key(s) {sorted(set(claim.select) - _SELECT)}; one of "
@@ -164,6 +168,36 @@ def _check_claim(claim: Claim, where: str, root: Path) -> None:
                 raise ReproductionError(f"{at}: the grid {grid} does not exist; add it or fix it.")
     for lesson in claim.lessons:
         _lesson_path(lesson, root, at)
+
+
+def _check_families(families: Any, at: str) -> None:
+    """``options.families`` is a table of the paper's families (Fig. 2g), each a list of distinct
+    ``anw_helpers.models`` names, no name in two families; else a :class:`ReproductionError`."""
+    from anw_helpers.models import MODEL_NAMES
+
+    lists = (
+        isinstance(families, dict)
+        and families
+        and all(
+            isinstance(v, list) and v and all(isinstance(m, str) for m in v)
+            for v in families.values()
+        )
+    )
+    if not lists:
+        raise ReproductionError(
+            f"{at}: options.families is a table of the paper's families, each a list of model "
+            f'names, e.g. {{ VGG = ["vgg11_bn", "vgg16_bn"], DenseNet = ["densenet121"] }}.'
+        )
+    names = [m for models in families.values() for m in models]
+    unknown = sorted(set(names) - set(MODEL_NAMES))
+    if unknown:
+        raise ReproductionError(
+            f"{at}: options.families names {unknown}, not models of anw_helpers.models; one of "
+            f"{', '.join(MODEL_NAMES)}."
+        )
+    twice = sorted({m for m in names if names.count(m) > 1})
+    if twice:
+        raise ReproductionError(f"{at}: options.families puts {twice} in more than one family.")
 
 
 def _lesson_path(lesson: str, root: Path, where: str) -> Path:
@@ -343,6 +377,33 @@ def missing_keys(records: list[dict]) -> tuple[float, ...]:
     return tuple(s for s in ALL_KEYS if not any(verify_match(k, s) for k in held))
 
 
+def missing_families(claim: Claim, records: list[dict]) -> tuple[str, ...]:
+    """The families of the claim's ``options.families`` (the paper's networks, Fig. 2g: AlexNet,
+    VGG, ResNet, Wide ResNet, DenseNet) whose models no record trained, in the claim's order. A
+    record whose ``config.model`` is in no family raises :class:`ReproductionError` naming it: it
+    would be counted for a family it does not belong to."""
+    families = claim.options["families"]
+    family = {m: name for name, models in families.items() for m in models}
+    for r in records:
+        model = r["config"].get("model")
+        if model not in family:
+            raise ReproductionError(
+                f"{r.get('_where', 'a record')}: model {model!r} is in none of claim "
+                f"{claim.id}'s families ({', '.join(families)}); add it to the family it belongs "
+                "to in its options.families, or take its grid off the claim."
+            )
+    trained = {family[r["config"]["model"]] for r in records}
+    return tuple(name for name in families if name not in trained)
+
+
+def seeds_per_model(records: list[dict]) -> dict[str, int]:
+    """The distinct seeds of each model (``config.model``) among ``records``, models sorted."""
+    seeds: dict[str, set] = {}
+    for r in records:
+        seeds.setdefault(str(r["config"].get("model")), set()).add(r["config"]["seed"])
+    return {model: len(s) for model, s in sorted(seeds.items())}
+
+
 # ------------------------------------------------------------------------------------- the metrics
 @dataclass(frozen=True)
 class Outcome:
@@ -387,6 +448,24 @@ def keys_matched(
         "loss gap",
         tuple(g for _, g, _, _ in pairs),
     )
+
+
+def keys_matched_by_model(
+    records: list[dict], yes_at: float = 1.0, partly_at: float = 0.5
+) -> Optional[Outcome]:
+    """As keys_matched, the share of (learner, watermarking user) pairs whose key eq. 6 recovers
+    (|k̂ − k*| < 15°) and each pair's loss gap (> 0: k* wins), with the count per network
+    (``config.model``; Fig. 2g's architectures), models in alphabetical order: "alexnet 3/3,
+    resnet18 2/3; 5 of 6 users matched (3 keys)"."""
+    matched = keys_matched(records, yes_at, partly_at)
+    if matched is None:
+        return None
+    per_model: dict[str, list[bool]] = {}
+    for r in records:
+        hits = [m for m, *_ in _watermarked([r])]
+        per_model.setdefault(str(r["config"].get("model")), []).extend(hits)
+    each = ", ".join(f"{model} {sum(h)}/{len(h)}" for model, h in sorted(per_model.items()) if h)
+    return replace(matched, number=f"{each}; {matched.number}")
 
 
 def keys_missed(
@@ -1038,7 +1117,7 @@ def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outc
     independent): the pooled count rejected at ``level`` per mark, with the Clopper-Pearson
     interval of the pooled rate. Yes when that interval reaches down to ``level`` or below (no
     evidence that the test exceeds its level), no otherwise."""
-    import scipy.stats
+    from anw_helpers.twins import Rate
 
     if not records:
         return None
@@ -1047,16 +1126,16 @@ def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outc
         return None
     count = sum(m["innocent_rejected"] for m in rows)
     n = sum(m["innocent_users"] for m in rows)
-    ci = scipy.stats.binomtest(count, n).proportion_ci(0.95, method="exact")
+    rate = Rate.from_counts(count, n)
     per_mark = ", ".join(
         f"{mark} {sum(m['innocent_rejected'] for m in rows if m['mark'] == mark)}/"
         f"{sum(m['innocent_users'] for m in rows if m['mark'] == mark)}"
         for mark in sorted({m["mark"] for m in rows})
     )
     return Outcome(
-        "yes" if ci.low <= level else "no",
-        f"{count} of {n} innocent users rejected at p ≤ {level:g} ({count / n:.2%}; 95 % CI "
-        f"{ci.low:.2%}–{ci.high:.2%}); by mark {per_mark}",
+        "yes" if rate.low <= level else "no",
+        f"{count} of {n} innocent users rejected at p ≤ {level:g} ({rate.rate:.2%}; 95 % CI "
+        f"{rate.low:.2%}–{rate.high:.2%}); by mark {per_mark}",
         "share of innocent users rejected, per (learner, mark)",
         tuple(m["innocent_rejected"] / m["innocent_users"] for m in rows),
         ".4f",
@@ -1117,6 +1196,9 @@ def _shares_bar(what: str) -> Callable[..., str]:
 
 METRICS: dict[str, Metric] = {
     "keys_matched": Metric(keys_matched, _shares_bar("the (learner, user) pairs matched")),
+    "keys_matched_by_model": Metric(
+        keys_matched_by_model, _shares_bar("the (learner, user) pairs matched, over every model")
+    ),
     "keys_missed": Metric(keys_missed, _shares_bar("the (learner, user) pairs missed")),
     "held_out_at_zero": Metric(held_out_at_zero, _shares_bar("the held-out users at k̂ = 0")),
     "hue_cosine_after_training": Metric(
@@ -1230,7 +1312,8 @@ METRICS: dict[str, Metric] = {
 def bar_text(claim: Claim) -> str:
     """The claim's bar in words, from its metric's template and the claim's options, and what makes
     a verdict only indicative (fewer seeds than the claim needs; for a claim about all keys, a key
-    of 30, ..., 330 that no user holds)."""
+    of 30, ..., 330 that no user holds; for a claim about the paper's families of networks, Fig.
+    2g, a family no record trained, or a model of fewer seeds)."""
     metric = METRICS[claim.metric]
     defaults = {
         name: p.default
@@ -1239,6 +1322,14 @@ def bar_text(claim: Claim) -> str:
     }
     bar = metric.bar(**{**defaults, **_metric_options(claim)})
     short = f"records from fewer than {claim.seeds} seed{'s' * (claim.seeds != 1)}"
+    families = claim.options.get("families")
+    if families:
+        short += (
+            " (in all or of one model) or with no record of one of the "
+            f"{len(families)} architectures ("
+            + "; ".join(f"{name}: {', '.join(models)}" for name, models in families.items())
+            + ")"
+        )
     if claim.options.get("all_keys"):
         short += " or users that do not hold all eleven keys 30, 60, …, 330"
     return f"{bar}. With {short}, the verdict reads *indicative* (and what it would read)"
@@ -1316,7 +1407,10 @@ def _measure_records(claim: Claim, records: list[dict]) -> Optional[Measure]:
 def caveats(claim: Claim, records: list[dict], seeds: int) -> tuple[str, ...]:
     """Why a verdict from ``records`` (of ``seeds`` distinct seeds) is only indicative: fewer seeds
     than the claim needs ("2 seeds"); for a claim about all keys (``options.all_keys``; Fig.
-    2d–f), keys of 30, ..., 330 no user holds ("6 of 11 keys; missing 90, 150, ...")."""
+    2d–f), keys of 30, ..., 330 no user holds ("6 of 11 keys; missing 90, 150, ..."); for a claim
+    about the paper's families of networks (``options.families``; Fig. 2g), families no record
+    trained ("3 of 5 architectures; missing Wide ResNet, DenseNet") and each model with fewer
+    seeds than the claim needs and than the records as a whole ("resnet18: 2 seeds")."""
     found = []
     if seeds < claim.seeds:
         found.append(f"{seeds} seed{'s' * (seeds != 1)}")
@@ -1326,6 +1420,19 @@ def caveats(claim: Claim, records: list[dict], seeds: int) -> tuple[str, ...]:
             f"{len(ALL_KEYS) - len(missing)} of {len(ALL_KEYS)} keys; missing "
             + ", ".join(f"{k:g}" for k in missing)
         )
+    if claim.options.get("families"):
+        lacking = missing_families(claim, records)
+        if lacking:
+            total = len(claim.options["families"])
+            found.append(
+                f"{total - len(lacking)} of {total} architectures; missing {', '.join(lacking)}"
+            )
+        short = min(seeds, claim.seeds)  # a cell short of seeds already says so for every model
+        found += [
+            f"{model}: {n} seed{'s' * (n != 1)}"
+            for model, n in seeds_per_model(records).items()
+            if n < short
+        ]
     return tuple(found)
 
 
@@ -1357,20 +1464,20 @@ def read_sources(claims: list[Claim], root: Path) -> Sources:
     sources = Sources()
     for grid in dict.fromkeys(g for c in claims for g in c.grids):
         path = results_path(grid)
-        profile = _grid_profile(root / grid, grid)
+        data, profile = _read_grid(root / grid, grid)
         sources.grids[grid] = path
         sources.profiles[path] = profile
         full = root / path
         records = read_results(full, root, profile) if full.is_file() else None
-        sources.files[path] = records and check_current(records, root / grid, grid)
+        sources.files[path] = records and check_current(records, data, grid)
     return sources
 
 
-def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]:
-    """``records``, each checked to be one of the grid's jobs as the grid and its profile read
-    today (``sweep.load_grid``). A record whose config is not (the profile or the grid changed
-    since it was measured) raises :class:`ReproductionError`: old and new learners must never be
-    counted together (CONTRIBUTING.md, "Changing a profile")."""
+def check_current(records: list[dict], grid_data: dict, grid: str) -> list[dict]:
+    """``records``, each checked to be one of the grid's jobs as the grid (``grid_data``: its TOML,
+    already read) and its profile read today (``sweep.parse_grid``). A record whose config is not
+    (the profile or the grid changed since it was measured) raises :class:`ReproductionError`: old
+    and new learners must never be counted together (CONTRIBUTING.md, "Changing a profile")."""
     import contextlib
     import io
     import warnings
@@ -1379,7 +1486,10 @@ def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        jobs = sweep.load_grid(grid_path).jobs
+        try:
+            jobs = sweep.parse_grid(grid_data, grid).jobs
+        except sweep.GridError as exc:
+            raise ReproductionError(str(exc)) from None
     current = [json.loads(json.dumps(job.config.flat())) for job in jobs]
     for r in records:
         if r["config"] not in current:
@@ -1391,16 +1501,18 @@ def check_current(records: list[dict], grid_path: Path, grid: str) -> list[dict]
     return records
 
 
-def _grid_profile(path: Path, rel: str) -> str:
+def _read_grid(path: Path, rel: str) -> tuple[dict, str]:
+    """A grid's TOML (read once: :func:`check_current` parses its jobs from it) and its profile."""
     try:
-        profile = tomllib.loads(path.read_text(encoding="utf-8")).get("profile")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ReproductionError(f"{rel} is not valid TOML: {exc}.") from None
+    profile = data.get("profile")
     if profile not in PROFILE_NAMES:
         raise ReproductionError(
             f"{rel}: profile {profile!r} is not one of {', '.join(PROFILE_NAMES)}."
         )
-    return profile
+    return data, profile
 
 
 def generate(claims_path: Path = DEFAULT_CLAIMS, root: Path = ROOT, out: Path = DEFAULT_OUT) -> str:
@@ -1461,7 +1573,9 @@ def _header(claims_path: Path, root: Path, sources: Sources, link: _Linker) -> s
             "values behind it, the number of seeds (learners), and the machines the records came "
             "from. A verdict from fewer seeds than its claim needs "
             f"({DEFAULT_SEEDS} unless it says otherwise), or, for a claim about all keys, from "
-            "users that do not hold all eleven keys, reads *indicative* with the reason and what "
+            "users that do not hold all eleven keys, or, for a claim about the paper's families "
+            "of networks, from records that lack a family or a model of fewer seeds, reads "
+            "*indicative* with the reason and what "
             "the bar alone would read. Records of another training precision or instruction set "
             "(bf16 or fp32; fp32 on AVX2 or on AVX-512) are measured apart: where their verdicts "
             "differ the cell gives each on its own line, where they agree it gives the pooled "
