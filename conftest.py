@@ -1,7 +1,7 @@
 """Test tiers (CONTRIBUTING.md).
 
-``python -m pytest -m "not slow"`` is the fast tier a developer runs while working (under a minute
-on 2 cores); a bare ``python -m pytest`` runs everything, the lessons too.
+``python -m pytest -m "not slow" -n auto`` is the fast tier a developer runs while working, on every
+core (under a minute on 2 cores); a bare ``python -m pytest`` runs everything, the lessons too.
 """
 
 from __future__ import annotations
