@@ -793,6 +793,7 @@ def test_the_new_grids_train_what_the_lessons_train():
     cpu = get_profile("cpu").config
     fp32 = [multi_user_config(cpu).with_(seed=s) for s in range(6)]
     assert _configs("cpu_fig2_users.toml") == fp32
+    assert _configs("cpu_fig2_users_unshared.toml") == _configs("ci_fig2_users_unshared.toml")
     setting = get_profile("ci").lessons.many_users
     base = ci.with_(n_train=setting.n_train, batch_size=setting.batch_size)
     assert _configs("ci_fig5a_many_users.toml") == [

@@ -394,6 +394,7 @@ MODULE_MAP: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("tools.docs_numbers", "the docs' times, settings and this map, from their sources"),
         ("tools.bench", "benchmark of the training pipeline"),
         ("tools.bench_permutation", "the permutation test timed against SciPy's"),
+        ("tools.bench_fast_tier", "the fast tier timed in one process and on every core"),
         ("tools.smoke", "every lesson's code paths at tiny size on this device"),
         ("tools.pretrain", "a class's shared model cache, as one archive"),
         ("tools.check_profile", "does a profile's learner verify, over (seed, key) pairs?"),
