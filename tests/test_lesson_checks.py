@@ -79,7 +79,8 @@ def test_the_sweep_measures_lesson_checks_on_a_model_whose_key_is_known():
     images = image.expand(8, 3, 6, 6).clone()
 
     def who(key):
-        return SimpleNamespace(key=key, clean=lambda: images, labels=torch.zeros(8).long())
+        labels = torch.zeros(8).long()
+        return SimpleNamespace(key=key, clean=lambda: images, labels=labels, color_space=None)
 
     model = HueMatcher(watermark(image, 60.0))
     c = sweep.lesson_checks(model, who(60.0), who(60.0))

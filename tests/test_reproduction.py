@@ -64,7 +64,7 @@ def write_record(
         seed=seed, keys=keys, user_sizes=sizes, color_space_seeds=seeds, **changes
     )
     users = [_User(f"user {i}", k, n) for i, (k, n) in enumerate(zip(keys, sizes))]
-    held_user = SimpleNamespace(key=keys[0], clean=lambda: None, labels=None)
+    held_user = SimpleNamespace(key=keys[0], clean=lambda: None, labels=None, color_space=None)
     record = SimpleNamespace(
         train_accuracy=0.97,
         test_accuracy=0.61,
