@@ -42,7 +42,7 @@ from .machinery._checks import (
     check_uint8_images,
 )
 from .membership import sample_losses
-from .stats import TestResult, auc, permutation_test  # auc: the package's one AUC
+from .stats import Rate, TestResult, auc, permutation_test  # auc: the package's one AUC
 from .users import LearnerData, User, make_users
 from .verify import SearchResult, verify_users
 
@@ -473,7 +473,7 @@ class MarkVerdict:
     match: Optional[bool]
     twin: Optional[twins.TwinTest]
     membership_p: float
-    innocent: Optional[twins.Rate]
+    innocent: Optional[Rate]
     credit: twins.Credit
     key: Optional[float] = None
     losses: Optional[SearchResult] = None

@@ -5,7 +5,7 @@ into a p-value under H0 "the learner never trained on these photos with this key
 test's level holds on real photos is measured here: run it on many users known to be innocent
 (photos the learner never trained on: forward passes only, no training) and count false
 accusations. A count over ``n`` users is reported with its Clopper-Pearson interval
-(``scipy.stats.binomtest(...).proportion_ci``).
+(``stats.Rate``, the package's one count with an interval: ``scipy.stats.binomtest``).
 
 Three ways to choose the reference photos an innocent user is compared with (:data:`ARMS`): all of
 them, those of the same class (exact when the user's photos are never-seen photos of those classes)
@@ -23,7 +23,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import scipy.stats
 import torch
 from torch import Tensor
 
@@ -32,6 +31,7 @@ from .color import luma
 from .datasets import ImageSet, to_float
 from .machinery._checks import check_user_key
 from .recipe import LearnerConfig
+from .stats import Rate  # re-exported: the count of false accusations
 from .users import LearnerData, User, _resolve_size, watermarked_training_set
 
 __all__ = [
@@ -108,41 +108,12 @@ def score_reference(
     return ScoredReference(key, losses, scores, stats.chroma(to_float(reference.images)))
 
 
-@dataclass(frozen=True)
-class Rate:
-    """``count`` false accusations among ``n`` innocent users at level ``alpha``, with the
-    Clopper-Pearson interval ``(low, high)`` of the rate at ``confidence``."""
-
-    count: int
-    n: int
-    alpha: float
-    low: float
-    high: float
-    confidence: float = 0.95
-
-    @property
-    def rate(self) -> float:
-        """The measured false-positive rate, count / n."""
-        return self.count / self.n
-
-    @property
-    def consistent(self) -> bool:
-        """Whether the interval contains rates at or below alpha (a calibrated test's)."""
-        return self.low <= self.alpha
-
-    def summary(self) -> str:
-        """One line: count, rate and interval."""
-        return (
-            f"{self.count}/{self.n} ({self.rate:.1%}; {self.confidence:.0%} CI "
-            f"{self.low:.1%}-{self.high:.1%})"
-        )
-
-
 def false_positive_rate(
     p_values: Sequence[float] | Tensor, alpha: float, confidence: float = 0.95
 ) -> Rate:
     """False accusations among innocent users at level ``alpha`` (p <= alpha), with a
-    Clopper-Pearson interval (``scipy.stats.binomtest``, method "exact").
+    Clopper-Pearson interval (``stats.Rate``: ``scipy.stats.binomtest``, method "exact"), whose
+    ``consistent`` says whether it reaches down to ``alpha``.
 
     A NaN p-value is an inconclusive test (``stats.matched_permutation_test`` sets grey photos
     aside): it accuses no one and counts in ``n``. The paper has no such test (Sec. 4.2 reads eq.
@@ -153,9 +124,7 @@ def false_positive_rate(
         raise ValueError("false_positive_rate needs at least one p-value; got none.")
     if not 0 < alpha < 1 or not 0 < confidence < 1:
         raise ValueError(f"alpha and confidence must lie in (0, 1); got {alpha!r}, {confidence!r}.")
-    count = int((p <= alpha).sum())
-    ci = scipy.stats.binomtest(count, len(p), alpha).proportion_ci(confidence, method="exact")
-    return Rate(count, len(p), alpha, float(ci.low), float(ci.high), confidence)
+    return Rate.from_counts(int((p <= alpha).sum()), len(p), confidence, alpha)
 
 
 def arm_p_value(

@@ -10,6 +10,7 @@ from it and the work table (the README's profile table and lesson times).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from dataclasses import dataclass
@@ -521,59 +522,24 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (CI, CPU, COLAB, GPU, PAPER)}
 
 #: A tiny profile that runs every lesson's code paths quickly, for ``python -m tools.smoke`` (a
 #: GPU smoke test): not meant to show the effect, so lessons' scientific checks may fail under it.
-#: Not in ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it.
-SMOKE = Profile(
+#: Not in ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it. The one
+#: profile derived from another: ``ci`` with the differences below and nothing else, so a change
+#: to ``ci``'s other settings changes it too (tests/test_profiles_explicit.py allows only this).
+SMOKE = dataclasses.replace(  # ci with these changes and nothing else: every other setting is ci's
+    CI,
     name="smoke",
     machine="any machine (smoke test)",
     purpose="every code path at tiny size; results mean nothing",
-    config=LearnerConfig(
-        data=DataSetting(
-            n_train=1024,
-            user_sizes=(50,),
-            keys=(60.0,),
-            color_space_seeds=(None,),
-            held_out_size=None,
-            n_test=256,
-            dataset="cifar10",
-            image_size=None,
-        ),
-        recipe=TrainingRecipe(
-            model="small_resnet",
-            width=8,
-            epochs=2,
-            batch_size=128,
-            lr=0.1,
-            momentum=0.9,
-            weight_decay=5e-4,
-            schedule="onecycle",
-            label_smoothing=0.0,
-            augment="crop_flip",
-            seed=0,
-            adversarial_eps=0.0,
-            adversarial_steps=1,
-            dp_noise_multiplier=None,
-            dp_max_grad_norm=1.0,
-        ),
-    ),
-    lessons=LessonSettings(
-        capacity=(("small_resnet", 4), ("small_resnet", 0)),
+    config=CI.config.with_(n_train=1024, n_test=256, width=8, epochs=2, batch_size=128),
+    lessons=dataclasses.replace(
+        CI.lessons,
         architectures=("resnet18",),
         defences=tuple(DEFENCE_VARIANTS),
         fine_tunes=((1, 0.01),),
-        many_users=ManyUsersSetting(n_train=500, n_users=10, fractions=(0.4,), batch_size=128),
-        high_res=None,
-        memorisation=MemorisationPlan(
-            pool_size=100,
-            n_pairs=1,
-            epochs=1,
-            batch_size=32,
-            lr=0.02,
-            fine_tune=True,
-            width=None,
-            augment="crop_flip",
-            min_train_accuracy=0.0,
+        many_users=dataclasses.replace(CI.lessons.many_users, n_train=500, n_users=10),
+        memorisation=dataclasses.replace(
+            CI.lessons.memorisation, pool_size=100, n_pairs=1, epochs=1, min_train_accuracy=0.0
         ),
-        extra_learners=False,
         adaptive=AdaptiveSetting(recipes=tuple(ADAPTIVE_RECIPES)),
     ),
 )

@@ -29,16 +29,18 @@ reads only eq. 6's argmin; the test, and this matching, are the course's additio
 Welch t-test is offered for comparison: it needs no permutations but its p-value rests on a normal
 approximation that is weakest in the far tail, exactly where an accusation lives.
 
-Also here: calibration tools (rejection rates, how many rejections alpha allows, ROC curves, the
-package's one AUC and the true-positive rate at a low false-positive rate as in LiRA) and
-family-wise corrections for many tests. SciPy computes what it can (Welch's t, the binomial
-allowance, the AUC); the permutation test and Holm's correction are the course's own, and each says
-why. Every function checks its input and raises a clear error for empty, NaN or mismatched data.
+Also here: calibration tools (rejection rates, the package's one count with its Clopper-Pearson
+interval (:class:`Rate`), how many rejections alpha allows, ROC curves, the package's one AUC and
+the true-positive rate at a low false-positive rate as in LiRA) and family-wise corrections for
+many tests. SciPy computes what it can (Welch's t, the binomial interval and allowance, the AUC);
+the permutation test and Holm's correction are the course's own, and each says why. Every function
+checks its input and raises a clear error for empty, NaN or mismatched data.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -78,6 +80,7 @@ __all__ = [
     "CHROMA_BINS",
     "appears_in",
     "rejection_rate",
+    "Rate",
     "allowed_rejections",
     "roc_curve",
     "auc",
@@ -733,6 +736,64 @@ def rejection_rate(p_values: ArrayLike, alpha: float) -> float:
     innocent cases."""
     p = _check_p_values(p_values)
     return float((p <= _check_alpha(alpha)).double().mean())
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A rate measured as a count: ``count`` of ``n`` tests rejected, with the exact
+    (Clopper-Pearson) interval ``(low, high)`` of the rate at ``confidence`` and, for a
+    false-positive rate, the level ``alpha`` the tests were run at (None otherwise).
+
+    The one count-with-interval of the package: lesson 11's false accusations
+    (``calibration.false_positive_rate``) and lesson 10's kept-twin rejections
+    (``twins.rejections``) are both this. Beyond the paper (Sec. 4.2 reads eq. 6's argmin only).
+    """
+
+    count: int
+    n: int
+    low: float
+    high: float
+    confidence: float = 0.95
+    alpha: Optional[float] = None
+
+    @classmethod
+    def from_counts(
+        cls, count: int, n: int, confidence: float = 0.95, alpha: Optional[float] = None
+    ) -> Rate:
+        """``count`` of ``n`` with its exact (Clopper-Pearson) interval at ``confidence``
+        (``scipy.stats.binomtest(count, n).proportion_ci(method="exact")``); ``alpha``: the level
+        a false-positive count was measured at, which :attr:`consistent` compares with."""
+        whole = all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in (count, n))
+        if not whole or not 0 <= count <= n or n < 1:
+            raise ValueError(f"need whole counts with 0 <= count <= n and n >= 1; got {count}/{n}.")
+        if not 0.0 < float(confidence) < 1.0:
+            raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
+        if alpha is not None:
+            alpha = _check_alpha(alpha)
+        ci = scipy.stats.binomtest(count, n).proportion_ci(float(confidence), method="exact")
+        return cls(count, n, float(ci.low), float(ci.high), float(confidence), alpha)
+
+    @property
+    def rate(self) -> float:
+        """The measured rate, count / n."""
+        return self.count / self.n
+
+    @property
+    def consistent(self) -> bool:
+        """Whether the interval contains rates at or below ``alpha`` (a calibrated test's)."""
+        if self.alpha is None:
+            raise ValueError(
+                "this rate has no level alpha to compare with; build it with "
+                "Rate.from_counts(count, n, alpha=...)."
+            )
+        return self.low <= self.alpha
+
+    def summary(self) -> str:
+        """One line: count, rate and interval, e.g. ``2/5 (40.0%; 95% CI 5.3%-85.3%)``."""
+        return (
+            f"{self.count}/{self.n} ({self.rate:.1%}; {self.confidence:.0%} CI "
+            f"{self.low:.1%}-{self.high:.1%})"
+        )
 
 
 def allowed_rejections(n_tests: int, alpha: float, risk: float = 0.001) -> int:

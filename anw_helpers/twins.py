@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import enum
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Optional
 
@@ -45,6 +44,7 @@ from torch import Tensor, nn
 from .datasets import to_float, to_uint8
 from .machinery._checks import check_float_images, check_same_shape, check_sample
 from .membership import sample_losses
+from .stats import Rate  # re-exported: lesson 10's counts of rejections
 
 __all__ = [
     "TWIN_OFFSET",
@@ -196,47 +196,11 @@ def innocent_p_values(
     return out
 
 
-@dataclass
-class Rate:
-    """A rate measured as a count: ``count`` of ``n`` with its exact (Clopper-Pearson) interval at
-    ``confidence`` (``scipy.stats.binomtest(...).proportion_ci(method="exact")``)."""
-
-    count: int
-    n: int
-    low: float
-    high: float
-    confidence: float = 0.95
-
-    @classmethod
-    def from_counts(cls, count: int, n: int, confidence: float = 0.95) -> Rate:
-        """``count`` of ``n`` with its exact (Clopper-Pearson) interval at ``confidence``
-        (``scipy.stats.binomtest``): e.g. the innocent users the kept-twin test rejects, whose rate
-        the test's level bounds (Huang et al., CCS 2024; beyond the paper)."""
-        whole = all(isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in (count, n))
-        if not whole or not 0 <= count <= n or n < 1:
-            raise ValueError(f"need whole counts with 0 <= count <= n and n >= 1; got {count}/{n}.")
-        if not 0.0 < float(confidence) < 1.0:
-            raise ValueError(f"confidence must lie in (0, 1); got {confidence}.")
-        ci = scipy.stats.binomtest(count, n).proportion_ci(float(confidence), method="exact")
-        return cls(count, n, float(ci.low), float(ci.high), float(confidence))
-
-    @property
-    def rate(self) -> float:
-        """count / n."""
-        return self.count / self.n
-
-    def summary(self) -> str:
-        """E.g. ``3/200 = 0.015 (95 % CI 0.003-0.043)``."""
-        return (
-            f"{self.count}/{self.n} = {self.rate:.3g} ({100 * self.confidence:.0f} % CI "
-            f"{self.low:.3g}-{self.high:.3g})"
-        )
-
-
 def rejections(p_values: object, alpha: float, confidence: float = 0.95) -> Rate:
     """How many tests reject at level ``alpha`` (p <= alpha), with the Clopper-Pearson interval of
     the rate: over innocent users the false-positive rate, over marked users the true-positive
-    rate at that FPR bound (LiRA-style TPR at low FPR)."""
+    rate at that FPR bound (LiRA-style TPR at low FPR). A :class:`~anw_helpers.stats.Rate`
+    without ``alpha`` (the level bounds only the innocent users' rate)."""
     if not 0.0 < float(alpha) < 1.0 or not 0.0 < float(confidence) < 1.0:
         raise ValueError(f"alpha and confidence must lie in (0, 1); got {alpha}, {confidence}.")
     p = check_sample(p_values, "p_values", what="p-value")

@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 import torch
 
-from anw_helpers import calibration, stats
+from anw_helpers import calibration, stats, twins
 from anw_helpers.color import luma
 from anw_helpers.datasets import ImageSet, to_float
 from anw_helpers.recipe import LearnerConfig
@@ -85,6 +85,36 @@ def test_false_positive_rate_is_clopper_pearson_and_counts_nan_as_not_accused():
     assert "2/5 (40.0%" in rate.summary()
     with pytest.raises(ValueError, match="at least one"):
         calibration.false_positive_rate([], 0.05)
+
+
+@pytest.mark.parametrize(
+    "p_values, alpha, confidence",
+    [([0.01, 0.2, math.nan, 0.04, 0.9], 0.05, 0.95), ([0.001] * 3 + [0.5] * 197, 0.01, 0.9)],
+)
+def test_lessons_10_and_11_count_with_one_rate_and_get_one_interval(p_values, alpha, confidence):
+    """One class for a count and its Clopper-Pearson interval (stats.Rate): lesson 11's false
+    accusations and lesson 10's kept-twin rejections give the same interval for the same counts."""
+    assert calibration.Rate is twins.Rate is stats.Rate
+    fpr = calibration.false_positive_rate(p_values, alpha, confidence)
+    rejected = twins.rejections([1.0 if math.isnan(p) else p for p in p_values], alpha, confidence)
+    assert (fpr.count, fpr.n, fpr.low, fpr.high, fpr.confidence) == (
+        rejected.count,
+        rejected.n,
+        rejected.low,
+        rejected.high,
+        rejected.confidence,
+    )
+    assert fpr == stats.Rate.from_counts(rejected.count, rejected.n, confidence, alpha=alpha)
+    assert fpr.summary() == rejected.summary()
+
+
+def test_a_rate_is_consistent_only_when_its_interval_reaches_its_level():
+    assert stats.Rate.from_counts(1, 100, alpha=0.01).consistent
+    assert not stats.Rate.from_counts(10, 100, alpha=0.01).consistent  # 95 % CI 4.9 %-17.6 %
+    with pytest.raises(ValueError, match="no level alpha"):
+        _ = stats.Rate.from_counts(1, 100).consistent
+    with pytest.raises(ValueError, match="alpha"):
+        stats.Rate.from_counts(1, 100, alpha=1.5)
 
 
 def test_the_class_only_arm_rescues_one_class_users_whose_class_scores_high():

@@ -834,3 +834,14 @@ def test_missing_keys_measure_on_the_circle_with_verify():
     held = rp.missing_keys([{"user_keys": [-20.0]}])
     assert 330.0 not in held and 300.0 in held
     assert rp.missing_keys([{"user_keys": [float(k) for k in rp.ALL_KEYS]}]) == ()
+
+
+@pytest.mark.parametrize("rejected, verdict", [(1, "yes"), (20, "no")])
+def test_the_twin_fpr_row_says_yes_only_when_its_interval_reaches_the_level(rejected, verdict):
+    """Lesson 10's innocent users: ``stats.Rate.consistent`` at the level decides the verdict (1 of
+    1,000 at 1 %: its interval reaches 1 %; 20 of 1,000: 95 % CI 1.2 %-3.1 %, above it)."""
+    mark = dict(mark="YIQ", twin_p=0.5, innocent_rejected=rejected, innocent_users=1000)
+    record = {"config": {"n_train": 2500}, "marks": [{**mark, "membership_p": 0.5}]}
+    outcome = rp.twin_innocent_fpr([record], level=0.01)
+    assert outcome.verdict == verdict, outcome
+    assert f"{rejected} of 1000 innocent users rejected at p ≤ 0.01" in outcome.number

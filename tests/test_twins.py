@@ -118,7 +118,7 @@ def test_rejections_is_a_count_with_its_clopper_pearson_interval() -> None:
     ci = scipy.stats.binomtest(2, 4).proportion_ci(0.95, method="exact")
     assert (rate.count, rate.n, rate.rate) == (2, 4, 0.5)
     assert (rate.low, rate.high) == pytest.approx((ci.low, ci.high))
-    assert rate.summary().startswith("2/4 = 0.5 (95 % CI")
+    assert rate.summary().startswith("2/4 (50.0%; 95% CI")  # stats.Rate's one format
     with pytest.raises(ValueError, match="alpha"):
         twins.rejections([0.1], 1.5)
 

@@ -1117,7 +1117,7 @@ def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outc
     independent): the pooled count rejected at ``level`` per mark, with the Clopper-Pearson
     interval of the pooled rate. Yes when that interval reaches down to ``level`` or below (no
     evidence that the test exceeds its level), no otherwise."""
-    from anw_helpers.twins import Rate
+    from anw_helpers.stats import Rate
 
     if not records:
         return None
@@ -1126,14 +1126,14 @@ def twin_innocent_fpr(records: list[dict], level: float = 0.01) -> Optional[Outc
         return None
     count = sum(m["innocent_rejected"] for m in rows)
     n = sum(m["innocent_users"] for m in rows)
-    rate = Rate.from_counts(count, n)
+    rate = Rate.from_counts(count, n, alpha=level)
     per_mark = ", ".join(
         f"{mark} {sum(m['innocent_rejected'] for m in rows if m['mark'] == mark)}/"
         f"{sum(m['innocent_users'] for m in rows if m['mark'] == mark)}"
         for mark in sorted({m["mark"] for m in rows})
     )
     return Outcome(
-        "yes" if rate.low <= level else "no",
+        "yes" if rate.consistent else "no",
         f"{count} of {n} innocent users rejected at p ≤ {level:g} ({rate.rate:.2%}; 95 % CI "
         f"{rate.low:.2%}–{rate.high:.2%}); by mark {per_mark}",
         "share of innocent users rejected, per (learner, mark)",
