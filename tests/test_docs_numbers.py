@@ -276,8 +276,13 @@ def test_the_module_map_names_every_module_and_refuses_a_new_one(tmp_path):
     assert [part for part, _ in dn.MODULE_MAP][:2] == ["teaching core", "machinery"]
     assert dn.MODULE_MAP[-1][0].startswith("tools/")
     assert dn.unmapped() == []
-    for relative in ("anw_helpers/color.py", "anw_helpers/machinery/runtime.py",
-                     "anw_helpers/machinery/__init__.py", "anw_helpers/new.py", "tools/sweep.py"):
+    for relative in (
+        "anw_helpers/color.py",
+        "anw_helpers/machinery/runtime.py",
+        "anw_helpers/machinery/__init__.py",
+        "anw_helpers/new.py",
+        "tools/sweep.py",
+    ):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).write_text("a = 1\nb = 2\n")
     rows = (("core", (("color", "the watermark"),)), ("tools", (("tools.sweep", "grids"),)))

@@ -30,7 +30,11 @@ def test_fgsm_under_fp16_moves_every_pixel():
     gen = torch.Generator().manual_seed(0)
     start = (2 * torch.rand(x.shape, generator=gen) - 1) * 0.1
     adv = adversarial_batch(
-        _tiny_gradient_model(), x, y, 0.1, generator=torch.Generator().manual_seed(0),
+        _tiny_gradient_model(),
+        x,
+        y,
+        0.1,
+        generator=torch.Generator().manual_seed(0),
         precision=FP16,
     )
     assert not torch.allclose(adv, x + start), "sign(0): the input gradient underflowed"

@@ -13,8 +13,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _record(matches, own, guesses=8):
-    return {"config": {"seed": 0}, "match": own, "adversary": {"guesses": guesses,
-            "matches": matches, "seed": 1000}}
+    return {
+        "config": {"seed": 0},
+        "match": own,
+        "adversary": {"guesses": guesses, "matches": matches, "seed": 1000},
+    }
 
 
 def test_the_metric_reads_near_chance_guesses_as_yes_and_a_leaky_space_as_no():
@@ -37,8 +40,9 @@ def test_a_model_blind_to_colour_gives_the_adversary_nothing_to_find():
 
     from anw_helpers.users import User
 
-    user = User("u", torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4, dtype=torch.long),
-                90.0)
+    user = User(
+        "u", torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), 90.0
+    )
     assert adversary_matches(Blind(), [user], guesses=3, seed=0) == [0]
 
 

@@ -107,8 +107,13 @@ def test_one_job_appends_one_record_that_the_reproduction_table_reads(
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10)).eval()
     record = SimpleNamespace(
-        train_accuracy=0.9, test_accuracy=0.5, user_accuracy=0.9, images_per_second=1.0,
-        epoch_seconds=[1.0], device="cpu", precision="fp32",
+        train_accuracy=0.9,
+        test_accuracy=0.5,
+        user_accuracy=0.9,
+        images_per_second=1.0,
+        epoch_seconds=[1.0],
+        device="cpu",
+        precision="fp32",
     )
 
     def fake_train(config, data, progress, retrain):

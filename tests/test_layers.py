@@ -86,9 +86,7 @@ def _graph() -> dict[str, set[str]]:
     graph: dict[str, set[str]] = {}
     for module, path in modules.items():
         targets = {by_absolute.get(name) for name in _imported(module, path)}
-        graph[module] = {
-            t for t in targets if t and t != module and not _is_ancestor(t, module)
-        }
+        graph[module] = {t for t in targets if t and t != module and not _is_ancestor(t, module)}
     return graph
 
 

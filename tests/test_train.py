@@ -151,8 +151,10 @@ def test_with_changes_each_setting_in_the_part_that_owns_it():
     assert cfg.recipe.with_(epochs=40, seed=0) == LearnerConfig().recipe
     assert cfg.data.keys != LearnerConfig().data.keys and LearnerConfig().with_() == LearnerConfig()
     flat = cfg.flat()
-    assert flat["keys"] == (210.0,) and flat["epochs"] == 5 and set(flat) == set(
-        LearnerConfig.setting_types()
+    assert (
+        flat["keys"] == (210.0,)
+        and flat["epochs"] == 5
+        and set(flat) == set(LearnerConfig.setting_types())
     )
     assert LearnerConfig().with_(**flat) == cfg
     with pytest.raises(ValueError, match=r"unknown setting\(s\) 'epoch' for a learner.*epochs"):

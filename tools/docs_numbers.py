@@ -224,9 +224,7 @@ def times_notes() -> str:
     data = measured()
     bf16, fp32 = data["runs"]["ci_bf16"], data["runs"]["ci_fp32_avx2"]
     ci, epyc = data["ci"], data["ci"]["epyc_fp32"]
-    trained = ", ".join(
-        f"{LOADED_NAMES[k]} {mss(v)}" for k, v in sorted(fp32["trainings"].items())
-    )
+    trained = ", ".join(f"{LOADED_NAMES[k]} {mss(v)}" for k, v in sorted(fp32["trainings"].items()))
     return (
         f"Measured by `python -m tools.course run-all --profile ci` on {bf16['cpu']}, "
         f"{bf16['date']}, in course order with a fresh model cache (the decoded CIFAR-10 already "

@@ -377,7 +377,12 @@ def here_fields(profile: str, label: str) -> dict:
 
 
 def append_job_record(
-    results: str, config: LearnerConfig, profile: str, label: str, learner: Any, start: float,
+    results: str,
+    config: LearnerConfig,
+    profile: str,
+    label: str,
+    learner: Any,
+    start: float,
     block: dict,
 ) -> dict:
     """A grid's own job's record, appended to ``results`` and returned: the config, the learner's

@@ -61,9 +61,11 @@ def grid_costs(path: Path) -> list[dict]:
 
 def _line(row: dict) -> str:
     rate = row["rate"]
-    speed = "loaded from the cache" if rate is None else (
-        f"{rate[0]:.0f} img/s median ({rate[1]:.0f}-{rate[2]:.0f}) over {row['trained']} trained"
-    )
+    if rate is None:
+        speed = "loaded from the cache"
+    else:
+        median, low, high = rate
+        speed = f"{median:.0f} img/s median ({low:.0f}-{high:.0f}) over {row['trained']} trained"
     return (
         f"| {row['grid']} | {row['learners']} | {row['precision']} ({row['isa']}) | "
         f"{row['wall_min']:.1f} | {speed} | {row['cpu']} |"

@@ -52,7 +52,7 @@ _KEEP_TORCH = (
     "    from importlib.metadata import PackageNotFoundError, version",
     "",
     "    try:",
-    '        keep = f"torch=={version(\'torch\')}"  # the torch already here stays',
+    "        keep = f\"torch=={version('torch')}\"  # the torch already here stays",
     "    except PackageNotFoundError:",
     '        keep = "torch"',
 )

@@ -82,7 +82,7 @@ def _check_users(config: LearnerConfig, intensities: Sequence[float]) -> None:
         raise ValueError(
             f"the blue-channel job marks {len(intensities)} users with intensities "
             f"{list(intensities)}; the grid must give {len(intensities)} user_sizes and keys = "
-            f'{["none"] * len(intensities)} (no hue mark); got keys {list(keys)}.'
+            f"{['none'] * len(intensities)} (no hue mark); got keys {list(keys)}."
         )
 
 
