@@ -845,3 +845,13 @@ def test_the_twin_fpr_row_says_yes_only_when_its_interval_reaches_the_level(reje
     outcome = rp.twin_innocent_fpr([record], level=0.01)
     assert outcome.verdict == verdict, outcome
     assert f"{rejected} of 1000 innocent users rejected at p ≤ 0.01" in outcome.number
+
+
+def test_a_claim_over_grids_of_different_jobs_is_refused():
+    """Two jobs can train two learners from one config (tilted rotations against U(-1, 1) spaces):
+    a claim mixing their grids would count one of them only, so it is refused, naming both."""
+    claim = next(c for c in _claims() if c.id == "fig-5a-own")
+    rp.one_job_per_claim(claim, {"a.toml": "", "b.toml": ""})
+    jobs = {"a.toml": "", "b.toml": "tools.jobs.tilted:tilted_job"}
+    with pytest.raises(rp.ReproductionError, match="fig-5a-own.*different jobs.*tilted_job"):
+        rp.one_job_per_claim(claim, jobs)

@@ -1462,15 +1462,32 @@ class Sources:
 def read_sources(claims: list[Claim], root: Path) -> Sources:
     """Read every grid's results file once (a missing file: not run yet)."""
     sources = Sources()
+    jobs: dict[str, str] = {}
     for grid in dict.fromkeys(g for c in claims for g in c.grids):
         path = results_path(grid)
         data, profile = _read_grid(root / grid, grid)
+        jobs[grid] = str(data.get("job", ""))
         sources.grids[grid] = path
         sources.profiles[path] = profile
         full = root / path
         records = read_results(full, root, profile) if full.is_file() else None
         sources.files[path] = records and check_current(records, data, grid)
+    for c in claims:
+        one_job_per_claim(c, {g: jobs[g] for g in c.grids})
     return sources
+
+
+def one_job_per_claim(claim: Claim, jobs: dict[str, str]) -> None:
+    """Refuse a claim whose grids run different jobs (``jobs``: grid -> its ``job``, "" for the
+    sweep's own): :func:`unique_learners` counts records with the same config once, yet two jobs
+    may train two learners from one config (lesson 07's tilted rotations and the paper's U(−1, 1)
+    spaces do), so such a claim would silently drop one of them."""
+    if len(set(jobs.values())) > 1:
+        named = ", ".join(f"{g} ({j or 'the sweep job'})" for g, j in jobs.items())
+        raise ReproductionError(
+            f"claim {claim.id}: its grids run different jobs ({named}); records with one config "
+            "may be different learners there. Give each job's grids their own claim."
+        )
 
 
 def check_current(records: list[dict], grid_data: dict, grid: str) -> list[dict]:
