@@ -449,6 +449,9 @@ def architectures(monkeypatch, root: Path, models=ARCHITECTURES, seeds=(0, 1, 2)
             )
 
 
+FIT = " (train acc 0.97)"  # every synthetic learner fitted 97 % of its training set
+
+
 def test_fig_2g_every_family_matched_reads_yes_and_each_model_is_counted(tmp_path, monkeypatch):
     root = make_root(tmp_path, claim(metric="keys_matched_by_model") + FAMILIES)
     models = ARCHITECTURES + ("wide_resnet50_2", "densenet121")
@@ -456,8 +459,8 @@ def test_fig_2g_every_family_matched_reads_yes_and_each_model_is_counted(tmp_pat
     m = measures(root)["demo"]["ci"]
     assert (m.verdict, m.caveats, m.learners) == ("yes", (), 18)
     assert m.outcome.number == (
-        "alexnet 3/3, densenet121 3/3, resnet18 3/3, small_resnet 3/3, vgg11_bn 3/3, "
-        "wide_resnet50_2 3/3; 18 of 18 users matched (3 keys)"
+        f"alexnet 3/3{FIT}, densenet121 3/3{FIT}, resnet18 3/3{FIT}, small_resnet 3/3{FIT}, "
+        f"vgg11_bn 3/3{FIT}, wide_resnet50_2 3/3{FIT}; 18 of 18 users matched (3 keys)"
     )
     assert m.outcome.values == pytest.approx((0.2,) * 18)
 
@@ -469,12 +472,13 @@ def test_fig_2g_a_missing_family_reads_indicative_and_the_bar_says_why(tmp_path,
     assert m.outcome.verdict == "yes"  # every user matched, but two families never trained
     assert m.verdict == "indicative (3 of 5 architectures; missing Wide ResNet, DenseNet)"
     assert m.outcome.number == (
-        "alexnet 3/3, resnet18 3/3, small_resnet 3/3, vgg11_bn 3/3; 12 of 12 users matched (3 keys)"
+        f"alexnet 3/3{FIT}, resnet18 3/3{FIT}, small_resnet 3/3{FIT}, vgg11_bn 3/3{FIT}; "
+        "12 of 12 users matched (3 keys)"
     )
     text = generate(root)
     assert _summary_cell(text).startswith(
         "**indicative (3 of 5 architectures; missing Wide ResNet, DenseNet)**: would read yes; "
-        "alexnet 3/3, resnet18 3/3"
+        f"alexnet 3/3{FIT}, resnet18 3/3{FIT}"
     )
     assert (
         "With records from fewer than 3 seeds (in all or of one model) or with no record of one "
@@ -490,7 +494,9 @@ def test_fig_2g_a_miss_shows_in_its_models_count(tmp_path, monkeypatch):
     architectures(monkeypatch, root, models, miss={("resnet18", 1)})
     m = measures(root)["demo"]["ci"]
     assert (m.verdict, m.caveats) == ("partly", ())
-    assert m.outcome.number.startswith("alexnet 3/3, densenet121 3/3, resnet18 2/3, small_resnet")
+    assert m.outcome.number.startswith(
+        f"alexnet 3/3{FIT}, densenet121 3/3{FIT}, resnet18 2/3{FIT}, small_resnet"
+    )
     assert m.outcome.number.endswith("; 17 of 18 users matched (3 keys)")
 
 
@@ -500,7 +506,7 @@ def test_fig_2g_a_model_short_of_seeds_is_named(tmp_path, monkeypatch):
     architectures(monkeypatch, root, ("resnet18",), seeds=(0, 2))
     m = measures(root)["demo"]["ci"]
     assert (m.outcome.verdict, m.verdict) == ("yes", "indicative (resnet18: 2 seeds)")
-    assert "resnet18 2/2" in m.outcome.number
+    assert f"resnet18 2/2{FIT}" in m.outcome.number
     (root / "tools" / "claims.toml").write_text(
         claim(metric="keys_matched_by_model", extra="seeds = 4\n") + FAMILIES
     )  # every model and the cell short of 4 seeds: one caveat, plus the model shorter still
@@ -521,8 +527,12 @@ def test_fig_2g_a_model_in_no_family_is_refused_not_counted(tmp_path, monkeypatc
         measures(root)
     # without options.families any model counts: the claim is not about the families
     (root / "tools" / "claims.toml").write_text(claim(metric="keys_matched_by_model"))
-    assert measures(root)["demo"]["ci"].outcome.number.startswith("alexnet 3/3, resnet18 3/3, ")
-    assert "resnet50 1/1, small_resnet 3/3" in measures(root)["demo"]["ci"].outcome.number
+    assert measures(root)["demo"]["ci"].outcome.number.startswith(
+        f"alexnet 3/3{FIT}, resnet18 3/3{FIT}, "
+    )
+    assert (
+        f"resnet50 1/1{FIT}, small_resnet 3/3{FIT}" in measures(root)["demo"]["ci"].outcome.number
+    )
 
 
 @pytest.mark.current_configs
@@ -540,7 +550,9 @@ def test_a_grid_is_read_once_and_learners_apart_only_in_model_stay_apart(tmp_pat
     assert read == [grid.read_text()]  # the grid's profile and its jobs from one parse
     records = sources.records(claims[0])
     assert len(rp.unique_learners(records)) == 2
-    assert rp.measure(claims[0], records)["ci"].outcome.number.startswith("alexnet 1/1, small")
+    assert rp.measure(claims[0], records)["ci"].outcome.number.startswith(
+        f"alexnet 1/1{FIT}, small"
+    )
     write_record(  # a model the grid does not train (any more) is refused
         monkeypatch, results(root), seed=0, keys=[60], k_hat=[60], depth=[0.2], model="resnet18"
     )

@@ -455,17 +455,29 @@ def keys_matched_by_model(
 ) -> Optional[Outcome]:
     """As keys_matched, the share of (learner, watermarking user) pairs whose key eq. 6 recovers
     (|k̂ − k*| < 15°) and each pair's loss gap (> 0: k* wins), with the count per network
-    (``config.model``; Fig. 2g's architectures), models in alphabetical order: "alexnet 3/3,
-    resnet18 2/3; 5 of 6 users matched (3 keys)"."""
+    (``config.model``; Fig. 2g's architectures) and the share of its training set it fitted (the
+    method needs memorisation, Sec. 5.6), models in alphabetical order: "alexnet 1/3 (train acc
+    0.46–0.50), vgg11_bn 3/3 (train acc 1.00); 4 of 6 users matched (3 keys)"."""
     matched = keys_matched(records, yes_at, partly_at)
     if matched is None:
         return None
-    per_model: dict[str, list[bool]] = {}
+    per_model: dict[str, tuple[list[bool], list[float]]] = {}
     for r in records:
-        hits = [m for m, *_ in _watermarked([r])]
-        per_model.setdefault(str(r["config"].get("model")), []).extend(hits)
-    each = ", ".join(f"{model} {sum(h)}/{len(h)}" for model, h in sorted(per_model.items()) if h)
+        hits, fits = per_model.setdefault(str(r["config"].get("model")), ([], []))
+        hits.extend(m for m, *_ in _watermarked([r]))
+        fits.append(float(r["train_accuracy"]))
+    each = ", ".join(
+        f"{model} {sum(h)}/{len(h)} (train acc {_span(f)})"
+        for model, (h, f) in sorted(per_model.items())
+        if h
+    )
     return replace(matched, number=f"{each}; {matched.number}")
+
+
+def _span(values: list[float]) -> str:
+    """ "0.97", or "0.46–0.50" when the values differ at two decimals."""
+    low, high = f"{min(values):.2f}", f"{max(values):.2f}"
+    return low if low == high else f"{low}–{high}"
 
 
 def keys_missed(
