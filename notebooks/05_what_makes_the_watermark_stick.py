@@ -432,8 +432,10 @@ display(Markdown(plots.cost_table(cost_rows, profile.name)))
 
 # %% [markdown]
 # (Throughput from one step of 16 images after two warm-up steps: a rough projection, good to a
-# factor of two.) On 2 CPU cores every architecture but the small ResNet costs tens of minutes to
-# hours per training, so the `ci` profile studies **capacity** with the small ResNet at widths 4 and
+# factor of two.) On 2 CPU cores every architecture but the small ResNet costs minutes to hours per
+# training (recorded for `ci`'s data and epochs in bf16 on a 2-core Xeon with AMX: AlexNet about 3
+# min, VGG-11 about 5 min; fp32 on AVX2 kernels trains about three times slower, docs/benchmarks.md),
+# so the `ci` profile studies **capacity** with the small ResNet at widths 4 and
 # 16 (the width-16 network is lesson 03's learner, from the cache), on lesson 03's data: one
 # 50-photo user with key 60. A width-4 network has a sixteenth of the width-16 network's FLOPs and
 # parameters (26,350 against 412,954): the table below shows how well it fits 2,500 photos in 40
@@ -488,9 +490,12 @@ display(Markdown(plots.capacity_table(capacity)))
 # table](../docs/reproduction.md#fig-2h), bf16), the width-4 network fitted 71-76 % of its training
 # set and matched 2 times in 3 (mean gap −0.056); widths 8, 16 and 32 matched every time, with mean
 # gaps +0.154, +0.250 and +0.282. (Width 32 fitted less than width 16 in 40 epochs, 85-90 % against
-# 95-97 %, yet its gap was the largest: fit is not the only thing capacity brings.) No fit, no
-# signal — which is why the course's `ci` profile trains until the training set is fitted, and
-# why Sec. 5.6 of the paper measures memorisation directly (lesson 08).
+# 95-97 %, yet its gap was the largest: fit is not the only thing capacity brings.) Architectures
+# tell the same story ([Fig. 2g's row](../docs/reproduction.md#fig-2g), three seeds, bf16): with
+# lesson 03's data and recipe VGG-11 fitted 99-100 % of its training set and matched every time,
+# while AlexNet fitted about half of it and matched once in three. No fit, no signal — which is
+# why the course's `ci` profile trains until the training set is fitted, and why Sec. 5.6 of the
+# paper measures memorisation directly (lesson 08).
 #
 # The cell below compares the narrowest and the widest network of *this* run and prints what it
 # finds without checking it: each is one training, and another seed or precision can give other
