@@ -580,8 +580,10 @@ else:
 #   needs enough photos to stand out. These are rates over seeds, not promises for one training.
 # - The paper finds every key works; at the course's scale every key matched in most seeds, but
 #   thin margins let a key miss in some (key 120 in fp32: 3 of 6). Larger networks fit more and
-#   show a sharper minimum; a network that does not fit carries no signal. See
-#   [the reproduction table](../docs/reproduction.md#fig-2a-c).
+#   show a sharper minimum; a network that does not fit carries no signal, whatever its family
+#   (AlexNet under lesson 03's recipe: half its training set fitted, 1 match in 3 seeds). See
+#   [the reproduction table](../docs/reproduction.md#fig-2a-c) and its
+#   [Fig. 2g row](../docs/reproduction.md#fig-2g).
 #
 # ## Check your understanding
 # 1. Why can the 2-photo user fail although the learner classifies both photos correctly?
