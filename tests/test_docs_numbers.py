@@ -66,6 +66,7 @@ def test_measured_totals_agree_with_their_lessons():
         assert abs(total - dn.seconds(run["total"])) <= len(run["lessons"]), name
         # a run times lessons that exist; a lesson added since reads "not measured yet"
         assert set(run["lessons"]) <= set(dn.lesson_names()), name
+        assert set(dn.retimed(run)) <= set(dn.lesson_names()), name
     assert set(dn.measured().get("changed_since_runs", {})) <= set(dn.lesson_names())
 
 
@@ -96,6 +97,23 @@ def test_a_lesson_no_run_timed_reads_not_measured_yet(monkeypatch):
     assert "opened alone, not measured yet on 2 CPU cores" in intro
     assert not re.search(r"\d:\d\d", intro), intro  # no m:ss from anywhere
     assert re.search(r"Lessons? (\d\d, )*03(, \d\d)*: not measured yet", dn.times_notes())
+
+
+def test_a_retimed_lesson_replaces_its_first_time_and_the_notes_say_so(monkeypatch):
+    """A lesson timed again after it changed (a run's ``[retimed]`` table) shows the new time,
+    unmarked, and the notes say when and how; the run's total still sums its own lessons."""
+    data = _without_lesson("", {})
+    data["runs"] = dict(data["runs"])
+    data["runs"]["ci_bf16"] = {
+        **data["runs"]["ci_bf16"],
+        "retimed": {"date": "2026-12-07", "how": "alone", "lessons": {"04": "9:59", "05": "0:01"}},
+    }
+    monkeypatch.setattr(dn, "measured", lambda path=dn.MEASURED: data)
+    times = {t.lesson: t for t in dn.lesson_times()}
+    assert (times["04"].bf16_s, times["05"].bf16_s) == (599, 1)
+    assert f"| 04 | 9:59 | {dn.mss(times['04'].fp32_s)} |" in dn.times_table()
+    notes = dn.times_notes()
+    assert "In the bf16 column, lessons 04 and 05 were timed again on 2026-12-07: alone." in notes
 
 
 def test_a_lesson_changed_since_its_run_is_marked(monkeypatch):

@@ -114,8 +114,30 @@ def lesson_names(root: Path = ROOT) -> dict[str, str]:
 
 
 def _seconds_or_none(run: dict[str, Any], lesson: str) -> Optional[int]:
-    """A lesson's measured seconds in ``run``, or None where that run did not time it."""
-    return seconds(run["lessons"][lesson]) if lesson in run["lessons"] else None
+    """A lesson's measured seconds in ``run`` (its later retiming, :func:`retimed`, where there is
+    one), or None where that run did not time it."""
+    times = {**run["lessons"], **retimed(run)}
+    return seconds(times[lesson]) if lesson in times else None
+
+
+def retimed(run: dict[str, Any]) -> dict[str, str]:
+    """The lessons a run's ``[retimed]`` table timed again after they changed (lesson -> m:ss):
+    a later, shorter run in the same setting whose times replace the first run's."""
+    return dict(run.get("retimed", {}).get("lessons", {}))
+
+
+def _retimed_sentence(run: dict[str, Any]) -> str:
+    """The notes' sentence on a run's retimed lessons ("In the bf16 column, lessons 09 and 11 were
+    timed again on <date>: <how>."), or "" where it has none."""
+    lessons = sorted(retimed(run))
+    if not lessons:
+        return ""
+    named = " and ".join([", ".join(lessons[:-1]), lessons[-1]] if len(lessons) > 1 else lessons)
+    r = run["retimed"]
+    return (
+        f"In the {run['precision']} column, lesson{'s' * (len(lessons) > 1)} {named} "
+        f"{'were' if len(lessons) > 1 else 'was'} timed again on {r['date']}: {r['how']}."
+    )
 
 
 def lesson_times(root: Path = ROOT) -> list[LessonTimes]:
@@ -189,6 +211,7 @@ def _runs_sentence(times: list[LessonTimes]) -> str:
     parts = [
         f"{CHANGED_MARK} Lesson {t.lesson} changed since: {t.changed}." for t in times if t.changed
     ]
+    parts += [s for s in map(_retimed_sentence, measured()["runs"].values()) if s]
     if missing:
         parts.append(
             f"Lesson{'s' if len(missing) > 1 else ''} {', '.join(missing)}: {NOT_MEASURED} "
