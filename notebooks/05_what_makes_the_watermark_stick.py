@@ -286,8 +286,9 @@ display(Markdown(plots.verdict_table(size_rows)))
 # user 2 in 6 (chance is 1 in 12): more photos, more often a match, but no size below 30 is safe at
 # this scale. The small users share their keys with 30-photo users (240, 330, 90), and that seems to
 # help them: in [a control grid](../docs/reproduction.md#fig-2a-c-few-unshared) where no small user
-# shares its key, the 10-, 5- and 2-photo users matched 3, 2 and 0 times in 6 — six seeds suggest
-# it, they do not prove it. Your table above is this run's.
+# shares its key, the 10-, 5- and 2-photo users matched 3, 2 and 0 times in 6 in bf16, and 4, 3 and
+# 2 in fp32 (5, 4 and 2 with shared keys) — twelve learners suggest it, they do not prove it. Your
+# table above is this run's.
 #
 # Fitting is necessary but not enough: the learner fits even the smallest users' photos, but with
 # two photos the loss at $k^*$ is an average of two numbers, and other hue rotations of two photos

@@ -41,11 +41,9 @@
 # model cache (opened alone, this lesson first trains it).
 # **Compute budget:** forward passes and permutations; it trains nothing else.
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 5 min on 2 CPU cores (measured in fp32 with AVX2 kernels
-# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 1:09 for this lesson after the earlier ones,
-# plus 3:53 for lesson 03's learner; measured before the lesson changed: its calibration experiments
-# (sections 4a-4f) and its second learner (section 7) moved to lesson 11, the appendix, so its times
-# include them: an upper bound); about 0.2 min of training on a T4 (projected from FLOPs, not
+# tools.docs_numbers`): opened alone, about 4 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 0:21 for this lesson after the earlier ones,
+# plus 3:53 for lesson 03's learner); about 0.2 min of training on a T4 (projected from FLOPs, not
 # measured). After the earlier lessons it loads lesson 03's learner from the model cache instead of
 # training.
 # **Before this:** lessons 03-04.

@@ -155,6 +155,23 @@ def test_ci_runs_quoted_in_contributing_and_benchmarks_are_the_records():
     assert "under a minute" in contributing and "under a minute" in _read("README.md")
 
 
+def test_the_fast_tier_benchmark_in_benchmarks_is_the_record():
+    """docs/benchmarks.md's fast-tier table is tools/measured_times.toml's [fast_tier_bench], and
+    the README's and CONTRIBUTING's "under a minute" for `-n auto` is what it measured."""
+    b = dn.measured()["fast_tier_bench"]
+    text = _read("docs/benchmarks.md").split("## The fast tier's time", 1)[1]
+    passed = b["tests"] - 1  # the stale module map, as the table says
+    for name, key in (
+        ("one process", "one_process_s"),
+        ("-n auto", "n_auto_s"),
+        ("one process, AVX2 kernels", "avx2_one_process_s"),
+        ("-n auto, AVX2 kernels", "avx2_n_auto_s"),
+    ):
+        assert f"| {name} | {b[key]:.1f} | {passed} |" in text, name
+    assert max(b["n_auto_s"], b["avx2_n_auto_s"]) < 60
+    assert '-m "not slow" -n auto' in _read("README.md") and "under a minute" in _read("README.md")
+
+
 def test_lessons_that_load_a_cached_learner_are_the_ones_the_work_table_names():
     """A lesson that calls train_learner(profile.config) loads lesson 03's learner; one that
     trains multi_user_config(profile.config) outside lesson 05 loads lesson 05's."""
