@@ -36,7 +36,7 @@
 # **Time:** about 75 minutes (three short exercises and an interactive explorer).
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
 # tools.docs_numbers`): opened alone, under a minute on 2 CPU cores (measured in fp32 with AVX2
-# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 0:07); it trains nothing.
+# kernels on 2 vCPUs of an Intel Xeon with AMX: 0:06); it trains nothing.
 # **Before this:** matrix–vector products, the inverse of a matrix, the 2-D rotation matrix, and
 # PyTorch tensors (shapes, indexing). No colour science: everything about colour is built here.
 

@@ -44,7 +44,7 @@
 # **Time:** about 75 minutes (three short exercises).
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
 # tools.docs_numbers`): opened alone, under a minute on 2 CPU cores (measured in fp32 with AVX2
-# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 0:09); it trains nothing.
+# kernels on 2 vCPUs of an Intel Xeon with AMX: 0:07); it trains nothing.
 # **Before this:** lesson 01 (YIQ, luma and chroma, g_k). Basic probability (a uniform
 # distribution).
 

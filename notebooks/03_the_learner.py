@@ -37,9 +37,9 @@
 # **Time:** about 20 minutes of reading and exercises, besides its training (a second run loads the
 # model from the cache in under a second).
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 5 min on 2 CPU cores (measured in fp32 with AVX2 kernels
-# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 5:06); about 0.2 min of training on a T4
-# (projected from FLOPs, not measured).
+# tools.docs_numbers`): opened alone, about 2 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 1:54); about 0.2 min of training on a T4 (projected from
+# FLOPs, not measured).
 # **Before this:** lessons 01-02 (the LCT watermark g_k).
 
 # %%

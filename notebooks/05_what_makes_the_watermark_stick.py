@@ -38,11 +38,10 @@
 # the model cache (opened alone, the lesson trains it first); a second run loads everything from the
 # cache.
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 10 min on 2 CPU cores (measured in fp32 with AVX2
-# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 6:08 for this lesson after the
-# earlier ones, plus 3:53 for lesson 03's learner); about 1.5 min of training on a T4 (projected
-# from FLOPs, not measured). After the earlier lessons it loads lesson 03's learner from the model
-# cache instead of training.
+# tools.docs_numbers`): opened alone, about 5 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 2:53 for this lesson after the earlier ones, plus 1:46 for
+# lesson 03's learner); about 1.5 min of training on a T4 (projected from FLOPs, not measured).
+# After the earlier lessons it loads lesson 03's learner from the model cache instead of training.
 # **Before this:** lessons 03-04.
 
 # %%

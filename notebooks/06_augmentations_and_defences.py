@@ -47,11 +47,10 @@
 # full-circle hue jitter) are trained in the larger profiles (`cpu`, `colab`, `gpu`) — section 2
 # lists which and why.
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 8 min on 2 CPU cores (measured in fp32 with AVX2 kernels
-# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 4:29 for this lesson after the earlier ones,
-# plus 3:53 for lesson 03's learner); about 1.3 min of training on a T4 (projected from FLOPs, not
-# measured). After the earlier lessons it loads lesson 03's learner from the model cache instead of
-# training.
+# tools.docs_numbers`): opened alone, about 4 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 2:26 for this lesson after the earlier ones, plus 1:46 for
+# lesson 03's learner); about 1.3 min of training on a T4 (projected from FLOPs, not measured).
+# After the earlier lessons it loads lesson 03's learner from the model cache instead of training.
 # **Before this:** lessons 02-04 (the watermark, the learner, the arbitrator).
 
 # %%

@@ -40,9 +40,9 @@
 # **Time:** about 30 minutes of reading and exercises, besides two trainings in the `ci` profile (a
 # second run loads both from the cache).
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 7 min on 2 CPU cores (measured in fp32 with AVX2 kernels
-# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 7:01); about 2.5 min of training on a T4
-# (projected from FLOPs, not measured).
+# tools.docs_numbers`): opened alone, about 3 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 2:37); about 2.5 min of training on a T4 (projected from
+# FLOPs, not measured).
 # **Before this:** lessons 03-05.
 
 # %%

@@ -44,12 +44,11 @@
 # models, marks 50 photos and trains the subsampled models of section 5; each section prints what it
 # took. Larger profiles train more and larger subsampled models.
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 11 min on 2 CPU cores (measured in fp32 with AVX2
-# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 4:01 for this lesson after the
-# earlier ones, plus 3:53 for lesson 03's learner, 3:17 for lesson 05's fourteen-user learner);
-# about 0.6 min of training on a T4 (projected from FLOPs, not measured). After the earlier lessons
-# it loads lesson 03's learner and lesson 05's fourteen-user learner from the model cache instead of
-# training.
+# tools.docs_numbers`): opened alone, about 5 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 1:01 for this lesson after the earlier ones, plus 1:46 for
+# lesson 03's learner, 1:52 for lesson 05's fourteen-user learner); about 0.6 min of training on a
+# T4 (projected from FLOPs, not measured). After the earlier lessons it loads lesson 03's learner
+# and lesson 05's fourteen-user learner from the model cache instead of training.
 # **Before this:** lessons 03-05.
 
 # %%

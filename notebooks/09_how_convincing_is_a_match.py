@@ -41,11 +41,10 @@
 # model cache (opened alone, this lesson first trains it).
 # **Compute budget:** forward passes and permutations; it trains nothing else.
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 4 min on 2 CPU cores (measured in fp32 with AVX2 kernels
-# on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 0:21 for this lesson after the earlier ones,
-# plus 3:53 for lesson 03's learner); about 0.2 min of training on a T4 (projected from FLOPs, not
-# measured). After the earlier lessons it loads lesson 03's learner from the model cache instead of
-# training.
+# tools.docs_numbers`): opened alone, about 2 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 0:22 for this lesson after the earlier ones, plus 1:46 for
+# lesson 03's learner); about 0.2 min of training on a T4 (projected from FLOPs, not measured).
+# After the earlier lessons it loads lesson 03's learner from the model cache instead of training.
 # **Before this:** lessons 03-04.
 
 # %%

@@ -46,9 +46,9 @@
 # profile, each the size of lesson 03's (a second run loads them from the model cache). The larger
 # profiles train three more learners (full-circle hue jitter, JPEG at quality 50 and 10).
 # **Machine time** (`ci` profile on 2 CPU cores, `colab` on a GPU; written by `python -m
-# tools.docs_numbers`): opened alone, about 10 min on 2 CPU cores (measured in fp32 with AVX2
-# kernels on 2 vCPUs of an Intel Xeon with AMX, an upper bound: 9:54); about 1.0 min of training on
-# a T4 (projected from FLOPs, not measured).
+# tools.docs_numbers`): opened alone, about 4 min on 2 CPU cores (measured in fp32 with AVX2 kernels
+# on 2 vCPUs of an Intel Xeon with AMX: 4:05); about 1.0 min of training on a T4 (projected from
+# FLOPs, not measured).
 # **Before this:** lessons 01-04, 07 and 09.
 
 # %%

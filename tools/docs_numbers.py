@@ -242,6 +242,23 @@ def _loads_sentence() -> str:
     return "; ".join(parts)
 
 
+def _fp32_load_sentence(fp32: dict[str, Any], epyc: dict[str, Any]) -> str:
+    """Whether the fp32 run had the machine to itself, with lesson 03's learner's rate there, in
+    the seed grid and on the EPYC: an upper bound when light jobs ran beside it
+    (``upper_bound``)."""
+    rates = (
+        f"lesson 03's learner trained at {fp32['learner_img_s']} img/s there, "
+        f"{fp32['learner_img_s_alone']} alone, and {epyc['learner_img_s']} on {epyc['cpu']}"
+    )
+    if fp32["upper_bound"]:
+        return f"Light jobs ran beside the fp32 run ({rates}), so read its columns as upper bounds."
+    return (
+        f"Nothing ran beside the fp32 run: lesson 03's learner trained at {fp32['learner_img_s']} "
+        f"img/s there (the seed grid cpu_seeds_avx2 measured {fp32['learner_img_s_alone']} with "
+        f"the same kernels, and {epyc['cpu']} {epyc['learner_img_s']})."
+    )
+
+
 def times_notes() -> str:
     """The paragraph under the times table: how each column was measured or projected."""
     data = measured()
@@ -254,10 +271,8 @@ def times_notes() -> str:
         "cached): wall clock of each whole notebook, kernel start-up included. "
         f"bf16: {bf16['setting']}, {bf16['total']} for {_lessons_span(bf16)}. fp32: "
         f"{fp32['setting']}, {fp32['total']} for {_lessons_span(fp32)}. "
-        f"{_runs_sentence(lesson_times())} Light jobs ran beside the fp32 run (lesson 03's learner "
-        f"trained at {fp32['learner_img_s']} img/s there, {fp32['learner_img_s_alone']} alone, "
-        f"and {epyc['learner_img_s']} on {epyc['cpu']}), so read its columns as upper bounds for "
-        "such a CPU. Opened alone, a lesson first trains what it loads from the cache ("
+        f"{_runs_sentence(lesson_times())} {_fp32_load_sentence(fp32, epyc)} "
+        "Opened alone, a lesson first trains what it loads from the cache ("
         f"{_loads_sentence()}); that column adds the fp32 cells that trained them ({trained}). "
         f"What `ci` trains, per lesson (`python -m tools.work --profile ci`): "
         f"{_what_trains(CPU_PROFILE)}. The `colab` column is a projection, not a measurement: "
@@ -332,7 +347,8 @@ def intro_paragraph(t: LessonTimes) -> str:
         return _intro_text(head, cpu, how, t)
     cpu = "under a minute" if t.fp32_alone_s < 60 else f"about {round(t.fp32_alone_s / 60)} min"
     cpu += " on 2 CPU cores"
-    how = f"measured in fp32 with AVX2 kernels on {fp32['cpu']}, an upper bound: {mss(t.fp32_s)}"
+    bound = ", an upper bound" if fp32["upper_bound"] else ""
+    how = f"measured in fp32 with AVX2 kernels on {fp32['cpu']}{bound}: {mss(t.fp32_s)}"
     if t.loads:
         loaded = ", ".join(
             f"{mss(fp32['trainings'][k])} for {name}"
