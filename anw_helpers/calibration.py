@@ -104,7 +104,7 @@ def score_reference(
             done = start + len(parts[-1])
             print(f"  scored {done:,} / {len(reference):,} reference photos", flush=True)
     losses = torch.cat(parts)  # (N, 2): loss at key, loss at 0
-    scores = losses[:, 0].neg().exp() - losses[:, 1].neg().exp()  # P(true class) = exp(-loss)
+    scores = stats.scores_from_losses(losses)  # the gain in P(true class), as stats.key_scores
     return ScoredReference(key, losses, scores, stats.chroma(to_float(reference.images)))
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "TestResult",
     "per_image_losses",
     "key_scores",
+    "scores_from_losses",
     "welch_t",
     "welch_t_test",
     "random_subsets",
@@ -147,6 +148,22 @@ def key_scores(
         )
     key = check_user_key(key)  # a key within tau of 0 cannot be told from "clean": refused
     losses = per_image_losses(model, images, labels, [key] + base, color_space, batch_size)
+    return scores_from_losses(losses, kind)
+
+
+def scores_from_losses(losses: Tensor, kind: str = "probability") -> Tensor:
+    """:func:`key_scores` from per-image losses already computed (``losses``, shape (N, 1 + B):
+    the cross-entropy at the key, then at each baseline signature; eq. 6's terms, Sec. 4.2).
+
+    ``kind="probability"``: the gain in the true class's probability over the baselines' mean;
+    ``kind="loss"``: the baselines' mean loss minus the loss at the key."""
+    if kind not in ("probability", "loss"):
+        raise ValueError(f"kind must be 'probability' or 'loss'; got {kind!r}.")
+    if losses.dim() != 2 or losses.shape[1] < 2:
+        raise ValueError(
+            "losses must have shape (N, 1 + B) with at least one baseline; got "
+            f"{tuple(losses.shape)}."
+        )
     if kind == "probability":
         probs = torch.exp(-losses)  # cross-entropy is -log P(true class)
         return probs[:, 0] - probs[:, 1:].mean(dim=1)

@@ -408,6 +408,17 @@ def test_per_image_losses_average_to_the_grid_search():
         probs, (-losses[:, 1]).exp() - (-losses[:, 0]).exp(), atol=1e-5, rtol=1e-5
     )
     assert float(probs[0]) > 0 and bool((probs.abs() <= 1).all())
+    at_key = losses[:, [1, 0, 2]]  # the key's column first, then the baselines 0 and 120
+    gain = stats.scores_from_losses(at_key[:, :2])  # key_scores' formula, from losses in hand
+    torch.testing.assert_close(gain, (-losses[:, 1]).exp() - (-losses[:, 0]).exp(), rtol=0, atol=0)
+    torch.testing.assert_close(gain, probs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        stats.scores_from_losses(at_key, "loss"), others, atol=1e-5, rtol=1e-5
+    )
+    with pytest.raises(ValueError, match="at least one baseline"):
+        stats.scores_from_losses(at_key[:, :1])
+    with pytest.raises(ValueError, match="kind"):
+        stats.scores_from_losses(at_key, "logit")
 
 
 def test_ownership_test_detects_a_memorised_user_and_not_an_innocent_one():
