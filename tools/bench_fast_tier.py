@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from anw_helpers.machinery.runtime import cpu_model
+from anw_helpers.machinery import runtime
 
 __all__ = ["AVX2_ENV", "Run", "parse_passed", "cpu_flags", "time_run", "table", "main"]
 
@@ -51,11 +51,10 @@ def parse_passed(output: str) -> int:
 
 
 def cpu_flags(names: Sequence[str] = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")) -> str:
-    """Which of ``names`` this CPU reports in /proc/cpuinfo ("avx2 avx512f"), "unknown" where the
-    file is missing (not Linux)."""
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split("flags", 2)[1].split("\n")[0].split())
-    except (OSError, IndexError):
+    """Which of ``names`` this CPU reports (``runtime.cpu_flags``: /proc/cpuinfo), "avx2 avx512f";
+    "unknown" where there is no such file (not Linux)."""
+    flags = runtime.cpu_flags()
+    if flags is None:
         return "unknown"
     return " ".join(n for n in names if n in flags) or "none of " + ", ".join(names)
 
@@ -92,7 +91,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = p.parse_args(argv)
     import torch
 
-    print(f"CPU: {cpu_model()}; {os.cpu_count()} cores; flags: {cpu_flags()}")
+    print(f"CPU: {runtime.cpu_model()}; {os.cpu_count()} cores; flags: {cpu_flags()}")
     print(f"torch {torch.__version__}, kernels {torch.backends.cpu.get_cpu_capability()}")
     plans = [("one process", [], None), ("-n auto", ["-n", "auto"], None)]
     if args.avx2:
