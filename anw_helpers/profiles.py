@@ -525,7 +525,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (CI, CPU, COLAB, GPU, PAPER)}
 #: Not in ``PROFILES`` (lessons do not offer it); ``ANW_PROFILE=smoke`` selects it. The one
 #: profile derived from another: ``ci`` with the differences below and nothing else, so a change
 #: to ``ci``'s other settings changes it too (tests/test_profiles_explicit.py allows only this).
-SMOKE = dataclasses.replace(  # ci with these changes and nothing else: every other setting is ci's
+SMOKE = dataclasses.replace(
     CI,
     name="smoke",
     machine="any machine (smoke test)",

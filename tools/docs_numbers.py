@@ -246,16 +246,16 @@ def _fp32_load_sentence(fp32: dict[str, Any], epyc: dict[str, Any]) -> str:
     """Whether the fp32 run had the machine to itself, with lesson 03's learner's rate there, in
     the seed grid and on the EPYC: an upper bound when light jobs ran beside it
     (``upper_bound``)."""
-    rates = (
-        f"lesson 03's learner trained at {fp32['learner_img_s']} img/s there, "
-        f"{fp32['learner_img_s_alone']} alone, and {epyc['learner_img_s']} on {epyc['cpu']}"
-    )
+    here = f"lesson 03's learner trained at {fp32['learner_img_s']} img/s there"
+    alone, epyc_rate = fp32["learner_img_s_alone"], epyc["learner_img_s"]
     if fp32["upper_bound"]:
-        return f"Light jobs ran beside the fp32 run ({rates}), so read its columns as upper bounds."
+        return (
+            f"Light jobs ran beside the fp32 run ({here}, {alone} alone, and {epyc_rate} on "
+            f"{epyc['cpu']}), so read its columns as upper bounds."
+        )
     return (
-        f"Nothing ran beside the fp32 run: lesson 03's learner trained at {fp32['learner_img_s']} "
-        f"img/s there (the seed grid cpu_seeds_avx2 measured {fp32['learner_img_s_alone']} with "
-        f"the same kernels, and {epyc['cpu']} {epyc['learner_img_s']})."
+        f"Nothing ran beside the fp32 run: {here} (the seed grid cpu_seeds_avx2 measured {alone} "
+        f"with the same kernels, and {epyc['cpu']} {epyc_rate})."
     )
 
 
