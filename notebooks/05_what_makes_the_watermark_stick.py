@@ -434,12 +434,12 @@ display(Markdown(plots.cost_table(cost_rows, profile.name)))
 # (Throughput from one step of 16 images after two warm-up steps: a rough projection, good to a
 # factor of two.) On 2 CPU cores every architecture but the small ResNet costs minutes to hours per
 # training (recorded for `ci`'s data and epochs in bf16 on a 2-core Xeon with AMX: AlexNet about 3
-# min, VGG-11 about 5 min; fp32 on AVX2 kernels trains about three times slower, docs/benchmarks.md),
-# so the `ci` profile studies **capacity** with the small ResNet at widths 4 and
-# 16 (the width-16 network is lesson 03's learner, from the cache), on lesson 03's data: one
-# 50-photo user with key 60. A width-4 network has a sixteenth of the width-16 network's FLOPs and
-# parameters (26,350 against 412,954): the table below shows how well it fits 2,500 photos in 40
-# epochs.
+# min, VGG-11 about 5 min; fp32 on AVX2 kernels trains lesson 03's learner two to three times
+# slower, docs/benchmarks.md), so the `ci` profile studies **capacity** with the small ResNet at
+# widths 4 and 16 (the width-16 network is lesson 03's learner, from the cache), on lesson 03's
+# data: one 50-photo user with key 60. A width-4 network has a sixteenth of the width-16 network's
+# FLOPs and parameters (26,350 against 412,954): the table below shows how well it fits 2,500
+# photos in 40 epochs.
 
 
 # %%
